@@ -1,0 +1,38 @@
+# The two commands a new user types: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: install demo test test-node test-hub lint format clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+## Run the federation: the hub (:8000), 郑州 410100 (:8001) and 洛阳 410300 (:8002), with
+## Celery workers and beat, on embedded SQLite and a filesystem broker (REDIS_URL to use Redis).
+demo: install
+	$(PY) deploy/demo.py
+
+## The whole suite against a real PostgreSQL and Redis: one pytest run per deployment.
+test: install
+	$(PY) deploy/check_services.py
+	$(PY) -m pytest tests/shared tests/node tests/federation --ds=municipal_node.settings.test $(PYTEST_ARGS)
+	$(PY) -m pytest tests/hub --ds=provincial_hub.settings.test $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf var/demo var/test

@@ -1,0 +1,5 @@
+"""Municipal node: one city's e-license library."""
+
+from .celery import app as celery_app
+
+__all__ = ["celery_app"]

@@ -1,0 +1,3 @@
+"""Development defaults: embedded SQLite and a filesystem broker unless URLs are given."""
+
+from .base import *  # noqa: F403

@@ -1,0 +1,11 @@
+"""The Celery app of this deployment (its own broker, queues and beat)."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "provincial_hub.settings")
+
+app = Celery("provincial_hub")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

@@ -1,0 +1,129 @@
+"""Agencies, staff and tokens. Thin: parse, call a service, serialise."""
+
+from django.db.models import Q
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from shared.accounts import services
+from shared.accounts.api.serializers import (
+    AgencyCreateSerializer,
+    AgencySerializer,
+    AgencyUpdateSerializer,
+    TokenCreatedSerializer,
+    TokenCreateSerializer,
+    TokenSerializer,
+    UserCreateSerializer,
+    UserSerializer,
+)
+from shared.accounts.models import Agency, ApiToken, User
+from shared.core.errors import ForbiddenError, NotFoundError
+
+
+def _visible_agencies(user: User):  # type: ignore[no-untyped-def]
+    if user.is_library_admin:
+        return Agency.objects.all()
+    return Agency.objects.filter(pk=user.agency_id)
+
+
+def _agency_or_404(user: User, code: str) -> Agency:
+    agency = _visible_agencies(user).filter(code=code).first()
+    if agency is None:
+        raise NotFoundError("agency.not_found", "单位不存在")
+    return agency
+
+
+class MeApi(APIView):
+    @extend_schema(responses=UserSerializer, summary="当前用户")
+    def get(self, request: Request) -> Response:
+        return Response(UserSerializer(request.user).data)
+
+
+class AgencyListApi(APIView):
+    @extend_schema(responses=AgencySerializer(many=True), summary="单位列表")
+    def get(self, request: Request) -> Response:
+        return Response(AgencySerializer(_visible_agencies(request.user), many=True).data)
+
+    @extend_schema(
+        request=AgencyCreateSerializer, responses={201: AgencySerializer}, summary="登记单位"
+    )
+    def post(self, request: Request) -> Response:
+        data = AgencyCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        agency = services.agency_create(actor=request.user, **data.validated_data)
+        return Response(AgencySerializer(agency).data, status=status.HTTP_201_CREATED)
+
+
+class AgencyDetailApi(APIView):
+    @extend_schema(responses=AgencySerializer, summary="单位详情")
+    def get(self, request: Request, code: str) -> Response:
+        return Response(AgencySerializer(_agency_or_404(request.user, code)).data)
+
+    @extend_schema(request=AgencyUpdateSerializer, responses=AgencySerializer, summary="修改单位")
+    def patch(self, request: Request, code: str) -> Response:
+        agency = _agency_or_404(request.user, code)
+        data = AgencyUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        agency = services.agency_update(actor=request.user, agency=agency, **data.validated_data)
+        return Response(AgencySerializer(agency).data)
+
+
+class AgencyUserListApi(APIView):
+    @extend_schema(responses=UserSerializer(many=True), summary="单位人员列表")
+    def get(self, request: Request, code: str) -> Response:
+        agency = _agency_or_404(request.user, code)
+        if not (request.user.is_library_admin or request.user.is_agency_admin):
+            raise ForbiddenError("permission.denied", "仅单位管理员可查看人员列表")
+        return Response(UserSerializer(agency.users.order_by("username"), many=True).data)
+
+    @extend_schema(
+        request=UserCreateSerializer, responses={201: UserSerializer}, summary="新增单位人员"
+    )
+    def post(self, request: Request, code: str) -> Response:
+        agency = _agency_or_404(request.user, code)
+        data = UserCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.user_create(actor=request.user, agency=agency, **data.validated_data)
+        return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class TokenListApi(APIView):
+    @extend_schema(responses=TokenSerializer(many=True), summary="我的 API 令牌")
+    def get(self, request: Request) -> Response:
+        tokens = ApiToken.objects.filter(user=request.user)
+        return Response(TokenSerializer(tokens, many=True).data)
+
+    @extend_schema(
+        request=TokenCreateSerializer,
+        responses={201: TokenCreatedSerializer},
+        summary="签发 API 令牌",
+    )
+    def post(self, request: Request) -> Response:
+        data = TokenCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        username = data.validated_data.get("username")
+        user = request.user
+        if username:
+            scope = Q(agency_id=request.user.agency_id) if request.user.agency_id else Q(pk=None)
+            if request.user.is_library_admin:
+                scope = Q()
+            user = User.objects.filter(scope, username=username).first()
+            if user is None:
+                raise NotFoundError("user.not_found", "用户不存在")
+        token, secret = services.token_issue(
+            actor=request.user,
+            user=user,
+            name=data.validated_data["name"],
+            expires_at=data.validated_data.get("expires_at"),
+        )
+        body = TokenSerializer(token).data | {"token": secret}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class TokenRevokeApi(APIView):
+    @extend_schema(request=None, responses=TokenSerializer, summary="吊销 API 令牌")
+    def post(self, request: Request, token_id: int) -> Response:
+        token = services.token_revoke(actor=request.user, token_id=token_id)
+        return Response(TokenSerializer(token).data)

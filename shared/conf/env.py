@@ -1,0 +1,73 @@
+"""Reading deployment settings from environment variables, with safe development defaults."""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+INSECURE_SECRET_PREFIX = "dev-insecure-"
+
+
+class ImproperlyConfiguredError(RuntimeError):
+    """A deployment setting is missing or unsafe; the process must not start."""
+
+
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def var_dir() -> Path:
+    """Where the embedded defaults (SQLite files, filesystem broker, files) live."""
+    path = Path(env("VAR_DIR", str(BASE_DIR / "var")))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def database_config(default_name: str) -> dict:
+    """DATABASE_URL or an embedded SQLite file under var/.
+
+    SQLite serves web, worker and beat processes at once only with WAL, a busy timeout and
+    IMMEDIATE transactions (FIELD-NOTES), so those options are always set for it.
+    """
+    url = env("DATABASE_URL") or f"sqlite:///{var_dir() / (default_name + '.sqlite3')}"
+    config = dj_database_url.parse(url, conn_max_age=0)
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        config["OPTIONS"] = {
+            "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+    else:
+        config.setdefault("OPTIONS", {})
+        config["CONN_HEALTH_CHECKS"] = True
+    config["TEST"] = {"NAME": env("TEST_DATABASE_NAME") or None}
+    return config
+
+
+def broker_url(queue_dir_name: str) -> tuple[str, dict]:
+    """Redis when REDIS_URL is set; otherwise kombu's filesystem transport (no server needed)."""
+    redis_url = env("REDIS_URL")
+    if redis_url:
+        return redis_url, {"visibility_timeout": 3600}
+    folder = var_dir() / "broker" / queue_dir_name
+    for sub in ("in", "processed"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    return "filesystem://", {
+        "data_folder_in": str(folder / "in"),
+        "data_folder_out": str(folder / "in"),
+        "processed_folder": str(folder / "processed"),
+        "store_processed": False,
+    }

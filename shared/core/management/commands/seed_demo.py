@@ -1,0 +1,24 @@
+import json
+from pathlib import Path
+
+from django.core.management.base import BaseCommand
+
+from shared.core.demo import seed_demo
+
+
+class Command(BaseCommand):
+    help = "创建演示数据（单位、人员、令牌、证照类型与样例证照），可重复执行"
+
+    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+        parser.add_argument("--credentials", help="写入演示凭据 JSON 的文件路径")
+
+    def handle(self, *args, credentials: str | None = None, **options):  # type: ignore[no-untyped-def]
+        document = seed_demo()
+        text = json.dumps(document, ensure_ascii=False, indent=2)
+        if credentials:
+            path = Path(credentials)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text + "\n", encoding="utf-8")
+            self.stdout.write(f"演示凭据已写入 {path}")
+        else:
+            self.stdout.write(text)

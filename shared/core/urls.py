@@ -1,0 +1,22 @@
+"""URL patterns every library serves, at either tier (DESIGN §8)."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from shared.core import views
+
+api_v1 = [
+    path("", include("shared.accounts.api.urls")),
+    path("", include("shared.catalog.api.urls")),
+    path("", include("shared.licenses.api.urls")),
+]
+
+library_urlpatterns = [
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,1 @@
+"""The exchange protocol between nodes and the hub (pure: no Django)."""

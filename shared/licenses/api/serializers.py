@@ -1,0 +1,207 @@
+from rest_framework import serializers
+
+from shared.domain.status import ACTION_LABELS, STATUS_LABELS, Status, allowed_actions
+from shared.licenses.models import Batch, BatchItem, License, LicenseEvent, LicenseVersion, Mode
+
+
+class HolderSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    code = serializers.CharField(max_length=64)
+    code_type = serializers.CharField(max_length=3, min_length=3)
+
+
+class LicenseIssueSerializer(serializers.Serializer):
+    type_code = serializers.CharField(max_length=21, min_length=21)
+    number = serializers.CharField(max_length=64, help_text="证照编号（照面打印的编号）")
+    holder = HolderSerializer()
+    valid_from = serializers.DateField()
+    valid_to = serializers.DateField(allow_null=True, help_text="为空表示长期有效")
+    mode = serializers.ChoiceField(choices=Mode.choices, default=Mode.ONLINE)
+    case_completed_at = serializers.DateTimeField(help_text="办结时间（1、5 个工作日时限的起点）")
+    matter_code = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    surface = serializers.DictField(required=False, default=dict, help_text="照面信息")
+
+
+class LicenseSerializer(serializers.ModelSerializer):
+    type_code = serializers.CharField(source="license_type.type_code")
+    type_name = serializers.CharField(source="license_type.name")
+    issuer_code = serializers.CharField(source="issuer.code")
+    issuer_name = serializers.CharField(source="issuer.name")
+    status_label = serializers.SerializerMethodField()
+    holder = serializers.SerializerMethodField()
+    allowed_actions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = License
+        fields = [
+            "identifier",
+            "version",
+            "status",
+            "status_label",
+            "pledged",
+            "pledgee",
+            "pledge_until",
+            "type_code",
+            "type_name",
+            "issuer_code",
+            "issuer_name",
+            "serial",
+            "number",
+            "holder",
+            "issue_date",
+            "valid_from",
+            "valid_to",
+            "area_code",
+            "matter_code",
+            "surface",
+            "mode",
+            "case_completed_at",
+            "sync_deadline",
+            "sync_deadline_provisional",
+            "content_digest",
+            "library_code",
+            "allowed_actions",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_status_label(self, obj: License) -> str:
+        return STATUS_LABELS[Status(obj.status)]
+
+    def get_holder(self, obj: License) -> dict[str, str]:
+        return {"name": obj.holder_name, "code": obj.holder_code, "code_type": obj.holder_code_type}
+
+    def get_allowed_actions(self, obj: License) -> list[str]:
+        return [a.value for a in allowed_actions(status=Status(obj.status), pledged=obj.pledged)]
+
+
+class LicenseVersionSerializer(serializers.ModelSerializer):
+    holder = serializers.SerializerMethodField()
+    current = serializers.SerializerMethodField()
+
+    class Meta:
+        model = LicenseVersion
+        fields = [
+            "version",
+            "identifier",
+            "current",
+            "number",
+            "holder",
+            "issue_date",
+            "valid_from",
+            "valid_to",
+            "matter_code",
+            "surface",
+            "previous_identifier",
+            "content_digest",
+            "created_at",
+        ]
+
+    def get_holder(self, obj: LicenseVersion) -> dict[str, str]:
+        return {"name": obj.holder_name, "code": obj.holder_code, "code_type": obj.holder_code_type}
+
+    def get_current(self, obj: LicenseVersion) -> bool:
+        return obj.version == obj.license.version
+
+
+class LicenseEventSerializer(serializers.ModelSerializer):
+    action_label = serializers.SerializerMethodField()
+    actor = serializers.CharField(source="actor.username", default=None)
+
+    class Meta:
+        model = LicenseEvent
+        fields = [
+            "seq",
+            "action",
+            "action_label",
+            "from_status",
+            "to_status",
+            "version",
+            "identifier",
+            "reason",
+            "data",
+            "actor",
+            "actor_agency_code",
+            "created_at",
+        ]
+
+    def get_action_label(self, obj: LicenseEvent) -> str:
+        from shared.domain.status import Action
+
+        return ACTION_LABELS[Action(obj.action)]
+
+
+class LicenseActionSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    expected_version = serializers.IntegerField(
+        min_value=1, required=False, help_text="乐观并发控制：与当前版本不一致时返回 409"
+    )
+    valid_from = serializers.DateField(required=False, help_text="延续：新有效期起始")
+    valid_to = serializers.DateField(
+        required=False, allow_null=True, help_text="延续/变更：新有效期截止，null 表示长期"
+    )
+    surface = serializers.DictField(required=False, help_text="变更/延续：新的照面信息（整体替换）")
+    holder_name = serializers.CharField(max_length=200, required=False, help_text="变更：持证主体名称")
+    pledgee = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    until = serializers.DateField(required=False, help_text="质押期限")
+
+
+class LicenseActionResultSerializer(serializers.Serializer):
+    license = LicenseSerializer()
+    event = LicenseEventSerializer()
+
+
+class BatchCreateSerializer(serializers.Serializer):
+    mode = serializers.ChoiceField(
+        choices=[Mode.BULK, Mode.OFFLINE, Mode.LEGACY], default=Mode.BULK
+    )
+    items = serializers.ListField(
+        child=LicenseIssueSerializer(), min_length=1, help_text="每条记录与签发接口的请求体相同"
+    )
+
+
+class BatchItemErrorSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = BatchItem
+        fields = ["index", "error_code", "error_message"]
+
+
+class BatchSerializer(serializers.ModelSerializer):
+    issuer_code = serializers.CharField(source="issuer.code")
+    progress = serializers.SerializerMethodField()
+    errors = serializers.SerializerMethodField()
+    identifiers = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Batch
+        fields = [
+            "id",
+            "issuer_code",
+            "mode",
+            "state",
+            "total",
+            "processed",
+            "succeeded",
+            "failed",
+            "progress",
+            "errors",
+            "identifiers",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+    def get_progress(self, obj: Batch) -> float:
+        return round(obj.processed / obj.total, 4) if obj.total else 1.0
+
+    def get_errors(self, obj: Batch) -> list[dict]:
+        failed = obj.items.filter(state=BatchItem.State.FAILED).order_by("index")[:100]
+        return BatchItemErrorSerializer(failed, many=True).data
+
+    def get_identifiers(self, obj: Batch) -> list[str | None]:
+        if not self.context.get("detail"):
+            return []
+        return list(
+            obj.items.order_by("index").values_list("license__identifier", flat=True)[:1000]
+        )

@@ -1,0 +1,139 @@
+"""Licence API: reads are declarative, every write is one service call."""
+
+import json
+
+import django_filters
+from django.core.serializers.json import DjangoJSONEncoder
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from shared.core.errors import NotFoundError
+from shared.domain.status import TRANSITIONS, Action
+from shared.licenses import batches, selectors, services
+from shared.licenses.api.serializers import (
+    BatchCreateSerializer,
+    BatchSerializer,
+    LicenseActionResultSerializer,
+    LicenseActionSerializer,
+    LicenseEventSerializer,
+    LicenseIssueSerializer,
+    LicenseSerializer,
+    LicenseVersionSerializer,
+)
+from shared.licenses.models import License
+
+# Actions a person may call over the API; `expire` belongs to the clock.
+API_ACTIONS = [a.value for a in TRANSITIONS if a != Action.expire]
+
+
+class LicenseFilterSet(django_filters.FilterSet):
+    type_code = django_filters.CharFilter(field_name="license_type__type_code")
+    holder_code = django_filters.CharFilter()
+    issued_after = django_filters.DateFilter(field_name="issue_date", lookup_expr="gte")
+    issued_before = django_filters.DateFilter(field_name="issue_date", lookup_expr="lte")
+
+    class Meta:
+        model = License
+        fields = ["status", "mode", "type_code", "holder_code", "pledged"]
+
+
+class LicenseListApi(generics.ListAPIView):
+    serializer_class = LicenseSerializer
+    filterset_class = LicenseFilterSet
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.license_list(user=self.request.user)
+
+    @extend_schema(request=LicenseIssueSerializer, responses={201: LicenseSerializer}, summary="签发证照")
+    def post(self, request: Request) -> Response:
+        data = LicenseIssueSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        lic = services.license_issue(
+            actor=request.user,
+            holder=services.Holder(**values.pop("holder")),
+            **values,
+        )
+        return Response(LicenseSerializer(lic).data, status=status.HTTP_201_CREATED)
+
+
+class LicenseDetailApi(APIView):
+    @extend_schema(responses=LicenseSerializer, summary="证照详情（可用任一版本的标识）")
+    def get(self, request: Request, identifier: str) -> Response:
+        lic = selectors.license_get(user=request.user, identifier=identifier)
+        return Response(LicenseSerializer(lic).data)
+
+
+class LicenseVersionListApi(APIView):
+    @extend_schema(responses=LicenseVersionSerializer(many=True), summary="证照版本")
+    def get(self, request: Request, identifier: str) -> Response:
+        lic = selectors.license_get(user=request.user, identifier=identifier)
+        versions = selectors.license_versions(license=lic).select_related("license")
+        return Response(LicenseVersionSerializer(versions, many=True).data)
+
+
+class LicenseEventListApi(APIView):
+    @extend_schema(responses=LicenseEventSerializer(many=True), summary="证照事件")
+    def get(self, request: Request, identifier: str) -> Response:
+        lic = selectors.license_get(user=request.user, identifier=identifier)
+        events = selectors.license_events(license=lic)
+        return Response(LicenseEventSerializer(events, many=True).data)
+
+
+class LicenseActionApi(APIView):
+    @extend_schema(
+        request=LicenseActionSerializer,
+        responses={200: LicenseActionResultSerializer},
+        parameters=[
+            OpenApiParameter("action", OpenApiTypes.STR, OpenApiParameter.PATH, enum=API_ACTIONS)
+        ],
+        summary="证照操作：审核通过、退回、延续、变更、暂扣、恢复、吊销、撤销、注销、质押、解除质押",
+    )
+    def post(self, request: Request, identifier: str, action: str) -> Response:
+        if action not in API_ACTIONS:
+            raise NotFoundError("license.action_unknown", "不支持的证照操作", {"action": action})
+        # Existence and visibility first, so another agency learns nothing from a 400.
+        selectors.license_get(user=request.user, identifier=identifier)
+        data = LicenseActionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        values["valid_to_given"] = "valid_to" in values
+        lic, event = services.license_act(
+            actor=request.user, identifier=identifier, action=Action(action), **values
+        )
+        body = {"license": LicenseSerializer(lic).data, "event": LicenseEventSerializer(event).data}
+        return Response(body)
+
+
+class BatchListApi(generics.ListAPIView):
+    serializer_class = BatchSerializer
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.batch_list(user=self.request.user).select_related("issuer")
+
+    @extend_schema(
+        request=BatchCreateSerializer, responses={202: BatchSerializer}, summary="批量签发（异步，返回进度）"
+    )
+    def post(self, request: Request) -> Response:
+        data = BatchCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        items = json.loads(json.dumps(data.validated_data["items"], cls=DjangoJSONEncoder))
+        batch = batches.batch_create(
+            actor=request.user, mode=data.validated_data["mode"], items=items
+        )
+        return Response(
+            BatchSerializer(batch, context={"detail": True}).data, status=status.HTTP_202_ACCEPTED
+        )
+
+
+class BatchDetailApi(APIView):
+    @extend_schema(responses=BatchSerializer, summary="批量任务进度")
+    def get(self, request: Request, batch_id: str) -> Response:
+        batch = selectors.batch_list(user=request.user).filter(pk=batch_id).first()
+        if batch is None:
+            raise NotFoundError("batch.not_found", "批量任务不存在")
+        return Response(BatchSerializer(batch, context={"detail": True}).data)

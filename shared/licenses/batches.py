@@ -1,0 +1,122 @@
+"""Bulk issuing: a batch of rows issued by a Celery job, row by row, with progress.
+
+Each row's licence and the row's outcome are written in one transaction, and rows are claimed
+with `select_for_update(skip_locked=True)`, so a retried or duplicated job never issues a row
+twice and a crash loses nothing: the next run picks up the rows still pending.
+"""
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from shared.accounts.models import User
+from shared.core.errors import ApplicationError, PermanentError
+from shared.domain.errors import DomainError
+from shared.licenses.models import Batch, BatchItem, Mode
+from shared.licenses.services import Holder, _require_issuer, license_issue
+
+CHUNK = 50
+
+
+@transaction.atomic
+def batch_create(*, actor: User, mode: str, items: list[dict[str, Any]]) -> Batch:
+    """Accept a bulk upload. Rows are already shape-checked by the API; the job applies the
+    business rules row by row and records each row's outcome."""
+    _require_issuer(actor)
+    if mode not in (Mode.BULK, Mode.OFFLINE, Mode.LEGACY):
+        raise PermanentError("batch.mode", "批量任务的生成方式只能是 bulk、offline 或 legacy")
+    if not items:
+        raise PermanentError("batch.empty", "批量任务至少需要一条记录")
+    if len(items) > settings.BATCH_MAX_ITEMS:
+        raise PermanentError(
+            "batch.too_large", f"单个批量任务最多 {settings.BATCH_MAX_ITEMS} 条记录"
+        )
+    batch = Batch.objects.create(issuer=actor.agency, created_by=actor, mode=mode, total=len(items))
+    BatchItem.objects.bulk_create(
+        [BatchItem(batch=batch, index=i, payload=item) for i, item in enumerate(items)]
+    )
+    from shared.licenses.tasks import process_batch
+
+    process_batch.delay_on_commit(str(batch.pk))
+    return batch
+
+
+def _issue_row(batch: Batch, payload: dict[str, Any]) -> Any:
+    holder = payload["holder"]
+    valid_to = payload.get("valid_to")
+    return license_issue(
+        actor=batch.created_by,
+        type_code=payload["type_code"],
+        number=payload["number"],
+        holder=Holder(name=holder["name"], code=holder["code"], code_type=holder["code_type"]),
+        valid_from=date.fromisoformat(payload["valid_from"]),
+        valid_to=date.fromisoformat(valid_to) if valid_to else None,
+        mode=batch.mode,
+        case_completed_at=datetime.fromisoformat(payload["case_completed_at"]),
+        matter_code=payload.get("matter_code") or "",
+        surface=payload.get("surface") or {},
+    )
+
+
+def _process_one(batch: Batch) -> bool:
+    """Issue the next pending row; False when none is left."""
+    with transaction.atomic():
+        item = (
+            BatchItem.objects.select_for_update(skip_locked=True)
+            .filter(batch=batch, state=BatchItem.State.PENDING)
+            .order_by("index")
+            .first()
+        )
+        if item is None:
+            return False
+        try:
+            with transaction.atomic():
+                item.license = _issue_row(batch, item.payload)
+                item.state = BatchItem.State.ISSUED
+        except (ApplicationError, DomainError) as exc:
+            item.state = BatchItem.State.FAILED
+            item.error_code, item.error_message = exc.code, exc.message[:500]
+        except (KeyError, TypeError, ValueError) as exc:
+            item.state = BatchItem.State.FAILED
+            item.error_code, item.error_message = "batch.row_malformed", f"记录格式错误：{exc}"[:500]
+        item.save()
+        ok = item.state == BatchItem.State.ISSUED
+        Batch.objects.filter(pk=batch.pk).update(
+            processed=F("processed") + 1,
+            succeeded=F("succeeded") + (1 if ok else 0),
+            failed=F("failed") + (0 if ok else 1),
+        )
+    return True
+
+
+def batch_process(*, batch_id: str) -> Batch:
+    """Run (or resume) a batch until no row is pending. Safe to run twice at once."""
+    batch = Batch.objects.select_related("created_by", "created_by__agency").get(pk=batch_id)
+    if batch.state in (Batch.State.DONE, Batch.State.FAILED):
+        return batch
+    Batch.objects.filter(pk=batch.pk, started_at__isnull=True).update(started_at=timezone.now())
+    Batch.objects.filter(pk=batch.pk).update(state=Batch.State.RUNNING)
+    while _process_one(batch):
+        pass
+    if not BatchItem.objects.filter(batch=batch, state=BatchItem.State.PENDING).exists():
+        Batch.objects.filter(pk=batch.pk).exclude(state=Batch.State.DONE).update(
+            state=Batch.State.DONE, finished_at=timezone.now()
+        )
+    batch.refresh_from_db()
+    return batch
+
+
+def batch_resume_stale(*, older_than_seconds: int = 120) -> list[str]:
+    """Batches whose job never ran or died (broker down at commit, worker killed): their ids,
+    to be queued again by the beat sweep."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    return [
+        str(pk)
+        for pk in Batch.objects.filter(
+            state__in=(Batch.State.QUEUED, Batch.State.RUNNING), created_at__lt=cutoff
+        ).values_list("pk", flat=True)
+    ]

@@ -1,0 +1,53 @@
+"""Reads for licences, with the visibility rules of the foundation.
+
+An issuing agency sees its own licences in every state (drafts under review included); the
+library administrator sees every released licence. Consumers reach licences only through the
+purpose-bound sharing API, never by listing.
+"""
+
+from django.db.models import Q, QuerySet
+
+from shared.accounts.models import User
+from shared.core.errors import NotFoundError
+from shared.domain.status import Status
+from shared.licenses.models import Batch, License, LicenseEvent, LicenseVersion
+
+UNRELEASED = (Status.pending.value, Status.returned.value)
+
+
+def license_list(*, user: User) -> QuerySet[License]:
+    base = License.objects.select_related("license_type", "issuer")
+    if user.is_library_admin:
+        return base.exclude(status__in=UNRELEASED)
+    if user.agency_id is not None and user.agency.is_issuer:
+        return base.filter(issuer_id=user.agency_id)
+    return base.none()
+
+
+def license_get(*, user: User, identifier: str) -> License:
+    """The licence any of whose versions carries `identifier`, if the user may see it."""
+    license_id = (
+        LicenseVersion.objects.filter(identifier=identifier)
+        .values_list("license_id", flat=True)
+        .first()
+    )
+    lic = license_list(user=user).filter(pk=license_id).first() if license_id else None
+    if lic is None:
+        raise NotFoundError("license.not_found", "证照不存在")
+    return lic
+
+
+def license_versions(*, license: License) -> QuerySet[LicenseVersion]:
+    return LicenseVersion.objects.filter(license=license).order_by("version")
+
+
+def license_events(*, license: License) -> QuerySet[LicenseEvent]:
+    return LicenseEvent.objects.filter(license=license).select_related("actor").order_by("seq")
+
+
+def batch_list(*, user: User) -> QuerySet[Batch]:
+    if user.is_library_admin:
+        return Batch.objects.all()
+    if user.agency_id is None:
+        return Batch.objects.none()
+    return Batch.objects.filter(Q(issuer_id=user.agency_id))
