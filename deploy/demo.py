@@ -21,12 +21,30 @@ VENV_BIN = Path(PY).parent
 
 def libraries() -> list[dict[str, str]]:
     return [
-        {"name": "hub", "tier": "hub", "module": "provincial_hub", "code": "",
-         "port": os.environ.get("HUB_PORT", "8000"), "label": "河南省电子证照库（省级枢纽）"},
-        {"name": "410100", "tier": "node", "module": "municipal_node", "code": "410100",
-         "port": os.environ.get("NODE1_PORT", "8001"), "label": "郑州市电子证照库"},
-        {"name": "410300", "tier": "node", "module": "municipal_node", "code": "410300",
-         "port": os.environ.get("NODE2_PORT", "8002"), "label": "洛阳市电子证照库"},
+        {
+            "name": "hub",
+            "tier": "hub",
+            "module": "provincial_hub",
+            "code": "",
+            "port": os.environ.get("HUB_PORT", "8000"),
+            "label": "河南省电子证照库（省级枢纽）",
+        },
+        {
+            "name": "410100",
+            "tier": "node",
+            "module": "municipal_node",
+            "code": "410100",
+            "port": os.environ.get("NODE1_PORT", "8001"),
+            "label": "郑州市电子证照库",
+        },
+        {
+            "name": "410300",
+            "tier": "node",
+            "module": "municipal_node",
+            "code": "410300",
+            "port": os.environ.get("NODE2_PORT", "8002"),
+            "label": "洛阳市电子证照库",
+        },
     ]
 
 
@@ -50,8 +68,13 @@ def prepare(lib: dict[str, str], var_root: Path) -> dict:
     creds = var_root / "credentials" / f"{lib['name']}.json"
     manage = [PY, str(ROOT / "manage.py"), lib["tier"]]
     subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, check=True, cwd=ROOT)
-    subprocess.run([*manage, "seed_demo", "--credentials", str(creds)], env=env, check=True,
-                   cwd=ROOT, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [*manage, "seed_demo", "--credentials", str(creds)],
+        env=env,
+        check=True,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
     return json.loads(creds.read_text(encoding="utf-8"))
 
 
@@ -59,17 +82,43 @@ def start(lib: dict[str, str], var_root: Path, logs: Path) -> list[subprocess.Po
     env = env_for(lib, var_root)
     name = lib["name"]
     commands = {
-        "web": [str(VENV_BIN / "gunicorn"), f"{lib['module']}.wsgi:application",
-                "--bind", f"127.0.0.1:{lib['port']}", "--workers", "2", "--timeout", "60"],
-        "worker": [str(VENV_BIN / "celery"), "-A", lib["module"], "worker", "--loglevel", "INFO",
-                   "--concurrency", "1", "-n", f"{name}@%h"],
+        "web": [
+            str(VENV_BIN / "gunicorn"),
+            f"{lib['module']}.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{lib['port']}",
+            "--workers",
+            "2",
+            "--timeout",
+            "60",
+        ],
+        "worker": [
+            str(VENV_BIN / "celery"),
+            "-A",
+            lib["module"],
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            "1",
+            "-n",
+            f"{name}@%h",
+        ],
         "beat": [str(VENV_BIN / "celery"), "-A", lib["module"], "beat", "--loglevel", "INFO"],
     }
     procs = []
     for role, command in commands.items():
         log = open(logs / f"{name}-{role}.log", "ab")  # noqa: SIM115 - closed with the process
-        procs.append(subprocess.Popen(command, env=env, cwd=ROOT, stdout=log,
-                                      stderr=subprocess.STDOUT, start_new_session=True))
+        procs.append(
+            subprocess.Popen(
+                command,
+                env=env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
     return procs
 
 

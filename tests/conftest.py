@@ -110,7 +110,7 @@ def issue_payload(license_type):
             "number": "JY14101000012345",
             "holder": {
                 "name": "郑州豫中食品有限公司",
-                "code": make_uscc(dept="91", area="410100", body="MA3X7Y8Z"),
+                "code": make_uscc(dept="91", area="410100", body="MA3X7Y8L"),
                 "code_type": "001",
             },
             "valid_from": today.isoformat(),

@@ -1,10 +1,22 @@
-"""Test settings: a real PostgreSQL and Redis (make test provides them)."""
+"""Test settings: a real PostgreSQL and Redis (make test provides them).
+
+The settings package may already have evaluated base.py (with development defaults), so the
+database and broker are computed here again from the test URLs.
+"""
 
 import os
 
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/elicense_node")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+from shared.conf.env import broker_url, database_config
 
-from .base import *  # noqa: E402, F403
+from .base import *  # noqa: F403
 
+DATABASES = {
+    "default": database_config(
+        "unused",
+        os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/elicense_node"),
+    )
+}
+CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = broker_url(
+    "unused", os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+)
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

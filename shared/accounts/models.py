@@ -24,7 +24,9 @@ class Agency(models.Model):
 
     code = models.CharField("统一社会信用代码", max_length=18, unique=True)
     name = models.CharField("单位名称", max_length=200)
-    kind = models.CharField("单位类别", max_length=20, choices=Kind.choices, default=Kind.DEPARTMENT)
+    kind = models.CharField(
+        "单位类别", max_length=20, choices=Kind.choices, default=Kind.DEPARTMENT
+    )
     level = models.CharField("层级", max_length=10, choices=Level.choices, default=Level.CITY)
     area_code = models.CharField("行政区划代码", max_length=6)
     is_issuer = models.BooleanField("证照签发单位", default=False)

@@ -65,7 +65,9 @@ def license_type_create(*, actor: User, type_code: str, **fields: Any) -> Licens
         with transaction.atomic():
             return LicenseType.objects.create(type_code=code, issuer=actor.agency, **data)
     except IntegrityError as exc:
-        raise ConflictError("catalog.type_exists", "证照类型代码已存在", {"type_code": code}) from exc
+        raise ConflictError(
+            "catalog.type_exists", "证照类型代码已存在", {"type_code": code}
+        ) from exc
 
 
 @transaction.atomic

@@ -36,13 +36,13 @@ def var_dir() -> Path:
     return path
 
 
-def database_config(default_name: str) -> dict:
+def database_config(default_name: str, url: str = "") -> dict:
     """DATABASE_URL or an embedded SQLite file under var/.
 
     SQLite serves web, worker and beat processes at once only with WAL, a busy timeout and
     IMMEDIATE transactions (FIELD-NOTES), so those options are always set for it.
     """
-    url = env("DATABASE_URL") or f"sqlite:///{var_dir() / (default_name + '.sqlite3')}"
+    url = url or env("DATABASE_URL") or f"sqlite:///{var_dir() / (default_name + '.sqlite3')}"
     config = dj_database_url.parse(url, conn_max_age=0)
     if config["ENGINE"] == "django.db.backends.sqlite3":
         config["OPTIONS"] = {
@@ -57,9 +57,9 @@ def database_config(default_name: str) -> dict:
     return config
 
 
-def broker_url(queue_dir_name: str) -> tuple[str, dict]:
+def broker_url(queue_dir_name: str, redis_url: str = "") -> tuple[str, dict]:
     """Redis when REDIS_URL is set; otherwise kombu's filesystem transport (no server needed)."""
-    redis_url = env("REDIS_URL")
+    redis_url = redis_url or env("REDIS_URL")
     if redis_url:
         return redis_url, {"visibility_timeout": 3600}
     folder = var_dir() / "broker" / queue_dir_name

@@ -40,7 +40,9 @@ def _agency_prefix() -> str:
 
 def _demo_secret(username: str) -> str:
     mac = hmac.new(
-        settings.SECRET_KEY.encode(), f"demo:{settings.LIBRARY_CODE}:{username}".encode(), hashlib.sha256
+        settings.SECRET_KEY.encode(),
+        f"demo:{settings.LIBRARY_CODE}:{username}".encode(),
+        hashlib.sha256,
     )
     return "elc_demo_" + mac.hexdigest()[:40]
 
@@ -123,7 +125,9 @@ def _types(agencies: dict[str, Agency], staff: dict[str, User]) -> list[LicenseT
     return result
 
 
-def _sample_licenses(types: list[LicenseType], staff: dict[str, User], reviewers: dict[str, User]) -> int:
+def _sample_licenses(
+    types: list[LicenseType], staff: dict[str, User], reviewers: dict[str, User]
+) -> int:
     created = 0
     area = settings.LIBRARY_CODE
     today = timezone.localdate()
@@ -143,7 +147,9 @@ def _sample_licenses(types: list[LicenseType], staff: dict[str, User], reviewers
                 name = data.COMPANIES[(t_index + h_index) % len(data.COMPANIES)]
                 holder = Holder(
                     name=f"{_place()}{name}",
-                    code=data.make_uscc(dept="91", area=area, body=f"{t_index}{h_index}{area[2:4]}5678"),
+                    code=data.make_uscc(
+                        dept="91", area=area, body=f"{t_index}{h_index}{area[2:4]}5678"
+                    ),
                     code_type="001",
                 )
             max_days = spec["validity_max_days"]

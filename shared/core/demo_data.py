@@ -20,7 +20,10 @@ def make_citizen_id(*, area: str, birth: str, seq: str) -> str:
 DEFINERS = {
     "samr": ("国家市场监督管理总局", make_uscc(dept="11", area="100000", body="00000013")),
     "mot": ("中华人民共和国交通运输部", make_uscc(dept="11", area="100000", body="00000018")),
-    "mohurd": ("中华人民共和国住房和城乡建设部", make_uscc(dept="11", area="100000", body="00000020")),
+    "mohurd": (
+        "中华人民共和国住房和城乡建设部",
+        make_uscc(dept="11", area="100000", body="00000020"),
+    ),
     "nmpa": ("国家药品监督管理局", make_uscc(dept="11", area="100000", body="00000055")),
 }
 
@@ -93,7 +96,15 @@ TYPES: list[dict[str, Any]] = [
         "validity_max_days": 1827,
         "matters": [("11410100MB0000004X0001", "药品零售企业许可")],
         "surface_schema": _schema(
-            ["企业名称", "注册地址", "法定代表人", "企业负责人", "质量负责人", "经营方式", "经营范围"],
+            [
+                "企业名称",
+                "注册地址",
+                "法定代表人",
+                "企业负责人",
+                "质量负责人",
+                "经营方式",
+                "经营范围",
+            ],
             ["仓库地址"],
         ),
     },
@@ -106,12 +117,19 @@ TYPES: list[dict[str, Any]] = [
         "requires_review": False,
         "validity_max_days": None,
         "matters": [("11410100MB0000005X0001", "个体工商户设立登记")],
-        "surface_schema": _schema(["名称", "类型", "经营者", "组成形式", "经营场所", "经营范围", "注册日期"]),
+        "surface_schema": _schema(
+            ["名称", "类型", "经营者", "组成形式", "经营场所", "经营范围", "注册日期"]
+        ),
     },
 ]
 
 # Sample holders (legal persons get USCCs, people get citizen IDs; all checksum-valid).
-COMPANIES = ["豫中食品有限公司", "黄河物流股份有限公司", "中原建工集团有限公司", "仲景大药房连锁有限公司"]
+COMPANIES = [
+    "豫中食品有限公司",
+    "黄河物流股份有限公司",
+    "中原建工集团有限公司",
+    "仲景大药房连锁有限公司",
+]
 PEOPLE = [("张伟", "19850312", "123"), ("李娜", "19900607", "246"), ("王强", "19781123", "357")]
 
 

@@ -172,6 +172,7 @@ def _split(token: str) -> tuple[dict[str, str], bytes, str, bytes]:
     if not (
         isinstance(header, dict)
         and set(header) == {"alg", "kid"}
+        and isinstance(header["alg"], str)  # an unhashable alg would make `in` raise TypeError
         and header["alg"] in TOKEN_ALGORITHMS
         and _valid_kid(header["kid"])
     ):

@@ -82,7 +82,10 @@ def _process_one(batch: Batch) -> bool:
             item.error_code, item.error_message = exc.code, exc.message[:500]
         except (KeyError, TypeError, ValueError) as exc:
             item.state = BatchItem.State.FAILED
-            item.error_code, item.error_message = "batch.row_malformed", f"记录格式错误：{exc}"[:500]
+            item.error_code, item.error_message = (
+                "batch.row_malformed",
+                f"记录格式错误：{exc}"[:500],
+            )
         item.save()
         ok = item.state == BatchItem.State.ISSUED
         Batch.objects.filter(pk=batch.pk).update(

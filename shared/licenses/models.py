@@ -157,6 +157,9 @@ class SerialCounter(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.issuer_id}/{self.license_type_id}/{self.year}: {self.last}"
+
 
 class Batch(models.Model):
     """A bulk upload (批量签发/线下补录/存量电子化), processed by a Celery job with progress."""
@@ -211,3 +214,6 @@ class BatchItem(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["batch", "index"], name="batch_item_unique"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id}#{self.index} {self.state}"

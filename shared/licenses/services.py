@@ -282,8 +282,10 @@ def license_get_for_update(*, identifier: str) -> License:
     version = LicenseVersion.objects.filter(identifier=identifier).only("license_id").first()
     if version is None:
         raise NotFoundError("license.not_found", "证照不存在")
-    return License.objects.select_for_update().select_related("license_type", "issuer").get(
-        pk=version.license_id
+    return (
+        License.objects.select_for_update()
+        .select_related("license_type", "issuer")
+        .get(pk=version.license_id)
     )
 
 
@@ -346,9 +348,13 @@ def license_act(
         data["previous_identifier"] = previous_identifier
     if action == Action.pledge:
         if not pledgee.strip():
-            raise PermanentError("pledge.pledgee_required", "质押必须填写质权人", {"field": "pledgee"})
+            raise PermanentError(
+                "pledge.pledgee_required", "质押必须填写质权人", {"field": "pledgee"}
+            )
         if until is None or until < _today():
-            raise PermanentError("pledge.until", "质押期限必须是今天或以后的日期", {"field": "until"})
+            raise PermanentError(
+                "pledge.until", "质押期限必须是今天或以后的日期", {"field": "until"}
+            )
         lic.pledgee, lic.pledge_until = pledgee.strip(), until
         data.update({"pledgee": lic.pledgee, "until": until.isoformat()})
     elif action == Action.release:
@@ -388,7 +394,9 @@ def _prepare_new_version(
         lic.valid_from, lic.valid_to = new_from, valid_to
     else:
         if surface is None and holder_name is None and not valid_to_given:
-            raise PermanentError("amend.nothing_to_change", "变更必须给出照面信息、持证主体名称或有效期")
+            raise PermanentError(
+                "amend.nothing_to_change", "变更必须给出照面信息、持证主体名称或有效期"
+            )
         if valid_to_given:
             _check_validity(license_type, lic.valid_from, valid_to)
             lic.valid_to = valid_to

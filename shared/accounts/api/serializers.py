@@ -54,9 +54,7 @@ class UserCreateSerializer(serializers.Serializer):
     role = serializers.ChoiceField(
         choices=[User.Role.STAFF, User.Role.AGENCY_ADMIN], default=User.Role.STAFF
     )
-    password = serializers.CharField(
-        min_length=10, max_length=128, required=False, write_only=True
-    )
+    password = serializers.CharField(min_length=10, max_length=128, required=False, write_only=True)
 
 
 class TokenSerializer(serializers.ModelSerializer):

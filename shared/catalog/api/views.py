@@ -25,9 +25,7 @@ class LicenseTypeFilterSet(django_filters.FilterSet):
         fields = ["state", "holder_category", "requires_review", "issuer_code", "name"]
 
 
-class LicenseTypeViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
-):
+class LicenseTypeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = LicenseTypeSerializer
     filterset_class = LicenseTypeFilterSet
     lookup_field = "type_code"

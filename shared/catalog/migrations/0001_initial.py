@@ -5,45 +5,131 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LicenseType',
+            name="LicenseType",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('type_code', models.CharField(max_length=21, unique=True, verbose_name='证照类型代码')),
-                ('name', models.CharField(max_length=200, verbose_name='证照名称')),
-                ('definer_name', models.CharField(max_length=200, verbose_name='证照定义机构')),
-                ('definer_code', models.CharField(max_length=18, verbose_name='证照定义机构代码')),
-                ('definer_level', models.CharField(choices=[('national', '国家级'), ('province', '省级'), ('city', '市级'), ('county', '县级')], max_length=10, verbose_name='定义机构级别')),
-                ('issuer_level', models.CharField(choices=[('national', '国家级'), ('province', '省级'), ('city', '市级'), ('county', '县级')], max_length=10, verbose_name='签发机构级别')),
-                ('holder_category', models.CharField(choices=[('person', '个人'), ('legal', '法人和其他组织'), ('both', '个人或法人')], max_length=10, verbose_name='持证主体类别')),
-                ('validity_min_days', models.PositiveIntegerField(blank=True, null=True, verbose_name='最短有效期（天）')),
-                ('validity_max_days', models.PositiveIntegerField(blank=True, help_text='为空表示可长期有效', null=True, verbose_name='最长有效期（天）')),
-                ('related_matters', models.JSONField(blank=True, default=list, verbose_name='关联事项')),
-                ('surface_schema', models.JSONField(default=dict, verbose_name='照面信息结构（JSON Schema）')),
-                ('template', models.JSONField(blank=True, default=dict, verbose_name='证照底图与版式')),
-                ('qr_validity_days', models.PositiveIntegerField(default=30, verbose_name='二维码有效期（天）')),
-                ('annual_inspection', models.BooleanField(default=False, verbose_name='需要年检')),
-                ('requires_review', models.BooleanField(default=False, verbose_name='签发前需审核')),
-                ('state', models.CharField(choices=[('draft', '草稿'), ('published', '已发布'), ('retired', '已停用')], default='draft', max_length=10, verbose_name='状态')),
-                ('description', models.TextField(blank=True, verbose_name='说明')),
-                ('published_at', models.DateTimeField(blank=True, null=True)),
-                ('retired_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('issuer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='license_types', to='accounts.agency', verbose_name='签发单位')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "type_code",
+                    models.CharField(max_length=21, unique=True, verbose_name="证照类型代码"),
+                ),
+                ("name", models.CharField(max_length=200, verbose_name="证照名称")),
+                ("definer_name", models.CharField(max_length=200, verbose_name="证照定义机构")),
+                ("definer_code", models.CharField(max_length=18, verbose_name="证照定义机构代码")),
+                (
+                    "definer_level",
+                    models.CharField(
+                        choices=[
+                            ("national", "国家级"),
+                            ("province", "省级"),
+                            ("city", "市级"),
+                            ("county", "县级"),
+                        ],
+                        max_length=10,
+                        verbose_name="定义机构级别",
+                    ),
+                ),
+                (
+                    "issuer_level",
+                    models.CharField(
+                        choices=[
+                            ("national", "国家级"),
+                            ("province", "省级"),
+                            ("city", "市级"),
+                            ("county", "县级"),
+                        ],
+                        max_length=10,
+                        verbose_name="签发机构级别",
+                    ),
+                ),
+                (
+                    "holder_category",
+                    models.CharField(
+                        choices=[
+                            ("person", "个人"),
+                            ("legal", "法人和其他组织"),
+                            ("both", "个人或法人"),
+                        ],
+                        max_length=10,
+                        verbose_name="持证主体类别",
+                    ),
+                ),
+                (
+                    "validity_min_days",
+                    models.PositiveIntegerField(
+                        blank=True, null=True, verbose_name="最短有效期（天）"
+                    ),
+                ),
+                (
+                    "validity_max_days",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="为空表示可长期有效",
+                        null=True,
+                        verbose_name="最长有效期（天）",
+                    ),
+                ),
+                (
+                    "related_matters",
+                    models.JSONField(blank=True, default=list, verbose_name="关联事项"),
+                ),
+                (
+                    "surface_schema",
+                    models.JSONField(default=dict, verbose_name="照面信息结构（JSON Schema）"),
+                ),
+                (
+                    "template",
+                    models.JSONField(blank=True, default=dict, verbose_name="证照底图与版式"),
+                ),
+                (
+                    "qr_validity_days",
+                    models.PositiveIntegerField(default=30, verbose_name="二维码有效期（天）"),
+                ),
+                ("annual_inspection", models.BooleanField(default=False, verbose_name="需要年检")),
+                (
+                    "requires_review",
+                    models.BooleanField(default=False, verbose_name="签发前需审核"),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("draft", "草稿"), ("published", "已发布"), ("retired", "已停用")],
+                        default="draft",
+                        max_length=10,
+                        verbose_name="状态",
+                    ),
+                ),
+                ("description", models.TextField(blank=True, verbose_name="说明")),
+                ("published_at", models.DateTimeField(blank=True, null=True)),
+                ("retired_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "issuer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="license_types",
+                        to="accounts.agency",
+                        verbose_name="签发单位",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '证照类型',
-                'verbose_name_plural': '证照目录',
-                'ordering': ['type_code'],
+                "verbose_name": "证照类型",
+                "verbose_name_plural": "证照目录",
+                "ordering": ["type_code"],
             },
         ),
     ]

@@ -7,7 +7,9 @@ class IsLibraryAdmin(BasePermission):
     message = "仅库管理员（节点管理员/省级运营人员）可执行此操作"
 
     def has_permission(self, request, view) -> bool:  # type: ignore[no-untyped-def]
-        return bool(request.user and request.user.is_authenticated and request.user.is_library_admin)
+        return bool(
+            request.user and request.user.is_authenticated and request.user.is_library_admin
+        )
 
 
 class IsAgencyMember(BasePermission):

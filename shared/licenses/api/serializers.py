@@ -142,7 +142,9 @@ class LicenseActionSerializer(serializers.Serializer):
         required=False, allow_null=True, help_text="延续/变更：新有效期截止，null 表示长期"
     )
     surface = serializers.DictField(required=False, help_text="变更/延续：新的照面信息（整体替换）")
-    holder_name = serializers.CharField(max_length=200, required=False, help_text="变更：持证主体名称")
+    holder_name = serializers.CharField(
+        max_length=200, required=False, help_text="变更：持证主体名称"
+    )
     pledgee = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     until = serializers.DateField(required=False, help_text="质押期限")
 

@@ -48,7 +48,9 @@ class LicenseListApi(generics.ListAPIView):
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return selectors.license_list(user=self.request.user)
 
-    @extend_schema(request=LicenseIssueSerializer, responses={201: LicenseSerializer}, summary="签发证照")
+    @extend_schema(
+        request=LicenseIssueSerializer, responses={201: LicenseSerializer}, summary="签发证照"
+    )
     def post(self, request: Request) -> Response:
         data = LicenseIssueSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -116,7 +118,9 @@ class BatchListApi(generics.ListAPIView):
         return selectors.batch_list(user=self.request.user).select_related("issuer")
 
     @extend_schema(
-        request=BatchCreateSerializer, responses={202: BatchSerializer}, summary="批量签发（异步，返回进度）"
+        request=BatchCreateSerializer,
+        responses={202: BatchSerializer},
+        summary="批量签发（异步，返回进度）",
     )
     def post(self, request: Request) -> Response:
         data = BatchCreateSerializer(data=request.data)

@@ -7,178 +7,444 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('catalog', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("catalog", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Batch',
+            name="Batch",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('mode', models.CharField(choices=[('online', '在线签发'), ('offline', '线下签发补录'), ('bulk', '批量签发'), ('legacy', '存量证照电子化')], max_length=10)),
-                ('state', models.CharField(choices=[('queued', '排队中'), ('running', '处理中'), ('done', '已完成'), ('failed', '处理失败')], default='queued', max_length=10)),
-                ('total', models.PositiveIntegerField(default=0)),
-                ('processed', models.PositiveIntegerField(default=0)),
-                ('succeeded', models.PositiveIntegerField(default=0)),
-                ('failed', models.PositiveIntegerField(default=0)),
-                ('last_error', models.CharField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL)),
-                ('issuer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='batches', to='accounts.agency')),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                (
+                    "mode",
+                    models.CharField(
+                        choices=[
+                            ("online", "在线签发"),
+                            ("offline", "线下签发补录"),
+                            ("bulk", "批量签发"),
+                            ("legacy", "存量证照电子化"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("queued", "排队中"),
+                            ("running", "处理中"),
+                            ("done", "已完成"),
+                            ("failed", "处理失败"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("total", models.PositiveIntegerField(default=0)),
+                ("processed", models.PositiveIntegerField(default=0)),
+                ("succeeded", models.PositiveIntegerField(default=0)),
+                ("failed", models.PositiveIntegerField(default=0)),
+                ("last_error", models.CharField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "issuer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="batches",
+                        to="accounts.agency",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '批量任务',
-                'verbose_name_plural': '批量任务',
-                'ordering': ['-created_at'],
+                "verbose_name": "批量任务",
+                "verbose_name_plural": "批量任务",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='License',
+            name="License",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('identifier', models.CharField(max_length=120, unique=True, verbose_name='证照标识')),
-                ('serial', models.CharField(max_length=30, verbose_name='流水号')),
-                ('version', models.PositiveIntegerField(default=1, verbose_name='当前版本')),
-                ('number', models.CharField(max_length=64, verbose_name='证照编号')),
-                ('status', models.CharField(choices=[('pending', '待审核'), ('returned', '已退回'), ('valid', '有效'), ('suspended', '暂扣'), ('revoked', '吊销'), ('annulled', '撤销'), ('cancelled', '注销'), ('expired', '有效期届满')], db_index=True, max_length=12, verbose_name='状态')),
-                ('pledged', models.BooleanField(default=False, verbose_name='已质押')),
-                ('pledgee', models.CharField(blank=True, max_length=200, verbose_name='质权人')),
-                ('pledge_until', models.DateField(blank=True, null=True, verbose_name='质押期限')),
-                ('holder_name', models.CharField(max_length=200, verbose_name='持证主体')),
-                ('holder_code', models.CharField(db_index=True, max_length=64, verbose_name='持证主体代码')),
-                ('holder_code_type', models.CharField(max_length=3, verbose_name='持证主体代码类型')),
-                ('issue_date', models.DateField(verbose_name='颁证日期')),
-                ('valid_from', models.DateField(verbose_name='有效期起始')),
-                ('valid_to', models.DateField(blank=True, null=True, verbose_name='有效期截止')),
-                ('area_code', models.CharField(max_length=6, verbose_name='行政区划代码')),
-                ('matter_code', models.CharField(blank=True, max_length=64, verbose_name='关联事项编码')),
-                ('surface', models.JSONField(default=dict, verbose_name='照面信息')),
-                ('mode', models.CharField(choices=[('online', '在线签发'), ('offline', '线下签发补录'), ('bulk', '批量签发'), ('legacy', '存量证照电子化')], max_length=10, verbose_name='生成方式')),
-                ('case_completed_at', models.DateTimeField(verbose_name='办结时间')),
-                ('sync_deadline', models.DateField(blank=True, null=True, verbose_name='汇聚时限')),
-                ('sync_deadline_provisional', models.BooleanField(default=False)),
-                ('content_digest', models.CharField(max_length=64, verbose_name='内容摘要（SM3）')),
-                ('library_code', models.CharField(max_length=6, verbose_name='所属证照库')),
-                ('last_event_seq', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('issuer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='licenses', to='accounts.agency')),
-                ('license_type', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='licenses', to='catalog.licensetype')),
-                ('reviewed_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('submitted_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "identifier",
+                    models.CharField(max_length=120, unique=True, verbose_name="证照标识"),
+                ),
+                ("serial", models.CharField(max_length=30, verbose_name="流水号")),
+                ("version", models.PositiveIntegerField(default=1, verbose_name="当前版本")),
+                ("number", models.CharField(max_length=64, verbose_name="证照编号")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "待审核"),
+                            ("returned", "已退回"),
+                            ("valid", "有效"),
+                            ("suspended", "暂扣"),
+                            ("revoked", "吊销"),
+                            ("annulled", "撤销"),
+                            ("cancelled", "注销"),
+                            ("expired", "有效期届满"),
+                        ],
+                        db_index=True,
+                        max_length=12,
+                        verbose_name="状态",
+                    ),
+                ),
+                ("pledged", models.BooleanField(default=False, verbose_name="已质押")),
+                ("pledgee", models.CharField(blank=True, max_length=200, verbose_name="质权人")),
+                ("pledge_until", models.DateField(blank=True, null=True, verbose_name="质押期限")),
+                ("holder_name", models.CharField(max_length=200, verbose_name="持证主体")),
+                (
+                    "holder_code",
+                    models.CharField(db_index=True, max_length=64, verbose_name="持证主体代码"),
+                ),
+                (
+                    "holder_code_type",
+                    models.CharField(max_length=3, verbose_name="持证主体代码类型"),
+                ),
+                ("issue_date", models.DateField(verbose_name="颁证日期")),
+                ("valid_from", models.DateField(verbose_name="有效期起始")),
+                ("valid_to", models.DateField(blank=True, null=True, verbose_name="有效期截止")),
+                ("area_code", models.CharField(max_length=6, verbose_name="行政区划代码")),
+                (
+                    "matter_code",
+                    models.CharField(blank=True, max_length=64, verbose_name="关联事项编码"),
+                ),
+                ("surface", models.JSONField(default=dict, verbose_name="照面信息")),
+                (
+                    "mode",
+                    models.CharField(
+                        choices=[
+                            ("online", "在线签发"),
+                            ("offline", "线下签发补录"),
+                            ("bulk", "批量签发"),
+                            ("legacy", "存量证照电子化"),
+                        ],
+                        max_length=10,
+                        verbose_name="生成方式",
+                    ),
+                ),
+                ("case_completed_at", models.DateTimeField(verbose_name="办结时间")),
+                ("sync_deadline", models.DateField(blank=True, null=True, verbose_name="汇聚时限")),
+                ("sync_deadline_provisional", models.BooleanField(default=False)),
+                ("content_digest", models.CharField(max_length=64, verbose_name="内容摘要（SM3）")),
+                ("library_code", models.CharField(max_length=6, verbose_name="所属证照库")),
+                ("last_event_seq", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "issuer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="licenses",
+                        to="accounts.agency",
+                    ),
+                ),
+                (
+                    "license_type",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="licenses",
+                        to="catalog.licensetype",
+                    ),
+                ),
+                (
+                    "reviewed_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "submitted_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '电子证照',
-                'verbose_name_plural': '电子证照',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name": "电子证照",
+                "verbose_name_plural": "电子证照",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='BatchItem',
+            name="BatchItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('index', models.PositiveIntegerField()),
-                ('payload', models.JSONField()),
-                ('state', models.CharField(choices=[('pending', '待处理'), ('issued', '已签发'), ('failed', '失败')], default='pending', max_length=10)),
-                ('error_code', models.CharField(blank=True, max_length=64)),
-                ('error_message', models.CharField(blank=True, max_length=500)),
-                ('batch', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='licenses.batch')),
-                ('license', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='licenses.license')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("index", models.PositiveIntegerField()),
+                ("payload", models.JSONField()),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("pending", "待处理"), ("issued", "已签发"), ("failed", "失败")],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("error_code", models.CharField(blank=True, max_length=64)),
+                ("error_message", models.CharField(blank=True, max_length=500)),
+                (
+                    "batch",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="items",
+                        to="licenses.batch",
+                    ),
+                ),
+                (
+                    "license",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="licenses.license",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['batch_id', 'index'],
+                "ordering": ["batch_id", "index"],
             },
         ),
         migrations.CreateModel(
-            name='LicenseEvent',
+            name="LicenseEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seq', models.PositiveIntegerField(verbose_name='序号')),
-                ('action', models.CharField(choices=[('issue', '签发'), ('approve', '审核通过'), ('return', '退回'), ('renew', '延续'), ('amend', '变更'), ('suspend', '暂扣'), ('resume', '恢复'), ('revoke', '吊销'), ('annul', '撤销'), ('cancel', '注销'), ('pledge', '质押'), ('release', '解除质押'), ('expire', '到期')], max_length=10, verbose_name='操作')),
-                ('from_status', models.CharField(blank=True, choices=[('pending', '待审核'), ('returned', '已退回'), ('valid', '有效'), ('suspended', '暂扣'), ('revoked', '吊销'), ('annulled', '撤销'), ('cancelled', '注销'), ('expired', '有效期届满')], max_length=12)),
-                ('to_status', models.CharField(choices=[('pending', '待审核'), ('returned', '已退回'), ('valid', '有效'), ('suspended', '暂扣'), ('revoked', '吊销'), ('annulled', '撤销'), ('cancelled', '注销'), ('expired', '有效期届满')], max_length=12)),
-                ('version', models.PositiveIntegerField(verbose_name='版本')),
-                ('identifier', models.CharField(max_length=120)),
-                ('reason', models.CharField(blank=True, max_length=500, verbose_name='原因')),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('actor_agency_code', models.CharField(blank=True, max_length=18)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('actor', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('license', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='events', to='licenses.license')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("seq", models.PositiveIntegerField(verbose_name="序号")),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("issue", "签发"),
+                            ("approve", "审核通过"),
+                            ("return", "退回"),
+                            ("renew", "延续"),
+                            ("amend", "变更"),
+                            ("suspend", "暂扣"),
+                            ("resume", "恢复"),
+                            ("revoke", "吊销"),
+                            ("annul", "撤销"),
+                            ("cancel", "注销"),
+                            ("pledge", "质押"),
+                            ("release", "解除质押"),
+                            ("expire", "到期"),
+                        ],
+                        max_length=10,
+                        verbose_name="操作",
+                    ),
+                ),
+                (
+                    "from_status",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("pending", "待审核"),
+                            ("returned", "已退回"),
+                            ("valid", "有效"),
+                            ("suspended", "暂扣"),
+                            ("revoked", "吊销"),
+                            ("annulled", "撤销"),
+                            ("cancelled", "注销"),
+                            ("expired", "有效期届满"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "to_status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "待审核"),
+                            ("returned", "已退回"),
+                            ("valid", "有效"),
+                            ("suspended", "暂扣"),
+                            ("revoked", "吊销"),
+                            ("annulled", "撤销"),
+                            ("cancelled", "注销"),
+                            ("expired", "有效期届满"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(verbose_name="版本")),
+                ("identifier", models.CharField(max_length=120)),
+                ("reason", models.CharField(blank=True, max_length=500, verbose_name="原因")),
+                ("data", models.JSONField(blank=True, default=dict)),
+                ("actor_agency_code", models.CharField(blank=True, max_length=18)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "license",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="events",
+                        to="licenses.license",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '证照事件',
-                'verbose_name_plural': '证照事件',
-                'ordering': ['license_id', 'seq'],
+                "verbose_name": "证照事件",
+                "verbose_name_plural": "证照事件",
+                "ordering": ["license_id", "seq"],
             },
         ),
         migrations.CreateModel(
-            name='LicenseVersion',
+            name="LicenseVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField(verbose_name='版本')),
-                ('identifier', models.CharField(max_length=120, unique=True, verbose_name='证照标识')),
-                ('number', models.CharField(max_length=64, verbose_name='证照编号')),
-                ('holder_name', models.CharField(max_length=200)),
-                ('holder_code', models.CharField(max_length=64)),
-                ('holder_code_type', models.CharField(max_length=3)),
-                ('issue_date', models.DateField()),
-                ('valid_from', models.DateField()),
-                ('valid_to', models.DateField(blank=True, null=True)),
-                ('matter_code', models.CharField(blank=True, max_length=64)),
-                ('surface', models.JSONField(default=dict)),
-                ('previous_identifier', models.CharField(blank=True, max_length=120)),
-                ('content_digest', models.CharField(max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('license', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='versions', to='licenses.license')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(verbose_name="版本")),
+                (
+                    "identifier",
+                    models.CharField(max_length=120, unique=True, verbose_name="证照标识"),
+                ),
+                ("number", models.CharField(max_length=64, verbose_name="证照编号")),
+                ("holder_name", models.CharField(max_length=200)),
+                ("holder_code", models.CharField(max_length=64)),
+                ("holder_code_type", models.CharField(max_length=3)),
+                ("issue_date", models.DateField()),
+                ("valid_from", models.DateField()),
+                ("valid_to", models.DateField(blank=True, null=True)),
+                ("matter_code", models.CharField(blank=True, max_length=64)),
+                ("surface", models.JSONField(default=dict)),
+                ("previous_identifier", models.CharField(blank=True, max_length=120)),
+                ("content_digest", models.CharField(max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "license",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="versions",
+                        to="licenses.license",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '证照版本',
-                'verbose_name_plural': '证照版本',
-                'ordering': ['license_id', 'version'],
+                "verbose_name": "证照版本",
+                "verbose_name_plural": "证照版本",
+                "ordering": ["license_id", "version"],
             },
         ),
         migrations.CreateModel(
-            name='SerialCounter',
+            name="SerialCounter",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('year', models.PositiveIntegerField()),
-                ('last', models.PositiveIntegerField(default=0)),
-                ('issuer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='accounts.agency')),
-                ('license_type', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='catalog.licensetype')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("year", models.PositiveIntegerField()),
+                ("last", models.PositiveIntegerField(default=0)),
+                (
+                    "issuer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="accounts.agency",
+                    ),
+                ),
+                (
+                    "license_type",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="catalog.licensetype",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='license',
-            index=models.Index(fields=['holder_code_type', 'holder_code'], name='licenses_li_holder__8290a5_idx'),
+            model_name="license",
+            index=models.Index(
+                fields=["holder_code_type", "holder_code"], name="licenses_li_holder__8290a5_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='license',
-            constraint=models.UniqueConstraint(fields=('issuer', 'license_type', 'serial'), name='license_serial_unique'),
+            model_name="license",
+            constraint=models.UniqueConstraint(
+                fields=("issuer", "license_type", "serial"), name="license_serial_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='batchitem',
-            constraint=models.UniqueConstraint(fields=('batch', 'index'), name='batch_item_unique'),
+            model_name="batchitem",
+            constraint=models.UniqueConstraint(fields=("batch", "index"), name="batch_item_unique"),
         ),
         migrations.AddConstraint(
-            model_name='licenseevent',
-            constraint=models.UniqueConstraint(fields=('license', 'seq'), name='license_event_seq_unique'),
+            model_name="licenseevent",
+            constraint=models.UniqueConstraint(
+                fields=("license", "seq"), name="license_event_seq_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='licenseversion',
-            constraint=models.UniqueConstraint(fields=('license', 'version'), name='license_version_unique'),
+            model_name="licenseversion",
+            constraint=models.UniqueConstraint(
+                fields=("license", "version"), name="license_version_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='serialcounter',
-            constraint=models.UniqueConstraint(fields=('issuer', 'license_type', 'year'), name='serial_counter_unique'),
+            model_name="serialcounter",
+            constraint=models.UniqueConstraint(
+                fields=("issuer", "license_type", "year"), name="serial_counter_unique"
+            ),
         ),
     ]

@@ -1,0 +1,96 @@
+"""Deployment identity, production safety, and the operational endpoints."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_manage(tier, *args, **env):
+    full_env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE",)}
+    full_env.update(env)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), tier, *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=60,
+        cwd=ROOT,
+    )
+
+
+def test_node_refuses_an_unknown_city(tmp_path):
+    result = run_manage("node", "check", NODE_CODE="410000", VAR_DIR=str(tmp_path))
+    assert result.returncode != 0
+    assert "NODE_CODE='410000'" in result.stderr
+
+
+def test_node_accepts_jiyuan(tmp_path):
+    result = run_manage("node", "check", NODE_CODE="419001", VAR_DIR=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+
+
+def test_production_refuses_insecure_defaults(tmp_path):
+    result = run_manage(
+        "hub", "check", DJANGO_ENV="production", VAR_DIR=str(tmp_path), SECRET_KEY=""
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+    assert "DATABASE_URL must point at PostgreSQL" in result.stderr
+
+
+def test_production_starts_with_real_settings(tmp_path):
+    result = run_manage(
+        "hub",
+        "check",
+        "--deploy",
+        DJANGO_ENV="production",
+        VAR_DIR=str(tmp_path),
+        SECRET_KEY="x" * 50,
+        ALLOWED_HOSTS="hub.example.gov.cn",
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/elicense_hub",
+        REDIS_URL="redis://127.0.0.1:6379/14",
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_manage_without_tier_prints_usage():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "migrate"], capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert "hub|node" in result.stderr
+
+
+@pytest.mark.django_db
+def test_healthz_and_readyz(client, settings):
+    assert client.get("/healthz").json() == {"status": "ok", "tier": "node"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "migrations": "ok"}
+    assert ready.json()["library_code"] == settings.NODE_CODE
+
+
+@pytest.mark.django_db
+def test_openapi_and_docs_are_served_without_a_cdn(client):
+    schema = client.get("/api/schema/")
+    assert schema.status_code == 200
+    text = schema.content.decode()
+    for path in ("/api/v1/licenses/", "/api/v1/catalog/types/", "/api/v1/licenses/batches/"):
+        assert path in text
+    docs = client.get("/api/docs/")
+    assert docs.status_code == 200
+    html = docs.content.decode()
+    assert "cdn" not in html.lower()
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in html
+
+
+@pytest.mark.django_db
+def test_unknown_api_path_is_json_404(client):
+    response = client.get("/api/v1/nothing-here/")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
