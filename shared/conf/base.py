@@ -24,6 +24,9 @@ INSTALLED_APPS = [
     "shared.calendars",
     "shared.catalog",
     "shared.licenses",
+    "shared.files",
+    "shared.access",
+    "shared.federation",
 ]
 
 MIDDLEWARE = [

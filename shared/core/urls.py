@@ -10,6 +10,9 @@ api_v1 = [
     path("", include("shared.accounts.api.urls")),
     path("", include("shared.catalog.api.urls")),
     path("", include("shared.licenses.api.urls")),
+    path("", include("shared.files.api.urls")),
+    path("", include("shared.access.api.urls")),
+    path("", include("shared.federation.api.urls")),
 ]
 
 library_urlpatterns = [
@@ -19,4 +22,6 @@ library_urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("admin/", admin.site.urls),
+    path("", include("shared.files.urls")),
+    path("", include("shared.access.urls")),
 ]

@@ -26,6 +26,7 @@ from shared.domain.holder_codes import validate_holder_code
 from shared.domain.identifiers import build_identifier, parse_identifier
 from shared.domain.status import TRANSITIONS, Action, Status, apply_action
 from shared.licenses.models import License, LicenseEvent, LicenseVersion, Mode, SerialCounter
+from shared.licenses.signals import license_changed
 
 # Actions whose reason the record must carry (art. 17: the change must be explained).
 REASON_REQUIRED = frozenset(
@@ -268,8 +269,9 @@ def license_issue(
     lic.content_digest = _digest(lic, license_type, "")
     lic.save()
     _write_version(lic, actor=actor, previous_identifier="")
-    _write_event(lic, action=Action.issue, from_status="", actor=actor, data={"mode": mode})
+    event = _write_event(lic, action=Action.issue, from_status="", actor=actor, data={"mode": mode})
     lic.save(update_fields=["last_event_seq"])
+    license_changed.send(sender=License, license=lic, event=event, new_version=True)
     return lic
 
 
@@ -370,6 +372,9 @@ def license_act(
         lic, action=action, from_status=from_status, actor=actor, reason=reason, data=data
     )
     lic.save()
+    license_changed.send(
+        sender=License, license=lic, event=event, new_version=outcome.new_version
+    )
     return lic, event
 
 

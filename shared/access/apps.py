@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class AccessConfig(AppConfig):
+    name = "shared.access"
+    label = "access"
+    verbose_name = "共享与用证记录"
+    default_auto_field = "django.db.models.BigAutoField"

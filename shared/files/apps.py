@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class FilesConfig(AppConfig):
+    name = "shared.files"
+    label = "files"
+    verbose_name = "证照文件与验证"
+    default_auto_field = "django.db.models.BigAutoField"

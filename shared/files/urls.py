@@ -1,0 +1,3 @@
+"""Pages and endpoints outside /api/v1/ (none yet)."""
+
+urlpatterns: list = []
