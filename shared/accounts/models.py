@@ -54,12 +54,18 @@ class User(AbstractUser):
         STAFF = "staff", "经办人员"
         AGENCY_ADMIN = "agency_admin", "单位管理员"
         LIBRARY_ADMIN = "library_admin", "库管理员（节点管理员/省级运营人员）"
+        HOLDER = "holder", "持证人"
 
     agency = models.ForeignKey(
         Agency, on_delete=models.PROTECT, null=True, blank=True, related_name="users"
     )
     role = models.CharField("角色", max_length=20, choices=Role.choices, default=Role.STAFF)
     display_name = models.CharField("姓名", max_length=100, blank=True)
+    # A holder (role `holder`) signs in to the holder portal; the code is kept as SM4
+    # ciphertext plus a keyed digest for lookup (shared.access.holders), never in plaintext.
+    holder_code_type = models.CharField("持证主体代码类型", max_length=3, blank=True)
+    holder_code_enc = models.BinaryField("持证主体代码（密文）", null=True, blank=True)
+    holder_code_digest = models.CharField(max_length=64, blank=True, db_index=True)
 
     class Meta:
         verbose_name = "用户"
@@ -72,6 +78,23 @@ class User(AbstractUser):
     @property
     def is_agency_admin(self) -> bool:
         return self.role == self.Role.AGENCY_ADMIN and self.agency_id is not None
+
+    @property
+    def is_holder(self) -> bool:
+        return self.role == self.Role.HOLDER
+
+    @property
+    def holder_code(self) -> str:
+        from shared.access.holders import holder_code_decrypt
+
+        return holder_code_decrypt(self.holder_code_enc)
+
+    @holder_code.setter
+    def holder_code(self, code: str) -> None:
+        from shared.access.holders import holder_code_digest, holder_code_encrypt
+
+        self.holder_code_enc = holder_code_encrypt(code)
+        self.holder_code_digest = holder_code_digest(code)
 
 
 class ApiToken(models.Model):

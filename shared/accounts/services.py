@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from shared.accounts.models import Agency, ApiToken, User
-from shared.core.errors import ConflictError, ForbiddenError, NotFoundError
+from shared.core.errors import ConflictError, ForbiddenError, NotFoundError, PermanentError
 from shared.domain.holder_codes import validate_uscc
 
 TOKEN_PREFIX = "elc_"
@@ -106,6 +106,12 @@ def token_issue(
     if actor is not None and actor.pk != user.pk:
         if user.agency is None or not _can_manage_staff(actor, user.agency):
             raise ForbiddenError("permission.denied", "无权为该用户签发令牌")
+    # A token born expired is a mistake; it also kept year-0046 datetimes, which render with a
+    # local-mean-time offset (+08:05:43) that is not RFC 3339.
+    if expires_at is not None and expires_at <= timezone.now():
+        raise PermanentError(
+            "token.expires_at", "令牌到期时间必须晚于当前时间", {"field": "expires_at"}
+        )
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=user,

@@ -31,6 +31,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "shared.core.middleware.NulCharacterMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -81,7 +82,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "shared.core.api.schema.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
@@ -89,8 +90,8 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.MultiPartParser",
+        "shared.core.api.parsers.JSONParser",
+        "shared.core.api.parsers.MultiPartParser",
     ],
 }
 
@@ -135,3 +136,70 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# files (issue #3): signed licence files, QR tokens, verification, PKI.
+# Rendering and sealing run on their own `signing` queue (prefetch 1, acks late: see above).
+# Declaring both queues makes a worker started without -Q consume both; a worker dedicated to
+# signing is started with `-Q signing`.
+from kombu import Queue  # noqa: E402
+
+CELERY_TASK_QUEUES = [Queue("default"), Queue("signing")]
+CELERY_TASK_ROUTES = {"files.*": {"queue": "signing"}}
+CELERY_BEAT_SCHEDULE["files-retry-pending"] = {
+    "task": "files.retry_pending",
+    "schedule": env_int("FILES_SWEEP_SECONDS", 60),
+}
+CRYPTO_SUITE = env("CRYPTO_SUITE", "gm")  # QR tokens, trust list, status lists: gm | intl
+FILES_ROOT = env("FILES_ROOT", "")  # default: VAR_DIR/files/<library code>
+FILES_KEY_PASSWORD = env("FILES_KEY_PASSWORD", "")  # encrypts seal keys at rest; default: derived
+FILES_CJK_FONT = env("FILES_CJK_FONT", "")  # a TrueType CJK font; default: fc-match
+FILES_PUBLIC_BASE_URL = env("FILES_PUBLIC_BASE_URL", "http://127.0.0.1:8000")  # QR URL prefix
+FILES_TSA_URL = env("FILES_TSA_URL", "")  # RFC 3161 TSA: PAdES B-T when set, else B-B
+FILES_MAX_ATTEMPTS = env_int("FILES_MAX_ATTEMPTS", 5)
+# Development creates the CA on first use; production (DEBUG off) requires `pki init`.
+FILES_PKI_AUTO_INIT = env_bool("FILES_PKI_AUTO_INIT", DEBUG)
+FILES_COPY_DAYS = env_int("FILES_COPY_DAYS", 30)  # how long a 加注件 can be downloaded
+FILES_PKCS11_LIB = env("FILES_PKCS11_LIB", "")  # e.g. /usr/lib/softhsm/libsofthsm2.so
+FILES_PKCS11_TOKEN = env("FILES_PKCS11_TOKEN", "")
+FILES_PKCS11_PIN = env("FILES_PKCS11_PIN", "")
+FILES_UPLOAD_MAX_BYTES = env_int("FILES_UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
+
+# access (issue #5): grants, purpose-bound use, the access log, holders (DESIGN §7).
+INSTALLED_APPS += ["django_otp", "django_otp.plugins.otp_totp", "axes"]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "django_otp.middleware.OTPMiddleware",
+)
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # last, as django-axes requires
+AUTHENTICATION_BACKENDS = [
+    "shared.access.auth.AxesRequestBackend",  # lockout after repeated failures (art. 29)
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 30) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # either one trips the lockout
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "access/holder/locked.html"
+OTP_TOTP_ISSUER = "河南省电子证照库"
+# Holder codes at rest (SM4 + HMAC-SM3 digest); production refuses the development default.
+HOLDER_CODE_KEY = env("HOLDER_CODE_KEY", INSECURE_SECRET_PREFIX + "holder-code-key")
+ACCESS_LOG_ENABLED = env_bool("ACCESS_LOG_ENABLED", True)  # off only in bench/query; prod refuses
+ACCESS_RATE_PER_MINUTE = env_int("ACCESS_RATE_PER_MINUTE", 600)  # purpose-bound calls per agency
+ACCESS_MISS_PER_MINUTE = env_int("ACCESS_MISS_PER_MINUTE", 60)  # empty or refused answers
+ACCESS_CHECKPOINT_EVERY = env_int("ACCESS_CHECKPOINT_EVERY", 1000)  # records …
+ACCESS_CHECKPOINT_SECONDS = env_int("ACCESS_CHECKPOINT_SECONDS", 60)  # … or seconds
+ACCESS_RETENTION_DAYS = 1096  # art. 27: at least three years; the purge refuses anything younger
+ACCESS_LOG_KEY_FILE = env("ACCESS_LOG_KEY_FILE", "")  # SM2 checkpoint key; default VAR_DIR/keys
+ACCESS_ARCHIVE_DIR = env("ACCESS_ARCHIVE_DIR", "")  # default VAR_DIR/access-archive
+BULK_EXPORT_DIR = env("BULK_EXPORT_DIR", "")  # default VAR_DIR/bulk-exports
+BULK_EXPORT_DAYS = env_int("BULK_EXPORT_DAYS", 7)  # how long an approved export can be fetched
+BULK_MAX_ROWS = env_int("BULK_MAX_ROWS", 100000)
+REGISTRY_ADAPTER = env("REGISTRY_ADAPTER", "off")  # off | http (population / legal-entity)
+REGISTRY_URL = env("REGISTRY_URL", "")
+REGISTRY_TIMEOUT = float(env_int("REGISTRY_TIMEOUT", 5))
+CELERY_BEAT_SCHEDULE["access-checkpoint"] = {
+    "task": "access.checkpoint",
+    "schedule": ACCESS_CHECKPOINT_SECONDS,
+}
+CELERY_BEAT_SCHEDULE["access-purge"] = {"task": "access.purge_expired", "schedule": 86400}
+CELERY_BEAT_SCHEDULE["access-bulk-sweep"] = {"task": "access.bulk_sweep", "schedule": 300}

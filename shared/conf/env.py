@@ -69,5 +69,6 @@ def broker_url(queue_dir_name: str, redis_url: str = "") -> tuple[str, dict]:
         "data_folder_in": str(folder / "in"),
         "data_folder_out": str(folder / "in"),
         "processed_folder": str(folder / "processed"),
+        "control_folder": str(folder / "control"),  # kombu's default is ./control (the cwd)
         "store_processed": False,
     }

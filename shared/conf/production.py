@@ -18,5 +18,10 @@ def check_production_settings(settings: dict) -> None:
         problems.append("DATABASE_URL must point at PostgreSQL in production")
     if settings.get("CELERY_BROKER_URL", "").startswith("filesystem://"):
         problems.append("REDIS_URL must be set in production")
+    holder_key = settings.get("HOLDER_CODE_KEY", "")
+    if not holder_key or holder_key.startswith(INSECURE_SECRET_PREFIX) or len(holder_key) < 32:
+        problems.append("HOLDER_CODE_KEY must be set to a random value of at least 32 characters")
+    if not settings.get("ACCESS_LOG_ENABLED", True):
+        problems.append("ACCESS_LOG_ENABLED cannot be off in production (art. 27)")
     if problems:
         raise ImproperlyConfiguredError("; ".join(problems))

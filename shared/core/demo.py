@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from shared.access.demo import seed_access_demo
 from shared.accounts import services as accounts
 from shared.accounts.models import Agency, ApiToken, User
 from shared.catalog import services as catalog
@@ -192,7 +193,15 @@ def seed_demo() -> dict[str, Any]:
     admin = _user(f"{prefix}_admin", None, User.Role.LIBRARY_ADMIN, "库管理员")
     types = _types(agencies, staff)
     _sample_licenses(types, staff, reviewers)
-    first = data.TYPES[0]
+    # Sharing (issue #5): the consumer's grants, a holder with a one-time-code device, uses.
+    access = seed_access_demo(
+        consumer=staff["zwzx"],
+        consumer_agency=agencies["zwzx"],
+        admin=admin,
+        types=types,
+        password=DEMO_PASSWORD,
+        prefix=prefix,
+    )
     return {
         "library": {
             "tier": settings.LIBRARY_TIER,
@@ -210,8 +219,9 @@ def seed_demo() -> dict[str, Any]:
             "token": _token_for(staff["zwzx"]),
             "agency_code": agencies["zwzx"].code,
             "username": staff["zwzx"].username,
-            "grants": [{"type_code": types[0].type_code, "matter_code": first["matters"][0][0]}],
+            "grants": access["grants"],
         },
+        "holder": access["holder"],
         "admin": {"token": _token_for(admin), "username": admin.username},
         "agency_admin": {
             "token": _token_for(agency_admin),

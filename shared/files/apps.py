@@ -6,3 +6,6 @@ class FilesConfig(AppConfig):
     label = "files"
     verbose_name = "证照文件与验证"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from shared.files import receivers  # noqa: F401 - connects the license_changed receiver

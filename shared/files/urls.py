@@ -1,3 +1,9 @@
-"""Pages and endpoints outside /api/v1/ (none yet)."""
+"""Pages outside /api/v1/: the public verify page a licence's QR code points to."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from shared.files import views
+
+urlpatterns = [
+    path("v/<str:token>", views.verify_page, name="verify-page"),
+]

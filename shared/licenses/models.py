@@ -5,6 +5,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from shared.access.holders import holder_code_decrypt, holder_code_digest, holder_code_encrypt
 from shared.accounts.models import Agency
 from shared.catalog.models import LicenseType
 from shared.domain.status import ACTION_LABELS, STATUS_LABELS, Action, Status
@@ -39,7 +40,10 @@ class License(models.Model):
     pledgee = models.CharField("质权人", max_length=200, blank=True)
     pledge_until = models.DateField("质押期限", null=True, blank=True)
     holder_name = models.CharField("持证主体", max_length=200)
-    holder_code = models.CharField("持证主体代码", max_length=64, db_index=True)
+    # The code is stored as SM4 ciphertext plus a keyed digest for lookup (DESIGN §5);
+    # `holder_code` below reads and writes the plaintext.
+    holder_code_enc = models.BinaryField("持证主体代码（密文）")
+    holder_code_digest = models.CharField("持证主体代码摘要", max_length=64)
     holder_code_type = models.CharField("持证主体代码类型", max_length=3)
     issue_date = models.DateField("颁证日期")
     valid_from = models.DateField("有效期起始")
@@ -72,10 +76,23 @@ class License(models.Model):
                 fields=["issuer", "license_type", "serial"], name="license_serial_unique"
             ),
         ]
-        indexes = [models.Index(fields=["holder_code_type", "holder_code"])]
+        indexes = [
+            models.Index(
+                fields=["holder_code_digest", "holder_code_type"], name="licenses_holder_digest_idx"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.identifier
+
+    @property
+    def holder_code(self) -> str:
+        return holder_code_decrypt(self.holder_code_enc)
+
+    @holder_code.setter
+    def holder_code(self, code: str) -> None:
+        self.holder_code_enc = holder_code_encrypt(code)
+        self.holder_code_digest = holder_code_digest(code)
 
 
 class LicenseVersion(models.Model):
@@ -86,7 +103,8 @@ class LicenseVersion(models.Model):
     identifier = models.CharField("证照标识", max_length=120, unique=True)
     number = models.CharField("证照编号", max_length=64)
     holder_name = models.CharField(max_length=200)
-    holder_code = models.CharField(max_length=64)
+    holder_code_enc = models.BinaryField()
+    holder_code_digest = models.CharField(max_length=64)
     holder_code_type = models.CharField(max_length=3)
     issue_date = models.DateField()
     valid_from = models.DateField()
@@ -110,6 +128,15 @@ class LicenseVersion(models.Model):
 
     def __str__(self) -> str:
         return self.identifier
+
+    @property
+    def holder_code(self) -> str:
+        return holder_code_decrypt(self.holder_code_enc)
+
+    @holder_code.setter
+    def holder_code(self, code: str) -> None:
+        self.holder_code_enc = holder_code_encrypt(code)
+        self.holder_code_digest = holder_code_digest(code)
 
 
 class LicenseEvent(models.Model):

@@ -7,7 +7,7 @@ first one's result and is refused if it no longer applies (409), and versions st
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from shared.access.registry import registry_check
 from shared.accounts.models import User
 from shared.calendars.selectors import workday_calendar
 from shared.catalog.models import LicenseType
@@ -35,6 +36,9 @@ REASON_REQUIRED = frozenset(
 # Working days allowed between case completion and aggregation (art. 14).
 SYNC_WORKDAYS = {Mode.OFFLINE: 1, Mode.BULK: 5}
 CLOCK_SKEW = timedelta(minutes=5)
+# 1949-10-01 00:00 Beijing time: no case of this administration is older. Earlier moments would
+# also come back with Shanghai's local-mean-time offset (+08:05:43), which RFC 3339 cannot write.
+EARLIEST_CASE_COMPLETION = datetime(1949, 9, 30, 16, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -225,7 +229,17 @@ def license_issue(
         raise PermanentError("license.number_required", "证照编号不能为空")
     if case_completed_at > timezone.now() + CLOCK_SKEW:
         raise PermanentError("license.case_completed_in_future", "办结时间不能晚于当前时间")
+    if case_completed_at < EARLIEST_CASE_COMPLETION:
+        raise PermanentError(
+            "license.case_completed_too_early",
+            "办结时间不能早于 1949-10-01",
+            {"field": "case_completed_at"},
+        )
     holder = _check_holder(license_type, holder, legacy=mode == Mode.LEGACY)
+    # Art. 25: the holder's name and code must agree with the population/legal-entity registry.
+    registry_check(
+        holder_name=holder.name, holder_code=holder.code, holder_code_type=holder.code_type
+    )
     _check_validity(license_type, valid_from, valid_to)
     _check_matter(license_type, matter_code)
     surface = surface or {}
@@ -372,9 +386,7 @@ def license_act(
         lic, action=action, from_status=from_status, actor=actor, reason=reason, data=data
     )
     lic.save()
-    license_changed.send(
-        sender=License, license=lic, event=event, new_version=outcome.new_version
-    )
+    license_changed.send(sender=License, license=lic, event=event, new_version=outcome.new_version)
     return lic, event
 
 

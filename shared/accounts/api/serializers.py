@@ -41,7 +41,10 @@ class AgencyUpdateSerializer(serializers.Serializer):
 
 
 class UserSerializer(serializers.ModelSerializer):
-    agency_code = serializers.CharField(source="agency.code", default=None, read_only=True)
+    # A library admin belongs to no agency: null, as the schema says.
+    agency_code = serializers.CharField(
+        source="agency.code", default=None, read_only=True, allow_null=True
+    )
 
     class Meta:
         model = User

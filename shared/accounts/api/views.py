@@ -19,6 +19,7 @@ from shared.accounts.api.serializers import (
     UserSerializer,
 )
 from shared.accounts.models import Agency, ApiToken, User
+from shared.core.api.schema import ErrorSerializer
 from shared.core.errors import ForbiddenError, NotFoundError
 
 
@@ -47,7 +48,9 @@ class AgencyListApi(APIView):
         return Response(AgencySerializer(_visible_agencies(request.user), many=True).data)
 
     @extend_schema(
-        request=AgencyCreateSerializer, responses={201: AgencySerializer}, summary="登记单位"
+        request=AgencyCreateSerializer,
+        responses={201: AgencySerializer, 409: ErrorSerializer},
+        summary="登记单位",
     )
     def post(self, request: Request) -> Response:
         data = AgencyCreateSerializer(data=request.data)
@@ -71,7 +74,9 @@ class AgencyDetailApi(APIView):
 
 
 class AgencyUserListApi(APIView):
-    @extend_schema(responses=UserSerializer(many=True), summary="单位人员列表")
+    @extend_schema(
+        responses={200: UserSerializer(many=True), 403: ErrorSerializer}, summary="单位人员列表"
+    )
     def get(self, request: Request, code: str) -> Response:
         agency = _agency_or_404(request.user, code)
         if not (request.user.is_library_admin or request.user.is_agency_admin):
@@ -79,7 +84,9 @@ class AgencyUserListApi(APIView):
         return Response(UserSerializer(agency.users.order_by("username"), many=True).data)
 
     @extend_schema(
-        request=UserCreateSerializer, responses={201: UserSerializer}, summary="新增单位人员"
+        request=UserCreateSerializer,
+        responses={201: UserSerializer, 409: ErrorSerializer},
+        summary="新增单位人员",
     )
     def post(self, request: Request, code: str) -> Response:
         agency = _agency_or_404(request.user, code)
@@ -97,7 +104,8 @@ class TokenListApi(APIView):
 
     @extend_schema(
         request=TokenCreateSerializer,
-        responses={201: TokenCreatedSerializer},
+        # 404: `username` names no one this caller may issue for.
+        responses={201: TokenCreatedSerializer, 404: ErrorSerializer},
         summary="签发 API 令牌",
     )
     def post(self, request: Request) -> Response:

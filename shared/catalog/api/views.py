@@ -14,6 +14,7 @@ from shared.catalog.api.serializers import (
     LicenseTypeUpdateSerializer,
 )
 from shared.catalog.models import LicenseType
+from shared.core.api.schema import ErrorSerializer
 
 
 class LicenseTypeFilterSet(django_filters.FilterSet):
@@ -32,11 +33,13 @@ class LicenseTypeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     lookup_value_regex = "[^/]+"
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
+        if getattr(self, "swagger_fake_view", False):  # OpenAPI generation: no user, no rows
+            return LicenseType.objects.none()
         return selectors.license_type_list(user=self.request.user)
 
     @extend_schema(
         request=LicenseTypeCreateSerializer,
-        responses={201: LicenseTypeSerializer},
+        responses={201: LicenseTypeSerializer, 409: ErrorSerializer},
         summary="登记证照类型（草稿）",
     )
     def create(self, request: Request) -> Response:
@@ -46,7 +49,9 @@ class LicenseTypeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         return Response(LicenseTypeSerializer(license_type).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        request=LicenseTypeUpdateSerializer, responses=LicenseTypeSerializer, summary="修改证照类型"
+        request=LicenseTypeUpdateSerializer,
+        responses={200: LicenseTypeSerializer, 409: ErrorSerializer},
+        summary="修改证照类型",
     )
     def partial_update(self, request: Request, type_code: str) -> Response:
         data = LicenseTypeUpdateSerializer(data=request.data, partial=True)
@@ -56,7 +61,11 @@ class LicenseTypeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         )
         return Response(LicenseTypeSerializer(license_type).data)
 
-    @extend_schema(request=None, responses=LicenseTypeSerializer, summary="发布证照类型")
+    @extend_schema(
+        request=None,
+        responses={200: LicenseTypeSerializer, 409: ErrorSerializer},
+        summary="发布证照类型",
+    )
     @action(detail=True, methods=["post"])
     def publish(self, request: Request, type_code: str) -> Response:
         license_type = services.license_type_publish(
@@ -64,7 +73,11 @@ class LicenseTypeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         )
         return Response(LicenseTypeSerializer(license_type).data)
 
-    @extend_schema(request=None, responses=LicenseTypeSerializer, summary="停用证照类型")
+    @extend_schema(
+        request=None,
+        responses={200: LicenseTypeSerializer, 409: ErrorSerializer},
+        summary="停用证照类型",
+    )
     @action(detail=True, methods=["post"])
     def retire(self, request: Request, type_code: str) -> Response:
         license_type = services.license_type_retire(

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from shared.core.errors import ApplicationError
@@ -59,6 +60,8 @@ def validation_response(detail: Any) -> Response:
         message = f"请求参数有误：{first[1]}"
     else:
         message = "请求参数有误"
+    if not isinstance(detail, dict):  # `detail` is always an object (ErrorSerializer)
+        detail = {api_settings.NON_FIELD_ERRORS_KEY: detail}
     return Response(
         error_body("validation_error", message, detail), status=status.HTTP_400_BAD_REQUEST
     )

@@ -1,1 +1,26 @@
-urlpatterns: list = []
+"""Files, verification and sharing under /api/v1/. The per-licence routes (file.pdf, file.ofd,
+qr.png, qr-token/, archive.zip) live in shared/licenses/api/urls.py, before its catch-all."""
+
+from django.urls import path
+
+from shared.files.api import views
+
+urlpatterns = [
+    path("public/verify/<str:token>", views.PublicVerifyApi.as_view(), name="public-verify"),
+    path("public/trust-list", views.TrustListApi.as_view(), name="trust-list"),
+    path(
+        "public/status-lists/<str:issuer_code>/<str:purpose>",
+        views.StatusListApi.as_view(),
+        name="status-list",
+    ),
+    path("share/verify/", views.ShareVerifyApi.as_view(), name="share-verify"),
+    path("share/verify-file/", views.ShareVerifyFileApi.as_view(), name="share-verify-file"),
+    path("share/copies/", views.CopyListApi.as_view(), name="share-copies"),
+    path("share/copies/<uuid:copy_id>/", views.CopyDetailApi.as_view(), name="share-copy"),
+    path(
+        "share/copies/<uuid:copy_id>/file.pdf", views.CopyFileApi.as_view(), name="share-copy-file"
+    ),
+    path("files/", views.LicenseFileListApi.as_view(), name="file-list"),
+    path("files/<int:file_id>/retry/", views.LicenseFileRetryApi.as_view(), name="file-retry"),
+    path("files/legacy/", views.LegacyIssueApi.as_view(), name="file-legacy"),
+]

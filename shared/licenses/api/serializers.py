@@ -1,6 +1,9 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from shared.domain.status import ACTION_LABELS, STATUS_LABELS, Status, allowed_actions
+from shared.files.api.serializers import FileStatusSerializer
+from shared.files.selectors import file_status
 from shared.licenses.models import Batch, BatchItem, License, LicenseEvent, LicenseVersion, Mode
 
 
@@ -30,6 +33,7 @@ class LicenseSerializer(serializers.ModelSerializer):
     status_label = serializers.SerializerMethodField()
     holder = serializers.SerializerMethodField()
     allowed_actions = serializers.SerializerMethodField()
+    file = serializers.SerializerMethodField(help_text="签章文件状态（生成中/已生成/失败）")
 
     class Meta:
         model = License
@@ -61,6 +65,7 @@ class LicenseSerializer(serializers.ModelSerializer):
             "content_digest",
             "library_code",
             "allowed_actions",
+            "file",
             "created_at",
             "updated_at",
         ]
@@ -74,6 +79,10 @@ class LicenseSerializer(serializers.ModelSerializer):
 
     def get_allowed_actions(self, obj: License) -> list[str]:
         return [a.value for a in allowed_actions(status=Status(obj.status), pledged=obj.pledged)]
+
+    @extend_schema_field(FileStatusSerializer(allow_null=True))
+    def get_file(self, obj: License) -> dict | None:
+        return file_status(lic=obj)
 
 
 class LicenseVersionSerializer(serializers.ModelSerializer):

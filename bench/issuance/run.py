@@ -1,0 +1,256 @@
+"""Issuance benchmark: the full pipeline next to the bare render + sign cost, same run, same
+number of processes.
+
+    .venv/bin/python bench/issuance/run.py --count 200 --processes 2
+
+Full pipeline: N licences issued through API v1 (Django's full request stack, in-process),
+each rendered, sealed and stored by a real Celery worker (`-Q signing`, prefork, P processes);
+timed from the first API call until the last file row is ready.
+Bare: the very same documents (same fields, same QR URLs) rendered with reportlab and signed
+with pyHanko by a pool of P processes, each keeping one signer, as the worker does.
+It needs PostgreSQL and Redis on 127.0.0.1 (a scratch database `elicense_bench`, Redis db 12).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DB = "elicense_bench"
+ENV = {
+    "DJANGO_SETTINGS_MODULE": "municipal_node.settings",
+    "DJANGO_ENV": "local",
+    "NODE_CODE": "410100",
+    "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB}",
+    "REDIS_URL": "redis://127.0.0.1:6379/12",
+    "FILES_ROOT": str(ROOT / "var" / "bench" / "files"),
+    "FILES_PUBLIC_BASE_URL": "https://zz.example.gov.cn",
+    "LOG_LEVEL": "WARNING",
+}
+
+
+def reset_database() -> None:
+    for sql in (f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)", f"CREATE DATABASE {DB}"):
+        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", sql], check=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "node", "migrate", "-v", "0"],
+        cwd=ROOT,
+        check=True,
+        env={**os.environ, **ENV},
+    )
+
+
+# --- bare render + sign (pool workers) -----------------------------------------------------
+
+_SEAL = None
+
+
+def _pool_init(key_pem: bytes, cert_pem: str, ca_pem: str, seal_png: bytes, font: str) -> None:
+    global _SEAL
+    from cryptography.hazmat.primitives import serialization
+
+    from shared.crypto.pdfsign import CachedKeySigner, SealSigner
+    from shared.crypto.pki import certificate_from_pem
+    from shared.files.render import register_font
+
+    register_font(font)
+    key = serialization.load_pem_private_key(key_pem, None)
+    _SEAL = SealSigner(
+        signer=CachedKeySigner(
+            key=key, cert=certificate_from_pem(cert_pem), chain=[certificate_from_pem(ca_pem)]
+        ),
+        seal_png=seal_png,
+        name="bench",
+    )
+
+
+def _render_sign(args: tuple) -> int:
+    doc, font = args
+    from shared.crypto.pdfsign import sign_pdf
+    from shared.files.render import render_license_pdf
+
+    page = render_license_pdf(doc, font_path=font)
+    return len(sign_pdf(page.pdf, seal=_SEAL, box=page.seal_box, reason="电子证照签发"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--count", type=int, default=200)
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args()
+    os.environ.update(ENV)
+    os.chdir(ROOT)
+    sys.path.insert(0, str(ROOT))
+    reset_database()
+
+    import django
+    from cryptography.hazmat.primitives import serialization
+
+    django.setup()
+    from django.conf import settings
+    from django.test import Client
+    from django.utils import timezone
+
+    from shared.accounts import services as accounts
+    from shared.catalog import services as catalog
+    from shared.core.demo_data import make_uscc
+    from shared.files import documents, keystore
+    from shared.files.models import LicenseFile
+    from shared.licenses.models import License, LicenseVersion
+    from tests.support import SURFACE_SCHEMA
+
+    keystore.pki_init()
+    agency = accounts.agency_create(
+        actor=None,
+        code=make_uscc(dept="11", area="410100", body="00009001"),
+        name="郑州市市场监督管理局",
+        area_code="410100",
+        is_issuer=True,
+    )
+    user = accounts.user_create(actor=None, agency=agency, username="bench", password="Bench-12345")
+    _, secret = accounts.token_issue(actor=None, user=user, name="bench")
+    license_type = catalog.license_type_create(
+        actor=user,
+        type_code=make_uscc(dept="11", area="100000", body="00000013") + "001",
+        name="食品经营许可证",
+        definer_name="国家市场监督管理总局",
+        definer_level="national",
+        issuer_level="city",
+        holder_category="legal",
+        validity_max_days=1827,
+        related_matters=[{"code": "M0001", "name": "食品经营许可"}],
+        surface_schema=SURFACE_SCHEMA,
+    )
+    catalog.license_type_publish(actor=user, license_type=license_type)
+    keystore.seal_for(agency=agency)
+
+    worker = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "celery"),
+            "-A",
+            "municipal_node",
+            "worker",
+            "-Q",
+            "signing",
+            "-c",
+            str(args.processes),
+            "--pool",
+            "prefork",
+            "--loglevel",
+            "WARNING",
+            "--without-mingle",
+            "--without-gossip",
+            "-n",
+            "bench@%h",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **ENV},
+    )
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    today = timezone.localdate()
+
+    def payload(i: int) -> dict:
+        return {
+            "type_code": license_type.type_code,
+            "number": f"JY141010{i:08d}",
+            "holder": {
+                "name": f"郑州豫中食品有限公司{i}",
+                "code": make_uscc(dept="91", area="410100", body=f"MB{i:06d}"),
+                "code_type": "001",
+            },
+            "valid_from": today.isoformat(),
+            "valid_to": (today + timedelta(days=365)).isoformat(),
+            "mode": "online",
+            "case_completed_at": (timezone.now() - timedelta(minutes=1)).isoformat(),
+            "matter_code": "M0001",
+            "surface": {
+                "经营者名称": f"郑州豫中食品有限公司{i}",
+                "经营项目": "预包装食品销售、散装食品销售",
+            },
+        }
+
+    def issue_and_wait(start: int, count: int) -> float:
+        began = time.perf_counter()
+        for i in range(start, start + count):
+            response = client.post(
+                "/api/v1/licenses/", json.dumps(payload(i)), content_type="application/json"
+            )
+            assert response.status_code == 201, response.content
+        while LicenseFile.objects.filter(state="pending").exists():
+            time.sleep(0.02)
+        elapsed = time.perf_counter() - began
+        failed = LicenseFile.objects.filter(state="failed").count()
+        assert failed == 0, LicenseFile.objects.filter(state="failed").values_list(
+            "last_error", flat=True
+        )[:3]
+        return elapsed
+
+    try:
+        issue_and_wait(0, args.processes * 3)  # warm-up: every worker process loads its signer
+        full_seconds = issue_and_wait(1000, args.count)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+
+    # The same documents, rendered and signed bare.
+    docs = []
+    font = keystore.font_path()
+    for lic in License.objects.filter(number__gte="JY14101000001000").select_related(
+        "license_type", "issuer"
+    ):
+        version = LicenseVersion.objects.get(identifier=lic.identifier)
+        row = LicenseFile.objects.get(identifier=lic.identifier)
+        qr = documents.QrToken(
+            token="", url=row.qr_url, issued_at=timezone.now(), expires_at=row.qr_expires_at
+        )
+        docs.append(documents.license_document(lic=lic, version=version, qr=qr))
+    seal = keystore.seal_for(agency=agency)
+    from shared.files.seal_image import seal_png
+
+    init = (
+        keystore.private_key(seal).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+        seal.certificate_pem,
+        keystore.ca_active().certificate_pem,
+        seal_png(agency.name, keystore.SEAL_CAPTION, font),
+        font,
+    )
+    with multiprocessing.get_context("fork").Pool(args.processes, _pool_init, init) as pool:
+        pool.map(_render_sign, [(docs[0], font)] * (args.processes * 3))  # warm-up
+        began = time.perf_counter()
+        pool.map(_render_sign, [(d, font) for d in docs], chunksize=4)
+        bare_seconds = time.perf_counter() - began
+
+    full_rate = args.count / full_seconds
+    bare_rate = len(docs) / bare_seconds
+    figures = {
+        "count": args.count,
+        "processes": args.processes,
+        "full_pipeline_per_second": round(full_rate, 1),
+        "bare_render_sign_per_second": round(bare_rate, 1),
+        "ratio": round(full_rate / bare_rate, 3),
+        "tsa": bool(settings.FILES_TSA_URL),
+        "crypto_suite": settings.CRYPTO_SUITE,
+    }
+    print(f"licences: {args.count}, processes: {args.processes}")
+    print(f"full pipeline (API → rendered, sealed, stored): {full_rate:.1f} licences/s")
+    print(f"bare render + pyHanko sign, same documents:    {bare_rate:.1f} licences/s")
+    print(f"ratio full / bare: {full_rate / bare_rate:.2f} (target ≥ 0.60)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

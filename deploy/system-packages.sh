@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# System packages the licence files need (issue #3): a TrueType CJK font that reportlab can embed,
+# poppler (pdfsig/pdffonts/pdftoppm: the independent verifiers), SoftHSM2 + OpenSC (the PKCS#11
+# signer path), NSS tools (certutil: pdfsig trusts a test root only through an NSS database) and
+# zbar (an independent QR decoder). Idempotent: installs only what is missing, with apt-get, and
+# runs `apt-get update` once, only when something is missing.
+set -euo pipefail
+
+PACKAGES=(fonts-wqy-microhei fontconfig poppler-utils softhsm2 opensc libnss3-tools zbar-tools libzbar0)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "system packages: all present (${PACKAGES[*]})"
+  exit 0
+fi
+
+echo "system packages: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,245 @@
+from rest_framework import serializers
+
+from shared.access.models import AccessRecord, BulkRequest, Grant
+from shared.domain.status import STATUS_LABELS, Status
+from shared.licenses.models import License
+
+
+class HolderRefSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=64, help_text="持证主体代码")
+    code_type = serializers.CharField(
+        max_length=3, help_text="持证主体代码类型：111 公民身份号码，001 统一社会信用代码，…"
+    )
+
+
+class ShareQuerySerializer(serializers.Serializer):
+    holder = HolderRefSerializer()
+    matter_code = serializers.CharField(max_length=64, help_text="办理的事项编码")
+    use_cause = serializers.CharField(max_length=200, help_text="用证事由（≤200 字）")
+    type_code = serializers.CharField(
+        max_length=21, required=False, allow_blank=True, default="", help_text="证照类型（可选）"
+    )
+
+
+class SharedLicenseSerializer(serializers.ModelSerializer):
+    type_code = serializers.CharField(source="license_type.type_code")
+    type_name = serializers.CharField(source="license_type.name")
+    issuer_code = serializers.CharField(source="issuer.code")
+    issuer_name = serializers.CharField(source="issuer.name")
+    status_label = serializers.SerializerMethodField()
+    holder = serializers.SerializerMethodField()
+    library_code = serializers.CharField(help_text="证照来源库：市级节点代码、410000 或行业库代码")
+
+    class Meta:
+        model = License
+        fields = [
+            "identifier",
+            "version",
+            "status",
+            "status_label",
+            "pledged",
+            "type_code",
+            "type_name",
+            "issuer_code",
+            "issuer_name",
+            "number",
+            "holder",
+            "issue_date",
+            "valid_from",
+            "valid_to",
+            "area_code",
+            "surface",
+            "content_digest",
+            "library_code",
+        ]
+        read_only_fields = fields
+
+    def get_status_label(self, obj: License) -> str:
+        return STATUS_LABELS[Status(obj.status)]
+
+    def get_holder(self, obj: License) -> dict[str, str]:
+        return {"name": obj.holder_name, "code": obj.holder_code, "code_type": obj.holder_code_type}
+
+
+class ShareQueryResultSerializer(serializers.Serializer):
+    request_id = serializers.UUIDField(help_text="本次用证的记录编号（用证记录中可查）")
+    library_code = serializers.CharField(help_text="应答的证照库")
+    count = serializers.IntegerField()
+    results = SharedLicenseSerializer(many=True)
+
+
+class GrantSerializer(serializers.ModelSerializer):
+    agency_code = serializers.CharField(source="agency.code")
+    agency_name = serializers.CharField(source="agency.name")
+    type_code = serializers.CharField(source="license_type.type_code")
+    type_name = serializers.CharField(source="license_type.name")
+    active = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Grant
+        fields = [
+            "id",
+            "agency_code",
+            "agency_name",
+            "type_code",
+            "type_name",
+            "matter_code",
+            "tier",
+            "valid_from",
+            "valid_to",
+            "revoked_at",
+            "active",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_active(self, obj: Grant) -> bool:
+        from django.utils import timezone
+
+        today = timezone.localdate()
+        return (
+            obj.revoked_at is None
+            and obj.valid_from <= today
+            and (obj.valid_to is None or obj.valid_to >= today)
+        )
+
+
+class GrantCreateSerializer(serializers.Serializer):
+    agency_code = serializers.CharField(max_length=18)
+    type_code = serializers.CharField(max_length=21)
+    matter_code = serializers.CharField(max_length=64)
+    valid_from = serializers.DateField(required=False, allow_null=True, default=None)
+    valid_to = serializers.DateField(required=False, allow_null=True, default=None)
+
+
+class AccessRecordSerializer(serializers.ModelSerializer):
+    operation_label = serializers.CharField(source="get_operation_display")
+    outcome_label = serializers.CharField(source="get_outcome_display")
+
+    class Meta:
+        model = AccessRecord
+        fields = [
+            "id",
+            "seq",
+            "request_id",
+            "occurred_at",
+            "library_code",
+            "username",
+            "agency_code",
+            "agency_name",
+            "operation",
+            "operation_label",
+            "outcome",
+            "outcome_label",
+            "reason_code",
+            "matter_code",
+            "use_cause",
+            "identifier",
+            "type_code",
+            "issuer_code",
+            "source_library",
+            "leaf_hash",
+            "record_hash",
+        ]
+        read_only_fields = fields
+
+
+class CheckpointSerializer(serializers.Serializer):
+    library_code = serializers.CharField()
+    tree_size = serializers.IntegerField()
+    root_hash = serializers.CharField()
+    head_hash = serializers.CharField()
+    signed_at = serializers.CharField()
+    key_id = serializers.CharField()
+    public_key = serializers.CharField()
+    signature = serializers.CharField(help_text="SM2 签名（DER，十六进制）")
+
+
+class ProofSerializer(serializers.Serializer):
+    seq = serializers.IntegerField()
+    leaf_index = serializers.IntegerField()
+    leaf_hash = serializers.CharField()
+    record_hash = serializers.CharField()
+    audit_path = serializers.ListField(child=serializers.CharField())
+    checkpoint = CheckpointSerializer()
+    verified = serializers.BooleanField()
+
+
+class ChainReportSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    checked = serializers.IntegerField()
+    tree_size = serializers.IntegerField()
+    problems = serializers.ListField(child=serializers.DictField())
+
+
+class BulkRequestCreateSerializer(serializers.Serializer):
+    type_codes = serializers.ListField(
+        child=serializers.CharField(max_length=21), min_length=1, max_length=20
+    )
+    fields = serializers.ListField(
+        child=serializers.CharField(max_length=100), min_length=1, max_length=100
+    )
+    period_from = serializers.DateField()
+    period_to = serializers.DateField()
+    matter_code = serializers.CharField(max_length=64)
+    purpose = serializers.CharField(max_length=200)
+    row_cap = serializers.IntegerField(min_value=1)
+    format = serializers.ChoiceField(choices=BulkRequest.Format.choices, default="csv")
+
+
+class BulkDecisionSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    fields = serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        required=False,
+        help_text="批准：可只批准申请字段的一部分",
+    )
+    expires_in_days = serializers.IntegerField(min_value=1, max_value=90, required=False)
+
+
+class BulkRequestSerializer(serializers.ModelSerializer):
+    agency_code = serializers.CharField(source="agency.code")
+    issuer_code = serializers.CharField(source="issuer.code")
+    requested_by = serializers.CharField(source="requested_by.username")
+    type_codes = serializers.SerializerMethodField()
+    progress = serializers.SerializerMethodField()
+
+    class Meta:
+        model = BulkRequest
+        fields = [
+            "id",
+            "agency_code",
+            "issuer_code",
+            "requested_by",
+            "type_codes",
+            "fields",
+            "approved_fields",
+            "period_from",
+            "period_to",
+            "matter_code",
+            "purpose",
+            "row_cap",
+            "format",
+            "state",
+            "decision_reason",
+            "decided_at",
+            "expires_at",
+            "rows_total",
+            "rows_done",
+            "progress",
+            "attempts",
+            "last_error",
+            "file_digest",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+    def get_type_codes(self, obj: BulkRequest) -> list[str]:
+        return sorted(t.type_code for t in obj.license_types.all())
+
+    def get_progress(self, obj: BulkRequest) -> float:
+        if obj.state == BulkRequest.State.READY:
+            return 1.0
+        return round(obj.rows_done / obj.rows_total, 4) if obj.rows_total else 0.0

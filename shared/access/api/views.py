@@ -1,0 +1,333 @@
+"""Sharing and accountability API. Thin: parse, call one service or selector, serialise.
+
+Every refusal at these endpoints (401, 403, 404, 400, 429 …) is itself an access record,
+written before the error answer leaves (`RecordedRefusalsMixin`).
+"""
+
+import csv
+from collections.abc import Iterator
+from datetime import UTC
+from typing import Any
+
+import django_filters
+from django.conf import settings
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from shared.access import log, selectors, services
+from shared.access.api.serializers import (
+    AccessRecordSerializer,
+    ChainReportSerializer,
+    CheckpointSerializer,
+    GrantCreateSerializer,
+    GrantSerializer,
+    ProofSerializer,
+    ShareQueryResultSerializer,
+    ShareQuerySerializer,
+)
+from shared.access.models import AccessRecord, Checkpoint, Grant
+from shared.core.api.exceptions import DRF_CODES
+from shared.core.api.schema import ErrorSerializer
+from shared.core.errors import ApplicationError, ForbiddenError, NotFoundError
+
+Operation = AccessRecord.Operation
+
+
+def _error_code(exc: Exception) -> tuple[str, int]:
+    if isinstance(exc, ApplicationError):
+        return exc.code, exc.status_code
+    if isinstance(exc, exceptions.ValidationError):
+        return "validation_error", 400
+    for klass, (code, _) in DRF_CODES.items():
+        if isinstance(exc, klass):
+            return code, getattr(exc, "status_code", 400)
+    return "error", getattr(exc, "status_code", 500)
+
+
+class RecordedRefusalsMixin:
+    """Record every refused call as an access record before the error answer leaves."""
+
+    access_operation: str = Operation.LOG_READ
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if not getattr(exc, "access_recorded", False):
+            request = self.request  # type: ignore[attr-defined]
+            code, status_code = _error_code(exc)
+            data: Any = {}
+            try:
+                data = request.data if isinstance(request.data, dict) else {}
+            except Exception:  # noqa: BLE001 - an unparsable body is itself the refusal
+                data = {}
+            holder = data.get("holder") if isinstance(data.get("holder"), dict) else {}
+            try:
+                user = request.user
+            except Exception:  # noqa: BLE001 - failed authentication leaves no user
+                user = None
+            services.access_record(
+                user=user,
+                operation=self.access_operation,
+                matter_code=str(data.get("matter_code", ""))[:64],
+                use_cause=str(data.get("use_cause", ""))[:200],
+                licenses=[],
+                outcome=AccessRecord.Outcome.REFUSED,
+                reason_code=code,
+                holder_code=str(holder.get("code", ""))[:64],
+                holder_code_type=str(holder.get("code_type", ""))[:3],
+                detail={"status": status_code, "path": request.path[:200]},
+            )
+        return super().handle_exception(exc)  # type: ignore[misc]
+
+
+# --- purpose-bound query ---------------------------------------------------------------------
+
+
+class ShareQueryApi(RecordedRefusalsMixin, APIView):
+    access_operation = Operation.QUERY
+
+    @extend_schema(
+        request=ShareQuerySerializer,
+        responses={
+            200: ShareQueryResultSerializer,
+            403: ErrorSerializer,
+            429: ErrorSerializer,
+        },
+        summary="按事项和用证事由查询一个持证主体的证照（用证留痕）",
+        description=(
+            "只返回本单位对该事项有用证授权的证照类型；在省级枢纽，结果涵盖各市节点汇聚的证照与"
+            "行业库证照（`library_code` 表示来源库）。没有持证主体、事项或用证事由的查询、列表与"
+            "前缀查询一律拒绝。每次查询（含被拒绝的）都在应答前写入用证记录。"
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        data = ShareQuerySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        answer = services.share_query(
+            user=request.user,
+            holder_code=values["holder"]["code"],
+            holder_code_type=values["holder"]["code_type"],
+            matter_code=values["matter_code"],
+            use_cause=values["use_cause"],
+            type_code=values.get("type_code", ""),
+        )
+        body = {
+            "request_id": answer.request_id,
+            "library_code": settings.LIBRARY_CODE,
+            "count": len(answer.licenses),
+            "results": answer.licenses,
+        }
+        return Response(ShareQueryResultSerializer(body).data)
+
+
+# --- grants ----------------------------------------------------------------------------------
+
+
+class GrantListApi(RecordedRefusalsMixin, generics.ListAPIView):
+    access_operation = Operation.GRANT
+    serializer_class = GrantSerializer
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        if getattr(self, "swagger_fake_view", False):
+            return Grant.objects.none()
+        return selectors.grant_list(user=self.request.user)
+
+    @extend_schema(
+        request=GrantCreateSerializer,
+        responses={201: GrantSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+        summary="授予用证权限（节点管理员：市级证照；省级运营人员：全省）",
+    )
+    def post(self, request: Request) -> Response:
+        data = GrantCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        grant = services.grant_create(actor=request.user, **data.validated_data)
+        return Response(GrantSerializer(grant).data, status=status.HTTP_201_CREATED)
+
+
+class GrantRevokeApi(RecordedRefusalsMixin, APIView):
+    access_operation = Operation.GRANT
+
+    @extend_schema(
+        request=None,
+        responses={200: GrantSerializer},
+        parameters=[OpenApiParameter("grant_id", OpenApiTypes.INT, OpenApiParameter.PATH)],
+        summary="撤销用证权限",
+    )
+    def post(self, request: Request, grant_id: str) -> Response:
+        if not request.user.is_library_admin:
+            raise ForbiddenError("permission.library_admin_required", "仅库管理员可管理用证授权")
+        pk = int(grant_id) if grant_id.isdigit() and len(grant_id) < 18 else 0
+        grant = services.grant_revoke(actor=request.user, grant_id=pk)
+        return Response(GrantSerializer(grant).data)
+
+
+# --- the access log --------------------------------------------------------------------------
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """Compared in UTC: PostgreSQL refuses offsets beyond ±15:59 that ISO 8601 allows."""
+
+    def filter(self, qs, value):  # type: ignore[no-untyped-def]
+        if value is not None:
+            try:
+                value = value.astimezone(UTC)
+            except (OverflowError, ValueError):
+                return qs.none()  # a moment outside the calendar matches no record
+        return super().filter(qs, value)
+
+
+class TextFilter(django_filters.CharFilter):
+    """Exact text; a value no record can hold (NUL characters) simply matches nothing."""
+
+    def filter(self, qs, value):  # type: ignore[no-untyped-def]
+        if value and "\x00" in value:
+            return qs.none()
+        return super().filter(qs, value)
+
+
+class AccessRecordFilterSet(django_filters.FilterSet):
+    since = UtcDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    until = UtcDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    operation = django_filters.ChoiceFilter(choices=AccessRecord.Operation.choices)
+    outcome = django_filters.ChoiceFilter(choices=AccessRecord.Outcome.choices)
+    matter_code = TextFilter()
+    agency_code = TextFilter()
+    type_code = TextFilter()
+    identifier = TextFilter()
+
+    class Meta:
+        model = AccessRecord
+        fields = [
+            "since",
+            "until",
+            "operation",
+            "outcome",
+            "matter_code",
+            "agency_code",
+            "type_code",
+            "identifier",
+        ]
+
+
+class AccessLogListApi(RecordedRefusalsMixin, generics.ListAPIView):
+    """Who used which licences, when, for which matter and why (art. 27)."""
+
+    serializer_class = AccessRecordSerializer
+    filterset_class = AccessRecordFilterSet
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        if getattr(self, "swagger_fake_view", False):
+            return AccessRecord.objects.none()
+        return selectors.access_log_visible(user=self.request.user).order_by("-id")
+
+    @extend_schema(
+        summary="用证记录：签发单位查看谁在何时、为何事项和事由使用了本单位的证照",
+        responses={200: AccessRecordSerializer(many=True)},
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+CSV_COLUMNS = [
+    ("seq", "链上序号"),
+    ("occurred_at", "时间"),
+    ("agency_code", "用证单位代码"),
+    ("agency_name", "用证单位"),
+    ("username", "经办人"),
+    ("operation", "操作"),
+    ("outcome", "结果"),
+    ("reason_code", "拒绝原因"),
+    ("matter_code", "事项编码"),
+    ("use_cause", "用证事由"),
+    ("identifier", "证照标识"),
+    ("type_code", "证照类型代码"),
+    ("issuer_code", "签发单位代码"),
+    ("source_library", "证照来源库"),
+    ("record_hash", "记录哈希"),
+]
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_rows(records: Any) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield "\ufeff" + writer.writerow([label for _, label in CSV_COLUMNS])
+    for record in records.iterator(chunk_size=2000):
+        yield writer.writerow(
+            [
+                record.occurred_at.isoformat() if name == "occurred_at" else getattr(record, name)
+                for name, _ in CSV_COLUMNS
+            ]
+        )
+
+
+class AccessLogExportApi(RecordedRefusalsMixin, generics.GenericAPIView):
+    filterset_class = AccessRecordFilterSet
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        if getattr(self, "swagger_fake_view", False):
+            return AccessRecord.objects.none()
+        return selectors.access_log_visible(user=self.request.user).order_by("id")
+
+    @extend_schema(
+        summary="导出用证记录（CSV，UTF-8 BOM，可用 Excel 打开）",
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV 文件"),
+            400: ErrorSerializer,
+        },
+    )
+    def get(self, request: Request) -> StreamingHttpResponse:
+        records = self.filter_queryset(self.get_queryset())[:200000]
+        response = StreamingHttpResponse(_csv_rows(records), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = (
+            f'attachment; filename="access-log-{settings.LIBRARY_CODE}.csv"'
+        )
+        return response
+
+
+class AccessLogProofApi(RecordedRefusalsMixin, APIView):
+    @extend_schema(
+        responses={200: ProofSerializer, 409: ErrorSerializer},
+        parameters=[OpenApiParameter("seq", OpenApiTypes.INT, OpenApiParameter.PATH)],
+        summary="用证记录的包含证明（Merkle 审计路径 + SM2 签名检查点）",
+    )
+    def get(self, request: Request, seq: str) -> Response:
+        number = int(seq) if seq.isdigit() and len(seq) < 18 else 0
+        visible = selectors.access_log_visible(user=request.user).filter(seq=number).exists()
+        if not number or not visible:
+            raise NotFoundError("access.record_not_found", "用证记录不存在")
+        log.checkpoint_create()  # a record not yet under a checkpoint gets one now
+        return Response(ProofSerializer(log.log_proof(seq=number)).data)
+
+
+class AccessLogCheckpointApi(RecordedRefusalsMixin, APIView):
+    @extend_schema(
+        responses={200: CheckpointSerializer, 403: ErrorSerializer, 404: ErrorSerializer},
+        summary="本库最新的用证记录签名检查点（树大小、Merkle 根、链头）",
+    )
+    def get(self, request: Request) -> Response:
+        if request.user.is_holder:
+            raise ForbiddenError("permission.denied", "无权执行此操作")
+        cp = Checkpoint.objects.order_by("-tree_size").first()
+        if cp is None:
+            raise NotFoundError("access.no_checkpoint", "尚无用证记录检查点")
+        return Response(CheckpointSerializer(log.checkpoint_document(cp)).data)
+
+
+class AccessLogVerifyApi(RecordedRefusalsMixin, APIView):
+    @extend_schema(
+        responses={200: ChainReportSerializer, 403: ErrorSerializer},
+        summary="校验本库用证记录链（库管理员）：逐条重算哈希、链接与检查点",
+    )
+    def get(self, request: Request) -> Response:
+        if not request.user.is_library_admin:
+            raise ForbiddenError("permission.library_admin_required", "仅库管理员可校验用证记录链")
+        report = log.log_verify()
+        return Response(ChainReportSerializer(report).data)

@@ -1,0 +1,130 @@
+"""Holders (art. 29): accounts with password + TOTP, their licences across the library, the
+purpose-bound copies they share, and every access to their licences.
+
+At the hub the licence table also holds every city's aggregated licences, so a holder signed
+in there sees their licences across every city.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from shared.access.holders import holder_code_normalise
+from shared.access.models import AccessRecord, HolderShare
+from shared.access.services import access_record
+from shared.accounts.models import User
+from shared.core.errors import ConflictError, NotFoundError, PermanentError
+from shared.licenses.models import License
+
+SHARE_DAYS_MAX = 30
+
+
+@transaction.atomic
+def holder_create(
+    *,
+    username: str,
+    password: str,
+    display_name: str,
+    holder_code: str,
+    holder_code_type: str,
+    totp_key: str | None = None,
+) -> tuple[User, TOTPDevice]:
+    """A holder account with a confirmed TOTP device (the one-time code of art. 29)."""
+    if User.objects.filter(username=username).exists():
+        raise ConflictError("user.exists", "用户名已存在", {"username": username})
+    if len(password) < 10:
+        raise PermanentError("holder.password", "密码至少 10 位")
+    user = User(username=username, role=User.Role.HOLDER, display_name=display_name)
+    user.set_password(password)
+    user.holder_code_type = holder_code_type
+    user.holder_code = holder_code_normalise(holder_code, holder_code_type)
+    user.save()
+    device = TOTPDevice.objects.create(
+        user=user, name="默认动态口令", confirmed=True, **({"key": totp_key} if totp_key else {})
+    )
+    return user, device
+
+
+def holder_licenses(*, holder: User) -> QuerySet[License]:
+    if not holder.is_holder or not holder.holder_code_digest:
+        return License.objects.none()
+    return (
+        License.objects.filter(
+            holder_code_digest=holder.holder_code_digest,
+            holder_code_type=holder.holder_code_type,
+        )
+        .exclude(status__in=("pending", "returned"))
+        .select_related("license_type", "issuer")
+        .order_by("-issue_date", "-id")
+    )
+
+
+def holder_accesses(*, holder: User) -> QuerySet[AccessRecord]:
+    from shared.access.selectors import access_log_for_holder
+
+    return access_log_for_holder(user=holder).order_by("-id")
+
+
+def holder_license(*, holder: User, identifier: str) -> License:
+    lic = holder_licenses(holder=holder).filter(identifier=identifier).first()
+    if lic is None:
+        raise NotFoundError("license.not_found", "证照不存在")
+    return lic
+
+
+@transaction.atomic
+def holder_share_create(
+    *, holder: User, identifier: str, use_cause: str, recipient: str = "", days: int = 7
+) -> HolderShare:
+    """A purpose-bound copy (加注件) of one licence: a link that shows the licence with the
+    purpose and expiry written across it, until it expires; each view is an access record."""
+    lic = holder_license(holder=holder, identifier=identifier)
+    use_cause = use_cause.strip()
+    if not use_cause or len(use_cause) > 200:
+        raise PermanentError("access.purpose_required", "加注件必须填写用途（不超过 200 字）")
+    days = max(1, min(days, SHARE_DAYS_MAX))
+    share = HolderShare.objects.create(
+        holder=holder,
+        license=lic,
+        use_cause=use_cause,
+        recipient=recipient.strip()[:200],
+        token=secrets.token_urlsafe(24),
+        expires_at=timezone.now() + timedelta(days=days),
+    )
+    access_record(
+        user=holder,
+        operation=AccessRecord.Operation.COPY,
+        matter_code="",
+        use_cause=use_cause,
+        licenses=[lic],
+        outcome=AccessRecord.Outcome.ALLOWED,
+        detail={"share": str(share.pk), "recipient": share.recipient, "by": "holder"},
+    )
+    return share
+
+
+def holder_share_open(*, token: str) -> HolderShare:
+    """The shared copy behind a link, recorded as a use; expired or unknown → not found."""
+    share = (
+        HolderShare.objects.select_related("license__license_type", "license__issuer", "holder")
+        .filter(token=token)
+        .first()
+    )
+    if share is None or share.revoked_at is not None or share.expires_at <= timezone.now():
+        raise NotFoundError("share.not_found", "加注件不存在或已过期")
+    access_record(
+        user=None,
+        operation=AccessRecord.Operation.COPY,
+        matter_code="",
+        use_cause=share.use_cause,
+        licenses=[share.license],
+        outcome=AccessRecord.Outcome.ALLOWED,
+        detail={"share": str(share.pk), "recipient": share.recipient, "by": "link"},
+    )
+    return share

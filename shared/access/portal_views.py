@@ -1,0 +1,130 @@
+"""The holder portal (持证人门户): server-rendered, in Chinese, password + one-time code."""
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth import authenticate
+from django.contrib.auth import login as auth_login
+from django.contrib.auth import logout as auth_logout
+from django.contrib.auth.signals import user_login_failed
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+from django_otp import login as otp_login
+from django_otp import match_token
+
+from shared.access import portal
+from shared.access.holders import holder_code_mask
+from shared.core.errors import ApplicationError
+
+
+def holder_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Signed in as a holder *and* verified with a one-time code in this session."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        user = request.user
+        if not (user.is_authenticated and user.is_holder and user.is_verified()):
+            return redirect(f"{reverse('holder-login')}?next={request.path}")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+@require_http_methods(["GET", "POST"])
+def holder_login(request: HttpRequest) -> HttpResponse:
+    error = ""
+    username = ""
+    if request.method == "POST":
+        username = request.POST.get("username", "").strip()[:150]
+        password = request.POST.get("password", "")
+        token = request.POST.get("otp_token", "").strip()[:16]
+        user = authenticate(request, username=username, password=password)
+        if getattr(request, "axes_locked_out", False):
+            return render(request, "access/holder/locked.html", status=429)
+        if user is None or not user.is_holder:
+            if user is not None:  # a staff account is not a holder account
+                user_login_failed.send(
+                    sender=__name__, credentials={"username": username}, request=request
+                )
+            error = "用户名或密码错误"
+        else:
+            device = match_token(user, token) if token.isdigit() else None
+            if device is None:
+                user_login_failed.send(
+                    sender=__name__, credentials={"username": username}, request=request
+                )
+                error = "动态口令错误或已失效，请输入验证器当前显示的 6 位数字"
+            else:
+                auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                otp_login(request, device)
+                target = request.GET.get("next", "")
+                if not target.startswith("/holder/") or target.startswith("//"):
+                    target = reverse("holder-home")
+                return redirect(target)
+    status = 400 if error else 200
+    return render(
+        request, "access/holder/login.html", {"error": error, "username": username}, status=status
+    )
+
+
+@require_POST
+def holder_logout(request: HttpRequest) -> HttpResponse:
+    auth_logout(request)
+    return redirect("holder-login")
+
+
+@holder_required
+def holder_home(request: HttpRequest) -> HttpResponse:
+    licences = list(portal.holder_licenses(holder=request.user))
+    accesses = list(portal.holder_accesses(holder=request.user)[:20])
+    context = {
+        "licences": licences,
+        "accesses": accesses,
+        "masked_code": holder_code_mask(request.user.holder_code),
+        "share": request.session.pop("holder_share", None),
+    }
+    return render(request, "access/holder/home.html", context)
+
+
+@holder_required
+def holder_accesses(request: HttpRequest) -> HttpResponse:
+    accesses = list(portal.holder_accesses(holder=request.user)[:500])
+    return render(request, "access/holder/accesses.html", {"accesses": accesses})
+
+
+@holder_required
+@require_POST
+def holder_share(request: HttpRequest, identifier: str) -> HttpResponse:
+    try:
+        days = int(request.POST.get("days", "7"))
+    except ValueError:
+        days = 7
+    try:
+        share = portal.holder_share_create(
+            holder=request.user,
+            identifier=identifier,
+            use_cause=request.POST.get("use_cause", ""),
+            recipient=request.POST.get("recipient", ""),
+            days=days,
+        )
+    except ApplicationError as exc:
+        request.session["holder_share"] = {"error": exc.message}
+        return redirect("holder-home")
+    request.session["holder_share"] = {
+        "url": request.build_absolute_uri(reverse("holder-share-open", args=[share.token])),
+        "expires_at": share.expires_at.isoformat(),
+        "use_cause": share.use_cause,
+    }
+    return redirect("holder-home")
+
+
+@require_http_methods(["GET"])
+def holder_share_open(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        share = portal.holder_share_open(token=token[:64])
+    except ApplicationError:
+        return render(request, "access/holder/share_missing.html", status=404)
+    return render(request, "access/holder/share.html", {"share": share, "lic": share.license})

@@ -1,0 +1,56 @@
+"""Reads: who may see which access records and grants."""
+
+from django.db.models import Q, QuerySet
+
+from shared.access.models import AccessRecord, BulkRequest, Grant
+from shared.accounts.models import User
+
+
+def access_log_visible(*, user: User) -> QuerySet[AccessRecord]:
+    """The library administrator sees every record; an issuing agency the uses of its own
+    licences (art. 27); a consuming agency its own uses. Nobody else sees any."""
+    records = AccessRecord.objects.all()
+    if not getattr(user, "is_authenticated", False):
+        return records.none()
+    if user.is_library_admin:
+        return records
+    agency = user.agency
+    if agency is None or user.is_holder:
+        return records.none()
+    scope = Q(pk__in=[])
+    if agency.is_issuer:
+        scope |= Q(issuer_code=agency.code)
+    if agency.is_consumer:
+        scope |= Q(agency_code=agency.code)
+    return records.filter(scope)
+
+
+def access_log_for_holder(*, user: User) -> QuerySet[AccessRecord]:
+    """Every use of licences held by this holder (by the keyed digest of their code)."""
+    if not getattr(user, "is_holder", False) or not user.holder_code_digest:
+        return AccessRecord.objects.none()
+    return AccessRecord.objects.filter(
+        holder_digest=user.holder_code_digest, holder_code_type=user.holder_code_type
+    ).exclude(operation=AccessRecord.Operation.HOLDER_VIEW)
+
+
+def grant_list(*, user: User) -> QuerySet[Grant]:
+    grants = Grant.objects.select_related("agency", "license_type")
+    if not getattr(user, "is_authenticated", False):
+        return grants.none()
+    if user.is_library_admin:
+        return grants
+    if user.agency_id is not None and user.agency.is_consumer and not user.is_holder:
+        return grants.filter(agency_id=user.agency_id)
+    return grants.none()
+
+
+def bulk_request_list(*, user: User) -> QuerySet[BulkRequest]:
+    requests = BulkRequest.objects.select_related("agency", "issuer", "requested_by")
+    if not getattr(user, "is_authenticated", False):
+        return requests.none()
+    if user.is_library_admin:
+        return requests
+    if user.agency_id is None or user.is_holder:
+        return requests.none()
+    return requests.filter(Q(agency_id=user.agency_id) | Q(issuer_id=user.agency_id))

@@ -1,0 +1,435 @@
+"""Writes for purpose-bound use: grants, authorisation, access records, the query itself.
+
+`use_authorize` and `access_record` are the two functions every licence-using endpoint calls
+(the files app's verify, verify-file and copies go through them too): no grant, no use; no
+record, no answer (arts. 21–22, 27, 30).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from shared.access import ratelimit
+from shared.access.holders import holder_code_digest, holder_code_normalise
+from shared.access.log import log_append
+from shared.access.models import AccessRecord, Grant
+from shared.accounts.models import Agency, User
+from shared.catalog.models import LicenseType
+from shared.core.errors import (
+    ApplicationError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    PermanentError,
+)
+from shared.licenses.models import License
+
+MAX_USE_CAUSE = 200
+QUERY_LIMIT = 100
+UNRELEASED = ("pending", "returned")
+Operation = AccessRecord.Operation
+Outcome = AccessRecord.Outcome
+
+
+class RateLimitedError(ApplicationError):
+    status_code = 429
+
+
+def _mark_recorded(exc: ApplicationError) -> ApplicationError:
+    exc.access_recorded = True  # type: ignore[attr-defined]
+    return exc
+
+
+# --- access records --------------------------------------------------------------------------
+
+
+def _text(value: Any, limit: int) -> str:
+    """Text as PostgreSQL can store it (no NUL), cut to the column's length."""
+    return str(value or "").replace("\x00", "")[:limit]
+
+
+def _clean_detail(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_clean_detail(str(k)): _clean_detail(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean_detail(v) for v in value]
+    return value
+
+
+def _license_row(lic: Any) -> dict[str, str]:
+    if isinstance(lic, License):
+        return {
+            "identifier": lic.identifier,
+            "type_code": lic.license_type.type_code,
+            "issuer_code": lic.issuer.code,
+            "source_library": lic.library_code,
+            "holder_digest": lic.holder_code_digest,
+            "holder_code_type": lic.holder_code_type,
+        }
+    if isinstance(lic, dict):
+        return {k: str(lic.get(k, "")) for k in ("identifier", "type_code", "issuer_code")} | {
+            "source_library": str(lic.get("source_library", "")),
+            "holder_digest": str(lic.get("holder_digest", "")),
+            "holder_code_type": str(lic.get("holder_code_type", "")),
+        }
+    return {"identifier": str(lic)}
+
+
+def access_record(
+    *,
+    user: Any,
+    operation: str,
+    matter_code: str,
+    use_cause: str,
+    licenses: list,
+    outcome: str,
+    detail: dict | None = None,
+    reason_code: str = "",
+    holder_code: str = "",
+    holder_code_type: str = "",
+    request_id: uuid.UUID | None = None,
+) -> AccessRecord:
+    """Record one access: one row per licence (one row when there is none), all sharing a
+    `request_id`; committed before this returns, even inside a transaction that later rolls
+    back. Returns the first row. `licenses` holds License rows (or dicts with `identifier`,
+    `type_code`, `issuer_code`); `holder_code` (plaintext) is kept only as its keyed digest."""
+    if operation not in Operation.values:
+        raise ValueError(f"unknown access operation {operation!r}")
+    if outcome not in Outcome.values:
+        raise ValueError(f"unknown access outcome {outcome!r}")
+    detail = _clean_detail(dict(detail or {}))
+    use_cause = _text(use_cause, 10_000).strip()
+    if len(use_cause) > MAX_USE_CAUSE:
+        use_cause, detail["use_cause_truncated"] = use_cause[:MAX_USE_CAUSE], True
+    authenticated = bool(user is not None and getattr(user, "is_authenticated", False))
+    agency = getattr(user, "agency", None) if authenticated else None
+    holder_digest = ""
+    if holder_code:
+        holder_digest = holder_code_digest(holder_code_normalise(holder_code, holder_code_type))
+    base = {
+        "request_id": request_id or uuid.uuid4(),
+        "library_code": settings.LIBRARY_CODE,
+        "occurred_at": timezone.now(),
+        "user_ref": user.pk if authenticated else None,
+        "username": _text(user.get_username(), 150) if authenticated else "",
+        "agency_code": agency.code if agency else "",
+        "agency_name": agency.name if agency else "",
+        "operation": operation,
+        "outcome": outcome,
+        "reason_code": _text(reason_code, 64),
+        "matter_code": _text(matter_code, 64),
+        "use_cause": use_cause,
+        "detail": detail,
+    }
+    targets = [_license_row(lic) for lic in licenses] or [{}]
+    rows = []
+    for target in targets:
+        row = AccessRecord(**base)
+        row.identifier = _text(target.get("identifier"), 120)
+        row.type_code = _text(target.get("type_code"), 21)
+        row.issuer_code = _text(target.get("issuer_code"), 18)
+        row.source_library = _text(target.get("source_library"), 6)
+        row.holder_digest = target.get("holder_digest", "") or holder_digest
+        row.holder_code_type = _text(target.get("holder_code_type") or holder_code_type, 3)
+        rows.append(row)
+    return log_append(rows)[0]
+
+
+def refusal_record(
+    *,
+    user: Any,
+    operation: str,
+    error: ApplicationError,
+    matter_code: str = "",
+    use_cause: str = "",
+    holder_code: str = "",
+    holder_code_type: str = "",
+    licenses: list | None = None,
+) -> None:
+    """Record a refusal (before the error answer leaves) and mark the error as recorded."""
+    access_record(
+        user=user,
+        operation=operation,
+        matter_code=matter_code,
+        use_cause=use_cause,
+        licenses=licenses or [],
+        outcome=Outcome.REFUSED,
+        reason_code=error.code,
+        holder_code=holder_code,
+        holder_code_type=holder_code_type,
+        detail={"status": error.status_code},
+    )
+    _mark_recorded(error)
+
+
+# --- grants ----------------------------------------------------------------------------------
+
+
+def grants_active(
+    *, agency: Agency, matter_code: str, license_type: LicenseType | None = None
+) -> QuerySet[Grant]:
+    today = timezone.localdate()
+    grants = Grant.objects.filter(
+        agency=agency, matter_code=matter_code, revoked_at__isnull=True, valid_from__lte=today
+    ).filter(Q(valid_to__isnull=True) | Q(valid_to__gte=today))
+    if license_type is not None:
+        grants = grants.filter(license_type=license_type)
+    return grants
+
+
+def _require_library_admin(actor: User) -> None:
+    if not actor.is_library_admin:
+        raise ForbiddenError(
+            "permission.library_admin_required",
+            "仅库管理员（节点管理员/省级运营人员）可管理用证授权",
+        )
+
+
+@transaction.atomic
+def grant_create(
+    *,
+    actor: User,
+    agency_code: str,
+    type_code: str,
+    matter_code: str,
+    valid_from: date | None = None,
+    valid_to: date | None = None,
+) -> Grant:
+    """Allow a consumer agency to use licences of a type for a matter. At a city node the node
+    administrator grants city use; at the hub the operator grants province-wide use."""
+    _require_library_admin(actor)
+    agency = Agency.objects.filter(code=agency_code).first()
+    if agency is None:
+        raise NotFoundError("agency.not_found", "单位不存在", {"agency_code": agency_code})
+    if not agency.is_consumer or not agency.active:
+        raise PermanentError(
+            "grant.not_consumer", "只能向启用的证照应用单位授权", {"agency_code": agency_code}
+        )
+    license_type = LicenseType.objects.filter(type_code=type_code).first()
+    if license_type is None:
+        raise NotFoundError("catalog.type_not_found", "证照类型不存在", {"type_code": type_code})
+    matter_code = (matter_code or "").strip()
+    if not matter_code:
+        raise PermanentError("grant.matter_required", "必须指定事项编码")
+    valid_from = valid_from or timezone.localdate()
+    if valid_to is not None and valid_to < valid_from:
+        raise PermanentError("grant.validity", "授权截止日期不能早于生效日期")
+    if grants_active(agency=agency, matter_code=matter_code, license_type=license_type).exists():
+        raise ConflictError(
+            "grant.exists",
+            "该单位已有此证照类型和事项的有效授权",
+            {"agency_code": agency_code, "type_code": type_code, "matter_code": matter_code},
+        )
+    grant = Grant.objects.create(
+        agency=agency,
+        license_type=license_type,
+        matter_code=matter_code,
+        tier=Grant.Tier.PROVINCE if settings.LIBRARY_TIER == "hub" else Grant.Tier.CITY,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        granted_by=actor,
+    )
+    access_record(
+        user=actor,
+        operation=Operation.GRANT,
+        matter_code=matter_code,
+        use_cause="授予用证权限",
+        licenses=[],
+        outcome=Outcome.ALLOWED,
+        detail={"grant": grant.pk, "agency_code": agency.code, "type_code": type_code},
+    )
+    return grant
+
+
+@transaction.atomic
+def grant_revoke(*, actor: User, grant_id: int) -> Grant:
+    _require_library_admin(actor)
+    grant = Grant.objects.select_for_update().filter(pk=grant_id).first()
+    if grant is None:
+        raise NotFoundError("grant.not_found", "授权不存在")
+    if grant.revoked_at is None:
+        grant.revoked_at, grant.revoked_by = timezone.now(), actor
+        grant.save(update_fields=["revoked_at", "revoked_by"])
+        access_record(
+            user=actor,
+            operation=Operation.GRANT,
+            matter_code=grant.matter_code,
+            use_cause="撤销用证权限",
+            licenses=[],
+            outcome=Outcome.ALLOWED,
+            detail={"grant": grant.pk, "revoked": True},
+        )
+    return grant
+
+
+# --- authorisation ---------------------------------------------------------------------------
+
+
+def _authorize(
+    *,
+    user: Any,
+    license_type: LicenseType | None,
+    matter_code: str,
+    use_cause: str,
+    operation: str,
+    holder_code: str,
+    holder_code_type: str,
+) -> list[Grant]:
+    def refuse(code: str, message: str) -> ForbiddenError:
+        error = ForbiddenError(code, message)
+        refusal_record(
+            user=user,
+            operation=operation,
+            error=error,
+            matter_code=matter_code,
+            use_cause=use_cause,
+            holder_code=holder_code,
+            holder_code_type=holder_code_type,
+        )
+        agency = getattr(user, "agency", None) if getattr(user, "is_authenticated", False) else None
+        if agency is not None:
+            ratelimit.rate_miss(agency_key=agency.code)
+        return error
+
+    authenticated = bool(user is not None and getattr(user, "is_authenticated", False))
+    agency = getattr(user, "agency", None) if authenticated else None
+    if agency is None or not agency.is_consumer or not agency.active:
+        raise refuse("access.not_consumer", "只有证照应用单位的人员可以用证")
+    if not (matter_code or "").strip():
+        raise refuse("access.matter_required", "用证必须指明办理的事项编码")
+    cause = (use_cause or "").strip()
+    if not cause:
+        raise refuse("access.purpose_required", "用证必须填写用证事由")
+    if len(cause) > MAX_USE_CAUSE:
+        raise refuse("access.purpose_too_long", f"用证事由不能超过 {MAX_USE_CAUSE} 个字符")
+    if operation == Operation.QUERY and not (holder_code or "").strip():
+        raise refuse("access.holder_required", "查询必须指明持证主体代码")
+    grants = list(
+        grants_active(agency=agency, matter_code=matter_code.strip(), license_type=license_type)
+    )
+    if not grants:
+        raise refuse("access.no_grant", "本单位没有该证照类型和事项的用证授权")
+    return grants
+
+
+def use_authorize(
+    *,
+    user: Any,
+    license_type: LicenseType | None,
+    matter_code: str,
+    use_cause: str,
+    operation: str,
+    holder_code: str = "",
+    holder_code_type: str = "",
+) -> Grant:
+    """The grant under which `user` may use licences of `license_type` for `matter_code`.
+
+    Raises `ForbiddenError` (`access.not_consumer`, `access.matter_required`,
+    `access.purpose_required`, `access.purpose_too_long`, `access.holder_required`,
+    `access.no_grant`) after recording the refusal as an access record that survives the
+    caller's transaction rolling back. `license_type=None` accepts a grant of any type.
+    """
+    return _authorize(
+        user=user,
+        license_type=license_type,
+        matter_code=matter_code,
+        use_cause=use_cause,
+        operation=operation,
+        holder_code=holder_code,
+        holder_code_type=holder_code_type,
+    )[0]
+
+
+def rate_check(*, user: Any, operation: str, matter_code: str = "", use_cause: str = "") -> None:
+    """Count a purpose-bound call against the agency's budget; over it → recorded 429."""
+    agency = getattr(user, "agency", None) if getattr(user, "is_authenticated", False) else None
+    if agency is None:
+        return
+    if not ratelimit.rate_take(agency_key=agency.code):
+        error = RateLimitedError(
+            "rate_limited",
+            "请求过于频繁，请稍后再试",
+            {"retry_after_seconds": ratelimit.retry_after()},
+        )
+        refusal_record(
+            user=user,
+            operation=operation,
+            error=error,
+            matter_code=matter_code,
+            use_cause=use_cause,
+        )
+        raise error
+
+
+# --- the purpose-bound query -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueryAnswer:
+    request_id: uuid.UUID
+    licenses: list[License]
+
+
+def share_query(
+    *,
+    user: Any,
+    holder_code: str,
+    holder_code_type: str,
+    matter_code: str,
+    use_cause: str,
+    type_code: str = "",
+) -> QueryAnswer:
+    """The released licences of one holder, of the types the agency holds grants for this
+    matter; at the hub this covers every city's aggregated licences too (`library_code` says
+    where each came from). No grant → `access.no_grant`; an unknown type is answered the same
+    way as a type without a grant, and a holder with nothing the same as one with nothing
+    granted, so guessing learns nothing."""
+    rate_check(user=user, operation=Operation.QUERY, matter_code=matter_code, use_cause=use_cause)
+    license_type = None
+    if type_code:
+        license_type = LicenseType.objects.filter(type_code=type_code).first()
+        if license_type is None:
+            license_type = LicenseType(pk=-1)  # no grant can name it: refused like any other
+    grants = _authorize(
+        user=user,
+        license_type=license_type,
+        matter_code=matter_code,
+        use_cause=use_cause,
+        operation=Operation.QUERY,
+        holder_code=holder_code,
+        holder_code_type=holder_code_type,
+    )
+    code = holder_code_normalise(holder_code, holder_code_type)
+    found = list(
+        License.objects.filter(
+            holder_code_digest=holder_code_digest(code),
+            holder_code_type=holder_code_type,
+            license_type_id__in={g.license_type_id for g in grants},
+        )
+        .exclude(status__in=UNRELEASED)
+        .select_related("license_type", "issuer")
+        .order_by("-issue_date", "-id")[:QUERY_LIMIT]
+    )
+    record = access_record(
+        user=user,
+        operation=Operation.QUERY,
+        matter_code=matter_code.strip(),
+        use_cause=use_cause,
+        licenses=found,
+        outcome=Outcome.ALLOWED if found else Outcome.NONE,
+        holder_code=code,
+        holder_code_type=holder_code_type,
+    )
+    if not found:
+        ratelimit.rate_miss(agency_key=user.agency.code)
+    return QueryAnswer(request_id=record.request_id, licenses=found)

@@ -1,0 +1,99 @@
+"""Offline verification against a published trust list (pure: no Django).
+
+A trust list (`/api/v1/public/trust-list`) is ``{"trust_list": {...}, "signature": {...}}``:
+the document lists the library's CA certificates, seal and TSA certificates, and token keys
+(each token key endorsed by the CA with an ES256 statement). The signature is a compact token,
+in the library's suite, whose ``sm3`` claim is the SM3 of the document's canonical JSON.
+
+Trust is anchored in the CA: a verifier pins the CA certificate's SHA-256 fingerprint (printed by
+``pki init``, the same certificate ``pdfsig`` is given). From it: the endorsements → the token
+keys → the trust-list signature and the QR tokens; X.509 chains → the PDF seals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+from shared.crypto import statuslist
+from shared.crypto.suites import PublicKey, public_key_from_pem
+from shared.crypto.tokens import TokenError, VerifiedToken, read_token_header, verify_token
+from shared.domain.canonical import canonical_json, sm3_hex
+
+__all__ = ["TrustList", "TrustListError", "load_trust_list", "status_from_list"]
+
+
+class TrustListError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrustList:
+    document: dict[str, Any]
+    ca_certificates: list[x509.Certificate]
+    token_keys: dict[str, PublicKey]
+
+    def resolve(self, alg: str, kid: str) -> PublicKey | None:
+        return self.token_keys.get(kid)
+
+    def verify_token(self, token: str, *, now: datetime | None) -> VerifiedToken:
+        return verify_token(token, resolve_key=self.resolve, now=now)
+
+
+def _fingerprint(cert: x509.Certificate) -> str:
+    return cert.fingerprint(hashes.SHA256()).hex()
+
+
+def load_trust_list(body: Mapping[str, Any], *, ca_fingerprint: str = "") -> TrustList:
+    """Check the endorsements and the signature; ``TrustListError`` when anything is off.
+
+    With ``ca_fingerprint`` the CA must be that certificate; without it the list's own CA is
+    trusted as given (trust on first use: say so to the user).
+    """
+    try:
+        document = dict(body["trust_list"])
+        signature = str(body["signature"]["token"])
+        cas = [x509.load_pem_x509_certificate(c["certificate"].encode()) for c in document["ca"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TrustListError("trust_list.malformed", "信任列表格式错误") from exc
+    pinned = ca_fingerprint.lower().replace(":", "")
+    if pinned and pinned not in {_fingerprint(c) for c in cas}:
+        raise TrustListError("trust_list.ca_mismatch", "信任列表中的根证书与预置指纹不符")
+    ca_keys = {_fingerprint(c)[:32]: c.public_key() for c in cas}
+    token_keys: dict[str, PublicKey] = {}
+    for entry in document.get("token_keys", []):
+        try:
+            endorsed = verify_token(
+                entry["endorsement"],
+                resolve_key=lambda alg, kid: ca_keys.get(kid),  # type: ignore[misc]
+            )
+            if endorsed.claims.get("kid") != entry["kid"]:
+                raise TrustListError("trust_list.endorsement", "令牌密钥的根证书背书不符")
+            token_keys[entry["kid"]] = public_key_from_pem(endorsed.claims["pub"].encode())
+        except (TokenError, KeyError, TypeError) as exc:
+            raise TrustListError("trust_list.endorsement", "令牌密钥的根证书背书无效") from exc
+    try:
+        header = read_token_header(signature)
+        signed = verify_token(signature, resolve_key=lambda alg, kid: token_keys.get(kid))
+    except TokenError as exc:
+        raise TrustListError("trust_list.signature", "信任列表签名无效") from exc
+    if header["kid"] not in token_keys or signed.claims.get("sm3") != sm3_hex(
+        canonical_json(document)
+    ):
+        raise TrustListError("trust_list.signature", "信任列表内容与签名不符")
+    return TrustList(document=document, ca_certificates=cas, token_keys=token_keys)
+
+
+def status_from_list(credential_token: str, *, trust: TrustList, index: int) -> bool:
+    """Whether bit ``index`` is set in a signed status list (verified with the trust list)."""
+    verified = trust.verify_token(credential_token, now=None)
+    bits = statuslist.decode(str(verified.claims["encodedList"]))
+    return statuslist.is_set(bits, index)

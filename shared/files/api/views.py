@@ -1,0 +1,464 @@
+"""Files, verification and sharing over API v1. Thin: each view parses, calls one service or
+selector, and answers; the share views call `authorize_share` exactly once before answering."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from shared.access.holders import holder_code_digest
+from shared.core.api.schema import ErrorSerializer
+from shared.core.errors import ApplicationError, ForbiddenError, NotFoundError, PermanentError
+from shared.crypto.qr import qr_png
+from shared.files import archive, documents, selectors, services, storage, verification
+from shared.files.access import authorize_share
+from shared.files.api.serializers import (
+    CopyCreateSerializer,
+    CopySerializer,
+    FileResultSerializer,
+    LegacyIssueSerializer,
+    LicenseFileSerializer,
+    PublicVerifySerializer,
+    QrTokenSerializer,
+    ShareVerifyResultSerializer,
+    ShareVerifySerializer,
+    VerifyFileSerializer,
+)
+from shared.files.statuslists import TTL_SECONDS, status_list_build
+from shared.licenses import selectors as license_selectors
+from shared.licenses.api.serializers import LicenseIssueSerializer, LicenseSerializer
+from shared.licenses.models import License, LicenseVersion
+
+ERRORS = {404: ErrorSerializer, 409: ErrorSerializer}
+
+
+class _Binary(BaseRenderer):
+    """Lets `Accept: application/pdf` (etc.) through content negotiation; the views answer
+    with HttpResponse bytes, so this renderer only ever renders an error body as JSON."""
+
+    charset = None
+    render_style = "binary"
+
+    def render(self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None):  # type: ignore[no-untyped-def]
+        return JSONRenderer().render(data)
+
+
+class PdfRenderer(_Binary):
+    media_type = "application/pdf"
+    format = "pdf"
+
+
+class PngRenderer(_Binary):
+    media_type = "image/png"
+    format = "png"
+
+
+class ZipRenderer(_Binary):
+    media_type = "application/zip"
+    format = "zip"
+
+
+def _binary(
+    data: bytes, content_type: str, filename: str, *, cache: str = "private"
+) -> HttpResponse:
+    response = HttpResponse(data, content_type=content_type)
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    response["Cache-Control"] = f"{cache}, no-transform"
+    response["Content-Length"] = str(len(data))
+    return response
+
+
+def _pdf_name(identifier: str) -> str:
+    return storage.safe_name(identifier) + ".pdf"
+
+
+# --- per-licence routes (wired in shared/licenses/api/urls.py) -----------------------------
+
+
+class LicenseFilePdfApi(APIView):
+    renderer_classes = [JSONRenderer, PdfRenderer]
+
+    @extend_schema(
+        responses={
+            (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, "签章 PDF（PAdES）"),
+            404: ErrorSerializer,
+            409: OpenApiResponse(ErrorSerializer, "文件生成中、生成失败或证照未生效"),
+        },
+        summary="证照签章文件（PDF，可用任一版本的标识）",
+    )
+    def get(self, request: Request, identifier: str) -> HttpResponse:
+        lic = license_selectors.license_get(user=request.user, identifier=identifier)
+        row = selectors.file_for_download(lic=lic, identifier=identifier)
+        return _binary(storage.read(row.path), "application/pdf", _pdf_name(identifier))
+
+
+class LicenseFileOfdApi(APIView):
+    @extend_schema(
+        responses={404: OpenApiResponse(ErrorSerializer, "证照不存在，或暂不提供 OFD 文件")},
+        summary="证照 OFD 文件（GB/T 38540 电子印章；尚未提供，答复 404 file.ofd_not_available）",
+    )
+    def get(self, request: Request, identifier: str) -> Response:
+        license_selectors.license_get(user=request.user, identifier=identifier)
+        # 404 rather than 501: a 5xx would mean "our fault, retry"; this is a format we do not
+        # offer yet, a stable answer the caller can act on (use file.pdf).
+        raise NotFoundError(
+            "file.ofd_not_available",
+            "暂不提供 OFD 格式文件，请使用 PDF 签章文件（file.pdf）",
+            {"alternative": f"/api/v1/licenses/{identifier}/file.pdf"},
+        )
+
+
+class LicenseQrPngApi(APIView):
+    renderer_classes = [JSONRenderer, PngRenderer]
+
+    @extend_schema(
+        responses={
+            (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, "含新签发令牌的二维码"),
+            **ERRORS,
+        },
+        summary="证照二维码（每次生成新的限时令牌）",
+    )
+    def get(self, request: Request, identifier: str) -> HttpResponse:
+        lic = license_selectors.license_get(user=request.user, identifier=identifier)
+        qr = _fresh_qr(lic, identifier)
+        return _binary(qr_png(qr.url), "image/png", "qr.png", cache="no-store")
+
+
+def _fresh_qr(lic: License, identifier: str) -> documents.QrToken:
+    if lic.status in ("pending", "returned"):
+        raise PermanentError("qr.not_released", "证照尚未生效，不能生成二维码", status=409)
+    version = LicenseVersion.objects.get(license=lic, identifier=identifier)
+    return documents.qr_token_issue(lic=lic, version=version)
+
+
+class LicenseQrTokenApi(APIView):
+    @extend_schema(
+        request=None,
+        responses={201: QrTokenSerializer, **ERRORS},
+        summary="为出示的证照签发新的二维码令牌（打印的二维码按设计会过期）",
+    )
+    def post(self, request: Request, identifier: str) -> Response:
+        lic = license_selectors.license_get(user=request.user, identifier=identifier)
+        qr = _fresh_qr(lic, identifier)
+        body = {
+            "token": qr.token,
+            "url": qr.url,
+            "issued_at": qr.issued_at,
+            "expires_at": qr.expires_at,
+        }
+        return Response(QrTokenSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+class LicenseArchiveApi(APIView):
+    renderer_classes = [JSONRenderer, ZipRenderer]
+
+    @extend_schema(
+        responses={
+            (200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY, "归档包"),
+            **ERRORS,
+        },
+        summary="证照归档包（签章文件、元数据 JSON/XML、事件、验证报告、SM3 清单、打印件）",
+    )
+    def get(self, request: Request, identifier: str) -> HttpResponse:
+        lic = license_selectors.license_get(user=request.user, identifier=identifier)
+        data = archive.archive_build(lic=lic)
+        response = _binary(data, "application/zip", storage.safe_name(lic.identifier) + ".zip")
+        response["Content-Disposition"] = response["Content-Disposition"].replace(
+            "inline", "attachment"
+        )
+        return response
+
+
+# --- public ------------------------------------------------------------------------------
+
+
+class PublicVerifyApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: PublicVerifySerializer}, summary="扫码核验（公开）")
+    def get(self, request: Request, token: str) -> Response:
+        return Response(verification.token_check(token).as_dict())
+
+
+class TrustListApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, "签名的信任列表")},
+        summary="信任列表：根证书、电子印章证书、令牌密钥（公开，可离线验证）",
+    )
+    def get(self, request: Request) -> Response:
+        response = Response(verification.trust_list_build())
+        response["Cache-Control"] = "public, max-age=300"
+        return response
+
+
+class StatusListApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses={
+            200: OpenApiResponse(OpenApiTypes.OBJECT, "签名的位串状态列表"),
+            304: OpenApiResponse(description="未变化"),
+            404: ErrorSerializer,
+        },
+        summary="证照状态列表（W3C Bitstring Status List 方式，公开）",
+    )
+    def get(self, request: Request, issuer_code: str, purpose: str) -> Response:
+        signed = status_list_build(issuer_code=issuer_code, purpose=purpose)
+        etag = f'"{signed.etag}"'
+        if request.headers.get("If-None-Match") == etag:
+            response = Response(status=status.HTTP_304_NOT_MODIFIED)
+        else:
+            response = Response({"credential": signed.credential, "token": signed.token})
+        response["ETag"] = etag
+        response["Cache-Control"] = f"public, max-age={TTL_SECONDS}"
+        return response
+
+
+# --- sharing (purpose-bound) ---------------------------------------------------------------
+
+
+def _share_target(values: dict[str, Any]) -> tuple[LicenseVersion | None, str, int | None]:
+    """(version, outcome hint, early info code) for what the request names."""
+    token = (values.get("token") or "").strip()
+    if token:
+        if "/v/" in token:
+            token = token.rsplit("/v/", 1)[1].split("?", 1)[0]
+        check = verification.token_check(token)
+        if check.outcome in ("forged", "qr_expired", "not_found"):
+            return None, check.outcome, check.info_code
+        return check.version, check.outcome, None
+    identifier = (values.get("identifier") or "").strip()
+    if identifier:
+        version = verification.version_lookup(identifier)
+        return version, "" if version else "not_found", None if version else 5
+    type_code = (values.get("type_code") or "").strip()
+    number = (values.get("number") or "").strip()
+    holder_code = (values.get("holder_code") or "").strip().upper()
+    if type_code and (number or holder_code):
+        licences = License.objects.filter(license_type__type_code=type_code)
+        if number:
+            licences = licences.filter(number=number)
+        if holder_code:
+            licences = licences.filter(holder_code_digest=holder_code_digest(holder_code))
+        lic = licences.order_by("-created_at").first()
+        if lic is None:
+            return None, "not_found", 5
+        return verification.version_lookup(lic.identifier), "", None
+    return None, "incomplete", 4
+
+
+class ShareVerifyApi(APIView):
+    @extend_schema(
+        request=ShareVerifySerializer,
+        responses={200: ShareVerifyResultSerializer},
+        summary="证照验证与比对（信息 7 种结果）",
+    )
+    def post(self, request: Request) -> Response:
+        data = ShareVerifySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        version, outcome, early = _share_target(values)
+        authorize_share(
+            user=request.user,
+            license=version.license if version else None,
+            matter_code=values["matter_code"],
+            use_cause=values["use_cause"],
+            operation="verify",
+        )
+        mismatched: list[str] = []
+        if version is not None:
+            mismatched = verification.compare_fields(version, values.get("fields") or {})
+            outcome = verification.version_outcome(version)
+            code = 6 if mismatched else verification.OUTCOME_CODES[outcome]
+        else:
+            code = early if early is not None else 4
+        body = {
+            "info_result": verification.info_result(code),
+            "outcome": "mismatch" if mismatched else outcome,
+            "license": verification.key_fields(version) if version and not mismatched else None,
+            "mismatched": mismatched,
+        }
+        return Response(body)
+
+
+class ShareVerifyFileApi(APIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        request={"multipart/form-data": VerifyFileSerializer},
+        responses={200: FileResultSerializer},
+        summary="证照文件验证（文件 3 种结果 + 信息结果）",
+    )
+    def post(self, request: Request) -> Response:
+        data = VerifyFileSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["file"]
+        from django.conf import settings
+
+        if upload.size > settings.FILES_UPLOAD_MAX_BYTES:
+            raise PermanentError(
+                "file.too_large", "文件过大", {"max_bytes": settings.FILES_UPLOAD_MAX_BYTES}
+            )
+        result = verification.file_verify(upload.read())
+        authorize_share(
+            user=request.user,
+            license=result.version.license if result.version else None,
+            matter_code=data.validated_data["matter_code"],
+            use_cause=data.validated_data["use_cause"],
+            operation="verify_file",
+        )
+        check = result.check
+        body = {
+            "file_result": {"code": check.code, "message": check.message},
+            "info_result": verification.info_result(result.info_code),
+            "reason": check.reason,
+            "identifier": check.identifier,
+            "signer": check.signer,
+            "signing_time": check.signing_time,
+            "timestamped": check.timestamped,
+            "license": verification.key_fields(result.version)
+            if result.version is not None and check.code == 0
+            else None,
+        }
+        return Response(body)
+
+
+class CopyListApi(APIView):
+    @extend_schema(
+        request=CopyCreateSerializer,
+        responses={201: CopySerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+        summary="生成加注件（水印注明用途、用证单位与有效期，重新签章）",
+    )
+    def post(self, request: Request) -> Response:
+        data = CopyCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        version = verification.version_lookup(values["identifier"])
+        lic = version.license if version else None
+        if lic is not None and lic.status in ("pending", "returned"):
+            lic = None  # an unreleased licence is not shared: it does not exist for the caller
+        authorize_share(
+            user=request.user,
+            license=lic,
+            matter_code=values["matter_code"],
+            use_cause=values["use_cause"],
+            operation="copy",
+        )
+        if lic is None:
+            raise NotFoundError("license.not_found", "证照不存在")
+        if request.user.agency_id is None:
+            raise ForbiddenError("copy.agency_required", "加注件须以用证单位名义申请")
+        copy = services.annotated_copy_create(
+            actor=request.user,
+            license=lic,
+            matter_code=values["matter_code"],
+            use_cause=values["use_cause"],
+            days=values.get("days"),
+        )
+        return Response(CopySerializer(copy).data, status=status.HTTP_201_CREATED)
+
+
+class CopyDetailApi(APIView):
+    @extend_schema(responses={200: CopySerializer, 404: ErrorSerializer}, summary="加注件信息")
+    def get(self, request: Request, copy_id: str) -> Response:
+        return Response(CopySerializer(selectors.copy_get(user=request.user, copy_id=copy_id)).data)
+
+
+class CopyFileApi(APIView):
+    renderer_classes = [JSONRenderer, PdfRenderer]
+
+    @extend_schema(
+        responses={
+            (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, "加注件 PDF"),
+            404: ErrorSerializer,
+            410: OpenApiResponse(ErrorSerializer, "已过下载期限"),
+        },
+        summary="下载加注件（仅申请单位，期限内）",
+    )
+    def get(self, request: Request, copy_id: str) -> HttpResponse:
+        copy = selectors.copy_get(user=request.user, copy_id=copy_id)
+        if copy.expires_at <= timezone.now():
+            raise ApplicationError(
+                "copy.expired",
+                "加注件已过下载期限",
+                {"expires_at": copy.expires_at.isoformat()},
+                status=410,
+            )
+        return _binary(
+            storage.read(copy.path), "application/pdf", f"copy-{copy.pk}.pdf", cache="no-store"
+        )
+
+
+# --- operator and issuer tools -------------------------------------------------------------
+
+
+class LicenseFileListApi(generics.ListAPIView):
+    serializer_class = LicenseFileSerializer
+    filterset_fields = ["state", "variant"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.file_list(user=self.request.user)
+
+
+class LicenseFileRetryApi(APIView):
+    @extend_schema(
+        request=None,
+        responses={200: LicenseFileSerializer, 404: ErrorSerializer},
+        summary="重试生成失败的证照文件",
+    )
+    def post(self, request: Request, file_id: int) -> Response:
+        row = selectors.file_list(user=request.user).filter(pk=file_id).first()
+        if row is None:
+            raise NotFoundError("file.not_found", "证照文件不存在")
+        return Response(LicenseFileSerializer(services.license_file_retry(file_id=row.pk)).data)
+
+
+class LegacyIssueApi(APIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        request={"multipart/form-data": LegacyIssueSerializer},
+        responses={201: LicenseSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+        summary="存量证照电子化：上传扫描件与元数据，以 legacy 方式签发并签章",
+    )
+    def post(self, request: Request) -> Response:
+        data = LegacyIssueSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        metadata = data.validated_data["metadata"]
+        if not isinstance(metadata, dict):
+            raise PermanentError(
+                "legacy.metadata", "metadata 必须是 JSON 对象", {"field": "metadata"}
+            )
+        fields = LicenseIssueSerializer(data={**metadata, "mode": "legacy"})
+        fields.is_valid(raise_exception=True)
+        upload = data.validated_data["scan"]
+        from django.conf import settings
+
+        if upload.size > settings.FILES_UPLOAD_MAX_BYTES:
+            raise PermanentError(
+                "file.too_large", "文件过大", {"max_bytes": settings.FILES_UPLOAD_MAX_BYTES}
+            )
+        lic = services.legacy_issue(
+            actor=request.user,
+            scan=upload.read(),
+            content_type=(upload.content_type or "").split(";")[0].strip(),
+            original_name=upload.name or "",
+            values=dict(fields.validated_data),
+        )
+        return Response(LicenseSerializer(lic).data, status=status.HTTP_201_CREATED)

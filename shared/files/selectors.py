@@ -1,0 +1,95 @@
+"""Reads for licence files: which file a licence serves, its status, the operator's list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from shared.accounts.models import User
+from shared.core.errors import ConflictError, NotFoundError
+from shared.domain.status import Status
+from shared.files.models import AnnotatedCopy, LicenseFile
+from shared.licenses.models import License, LicenseVersion
+
+TERMINAL = {
+    Status.revoked.value: LicenseFile.Variant.REVOKED,
+    Status.annulled.value: LicenseFile.Variant.ANNULLED,
+    Status.cancelled.value: LicenseFile.Variant.CANCELLED,
+}
+
+
+def _preferred_variant(lic: License, identifier: str) -> str:
+    """The current version of a revoked/annulled/cancelled licence serves its watermarked file."""
+    if identifier == lic.identifier and lic.status in TERMINAL:
+        return TERMINAL[lic.status]
+    return LicenseFile.Variant.ORIGINAL
+
+
+def file_row(*, lic: License, identifier: str | None = None) -> LicenseFile | None:
+    """The file row a licence version serves: once the licence is revoked, annulled or
+    cancelled, only its watermarked file (never the clean original, even while the watermarked
+    one is still being made)."""
+    identifier = identifier or lic.identifier
+    return LicenseFile.objects.filter(
+        license=lic, identifier=identifier, variant=_preferred_variant(lic, identifier)
+    ).first()
+
+
+def file_for_download(*, lic: License, identifier: str | None = None) -> LicenseFile:
+    """The ready file, or 409 while it is being made / 404 when the version has none."""
+    if lic.status in (Status.pending.value, Status.returned.value):
+        raise ConflictError("file.not_released", "证照尚未生效，没有签章文件")
+    if identifier and identifier != lic.identifier:
+        if not LicenseVersion.objects.filter(license=lic, identifier=identifier).exists():
+            raise NotFoundError("license.not_found", "证照不存在")
+    row = file_row(lic=lic, identifier=identifier)
+    if row is None:
+        raise NotFoundError("file.not_found", "该证照版本没有签章文件")
+    if row.state != LicenseFile.State.READY:
+        raise ConflictError(
+            "file.not_ready",
+            "签章文件正在生成，请稍后再试"
+            if row.state == "pending"
+            else "签章文件生成失败，请联系管理员重试",
+            {"state": row.state, "attempts": row.attempts},
+        )
+    return row
+
+
+def file_status(*, lic: License) -> dict[str, Any] | None:
+    """What the licence shows about its file: state, and where to download it when ready."""
+    row = file_row(lic=lic)
+    if row is None:
+        return None
+    return {
+        "state": row.state,
+        "variant": row.variant,
+        "attempts": row.attempts,
+        "last_error": row.last_error if row.state != LicenseFile.State.READY else "",
+        "url": f"/api/v1/licenses/{row.identifier}/file.pdf"
+        if row.state == LicenseFile.State.READY
+        else None,
+        "sm3": row.sm3 or None,
+        "qr_expires_at": row.qr_expires_at,
+        "rendered_at": row.rendered_at,
+    }
+
+
+def file_list(*, user: User) -> QuerySet[LicenseFile]:
+    base = LicenseFile.objects.select_related("license").order_by("-updated_at")
+    if user.is_library_admin:
+        return base
+    if user.agency_id is not None and user.agency.is_issuer:
+        return base.filter(license__issuer_id=user.agency_id)
+    return base.none()
+
+
+def copy_get(*, user: User, copy_id: str) -> AnnotatedCopy:
+    copy = AnnotatedCopy.objects.select_related("agency", "created_by").filter(pk=copy_id).first()
+    visible = copy is not None and (
+        user.is_library_admin or (user.agency_id is not None and copy.agency_id == user.agency_id)
+    )
+    if not visible:
+        raise NotFoundError("copy.not_found", "加注件不存在")
+    return copy

@@ -1,0 +1,310 @@
+"""Writes for licence files: scheduling on every licence change, rendering + sealing, copies
+(加注件) and legacy digitisation.
+
+Scheduling runs inside the licence change's transaction (a `license_changed` receiver) and only
+writes rows; the `signing` queue does the work after commit. A file row is a job an operator can
+see (pending / ready / failed, attempts, last error) and retry; rendering the same row twice
+writes an equivalent file and leaves the row ready.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from shared.accounts.models import User
+from shared.core.errors import ConflictError, PermanentError
+from shared.crypto.pdfsign import sign_pdf
+from shared.domain.canonical import sm3_hex
+from shared.domain.status import Action, Status
+from shared.files import documents, keystore, storage
+from shared.files.models import AnnotatedCopy, LegacyScan, LicenseFile
+from shared.files.render import render_license_pdf
+from shared.files.statuslists import status_index_ensure
+from shared.licenses import services as license_services
+from shared.licenses.models import License, LicenseEvent, LicenseVersion, Mode
+
+logger = logging.getLogger(__name__)
+
+UNRELEASED = (Status.pending.value, Status.returned.value)
+TERMINAL_VARIANTS = {
+    Status.revoked.value: LicenseFile.Variant.REVOKED,
+    Status.annulled.value: LicenseFile.Variant.ANNULLED,
+    Status.cancelled.value: LicenseFile.Variant.CANCELLED,
+}
+SCAN_TYPES = {"image/png", "image/jpeg", "application/pdf"}
+
+
+def _enqueue(file_id: int) -> None:
+    """After commit. If the broker is down the row stays pending and the sweep sends it later."""
+    from shared.files.tasks import render_license_file
+
+    try:
+        render_license_file.apply_async(args=[file_id])
+    except Exception:  # noqa: BLE001 - broker down: the beat sweep retries pending rows
+        logger.warning("files: could not enqueue file %s; the sweep will retry", file_id)
+
+
+def license_file_schedule(*, license: License, event: LicenseEvent, new_version: bool) -> None:
+    """Write the file rows a licence change calls for (inside its transaction).
+
+    Issue, approve, renew and amend need the original of the (new) current version; revoke,
+    annul and cancel need a watermarked variant of it. Other changes (suspend, pledge…) do not
+    change the printed file: their status is told by verification and the status lists.
+    """
+    if license.status in UNRELEASED:
+        return
+    status_index_ensure(license=license)
+    variant = TERMINAL_VARIANTS.get(license.status)
+    if variant is None:
+        if not (new_version or event.action in (Action.issue, Action.approve)):
+            return
+        variant = LicenseFile.Variant.ORIGINAL
+    row, created = LicenseFile.objects.get_or_create(
+        identifier=license.identifier,
+        variant=variant,
+        defaults={"license": license, "version": license.version},
+    )
+    if created:
+        transaction.on_commit(lambda: _enqueue(row.pk))
+
+
+def _scan_for(lic: License) -> bytes | None:
+    scan = LegacyScan.objects.filter(license=lic).first()
+    if scan is None:
+        return None
+    data = storage.read(scan.path)
+    if scan.content_type == "application/pdf":
+        return _pdf_first_page_image(data)
+    return data
+
+
+def _pdf_first_page_image(data: bytes) -> bytes:
+    """A scanned PDF becomes the page image through poppler (pdftoppm), at 150 dpi."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "scan.pdf"
+        source.write_bytes(data)
+        subprocess.run(  # noqa: S603 - fixed program; input is a file we wrote
+            ["pdftoppm", "-r", "150", "-png", "-singlefile", str(source), str(Path(folder) / "p")],  # noqa: S607
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        return (Path(folder) / "p.png").read_bytes()
+
+
+def render_signed(
+    *,
+    lic: License,
+    version: LicenseVersion,
+    variant: str,
+    annotation: list[str] | None = None,
+    seal_agency_is_library: bool = False,
+) -> tuple[bytes, Any, documents.QrToken]:
+    """Render and seal one document; returns (pdf bytes, seal key row, QR token)."""
+    qr = documents.qr_token_issue(lic=lic, version=version)
+    doc = documents.license_document(
+        lic=lic,
+        version=version,
+        qr=qr,
+        variant=variant,
+        annotation=annotation,
+        scan=_scan_for(lic) if lic.mode == Mode.LEGACY else None,
+    )
+    page = render_license_pdf(doc, font_path=keystore.font_path())
+    seal_key = keystore.seal_for(agency=None if seal_agency_is_library else lic.issuer)
+    signer = keystore.seal_signer(seal_key)
+    reason = "电子证照加注件" if annotation else "电子证照签发"
+    pdf = sign_pdf(page.pdf, seal=signer, box=page.seal_box, reason=reason)
+    return pdf, seal_key, qr
+
+
+def license_file_render(*, file_id: int) -> LicenseFile:
+    """Render, seal and store one file row. Idempotent: a ready row is left as it is.
+
+    Failures are recorded on the row (attempts, last_error); after `FILES_MAX_ATTEMPTS` the row
+    is `failed` and waits for an operator (`license_file_retry`).
+    """
+    row = LicenseFile.objects.select_related("license__license_type", "license__issuer").get(
+        pk=file_id
+    )
+    if row.state == LicenseFile.State.READY:
+        return row
+    LicenseFile.objects.filter(pk=row.pk).update(attempts=F("attempts") + 1)
+    row.refresh_from_db(fields=["attempts"])
+    try:
+        lic = row.license
+        version = LicenseVersion.objects.get(identifier=row.identifier)
+        pdf, seal_key, qr = render_signed(lic=lic, version=version, variant=row.variant)
+        relative = (
+            f"{storage.safe_name(lic.issuer.code)}/{storage.safe_name(row.identifier)}/"
+            f"{row.variant}.pdf"
+        )
+        storage.write_atomic(relative, pdf)
+    except Exception as exc:
+        failed = row.attempts >= settings.FILES_MAX_ATTEMPTS or isinstance(exc, PermanentError)
+        LicenseFile.objects.filter(pk=row.pk).update(
+            state=LicenseFile.State.FAILED if failed else LicenseFile.State.PENDING,
+            last_error=f"{type(exc).__name__}: {exc}"[:1000],
+            updated_at=timezone.now(),
+        )
+        raise
+    LicenseFile.objects.filter(pk=row.pk).update(
+        state=LicenseFile.State.READY,
+        path=relative,
+        size=len(pdf),
+        sm3=sm3_hex(pdf),
+        seal=seal_key,
+        qr_url=qr.url,
+        qr_expires_at=qr.expires_at,
+        timestamped=bool(settings.FILES_TSA_URL),
+        last_error="",
+        rendered_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+    row.refresh_from_db()
+    return row
+
+
+def license_file_retry(*, file_id: int) -> LicenseFile:
+    """An operator's retry of a failed row: back to pending with fresh attempts, re-queued."""
+    row = LicenseFile.objects.get(pk=file_id)
+    if row.state == LicenseFile.State.READY:
+        return row
+    LicenseFile.objects.filter(pk=file_id).update(
+        state=LicenseFile.State.PENDING, attempts=0, updated_at=timezone.now()
+    )
+    transaction.on_commit(lambda: _enqueue(file_id))
+    row.refresh_from_db()
+    return row
+
+
+def license_file_sweep(*, older_than_seconds: int = 30, limit: int = 500) -> list[int]:
+    """Ids of pending rows untouched for a while (lost task, broker down): the beat task
+    re-queues them. Rows that failed for good are left to an operator."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    return list(
+        LicenseFile.objects.filter(state=LicenseFile.State.PENDING, updated_at__lt=cutoff)
+        .order_by("updated_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+@transaction.atomic
+def annotated_copy_create(
+    *,
+    actor: User,
+    license: License,
+    matter_code: str,
+    use_cause: str,
+    days: int | None = None,
+) -> AnnotatedCopy:
+    """A 加注件 of the licence's current version, watermarked and sealed by the library.
+
+    The library seals it (not the issuer): the annotation is the library's statement about who
+    asked and why, made on top of the issuer's content.
+    """
+    if license.status in UNRELEASED:
+        raise ConflictError("copy.not_released", "证照尚未生效，不能生成加注件")
+    agency = actor.agency
+    days = days or settings.FILES_COPY_DAYS
+    expires = timezone.now() + timedelta(days=days)
+    version = LicenseVersion.objects.get(identifier=license.identifier)
+    who = agency.name if agency else settings.LIBRARY_NAME
+    annotation = [
+        f"加注件：仅供“{use_cause}”使用",
+        f"用证单位：{who}　事项：{matter_code}",
+        f"有效期至：{timezone.localtime(expires):%Y-%m-%d %H:%M}　"
+        f"生成时间：{timezone.localtime():%Y-%m-%d %H:%M}",
+    ]
+    variant = TERMINAL_VARIANTS.get(license.status, LicenseFile.Variant.ORIGINAL)
+    pdf, seal_key, _qr = render_signed(
+        lic=license,
+        version=version,
+        variant=variant,
+        annotation=annotation,
+        seal_agency_is_library=True,
+    )
+    copy = AnnotatedCopy(
+        license=license,
+        identifier=license.identifier,
+        agency=agency,
+        created_by=actor,
+        matter_code=matter_code,
+        use_cause=use_cause,
+        expires_at=expires,
+        size=len(pdf),
+        sm3=sm3_hex(pdf),
+        seal=seal_key,
+    )
+    copy.path = f"copies/{copy.id}.pdf"
+    storage.write_atomic(copy.path, pdf)
+    copy.save()
+    return copy
+
+
+@transaction.atomic
+def legacy_issue(
+    *,
+    actor: User,
+    scan: bytes,
+    content_type: str,
+    original_name: str,
+    values: dict[str, Any],
+) -> License:
+    """Digitise a paper licence (art. 16): issue it in mode `legacy`, then attach the scan.
+
+    The scan is stored before the file row's task can run (same transaction), so the rendered
+    file always embeds it as the page image.
+    """
+    if content_type not in SCAN_TYPES:
+        raise PermanentError(
+            "legacy.scan_type",
+            "扫描件须为 PNG、JPEG 图片或 PDF 文件",
+            {"allowed": sorted(SCAN_TYPES)},
+        )
+    _check_scan(scan, content_type)
+    values = {**values, "mode": Mode.LEGACY}
+    lic = license_services.license_issue(
+        actor=actor, holder=license_services.Holder(**values.pop("holder")), **values
+    )
+    digest = sm3_hex(scan)
+    extension = {"image/png": "png", "image/jpeg": "jpg", "application/pdf": "pdf"}[content_type]
+    relative = f"scans/{storage.safe_name(lic.issuer.code)}/{digest}.{extension}"
+    storage.write_atomic(relative, scan)
+    LegacyScan.objects.create(
+        license=lic,
+        content_type=content_type,
+        original_name=original_name[:200],
+        path=relative,
+        size=len(scan),
+        sm3=digest,
+        uploaded_by=actor,
+    )
+    return lic
+
+
+def _check_scan(data: bytes, content_type: str) -> None:
+    if content_type == "application/pdf":
+        if not data.startswith(b"%PDF-"):
+            raise PermanentError("legacy.scan_invalid", "扫描件不是有效的 PDF 文件")
+        return
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise PermanentError("legacy.scan_invalid", "扫描件不是有效的图片") from exc

@@ -1,0 +1,28 @@
+"""Thin Celery tasks on the `signing` queue (CELERY_TASK_ROUTES: files.* → signing)."""
+
+from celery import shared_task
+
+from shared.files import services
+
+
+@shared_task(name="files.render", acks_late=True, bind=True, max_retries=5)
+def render_license_file(self, file_id: int) -> str:  # type: ignore[no-untyped-def]
+    """Render and seal one file row; safe to run twice (a ready row is left alone)."""
+    try:
+        row = services.license_file_render(file_id=file_id)
+    except Exception as exc:
+        from shared.files.models import LicenseFile
+
+        state = LicenseFile.objects.filter(pk=file_id).values_list("state", flat=True).first()
+        if state == LicenseFile.State.PENDING:
+            raise self.retry(exc=exc, countdown=min(2**self.request.retries, 60)) from exc
+        return "failed"
+    return row.state
+
+
+@shared_task(name="files.retry_pending")
+def retry_pending() -> int:
+    ids = services.license_file_sweep()
+    for file_id in ids:
+        render_license_file.apply_async(args=[file_id])
+    return len(ids)

@@ -1,0 +1,294 @@
+"""Reads for verification (GB/T 36906 practice): QR tokens, info codes, files, the trust list.
+
+Info codes (DESIGN §8): 0 信息正确且有效, 1 信息正确且未激活, 2 信息正确且证照暂时失效,
+3 信息正确且证照已失效, 4 信息不全，无法验证, 5 查无此信息, 6 信息错误，参数不一致.
+A forged QR token answers 6 and an expired one 4: never 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from shared.crypto.pdfverify import FileCheck, verify_pdf
+from shared.crypto.pki import certificate_fingerprint, certificate_from_pem
+from shared.crypto.tokens import TokenError, read_token_header, verify_token
+from shared.domain.canonical import canonical_json, sm3_hex
+from shared.domain.errors import DomainError
+from shared.domain.identifiers import parse_identifier
+from shared.domain.status import STATUS_LABELS, Status
+from shared.files import keystore
+from shared.files.models import SigningKey
+from shared.licenses.models import LicenseVersion
+
+INFO_MESSAGES = {
+    0: "信息正确且有效",
+    1: "信息正确且未激活",
+    2: "信息正确且证照暂时失效",
+    3: "信息正确且证照已失效",
+    4: "信息不全，无法验证",
+    5: "查无此信息",
+    6: "信息错误，参数不一致",
+}
+
+OUTCOME_LABELS = {
+    "valid": "有效",
+    "pending": "未生效",
+    "suspended": "暂扣（暂时失效）",
+    "revoked": "已吊销",
+    "annulled": "已撤销",
+    "cancelled": "已注销",
+    "expired": "有效期已届满",
+    "superseded": "已被新版本替代",
+    "qr_expired": "二维码已过期",
+    "forged": "二维码无效（伪造或被篡改）",
+    "not_found": "查无此证照",
+}
+OUTCOME_CODES = {
+    "valid": 0,
+    "pending": 1,
+    "suspended": 2,
+    "revoked": 3,
+    "annulled": 3,
+    "cancelled": 3,
+    "expired": 3,
+    "superseded": 3,
+    "qr_expired": 4,
+    "forged": 6,
+    "not_found": 5,
+}
+
+
+def info_result(code: int) -> dict[str, Any]:
+    return {"code": code, "message": INFO_MESSAGES[code]}
+
+
+def version_lookup(identifier: str) -> LicenseVersion | None:
+    try:
+        parse_identifier(identifier)
+    except DomainError:
+        return None
+    return (
+        LicenseVersion.objects.select_related("license__license_type", "license__issuer")
+        .filter(identifier=identifier)
+        .first()
+    )
+
+
+def version_outcome(version: LicenseVersion, *, today: date | None = None) -> str:
+    """What the library says about one version today: valid, suspended, superseded, …"""
+    lic = version.license
+    today = today or timezone.localdate()
+    if version.version != lic.version:
+        return "superseded"
+    status = lic.status
+    if status in (Status.pending, Status.returned):
+        return "pending"
+    if status == Status.valid:
+        if version.valid_from > today:
+            return "pending"
+        if version.valid_to is not None and version.valid_to < today:
+            return "expired"  # by the clock, before the expiry sweep has run
+        return "valid"
+    return status
+
+
+def key_fields(version: LicenseVersion) -> dict[str, Any]:
+    """The licence's key fields as a verifier shows them (no holder code: it is personal)."""
+    lic = version.license
+    code = version.holder_code
+    masked = code[:4] + "*" * max(0, len(code) - 8) + code[-4:] if len(code) > 8 else "****"
+    return {
+        "identifier": version.identifier,
+        "version": version.version,
+        "type_code": lic.license_type.type_code,
+        "type_name": lic.license_type.name,
+        "number": version.number,
+        "holder_name": version.holder_name,
+        "holder_code_masked": masked,
+        "issuer_code": lic.issuer.code,
+        "issuer_name": lic.issuer.name,
+        "issue_date": version.issue_date.isoformat(),
+        "valid_from": version.valid_from.isoformat(),
+        "valid_to": version.valid_to.isoformat() if version.valid_to else None,
+        "status": lic.status,
+        "status_label": STATUS_LABELS[Status(lic.status)],
+        "current_identifier": lic.identifier,
+    }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TokenCheck:
+    outcome: str
+    version: LicenseVersion | None = None
+    claims: dict[str, Any] = field(default_factory=dict)
+    token_error: str = ""
+
+    @property
+    def label(self) -> str:
+        return OUTCOME_LABELS[self.outcome]
+
+    @property
+    def info_code(self) -> int:
+        return OUTCOME_CODES[self.outcome]
+
+    def as_dict(self) -> dict[str, Any]:
+        expires = self.claims.get("exp")
+        return {
+            "outcome": self.outcome,
+            "label": self.label,
+            "info_result": info_result(self.info_code),
+            "license": key_fields(self.version)
+            if self.version is not None and self.outcome not in ("forged", "qr_expired")
+            else None,
+            "qr_expires_at": datetime.fromtimestamp(
+                expires, tz=timezone.get_current_timezone()
+            ).isoformat()
+            if isinstance(expires, int) and self.outcome != "forged"
+            else None,
+            "token_error": self.token_error,
+        }
+
+
+def token_check(token: str, *, now: datetime | None = None) -> TokenCheck:
+    """Verify a QR token: signature (forged), window (qr_expired), then the library's state."""
+    now = now or timezone.now()
+    try:
+        verified = verify_token(token, resolve_key=keystore.token_public_key, now=now)
+    except TokenError as exc:
+        if exc.code == "token.expired":
+            return TokenCheck(outcome="qr_expired", token_error=exc.code, claims=_claims(token))
+        return TokenCheck(outcome="forged", token_error=exc.code)
+    claims = verified.claims
+    identifier = claims.get("id")
+    version = version_lookup(identifier) if isinstance(identifier, str) else None
+    if version is None:
+        return TokenCheck(outcome="not_found", claims=claims)
+    if claims.get("ver") != version.version or claims.get("iss") != version.license.issuer.code:
+        return TokenCheck(outcome="forged", token_error="token.claims_mismatch")
+    return TokenCheck(outcome=version_outcome(version), version=version, claims=claims)
+
+
+def _claims(token: str) -> dict[str, Any]:
+    """Claims of a token whose signature verified but which expired (for the expiry date)."""
+    try:
+        return verify_token(token, resolve_key=keystore.token_public_key, now=None).claims
+    except TokenError:
+        return {}
+
+
+COMPARABLE = ("number", "holder_name", "holder_code", "holder_code_type", "valid_from", "valid_to")
+
+
+def compare_fields(version: LicenseVersion, supplied: dict[str, Any]) -> list[str]:
+    """Names of supplied fields (比对) that differ from the version; values are not echoed."""
+    mismatched = []
+    for name in COMPARABLE:
+        if name not in supplied:
+            continue
+        actual = getattr(version, name)
+        actual_text = actual.isoformat() if isinstance(actual, date) else (actual or "")
+        given = supplied[name]
+        given_text = given.isoformat() if isinstance(given, date) else (given or "")
+        if str(given_text).strip() != str(actual_text):
+            mismatched.append(name)
+    for key, value in (supplied.get("surface") or {}).items():
+        if str(version.surface.get(key, "")) != str(value):
+            mismatched.append(f"surface.{key}")
+    return mismatched
+
+
+def trust_roots() -> list[Any]:
+    return [
+        certificate_from_pem(k.certificate_pem)
+        for k in SigningKey.objects.filter(kind=SigningKey.Kind.CA)
+    ]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileVerification:
+    check: FileCheck
+    version: LicenseVersion | None
+    info_code: int
+    mismatched: list[str]
+
+
+def file_verify(data: bytes) -> FileVerification:
+    """The file outcome and, for the licence the file names, the library's info outcome."""
+    check = verify_pdf(data, trust_roots=trust_roots())
+    version = version_lookup(check.identifier) if check.identifier else None
+    if not check.identifier:
+        return FileVerification(check=check, version=None, info_code=4, mismatched=[])
+    if version is None:
+        return FileVerification(check=check, version=None, info_code=5, mismatched=[])
+    digest = check.metadata.get("digest", "")
+    if check.code != 0 or (digest and digest != version.content_digest):
+        # A file that fails its seal, or whose content is not the version's, is not "correct".
+        return FileVerification(check=check, version=version, info_code=6, mismatched=["file"])
+    return FileVerification(
+        check=check,
+        version=version,
+        info_code=OUTCOME_CODES[version_outcome(version)],
+        mismatched=[],
+    )
+
+
+def trust_list_build() -> dict[str, Any]:
+    """The signed trust list (see `shared.crypto.trustlist` for how a verifier reads it)."""
+    keystore.token_key_active()
+    now = timezone.now().replace(microsecond=0)
+
+    def cert_entry(key: SigningKey) -> dict[str, Any]:
+        return {
+            "key_id": key.key_id,
+            "agency_code": key.agency.code if key.agency else "",
+            "agency_name": key.agency.name if key.agency else settings.LIBRARY_NAME,
+            "subject": key.subject,
+            "certificate": key.certificate_pem,
+            "fingerprint": certificate_fingerprint(certificate_from_pem(key.certificate_pem)),
+            "not_before": key.not_before.isoformat() if key.not_before else None,
+            "not_after": key.not_after.isoformat() if key.not_after else None,
+            "active": key.active,
+            "backend": key.backend,
+        }
+
+    keys = list(SigningKey.objects.select_related("agency").order_by("kind", "created_at"))
+    document = {
+        "type": "ElicenseTrustList",
+        "library": settings.LIBRARY_CODE,
+        "library_name": settings.LIBRARY_NAME,
+        "tier": settings.LIBRARY_TIER,
+        "suite": settings.CRYPTO_SUITE,
+        "issued_at": now.isoformat(),
+        "next_update": (now + timedelta(days=1)).isoformat(),
+        "ca": [cert_entry(k) for k in keys if k.kind == SigningKey.Kind.CA],
+        "seals": [cert_entry(k) for k in keys if k.kind == SigningKey.Kind.SEAL],
+        "tsa": [cert_entry(k) for k in keys if k.kind == SigningKey.Kind.TSA],
+        "token_keys": [
+            {
+                "kid": k.key_id,
+                "alg": "SM2-SM3" if k.suite == "gm" else "ES256",
+                "public_key": k.public_key_pem,
+                "endorsement": k.endorsement,
+                "active": k.active,
+            }
+            for k in keys
+            if k.kind == SigningKey.Kind.TOKEN
+        ],
+        "status_lists": (
+            f"{settings.FILES_PUBLIC_BASE_URL.rstrip('/')}"
+            "/api/v1/public/status-lists/{issuer_code}/{purpose}"
+        ),
+    }
+    token = keystore.token_sign(
+        {"typ": "trust-list", "sm3": sm3_hex(canonical_json(document)), "iat": int(now.timestamp())}
+    )
+    header = read_token_header(token)
+    return {
+        "trust_list": document,
+        "signature": {"alg": header["alg"], "kid": header["kid"], "token": token},
+    }

@@ -1,0 +1,65 @@
+"""The Merkle tree of the access log against RFC 9162's recursive definitions (SM3)."""
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shared.access import merkle
+
+
+def mth(leaves):
+    """MTH(D[n]) exactly as RFC 9162 §2.1.1 defines it."""
+    if len(leaves) == 1:
+        return leaves[0]
+    k = 1
+    while k * 2 < len(leaves):
+        k *= 2
+    return merkle.node_hash(mth(leaves[:k]), mth(leaves[k:]))
+
+
+def leaves_of(n):
+    return [merkle.leaf_hash(f"record {i}".encode()) for i in range(n)]
+
+
+def test_empty_tree_root_is_sm3_of_nothing():
+    assert merkle.root([]) == merkle.EMPTY_ROOT
+
+
+def test_leaf_and_node_hashes_are_domain_separated():
+    a = merkle.leaf_hash(b"x")
+    assert merkle.leaf_hash(bytes.fromhex(a + a)) != merkle.node_hash(a, a)
+
+
+@given(st.integers(min_value=1, max_value=70))
+def test_root_matches_the_recursive_definition(n):
+    assert merkle.root(leaves_of(n)) == mth(leaves_of(n))
+
+
+@given(st.integers(min_value=0, max_value=40), st.integers(min_value=1, max_value=40))
+def test_frontier_extends_incrementally(old, new):
+    leaves = leaves_of(old + new)
+    frontier = merkle.frontier_extend([], 0, leaves[:old])
+    frontier = merkle.frontier_extend(frontier, old, leaves[old:])
+    assert merkle.frontier_root(frontier) == mth(leaves)
+
+
+@given(st.data())
+def test_inclusion_proofs_verify_and_bind_the_leaf(data):
+    n = data.draw(st.integers(min_value=1, max_value=60))
+    i = data.draw(st.integers(min_value=0, max_value=n - 1))
+    leaves = leaves_of(n)
+    proof = merkle.inclusion_proof(leaves, i)
+    assert merkle.verify_inclusion(leaves[i], i, n, proof, mth(leaves))
+    assert not merkle.verify_inclusion(merkle.leaf_hash(b"forged"), i, n, proof, mth(leaves))
+    if n > 1:
+        assert not merkle.verify_inclusion(leaves[i], (i + 1) % n, n, proof, mth(leaves))
+
+
+@given(st.data())
+def test_consistency_proofs_verify_only_for_prefixes(data):
+    n = data.draw(st.integers(min_value=1, max_value=60))
+    m = data.draw(st.integers(min_value=1, max_value=n))
+    leaves = leaves_of(n)
+    proof = merkle.consistency_proof(leaves, m)
+    assert merkle.verify_consistency(m, n, mth(leaves[:m]), mth(leaves), proof)
+    rewritten = [merkle.leaf_hash(b"rewritten"), *leaves[1:]]
+    assert not merkle.verify_consistency(m, n, mth(rewritten[:m]), mth(leaves), proof)
