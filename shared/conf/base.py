@@ -135,3 +135,23 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# federation (DESIGN §6): exchange keys, adapter, delivery and reconciliation schedule.
+FEDERATION_HUB_CODE = "410000"
+FEDERATION_KEY_PASSWORD = env("FEDERATION_KEY_PASSWORD", SECRET_KEY)
+FEDERATION_ADAPTER = env("EXCHANGE_ADAPTER", "http")
+FEDERATION_AMQP_URL = env("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
+FEDERATION_AMQP_EXCHANGE = env("AMQP_EXCHANGE", "elicense.exchange")
+FEDERATION_BATCH_SIZE = env_int("FEDERATION_BATCH_SIZE", 200)
+FEDERATION_MAX_ATTEMPTS = env_int("FEDERATION_MAX_ATTEMPTS", 20)
+FEDERATION_ONLINE_DEADLINE_SECONDS = env_int("FEDERATION_ONLINE_DEADLINE_SECONDS", 60)
+FEDERATION_PUSH_DOWN = env_bool("FEDERATION_PUSH_DOWN", True)
+FEDERATION_HTTP_TIMEOUT = (3.0, float(env_int("FEDERATION_HTTP_TIMEOUT", 30)))
+CELERY_BEAT_SCHEDULE["federation-relay-sweep"] = {
+    "task": "federation.relay_sweep",
+    "schedule": env_int("FEDERATION_SWEEP_SECONDS", 5),
+}
+CELERY_BEAT_SCHEDULE["federation-reconcile"] = {
+    "task": "federation.reconcile_all",
+    "schedule": env_int("FEDERATION_RECONCILE_SECONDS", 900),
+}
