@@ -127,6 +127,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 BATCH_MAX_ITEMS = env_int("BATCH_MAX_ITEMS", 5000)
+# A queued or running batch untouched this long is queued again (its job was lost or killed).
+BATCH_STALE_SECONDS = env_int("BATCH_STALE_SECONDS", 120)
 
 LOGGING = {
     "version": 1,

@@ -88,8 +88,12 @@ def _license_fields(snap: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _find(snap: dict[str, Any]) -> tuple[License | None, LicenseType, Agency]:
+def _find(
+    snap: dict[str, Any], type_snapshot: dict[str, Any] | None = None
+) -> tuple[License | None, LicenseType, Agency]:
     issuer = _agency(snap["issuer"])
+    if type_snapshot is not None:
+        apply_type({"type": type_snapshot}, sender="")
     license_type = LicenseType.objects.filter(type_code=snap["type_code"]).first()
     if license_type is None:
         raise PermanentError(
@@ -163,7 +167,7 @@ def _identifier_in_use(lic: License | None, identifier: str) -> None:
 @transaction.atomic
 def apply_license_event(payload: dict[str, Any], *, sender: str) -> License:
     snap, event = payload["license"], payload["event"]
-    lic, license_type, issuer = _find(snap)
+    lic, license_type, issuer = _find(snap, payload.get("type"))
     if lic is not None and event["seq"] <= lic.last_event_seq:
         # Already at or past this state: a duplicate or an older event. Keep what we hold,
         # but make sure the immutable rows exist.
@@ -191,7 +195,7 @@ def apply_license_event(payload: dict[str, Any], *, sender: str) -> License:
 @transaction.atomic
 def apply_license_repair(payload: dict[str, Any], *, sender: str) -> License:
     snap = payload["license"]
-    lic, license_type, issuer = _find(snap)
+    lic, license_type, issuer = _find(snap, payload.get("type"))
     fields = _license_fields(snap)
     _identifier_in_use(lic, snap["identifier"])
     if lic is None:

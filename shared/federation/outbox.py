@@ -5,6 +5,7 @@ after the hub. At the hub, licences issued by provincial systems for a holder of
 the stream named after that city, when that city's node is registered (art. 15).
 """
 
+import time
 from typing import Any
 
 from django.conf import settings
@@ -42,10 +43,24 @@ def outbox_write(*, stream: str, kind: str, key: str, payload: dict[str, Any]) -
     return row
 
 
+_window_end: dict[str, float] = {}
+_trailing: set[str] = set()
+KICK_INTERVAL = 0.2  # seconds: a relay run sends everything committed so far
+
+
 def _kick(task: Any, stream: str) -> None:
-    # The beat sweep delivers anything whose kick was lost (broker down at commit).
+    """Start a relay run after commit: at once for the first commit in a KICK_INTERVAL window,
+    and once more at the window's end for any later ones (a bulk upload commits hundreds of rows
+    a second; one run sends them all). The beat sweep delivers anything whose kick was lost."""
+    now = time.monotonic()
     try:
-        task.delay(stream)
+        if now >= _window_end.get(stream, 0.0):
+            _window_end[stream] = now + KICK_INTERVAL
+            _trailing.discard(stream)
+            task.delay(stream)
+        elif stream not in _trailing:
+            _trailing.add(stream)
+            task.apply_async((stream,), countdown=_window_end[stream] - now)
     except Exception:  # noqa: BLE001 - the outbox row is safe; the sweep will send it
         return
 
@@ -121,6 +136,9 @@ def on_license_changed(
         kind = "license.repair"
     else:
         kind = "license.event"
+    if settings.LIBRARY_TIER == "hub":
+        # Cities do not receive the provincial catalogue: the licence carries its type.
+        payload["type"] = snapshots.type_snapshot(license.license_type)
     for stream in streams:
         outbox_write(stream=stream, kind=kind, key=_license_key(license), payload=payload)
 

@@ -23,7 +23,7 @@ from shared.federation.keys import peer_get, signing_key
 from shared.federation.models import OutboxEvent, StreamState
 from shared.federation.transport import adapter_for
 
-LEASE_SECONDS = 60
+LEASE_SECONDS = 15  # short, so a relay killed mid-send is taken over soon; renewed per envelope
 MAX_BACKOFF_SECONDS = 300
 OWNER = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
 
@@ -90,6 +90,8 @@ def relay_stream(*, stream: str, max_envelopes: int = 50) -> RelayResult:
         state = StreamState.objects.get(stream=stream)
         position = state.sent_seq if adapter.name == "amqp" else state.acked_seq
         for _ in range(max_envelopes):
+            if not _lease(stream):
+                break  # lost the lease (we stalled past it): another relay owns the stream
             rows = list(
                 OutboxEvent.objects.filter(stream=stream, seq__gt=position)
                 .exclude(state=OutboxEvent.State.DEAD)
