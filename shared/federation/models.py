@@ -220,6 +220,7 @@ class Bucket(models.Model):
     scope = models.CharField(max_length=6)
     level = models.PositiveSmallIntegerField()
     key = models.CharField(max_length=64)
+    parent = models.CharField(max_length=64, blank=True, help_text="the level-0 key of a slice")
     count = models.BigIntegerField(default=0)
     xor = models.BigIntegerField(default=0)
 
@@ -227,9 +228,27 @@ class Bucket(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["scope", "level", "key"], name="bucket_unique")
         ]
+        indexes = [models.Index(fields=["scope", "level", "parent"])]
 
     def __str__(self) -> str:
         return f"{self.scope}/{self.level}/{self.key}"
+
+
+class Leaf(models.Model):
+    """A released licence's leaf digest and slice, kept by the same trigger as the buckets, so
+    the last step of a reconciliation reads only the licences of the slices that differ."""
+
+    license_id = models.BigIntegerField(unique=True)
+    scope = models.CharField(max_length=6)
+    slice_key = models.CharField(max_length=64)
+    base = models.CharField(max_length=120)
+    digest = models.CharField(max_length=32)
+
+    class Meta:
+        indexes = [models.Index(fields=["scope", "slice_key"])]
+
+    def __str__(self) -> str:
+        return self.base
 
 
 class ReconcileRun(models.Model):
