@@ -25,7 +25,9 @@ PG = "postgres://postgres@127.0.0.1:5432/"
 
 
 def psql(db: str, sql: str) -> None:
-    subprocess.run(["psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-c", sql], check=True)
+    subprocess.run(
+        ["psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-c", sql], check=True
+    )
 
 
 def setup_django() -> None:
@@ -47,7 +49,12 @@ def build(licences: int) -> None:
     psql("postgres", "DROP DATABASE IF EXISTS bench_rc_node WITH (FORCE)")
     psql("postgres", "CREATE DATABASE bench_rc_node")
     env = dict(os.environ, DATABASE_URL=PG + "bench_rc_node", NODE_CODE="410100")
-    subprocess.run([sys.executable, str(ROOT / "manage.py"), "node", "migrate", "-v", "0"], env=env, check=True, cwd=ROOT)
+    subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "node", "migrate", "-v", "0"],
+        env=env,
+        check=True,
+        cwd=ROOT,
+    )
     from django.db import connection
 
     from shared.licenses.models import License
@@ -71,9 +78,16 @@ def build(licences: int) -> None:
         "area_code": "'410100'",
     }
     defaults = {
-        "CharField": "''", "TextField": "''", "BooleanField": "false", "JSONField": "'{}'::jsonb",
-        "DateField": "current_date", "DateTimeField": "now()", "PositiveIntegerField": "0",
-        "IntegerField": "0", "BigIntegerField": "0", "BinaryField": "''::bytea",
+        "CharField": "''",
+        "TextField": "''",
+        "BooleanField": "false",
+        "JSONField": "'{}'::jsonb",
+        "DateField": "current_date",
+        "DateTimeField": "now()",
+        "PositiveIntegerField": "0",
+        "IntegerField": "0",
+        "BigIntegerField": "0",
+        "BinaryField": "''::bytea",
     }
     for field in License._meta.concrete_fields:
         if field.primary_key:
@@ -133,7 +147,10 @@ def make_differences(count: int, seed: int = 42) -> set[str]:
             elif n % 4 == 2:
                 cur.execute("UPDATE licenses_license SET pledged = true WHERE id = %s", [pk])
             else:
-                cur.execute("UPDATE licenses_license SET last_event_seq = last_event_seq + 1 WHERE id = %s", [pk])
+                cur.execute(
+                    "UPDATE licenses_license SET last_event_seq = last_event_seq + 1 WHERE id = %s",
+                    [pk],
+                )
     return changed
 
 
@@ -203,7 +220,9 @@ def main() -> None:
     if not args.reuse:
         t = time.perf_counter()
         build(args.licences)
-        print(f"built {args.licences:,} licences in each database in {time.perf_counter() - t:.1f}s")
+        print(
+            f"built {args.licences:,} licences in each database in {time.perf_counter() - t:.1f}s"
+        )
     changed = make_differences(args.differences)
     naive_s, naive_found = naive()
     found_s, repair_s, diff = ours()
@@ -211,11 +230,17 @@ def main() -> None:
     after_s, after_found = naive()
     print(f"licences: {args.licences:,}  differences made: {len(changed)}")
     print(f"naive full comparison:   {naive_s * 1000:9.1f} ms  found {naive_found}")
-    print(f"bucket walk (find):      {found_s * 1000:9.1f} ms  found {len(found)} "
-          f"(all made: {changed <= found}), buckets compared {diff.buckets_compared}, round trips {diff.round_trips}")
-    print(f"repair (build + apply):  {repair_s * 1000:9.1f} ms  for {len(diff.missing_remote) + len(diff.different)} licences")
+    print(
+        f"bucket walk (find):      {found_s * 1000:9.1f} ms  found {len(found)} "
+        f"(all made: {changed <= found}), buckets compared {diff.buckets_compared}, round trips {diff.round_trips}"
+    )
+    print(
+        f"repair (build + apply):  {repair_s * 1000:9.1f} ms  for {len(diff.missing_remote) + len(diff.different)} licences"
+    )
     print(f"find / naive:            {found_s / naive_s * 100:9.2f} %")
-    print(f"find+repair / naive:     {(found_s + repair_s) / naive_s * 100:9.2f} %   (target <= 2 %)")
+    print(
+        f"find+repair / naive:     {(found_s + repair_s) / naive_s * 100:9.2f} %   (target <= 2 %)"
+    )
     print(f"differences left after repair (naive check): {after_found}")
 
 

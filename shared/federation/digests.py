@@ -5,7 +5,7 @@ version, status, pledge flag, event count, content digest); md5 here detects cha
 authenticate anything (the envelopes do that), and it is the one digest PostgreSQL computes
 natively, so the trigger below and the Python code compute the same value.
 
-Level 0 buckets are issuer × month of case completion; level 1 splits each into 256 by the
+Level 0 buckets are issuer × month of case completion; level 1 splits each into 64 by the
 licence's base identifier; level 2 are the licences themselves.
 """
 
@@ -40,7 +40,7 @@ BEGIN
   SELECT type_code INTO v_type FROM catalog_licensetype WHERE id = lic.license_type_id;
   v_base := v_type || '.' || v_issuer || '.' || lic.serial;
   v_l0 := v_issuer || ':' || to_char(lic.case_completed_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM');
-  v_l1 := v_l0 || ':' || substr(md5(v_base), 1, 2);
+  v_l1 := v_l0 || ':' || lpad(to_hex(('x' || substr(md5(v_base), 1, 2))::bit(8)::int / 4), 2, '0');
   v_leaf := md5(lic.identifier || '|' || lic.version || '|' || lic.status || '|'
                 || (CASE WHEN lic.pledged THEN '1' ELSE '0' END) || '|'
                 || lic.last_event_seq || '|' || lic.content_digest);
@@ -103,7 +103,7 @@ WITH leaves AS (
            || (CASE WHEN l.pledged THEN '1' ELSE '0' END) || '|' || l.last_event_seq || '|'
            || l.content_digest) AS leaf,
          a.code || ':' || to_char(l.case_completed_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM') AS l0,
-         substr(md5(t.type_code || '.' || a.code || '.' || l.serial), 1, 2) AS slice,
+         lpad(to_hex(('x' || substr(md5(t.type_code || '.' || a.code || '.' || l.serial), 1, 2))::bit(8)::int / 4), 2, '0') AS slice,
          ('x' || substr(md5(l.identifier || '|' || l.version || '|' || l.status || '|'
            || (CASE WHEN l.pledged THEN '1' ELSE '0' END) || '|' || l.last_event_seq || '|'
            || l.content_digest), 1, 16))::bit(64)::bigint AS x
@@ -150,13 +150,18 @@ def leaf_digest(
     )
 
 
+def _slice(base: str) -> str:
+    """One of 64 slices of a level-0 bucket (at a million licences: about 65 licences each)."""
+    return f"{int(_md5(base)[:2], 16) // 4:02x}"
+
+
 def _signed64(value: int) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
 def bucket_keys(*, issuer_code: str, case_completed_at: datetime, base: str) -> tuple[str, str]:
     l0 = f"{issuer_code}:{case_completed_at.astimezone(TZ):%Y-%m}"
-    return l0, f"{l0}:{_md5(base)[:2]}"
+    return l0, f"{l0}:{_slice(base)}"
 
 
 def uses_trigger() -> bool:
@@ -260,7 +265,7 @@ class DatabaseDigests:
             )
             for type_code, serial, ident, version, status, pledged, seq, digest in rows:
                 base = base_key(type_code=type_code, issuer_code=issuer, serial=serial)
-                if _md5(base)[:2] not in slices:
+                if _slice(base) not in slices:
                     continue
                 result[base] = (
                     1,
