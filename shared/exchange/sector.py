@@ -26,7 +26,9 @@ class SectorQuery:
 
 
 class SectorLibraryClient:
-    def __init__(self, *, base_url: str, token: str = "", timeout: tuple[float, float] = (2.0, 5.0)) -> None:
+    def __init__(
+        self, *, base_url: str, token: str = "", timeout: tuple[float, float] = (2.0, 5.0)
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.timeout = timeout

@@ -186,7 +186,10 @@ def apply_in_python(lic: License, sign: int) -> None:
         bucket_keys(issuer_code=lic.issuer.code, case_completed_at=lic.case_completed_at, base=base)
     ):
         bucket, _ = Bucket.objects.get_or_create(
-            scope=lic.library_code, level=level, key=key, defaults={"parent": key.rsplit(":", 1)[0] if level else ""}
+            scope=lic.library_code,
+            level=level,
+            key=key,
+            defaults={"parent": key.rsplit(":", 1)[0] if level else ""},
         )
         Bucket.objects.filter(pk=bucket.pk).update(count=F("count") + sign)
         bucket.refresh_from_db()
@@ -245,7 +248,8 @@ class DatabaseDigests:
             start = datetime(year, mon, 1, tzinfo=TZ)
             end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=TZ)
             rows = (
-                License.objects.using(self.using).exclude(status__in=UNRELEASED)
+                License.objects.using(self.using)
+                .exclude(status__in=UNRELEASED)
                 .filter(
                     library_code=self.scope,
                     issuer__code=issuer,

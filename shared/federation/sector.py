@@ -54,6 +54,11 @@ def sector_query(
         for item in items:
             if item.get("type_code") in wanted:
                 answer.licenses.append(
-                    item | {"library_code": library.code, "library_name": library.name, "source": "sector"}
+                    item
+                    | {
+                        "library_code": library.code,
+                        "library_name": library.name,
+                        "source": "sector",
+                    }
                 )
     return answer

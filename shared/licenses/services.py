@@ -372,9 +372,7 @@ def license_act(
         lic, action=action, from_status=from_status, actor=actor, reason=reason, data=data
     )
     lic.save()
-    license_changed.send(
-        sender=License, license=lic, event=event, new_version=outcome.new_version
-    )
+    license_changed.send(sender=License, license=lic, event=event, new_version=outcome.new_version)
     return lic, event
 
 

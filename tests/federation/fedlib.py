@@ -103,10 +103,10 @@ def hub_copy(hub: Library, node: Library) -> int:
 
 def wait_synced(hub: Library, node: Library, timeout: float = 180) -> None:
     wait_until(
-        lambda: node.sql(
-            "SELECT count(*) FROM federation_outboxevent WHERE state <> 'acknowledged'"
-        )
-        == [(0,)],
+        lambda: (
+            node.sql("SELECT count(*) FROM federation_outboxevent WHERE state <> 'acknowledged'")
+            == [(0,)]
+        ),
         timeout=timeout,
         interval=0.5,
         message="node outbox acknowledged",

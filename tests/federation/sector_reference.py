@@ -30,8 +30,10 @@ class SectorReference:
             return [b'{"error": "purpose required"}']
         holder = body["holder"]
         found = [
-            lic for lic in self.licenses
-            if (lic["holder"]["code"], lic["holder"]["code_type"]) == (holder["code"], holder["code_type"])
+            lic
+            for lic in self.licenses
+            if (lic["holder"]["code"], lic["holder"]["code_type"])
+            == (holder["code"], holder["code_type"])
             and lic["type_code"] in body["type_codes"]
         ]
         start_response("200 OK", [("Content-Type", "application/json")])

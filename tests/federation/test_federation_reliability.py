@@ -36,13 +36,20 @@ def test_hub_down_while_the_node_issues_500_then_back(make_federation):
     hub.stop("worker")
     # when the node issues 500 licences and changes 30 of them
     issue_batch(node, 500)
-    idents = [r[0] for r in node.sql(
-        "SELECT identifier FROM licenses_license WHERE number LIKE 'R410100%%' ORDER BY id LIMIT 30"
-    )]
+    idents = [
+        r[0]
+        for r in node.sql(
+            "SELECT identifier FROM licenses_license WHERE number LIKE 'R410100%%' ORDER BY id LIMIT 30"
+        )
+    ]
     for i, ident in enumerate(idents):
-        action = ("suspend", {"reason": "停机期间暂扣"}) if i % 2 else ("revoke", {"reason": "吊销"})
+        action = (
+            ("suspend", {"reason": "停机期间暂扣"}) if i % 2 else ("revoke", {"reason": "吊销"})
+        )
         assert act(node, ident, action[0], **action[1]).status_code == 200
-    failed = node.sql("SELECT count(*), max(attempts) FROM federation_outboxevent WHERE state IN ('failed', 'sent')")
+    failed = node.sql(
+        "SELECT count(*), max(attempts) FROM federation_outboxevent WHERE state IN ('failed', 'sent')"
+    )
     assert failed[0][0] > 0  # the relay tried and recorded the failures
     # then, once the hub is back, everything arrives
     fed.start("hub")
@@ -55,7 +62,11 @@ def test_worker_killed_mid_batch(make_federation):
     hub, node = fed["hub"], fed["410100"]
     fed.start()
     batch_id = issue_batch(node, 300, wait=False)
-    wait_until(lambda: batch_state(node, batch_id)["processed"] >= 40, timeout=120, message="batch under way")
+    wait_until(
+        lambda: batch_state(node, batch_id)["processed"] >= 40,
+        timeout=120,
+        message="batch under way",
+    )
     # SIGKILL the whole worker (pool children included), mid-batch and mid-relay
     node.stop("worker", sig=signal.SIGKILL)
     processed = batch_state(node, batch_id)["processed"]
@@ -68,7 +79,16 @@ def test_worker_killed_mid_batch(make_federation):
 
 def envelope(node, first, last):
     return json.loads(
-        node.manage("federation", "envelope", "--stream", "410000", "--from-seq", str(first), "--to-seq", str(last)).stdout
+        node.manage(
+            "federation",
+            "envelope",
+            "--stream",
+            "410000",
+            "--from-seq",
+            str(first),
+            "--to-seq",
+            str(last),
+        ).stdout
     )
 
 
@@ -83,7 +103,8 @@ def test_duplicates_replays_and_out_of_order_batches(make_federation):
     node.start_web()
     node.wait_ready()  # no worker at the node: nothing is relayed but what the test sends
     issue_batch_direct = node.manage(
-        "shell", "-c",
+        "shell",
+        "-c",
         "from shared.federation.models import OutboxEvent; print(OutboxEvent.objects.count())",
     )
     total = int(issue_batch_direct.stdout.strip().splitlines()[-1])
@@ -104,7 +125,9 @@ def test_duplicates_replays_and_out_of_order_batches(make_federation):
     again = post(hub, envelope(node, 1, total))
     assert again.status_code == 200
     assert (again.json()["applied"], again.json()["duplicates"]) == (0, total)
-    logged = hub.sql("SELECT outcome, count(*) FROM federation_receivedenvelope GROUP BY outcome ORDER BY outcome")
+    logged = hub.sql(
+        "SELECT outcome, count(*) FROM federation_receivedenvelope GROUP BY outcome ORDER BY outcome"
+    )
     assert dict(logged) == {"applied": 2, "duplicate": 1, "gap": 1, "refused": 1}
     node.start_worker()
     assert_converged(hub, node)
@@ -134,7 +157,9 @@ def test_forged_envelope_is_refused_and_logged(make_federation):
     tampered = json.loads(json.dumps(real))
     tampered["body"]["events"][0]["payload"]["type"] = {"type_code": "X"}
     assert post(hub, tampered).json()["code"] == "exchange.bad_signature"
-    assert hub.sql("SELECT count(*) FROM federation_receivedenvelope WHERE outcome = 'refused' AND error_code = 'exchange.bad_signature'") == [(2,)]
+    assert hub.sql(
+        "SELECT count(*) FROM federation_receivedenvelope WHERE outcome = 'refused' AND error_code = 'exchange.bad_signature'"
+    ) == [(2,)]
     assert hub_copy(hub, node) == 0
     assert hub.sql("SELECT count(*) FROM catalog_licensetype")[0][0] == 5
     node.start_worker()
@@ -147,7 +172,9 @@ def test_rows_altered_or_deleted_at_the_hub_are_found_and_repaired(make_federati
     fed.start()
     issue_batch(node, 40)
     wait_synced(hub, node)
-    rows = hub.sql("SELECT id, identifier FROM licenses_license WHERE library_code = '410100' ORDER BY id LIMIT 3")
+    rows = hub.sql(
+        "SELECT id, identifier FROM licenses_license WHERE library_code = '410100' ORDER BY id LIMIT 3"
+    )
     (altered_id, _), (deleted_id, deleted_ident), (pledged_id, _) = rows
     # someone changes the hub's copy directly in the database
     hub.sql("UPDATE licenses_license SET status = 'revoked' WHERE id = %s", (altered_id,))
@@ -172,10 +199,13 @@ def test_postgresql_restart_at_the_hub_during_ingest(make_federation):
     wait_synced(hub, node)
     batch_id = issue_batch(node, 300, wait=False)
     wait_until(lambda: hub_copy(hub, node) > 20, timeout=120, message="ingest under way")
-    cluster = subprocess.run(["ls", "/etc/postgresql"], capture_output=True, text=True).stdout.split()[0]
+    cluster = subprocess.run(
+        ["ls", "/etc/postgresql"], capture_output=True, text=True
+    ).stdout.split()[0]
     subprocess.run(
         ["pg_ctlcluster", "--skip-systemctl-redirect", cluster, "main", "restart", "-m", "fast"],
-        check=True, timeout=60,
+        check=True,
+        timeout=60,
     )
     wait_batch(node, batch_id, 300)
     assert_converged(hub, node)

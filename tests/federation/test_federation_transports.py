@@ -53,7 +53,9 @@ def test_licence_issued_at_the_hub_flows_down_to_the_holders_city(make_federatio
     )
     assert created.status_code == 201, created.text
     ident = created.json()["identifier"]
-    wait_until(lambda: zhengzhou.count("identifier = %s", (ident,)) == 1, timeout=30, message="down")
+    wait_until(
+        lambda: zhengzhou.count("identifier = %s", (ident,)) == 1, timeout=30, message="down"
+    )
     assert zhengzhou.sql(
         "SELECT library_code, status FROM licenses_license WHERE identifier = %s", (ident,)
     ) == [("410000", "valid")]
@@ -62,5 +64,6 @@ def test_licence_issued_at_the_hub_flows_down_to_the_holders_city(make_federatio
     wait_synced(hub, zhengzhou)
     assert hub.count("identifier = %s", (ident,)) == 1
     assert zhengzhou.sql(
-        "SELECT count(*) FROM federation_outboxevent WHERE key LIKE %s", (f"%{ident.split('.')[-3]}",)
+        "SELECT count(*) FROM federation_outboxevent WHERE key LIKE %s",
+        (f"%{ident.split('.')[-3]}",),
     ) == [(0,)]

@@ -11,9 +11,24 @@ pytestmark = pytest.mark.django_db
 
 HOLDER = {"code": "91410100MA45XYZ12X", "code_type": "001"}
 LICENCES = [
-    {"identifier": "1.2.156.3005.2.X.1", "type_code": "11100000000000131E901", "holder": HOLDER, "name": "危险化学品经营许可证"},
-    {"identifier": "1.2.156.3005.2.X.2", "type_code": "11100000000000131E902", "holder": HOLDER, "name": "特种设备使用登记证"},
-    {"identifier": "1.2.156.3005.2.X.3", "type_code": "11100000000000131E901", "holder": {"code": "other", "code_type": "001"}, "name": "x"},
+    {
+        "identifier": "1.2.156.3005.2.X.1",
+        "type_code": "11100000000000131E901",
+        "holder": HOLDER,
+        "name": "危险化学品经营许可证",
+    },
+    {
+        "identifier": "1.2.156.3005.2.X.2",
+        "type_code": "11100000000000131E902",
+        "holder": HOLDER,
+        "name": "特种设备使用登记证",
+    },
+    {
+        "identifier": "1.2.156.3005.2.X.3",
+        "type_code": "11100000000000131E901",
+        "holder": {"code": "other", "code_type": "001"},
+        "name": "x",
+    },
 ]
 
 
@@ -32,7 +47,9 @@ def query(**kw):
 def test_hub_asks_the_sector_library_and_stores_nothing():
     with SectorReference(LICENCES) as sector:
         SectorLibrary.objects.create(
-            code="yjglt", name="省应急管理厅行业库", base_url=sector.url,
+            code="yjglt",
+            name="省应急管理厅行业库",
+            base_url=sector.url,
             type_codes=["11100000000000131E901"],
         )
         answer = query()

@@ -122,7 +122,9 @@ def _seed() -> World:
 
     valid = _issue(issuer, plain, "JY1", holder_body="MA3X7Y8L")
     suspended = _issue(issuer, plain, "JY2", holder_body="MA3X7Y8L")
-    licenses.license_act(actor=issuer, identifier=suspended.identifier, action=Action.suspend, reason="暂扣")
+    licenses.license_act(
+        actor=issuer, identifier=suspended.identifier, action=Action.suspend, reason="暂扣"
+    )
     pledged = _issue(issuer, plain, "JY3", holder_body="MA3X7Y8L")
     licenses.license_act(
         actor=issuer,
@@ -132,7 +134,9 @@ def _seed() -> World:
         until=timezone.localdate() + timedelta(days=30),
     )
     revoked = _issue(issuer, plain, "JY4", holder_body="MA3X7Y8L")
-    licenses.license_act(actor=issuer, identifier=revoked.identifier, action=Action.revoke, reason="吊销")
+    licenses.license_act(
+        actor=issuer, identifier=revoked.identifier, action=Action.revoke, reason="吊销"
+    )
     amended = _issue(issuer, plain, "JY5", holder_body="MA3X7Y8L")
     first_version = amended.identifier
     amended, _ = licenses.license_act(
