@@ -115,9 +115,6 @@ def copy_baseline(fed: Federation, count: int) -> float:
     hub = fed["hub"]
     pg_admin("DROP DATABASE IF EXISTS bench_sync_copy WITH (FORCE)")
     pg_admin("CREATE DATABASE bench_sync_copy TEMPLATE fedtpl_hub")
-    tables = [
-        ("licenses_license", "SELECT * FROM licenses_license WHERE number LIKE 'R%%' AND id > 0"),
-    ]
     with psycopg.connect(PG + hub.db) as src, psycopg.connect(PG + "bench_sync_copy") as dst:
         ids = [
             r[0]

@@ -35,7 +35,7 @@ from shared.accounts import services as accounts
 from shared.domain.status import Action
 from shared.licenses import batches
 from shared.licenses import services as licenses
-from tests.support import make_agency, make_citizen_id, make_type, make_user, make_uscc
+from tests.support import make_agency, make_type, make_uscc, make_user
 
 pytestmark = pytest.mark.django_db
 
