@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install demo test test-node test-hub lint format clean
+.PHONY: install system demo test lint format clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,7 +12,11 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed
+## System packages (CJK font, poppler, SoftHSM2, NSS tools, zbar): installed only when missing.
+system:
+	@bash deploy/system-packages.sh || echo "警告：系统软件包未能安装（需要 root 或 sudo）；证照文件渲染与签章将不可用" >&2
+
+install: $(VENV)/.installed system
 
 ## Run the federation: the hub (:8000), 郑州 410100 (:8001) and 洛阳 410300 (:8002), with
 ## Celery workers and beat, on embedded SQLite and a filesystem broker (REDIS_URL to use Redis).
@@ -20,10 +24,12 @@ demo: install
 	$(PY) deploy/demo.py
 
 ## The whole suite against a real PostgreSQL and Redis: one pytest run per deployment.
+## Three runs: the library at a node, the hub, and the federation of real processes.
 test: install
 	$(PY) deploy/check_services.py
-	$(PY) -m pytest tests/shared tests/node tests/federation --ds=municipal_node.settings.test $(PYTEST_ARGS)
-	$(PY) -m pytest tests/hub --ds=provincial_hub.settings.test $(PYTEST_ARGS)
+	$(PY) -m pytest tests/shared tests/node tests/files tests/access --ignore=tests/access/hub --ds=municipal_node.settings.test $(PYTEST_ARGS)
+	$(PY) -m pytest tests/hub tests/access/hub --ds=provincial_hub.settings.test $(PYTEST_ARGS)
+	$(PY) -m pytest tests/federation --ds=municipal_node.settings.test $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -3,7 +3,11 @@
 import socket
 import sys
 
-SERVICES = {"PostgreSQL": ("127.0.0.1", 5432), "Redis": ("127.0.0.1", 6379)}
+SERVICES = {
+    "PostgreSQL": ("127.0.0.1", 5432),
+    "Redis": ("127.0.0.1", 6379),
+    "RabbitMQ": ("127.0.0.1", 5672),
+}
 
 
 def main() -> int:

@@ -142,16 +142,52 @@ def port_free(port: int) -> bool:
 
 # Migrate, then seed (idempotent), in one process per library: one Django start-up, not two.
 SETUP = (
-    "import sys, django; from django.core.management import call_command; django.setup(); "
+    "import sys, json, django; from django.core.management import call_command; django.setup(); "
     "call_command('migrate', interactive=False, verbosity=1); "
-    "call_command('seed_demo', credentials=sys.argv[1])"
+    "call_command('seed_demo', credentials=sys.argv[1]); "
+    "from shared.federation.keys import export_public; "
+    "open(sys.argv[2], 'w').write(json.dumps(export_public() | {'url': sys.argv[3]}))"
 )
+# Exchange keys between the hub and the nodes (each registers the others as peers), so the
+# nodes' changes flow up and the hub's flow down (DESIGN §6).
+REGISTER = (
+    "import sys, json, django; django.setup(); "
+    "from shared.federation.keys import peer_register; "
+    "[peer_register(code=d['code'], kid=d['kid'], public_key_pem=d['public_key_pem'], "
+    "base_url=d['url'], name=d['name']) for d in (json.load(open(f)) for f in sys.argv[1:])]"
+)
+
+
+def key_file(lib: dict[str, str], var_root: Path) -> Path:
+    (var_root / "keys").mkdir(parents=True, exist_ok=True)
+    return var_root / "keys" / f"{lib['name']}.json"
+
+
+def connect_federation(libs: list[dict[str, str]], var_root: Path, logs: Path) -> None:
+    hub = next(lib for lib in libs if lib["tier"] == "hub")
+    nodes = [lib for lib in libs if lib is not hub]
+    for lib in libs:
+        peers = nodes if lib is hub else [hub]
+        log = logs / f"{lib['name']}-setup.log"
+        with open(log, "ab") as out:
+            subprocess.run(
+                [PY, "-c", REGISTER, *(str(key_file(p, var_root)) for p in peers)],
+                env=env_for(lib, var_root),
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                check=True,
+                timeout=120,
+            )
 
 
 def setup(lib: dict[str, str], var_root: Path, logs: Path) -> subprocess.Popen:
     creds = var_root / "credentials" / f"{lib['name']}.json"
+    url = f"http://127.0.0.1:{lib['port']}"
     return spawn(
-        [PY, "-c", SETUP, str(creds)], env_for(lib, var_root), logs / f"{lib['name']}-setup.log"
+        [PY, "-c", SETUP, str(creds), str(key_file(lib, var_root)), url],
+        env_for(lib, var_root),
+        logs / f"{lib['name']}-setup.log",
     )
 
 
@@ -338,6 +374,7 @@ def main() -> int:
             flush=True,
         )
         bring_up(libs, var_root, logs, procs)
+        connect_federation(libs, var_root, logs)
         print(banner(libs, var_root, logs, time.monotonic() - started_at), flush=True)
         while True:
             check_stop()

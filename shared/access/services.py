@@ -8,7 +8,7 @@ record, no answer (arts. 21–22, 27, 30).
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -30,6 +30,7 @@ from shared.core.errors import (
     NotFoundError,
     PermanentError,
 )
+from shared.federation.sector import sector_query
 from shared.licenses.models import License
 
 MAX_USE_CAUSE = 200
@@ -378,6 +379,8 @@ def rate_check(*, user: Any, operation: str, matter_code: str = "", use_cause: s
 class QueryAnswer:
     request_id: uuid.UUID
     licenses: list[License]
+    sector: list[dict] = field(default_factory=list)
+    unavailable: list[str] = field(default_factory=list)
 
 
 def share_query(
@@ -420,16 +423,31 @@ def share_query(
         .select_related("license_type", "issuer")
         .order_by("-issue_date", "-id")[:QUERY_LIMIT]
     )
+    # At the hub, the provincial sector libraries answer for the granted types they serve
+    # (art. 9); their licences are shown, recorded, and never stored here.
+    sector = sector_query(
+        holder_code=code,
+        holder_code_type=holder_code_type,
+        matter_code=matter_code.strip(),
+        use_cause=use_cause,
+        requester=user.agency.code,
+        type_codes=sorted({g.license_type.type_code for g in grants}),
+    )
     record = access_record(
         user=user,
         operation=Operation.QUERY,
         matter_code=matter_code.strip(),
         use_cause=use_cause,
-        licenses=found,
-        outcome=Outcome.ALLOWED if found else Outcome.NONE,
+        licenses=[*found, *sector.licenses],
+        outcome=Outcome.ALLOWED if found or sector.licenses else Outcome.NONE,
         holder_code=code,
         holder_code_type=holder_code_type,
     )
-    if not found:
+    if not found and not sector.licenses:
         ratelimit.rate_miss(agency_key=user.agency.code)
-    return QueryAnswer(request_id=record.request_id, licenses=found)
+    return QueryAnswer(
+        request_id=record.request_id,
+        licenses=found,
+        sector=sector.licenses,
+        unavailable=sector.unavailable,
+    )

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from shared.accounts.models import User
 from shared.catalog.models import LicenseType
+from shared.catalog.signals import license_type_changed
 from shared.catalog.surface import check_schema
 from shared.core.errors import ConflictError, ForbiddenError, PermanentError
 from shared.domain.identifiers import validate_type_code
@@ -63,11 +64,13 @@ def license_type_create(*, actor: User, type_code: str, **fields: Any) -> Licens
     data.setdefault("definer_code", code[:18])
     try:
         with transaction.atomic():
-            return LicenseType.objects.create(type_code=code, issuer=actor.agency, **data)
+            license_type = LicenseType.objects.create(type_code=code, issuer=actor.agency, **data)
     except IntegrityError as exc:
         raise ConflictError(
             "catalog.type_exists", "证照类型代码已存在", {"type_code": code}
         ) from exc
+    license_type_changed.send(sender=LicenseType, license_type=license_type)
+    return license_type
 
 
 @transaction.atomic
@@ -92,6 +95,7 @@ def license_type_update(*, actor: User, license_type: LicenseType, **fields: Any
         if key in EDITABLE:
             setattr(license_type, key, value)
     license_type.save()
+    license_type_changed.send(sender=LicenseType, license_type=license_type)
     return license_type
 
 
@@ -104,6 +108,7 @@ def license_type_publish(*, actor: User, license_type: LicenseType) -> LicenseTy
     license_type.state = LicenseType.State.PUBLISHED
     license_type.published_at = timezone.now()
     license_type.save(update_fields=["state", "published_at", "updated_at"])
+    license_type_changed.send(sender=LicenseType, license_type=license_type)
     return license_type
 
 
@@ -116,4 +121,5 @@ def license_type_retire(*, actor: User, license_type: LicenseType) -> LicenseTyp
     license_type.state = LicenseType.State.RETIRED
     license_type.retired_at = timezone.now()
     license_type.save(update_fields=["state", "retired_at", "updated_at"])
+    license_type_changed.send(sender=LicenseType, license_type=license_type)
     return license_type

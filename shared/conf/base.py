@@ -128,6 +128,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 BATCH_MAX_ITEMS = env_int("BATCH_MAX_ITEMS", 5000)
+# A queued or running batch untouched this long is queued again (its job was lost or killed).
+BATCH_STALE_SECONDS = env_int("BATCH_STALE_SECONDS", 120)
 
 LOGGING = {
     "version": 1,
@@ -203,3 +205,23 @@ CELERY_BEAT_SCHEDULE["access-checkpoint"] = {
 }
 CELERY_BEAT_SCHEDULE["access-purge"] = {"task": "access.purge_expired", "schedule": 86400}
 CELERY_BEAT_SCHEDULE["access-bulk-sweep"] = {"task": "access.bulk_sweep", "schedule": 300}
+
+# federation (DESIGN §6): exchange keys, adapter, delivery and reconciliation schedule.
+FEDERATION_HUB_CODE = "410000"
+FEDERATION_KEY_PASSWORD = env("FEDERATION_KEY_PASSWORD", SECRET_KEY)
+FEDERATION_ADAPTER = env("EXCHANGE_ADAPTER", "http")
+FEDERATION_AMQP_URL = env("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
+FEDERATION_AMQP_EXCHANGE = env("AMQP_EXCHANGE", "elicense.exchange")
+FEDERATION_BATCH_SIZE = env_int("FEDERATION_BATCH_SIZE", 200)
+FEDERATION_MAX_ATTEMPTS = env_int("FEDERATION_MAX_ATTEMPTS", 20)
+FEDERATION_ONLINE_DEADLINE_SECONDS = env_int("FEDERATION_ONLINE_DEADLINE_SECONDS", 60)
+FEDERATION_PUSH_DOWN = env_bool("FEDERATION_PUSH_DOWN", True)
+FEDERATION_HTTP_TIMEOUT = (3.0, float(env_int("FEDERATION_HTTP_TIMEOUT", 30)))
+CELERY_BEAT_SCHEDULE["federation-relay-sweep"] = {
+    "task": "federation.relay_sweep",
+    "schedule": env_int("FEDERATION_SWEEP_SECONDS", 5),
+}
+CELERY_BEAT_SCHEDULE["federation-reconcile"] = {
+    "task": "federation.reconcile_all",
+    "schedule": env_int("FEDERATION_RECONCILE_SECONDS", 900),
+}

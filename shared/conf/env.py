@@ -63,7 +63,7 @@ def broker_url(queue_dir_name: str, redis_url: str = "") -> tuple[str, dict]:
     if redis_url:
         return redis_url, {"visibility_timeout": 3600}
     folder = var_dir() / "broker" / queue_dir_name
-    for sub in ("in", "processed"):
+    for sub in ("in", "processed", "control"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
     return "filesystem://", {
         "data_folder_in": str(folder / "in"),

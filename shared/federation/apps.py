@@ -6,3 +6,8 @@ class FederationConfig(AppConfig):
     label = "federation"
     verbose_name = "汇聚与交换"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from shared.federation import signals_wiring
+
+        signals_wiring.connect()

@@ -113,9 +113,11 @@ def batch_process(*, batch_id: str) -> Batch:
     return batch
 
 
-def batch_resume_stale(*, older_than_seconds: int = 120) -> list[str]:
+def batch_resume_stale(*, older_than_seconds: int | None = None) -> list[str]:
     """Batches whose job never ran or died (broker down at commit, worker killed): their ids,
     to be queued again by the beat sweep."""
+    if older_than_seconds is None:
+        older_than_seconds = settings.BATCH_STALE_SECONDS
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     return [
         str(pk)

@@ -44,3 +44,23 @@ def signing_worker(transactional_db):
         conn.default_channel.queue_purge("signing")
     with start_worker(app, perform_ping_check=False, pool="solo", queues=["signing"]) as worker:
         yield worker
+
+
+@pytest.fixture(autouse=True)
+def consumer_grants(request):
+    """The consumer agency holds grants for matter M0001 on the test types (DESIGN §7), so the
+    share endpoints answer it; tests of refusals use other agencies or matters."""
+    if "consumer" not in request.fixturenames:
+        return
+    from shared.access.services import grant_create
+
+    admin = request.getfixturevalue("library_admin")
+    agency = request.getfixturevalue("consumer_agency")
+    for name in ("license_type", "review_type"):
+        license_type = request.getfixturevalue(name)
+        grant_create(
+            actor=admin,
+            agency_code=agency.code,
+            type_code=license_type.type_code,
+            matter_code="M0001",
+        )

@@ -66,6 +66,13 @@ class ShareQueryResultSerializer(serializers.Serializer):
     library_code = serializers.CharField(help_text="应答的证照库")
     count = serializers.IntegerField()
     results = SharedLicenseSerializer(many=True)
+    sector_results = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="省级枢纽：行业电子证照库实时应答的证照（library_code 为行业库代码，不在本库存储）",
+    )
+    unavailable_libraries = serializers.ListField(
+        child=serializers.CharField(), help_text="未能应答的行业库代码"
+    )
 
 
 class GrantSerializer(serializers.ModelSerializer):

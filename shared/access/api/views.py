@@ -120,6 +120,8 @@ class ShareQueryApi(RecordedRefusalsMixin, APIView):
             "library_code": settings.LIBRARY_CODE,
             "count": len(answer.licenses),
             "results": answer.licenses,
+            "sector_results": answer.sector,
+            "unavailable_libraries": answer.unavailable,
         }
         return Response(ShareQueryResultSerializer(body).data)
 

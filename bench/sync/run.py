@@ -1,0 +1,199 @@
+"""bench/sync: sustained issuing at two city nodes → the hub, over real HTTP and Celery.
+
+    .venv/bin/python bench/sync/run.py [--rate 100] [--seconds 30] [--backlog 2000]
+
+Needs PostgreSQL and Redis on 127.0.0.1. Starts a hub and nodes 410100 and 410300 (gunicorn +
+Celery worker each, databases cloned from freshly built templates) and measures, in one run:
+  1. lag from commit at the node to visible at the hub (p50/p95/p99), issuing --rate licences a
+     second in total through the nodes' API for --seconds;
+  2. ingest rate: the hub drains a backlog of --backlog licences per node built while it was down;
+  3. the baseline: COPY of the same rows (licences, versions, events) into the hub's tables.
+"""
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+import os  # noqa: E402
+
+import django  # noqa: E402
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "municipal_node.settings.test")
+django.setup()
+
+import psycopg  # noqa: E402
+import requests  # noqa: E402
+
+from tests.federation import fedlib  # noqa: E402
+from tests.federation.harness import PG, Federation, build_templates, pg_admin, wait_until  # noqa: E402
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def sustained(fed: Federation, rate: float, seconds: float) -> list[float]:
+    nodes = [fed["410100"], fed["410300"]]
+    fields = {n.name: fedlib.surface_fields(n) for n in nodes}
+    sessions = {n.name: requests.Session() for n in nodes}
+    for session in sessions.values():
+        adapter = requests.adapters.HTTPAdapter(pool_maxsize=32)
+        session.mount("http://", adapter)
+    interval = len(nodes) / rate
+    counter = iter(range(10**9))
+    lock = threading.Lock()
+    errors = []
+
+    def issue(node):
+        with lock:
+            i = next(counter)
+        body = fedlib.item(node, fields[node.name], 100000 + i)
+        r = sessions[node.name].post(
+            f"{node.url}/api/v1/licenses/",
+            json=body,
+            headers=fedlib.auth(fedlib.issuer(node)["token"]),
+            timeout=30,
+        )
+        if r.status_code != 201:
+            errors.append(r.text[:200])
+
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        n = 0
+        while time.monotonic() - start < seconds:
+            due = start + n * interval
+            time.sleep(max(0.0, due - time.monotonic()))
+            pool.submit(issue, nodes[n % len(nodes)])
+            n += 1
+        submitted = time.monotonic() - start
+    issued_rate = n / (time.monotonic() - start)
+    hub = fed["hub"]
+    for node in nodes:
+        fedlib.wait_synced(hub, node, timeout=300)
+    lags = []
+    for node in nodes:
+        committed = dict(
+            node.sql("SELECT identifier, created_at FROM licenses_license WHERE number LIKE 'R%%'")
+        )
+        visible = dict(
+            hub.sql(
+                "SELECT identifier, created_at FROM licenses_license WHERE number LIKE 'R%%' AND library_code = %s",
+                (node.code,),
+            )
+        )
+        lags += [(visible[k] - committed[k]).total_seconds() for k in committed if k in visible]
+    print(
+        f"sustained: asked {rate:.0f}/s for {seconds:.0f}s ({n} requests sent in {submitted:.0f}s); "
+        f"the nodes' API completed them at {issued_rate:.1f}/s, errors {len(errors)}",
+        flush=True,
+    )
+    return lags
+
+
+def backlog(fed: Federation, count: int) -> tuple[float, int]:
+    hub = fed["hub"]
+    nodes = [fed["410100"], fed["410300"]]
+    hub.stop("web")
+    for k, node in enumerate(nodes):
+        fedlib.issue_batch(node, count, start=500000 + k * count)
+    before = hub.count()
+    expected = before + count * len(nodes)
+    hub.start_web()
+    t0 = time.monotonic()
+    wait_until(
+        lambda: hub.count() >= expected, timeout=900, interval=0.2, message="backlog drained"
+    )
+    elapsed = time.monotonic() - t0
+    return elapsed, count * len(nodes)
+
+
+def copy_baseline(fed: Federation) -> float:
+    """COPY the rows the hub ingested (licences, versions, events) back into a copy of the hub's
+    database from which they were removed: same tables, same indexes and trigger."""
+    hub = fed["hub"]
+    fed.stop()
+    pg_admin("DROP DATABASE IF EXISTS bench_sync_copy WITH (FORCE)")
+    pg_admin(f"CREATE DATABASE bench_sync_copy TEMPLATE {hub.db}")
+    payloads = {}
+    with psycopg.connect(PG + hub.db) as src:
+        ids = [r[0] for r in src.execute("SELECT id FROM licenses_license WHERE number LIKE 'R%'")]
+        for table, where in (
+            ("licenses_license", "id = ANY(%s)"),
+            ("licenses_licenseversion", "license_id = ANY(%s)"),
+            ("licenses_licenseevent", "license_id = ANY(%s)"),
+        ):
+            cols = [
+                r[0]
+                for r in src.execute(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_name = %s ORDER BY ordinal_position",
+                    (table,),
+                )
+            ]
+            buf = bytearray()
+            query = f"COPY (SELECT {', '.join(cols)} FROM {table} WHERE {where}) TO STDOUT (FORMAT BINARY)"
+            with src.cursor().copy(query, (ids,)) as cp:
+                for chunk in cp:
+                    buf += chunk
+            payloads[table] = (cols, bytes(buf))
+    with psycopg.connect(PG + "bench_sync_copy") as dst:
+        with dst.transaction():
+            for table in ("licenses_licenseevent", "licenses_licenseversion"):
+                dst.execute(f"DELETE FROM {table} WHERE license_id = ANY(%s)", (ids,))
+            dst.execute("DELETE FROM licenses_license WHERE id = ANY(%s)", (ids,))
+        t0 = time.monotonic()
+        with dst.transaction():
+            for table, (cols, data) in payloads.items():
+                with dst.cursor().copy(
+                    f"COPY {table} ({', '.join(cols)}) FROM STDIN (FORMAT BINARY)"
+                ) as cp:
+                    cp.write(data)
+        elapsed = time.monotonic() - t0
+    pg_admin("DROP DATABASE IF EXISTS bench_sync_copy WITH (FORCE)")
+    return len(ids) / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rate", type=float, default=100)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--backlog", type=int, default=2000)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-sync-"))
+    templates = build_templates(work / "tpl", ["hub", "410100", "410300"])
+    fed = Federation(work / "run", templates, ["hub", "410100", "410300"])
+    try:
+        fed.start()
+        for name in ("410100", "410300"):
+            fedlib.wait_synced(fed["hub"], fed[name])
+        lags = sustained(fed, args.rate, args.seconds)
+        print(
+            f"lag commit→visible over {len(lags)} licences: p50 {percentile(lags, 50):.3f}s  "
+            f"p95 {percentile(lags, 95):.3f}s  p99 {percentile(lags, 99):.3f}s  "
+            f"max {max(lags):.3f}s  mean {statistics.mean(lags):.3f}s",
+            flush=True,
+        )
+        elapsed, drained = backlog(fed, args.backlog)
+        ingest_rate = drained / elapsed
+        print(
+            f"hub ingest (backlog of {drained} from two nodes): {ingest_rate:.1f} licences/s",
+            flush=True,
+        )
+        copy_rate = copy_baseline(fed)
+    finally:
+        fed.stop()
+    print(f"COPY baseline, the same rows into the hub's tables: {copy_rate:.1f} licences/s")
+    print(f"ingest / COPY: {ingest_rate / copy_rate * 100:.1f} %  (target >= 50 %)")
+
+
+if __name__ == "__main__":
+    main()

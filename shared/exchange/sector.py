@@ -1,0 +1,57 @@
+"""Client of a provincial sector library (行业电子证照库, art. 9). Pure: no Django.
+
+A sector library answers purpose-bound queries for the licence types its department serves
+from its own system: `POST {base_url}/query` with the holder, the matter and the purpose, and
+it answers `{"licenses": [...]}`. The hub asks it at query time and copies nothing.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+
+class SectorUnavailableError(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SectorQuery:
+    holder_code: str
+    holder_code_type: str
+    matter_code: str
+    use_cause: str
+    requester: str
+    type_codes: tuple[str, ...] = ()
+
+
+class SectorLibraryClient:
+    def __init__(
+        self, *, base_url: str, token: str = "", timeout: tuple[float, float] = (2.0, 5.0)
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+
+    def query(self, query: SectorQuery) -> list[dict[str, Any]]:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        try:
+            response = requests.post(
+                self.base_url + "/query",
+                json={
+                    "holder": {"code": query.holder_code, "code_type": query.holder_code_type},
+                    "matter_code": query.matter_code,
+                    "use_cause": query.use_cause,
+                    "requester": query.requester,
+                    "type_codes": list(query.type_codes),
+                },
+                headers=headers,
+                timeout=self.timeout,
+            )
+            response.raise_for_status()
+            licenses = response.json()["licenses"]
+        except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
+            raise SectorUnavailableError(str(exc)) from exc
+        if not isinstance(licenses, list):
+            raise SectorUnavailableError("malformed answer")
+        return [item for item in licenses if isinstance(item, dict)]

@@ -1,0 +1,232 @@
+"""Receiving envelopes: verify, order, apply, acknowledge (DESIGN §6, Zulip's bouncer protocol).
+
+The receiver keeps a high-water mark per sender. An envelope whose first event is beyond the
+mark + 1 is refused as a gap (the sender resumes from the mark); events at or below the mark are
+duplicates and ignored; the rest are applied in order, each in its own savepoint, in one
+transaction with the new mark. An event whose content cannot be applied is dead-lettered as a
+`RejectedEvent` so the stream moves on; the sender learns which in the answer.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from shared.calendars.selectors import workday_calendar
+from shared.core.errors import ApplicationError, ConflictError, PermanentError
+from shared.domain.errors import DomainError
+from shared.exchange.envelopes import EnvelopeError, OpenedEnvelope, open_envelope
+from shared.federation.apply import HANDLERS
+from shared.federation.digests import base_key
+from shared.federation.keys import peer_public_key
+from shared.federation.models import Arrival, InboundCursor, ReceivedEnvelope, RejectedEvent
+
+
+@dataclass(slots=True)
+class IngestResult:
+    high_water_mark: int
+    applied: int = 0
+    duplicates: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _log(envelope: Any, *, outcome: str, sender: str = "", transport: str, **extra: Any) -> None:
+    body = envelope.get("body", {}) if isinstance(envelope, dict) else {}
+    envelope_id = str(body.get("envelope_id", "") if isinstance(body, dict) else "")[:64]
+    ReceivedEnvelope.objects.create(
+        envelope_id=envelope_id,
+        sender=(sender or str(body.get("sender", "") if isinstance(body, dict) else ""))[:6],
+        outcome=outcome,
+        transport=transport,
+        **extra,
+    )
+
+
+def _refuse(
+    envelope: Any, code: str, message: str, *, transport: str, status: int, **extra: Any
+) -> ApplicationError:
+    _log(
+        envelope,
+        outcome=ReceivedEnvelope.Outcome.REFUSED,
+        transport=transport,
+        error_code=code,
+        error_message=message[:500],
+        **extra,
+    )
+    return ApplicationError(code, message, status=status)
+
+
+def ingest_envelope(envelope: Any, *, transport: str = "http") -> IngestResult:
+    now = timezone.now()
+    try:
+        opened = open_envelope(
+            envelope, resolve_key=peer_public_key, receiver=settings.LIBRARY_CODE, now=now
+        )
+    except EnvelopeError as exc:
+        status = 400 if exc.code == "exchange.malformed" else 403
+        raise _refuse(envelope, exc.code, exc.message, transport=transport, status=status) from exc
+    try:
+        result = _apply(opened, envelope, transport=transport)
+    except _Gap as gap:
+        _log(
+            envelope,
+            sender=opened.sender,
+            outcome=ReceivedEnvelope.Outcome.GAP,
+            transport=transport,
+            first_seq=gap.first,
+            error_code="exchange.gap",
+            error_message=f"expected {gap.expected}",
+        )
+        raise ConflictError(
+            "exchange.gap",
+            f"序号不连续：本库已接收至 {gap.expected - 1}，请从 {gap.expected} 开始发送",
+            {"expected": gap.expected, "high_water_mark": gap.expected - 1},
+        ) from None
+    except _Replay:
+        raise _refuse(
+            envelope,
+            "exchange.replay",
+            "该交换信封已接收过（重放），拒绝处理",
+            transport=transport,
+            status=409,
+            sender=opened.sender,
+        ) from None
+    return result
+
+
+class _Gap(Exception):
+    def __init__(self, expected: int, first: int) -> None:
+        self.expected, self.first = expected, first
+
+
+class _Replay(Exception):
+    pass
+
+
+@transaction.atomic
+def _apply(opened: OpenedEnvelope, envelope: Any, *, transport: str) -> IngestResult:
+    InboundCursor.objects.bulk_create([InboundCursor(sender=opened.sender)], ignore_conflicts=True)
+    cursor = InboundCursor.objects.select_for_update().get(sender=opened.sender)
+    if ReceivedEnvelope.objects.filter(
+        envelope_id=opened.envelope_id,
+        outcome__in=(ReceivedEnvelope.Outcome.APPLIED, ReceivedEnvelope.Outcome.DUPLICATE),
+    ).exists():
+        raise _Replay
+    events = sorted(opened.events, key=lambda e: e["seq"])
+    result = IngestResult(high_water_mark=cursor.high_water_mark)
+    if not events:
+        return result
+    if events[0]["seq"] > cursor.high_water_mark + 1:
+        raise _Gap(cursor.high_water_mark + 1, events[0]["seq"])
+    for event in events:
+        seq = event["seq"]
+        if seq <= cursor.high_water_mark:
+            result.duplicates += 1
+            continue
+        if seq != cursor.high_water_mark + 1:
+            break  # a hole inside the envelope: stop here, the sender resends from the mark
+        error = _apply_one(opened.sender, event)
+        if error is not None:
+            result.rejected.append({"seq": seq, **error})
+        else:
+            result.applied += 1
+        cursor.high_water_mark = seq
+    cursor.last_envelope_at = timezone.now()
+    if result.applied:
+        cursor.last_event_at = cursor.last_envelope_at
+    cursor.backlog = int(opened_backlog(envelope))
+    cursor.save()
+    result.high_water_mark = cursor.high_water_mark
+    _log(
+        envelope,
+        sender=opened.sender,
+        outcome=(
+            ReceivedEnvelope.Outcome.APPLIED
+            if result.applied or result.rejected
+            else ReceivedEnvelope.Outcome.DUPLICATE
+        ),
+        transport=transport,
+        first_seq=events[0]["seq"],
+        last_seq=events[-1]["seq"],
+        applied=result.applied,
+        duplicates=result.duplicates,
+        rejected=len(result.rejected),
+    )
+    return result
+
+
+def opened_backlog(envelope: dict[str, Any]) -> int:
+    value = envelope.get("body", {}).get("backlog", 0)
+    return value if isinstance(value, int) and value >= 0 else 0
+
+
+def _apply_one(sender: str, event: dict[str, Any]) -> dict[str, str] | None:
+    kind = event.get("kind")
+    handler = HANDLERS.get(kind)  # type: ignore[arg-type]
+    try:
+        if handler is None:
+            raise PermanentError("federation.kind_unknown", f"未知的事件类型：{kind}")
+        with transaction.atomic():
+            result = handler(event["payload"], sender=sender)
+            if kind in ("license.event", "license.repair"):
+                _record_arrival(result, event["payload"])
+    except (ApplicationError, DomainError) as exc:
+        return _reject(sender, event, exc.code, exc.message)
+    except (KeyError, TypeError, ValueError, IntegrityError) as exc:
+        return _reject(
+            sender, event, "federation.payload_invalid", f"事件内容无法应用：{exc!r}"[:500]
+        )
+    return None
+
+
+def _reject(sender: str, event: dict[str, Any], code: str, message: str) -> dict[str, str]:
+    RejectedEvent.objects.get_or_create(
+        sender=sender,
+        seq=event["seq"],
+        defaults={
+            "kind": str(event.get("kind", ""))[:32],
+            "key": str(event.get("key", ""))[:120],
+            "error_code": code,
+            "error_message": message[:500],
+            "payload": event.get("payload") or {},
+        },
+    )
+    return {"code": code, "message": message}
+
+
+def _record_arrival(lic: Any, payload: dict[str, Any]) -> None:
+    """Timeliness (art. 14): the first arrival of each licence against its deadline."""
+    key = base_key(
+        type_code=lic.license_type.type_code, issuer_code=lic.issuer.code, serial=lic.serial
+    )
+    if Arrival.objects.filter(key=key).exists():
+        return
+    now = timezone.now()
+    committed = payload.get("committed_at")
+    committed_at = datetime.fromisoformat(committed) if committed else now
+    provisional = False
+    if lic.mode == "online":
+        deadline = lic.case_completed_at + timedelta(
+            seconds=settings.FEDERATION_ONLINE_DEADLINE_SECONDS
+        )
+    else:  # offline: 1 working day; bulk and legacy: 5 working days, to the end of that day
+        days = 1 if lic.mode == "offline" else 5
+        result = workday_calendar().add_workdays(timezone.localdate(lic.case_completed_at), days)
+        provisional = result.provisional
+        deadline = timezone.make_aware(datetime.combine(result.day, datetime.max.time()))
+    Arrival.objects.create(
+        key=key,
+        library_code=lic.library_code,
+        issuer_code=lic.issuer.code,
+        mode=lic.mode,
+        case_completed_at=lic.case_completed_at,
+        committed_at=committed_at,
+        arrived_at=now,
+        lag_seconds=max(0.0, (now - committed_at).total_seconds()),
+        deadline_at=deadline,
+        deadline_provisional=provisional,
+        late=now > deadline,
+    )

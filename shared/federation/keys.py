@@ -1,0 +1,97 @@
+"""This library's exchange key and the registry of its peers' keys."""
+
+import functools
+
+from django.conf import settings
+from django.db import transaction
+
+from shared.core.errors import NotFoundError
+from shared.crypto import suites
+from shared.federation.models import LocalKey, Peer
+
+
+def _password() -> bytes:
+    return settings.FEDERATION_KEY_PASSWORD.encode()
+
+
+@transaction.atomic
+def local_key_ensure() -> LocalKey:
+    """The active signing key, created on first use (`federation keygen` does it explicitly)."""
+    key = LocalKey.objects.select_for_update().filter(active=True).first()
+    if key is not None:
+        return key
+    suite = suites.get_suite(getattr(settings, "CRYPTO_SUITE", "gm"))
+    private = suite.generate_key()
+    public = suite.public_key_of(private)
+    return LocalKey.objects.create(
+        kid=suite.key_id(public),
+        suite=suite.name,
+        private_pem=suite.private_key_to_pem(private, _password()).decode(),
+        public_pem=suite.public_key_to_pem(public).decode(),
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed_private(kid: str, pem: str) -> suites.PrivateKey:
+    # Parsing an encrypted PKCS#8 key costs a key derivation: do it once per process and key.
+    return suites.private_key_from_pem(pem.encode(), _password())
+
+
+def signing_key() -> tuple[str, suites.PrivateKey]:
+    key = local_key_ensure()
+    return key.kid, _parsed_private(key.kid, key.private_pem)
+
+
+def export_public() -> dict[str, str]:
+    key = local_key_ensure()
+    return {
+        "code": settings.LIBRARY_CODE,
+        "name": settings.LIBRARY_NAME,
+        "kid": key.kid,
+        "suite": key.suite,
+        "public_key_pem": key.public_pem,
+    }
+
+
+@transaction.atomic
+def peer_register(
+    *,
+    code: str,
+    kid: str,
+    public_key_pem: str,
+    base_url: str = "",
+    name: str = "",
+    adapter: str = "",
+) -> Peer:
+    suites.public_key_from_pem(public_key_pem.encode())  # refuse what does not parse
+    peer, _ = Peer.objects.update_or_create(
+        code=code,
+        defaults={
+            "kid": kid,
+            "public_pem": public_key_pem,
+            "base_url": base_url,
+            "name": name,
+            "adapter": adapter,
+            "active": True,
+        },
+    )
+    return peer
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed_public(pem: str) -> suites.PublicKey:
+    return suites.public_key_from_pem(pem.encode())
+
+
+def peer_public_key(sender: str, kid: str) -> suites.PublicKey | None:
+    peer = Peer.objects.filter(code=sender, active=True).first()
+    if peer is None or peer.kid != kid:
+        return None
+    return _parsed_public(peer.public_pem)
+
+
+def peer_get(code: str) -> Peer:
+    peer = Peer.objects.filter(code=code, active=True).first()
+    if peer is None:
+        raise NotFoundError("federation.peer_unknown", "交换对端未登记", {"code": code})
+    return peer

@@ -1,0 +1,81 @@
+"""`python manage.py <tier> federation <keygen|export-key|add-peer|peers|relay|resume|status>`."""
+
+import json
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from shared.federation import keys, relay, selectors
+from shared.federation.models import Peer
+
+
+class Command(BaseCommand):
+    help = "交换密钥与对端登记、手动投递与状态查看"
+
+    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+        sub = parser.add_subparsers(dest="action", required=True)
+        sub.add_parser("keygen", help="生成本库交换密钥（已有则沿用）")
+        export = sub.add_parser("export-key", help="导出本库公钥与代码（JSON）")
+        export.add_argument("--out", help="写入文件；缺省输出到标准输出")
+        export.add_argument("--url", default="", help="本库对外地址，一并写入")
+        add = sub.add_parser("add-peer", help="登记对端（由对端 export-key 的 JSON）")
+        add.add_argument("--file", required=True)
+        add.add_argument("--url", help="对端地址（覆盖 JSON 中的 url）")
+        add.add_argument("--adapter", default="", choices=["", "http", "amqp"])
+        sub.add_parser("peers", help="列出已登记的对端")
+        run = sub.add_parser("relay", help="立即投递某个流")
+        run.add_argument("--stream", required=True)
+        resume = sub.add_parser("resume", help="向接收方查询高水位并从该处续传")
+        resume.add_argument("--stream", required=True)
+        sub.add_parser("status", help="各交换流的投递状态")
+        env = sub.add_parser("envelope", help="把外发事件封装成签名信封输出（排障与演练用）")
+        env.add_argument("--stream", required=True)
+        env.add_argument("--from-seq", type=int, required=True)
+        env.add_argument("--to-seq", type=int, required=True)
+
+    def handle(self, *args, action: str, **options):  # type: ignore[no-untyped-def]
+        if action == "keygen":
+            key = keys.local_key_ensure()
+            self.stdout.write(f"kid={key.kid} suite={key.suite}")
+        elif action == "export-key":
+            data = keys.export_public() | {"url": options["url"]}
+            text = json.dumps(data, ensure_ascii=False, indent=2)
+            if options["out"]:
+                Path(options["out"]).write_text(text + "\n", encoding="utf-8")
+            else:
+                self.stdout.write(text)
+        elif action == "add-peer":
+            try:
+                data = json.loads(Path(options["file"]).read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise CommandError(f"无法读取对端密钥文件：{exc}") from exc
+            peer = keys.peer_register(
+                code=data["code"],
+                kid=data["kid"],
+                public_key_pem=data["public_key_pem"],
+                base_url=options.get("url") or data.get("url", ""),
+                name=data.get("name", ""),
+                adapter=options["adapter"],
+            )
+            self.stdout.write(f"已登记对端 {peer.code} {peer.name} {peer.base_url}")
+        elif action == "peers":
+            for peer in Peer.objects.all():
+                self.stdout.write(
+                    f"{peer.code}\t{peer.name}\t{peer.base_url}\t{peer.adapter or '-'}"
+                )
+        elif action == "relay":
+            result = relay.relay_stream(stream=options["stream"])
+            self.stdout.write(
+                f"sent={result.sent} acknowledged={result.acknowledged} error={result.error or '-'}"
+            )
+        elif action == "resume":
+            mark = relay.resume_from_receiver(stream=options["stream"])
+            self.stdout.write(f"high_water_mark={mark}")
+        elif action == "status":
+            for row in selectors.outbox_summary():
+                self.stdout.write(json.dumps(row, ensure_ascii=False))
+        elif action == "envelope":
+            envelope = relay.envelope_for(
+                stream=options["stream"], first=options["from_seq"], last=options["to_seq"]
+            )
+            self.stdout.write(json.dumps(envelope, ensure_ascii=False))

@@ -1,0 +1,301 @@
+"""Federation state: keys, peers, the outbox, delivery cursors, digests, reconciliation.
+
+Everything an operator needs to see about delivery is a row here (DESIGN §6): outbox events
+with their state, attempts and last error; the cursor of every stream; every envelope received
+or refused; every reconciliation run and what it found.
+"""
+
+from django.db import models
+
+
+class LocalKey(models.Model):
+    """This library's signing key for envelopes. One is active; older ones stay for verifying."""
+
+    kid = models.CharField(max_length=64, unique=True)
+    suite = models.CharField(max_length=8)
+    private_pem = models.TextField(help_text="PKCS#8, encrypted with FEDERATION_KEY_PASSWORD")
+    public_pem = models.TextField()
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "本库交换密钥"
+        verbose_name_plural = "本库交换密钥"
+
+    def __str__(self) -> str:
+        return f"{self.kid} ({self.suite})"
+
+
+class Peer(models.Model):
+    """Another library this one exchanges with: the hub at a node, the nodes at the hub."""
+
+    class Adapter(models.TextChoices):
+        HTTP = "http", "HTTP"
+        AMQP = "amqp", "AMQP 消息总线"
+
+    code = models.CharField("库代码", max_length=6, unique=True)
+    name = models.CharField(max_length=100, blank=True)
+    base_url = models.CharField(max_length=200, blank=True)
+    kid = models.CharField(max_length=64)
+    public_pem = models.TextField()
+    adapter = models.CharField(
+        max_length=8,
+        choices=Adapter.choices,
+        blank=True,
+        help_text="为空时使用 EXCHANGE_ADAPTER 设置",
+    )
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "交换对端"
+        verbose_name_plural = "交换对端"
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class StreamCounter(models.Model):
+    """The last sequence number handed out on a stream; incremented under the row lock so the
+    numbers are gap-free and follow commit order."""
+
+    stream = models.CharField(max_length=6, unique=True)
+    last = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.stream}: {self.last}"
+
+
+class OutboxEvent(models.Model):
+    """One change to deliver to `stream` (the receiving library's code), in `seq` order."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "待发送"
+        SENT = "sent", "已发送"
+        ACKNOWLEDGED = "acknowledged", "已确认"
+        FAILED = "failed", "发送失败"
+        DEAD = "dead", "死信"
+
+    stream = models.CharField(max_length=6)
+    seq = models.BigIntegerField()
+    kind = models.CharField(max_length=32)
+    key = models.CharField(max_length=120, help_text="licence base identifier or type code")
+    payload = models.JSONField()
+    state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    acked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "外发事件"
+        verbose_name_plural = "外发事件"
+        ordering = ["stream", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["stream", "seq"], name="outbox_stream_seq_unique")
+        ]
+        indexes = [models.Index(fields=["stream", "state", "seq"])]
+
+    def __str__(self) -> str:
+        return f"{self.stream}#{self.seq} {self.kind} {self.state}"
+
+
+class StreamState(models.Model):
+    """Sender side of a stream: what the receiver acknowledged, and a lease so only one relay
+    sends on a stream at a time (a lease, not a row lock, so SQLite works too)."""
+
+    stream = models.CharField(max_length=6, unique=True)
+    acked_seq = models.BigIntegerField(default=0)
+    sent_seq = models.BigIntegerField(default=0)
+    lease_owner = models.CharField(max_length=64, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.stream}: acked {self.acked_seq}"
+
+
+class InboundCursor(models.Model):
+    """Receiver side: the high-water mark of every sender's stream to this library."""
+
+    sender = models.CharField(max_length=6, unique=True)
+    high_water_mark = models.BigIntegerField(default=0)
+    backlog = models.BigIntegerField(default=0, help_text="events pending at the sender")
+    last_envelope_at = models.DateTimeField(null=True, blank=True)
+    last_event_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.sender}: {self.high_water_mark}"
+
+
+class ReceivedEnvelope(models.Model):
+    """Every envelope that reached this library, applied or refused (forgeries and replays are
+    logged here with their reason)."""
+
+    class Outcome(models.TextChoices):
+        APPLIED = "applied", "已应用"
+        DUPLICATE = "duplicate", "重复（已忽略）"
+        GAP = "gap", "序号缺口（拒绝）"
+        REFUSED = "refused", "拒绝"
+
+    envelope_id = models.CharField(max_length=64, db_index=True)
+    sender = models.CharField(max_length=6, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    first_seq = models.BigIntegerField(null=True)
+    last_seq = models.BigIntegerField(null=True)
+    applied = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.CharField(max_length=500, blank=True)
+    transport = models.CharField(max_length=8, default="http")
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "接收信封"
+        verbose_name_plural = "接收信封"
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.sender} {self.envelope_id} {self.outcome}"
+
+
+class RejectedEvent(models.Model):
+    """An event the receiver could not apply (its content is wrong): dead-lettered here, so the
+    stream moves on and an operator can see and fix it."""
+
+    sender = models.CharField(max_length=6)
+    seq = models.BigIntegerField()
+    kind = models.CharField(max_length=32)
+    key = models.CharField(max_length=120)
+    error_code = models.CharField(max_length=64)
+    error_message = models.CharField(max_length=500)
+    payload = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["sender", "seq"], name="rejected_event_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sender}#{self.seq} {self.error_code}"
+
+
+class Arrival(models.Model):
+    """When a licence first reached this library, against its deadline (art. 14, 33)."""
+
+    key = models.CharField(max_length=120, unique=True)
+    library_code = models.CharField(max_length=6, db_index=True)
+    issuer_code = models.CharField(max_length=18, db_index=True)
+    mode = models.CharField(max_length=10)
+    case_completed_at = models.DateTimeField()
+    committed_at = models.DateTimeField(help_text="commit at the sending library")
+    arrived_at = models.DateTimeField()
+    lag_seconds = models.FloatField(help_text="from commit at the sender to applied here")
+    deadline_at = models.DateTimeField()
+    deadline_provisional = models.BooleanField(default=False)
+    late = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["library_code", "late"])]
+
+    def __str__(self) -> str:
+        return f"{self.key} {'late' if self.late else 'on time'}"
+
+
+class Bucket(models.Model):
+    """Digest of a bucket of licences (count and XOR of leaf digests), for reconciliation.
+
+    Maintained by a PostgreSQL trigger on the licence table, so even a change made directly in
+    the database shows up; on SQLite (the embedded demo) by the application.
+    """
+
+    scope = models.CharField(max_length=6)
+    level = models.PositiveSmallIntegerField()
+    key = models.CharField(max_length=64)
+    parent = models.CharField(max_length=64, blank=True, help_text="the level-0 key of a slice")
+    count = models.BigIntegerField(default=0)
+    xor = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "level", "key"], name="bucket_unique")
+        ]
+        indexes = [models.Index(fields=["scope", "level", "parent"])]
+
+    def __str__(self) -> str:
+        return f"{self.scope}/{self.level}/{self.key}"
+
+
+class Leaf(models.Model):
+    """A released licence's leaf digest and slice, kept by the same trigger as the buckets, so
+    the last step of a reconciliation reads only the licences of the slices that differ."""
+
+    license_id = models.BigIntegerField(unique=True)
+    scope = models.CharField(max_length=6)
+    slice_key = models.CharField(max_length=64)
+    base = models.CharField(max_length=120)
+    digest = models.CharField(max_length=32)
+
+    class Meta:
+        indexes = [models.Index(fields=["scope", "slice_key"])]
+
+    def __str__(self) -> str:
+        return self.base
+
+
+class ReconcileRun(models.Model):
+    class State(models.TextChoices):
+        RUNNING = "running", "进行中"
+        DONE = "done", "完成"
+        FAILED = "failed", "失败"
+
+    scope = models.CharField("对账的库", max_length=6)
+    peer = models.CharField(max_length=6)
+    trigger = models.CharField(max_length=10, default="manual")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.RUNNING)
+    buckets_compared = models.PositiveIntegerField(default=0)
+    round_trips = models.PositiveIntegerField(default=0)
+    differences = models.PositiveIntegerField(default=0)
+    missing_at_hub = models.PositiveIntegerField(default=0)
+    stale_at_hub = models.PositiveIntegerField(default=0)
+    only_at_hub = models.PositiveIntegerField(default=0)
+    repaired = models.PositiveIntegerField(default=0)
+    flagged = models.JSONField(default=list, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "对账记录"
+        verbose_name_plural = "对账记录"
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.started_at:%Y-%m-%d %H:%M} {self.differences}"
+
+
+class SectorLibrary(models.Model):
+    """A provincial department's own library (art. 9), queried at the hub, never copied."""
+
+    code = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=100)
+    base_url = models.CharField(max_length=200)
+    type_codes = models.JSONField(default=list)
+    token = models.CharField(max_length=200, blank=True)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name = "行业电子证照库"
+        verbose_name_plural = "行业电子证照库"
+
+    def __str__(self) -> str:
+        return self.name

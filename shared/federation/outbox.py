@@ -1,0 +1,178 @@
+"""Writing the outbox, in the transaction of the change it reports (STYLE habit 3).
+
+At a city node every change to the node's own licences and catalogue goes up the stream named
+after the hub. At the hub, licences issued by provincial systems for a holder of a city go down
+the stream named after that city, when that city's node is registered (art. 15).
+"""
+
+import time
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from shared.catalog.models import LicenseType
+from shared.federation import snapshots
+from shared.federation.digests import base_key
+from shared.federation.models import OutboxEvent, Peer, StreamCounter
+from shared.licenses.models import License, LicenseEvent, LicenseVersion
+
+
+def _next_seq(stream: str) -> int:
+    """Gap-free and in commit order: the UPDATE holds the counter's row lock until commit."""
+    StreamCounter.objects.bulk_create([StreamCounter(stream=stream)], ignore_conflicts=True)
+    counters = StreamCounter.objects.filter(stream=stream)
+    counters.update(last=F("last") + 1)
+    return counters.values_list("last", flat=True).get()
+
+
+def outbox_write(*, stream: str, kind: str, key: str, payload: dict[str, Any]) -> OutboxEvent:
+    row = OutboxEvent.objects.create(
+        stream=stream,
+        seq=_next_seq(stream),
+        kind=kind,
+        key=key,
+        payload=payload,
+        next_attempt_at=timezone.now(),
+    )
+    from shared.federation.tasks import relay_stream
+
+    transaction.on_commit(lambda: _kick(relay_stream, stream))
+    return row
+
+
+_window_end: dict[str, float] = {}
+_trailing: set[str] = set()
+KICK_INTERVAL = 0.2  # seconds: a relay run sends everything committed so far
+
+
+def _kick(task: Any, stream: str) -> None:
+    """Start a relay run after commit: at once for the first commit in a KICK_INTERVAL window,
+    and once more at the window's end for any later ones (a bulk upload commits hundreds of rows
+    a second; one run sends them all). The beat sweep delivers anything whose kick was lost."""
+    now = time.monotonic()
+    try:
+        if now >= _window_end.get(stream, 0.0):
+            _window_end[stream] = now + KICK_INTERVAL
+            _trailing.discard(stream)
+            task.delay(stream)
+        elif stream not in _trailing:
+            _trailing.add(stream)
+            task.apply_async((stream,), countdown=_window_end[stream] - now)
+    except Exception:  # noqa: BLE001 - the outbox row is safe; the sweep will send it
+        return
+
+
+def _license_key(lic: License) -> str:
+    return base_key(
+        type_code=lic.license_type.type_code, issuer_code=lic.issuer.code, serial=lic.serial
+    )
+
+
+def holder_city(code: str, code_type: str) -> str | None:
+    """The city a holder belongs to, from the area code inside the holder's code."""
+    if code_type == "111" and len(code) == 18:
+        return code[:4] + "00"
+    if code_type == "001" and len(code) == 18:
+        return code[2:6] + "00"
+    return None
+
+
+def streams_for(lic: License) -> list[str]:
+    if settings.LIBRARY_TIER == "node":
+        # Licences that came down from the hub are not sent back up.
+        return [settings.FEDERATION_HUB_CODE] if lic.library_code == settings.LIBRARY_CODE else []
+    if lic.library_code != settings.LIBRARY_CODE or not settings.FEDERATION_PUSH_DOWN:
+        return []
+    city = holder_city(lic.holder_code, lic.holder_code_type)
+    if city and Peer.objects.filter(code=city, active=True).exists():
+        return [city]
+    return []
+
+
+def license_payload(lic: License, event: LicenseEvent, new_version: bool) -> dict[str, Any]:
+    version = (
+        LicenseVersion.objects.filter(license=lic, version=lic.version).first()
+        if new_version
+        else None
+    )
+    return {
+        "schema": snapshots.SCHEMA,
+        "license": snapshots.license_snapshot(lic),
+        "event": snapshots.event_snapshot(event),
+        "version": snapshots.version_snapshot(version) if version else None,
+        "committed_at": timezone.now().isoformat(),
+    }
+
+
+def repair_payload(lic: License) -> dict[str, Any]:
+    """The whole licence: every version and event, for a receiver that lacks it or holds it
+    stale (reconciliation)."""
+    return {
+        "schema": snapshots.SCHEMA,
+        "license": snapshots.license_snapshot(lic),
+        "versions": [snapshots.version_snapshot(v) for v in lic.versions.order_by("version")],
+        "events": [
+            snapshots.event_snapshot(e) for e in lic.events.select_related("actor").order_by("seq")
+        ],
+        "committed_at": timezone.now().isoformat(),
+    }
+
+
+def on_license_changed(
+    sender: Any, *, license: License, event: LicenseEvent, new_version: bool, **_: Any
+) -> None:  # noqa: A002
+    if license.status in ("pending", "returned"):
+        return  # not released: nothing leaves the agency before review (art. 14)
+    streams = streams_for(license)
+    if not streams:
+        return
+    payload = license_payload(license, event, new_version)
+    if event.action == "approve":
+        # The first time the licence leaves the library: send it whole.
+        payload = repair_payload(license) | {"event": payload["event"]}
+        kind = "license.repair"
+    else:
+        kind = "license.event"
+    if settings.LIBRARY_TIER == "hub":
+        # Cities do not receive the provincial catalogue: the licence carries its type.
+        payload["type"] = snapshots.type_snapshot(license.license_type)
+    for stream in streams:
+        outbox_write(stream=stream, kind=kind, key=_license_key(license), payload=payload)
+
+
+def on_license_type_changed(sender: Any, *, license_type: LicenseType, **_: Any) -> None:
+    if settings.LIBRARY_TIER != "node" or license_type.state == LicenseType.State.DRAFT:
+        return
+    outbox_write(
+        stream=settings.FEDERATION_HUB_CODE,
+        kind="catalog.type",
+        key=license_type.type_code,
+        payload={"schema": snapshots.SCHEMA, "type": snapshots.type_snapshot(license_type)},
+    )
+
+
+def license_resend(*, stream: str, keys: list[str]) -> int:
+    """Queue a whole-licence repair for each base key this library holds (reconciliation)."""
+    count = 0
+    for key in keys:
+        type_code, issuer_code, serial = key.split(".", 2)
+        lic = (
+            License.objects.select_related("license_type", "issuer")
+            .filter(
+                license_type__type_code=type_code,
+                issuer__code=issuer_code,
+                serial=serial,
+                library_code=settings.LIBRARY_CODE,
+            )
+            .exclude(status__in=("pending", "returned"))
+            .first()
+        )
+        if lic is None:
+            continue
+        with transaction.atomic():
+            outbox_write(stream=stream, kind="license.repair", key=key, payload=repair_payload(lic))
+        count += 1
+    return count

@@ -1,0 +1,220 @@
+"""The relay: sends a stream's outbox in order, and records every attempt on the rows.
+
+One relay per stream at a time (a lease row). It resumes from what the receiver acknowledged;
+on a gap the receiver names the next sequence it expects and the relay rewinds to it. Network
+and server failures back off exponentially per row (attempts, last error, next try); after
+FEDERATION_MAX_ATTEMPTS a row is dead-lettered and waits for an operator's retry. Events the
+receiver could not apply come back as rejected and are dead-lettered with its reason.
+"""
+
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from shared.core.errors import NotFoundError
+from shared.exchange.adapters import Ack, ExchangeError
+from shared.exchange.envelopes import seal
+from shared.federation.keys import peer_get, signing_key
+from shared.federation.models import OutboxEvent, StreamState
+from shared.federation.transport import adapter_for
+
+LEASE_SECONDS = 15  # short, so a relay killed mid-send is taken over soon; renewed per envelope
+MAX_BACKOFF_SECONDS = 300
+OWNER = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(slots=True)
+class RelayResult:
+    sent: int = 0
+    acknowledged: int = 0
+    envelopes: int = 0
+    error: str = ""
+
+
+def _lease(stream: str) -> bool:
+    StreamState.objects.bulk_create([StreamState(stream=stream)], ignore_conflicts=True)
+    now = timezone.now()
+    return bool(
+        StreamState.objects.filter(stream=stream)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner=OWNER))
+        .update(lease_owner=OWNER, lease_until=now + timedelta(seconds=LEASE_SECONDS))
+    )
+
+
+def _release(stream: str) -> None:
+    StreamState.objects.filter(stream=stream, lease_owner=OWNER).update(
+        lease_owner="", lease_until=None
+    )
+
+
+def _acknowledge(stream: str, high_water_mark: int) -> int:
+    now = timezone.now()
+    count = (
+        OutboxEvent.objects.filter(stream=stream, seq__lte=high_water_mark)
+        .exclude(state__in=(OutboxEvent.State.ACKNOWLEDGED, OutboxEvent.State.DEAD))
+        .update(state=OutboxEvent.State.ACKNOWLEDGED, acked_at=now, last_error="")
+    )
+    StreamState.objects.filter(stream=stream).update(
+        acked_seq=high_water_mark, sent_seq=high_water_mark, last_success_at=now, last_error=""
+    )
+    return count
+
+
+def _fail(stream: str, rows: list[OutboxEvent], error: ExchangeError) -> None:
+    now = timezone.now()
+    message = f"{error.code}: {error.message}"[:500]
+    for row in rows:
+        row.attempts += 1
+        row.last_error = message
+        dead = row.attempts >= settings.FEDERATION_MAX_ATTEMPTS
+        row.state = OutboxEvent.State.DEAD if dead else OutboxEvent.State.FAILED
+        row.next_attempt_at = now + timedelta(seconds=min(2**row.attempts, MAX_BACKOFF_SECONDS))
+        row.save(update_fields=["attempts", "last_error", "state", "next_attempt_at"])
+    StreamState.objects.filter(stream=stream).update(last_error=message, last_error_at=now)
+
+
+def relay_stream(*, stream: str, max_envelopes: int = 50) -> RelayResult:
+    """Send what is pending on `stream`, in order, until nothing is left or something fails."""
+    result = RelayResult()
+    if not _lease(stream):
+        return result
+    try:
+        try:
+            peer = peer_get(stream)
+        except NotFoundError as exc:
+            # Not registered yet (keys not exchanged): the rows wait; the sweep tries again.
+            result.error = exc.code
+            return result
+        adapter = adapter_for(peer)
+        kid, key = signing_key()
+        state = StreamState.objects.get(stream=stream)
+        position = state.sent_seq if adapter.name == "amqp" else state.acked_seq
+        for _ in range(max_envelopes):
+            if not _lease(stream):
+                break  # lost the lease (we stalled past it): another relay owns the stream
+            rows = list(
+                OutboxEvent.objects.filter(stream=stream, seq__gt=position)
+                .exclude(state=OutboxEvent.State.DEAD)
+                .order_by("seq")[: settings.FEDERATION_BATCH_SIZE]
+            )
+            rows = _contiguous(rows, position)
+            if not rows:
+                break
+            if rows[0].next_attempt_at and rows[0].next_attempt_at > timezone.now():
+                break  # backing off after a failure
+            backlog = OutboxEvent.objects.filter(
+                stream=stream, seq__gt=rows[-1].seq, state=OutboxEvent.State.PENDING
+            ).count()
+            envelope = seal(
+                key=key,
+                kid=kid,
+                sender=settings.LIBRARY_CODE,
+                receiver=stream,
+                stream=stream,
+                events=[
+                    {"seq": r.seq, "kind": r.kind, "key": r.key, "payload": r.payload} for r in rows
+                ],
+                now=timezone.now(),
+                extra={"backlog": backlog},
+            )
+            now = timezone.now()
+            OutboxEvent.objects.filter(pk__in=[r.pk for r in rows]).update(
+                state=OutboxEvent.State.SENT, sent_at=now
+            )
+            try:
+                ack = adapter.send(envelope)
+            except ExchangeError as exc:
+                if exc.code == "exchange.gap" and exc.expected is not None:
+                    position = exc.expected - 1
+                    result.acknowledged += _acknowledge(stream, position)
+                    continue
+                with transaction.atomic():
+                    _fail(stream, rows, exc)
+                result.error = f"{exc.code}: {exc.message}"
+                break
+            result.envelopes += 1
+            result.sent += len(rows)
+            if ack is None:  # amqp: published; acknowledged later from status()
+                position = rows[-1].seq
+                StreamState.objects.filter(stream=stream).update(sent_seq=position)
+                continue
+            result.acknowledged += _handle_ack(stream, ack)
+            position = ack.high_water_mark
+    finally:
+        _release(stream)
+    return result
+
+
+def _contiguous(rows: list[OutboxEvent], position: int) -> list[OutboxEvent]:
+    taken = []
+    expected = position + 1
+    for row in rows:
+        if row.seq != expected:
+            break
+        taken.append(row)
+        expected += 1
+    return taken
+
+
+def _handle_ack(stream: str, ack: Ack) -> int:
+    count = _acknowledge(stream, ack.high_water_mark)
+    for rejected in ack.rejected:
+        # The receiver dead-lettered this event (its content cannot be applied there).
+        OutboxEvent.objects.filter(stream=stream, seq=rejected.get("seq")).update(
+            state=OutboxEvent.State.DEAD,
+            last_error=f"{rejected.get('code')}: {rejected.get('message')}"[:500],
+        )
+    return count
+
+
+def ack_sync(*, stream: str) -> int:
+    """Asynchronous transports: learn the receiver's mark; rewind if sent events were lost."""
+    peer = peer_get(stream)
+    adapter = adapter_for(peer)
+    high_water_mark = adapter.status()
+    count = _acknowledge(stream, high_water_mark)
+    stale = timezone.now() - timedelta(seconds=30)
+    if OutboxEvent.objects.filter(
+        stream=stream, state=OutboxEvent.State.SENT, seq__gt=high_water_mark, sent_at__lt=stale
+    ).exists():
+        StreamState.objects.filter(stream=stream).update(sent_seq=high_water_mark)
+    return count
+
+
+def resume_from_receiver(*, stream: str) -> int:
+    """Ask the receiver where it stands and continue from there (`GET …/exchange/status`)."""
+    peer = peer_get(stream)
+    high_water_mark = adapter_for(peer).status()
+    _acknowledge(stream, high_water_mark)
+    return high_water_mark
+
+
+def envelope_for(*, stream: str, first: int, last: int) -> dict:
+    """A freshly signed envelope of outbox events first..last (operators' drills and tests)."""
+    kid, key = signing_key()
+    rows = OutboxEvent.objects.filter(stream=stream, seq__gte=first, seq__lte=last).order_by("seq")
+    return seal(
+        key=key,
+        kid=kid,
+        sender=settings.LIBRARY_CODE,
+        receiver=stream,
+        stream=stream,
+        events=[{"seq": r.seq, "kind": r.kind, "key": r.key, "payload": r.payload} for r in rows],
+        now=timezone.now(),
+    )
+
+
+def outbox_retry(*, stream: str | None = None, ids: list[int] | None = None) -> int:
+    """Operator's retry: failed and dead rows become pending, due now."""
+    rows = OutboxEvent.objects.filter(state__in=(OutboxEvent.State.FAILED, OutboxEvent.State.DEAD))
+    if stream:
+        rows = rows.filter(stream=stream)
+    if ids:
+        rows = rows.filter(pk__in=ids)
+    return rows.update(state=OutboxEvent.State.PENDING, next_attempt_at=timezone.now(), attempts=0)

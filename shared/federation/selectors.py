@@ -1,0 +1,99 @@
+"""Reads for operators: delivery state, streams, and the hub's view of every city."""
+
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Avg, Count, Max, Q
+from django.utils import timezone
+
+from shared.conf.divisions import CITIES
+from shared.federation.models import (
+    Arrival,
+    InboundCursor,
+    OutboxEvent,
+    ReceivedEnvelope,
+    ReconcileRun,
+    RejectedEvent,
+)
+
+
+def aggregation_nodes() -> list[dict[str, Any]]:
+    """Per city: last event, lag, backlog, failures, late arrivals by issuer, last reconciliation."""
+    now = timezone.now()
+    since = now - timedelta(hours=24)
+    cursors = {c.sender: c for c in InboundCursor.objects.all()}
+    failures = dict(
+        ReceivedEnvelope.objects.filter(
+            received_at__gte=since, outcome=ReceivedEnvelope.Outcome.REFUSED
+        )
+        .values_list("sender")
+        .annotate(n=Count("id"))
+    )
+    rejected = dict(RejectedEvent.objects.values_list("sender").annotate(n=Count("id")))
+    result = []
+    for code, name in CITIES.items():
+        cursor = cursors.get(code)
+        arrivals = Arrival.objects.filter(library_code=code)
+        recent = arrivals.filter(arrived_at__gte=since).aggregate(
+            avg=Avg("lag_seconds"), max=Max("lag_seconds"), n=Count("id")
+        )
+        late = list(
+            arrivals.filter(late=True)
+            .values("issuer_code")
+            .annotate(late=Count("id"))
+            .order_by("-late")[:20]
+        )
+        last_run = ReconcileRun.objects.filter(scope=code).first()
+        result.append(
+            {
+                "code": code,
+                "name": name,
+                "high_water_mark": cursor.high_water_mark if cursor else 0,
+                "last_event_at": cursor.last_event_at if cursor else None,
+                "last_envelope_at": cursor.last_envelope_at if cursor else None,
+                "backlog": cursor.backlog if cursor else 0,
+                "lag_seconds_avg_24h": recent["avg"],
+                "lag_seconds_max_24h": recent["max"],
+                "arrivals_24h": recent["n"],
+                "refused_envelopes_24h": failures.get(code, 0),
+                "rejected_events": rejected.get(code, 0),
+                "late_by_issuer": late,
+                "licenses": arrivals.count(),
+                "last_reconciliation": (
+                    {
+                        "started_at": last_run.started_at,
+                        "state": last_run.state,
+                        "differences": last_run.differences,
+                        "repaired": last_run.repaired,
+                        "duration_ms": last_run.duration_ms,
+                    }
+                    if last_run
+                    else None
+                ),
+            }
+        )
+    return result
+
+
+def outbox_list(*, stream: str | None = None, state: str | None = None):  # type: ignore[no-untyped-def]
+    rows = OutboxEvent.objects.all().order_by("stream", "-seq")
+    if stream:
+        rows = rows.filter(stream=stream)
+    if state:
+        rows = rows.filter(state=state)
+    return rows
+
+
+def outbox_summary() -> list[dict[str, Any]]:
+    return list(
+        OutboxEvent.objects.values("stream")
+        .annotate(
+            pending=Count("id", filter=Q(state=OutboxEvent.State.PENDING)),
+            sent=Count("id", filter=Q(state=OutboxEvent.State.SENT)),
+            acknowledged=Count("id", filter=Q(state=OutboxEvent.State.ACKNOWLEDGED)),
+            failed=Count("id", filter=Q(state=OutboxEvent.State.FAILED)),
+            dead=Count("id", filter=Q(state=OutboxEvent.State.DEAD)),
+            last_seq=Max("seq"),
+        )
+        .order_by("stream")
+    )

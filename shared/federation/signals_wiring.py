@@ -1,0 +1,10 @@
+"""Connects the federation's outbox writers to the library's change signals."""
+
+from shared.catalog.signals import license_type_changed
+from shared.federation.outbox import on_license_changed, on_license_type_changed
+from shared.licenses.signals import license_changed
+
+
+def connect() -> None:
+    license_changed.connect(on_license_changed, dispatch_uid="federation.outbox.license")
+    license_type_changed.connect(on_license_type_changed, dispatch_uid="federation.outbox.type")

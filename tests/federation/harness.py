@@ -1,0 +1,316 @@
+"""Real processes for federation tests: a hub and city nodes, each with its own PostgreSQL
+database, gunicorn web server and Celery worker (with embedded beat), on loopback ports.
+
+Databases are cloned from per-library templates (migrated, seeded, keys exchanged) built once
+per test session, so each test starts from the same state in well under a second.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import redis
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+PG = "postgresql://postgres@127.0.0.1:5432/"
+SECRET = "federation-test-secret-key-0123456789-abcdefghij"
+REDIS_DBS = {"hub": 4, "410100": 5, "410300": 6}
+
+
+def pg_admin(sql: str) -> None:
+    with psycopg.connect(PG + "postgres", autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Library:
+    name: str  # "hub" or the city code
+    db: str
+    workdir: Path
+    port: int = 0
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def tier(self) -> str:
+        return "hub" if self.name == "hub" else "node"
+
+    @property
+    def code(self) -> str:
+        return "410000" if self.name == "hub" else self.name
+
+    @property
+    def module(self) -> str:
+        return "provincial_hub" if self.name == "hub" else "municipal_node"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "TEST_"))}
+        env.update(
+            DJANGO_SETTINGS_MODULE=f"{self.module}.settings",
+            DJANGO_ENV="local",
+            DATABASE_URL=PG + self.db,
+            REDIS_URL=f"redis://127.0.0.1:6379/{REDIS_DBS[self.name]}",
+            VAR_DIR=str(self.workdir),
+            SECRET_KEY=SECRET,
+            FEDERATION_SWEEP_SECONDS="1",
+            FEDERATION_RECONCILE_SECONDS="3600",
+            FEDERATION_HTTP_TIMEOUT="10",
+            EXPIRY_SWEEP_SECONDS="3600",
+            BATCH_SWEEP_SECONDS="2",
+            PYTHONUNBUFFERED="1",
+            LOG_LEVEL="WARNING",
+        )
+        if self.tier == "node":
+            env["NODE_CODE"] = self.code
+        env.update(self.extra_env)
+        return env
+
+    def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "manage.py"), self.tier, *args],
+            env=self.env(),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"{self.name} {args}: {result.stderr[-3000:]}")
+        return result
+
+    def sql(self, query: str, params: tuple = ()) -> list[tuple]:
+        with psycopg.connect(PG + self.db, autocommit=True) as conn:
+            cur = conn.execute(query, params)
+            return cur.fetchall() if cur.description else []
+
+    def _spawn(self, role: str, command: list[str]) -> None:
+        log = open(self.workdir / f"{role}.log", "ab")  # noqa: SIM115 - closed when the test ends
+        self.procs[role] = subprocess.Popen(
+            command,
+            env=self.env(),
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def start_web(self) -> None:
+        self._spawn(
+            "web",
+            [
+                str(VENV_BIN / "gunicorn"),
+                f"{self.module}.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                "1",
+                "--threads",
+                "8",
+                "--timeout",
+                "60",
+            ],
+        )
+
+    def start_worker(self) -> None:
+        self._spawn(
+            "worker",
+            [
+                str(VENV_BIN / "celery"),
+                "-A",
+                self.module,
+                "worker",
+                "-B",
+                "--concurrency",
+                "2",
+                "--loglevel",
+                "WARNING",
+                "-s",
+                str(self.workdir / "beat-schedule"),
+                "-n",
+                f"{self.name}-{time.monotonic_ns()}@%h",
+            ],
+        )
+
+    def start_consumer(self) -> None:
+        self._spawn(
+            "consumer",
+            [sys.executable, str(ROOT / "manage.py"), self.tier, "exchange_consume"],
+        )
+
+    def stop(self, role: str, sig: int = signal.SIGTERM) -> None:
+        proc = self.procs.pop(role, None)
+        if proc is None or proc.poll() is not None:
+            return
+        os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+    def stop_all(self) -> None:
+        for role in list(self.procs):
+            self.stop(role)
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.url + "/readyz", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"{self.name} not ready; log: {self.log('web')[-2000:]}")
+
+    def log(self, role: str) -> str:
+        path = self.workdir / f"{role}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def credentials(self) -> dict:
+        return json.loads((self.workdir / "credentials.json").read_text())
+
+    def count(self, where: str = "TRUE", params: tuple = ()) -> int:
+        return self.sql(f"SELECT count(*) FROM licenses_license WHERE {where}", params)[0][0]  # noqa: S608
+
+
+def build_templates(workdir: Path, names: list[str]) -> dict[str, Path]:
+    """Migrate + seed + keygen each library once; exchange keys between hub and nodes."""
+    templates: dict[str, Path] = {}
+    libs = []
+    for name in names:
+        db = f"fedtpl_{name}"
+        pg_admin(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+        pg_admin(f"CREATE DATABASE {db}")
+        lib = Library(name=name, db=db, workdir=workdir / f"tpl-{name}")
+        lib.workdir.mkdir(parents=True, exist_ok=True)
+        libs.append(lib)
+    run_parallel(libs, lambda lib: ["migrate", "-v", "0"])
+    # One Django process per library and pass (start-up costs seconds on two busy cores).
+    seed = (
+        "import json; from django.core.management import call_command; "
+        "from shared.federation.keys import export_public; "
+        "call_command('seed_demo', credentials='{creds}'); "
+        "open('{key}', 'w').write(json.dumps(export_public()))"
+    )
+    run_parallel(
+        [lib for lib in libs],
+        lambda lib: [
+            "shell",
+            "-c",
+            seed.format(creds=lib.workdir / "credentials.json", key=lib.workdir / "key.json"),
+        ],
+    )
+    hub = next(lib for lib in libs if lib.name == "hub")
+    nodes = [lib for lib in libs if lib is not hub]
+    register = (
+        "import json; from shared.federation.keys import peer_register; "
+        "[peer_register(code=d['code'], kid=d['kid'], public_key_pem=d['public_key_pem'], "
+        "name=d['name']) for d in (json.load(open(f)) for f in {files!r})]"
+    )
+    run_parallel(
+        libs,
+        lambda lib: [
+            "shell",
+            "-c",
+            register.format(
+                files=[str(n.workdir / "key.json") for n in nodes]
+                if lib is hub
+                else [str(hub.workdir / "key.json")]
+            ),
+        ],
+    )
+    for lib in libs:
+        templates[lib.name] = lib.workdir
+    # Seeding wrote outbox rows (catalogue, sample licences) at the nodes: they travel in tests.
+    return templates
+
+
+def run_parallel(libs: list[Library], args_for) -> None:  # type: ignore[no-untyped-def]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(ROOT / "manage.py"), lib.tier, *args_for(lib)],
+            env=lib.env(),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for lib in libs
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-3000:]
+
+
+class Federation:
+    """Clones of the templates, started as real processes."""
+
+    def __init__(
+        self, workdir: Path, templates: dict[str, Path], names: list[str], **extra_env: str
+    ):
+        self.libs: dict[str, Library] = {}
+        for name in names:
+            db = f"fedrun_{name}"
+            pg_admin(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+            pg_admin(f"CREATE DATABASE {db} TEMPLATE fedtpl_{name}")
+            lib = Library(name=name, db=db, workdir=workdir / name, extra_env=dict(extra_env))
+            lib.workdir.mkdir(parents=True, exist_ok=True)
+            (lib.workdir / "credentials.json").write_text(
+                (templates[name] / "credentials.json").read_text()
+            )
+            lib.port = free_port()
+            redis.Redis(db=REDIS_DBS[name]).flushdb()
+            self.libs[name] = lib
+        for lib in self.libs.values():
+            for other in self.libs.values():
+                if other is not lib:
+                    lib.sql(
+                        "UPDATE federation_peer SET base_url = %s WHERE code = %s",
+                        (other.url, other.code),
+                    )
+
+    def __getitem__(self, name: str) -> Library:
+        return self.libs[name]
+
+    def start(self, *names: str) -> None:
+        for name in names or self.libs:
+            lib = self.libs[name]
+            lib.start_web()
+            lib.start_worker()
+        for name in names or self.libs:
+            self.libs[name].wait_ready()
+
+    def stop(self) -> None:
+        for lib in self.libs.values():
+            lib.stop_all()
+
+
+def wait_until(predicate, timeout: float = 60, interval: float = 0.25, message: str = "") -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting: {message} (last={last!r})")

@@ -1,0 +1,212 @@
+"""Reliability scenarios with real processes (DESIGN §6, issue: nothing is lost).
+
+Each ends with the node's outbox acknowledged, reconciliation reporting zero differences, and
+the same licences in the same states on both sides.
+"""
+
+import json
+import signal
+import subprocess
+
+import requests
+
+from shared.crypto.suites import get_suite
+from shared.exchange.envelopes import seal
+from tests.federation.fedlib import (
+    act,
+    assert_converged,
+    batch_state,
+    hub_copy,
+    issue_batch,
+    node_released,
+    reconcile,
+    wait_batch,
+    wait_synced,
+)
+from tests.federation.harness import wait_until
+
+
+def test_hub_down_while_the_node_issues_500_then_back(make_federation):
+    fed = make_federation(("hub", "410100"))
+    hub, node = fed["hub"], fed["410100"]
+    fed.start()
+    wait_synced(hub, node)
+    # given the hub is down
+    hub.stop("web")
+    hub.stop("worker")
+    # when the node issues 500 licences and changes 30 of them
+    issue_batch(node, 500)
+    idents = [
+        r[0]
+        for r in node.sql(
+            "SELECT identifier FROM licenses_license WHERE number LIKE 'R410100%%' ORDER BY id LIMIT 30"
+        )
+    ]
+    for i, ident in enumerate(idents):
+        action = (
+            ("suspend", {"reason": "停机期间暂扣"}) if i % 2 else ("revoke", {"reason": "吊销"})
+        )
+        assert act(node, ident, action[0], **action[1]).status_code == 200
+    failed = node.sql(
+        "SELECT count(*), max(attempts) FROM federation_outboxevent WHERE state IN ('failed', 'sent')"
+    )
+    assert failed[0][0] > 0  # the relay tried and recorded the failures
+    # then, once the hub is back, everything arrives
+    fed.start("hub")
+    assert_converged(hub, node)
+    assert hub.count("library_code = '410100' AND status = 'revoked'") == 15
+
+
+def test_worker_killed_mid_batch(make_federation):
+    fed = make_federation(("hub", "410100"), BATCH_STALE_SECONDS="4")
+    hub, node = fed["hub"], fed["410100"]
+    fed.start()
+    batch_id = issue_batch(node, 300, wait=False)
+    wait_until(
+        lambda: batch_state(node, batch_id)["processed"] >= 40,
+        timeout=120,
+        message="batch under way",
+    )
+    # SIGKILL the whole worker (pool children included), mid-batch and mid-relay
+    node.stop("worker", sig=signal.SIGKILL)
+    processed = batch_state(node, batch_id)["processed"]
+    assert processed < 300
+    node.start_worker()
+    wait_batch(node, batch_id, 300)
+    assert node.count("number LIKE 'R410100%%'") == 300  # nothing issued twice
+    assert_converged(hub, node)
+
+
+def envelope(node, first, last):
+    return json.loads(
+        node.manage(
+            "federation",
+            "envelope",
+            "--stream",
+            "410000",
+            "--from-seq",
+            str(first),
+            "--to-seq",
+            str(last),
+        ).stdout
+    )
+
+
+def post(hub, body):
+    return requests.post(f"{hub.url}/api/v1/exchange/envelopes/", json=body, timeout=30)
+
+
+def test_duplicates_replays_and_out_of_order_batches(make_federation):
+    fed = make_federation(("hub", "410100"))
+    hub, node = fed["hub"], fed["410100"]
+    fed.start("hub")
+    node.start_web()
+    node.wait_ready()  # no worker at the node: nothing is relayed but what the test sends
+    issue_batch_direct = node.manage(
+        "shell",
+        "-c",
+        "from shared.federation.models import OutboxEvent; print(OutboxEvent.objects.count())",
+    )
+    total = int(issue_batch_direct.stdout.strip().splitlines()[-1])
+    assert total > 10
+    mid = total // 2
+    first, second = envelope(node, 1, mid), envelope(node, mid + 1, total)
+    # the later batch first: refused as a gap that names where to resume
+    gap = post(hub, second)
+    assert gap.status_code == 409
+    assert gap.json()["code"] == "exchange.gap"
+    assert gap.json()["detail"]["expected"] == 1
+    assert post(hub, first).json()["high_water_mark"] == mid
+    assert post(hub, second).json()["high_water_mark"] == total
+    # the same envelope again: a replay, refused and logged; the same events anew: ignored
+    replay = post(hub, first)
+    assert replay.status_code == 409
+    assert replay.json()["code"] == "exchange.replay"
+    again = post(hub, envelope(node, 1, total))
+    assert again.status_code == 200
+    assert (again.json()["applied"], again.json()["duplicates"]) == (0, total)
+    logged = hub.sql(
+        "SELECT outcome, count(*) FROM federation_receivedenvelope GROUP BY outcome ORDER BY outcome"
+    )
+    assert dict(logged) == {"applied": 2, "duplicate": 1, "gap": 1, "refused": 1}
+    node.start_worker()
+    assert_converged(hub, node)
+
+
+def test_forged_envelope_is_refused_and_logged(make_federation):
+    fed = make_federation(("hub", "410100"))
+    hub, node = fed["hub"], fed["410100"]
+    fed.start("hub")
+    node.start_web()
+    node.wait_ready()
+    real = envelope(node, 1, 3)
+    suite = get_suite("gm")
+    forger = suite.generate_key()
+    forged = seal(
+        key=forger,
+        kid=real["kid"],  # claims the node's key id
+        sender="410100",
+        receiver="410000",
+        stream="410000",
+        events=real["body"]["events"],
+        now=__import__("django.utils.timezone", fromlist=["now"]).now(),
+    )
+    response = post(hub, forged)
+    assert response.status_code == 403
+    assert response.json()["code"] == "exchange.bad_signature"
+    tampered = json.loads(json.dumps(real))
+    tampered["body"]["events"][0]["payload"]["type"] = {"type_code": "X"}
+    assert post(hub, tampered).json()["code"] == "exchange.bad_signature"
+    assert hub.sql(
+        "SELECT count(*) FROM federation_receivedenvelope WHERE outcome = 'refused' AND error_code = 'exchange.bad_signature'"
+    ) == [(2,)]
+    assert hub_copy(hub, node) == 0
+    assert hub.sql("SELECT count(*) FROM catalog_licensetype")[0][0] == 5
+    node.start_worker()
+    assert_converged(hub, node)
+
+
+def test_rows_altered_or_deleted_at_the_hub_are_found_and_repaired(make_federation):
+    fed = make_federation(("hub", "410100"))
+    hub, node = fed["hub"], fed["410100"]
+    fed.start()
+    issue_batch(node, 40)
+    wait_synced(hub, node)
+    rows = hub.sql(
+        "SELECT id, identifier FROM licenses_license WHERE library_code = '410100' ORDER BY id LIMIT 3"
+    )
+    (altered_id, _), (deleted_id, deleted_ident), (pledged_id, _) = rows
+    # someone changes the hub's copy directly in the database
+    hub.sql("UPDATE licenses_license SET status = 'revoked' WHERE id = %s", (altered_id,))
+    hub.sql("UPDATE licenses_license SET pledged = true WHERE id = %s", (pledged_id,))
+    hub.sql("DELETE FROM licenses_licenseevent WHERE license_id = %s", (deleted_id,))
+    hub.sql("DELETE FROM licenses_licenseversion WHERE license_id = %s", (deleted_id,))
+    hub.sql("DELETE FROM licenses_license WHERE id = %s", (deleted_id,))
+    # reconciliation finds exactly those three, and the node re-sends them
+    found = reconcile(hub, node)
+    assert (found["differences"], found["missing_at_hub"], found["stale_at_hub"]) == (3, 1, 2)
+    assert found["repaired"] == 3
+    assert_converged(hub, node)
+    assert hub.count("identifier = %s", (deleted_ident,)) == 1
+    runs = hub.sql("SELECT differences, repaired FROM federation_reconcilerun ORDER BY id")
+    assert runs[-2] == (3, 3) and runs[-1][0] == 0
+
+
+def test_postgresql_restart_at_the_hub_during_ingest(make_federation):
+    fed = make_federation(("hub", "410100"))
+    hub, node = fed["hub"], fed["410100"]
+    fed.start()
+    wait_synced(hub, node)
+    batch_id = issue_batch(node, 300, wait=False)
+    wait_until(lambda: hub_copy(hub, node) > 20, timeout=120, message="ingest under way")
+    cluster = subprocess.run(
+        ["ls", "/etc/postgresql"], capture_output=True, text=True
+    ).stdout.split()[0]
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", cluster, "main", "restart", "-m", "fast"],
+        check=True,
+        timeout=60,
+    )
+    wait_batch(node, batch_id, 300)
+    assert_converged(hub, node)
+    assert node_released(node) == hub_copy(hub, node)
