@@ -221,6 +221,10 @@ CELERY_BEAT_SCHEDULE["federation-relay-sweep"] = {
     "task": "federation.relay_sweep",
     "schedule": env_int("FEDERATION_SWEEP_SECONDS", 5),
 }
+CELERY_BEAT_SCHEDULE["federation-forward-checkpoint"] = {
+    "task": "federation.forward_checkpoint",
+    "schedule": env_int("ACCESS_CHECKPOINT_SECONDS", 60),
+}
 CELERY_BEAT_SCHEDULE["federation-reconcile"] = {
     "task": "federation.reconcile_all",
     "schedule": env_int("FEDERATION_RECONCILE_SECONDS", 900),

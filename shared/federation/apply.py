@@ -215,7 +215,14 @@ def apply_license_repair(payload: dict[str, Any], *, sender: str) -> License:
     return lic
 
 
+def _apply_checkpoint(payload: dict[str, Any], *, sender: str) -> Any:
+    from shared.federation.checkpoints import apply_checkpoint
+
+    return apply_checkpoint(payload, sender=sender)
+
+
 HANDLERS = {
+    "access.checkpoint": _apply_checkpoint,
     "catalog.type": apply_type,
     "license.event": apply_license_event,
     "license.repair": apply_license_repair,

@@ -61,3 +61,10 @@ def reconcile_all() -> int:
 @shared_task(name="federation.reconcile_peer", acks_late=True)
 def reconcile_peer(peer_code: str) -> int:
     return reconcile_run(peer_code=peer_code, trigger="beat").differences
+
+
+@shared_task(name="federation.forward_checkpoint")
+def forward_checkpoint() -> int | None:
+    from shared.federation.checkpoints import checkpoint_forward
+
+    return checkpoint_forward()

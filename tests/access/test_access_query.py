@@ -136,7 +136,15 @@ def test_none_and_not_granted_look_the_same(
         assert response.status_code == 200
         body = response.json()
         assert (body["count"], body["results"]) == (0, [])
-        assert set(body) == {"request_id", "library_code", "count", "results"}
+        assert set(body) == {
+            "request_id",
+            "library_code",
+            "count",
+            "results",
+            "sector_results",
+            "unavailable_libraries",
+        }
+        assert (body["sector_results"], body["unavailable_libraries"]) == ([], [])
     assert [r.outcome for r in records(operation="query")] == ["none", "none"]
 
 

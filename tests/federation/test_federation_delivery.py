@@ -113,3 +113,48 @@ def test_issue_and_lifecycle_reach_the_hub_and_reconcile_clean(make_federation):
     assert zhengzhou["high_water_mark"] > 0
     assert zhengzhou["licenses"] == seeded + 1
     assert zhengzhou["last_reconciliation"]["differences"] == 0
+
+
+def test_access_log_checkpoints_are_witnessed_by_the_hub(make_federation):
+    fed = make_federation(("hub", "410100"))
+    hub, node = fed["hub"], fed["410100"]
+    fed.start()
+    forward = (
+        "from shared.federation.checkpoints import checkpoint_forward; print(checkpoint_forward())"
+    )
+    first = int(node.manage("shell", "-c", forward).stdout.strip().splitlines()[-1])
+    assert first > 0  # the demo seed made access records
+    wait_until(
+        lambda: (
+            hub.sql("SELECT tree_size, status FROM access_witness WHERE node_code = '410100'")
+            == [(first, "consistent")]
+        ),
+        timeout=30,
+        message="first checkpoint witnessed",
+    )
+    # more use at the node, a newer checkpoint, proven to extend the first
+    creds = node.credentials()
+    consumer = creds["consumer"]
+    response = requests.post(
+        f"{node.url}/api/v1/share/query/",
+        json={
+            "holder": {"code": creds["holder"]["holder_code"], "code_type": "111"},
+            "matter_code": consumer["grants"][1]["matter_code"],
+            "use_cause": "联邦测试：核验营业执照",
+        },
+        headers=auth(consumer["token"]),
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    second = int(node.manage("shell", "-c", forward).stdout.strip().splitlines()[-1])
+    assert second > first
+    wait_until(
+        lambda: (
+            hub.sql(
+                "SELECT tree_size, status FROM access_witness WHERE node_code = '410100' ORDER BY tree_size"
+            )
+            == [(first, "consistent"), (second, "consistent")]
+        ),
+        timeout=30,
+        message="second checkpoint witnessed",
+    )
