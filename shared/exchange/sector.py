@@ -12,7 +12,7 @@ import requests
 
 
 class SectorUnavailableError(Exception):
-    pass
+    """The sector library did not answer, or answered something unusable."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -103,7 +103,7 @@ class _Gap(Exception):
 
 
 class _Replay(Exception):
-    pass
+    """An envelope id this library already applied."""
 
 
 @transaction.atomic

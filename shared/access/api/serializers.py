@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from shared.access.models import AccessRecord, BulkRequest, Grant
-from shared.domain.status import STATUS_LABELS, Status
+from shared.licenses.api.serializers import LicenseBaseSerializer
 from shared.licenses.models import License
 
 
@@ -21,13 +21,7 @@ class ShareQuerySerializer(serializers.Serializer):
     )
 
 
-class SharedLicenseSerializer(serializers.ModelSerializer):
-    type_code = serializers.CharField(source="license_type.type_code")
-    type_name = serializers.CharField(source="license_type.name")
-    issuer_code = serializers.CharField(source="issuer.code")
-    issuer_name = serializers.CharField(source="issuer.name")
-    status_label = serializers.SerializerMethodField()
-    holder = serializers.SerializerMethodField()
+class SharedLicenseSerializer(LicenseBaseSerializer):
     library_code = serializers.CharField(help_text="证照来源库：市级节点代码、410000 或行业库代码")
 
     class Meta:
@@ -53,12 +47,6 @@ class SharedLicenseSerializer(serializers.ModelSerializer):
             "library_code",
         ]
         read_only_fields = fields
-
-    def get_status_label(self, obj: License) -> str:
-        return STATUS_LABELS[Status(obj.status)]
-
-    def get_holder(self, obj: License) -> dict[str, str]:
-        return {"name": obj.holder_name, "code": obj.holder_code, "code_type": obj.holder_code_type}
 
 
 class ShareQueryResultSerializer(serializers.Serializer):

@@ -25,13 +25,24 @@ class LicenseIssueSerializer(serializers.Serializer):
     surface = serializers.DictField(required=False, default=dict, help_text="照面信息")
 
 
-class LicenseSerializer(serializers.ModelSerializer):
+class LicenseBaseSerializer(serializers.ModelSerializer):
+    """The fields every view of a licence shares (the issuer's, a consumer's share answer)."""
+
     type_code = serializers.CharField(source="license_type.type_code")
     type_name = serializers.CharField(source="license_type.name")
     issuer_code = serializers.CharField(source="issuer.code")
     issuer_name = serializers.CharField(source="issuer.name")
     status_label = serializers.SerializerMethodField()
     holder = serializers.SerializerMethodField()
+
+    def get_status_label(self, obj: License) -> str:
+        return STATUS_LABELS[Status(obj.status)]
+
+    def get_holder(self, obj: License) -> dict[str, str]:
+        return {"name": obj.holder_name, "code": obj.holder_code, "code_type": obj.holder_code_type}
+
+
+class LicenseSerializer(LicenseBaseSerializer):
     allowed_actions = serializers.SerializerMethodField()
     file = serializers.SerializerMethodField(help_text="签章文件状态（生成中/已生成/失败）")
 
@@ -70,12 +81,6 @@ class LicenseSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
-
-    def get_status_label(self, obj: License) -> str:
-        return STATUS_LABELS[Status(obj.status)]
-
-    def get_holder(self, obj: License) -> dict[str, str]:
-        return {"name": obj.holder_name, "code": obj.holder_code, "code_type": obj.holder_code_type}
 
     def get_allowed_actions(self, obj: License) -> list[str]:
         return [a.value for a in allowed_actions(status=Status(obj.status), pledged=obj.pledged)]
