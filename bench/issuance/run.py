@@ -145,6 +145,10 @@ def main() -> None:
             str(args.processes),
             "--pool",
             "prefork",
+            # Signing tasks are short and acknowledged late: let each process hold the next one
+            # so it never waits a broker round trip between two files.
+            "--prefetch-multiplier",
+            "4",
             "--loglevel",
             "WARNING",
             "--without-mingle",

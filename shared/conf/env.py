@@ -52,6 +52,9 @@ def database_config(default_name: str, url: str = "") -> dict:
         }
     else:
         config.setdefault("OPTIONS", {})
+        # Keep connections: opening one costs a PostgreSQL backend fork and authentication, more
+        # than the whole issue call (FIELD-NOTES); health checks drop one that went stale.
+        config["CONN_MAX_AGE"] = int(env("DB_CONN_MAX_AGE", "300"))
         config["CONN_HEALTH_CHECKS"] = True
     config["TEST"] = {"NAME": env("TEST_DATABASE_NAME") or None}
     return config

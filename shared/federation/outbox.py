@@ -10,10 +10,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from shared.catalog.models import LicenseType
+from shared.core.counters import counter_next
 from shared.federation import snapshots
 from shared.federation.digests import base_key
 from shared.federation.models import OutboxEvent, Peer, StreamCounter
@@ -21,11 +21,8 @@ from shared.licenses.models import License, LicenseEvent, LicenseVersion
 
 
 def _next_seq(stream: str) -> int:
-    """Gap-free and in commit order: the UPDATE holds the counter's row lock until commit."""
-    StreamCounter.objects.bulk_create([StreamCounter(stream=stream)], ignore_conflicts=True)
-    counters = StreamCounter.objects.filter(stream=stream)
-    counters.update(last=F("last") + 1)
-    return counters.values_list("last", flat=True).get()
+    """Gap-free and in commit order: the counter's row lock is held until commit."""
+    return counter_next(StreamCounter, {"stream": stream})
 
 
 def outbox_write(*, stream: str, kind: str, key: str, payload: dict[str, Any]) -> OutboxEvent:
@@ -92,12 +89,16 @@ def streams_for(lic: License) -> list[str]:
     return []
 
 
-def license_payload(lic: License, event: LicenseEvent, new_version: bool) -> dict[str, Any]:
-    version = (
-        LicenseVersion.objects.filter(license=lic, version=lic.version).first()
-        if new_version
-        else None
-    )
+def license_payload(
+    lic: License,
+    event: LicenseEvent,
+    new_version: bool,
+    version: LicenseVersion | None = None,
+) -> dict[str, Any]:
+    if not new_version:
+        version = None
+    elif version is None or version.version != lic.version:
+        version = LicenseVersion.objects.filter(license=lic, version=lic.version).first()
     return {
         "schema": snapshots.SCHEMA,
         "license": snapshots.license_snapshot(lic),
@@ -122,14 +123,20 @@ def repair_payload(lic: License) -> dict[str, Any]:
 
 
 def on_license_changed(
-    sender: Any, *, license: License, event: LicenseEvent, new_version: bool, **_: Any
-) -> None:  # noqa: A002
+    sender: Any,
+    *,
+    license: License,  # noqa: A002
+    event: LicenseEvent,
+    new_version: bool,
+    version: LicenseVersion | None = None,
+    **_: Any,
+) -> None:
     if license.status in ("pending", "returned"):
         return  # not released: nothing leaves the agency before review (art. 14)
     streams = streams_for(license)
     if not streams:
         return
-    payload = license_payload(license, event, new_version)
+    payload = license_payload(license, event, new_version, version)
     if event.action == "approve":
         # The first time the licence leaves the library: send it whole.
         payload = repair_payload(license) | {"event": payload["event"]}

@@ -59,7 +59,8 @@ def file_for_download(*, lic: License, identifier: str | None = None) -> License
 
 def file_status(*, lic: License) -> dict[str, Any] | None:
     """What the licence shows about its file: state, and where to download it when ready."""
-    row = file_row(lic=lic)
+    # The issue call answers with the row it has just written (see license_file_schedule).
+    row = getattr(lic, "_file_row", None) or file_row(lic=lic)
     if row is None:
         return None
     return {

@@ -60,19 +60,30 @@ def license_file_schedule(*, license: License, event: LicenseEvent, new_version:
     """
     if license.status in UNRELEASED:
         return
-    status_index_ensure(license=license)
+    issued_now = event.action == Action.issue  # the licence row was inserted just now
+    status_index_ensure(license=license, fresh=issued_now)
     variant = TERMINAL_VARIANTS.get(license.status)
     if variant is None:
         if not (new_version or event.action in (Action.issue, Action.approve)):
             return
         variant = LicenseFile.Variant.ORIGINAL
-    row, created = LicenseFile.objects.get_or_create(
-        identifier=license.identifier,
-        variant=variant,
-        defaults={"license": license, "version": license.version},
-    )
-    if created:
-        transaction.on_commit(lambda: _enqueue(row.pk))
+    if issued_now:  # a new identifier: no row can exist yet
+        row = LicenseFile.objects.create(
+            identifier=license.identifier,
+            variant=variant,
+            license=license,
+            version=license.version,
+        )
+        license._file_row = row  # the issue answer shows it without reading it back
+    else:
+        row, created = LicenseFile.objects.get_or_create(
+            identifier=license.identifier,
+            variant=variant,
+            defaults={"license": license, "version": license.version},
+        )
+        if not created:
+            return
+    transaction.on_commit(lambda: _enqueue(row.pk))
 
 
 def _scan_for(lic: License) -> bytes | None:
@@ -141,7 +152,7 @@ def license_file_render(*, file_id: int) -> LicenseFile:
     if row.state == LicenseFile.State.READY:
         return row
     LicenseFile.objects.filter(pk=row.pk).update(attempts=F("attempts") + 1)
-    row.refresh_from_db(fields=["attempts"])
+    row.attempts += 1  # this run's attempt; a concurrent run of the same row changes nothing
     try:
         lic = row.license
         version = LicenseVersion.objects.get(identifier=row.identifier)
@@ -159,20 +170,23 @@ def license_file_render(*, file_id: int) -> LicenseFile:
             updated_at=timezone.now(),
         )
         raise
-    LicenseFile.objects.filter(pk=row.pk).update(
-        state=LicenseFile.State.READY,
-        path=relative,
-        size=len(pdf),
-        sm3=sm3_hex(pdf),
-        seal=seal_key,
-        qr_url=qr.url,
-        qr_expires_at=qr.expires_at,
-        timestamped=bool(settings.FILES_TSA_URL),
-        last_error="",
-        rendered_at=timezone.now(),
-        updated_at=timezone.now(),
-    )
-    row.refresh_from_db()
+    now = timezone.now()
+    ready = {
+        "state": LicenseFile.State.READY,
+        "path": relative,
+        "size": len(pdf),
+        "sm3": sm3_hex(pdf),
+        "seal": seal_key,
+        "qr_url": qr.url,
+        "qr_expires_at": qr.expires_at,
+        "timestamped": bool(settings.FILES_TSA_URL),
+        "last_error": "",
+        "rendered_at": now,
+        "updated_at": now,
+    }
+    LicenseFile.objects.filter(pk=row.pk).update(**ready)
+    for name, value in ready.items():
+        setattr(row, name, value)
     return row
 
 

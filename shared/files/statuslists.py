@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection
 from django.utils import timezone
 
 from shared.accounts.models import Agency
@@ -34,22 +34,32 @@ LIST_SIZE = statuslist.MIN_ENTRIES
 TTL_SECONDS = 300
 
 
-def status_index_ensure(*, license: License) -> StatusListIndex:
-    """The licence's index, drawn at random on first use; a collision draws again."""
-    existing = StatusListIndex.objects.filter(license=license).first()
+def status_index_ensure(*, license: License, fresh: bool = False) -> StatusListIndex:
+    """The licence's index, drawn at random on first use; a collision draws again.
+
+    `fresh`: the licence was created in this transaction, so it has no index yet and the draw
+    is one INSERT (…ON CONFLICT DO NOTHING: a collision or a concurrent caller returns no row).
+    """
+    existing = None if fresh else StatusListIndex.objects.filter(license=license).first()
     if existing is not None:
         return existing
+    table = connection.ops.quote_name(StatusListIndex._meta.db_table)
+    sql = (
+        f'INSERT INTO {table} ("license_id", "issuer_id", "index") VALUES (%s, %s, %s) '  # noqa: S608
+        'ON CONFLICT DO NOTHING RETURNING "id"'
+    )
     for _ in range(20):
         index = secrets.randbelow(LIST_SIZE)
-        try:
-            with transaction.atomic():
-                return StatusListIndex.objects.create(
-                    license=license, issuer_id=license.issuer_id, index=index
-                )
-        except IntegrityError:
-            existing = StatusListIndex.objects.filter(license=license).first()
-            if existing is not None:  # a concurrent caller gave it one
-                return existing
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [license.pk, license.issuer_id, index])
+            row = cursor.fetchone()
+        if row is not None:
+            return StatusListIndex(
+                pk=row[0], license_id=license.pk, issuer_id=license.issuer_id, index=index
+            )
+        existing = StatusListIndex.objects.filter(license=license).first()
+        if existing is not None:  # a concurrent caller gave it one
+            return existing
     raise RuntimeError("status list is full")  # 131,072 entries per issuer; split lists first
 
 

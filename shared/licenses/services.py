@@ -12,7 +12,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from shared.access.registry import registry_check
@@ -20,6 +19,7 @@ from shared.accounts.models import User
 from shared.calendars.selectors import workday_calendar
 from shared.catalog.models import LicenseType
 from shared.catalog.surface import validate_surface
+from shared.core.counters import counter_next
 from shared.core.errors import ConflictError, ForbiddenError, NotFoundError, PermanentError
 from shared.domain.canonical import license_version_digest
 from shared.domain.errors import DomainError
@@ -106,17 +106,12 @@ def _check_matter(license_type: LicenseType, matter_code: str) -> None:
 
 
 def _next_serial(license_type: LicenseType, year: int) -> str:
-    """The next serial for (issuer, type, year). The UPDATE takes the counter's row lock until
-    commit, so concurrent issues queue on it and never share a serial."""
-    SerialCounter.objects.bulk_create(
-        [SerialCounter(issuer_id=license_type.issuer_id, license_type=license_type, year=year)],
-        ignore_conflicts=True,
+    """The next serial for (issuer, type, year); concurrent issues queue on the counter's row
+    lock until commit and never share a serial."""
+    last = counter_next(
+        SerialCounter,
+        {"issuer": license_type.issuer_id, "license_type": license_type.pk, "year": year},
     )
-    counters = SerialCounter.objects.filter(
-        issuer_id=license_type.issuer_id, license_type=license_type, year=year
-    )
-    counters.update(last=F("last") + 1)
-    last = counters.values_list("last", flat=True).get()
     return f"{year}{last:07d}"
 
 
@@ -143,9 +138,9 @@ def _digest(lic: License, license_type: LicenseType, previous_identifier: str) -
     )
 
 
-def _write_version(lic: License, *, actor: User | None, previous_identifier: str) -> None:
+def _write_version(lic: License, *, actor: User | None, previous_identifier: str) -> LicenseVersion:
     lic.content_digest = _digest(lic, lic.license_type, previous_identifier)
-    LicenseVersion.objects.create(
+    return LicenseVersion.objects.create(
         license=lic,
         version=lic.version,
         identifier=lic.identifier,
@@ -172,11 +167,15 @@ def _write_event(
     actor: User | None,
     reason: str = "",
     data: dict[str, Any] | None = None,
+    seq: int | None = None,
 ) -> LicenseEvent:
-    lic.last_event_seq += 1
+    """Append the licence's next event; `seq` when the caller already counted it on the row."""
+    if seq is None:
+        lic.last_event_seq += 1
+        seq = lic.last_event_seq
     return LicenseEvent.objects.create(
         license=lic,
-        seq=lic.last_event_seq,
+        seq=seq,
         action=action.value,
         from_status=from_status,
         to_status=lic.status,
@@ -281,11 +280,15 @@ def license_issue(
         submitted_by=actor,
     )
     lic.content_digest = _digest(lic, license_type, "")
+    lic.last_event_seq = 1  # the issue event, counted on the row as it is inserted
     lic.save()
-    _write_version(lic, actor=actor, previous_identifier="")
-    event = _write_event(lic, action=Action.issue, from_status="", actor=actor, data={"mode": mode})
-    lic.save(update_fields=["last_event_seq"])
-    license_changed.send(sender=License, license=lic, event=event, new_version=True)
+    version = _write_version(lic, actor=actor, previous_identifier="")
+    event = _write_event(
+        lic, action=Action.issue, from_status="", actor=actor, data={"mode": mode}, seq=1
+    )
+    license_changed.send(
+        sender=License, license=lic, event=event, new_version=True, version=version
+    )
     return lic
 
 

@@ -5,7 +5,8 @@ render job row) commits or rolls back with the change itself (STYLE habit 3). A 
 starts outside work (a Celery task) must do so with `transaction.on_commit`.
 
 Arguments: `license` (the License row, already in its new state), `event` (the LicenseEvent
-just written), `new_version` (True when the change wrote a new LicenseVersion).
+just written), `new_version` (True when the change wrote a new LicenseVersion), and optionally
+`version` (that new LicenseVersion, so receivers need not read it back).
 """
 
 from django.dispatch import Signal
