@@ -8,19 +8,18 @@ transaction with the new mark. An event whose content cannot be applied is dead-
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from shared.calendars.selectors import workday_calendar
 from shared.core.errors import ApplicationError, ConflictError, PermanentError
 from shared.domain.errors import DomainError
 from shared.exchange.envelopes import EnvelopeError, OpenedEnvelope, open_envelope
 from shared.federation.apply import HANDLERS
-from shared.federation.digests import base_key
+from shared.federation.arrivals import arrival_for
+from shared.federation.bulk_apply import apply_new_licences
 from shared.federation.keys import peer_public_key
 from shared.federation.models import Arrival, InboundCursor, ReceivedEnvelope, RejectedEvent
 
@@ -121,19 +120,27 @@ def _apply(opened: OpenedEnvelope, envelope: Any, *, transport: str) -> IngestRe
         return result
     if events[0]["seq"] > cursor.high_water_mark + 1:
         raise _Gap(cursor.high_water_mark + 1, events[0]["seq"])
+    todo = []
     for event in events:
         seq = event["seq"]
         if seq <= cursor.high_water_mark:
             result.duplicates += 1
             continue
-        if seq != cursor.high_water_mark + 1:
+        if seq != cursor.high_water_mark + len(todo) + 1:
             break  # a hole inside the envelope: stop here, the sender resends from the mark
-        error = _apply_one(opened.sender, event)
-        if error is not None:
-            result.rejected.append({"seq": seq, **error})
-        else:
-            result.applied += 1
-        cursor.high_water_mark = seq
+        todo.append(event)
+    # New licences first, a whole envelope at a time; each is the first event of its licence,
+    # so nothing else in the envelope can be about it before it exists.
+    done = apply_new_licences(todo)
+    result.applied += len(done)
+    for event in todo:
+        if event["seq"] not in done:
+            error = _apply_one(opened.sender, event)
+            if error is not None:
+                result.rejected.append({"seq": event["seq"], **error})
+            else:
+                result.applied += 1
+        cursor.high_water_mark = event["seq"]
     cursor.last_envelope_at = timezone.now()
     if result.applied:
         cursor.last_event_at = cursor.last_envelope_at
@@ -199,34 +206,6 @@ def _reject(sender: str, event: dict[str, Any], code: str, message: str) -> dict
 
 def _record_arrival(lic: Any, payload: dict[str, Any]) -> None:
     """Timeliness (art. 14): the first arrival of each licence against its deadline."""
-    key = base_key(
-        type_code=lic.license_type.type_code, issuer_code=lic.issuer.code, serial=lic.serial
-    )
-    if Arrival.objects.filter(key=key).exists():
-        return
-    now = timezone.now()
-    committed = payload.get("committed_at")
-    committed_at = datetime.fromisoformat(committed) if committed else now
-    provisional = False
-    if lic.mode == "online":
-        deadline = lic.case_completed_at + timedelta(
-            seconds=settings.FEDERATION_ONLINE_DEADLINE_SECONDS
-        )
-    else:  # offline: 1 working day; bulk and legacy: 5 working days, to the end of that day
-        days = 1 if lic.mode == "offline" else 5
-        result = workday_calendar().add_workdays(timezone.localdate(lic.case_completed_at), days)
-        provisional = result.provisional
-        deadline = timezone.make_aware(datetime.combine(result.day, datetime.max.time()))
-    Arrival.objects.create(
-        key=key,
-        library_code=lic.library_code,
-        issuer_code=lic.issuer.code,
-        mode=lic.mode,
-        case_completed_at=lic.case_completed_at,
-        committed_at=committed_at,
-        arrived_at=now,
-        lag_seconds=max(0.0, (now - committed_at).total_seconds()),
-        deadline_at=deadline,
-        deadline_provisional=provisional,
-        late=now > deadline,
-    )
+    arrival = arrival_for(lic, payload, now=timezone.now())
+    if not Arrival.objects.filter(key=arrival.key).exists():
+        arrival.save()

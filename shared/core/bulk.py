@@ -1,0 +1,45 @@
+"""Inserting many rows of one model at COPY speed, inside the caller's transaction.
+
+Django's `bulk_create` builds one giant INSERT that the driver then parses again on the client;
+for thousands of rows a minute that costs more than the database's own work. On PostgreSQL
+`copy_insert` streams the rows with COPY instead (row triggers fire as for an INSERT); the
+values are prepared by each field exactly as the ORM would prepare them for an INSERT.
+Elsewhere (SQLite in the demo) it is `bulk_create`.
+"""
+
+from collections.abc import Sequence
+
+from django.db import connection, models
+
+
+def copy_insert(objs: Sequence[models.Model], *, with_ids: bool = False) -> None:
+    """Insert `objs` (all of one model, not saved yet). `with_ids`: draw their primary keys
+    from the table's sequence first and set them on the objects (for rows that others point
+    at); otherwise the database assigns them and the objects do not learn them."""
+    if not objs:
+        return
+    model = type(objs[0])
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(objs)
+        return
+    meta = model._meta
+    table = meta.db_table
+    if with_ids:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [table, meta.pk.column, len(objs)],
+            )
+            for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
+                obj.pk = pk
+    fields = [f for f in meta.concrete_fields if with_ids or not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    with connection.cursor() as cursor:
+        raw = cursor.cursor  # the psycopg cursor under Django's wrapper, same transaction
+        with raw.copy(f"COPY {connection.ops.quote_name(table)} ({columns}) FROM STDIN") as copy:
+            for obj in objs:
+                copy.write_row(
+                    [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+                )
+    for obj in objs:
+        obj._state.adding, obj._state.db = False, connection.alias

@@ -1,0 +1,178 @@
+"""Ingest's fast path for new licences gives exactly what the per-event path gives.
+
+The events are real: licences issued (and one suspended) through the API write their outbox
+rows; the change is then rolled back, so this library lacks them, and the envelope is applied
+as the receiver would apply it — once through the fast path, once event by event.
+"""
+
+from datetime import datetime, timedelta
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from shared.exchange.envelopes import OpenedEnvelope
+from shared.federation import bulk_apply, ingest
+from shared.federation.models import Arrival, InboundCursor, RejectedEvent
+from shared.federation.snapshots import event_snapshot, license_snapshot, version_snapshot
+from shared.licenses.models import License
+from tests.support import make_uscc
+
+pytestmark = pytest.mark.django_db
+
+SENDER = "410300"
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _outbox_events(issuer, issue_payload, count, *, suspend_first=False):
+    """The outbox events of `count` issues (and a suspension of the first), then undone."""
+    from shared.federation.models import OutboxEvent
+
+    captured = []
+    try:
+        with transaction.atomic():
+            idents = []
+            for i in range(count):
+                body = issue_payload(
+                    number=f"JY1410100{i:07d}",
+                    holder={
+                        "name": f"郑州豫中食品有限公司{i}",
+                        "code": make_uscc(dept="91", area="410100", body=f"MB{i:06d}"),
+                        "code_type": "001",
+                    },
+                )
+                response = issuer.post("/api/v1/licenses/", body, format="json")
+                assert response.status_code == 201, response.content
+                idents.append(response.json()["identifier"])
+            if suspend_first:
+                issuer.post(
+                    f"/api/v1/licenses/{idents[0]}/suspend/", {"reason": "暂扣"}, format="json"
+                )
+            rows = OutboxEvent.objects.filter(kind="license.event").order_by("seq")
+            captured = [{"kind": r.kind, "key": r.key, "payload": r.payload} for r in rows]
+            raise _Rollback
+    except _Rollback:
+        pass
+    assert not License.objects.exists()
+    return [dict(e, seq=n) for n, e in enumerate(captured, start=1)]
+
+
+def _same_moment(snap):
+    """The snapshot with its timestamp as a moment (the sender writes it in its zone)."""
+    return snap | {"case_completed_at": datetime.fromisoformat(snap["case_completed_at"])}
+
+
+def _apply(events):
+    opened = OpenedEnvelope(
+        envelope_id=f"env-{events[0]['seq']}",
+        sender=SENDER,
+        receiver="410000",
+        stream="410000",
+        sent_at=timezone.now(),
+        events=events,
+        kid="k",
+    )
+    return ingest._apply(opened, {"body": {"backlog": 0}}, transport="http")
+
+
+def _state():
+    out = {}
+    for lic in License.objects.select_related("license_type", "issuer").order_by("serial"):
+        out[lic.identifier] = (
+            license_snapshot(lic),
+            [version_snapshot(v) | {"created_at": None} for v in lic.versions.order_by("version")],
+            [
+                event_snapshot(e) | {"created_at": None}
+                for e in lic.events.select_related("actor").order_by("seq")
+            ],
+        )
+    return out
+
+
+def test_a_whole_envelope_of_new_licences_lands_as_the_sender_holds_it(issuer, issue_payload):
+    events = _outbox_events(issuer, issue_payload, 6, suspend_first=True)
+    assert len(events) == 7
+    with transaction.atomic():  # the six issues take the fast path; the suspension does not
+        assert bulk_apply.apply_new_licences(events) == {1, 2, 3, 4, 5, 6}
+        transaction.set_rollback(True)
+    result = _apply(events)
+    assert (result.applied, result.rejected, result.high_water_mark) == (7, [], 7)
+    assert InboundCursor.objects.get(sender=SENDER).high_water_mark == 7
+    suspended = events[-1]["payload"]
+    lic = License.objects.get(identifier=suspended["license"]["identifier"])
+    assert lic.status == "suspended"  # the later event applied after the bulk insert
+    assert lic.events.count() == 2
+    for event in events[:-1]:
+        snap = event["payload"]["license"]
+        lic = License.objects.get(identifier=snap["identifier"])
+        if snap["identifier"] != suspended["license"]["identifier"]:
+            assert _same_moment(license_snapshot(lic)) == _same_moment(snap)
+        assert lic.holder_code == snap["holder"]["code"]  # encrypted and digested as usual
+        assert version_snapshot(lic.versions.get())["content_digest"] == snap["content_digest"]
+    assert Arrival.objects.count() == 6
+
+
+def test_the_fast_path_and_the_per_event_path_give_the_same_rows(
+    issuer, issue_payload, monkeypatch
+):
+    events = _outbox_events(issuer, issue_payload, 5, suspend_first=True)
+    with transaction.atomic():
+        _apply(events)
+        fast = _state()
+        transaction.set_rollback(True)
+    monkeypatch.setattr(ingest, "apply_new_licences", lambda todo: set())
+    _apply(events)
+    slow = _state()
+    assert fast.keys() == slow.keys() and len(fast) == 5
+    for ident in fast:
+        f_lic, f_versions, f_events = fast[ident]
+        s_lic, s_versions, s_events = slow[ident]
+        assert f_lic == s_lic and f_versions == s_versions and f_events == s_events
+
+
+def test_a_licence_the_receiver_cannot_take_is_dead_lettered_and_the_rest_land(
+    issuer, issue_payload, license_type
+):
+    events = _outbox_events(issuer, issue_payload, 4)
+    # The third names a type this library does not know: the per-event path refuses it.
+    events[2]["payload"]["license"]["type_code"] = license_type.type_code[:-3] + "999"
+    result = _apply(events)
+    assert result.applied == 3
+    assert [r["seq"] for r in result.rejected] == [3]
+    assert RejectedEvent.objects.get(sender=SENDER, seq=3).error_code == "federation.type_unknown"
+    assert License.objects.count() == 3
+    assert InboundCursor.objects.get(sender=SENDER).high_water_mark == 4
+
+
+def test_a_duplicate_delivery_inserts_nothing_twice(issuer, issue_payload):
+    events = _outbox_events(issuer, issue_payload, 4)
+    _apply(events)
+    assert bulk_apply.apply_new_licences(events) == set()  # all held now: none taken
+    again = _apply(events)
+    assert (again.applied, again.duplicates) == (0, 4)
+    assert License.objects.count() == 4 and Arrival.objects.count() == 4
+
+
+def test_a_failing_bulk_insert_falls_back_to_one_by_one(issuer, issue_payload, monkeypatch):
+    events = _outbox_events(issuer, issue_payload, 3)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated failure inside the bulk insert")
+
+    monkeypatch.setattr(bulk_apply.Arrival.objects, "bulk_create", broken)
+    result = _apply(events)
+    assert (result.applied, result.rejected) == (3, [])
+    assert License.objects.count() == 3 and Arrival.objects.count() == 3
+
+
+def test_arrivals_of_bulk_licences_are_measured_against_their_deadline(issuer, issue_payload):
+    events = _outbox_events(issuer, issue_payload, 2)
+    events[0]["payload"]["license"]["case_completed_at"] = timezone.now().isoformat()
+    late = timezone.now() - timedelta(days=3)
+    events[1]["payload"]["license"]["case_completed_at"] = late.isoformat()
+    _apply(events)
+    by_late = dict(Arrival.objects.values_list("late", "mode"))
+    assert Arrival.objects.filter(late=True).count() == 1 and by_late[True] == "online"
