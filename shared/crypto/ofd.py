@@ -88,7 +88,7 @@ class OfdImage:
     y: float
     width: float
     height: float
-    png: bytes
+    png: bytes  # PNG, or JPEG (recognised by its magic bytes)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -235,8 +235,15 @@ def ofd_build(
     if page.images:
         medias = _el(resources, "MultiMedias")
         for index, (image, resource) in enumerate(zip(page.images, image_ids, strict=True)):
-            name = f"image_{index}.png"
-            media = _el(medias, "MultiMedia", ID=str(resource), Type="Image", Format="PNG")
+            jpeg = image.png.startswith(b"\xff\xd8")
+            name = f"image_{index}.{'jpg' if jpeg else 'png'}"
+            media = _el(
+                medias,
+                "MultiMedia",
+                ID=str(resource),
+                Type="Image",
+                Format="JPEG" if jpeg else "PNG",
+            )
             _el(media, "MediaFile", name)
             files[f"Doc_0/Res/{name}"] = image.png
     files["Doc_0/DocumentRes.xml"] = _xml(resources)
