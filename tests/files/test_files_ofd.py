@@ -311,7 +311,10 @@ def test_pending_file_is_409_like_the_pdf(issuer, issue_payload, pki):
     response = issuer.get(f"/api/v1/licenses/{ident}/file.ofd")
     assert (response.status_code, response.json()["code"]) == (409, "file.not_ready")
     render_pending()
+    # issuing made the PDF only; the OFD is made on its first request
+    assert LicenseFile.objects.get(identifier=ident).ofd_path == ""
     assert issuer.get(f"/api/v1/licenses/{ident}/file.ofd").status_code == 200
+    assert LicenseFile.objects.get(identifier=ident).ofd_path.endswith("original.ofd")
 
 
 def test_cancelled_licence_ofd_carries_the_watermark(issuer, issued):
@@ -343,3 +346,52 @@ def test_sm2_seal_rotation_keeps_old_ofds_verifiable(issuer, issued):
     assert ofd.ofd_verify(data, trust_roots=keystore.sm2_trust_roots()).code == 0
     trust = keystore.sm2_trust_roots()
     assert len(trust) == 1
+
+
+def test_verify_command_checks_an_ofd_against_the_published_trust_list(
+    issuer, issued, anon, tmp_path, capsys
+):
+    import json
+
+    from django.core.management import call_command
+
+    ident = issued["identifier"]
+    path = tmp_path / "licence.ofd"
+    path.write_bytes(_get_ofd(issuer, ident))
+    trust = anon.get("/api/v1/public/trust-list").json()
+    assert [e["key_id"] for e in trust["trust_list"]["sm2_ca"]] == [
+        SigningKey.objects.get(kind="sm2ca").key_id
+    ]
+    assert len(trust["trust_list"]["sm2_seals"]) == 1
+    trust_file = tmp_path / "trust.json"
+    trust_file.write_text(json.dumps(trust), encoding="utf-8")
+    fingerprint = trust["trust_list"]["ca"][0]["fingerprint"]
+    call_command(
+        "verify",
+        str(path),
+        "--trust-list",
+        str(trust_file),
+        "--ca-fingerprint",
+        fingerprint,
+        "--json",
+    )
+    result = json.loads(capsys.readouterr().out)
+    assert (result["valid"], result["file_result"], result["identifier"]) == (
+        True,
+        "0 文件验证通过",
+        ident,
+    )
+    # a trust list without the SM2 CA: the same file is untrusted (exit status 1)
+    trust["trust_list"]["sm2_ca"] = []
+    from shared.crypto.trustlist import TrustListError, load_trust_list
+
+    with pytest.raises(TrustListError):  # the list's signature covers the SM2 CA entries
+        load_trust_list(trust, ca_fingerprint=fingerprint)
+    files = _files(path.read_bytes())
+    content = bytearray(files["Doc_0/Pages/Page_0/Content.xml"])
+    content[-20] ^= 0x01
+    path.write_bytes(_zip({**files, "Doc_0/Pages/Page_0/Content.xml": bytes(content)}))
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("verify", str(path), "--json")
+    assert exit_info.value.code == 1
+    assert json.loads(capsys.readouterr().out)["file_result"] == "1 文件签章校验失败"
