@@ -10,6 +10,7 @@ corner; reportlab in points from the bottom-left, hence the conversions.
 from __future__ import annotations
 
 import io
+import math
 
 from shared.crypto.ofd import OfdImage, OfdPage, OfdText
 from shared.crypto.qr import qr_png
@@ -24,6 +25,7 @@ GREY = (89, 89, 97)
 RED = (199, 20, 20)
 QR_MM = 36.0
 SEAL_MM = 42.0
+NOTE_OFFSET = 24.0  # mm between the watermark word's centre and its note's
 # Where the seal goes (x, y, w, h in mm from the top left): the PDF's seal box.
 SEAL_BOX_MM = (PAGE_W - 26 - SEAL_MM, PAGE_H - 24 - SEAL_MM, SEAL_MM, SEAL_MM)
 
@@ -109,9 +111,9 @@ def license_ofd_page(doc: LicenseDocument) -> OfdPage:
         )
         if doc.watermark_note:
             texts.append(
-                OfdText(
-                    x=PAGE_W / 2,
-                    y=PAGE_H / 2 + 12,
+                OfdText(  # below the big word, along the rotated line (as in the PDF)
+                    x=PAGE_W / 2 + NOTE_OFFSET * math.sin(math.radians(35)),
+                    y=PAGE_H / 2 + NOTE_OFFSET * math.cos(math.radians(35)),
                     text=doc.watermark_note,
                     size=18 * PT,
                     color=red,

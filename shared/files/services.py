@@ -183,11 +183,18 @@ def license_file_ofd(*, row: LicenseFile) -> LicenseFile:
 
     Made lazily so issuing does not pay for it. It shows what the row's PDF shows (same
     variant, same QR URL and expiry, same watermark date) and is sealed with the issuer's SM2
-    seal. Two requests racing both build an equivalent file; the first to record it wins and
-    the stored path is the same.
+    seal. The row is locked while the file is made, so two first requests make it once.
     """
     if row.ofd_path:
         return row
+    with transaction.atomic():
+        row = LicenseFile.objects.select_for_update().get(pk=row.pk)
+        if row.ofd_path:
+            return row
+        return _license_file_ofd_make(row)
+
+
+def _license_file_ofd_make(row: LicenseFile) -> LicenseFile:
     if row.state != LicenseFile.State.READY:
         raise ConflictError("file.not_ready", "签章文件正在生成，请稍后再试", {"state": row.state})
     lic = License.objects.select_related("license_type", "issuer").get(pk=row.license_id)
@@ -220,7 +227,7 @@ def license_file_ofd(*, row: LicenseFile) -> LicenseFile:
         f"{row.variant}.ofd"
     )
     storage.write_atomic(relative, data)
-    LicenseFile.objects.filter(pk=row.pk, ofd_path="").update(
+    LicenseFile.objects.filter(pk=row.pk).update(
         ofd_path=relative,
         ofd_size=len(data),
         ofd_sm3=sm3_hex(data),

@@ -395,3 +395,26 @@ def test_verify_command_checks_an_ofd_against_the_published_trust_list(
         call_command("verify", str(path), "--json")
     assert exit_info.value.code == 1
     assert json.loads(capsys.readouterr().out)["file_result"] == "1 文件签章校验失败"
+
+
+def test_sm2_certificates_verify_in_openssl(issuer, issued, tmp_path):
+    """OpenSSL 3 as a second independent verifier of the SM2 chain (default SM2 user ID)."""
+    import shutil
+    import subprocess
+
+    openssl = shutil.which("openssl")
+    assert openssl, "openssl missing"
+    _get_ofd(issuer, issued["identifier"])
+    ca = tmp_path / "sm2ca.pem"
+    ca.write_text(SigningKey.objects.get(kind="sm2ca").certificate_pem)
+    seal = tmp_path / "seal.pem"
+    seal.write_text(SigningKey.objects.get(kind="sm2seal").certificate_pem)
+    command = [openssl, "verify", "-vfyopt", "distid:1234567812345678", "-CAfile", str(ca)]
+    result = subprocess.run([*command, str(seal)], capture_output=True, text=True, check=False)  # noqa: S603
+    assert result.returncode == 0 and result.stdout.strip().endswith(": OK"), result.stderr
+    # a certificate of another SM2 CA does not verify against ours
+    _ca_key, _other_ca, _key, other = _other_pki(dt.datetime.now(dt.UTC))
+    stranger = tmp_path / "stranger.pem"
+    stranger.write_text(other.pem)
+    result = subprocess.run([*command, str(stranger)], capture_output=True, text=True, check=False)  # noqa: S603
+    assert result.returncode != 0
