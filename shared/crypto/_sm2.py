@@ -167,3 +167,14 @@ def public_from_point(point: bytes) -> Sm2PublicKey:
     except Exception as exc:  # Tongsuo mixes ValueError and its own types
         raise ValueError("not a point on the SM2 curve") from exc
     return _wrap_public(native)
+
+
+def public_from_der(data: bytes) -> Sm2PublicKey:
+    """The key of a DER SubjectPublicKeyInfo; ``ValueError`` if it is not an SM2 key."""
+    try:
+        native = ts_serialization.load_der_public_key(bytes(data))
+    except Exception as exc:  # Tongsuo mixes ValueError and its own types
+        raise ValueError("not an SM2 public key") from exc
+    if not _is_sm2(native):
+        raise ValueError("not an SM2 public key")
+    return _wrap_public(native)

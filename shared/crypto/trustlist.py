@@ -7,13 +7,14 @@ in the library's suite, whose ``sm3`` claim is the SM3 of the document's canonic
 
 Trust is anchored in the CA: a verifier pins the CA certificate's SHA-256 fingerprint (printed by
 ``pki init``, the same certificate ``pdfsig`` is given). From it: the endorsements → the token
-keys → the trust-list signature and the QR tokens; X.509 chains → the PDF seals.
+keys → the trust-list signature and the QR tokens; X.509 chains → the PDF seals; the signed list's
+``sm2_ca`` entries → the SM2 chains of the OFD e-seals.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from shared.crypto import statuslist
+from shared.crypto.sm2x509 import certificate_der_from_pem
 from shared.crypto.suites import PublicKey, public_key_from_pem
 from shared.crypto.tokens import TokenError, VerifiedToken, read_token_header, verify_token
 from shared.domain.canonical import canonical_json, sm3_hex
@@ -40,6 +42,7 @@ class TrustList:
     document: dict[str, Any]
     ca_certificates: list[x509.Certificate]
     token_keys: dict[str, PublicKey]
+    sm2_roots: list[bytes] = field(default_factory=list)  # DER SM2 CAs of the OFD e-seals
 
     def resolve(self, alg: str, kid: str) -> PublicKey | None:
         return self.token_keys.get(kid)
@@ -89,7 +92,13 @@ def load_trust_list(body: Mapping[str, Any], *, ca_fingerprint: str = "") -> Tru
         canonical_json(document)
     ):
         raise TrustListError("trust_list.signature", "信任列表内容与签名不符")
-    return TrustList(document=document, ca_certificates=cas, token_keys=token_keys)
+    try:
+        sm2_roots = [certificate_der_from_pem(c["certificate"]) for c in document.get("sm2_ca", [])]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TrustListError("trust_list.malformed", "信任列表格式错误") from exc
+    return TrustList(
+        document=document, ca_certificates=cas, token_keys=token_keys, sm2_roots=sm2_roots
+    )
 
 
 def status_from_list(credential_token: str, *, trust: TrustList, index: int) -> bool:

@@ -11,6 +11,7 @@ leaves it; only its certificate is stored here.
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import logging
@@ -26,7 +27,8 @@ from django.utils import timezone
 
 from shared.accounts.models import Agency
 from shared.core.errors import ConflictError, PermanentError
-from shared.crypto import pki
+from shared.crypto import pki, ses, sm2x509
+from shared.crypto.ofd import OfdSigner
 from shared.crypto.pdfsign import CachedKeySigner, SealSigner, asn1_certificate
 from shared.crypto.suites import (
     PublicKey,
@@ -45,6 +47,7 @@ logger = logging.getLogger(__name__)
 CA_DAYS = 3650
 SEAL_DAYS = 1825
 SEAL_CAPTION = "电子证照专用章"
+OFD_SEAL_MM = 42  # the printed size of the e-seal picture, as on the PDF
 
 _lock = threading.Lock()
 _signers: dict[str, SealSigner] = {}
@@ -230,7 +233,8 @@ def pki_init(*, ca_days: int = CA_DAYS) -> dict[str, SigningKey]:
     token = SigningKey.objects.filter(kind=SigningKey.Kind.TOKEN, active=True).first()
     if token is None or token.suite != settings.CRYPTO_SUITE:
         token = token_key_rotate()
-    return {"ca": ca, "token": token, "seal": seal_for(agency=None)}
+    sm2_ca = sm2_ca_active() or _sm2_ca_create(ca_days=ca_days)
+    return {"ca": ca, "token": token, "seal": seal_for(agency=None), "sm2_ca": sm2_ca}
 
 
 def _store_ec(
@@ -417,4 +421,149 @@ def token_key_rotate() -> SigningKey:
         endorsement=endorsement,
         not_before=timezone.now(),
         not_after=timezone.now() + timedelta(days=CA_DAYS),
+    )
+
+
+# --- SM2 keys for the OFD e-seals (GB/T 38540) -------------------------------------------
+#
+# A second, SM2 certificate hierarchy beside the ECDSA one (PDF readers need ECDSA; GB/T 38540
+# needs SM2): one SM2 CA per library, created by `pki init` (the hub's is the provincial one in
+# development), and one SM2 seal key + certificate per issuing agency, created on first use and
+# rotated like the ECDSA seals. The SM2 CA is also the seal maker (制章者): it signs the
+# `SESeal` that binds the agency's name, seal picture and certificate; the agency's key signs
+# each OFD. Verifiers get the SM2 CA from the signed trust list (`sm2_ca`).
+
+
+def sm2_ca_active() -> SigningKey | None:
+    return SigningKey.objects.filter(kind=SigningKey.Kind.SM2_CA, active=True).first()
+
+
+def sm2_trust_roots() -> list[bytes]:
+    """DER certificates of every SM2 CA this library ever ran (rotated ones included)."""
+    return [
+        sm2x509.certificate_der_from_pem(k.certificate_pem)
+        for k in SigningKey.objects.filter(kind=SigningKey.Kind.SM2_CA)
+    ]
+
+
+def _require_sm2_ca() -> SigningKey:
+    ca = sm2_ca_active()
+    if ca is not None:
+        return ca
+    if not settings.FILES_PKI_AUTO_INIT:
+        raise PermanentError(
+            "pki.not_initialised", "尚未初始化 SM2 证书体系，请运行 manage.py <tier> pki init"
+        )
+    logger.warning("pki: no SM2 CA yet, creating a development one (run `pki init` explicitly)")
+    return _sm2_ca_create(ca_days=CA_DAYS)
+
+
+def _store_sm2(
+    *, kind: str, agency: Agency | None, key: Any, cert: sm2x509.Sm2Certificate, seal: bytes = b""
+) -> SigningKey:
+    gm = get_suite("gm")
+    return SigningKey.objects.create(
+        kind=kind,
+        agency=agency,
+        suite="gm",
+        key_id=cert.fingerprint[:32],
+        subject=cert.subject,
+        serial_hex=cert.serial_hex,
+        certificate_pem=cert.pem,
+        public_key_pem=gm.public_key_to_pem(cert.public_key).decode(),
+        private_key_pem=gm.private_key_to_pem(key, _password()).decode(),
+        endorsement=base64.b64encode(seal).decode("ascii") if seal else "",
+        not_before=cert.not_before,
+        not_after=cert.not_after,
+    )
+
+
+@transaction.atomic
+def _sm2_ca_create(*, ca_days: int) -> SigningKey:
+    key = get_suite("gm").generate_key()
+    name = sm2x509.sm2_name(
+        common_name=f"河南省电子证照SM2根CA（{settings.LIBRARY_CODE}）",
+        organization=settings.LIBRARY_NAME,
+        unit="电子证照证书体系",
+    )
+    cert = sm2x509.sm2_ca_create(key=key, name=name, days=ca_days, now=timezone.now())
+    try:
+        with transaction.atomic():
+            return _store_sm2(kind=SigningKey.Kind.SM2_CA, agency=None, key=key, cert=cert)
+    except IntegrityError:
+        existing = sm2_ca_active()
+        if existing is None:
+            raise
+        return existing
+
+
+def sm2_seal_for(*, agency: Agency | None) -> SigningKey:
+    """The active SM2 seal of `agency` (None: the library's own), created on first use."""
+    key = SigningKey.objects.filter(
+        kind=SigningKey.Kind.SM2_SEAL, agency=agency, active=True
+    ).first()
+    return key if key is not None else sm2_seal_create(agency=agency)
+
+
+@transaction.atomic
+def sm2_seal_create(*, agency: Agency | None) -> SigningKey:
+    """A new SM2 seal key, its certificate from the SM2 CA, and the `SESeal` the CA makes."""
+    ca = _require_sm2_ca()
+    ca_key = private_key(ca)
+    ca_der = sm2x509.certificate_der_from_pem(ca.certificate_pem)
+    seal_name = agency.name if agency else settings.LIBRARY_NAME
+    name = sm2x509.sm2_name(
+        common_name=seal_name,
+        organization=seal_name,
+        serial_number=agency.code if agency else settings.LIBRARY_CODE,
+        unit="" if agency else "电子证照库",
+    )
+    key = get_suite("gm").generate_key()
+    now = timezone.now()
+    cert = sm2x509.sm2_certificate_issue(
+        ca_key=ca_key, ca_der=ca_der, public_key=key.public, name=name, days=SEAL_DAYS, now=now
+    )
+    seal = ses.seal_make(
+        ses.SealSpec(
+            es_id=f"{agency.code if agency else settings.LIBRARY_CODE}-{cert.serial_hex[:16]}",
+            name=f"{seal_name}{SEAL_CAPTION}",
+            signer_certificates=[cert.der],
+            picture_png=seal_png(seal_name, SEAL_CAPTION, font_path()),
+            width_mm=OFD_SEAL_MM,
+            height_mm=OFD_SEAL_MM,
+            valid_start=cert.not_before,
+            valid_end=cert.not_after,
+            created=now,
+        ),
+        maker_key=ca_key,
+        maker_cert=ca_der,
+    )
+    try:
+        with transaction.atomic():
+            return _store_sm2(
+                kind=SigningKey.Kind.SM2_SEAL, agency=agency, key=key, cert=cert, seal=seal
+            )
+    except IntegrityError:
+        existing = SigningKey.objects.filter(
+            kind=SigningKey.Kind.SM2_SEAL, agency=agency, active=True
+        ).first()
+        if existing is None:
+            raise
+        return existing
+
+
+@transaction.atomic
+def sm2_seal_rotate(*, agency: Agency | None) -> SigningKey:
+    """Retire the active SM2 seal and make a new one; OFDs sealed with the old one still verify
+    (its certificate chains to the SM2 CA and was valid when they were signed)."""
+    _retire(SigningKey.Kind.SM2_SEAL, agency)
+    return sm2_seal_create(agency=agency)
+
+
+def ofd_signer(key: SigningKey) -> OfdSigner:
+    return OfdSigner(
+        key=private_key(key),
+        certificate=sm2x509.certificate_der_from_pem(key.certificate_pem),
+        seal=base64.b64decode(key.endorsement),
+        provider=settings.LIBRARY_NAME,
     )

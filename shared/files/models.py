@@ -23,6 +23,8 @@ class SigningKey(models.Model):
         SEAL = "seal", "电子印章证书"
         TSA = "tsa", "时间戳证书"
         TOKEN = "token", "二维码与信任列表签名密钥"
+        SM2_CA = "sm2ca", "SM2 根证书（OFD 电子印章制章者）"
+        SM2_SEAL = "sm2seal", "SM2 电子印章证书（OFD）"
 
     class Backend(models.TextChoices):
         DATABASE = "db", "加密存储于数据库"
@@ -43,6 +45,7 @@ class SigningKey(models.Model):
     pkcs11_label = models.CharField(max_length=64, blank=True)
     # For token keys: the CA's ES256 statement that this key belongs to this library, so a
     # verifier who pins only the CA certificate can trust the trust list and the QR tokens.
+    # For SM2 seal keys: the base64 DER GB/T 38540 `SESeal` the SM2 CA made for this key.
     endorsement = models.TextField(blank=True)
     not_before = models.DateTimeField(null=True, blank=True)
     not_after = models.DateTimeField(null=True, blank=True)
@@ -105,6 +108,15 @@ class LicenseFile(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     rendered_at = models.DateTimeField(null=True, blank=True)
+    # The OFD (GB/T 33190) of the same version and variant, sealed GB/T 38540 (SM2/SM3). Made on
+    # the first `file.ofd` request, so issuing does not wait for it; empty until then.
+    ofd_path = models.CharField(max_length=300, blank=True)
+    ofd_size = models.PositiveIntegerField(default=0)
+    ofd_sm3 = models.CharField("OFD 文件摘要（SM3）", max_length=64, blank=True)
+    ofd_seal = models.ForeignKey(
+        SigningKey, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    ofd_rendered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = "证照文件"

@@ -20,12 +20,14 @@ from django.utils import timezone
 
 from shared.accounts.models import User
 from shared.core.errors import ConflictError, PermanentError
+from shared.crypto.ofd import ofd_build
 from shared.crypto.pdfsign import sign_pdf
 from shared.domain.canonical import sm3_hex
 from shared.domain.status import Action, Status
 from shared.files import documents, keystore, storage
 from shared.files.models import AnnotatedCopy, LegacyScan, LicenseFile
-from shared.files.render import render_license_pdf
+from shared.files.ofd_render import license_ofd_page
+from shared.files.render import FONT_CANDIDATES, render_license_pdf
 from shared.files.statuslists import status_index_ensure
 from shared.licenses import services as license_services
 from shared.licenses.models import License, LicenseEvent, LicenseVersion, Mode
@@ -187,6 +189,66 @@ def license_file_render(*, file_id: int) -> LicenseFile:
     LicenseFile.objects.filter(pk=row.pk).update(**ready)
     for name, value in ready.items():
         setattr(row, name, value)
+    return row
+
+
+def license_file_ofd(*, row: LicenseFile) -> LicenseFile:
+    """The OFD of a ready file row, made and stored on first request (GB/T 38540, SM2/SM3).
+
+    Made lazily so issuing does not pay for it. It shows what the row's PDF shows (same
+    variant, same QR URL and expiry, same watermark date) and is sealed with the issuer's SM2
+    seal. The row is locked while the file is made, so two first requests make it once.
+    """
+    if row.ofd_path:
+        return row
+    with transaction.atomic():
+        row = LicenseFile.objects.select_for_update().get(pk=row.pk)
+        if row.ofd_path:
+            return row
+        return _license_file_ofd_make(row)
+
+
+def _license_file_ofd_make(row: LicenseFile) -> LicenseFile:
+    if row.state != LicenseFile.State.READY:
+        raise ConflictError("file.not_ready", "签章文件正在生成，请稍后再试", {"state": row.state})
+    lic = License.objects.select_related("license_type", "issuer").get(pk=row.license_id)
+    version = LicenseVersion.objects.get(identifier=row.identifier)
+    qr = documents.QrToken(
+        token="",
+        url=row.qr_url,
+        issued_at=row.rendered_at or row.created_at,
+        expires_at=row.qr_expires_at or timezone.now(),
+    )
+    doc = documents.license_document(
+        lic=lic,
+        version=version,
+        qr=qr,
+        variant=row.variant,
+        scan=_scan_for(lic) if lic.mode == Mode.LEGACY else None,
+        when=row.created_at,
+    )
+    seal_key = keystore.sm2_seal_for(agency=lic.issuer)
+    now = timezone.now()
+    data = ofd_build(
+        license_ofd_page(doc),
+        font_name=FONT_CANDIDATES[0],
+        signer=keystore.ofd_signer(seal_key),
+        when=now,
+        doc_id=sm3_hex(f"{row.identifier}:{row.variant}".encode())[:32],
+    )
+    relative = (
+        f"{storage.safe_name(lic.issuer.code)}/{storage.safe_name(row.identifier)}/"
+        f"{row.variant}.ofd"
+    )
+    storage.write_atomic(relative, data)
+    LicenseFile.objects.filter(pk=row.pk).update(
+        ofd_path=relative,
+        ofd_size=len(data),
+        ofd_sm3=sm3_hex(data),
+        ofd_seal=seal_key,
+        ofd_rendered_at=now,
+    )
+    row.refresh_from_db()
     return row
 
 

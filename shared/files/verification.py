@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from shared.crypto.ofd import is_ofd, ofd_verify
 from shared.crypto.pdfverify import FileCheck, verify_pdf
 from shared.crypto.pki import certificate_fingerprint, certificate_from_pem
 from shared.crypto.tokens import TokenError, read_token_header, verify_token
@@ -217,9 +218,17 @@ class FileVerification:
     mismatched: list[str]
 
 
+def file_check(data: bytes) -> FileCheck:
+    """The seal check of an uploaded file: an OFD package (GB/T 38540, SM2 roots) or a PDF."""
+    if is_ofd(data):
+        return ofd_verify(data, trust_roots=keystore.sm2_trust_roots(), now=timezone.now())
+    return verify_pdf(data, trust_roots=trust_roots())
+
+
 def file_verify(data: bytes) -> FileVerification:
-    """The file outcome and, for the licence the file names, the library's info outcome."""
-    check = verify_pdf(data, trust_roots=trust_roots())
+    """The file outcome and, for the licence the file names, the library's info outcome
+    (for a PDF or an OFD alike)."""
+    check = file_check(data)
     version = version_lookup(check.identifier) if check.identifier else None
     if not check.identifier:
         return FileVerification(check=check, version=None, info_code=4, mismatched=[])
@@ -268,6 +277,9 @@ def trust_list_build() -> dict[str, Any]:
         "ca": [cert_entry(k) for k in keys if k.kind == SigningKey.Kind.CA],
         "seals": [cert_entry(k) for k in keys if k.kind == SigningKey.Kind.SEAL],
         "tsa": [cert_entry(k) for k in keys if k.kind == SigningKey.Kind.TSA],
+        # The SM2 hierarchy of the OFD e-seals (GB/T 38540): trusted through this signed list.
+        "sm2_ca": [cert_entry(k) for k in keys if k.kind == SigningKey.Kind.SM2_CA],
+        "sm2_seals": [cert_entry(k) for k in keys if k.kind == SigningKey.Kind.SM2_SEAL],
         "token_keys": [
             {
                 "kid": k.key_id,

@@ -96,7 +96,7 @@ class ShareVerifyResultSerializer(serializers.Serializer):
 
 
 class VerifyFileSerializer(PurposeSerializer):
-    file = serializers.FileField(help_text="待验证的 PDF 文件")
+    file = serializers.FileField(help_text="待验证的 PDF 或 OFD 文件")
 
 
 class FileResultSerializer(serializers.Serializer):

@@ -59,6 +59,11 @@ class PdfRenderer(_Binary):
     format = "pdf"
 
 
+class OfdRenderer(_Binary):
+    media_type = "application/ofd"
+    format = "ofd"
+
+
 class PngRenderer(_Binary):
     media_type = "image/png"
     format = "png"
@@ -104,19 +109,24 @@ class LicenseFilePdfApi(APIView):
 
 
 class LicenseFileOfdApi(APIView):
+    renderer_classes = [JSONRenderer, OfdRenderer]
+
     @extend_schema(
-        responses={404: OpenApiResponse(ErrorSerializer, "证照不存在，或暂不提供 OFD 文件")},
-        summary="证照 OFD 文件（GB/T 38540 电子印章；尚未提供，答复 404 file.ofd_not_available）",
+        responses={
+            (200, "application/ofd"): OpenApiResponse(
+                OpenApiTypes.BINARY, "OFD 版式文件（GB/T 33190），GB/T 38540 电子签章（SM2/SM3）"
+            ),
+            404: ErrorSerializer,
+            409: OpenApiResponse(ErrorSerializer, "文件生成中、生成失败或证照未生效"),
+        },
+        summary="证照 OFD 文件（GB/T 38540 电子印章，SM2/SM3；首次请求时生成，可用任一版本的标识）",
     )
-    def get(self, request: Request, identifier: str) -> Response:
-        license_selectors.license_get(user=request.user, identifier=identifier)
-        # 404 rather than 501: a 5xx would mean "our fault, retry"; this is a format we do not
-        # offer yet, a stable answer the caller can act on (use file.pdf).
-        raise NotFoundError(
-            "file.ofd_not_available",
-            "暂不提供 OFD 格式文件，请使用 PDF 签章文件（file.pdf）",
-            {"alternative": f"/api/v1/licenses/{identifier}/file.pdf"},
-        )
+    def get(self, request: Request, identifier: str) -> HttpResponse:
+        lic = license_selectors.license_get(user=request.user, identifier=identifier)
+        row = selectors.file_for_download(lic=lic, identifier=identifier)
+        row = services.license_file_ofd(row=row)
+        name = storage.safe_name(identifier) + ".ofd"
+        return _binary(storage.read(row.ofd_path), "application/ofd", name)
 
 
 class LicenseQrPngApi(APIView):

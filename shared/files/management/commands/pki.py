@@ -1,4 +1,4 @@
-"""`python manage.py <hub|node> pki <init|show|rotate-seal|rotate-token|hsm-seal|export-ca|nssdb|trust-list>`."""
+"""`python manage.py <hub|node> pki <init|show|rotate-seal|rotate-sm2-seal|rotate-token|hsm-seal|export-ca|nssdb|trust-list>`."""
 
 import json
 import shutil
@@ -24,6 +24,8 @@ class Command(BaseCommand):
         sub.add_parser("show", help="列出密钥与证书")
         seal = sub.add_parser("rotate-seal", help="轮换单位的电子印章（旧印章签的文件仍可验证）")
         seal.add_argument("--agency", help="单位统一社会信用代码；省略则为本库印章")
+        sm2 = sub.add_parser("rotate-sm2-seal", help="轮换单位的 SM2 电子印章（OFD，GB/T 38540）")
+        sm2.add_argument("--agency", help="单位统一社会信用代码；省略则为本库印章")
         sub.add_parser("rotate-token", help="轮换二维码与信任列表签名密钥")
         hsm = sub.add_parser("hsm-seal", help="在 PKCS#11 硬件模块中生成单位印章密钥并签发证书")
         hsm.add_argument("--agency", help="单位统一社会信用代码；省略则为本库印章")
@@ -54,6 +56,7 @@ class Command(BaseCommand):
         self.stdout.write(f"根证书 SHA-256 指纹：{certificate_fingerprint(ca)}")
         self.stdout.write(f"令牌密钥：{keys['token'].key_id}（{keys['token'].suite}）")
         self.stdout.write(f"本库印章：{keys['seal'].subject}")
+        self.stdout.write(f"SM2 根 CA（OFD 电子印章）：{keys['sm2_ca'].subject}")
 
     def do_show(self, **options):  # type: ignore[no-untyped-def]
         for key in SigningKey.objects.select_related("agency").order_by("kind", "created_at"):
@@ -65,6 +68,10 @@ class Command(BaseCommand):
     def do_rotate_seal(self, agency=None, **options):  # type: ignore[no-untyped-def]
         key = keystore.seal_rotate(agency=self._agency(agency))
         self.stdout.write(f"新印章：{key.subject} {key.key_id}")
+
+    def do_rotate_sm2_seal(self, agency=None, **options):  # type: ignore[no-untyped-def]
+        key = keystore.sm2_seal_rotate(agency=self._agency(agency))
+        self.stdout.write(f"新 SM2 印章：{key.subject} {key.key_id}")
 
     def do_rotate_token(self, **options):  # type: ignore[no-untyped-def]
         key = keystore.token_key_rotate()

@@ -1,4 +1,5 @@
-"""`python manage.py <hub|node> verify FILE_OR_TOKEN`: verify a licence PDF or QR token offline.
+"""`python manage.py <hub|node> verify FILE_OR_TOKEN`: verify a licence PDF or OFD, or a QR token,
+offline.
 
 Everything is checked against a trust list: `--trust-list FILE` (downloaded from
 /api/v1/public/trust-list, optionally pinned with `--ca-fingerprint`), or this library's own.
@@ -14,16 +15,17 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from shared.crypto.ofd import is_ofd, ofd_verify
 from shared.crypto.pdfverify import verify_pdf
 from shared.crypto.tokens import TokenError
 from shared.crypto.trustlist import TrustList, TrustListError, load_trust_list, status_from_list
 
 
 class Command(BaseCommand):
-    help = "离线验证证照 PDF 文件或二维码令牌（依据签名的信任列表与状态列表）"
+    help = "离线验证证照 PDF/OFD 文件或二维码令牌（依据签名的信任列表与状态列表）"
 
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
-        parser.add_argument("target", help="PDF 文件路径，或二维码令牌/网址")
+        parser.add_argument("target", help="PDF 或 OFD 文件路径，或二维码令牌/网址")
         parser.add_argument("--trust-list", help="信任列表 JSON 文件；省略则使用本库的")
         parser.add_argument("--ca-fingerprint", default="", help="预置的根证书 SHA-256 指纹")
         parser.add_argument("--status-list", help="吊销类状态列表 JSON 文件（revocation）")
@@ -59,7 +61,10 @@ class Command(BaseCommand):
             raise CommandError(f"信任列表无效：{exc.message}") from exc
 
     def _file(self, data: bytes, trust: TrustList) -> dict[str, Any]:
-        check = verify_pdf(data, trust_roots=trust.ca_certificates)
+        if is_ofd(data):
+            check = ofd_verify(data, trust_roots=trust.sm2_roots, now=datetime.now(UTC))
+        else:
+            check = verify_pdf(data, trust_roots=trust.ca_certificates)
         return {
             "valid": check.code == 0,
             "file_result": f"{check.code} {check.message}",
