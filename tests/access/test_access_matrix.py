@@ -167,7 +167,7 @@ def world(
     licence = issue(issuer_user, license_type)
     render_pending()
     grant(consumer_agency, license_type)
-    make_type(other_issuer_user, seq=9, requires_review=False)
+    other_type = make_type(other_issuer_user, seq=9, requires_review=False)
     other_matter = make_agency("人社局", body="00002003", is_consumer=True)
     grant(other_matter, license_type, matter="M9999")
     no_grant = make_agency("公积金中心", body="00002004", is_consumer=True)
@@ -175,19 +175,30 @@ def world(
     holder_client = holder_signed_in(holder_code)
     stranger = APIClient()
     stranger.credentials(HTTP_AUTHORIZATION="Bearer elc_issued_by_another_library_xxxxxxxx")
+    staff = {
+        "other_issuer": other_issuer_user,
+        "consumer_no_grant": make_user("nogrant_1", no_grant),
+        "consumer_other_matter": make_user("othermatter_1", other_matter),
+        "other_city_agency_admin": make_user("ly_admin", other_city, role="agency_admin"),
+        "library_admin": library_admin,
+        "consumer_granted": consumer_user,
+        "issuer": issuer_user,
+    }
+    # Who each refusal must name in the log: (username, agency code).
+    who = {
+        "anonymous": ("", ""),
+        "holder": ("holder_1", ""),
+        "other_library_token": ("", ""),
+        **{
+            role: (user.username, user.agency.code if user.agency else "")
+            for role, user in staff.items()
+        },
+    }
     clients = {
         "anonymous": APIClient(),
         "holder": holder_client,
-        "other_issuer": token_client(other_issuer_user),
-        "consumer_no_grant": token_client(make_user("nogrant_1", no_grant)),
-        "consumer_other_matter": token_client(make_user("othermatter_1", other_matter)),
-        "other_city_agency_admin": token_client(
-            make_user("ly_admin", other_city, role="agency_admin")
-        ),
         "other_library_token": stranger,
-        "library_admin": token_client(library_admin),
-        "consumer_granted": token_client(consumer_user),
-        "issuer": token_client(issuer_user),
+        **{role: token_client(user) for role, user in staff.items()},
     }
     query = {
         "holder": {"code": holder_code, "code_type": "001"},
@@ -281,6 +292,8 @@ def world(
     }
     return {
         "clients": clients,
+        "other_type": other_type,
+        "who": who,
         "calls": calls,
         "licence": licence,
         "holder_code": holder_code,
@@ -306,7 +319,7 @@ def send(client, method, path, payload):
     return client.get(path)
 
 
-def refusal_problems(world, endpoint, response, text, before_id):
+def refusal_problems(world, endpoint, role, method, response, text, before_id):
     """What is wrong with a refusal: its shape, licence data in it, or a missing record."""
     problems = []
     body = response.json()
@@ -323,6 +336,13 @@ def refusal_problems(world, endpoint, response, text, before_id):
         problems.append(f"recorded {len(records)} times")
     elif records[0].outcome != "refused" or records[0].reason_code != body["code"]:
         problems.append(f"recorded {records[0].outcome} {records[0].reason_code} for {body}")
+    else:
+        # A session POST without its CSRF token is refused before the session counts.
+        csrf = role == "holder" and method != "get"
+        expected = ("", "") if csrf else world["who"][role]
+        recorded = (records[0].username, records[0].agency_code)
+        if recorded != expected:
+            problems.append(f"recorded as {recorded}, not {expected}")
     return problems
 
 
@@ -343,10 +363,54 @@ def test_authorisation_matrix(world):
                 failures.append(f"{where}: {response.status_code} != {expected}: {text[:200]}")
                 continue
             if len(allowed) == 1 and expected >= 400:
-                problems = refusal_problems(world, endpoint, response, text, before_id or 0)
+                problems = refusal_problems(
+                    world, endpoint, role, method, response, text, before_id or 0
+                )
                 failures.extend(f"{where}: {problem}" for problem in problems)
             elif endpoint in SEES_LICENCE:
                 shown = world["licence"].identifier in text
                 if shown != (role in SEES_LICENCE[endpoint]):
                     failures.append(f"{where}: licence shown={shown}")
     assert not failures, "\n".join(failures)
+
+
+def test_none_and_not_allowed_look_the_same_to_a_consumer(world, other_issuer_user):
+    """A licence of a type the consumer's grants do not cover is answered exactly as one that
+    does not exist (no enumeration); the log still tells the two apart."""
+    other = issue(other_issuer_user, world["other_type"], holder_body="MA3X7Y8M", number="JY2")
+    render_pending()
+    missing = other.identifier.replace(".001.", ".002.")
+    client = world["clients"]["consumer_granted"]
+    share = {"matter_code": MATTER, "use_cause": "核验食品经营许可证"}
+    answers = {}
+    for name, ident in (("other_type", other.identifier), ("missing", missing)):
+        before = AccessRecord.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        verify = client.post("/api/v1/share/verify/", {**share, "identifier": ident}, "json")
+        copy = client.post("/api/v1/share/copies/", {**share, "identifier": ident}, "json")
+        records = AccessRecord.objects.filter(id__gt=before).order_by("id")
+        answers[name] = {
+            "verify": (verify.status_code, verify.json()),
+            "copy": (copy.status_code, copy.json()),
+            "log": [(r.operation, r.outcome, r.reason_code, r.identifier) for r in records],
+        }
+    assert answers["other_type"]["verify"] == answers["missing"]["verify"]
+    assert answers["missing"]["verify"][0] == 200
+    assert answers["missing"]["verify"][1]["info_result"]["code"] == 5
+    assert answers["other_type"]["copy"] == answers["missing"]["copy"]
+    assert answers["missing"]["copy"][0] == 404
+    assert answers["other_type"]["log"] == [
+        ("verify", "refused", "access.no_grant", other.identifier),
+        ("copy", "refused", "access.no_grant", other.identifier),
+    ]
+    assert answers["missing"]["log"] == [("verify", "none", "", ""), ("copy", "none", "", "")]
+    # verify-file: the sealed file of the other type's licence shows nothing of the library
+    pdf = storage.read(file_row(lic=other).path)
+    upload = SimpleUploadedFile("licence.pdf", pdf, "application/pdf")
+    response = client.post(
+        "/api/v1/share/verify-file/", {**share, "file": upload}, format="multipart"
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["info_result"] == answers["missing"]["verify"][1]["info_result"]
+    assert body["license"] is None
+    assert other.holder_code not in response.content.decode()
