@@ -414,3 +414,25 @@ def test_none_and_not_allowed_look_the_same_to_a_consumer(world, other_issuer_us
     assert body["info_result"] == answers["missing"]["verify"][1]["info_result"]
     assert body["license"] is None
     assert other.holder_code not in response.content.decode()
+
+
+def test_an_unknown_or_expired_holder_link_is_a_recorded_refusal(world):
+    from django.utils import timezone
+
+    from shared.access.models import HolderShare
+
+    share = HolderShare.objects.get()
+    HolderShare.objects.filter(pk=share.pk).update(expires_at=timezone.now())
+    for token in ("no-such-link", share.token):
+        before = AccessRecord.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        response = APIClient().get(f"/holder/s/{token}/")
+        assert response.status_code == 404
+        page = response.content.decode()
+        assert world["licence"].identifier not in page
+        assert world["holder_name"] not in page
+        record = AccessRecord.objects.get(id__gt=before)
+        assert (record.outcome, record.reason_code, record.username) == (
+            "refused",
+            "share.not_found",
+            "",
+        )
