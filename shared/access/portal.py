@@ -110,14 +110,26 @@ def holder_share_create(
 
 
 def holder_share_open(*, token: str) -> HolderShare:
-    """The shared copy behind a link, recorded as a use; expired or unknown → not found."""
+    """The shared copy behind a link, recorded as a use; expired or unknown → not found, and
+    that refusal recorded."""
     share = (
         HolderShare.objects.select_related("license__license_type", "license__issuer", "holder")
         .filter(token=token)
         .first()
     )
     if share is None or share.revoked_at is not None or share.expires_at <= timezone.now():
-        raise NotFoundError("share.not_found", "加注件不存在或已过期")
+        error = NotFoundError("share.not_found", "加注件不存在或已过期")
+        access_record(  # an unknown, revoked or expired link is a refusal, recorded too
+            user=None,
+            operation=AccessRecord.Operation.COPY,
+            matter_code="",
+            use_cause=share.use_cause if share is not None else "",
+            licenses=[share.license] if share is not None else [],
+            outcome=AccessRecord.Outcome.REFUSED,
+            reason_code=error.code,
+            detail={"share": str(share.pk) if share else "", "by": "link"},
+        )
+        raise error
     access_record(
         user=None,
         operation=AccessRecord.Operation.COPY,

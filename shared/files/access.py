@@ -5,9 +5,12 @@ answers, and the access is recorded before the answer leaves (no record, no answ
 agency needs a grant for the licence type and matter (`shared.access.services.use_authorize`,
 which records its own refusals); the licence's issuer and the library administrator may check a
 licence without a grant; anyone else is refused, and that refusal is recorded too.
+
+"None" and "not allowed" look the same to a consumer (no enumeration): a licence of a type its
+grants for the matter do not cover is recorded as refused and answered as if it did not exist.
 """
 
-from shared.access.services import access_record, use_authorize
+from shared.access.services import access_record, grants_active, use_authorize
 from shared.accounts.models import User
 from shared.core.errors import ForbiddenError, PermanentError
 from shared.licenses.models import License
@@ -19,11 +22,13 @@ OPERATIONS = {"verify": "verify", "verify_file": "verify", "compare": "compare",
 
 def authorize_share(
     *, user: User, license: License | None, matter_code: str, use_cause: str, operation: str
-) -> None:
-    """Allow and record, or record and refuse.
+) -> License | None:
+    """Allow and record, or record and refuse; returns the licence the caller may be shown.
 
     `license` is None when the request named no licence of this library (the answer will be
     "查无此信息"); the caller must still be entitled to ask, and the access is still recorded.
+    None is also returned for a licence outside the consumer's grants: the caller answers it
+    exactly as a licence that does not exist, while the log records the refusal.
     """
     if not matter_code.strip():
         raise PermanentError("share.matter_required", "必须填写事项编码", {"field": "matter_code"})
@@ -46,17 +51,36 @@ def authorize_share(
             outcome=outcome,
             detail={"endpoint": operation},
         )
-        return
+        return license
     if agency is not None and agency.active and agency.is_consumer:
+        # Any grant for the matter lets the agency ask (as for a licence that does not exist);
+        # without one, the refusal is recorded and raised whatever the request named.
         use_authorize(
             user=user,
-            license_type=license.license_type if license is not None else None,
+            license_type=None,
             matter_code=matter_code,
             use_cause=use_cause,
             operation=logged,
             holder_code=license.holder_code if license is not None else "",
             holder_code_type=license.holder_code_type if license is not None else "",
         )
+        granted = license is None or (
+            grants_active(
+                agency=agency, matter_code=matter_code.strip(), license_type=license.license_type
+            ).exists()
+        )
+        if not granted:
+            access_record(
+                user=user,
+                operation=logged,
+                matter_code=matter_code,
+                use_cause=use_cause,
+                licenses=licences,
+                outcome="refused",
+                reason_code="access.no_grant",
+                detail={"endpoint": operation, "answered_as": "not_found"},
+            )
+            return None
         access_record(
             user=user,
             operation=logged,
@@ -66,7 +90,7 @@ def authorize_share(
             outcome=outcome,
             detail={"endpoint": operation},
         )
-        return
+        return license
     access_record(
         user=user,
         operation=logged,
@@ -77,6 +101,8 @@ def authorize_share(
         reason_code="share.forbidden",
         detail={"endpoint": operation},
     )
-    raise ForbiddenError(
+    error = ForbiddenError(
         "share.forbidden", "本单位无权对该证照执行此操作", {"operation": operation}
     )
+    error.access_recorded = True  # type: ignore[attr-defined]  # recorded just above
+    raise error

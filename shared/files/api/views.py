@@ -1,5 +1,8 @@
 """Files, verification and sharing over API v1. Thin: each view parses, calls one service or
-selector, and answers; the share views call `authorize_share` exactly once before answering."""
+selector, and answers; the share views call `authorize_share` exactly once before answering.
+
+Every refusal at the authenticated endpoints here (401, 403, 404, 400, 409 …) is an access
+record written before the error answer leaves (`RecordedRefusalsMixin`), as at /share/query/."""
 
 from __future__ import annotations
 
@@ -17,7 +20,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from shared.access.api.views import RecordedRefusalsMixin
 from shared.access.holders import holder_code_digest
+from shared.access.models import AccessRecord
 from shared.core.api.schema import ErrorSerializer
 from shared.core.errors import ApplicationError, ForbiddenError, NotFoundError, PermanentError
 from shared.crypto.qr import qr_png
@@ -41,6 +46,7 @@ from shared.licenses.api.serializers import LicenseIssueSerializer, LicenseSeria
 from shared.licenses.models import License, LicenseVersion
 
 ERRORS = {404: ErrorSerializer, 409: ErrorSerializer}
+Operation = AccessRecord.Operation
 
 
 class _Binary(BaseRenderer):
@@ -91,7 +97,8 @@ def _pdf_name(identifier: str) -> str:
 # --- per-licence routes (wired in shared/licenses/api/urls.py) -----------------------------
 
 
-class LicenseFilePdfApi(APIView):
+class LicenseFilePdfApi(RecordedRefusalsMixin, APIView):
+    access_operation = Operation.DOWNLOAD
     renderer_classes = [JSONRenderer, PdfRenderer]
 
     @extend_schema(
@@ -108,7 +115,8 @@ class LicenseFilePdfApi(APIView):
         return _binary(storage.read(row.path), "application/pdf", _pdf_name(identifier))
 
 
-class LicenseFileOfdApi(APIView):
+class LicenseFileOfdApi(RecordedRefusalsMixin, APIView):
+    access_operation = Operation.DOWNLOAD
     renderer_classes = [JSONRenderer, OfdRenderer]
 
     @extend_schema(
@@ -129,7 +137,8 @@ class LicenseFileOfdApi(APIView):
         return _binary(storage.read(row.ofd_path), "application/ofd", name)
 
 
-class LicenseQrPngApi(APIView):
+class LicenseQrPngApi(RecordedRefusalsMixin, APIView):
+    access_operation = Operation.DOWNLOAD
     renderer_classes = [JSONRenderer, PngRenderer]
 
     @extend_schema(
@@ -152,7 +161,9 @@ def _fresh_qr(lic: License, identifier: str) -> documents.QrToken:
     return documents.qr_token_issue(lic=lic, version=version)
 
 
-class LicenseQrTokenApi(APIView):
+class LicenseQrTokenApi(RecordedRefusalsMixin, APIView):
+    access_operation = Operation.DOWNLOAD
+
     @extend_schema(
         request=None,
         responses={201: QrTokenSerializer, **ERRORS},
@@ -170,7 +181,8 @@ class LicenseQrTokenApi(APIView):
         return Response(QrTokenSerializer(body).data, status=status.HTTP_201_CREATED)
 
 
-class LicenseArchiveApi(APIView):
+class LicenseArchiveApi(RecordedRefusalsMixin, APIView):
+    access_operation = Operation.DOWNLOAD
     renderer_classes = [JSONRenderer, ZipRenderer]
 
     @extend_schema(
@@ -273,7 +285,9 @@ def _share_target(values: dict[str, Any]) -> tuple[LicenseVersion | None, str, i
     return None, "incomplete", 4
 
 
-class ShareVerifyApi(APIView):
+class ShareVerifyApi(RecordedRefusalsMixin, APIView):
+    access_operation = Operation.VERIFY
+
     @extend_schema(
         request=ShareVerifySerializer,
         responses={200: ShareVerifyResultSerializer},
@@ -284,13 +298,15 @@ class ShareVerifyApi(APIView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         version, outcome, early = _share_target(values)
-        authorize_share(
+        shown = authorize_share(
             user=request.user,
             license=version.license if version else None,
             matter_code=values["matter_code"],
             use_cause=values["use_cause"],
             operation="verify",
         )
+        if version is not None and shown is None:  # outside the grants: as if it did not exist
+            version, outcome, early = None, "not_found", 5
         mismatched: list[str] = []
         if version is not None:
             mismatched = verification.compare_fields(version, values.get("fields") or {})
@@ -307,7 +323,8 @@ class ShareVerifyApi(APIView):
         return Response(body)
 
 
-class ShareVerifyFileApi(APIView):
+class ShareVerifyFileApi(RecordedRefusalsMixin, APIView):
+    access_operation = Operation.VERIFY
     parser_classes = [MultiPartParser]
 
     @extend_schema(
@@ -326,13 +343,17 @@ class ShareVerifyFileApi(APIView):
                 "file.too_large", "文件过大", {"max_bytes": settings.FILES_UPLOAD_MAX_BYTES}
             )
         result = verification.file_verify(upload.read())
-        authorize_share(
+        shown = authorize_share(
             user=request.user,
             license=result.version.license if result.version else None,
             matter_code=data.validated_data["matter_code"],
             use_cause=data.validated_data["use_cause"],
             operation="verify_file",
         )
+        if result.version is not None and shown is None:  # as if it did not exist
+            result = verification.FileVerification(
+                check=result.check, version=None, info_code=5, mismatched=[]
+            )
         check = result.check
         body = {
             "file_result": {"code": check.code, "message": check.message},
@@ -349,7 +370,9 @@ class ShareVerifyFileApi(APIView):
         return Response(body)
 
 
-class CopyListApi(APIView):
+class CopyListApi(RecordedRefusalsMixin, APIView):
+    access_operation = Operation.COPY
+
     @extend_schema(
         request=CopyCreateSerializer,
         responses={201: CopySerializer, 404: ErrorSerializer, 409: ErrorSerializer},
@@ -363,7 +386,9 @@ class CopyListApi(APIView):
         lic = version.license if version else None
         if lic is not None and lic.status in ("pending", "returned"):
             lic = None  # an unreleased licence is not shared: it does not exist for the caller
-        authorize_share(
+        if request.user.agency_id is None:  # refused (and recorded) before any use is recorded
+            raise ForbiddenError("copy.agency_required", "加注件须以用证单位名义申请")
+        lic = authorize_share(
             user=request.user,
             license=lic,
             matter_code=values["matter_code"],
@@ -371,9 +396,9 @@ class CopyListApi(APIView):
             operation="copy",
         )
         if lic is None:
-            raise NotFoundError("license.not_found", "证照不存在")
-        if request.user.agency_id is None:
-            raise ForbiddenError("copy.agency_required", "加注件须以用证单位名义申请")
+            missing = NotFoundError("license.not_found", "证照不存在")
+            missing.access_recorded = True  # type: ignore[attr-defined]  # by authorize_share
+            raise missing
         copy = services.annotated_copy_create(
             actor=request.user,
             license=lic,
@@ -384,13 +409,16 @@ class CopyListApi(APIView):
         return Response(CopySerializer(copy).data, status=status.HTTP_201_CREATED)
 
 
-class CopyDetailApi(APIView):
+class CopyDetailApi(RecordedRefusalsMixin, APIView):
+    access_operation = Operation.COPY
+
     @extend_schema(responses={200: CopySerializer, 404: ErrorSerializer}, summary="加注件信息")
     def get(self, request: Request, copy_id: str) -> Response:
         return Response(CopySerializer(selectors.copy_get(user=request.user, copy_id=copy_id)).data)
 
 
-class CopyFileApi(APIView):
+class CopyFileApi(RecordedRefusalsMixin, APIView):
+    access_operation = Operation.DOWNLOAD
     renderer_classes = [JSONRenderer, PdfRenderer]
 
     @extend_schema(
