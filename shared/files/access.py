@@ -10,7 +10,8 @@ licence without a grant; anyone else is refused, and that refusal is recorded to
 grants for the matter do not cover is recorded as refused and answered as if it did not exist.
 """
 
-from shared.access.services import access_record, grants_active, use_authorize
+from shared.access import ratelimit
+from shared.access.services import access_record, grants_active, rate_check, use_authorize
 from shared.accounts.models import User
 from shared.core.errors import ForbiddenError, PermanentError
 from shared.licenses.models import License
@@ -53,6 +54,10 @@ def authorize_share(
         )
         return license
     if agency is not None and agency.active and agency.is_consumer:
+        # Consumers spend the agency's budget (429 when over it, recorded); answers that found
+        # nothing — or a licence outside the grants, answered the same — spend the smaller
+        # budget of misses, so guessing identifiers runs out as guessing holder codes does.
+        rate_check(user=user, operation=logged, matter_code=matter_code, use_cause=use_cause)
         # Any grant for the matter lets the agency ask (as for a licence that does not exist);
         # without one, the refusal is recorded and raised whatever the request named.
         use_authorize(
@@ -80,7 +85,10 @@ def authorize_share(
                 reason_code="access.no_grant",
                 detail={"endpoint": operation, "answered_as": "not_found"},
             )
+            ratelimit.rate_miss(agency_key=agency.code)
             return None
+        if license is None:
+            ratelimit.rate_miss(agency_key=agency.code)
         access_record(
             user=user,
             operation=logged,
