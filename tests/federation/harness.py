@@ -45,6 +45,8 @@ class Library:
     port: int = 0
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Queues the worker consumes (default: all). bench/sync leaves `signing` to other machines.
+    worker_queues: str = ""
 
     @property
     def tier(self) -> str:
@@ -141,6 +143,7 @@ class Library:
                 "-B",
                 "--concurrency",
                 "2",
+                *(["-Q", self.worker_queues] if self.worker_queues else []),
                 "--loglevel",
                 "WARNING",
                 "-s",
