@@ -12,6 +12,7 @@ bench_rc_hub, holding the same licences of city 410100; then changes 100 random 
 """
 
 import argparse
+import json
 import os
 import random
 import subprocess
@@ -121,6 +122,8 @@ def build(licences: int) -> None:
 
     rebuild_buckets("410100")
     connection.close()
+    # A live database is vacuumed and analysed by autovacuum; a freshly loaded one not yet.
+    psql("bench_rc_node", "VACUUM ANALYZE")
     psql("postgres", "CREATE DATABASE bench_rc_hub TEMPLATE bench_rc_node")
 
 
@@ -181,29 +184,50 @@ def ours() -> tuple[float, float, object]:
 
     from shared.exchange.reconcile import compare
     from shared.federation.digests import DatabaseDigests
-    from shared.federation.outbox import repair_payload
-    from shared.licenses.models import License
+    from shared.federation.outbox import licences_by_key, repair_payload
 
     start = time.perf_counter()
     diff = compare(DatabaseDigests("410100", "default"), DatabaseDigests("410100", "hub"))
     found = time.perf_counter() - start
-    # Repair: the node builds whole-licence repairs; the hub applies them.
+    # Repair: the node builds whole-licence repairs (as `license_resend` does), the hub applies
+    # them as one envelope through its ingest (signature checks aside).
     keys = diff.missing_remote + diff.different
     start = time.perf_counter()
-    payloads = []
-    for key in keys:
-        type_code, issuer, serial = key.split(".", 2)
-        lic = License.objects.select_related("license_type", "issuer").get(
-            license_type__type_code=type_code, issuer__code=issuer, serial=serial
-        )
-        payloads.append(repair_payload(lic))
-    from shared.federation import apply as apply_module
+    found_keys = licences_by_key(keys)
+    repairs = [(k, repair_payload(found_keys[k])) for k in keys if k in found_keys]
+    from django.db import transaction
+    from django.utils import timezone
+
+    from shared.exchange.envelopes import OpenedEnvelope
+    from shared.federation import ingest
+    from shared.federation.models import InboundCursor
 
     default = connections["default"]
     connections["default"] = connections["hub"]  # apply at the hub, in this process
     try:
-        for payload in payloads:
-            apply_module.apply_license_repair(payload, sender="410100")
+        cursor = InboundCursor.objects.filter(sender="410100").first()
+        first = (cursor.high_water_mark if cursor else 0) + 1
+        events = [
+            {
+                "seq": first + n,
+                "kind": "license.repair",
+                "key": k,
+                "payload": json.loads(json.dumps(p)),
+            }
+            for n, (k, p) in enumerate(repairs)
+        ]
+        opened = OpenedEnvelope(
+            envelope_id=f"bench-{first}",
+            sender="410100",
+            receiver="410000",
+            stream="410000",
+            sent_at=timezone.now(),
+            events=events,
+            kid="bench",
+        )
+        with transaction.atomic():
+            result = ingest._apply(opened, {"body": {"backlog": 0}}, transport="bench")
+        assert result.applied == len(events) and not result.rejected, result
     finally:
         connections["default"] = default
     repaired = time.perf_counter() - start

@@ -9,7 +9,7 @@ Elsewhere (SQLite in the demo) it is `bulk_create`.
 
 from collections.abc import Sequence
 
-from django.db import connection, models
+from django.db import connection, models, transaction
 
 
 def copy_insert(objs: Sequence[models.Model], *, with_ids: bool = False) -> None:
@@ -43,3 +43,38 @@ def copy_insert(objs: Sequence[models.Model], *, with_ids: bool = False) -> None
                 )
     for obj in objs:
         obj._state.adding, obj._state.db = False, connection.alias
+
+
+def copy_update(objs: Sequence[models.Model], fields: list[str]) -> None:
+    """Write `fields` of saved `objs` (all of one model): on PostgreSQL the new values go by
+    COPY into a temporary table and one UPDATE … FROM sets them (row triggers fire as for any
+    UPDATE); elsewhere `bulk_update`."""
+    if not objs:
+        return
+    model = type(objs[0])
+    if connection.vendor != "postgresql":
+        model.objects.bulk_update(objs, fields)
+        return
+    meta = model._meta
+    pk = meta.pk
+    columns = [meta.get_field(name) for name in fields]
+    quote = connection.ops.quote_name
+    table, temp = quote(meta.db_table), quote(f"_update_{meta.db_table}")
+    names = ", ".join(quote(f.column) for f in columns)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE {temp} ON COMMIT DROP AS "  # noqa: S608 - model names only
+            f"SELECT {quote(pk.column)}, {names} FROM {table} WITH NO DATA"
+        )
+        with cursor.cursor.copy(f"COPY {temp} ({quote(pk.column)}, {names}) FROM STDIN") as copy:
+            for obj in objs:
+                copy.write_row(
+                    [pk.get_db_prep_save(obj.pk, connection)]
+                    + [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in columns]
+                )
+        assignments = ", ".join(f"{quote(f.column)} = t.{quote(f.column)}" for f in columns)
+        cursor.execute(
+            f"UPDATE {table} AS o SET {assignments} FROM {temp} AS t "  # noqa: S608
+            f"WHERE o.{quote(pk.column)} = t.{quote(pk.column)}"
+        )
+        cursor.execute(f"DROP TABLE {temp}")

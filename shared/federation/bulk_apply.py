@@ -1,4 +1,4 @@
-"""The fast path of ingest: licences new to this library, inserted a whole envelope at a time.
+"""The fast paths of ingest: new licences and whole-licence repairs, a whole envelope at a time.
 
 Most of what a city sends is new licences (`license.event` of an issue, carrying its first
 version). Applied one by one, each costs some fifteen round trips (savepoints, lookups, three
@@ -12,18 +12,22 @@ per-event path, which isolates and dead-letters the culprit: the fast path can o
 never different.
 """
 
+import logging
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from shared.accounts.models import Agency
 from shared.catalog.models import LicenseType
-from shared.core.bulk import copy_insert
+from shared.core.bulk import copy_insert, copy_update
 from shared.federation.apply import _agency, _date, _license_fields
 from shared.federation.arrivals import arrival_for
 from shared.federation.models import Arrival
 from shared.licenses.models import License, LicenseEvent, LicenseVersion
+
+logger = logging.getLogger(__name__)
 
 
 def _candidate(event: dict[str, Any]) -> bool:
@@ -52,6 +56,7 @@ def apply_new_licences(events: list[dict[str, Any]]) -> set[int]:
         with transaction.atomic():
             return _insert(candidates)
     except Exception:  # noqa: BLE001 - whatever it is, the per-event path will say
+        logger.warning("ingest: bulk insert fell back to one by one", exc_info=True)
         return set()  # rolled back to the savepoint: the per-event path decides each one
 
 
@@ -67,12 +72,10 @@ def _insert(candidates: list[dict[str, Any]]) -> set[int]:
             "identifier", flat=True
         )
     )
-    held_keys = set(  # the licences' natural key, on its unique index
-        License.objects.filter(
-            issuer_id__in=[a.pk for a in agencies.values()],
-            license_type_id__in=[t.pk for t in types.values()],
-            serial__in={s["serial"] for s in snaps},
-        ).values_list("issuer__code", "license_type__type_code", "serial")
+    held_keys = set(
+        _by_natural_key(snaps, agencies, types).values_list(
+            "issuer__code", "license_type__type_code", "serial"
+        )
     )
     chosen, seen = [], set()
     for event in candidates:
@@ -115,6 +118,18 @@ def _insert(candidates: list[dict[str, Any]]) -> set[int]:
     )
     copy_insert([a for a in arrivals if a.key not in held_arrivals])
     return {e["seq"] for e in chosen}
+
+
+def _by_natural_key(
+    snaps: list[dict[str, Any]], agencies: dict[str, Agency], types: dict[str, LicenseType]
+) -> QuerySet[License]:
+    """The licences named by the snapshots' (issuer, type, serial): one index probe each."""
+    exact = Q(pk__in=[])
+    for snap in snaps:
+        issuer, license_type = agencies.get(snap["issuer"]["code"]), types.get(snap["type_code"])
+        if issuer is not None and license_type is not None:
+            exact |= Q(issuer_id=issuer.pk, license_type_id=license_type.pk, serial=snap["serial"])
+    return License.objects.filter(exact)
 
 
 def _agencies(snaps: list[dict[str, Any]]) -> dict[str, Agency]:
@@ -162,3 +177,136 @@ def _event(lic: License, snap: dict[str, Any]) -> LicenseEvent:
         data=data,
         actor_agency_code=snap["actor_agency_code"],
     )
+
+
+# --- repairs ---------------------------------------------------------------------------------
+
+
+def apply_repairs(events: list[dict[str, Any]]) -> set[int]:
+    """Apply the envelope's whole-licence repairs (reconciliation resends hundreds at once) in a
+    few statements: authoritative for the licence row, versions and events inserted where
+    missing — exactly `apply.apply_license_repair`, for many licences at once. Returns the
+    sequence numbers applied; the rest (and everything, on any failure) go one by one."""
+    candidates = [
+        e
+        for e in events
+        if e.get("kind") == "license.repair"
+        and isinstance(e.get("payload"), dict)
+        and "type" not in e["payload"]
+        and isinstance(e["payload"].get("license"), dict)
+    ]
+    if len(candidates) < 2:
+        return set()
+    try:
+        with transaction.atomic():
+            return _repair(candidates)
+    except Exception:  # noqa: BLE001 - whatever it is, the per-event path will say
+        logger.warning("ingest: bulk repair fell back to one by one", exc_info=True)
+        return set()
+
+
+# What a repair overwrites on a licence row (`_license_fields`, with the holder code as stored).
+REPAIRED_COLUMNS = [
+    "identifier",
+    "version",
+    "number",
+    "status",
+    "pledged",
+    "pledgee",
+    "pledge_until",
+    "holder_name",
+    "holder_code_enc",
+    "holder_code_digest",
+    "holder_code_type",
+    "issue_date",
+    "valid_from",
+    "valid_to",
+    "area_code",
+    "matter_code",
+    "surface",
+    "mode",
+    "case_completed_at",
+    "sync_deadline",
+    "sync_deadline_provisional",
+    "content_digest",
+    "library_code",
+    "last_event_seq",
+    "updated_at",
+]
+
+
+def _key(snap: dict[str, Any]) -> tuple[str, str, str]:
+    return (snap["issuer"]["code"], snap["type_code"], snap["serial"])
+
+
+def _repair(candidates: list[dict[str, Any]]) -> set[int]:
+    snaps = [e["payload"]["license"] for e in candidates]
+    agencies = _agencies(snaps)
+    types = {
+        t.type_code: t
+        for t in LicenseType.objects.filter(type_code__in={s["type_code"] for s in snaps})
+    }
+    held = {
+        (lic.issuer.code, lic.license_type.type_code, lic.serial): lic
+        for lic in _by_natural_key(snaps, agencies, types)
+        .select_for_update(of=("self",))
+        .select_related("issuer", "license_type")
+    }
+    owners = dict(  # identifier → the key of the licence that holds it here
+        ((ident, (issuer, type_code, serial)))
+        for ident, issuer, type_code, serial in License.objects.filter(
+            identifier__in=[s["identifier"] for s in snaps]
+        ).values_list("identifier", "issuer__code", "license_type__type_code", "serial")
+    )
+    chosen, seen = [], set()
+    for event in candidates:
+        snap = event["payload"]["license"]
+        key = _key(snap)
+        owner = owners.get(snap["identifier"])
+        if snap["type_code"] not in types or key in seen or (owner and owner != key):
+            continue  # unknown type, twice in the envelope, identifier taken: one by one
+        seen.add(key)
+        chosen.append(event)
+    if not chosen:
+        return set()
+    fresh, stale = [], []
+    for event in chosen:
+        snap = event["payload"]["license"]
+        fields = _license_fields(snap)
+        lic = held.get(_key(snap))
+        if lic is None:
+            lic = License(
+                license_type=types[snap["type_code"]],
+                issuer=agencies[snap["issuer"]["code"]],
+                serial=snap["serial"],
+                **fields,
+            )
+            fresh.append(lic)
+        else:
+            for name, value in fields.items():
+                setattr(lic, name, value)
+            stale.append(lic)
+        event["_licence"] = lic
+    copy_insert(fresh, with_ids=True)
+    if stale:
+        now = timezone.now()
+        for lic in stale:
+            lic.updated_at = now  # as save() would
+        copy_update(stale, REPAIRED_COLUMNS)
+    versions, history, arrivals = [], [], []
+    now = timezone.now()
+    for event in chosen:
+        payload, lic = event["payload"], event.pop("_licence")
+        versions += [_version(lic, v) for v in payload.get("versions", [])]
+        history += [_event(lic, e) for e in payload.get("events", [])]
+        if payload.get("event"):
+            history.append(_event(lic, payload["event"]))
+        arrivals.append(arrival_for(lic, payload, now=now))
+    # Versions and events are immutable: insert the missing ones, keep what is there.
+    LicenseVersion.objects.bulk_create(versions, ignore_conflicts=True)
+    LicenseEvent.objects.bulk_create(history, ignore_conflicts=True)
+    held_arrivals = set(
+        Arrival.objects.filter(key__in=[a.key for a in arrivals]).values_list("key", flat=True)
+    )
+    copy_insert([a for a in arrivals if a.key not in held_arrivals])
+    return {e["seq"] for e in chosen}

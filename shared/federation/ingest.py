@@ -19,7 +19,7 @@ from shared.domain.errors import DomainError
 from shared.exchange.envelopes import EnvelopeError, OpenedEnvelope, open_envelope
 from shared.federation.apply import HANDLERS
 from shared.federation.arrivals import arrival_for
-from shared.federation.bulk_apply import apply_new_licences
+from shared.federation.bulk_apply import apply_new_licences, apply_repairs
 from shared.federation.keys import peer_public_key
 from shared.federation.models import Arrival, InboundCursor, ReceivedEnvelope, RejectedEvent
 
@@ -129,9 +129,11 @@ def _apply(opened: OpenedEnvelope, envelope: Any, *, transport: str) -> IngestRe
         if seq != cursor.high_water_mark + len(todo) + 1:
             break  # a hole inside the envelope: stop here, the sender resends from the mark
         todo.append(event)
-    # New licences first, a whole envelope at a time; each is the first event of its licence,
-    # so nothing else in the envelope can be about it before it exists.
-    done = apply_new_licences(todo)
+    # New licences and whole-licence repairs first, a whole envelope at a time. A new licence's
+    # event is its first, so nothing else in the envelope can be about it before it exists; a
+    # repair carries the licence's whole state when it was sent, so an older event of it left
+    # for the per-event path is recognised as older there and changes nothing.
+    done = apply_new_licences(todo) | apply_repairs(todo)
     result.applied += len(done)
     for event in todo:
         if event["seq"] not in done:

@@ -10,8 +10,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Prefetch, Q
 from django.utils import timezone
 
+from shared.accounts.models import Agency
 from shared.catalog.models import LicenseType
 from shared.core.counters import counter_next
 from shared.federation import snapshots
@@ -110,16 +112,48 @@ def license_payload(
 
 def repair_payload(lic: License) -> dict[str, Any]:
     """The whole licence: every version and event, for a receiver that lacks it or holds it
-    stale (reconciliation)."""
+    stale (reconciliation). Uses the versions and events prefetched by `licences_by_key`."""
+    cached = getattr(lic, "_prefetched_objects_cache", {})
+    versions = cached.get("versions", lic.versions.order_by("version"))
+    events = cached.get("events", lic.events.select_related("actor").order_by("seq"))
     return {
         "schema": snapshots.SCHEMA,
         "license": snapshots.license_snapshot(lic),
-        "versions": [snapshots.version_snapshot(v) for v in lic.versions.order_by("version")],
-        "events": [
-            snapshots.event_snapshot(e) for e in lic.events.select_related("actor").order_by("seq")
-        ],
+        "versions": [snapshots.version_snapshot(v) for v in versions],
+        "events": [snapshots.event_snapshot(e) for e in events],
         "committed_at": timezone.now().isoformat(),
     }
+
+
+def licences_by_key(keys: list[str]) -> dict[str, License]:
+    """This library's released licences named by base keys, with their versions and events,
+    in a few queries whatever their number (reconciliation resends hundreds at once)."""
+    wanted = set(keys)
+    parts = [k.split(".", 2) for k in wanted]
+    issuers = dict(Agency.objects.filter(code__in={p[1] for p in parts}).values_list("code", "pk"))
+    types = dict(
+        LicenseType.objects.filter(type_code__in={p[0] for p in parts}).values_list(
+            "type_code", "pk"
+        )
+    )
+    exact = Q(pk__in=[])  # one index probe per key (an IN per column would probe every combination)
+    for type_code, issuer_code, serial in parts:
+        if type_code in types and issuer_code in issuers:
+            exact |= Q(
+                issuer_id=issuers[issuer_code], license_type_id=types[type_code], serial=serial
+            )
+    licences = (
+        License.objects.select_related("license_type", "issuer")
+        .prefetch_related(
+            Prefetch("versions", queryset=LicenseVersion.objects.order_by("version")),
+            Prefetch(
+                "events", queryset=LicenseEvent.objects.select_related("actor").order_by("seq")
+            ),
+        )
+        .filter(exact, library_code=settings.LIBRARY_CODE)
+        .exclude(status__in=("pending", "returned"))
+    )
+    return {key: lic for lic in licences if (key := _license_key(lic)) in wanted}
 
 
 def on_license_changed(
@@ -162,24 +196,16 @@ def on_license_type_changed(sender: Any, *, license_type: LicenseType, **_: Any)
 
 
 def license_resend(*, stream: str, keys: list[str]) -> int:
-    """Queue a whole-licence repair for each base key this library holds (reconciliation)."""
-    count = 0
-    for key in keys:
-        type_code, issuer_code, serial = key.split(".", 2)
-        lic = (
-            License.objects.select_related("license_type", "issuer")
-            .filter(
-                license_type__type_code=type_code,
-                issuer__code=issuer_code,
-                serial=serial,
-                library_code=settings.LIBRARY_CODE,
-            )
-            .exclude(status__in=("pending", "returned"))
-            .first()
-        )
-        if lic is None:
-            continue
-        with transaction.atomic():
-            outbox_write(stream=stream, kind="license.repair", key=key, payload=repair_payload(lic))
-        count += 1
-    return count
+    """Queue a whole-licence repair for each base key this library holds (reconciliation),
+    in one transaction: the repairs leave together."""
+    found = licences_by_key(keys)
+    with transaction.atomic():
+        for key in keys:
+            if key in found:
+                outbox_write(
+                    stream=stream,
+                    kind="license.repair",
+                    key=key,
+                    payload=repair_payload(found[key]),
+                )
+    return len(found)

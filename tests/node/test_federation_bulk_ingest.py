@@ -176,3 +176,113 @@ def test_arrivals_of_bulk_licences_are_measured_against_their_deadline(issuer, i
     _apply(events)
     by_late = dict(Arrival.objects.values_list("late", "mode"))
     assert Arrival.objects.filter(late=True).count() == 1 and by_late[True] == "online"
+
+
+def _issue_then_repairs(issuer, issue_payload, count):
+    """Issue events of `count` licences, and whole-licence repairs sent after the first was
+    suspended and the second revoked; all undone here, as before."""
+    from shared.federation.models import OutboxEvent
+    from shared.federation.outbox import license_resend
+
+    captured = {}
+    try:
+        with transaction.atomic():
+            idents = []
+            for i in range(count):
+                body = issue_payload(
+                    number=f"JY1410100{i:07d}",
+                    holder={
+                        "name": f"郑州豫中食品有限公司{i}",
+                        "code": make_uscc(dept="91", area="410100", body=f"MB{i:06d}"),
+                        "code_type": "001",
+                    },
+                )
+                idents.append(
+                    issuer.post("/api/v1/licenses/", body, format="json").json()["identifier"]
+                )
+            issues = list(OutboxEvent.objects.filter(kind="license.event").order_by("seq"))
+            issuer.post(f"/api/v1/licenses/{idents[0]}/suspend/", {"reason": "暂扣"}, format="json")
+            issuer.post(f"/api/v1/licenses/{idents[1]}/revoke/", {"reason": "吊销"}, format="json")
+            license_resend(stream="410000", keys=[e.key for e in issues])
+            repairs = OutboxEvent.objects.filter(kind="license.repair").order_by("seq")
+            captured["issues"] = [
+                {"kind": e.kind, "key": e.key, "payload": e.payload} for e in issues
+            ]
+            captured["repairs"] = [
+                {"kind": e.kind, "key": e.key, "payload": e.payload} for e in repairs
+            ]
+            raise _Rollback
+    except _Rollback:
+        pass
+    issues = [dict(e, seq=n) for n, e in enumerate(captured["issues"], start=1)]
+    repairs = [dict(e, seq=len(issues) + n) for n, e in enumerate(captured["repairs"], start=1)]
+    return issues, repairs
+
+
+def test_repairs_of_an_envelope_are_applied_together_and_win_over_hand_edits(issuer, issue_payload):
+    issues, repairs = _issue_then_repairs(issuer, issue_payload, 4)
+    assert len(repairs) == 4
+    _apply(issues)
+    tampered = repairs[2]["payload"]["license"]["identifier"]
+    License.objects.filter(identifier=tampered).update(status="cancelled", number="篡改")
+    with transaction.atomic():
+        assert bulk_apply.apply_repairs(repairs) == {5, 6, 7, 8}
+        transaction.set_rollback(True)
+    result = _apply(repairs)
+    assert (result.applied, result.rejected, result.high_water_mark) == (4, [], 8)
+    for event in repairs:
+        snap = event["payload"]
+        lic = License.objects.get(identifier=snap["license"]["identifier"])
+        assert _same_moment(license_snapshot(lic)) == _same_moment(snap["license"])
+        assert lic.events.count() == len(snap["events"])
+        assert lic.versions.count() == len(snap["versions"])
+    statuses = [
+        License.objects.get(identifier=e["payload"]["license"]["identifier"]).status
+        for e in repairs
+    ]
+    assert statuses == ["suspended", "revoked", "valid", "valid"]
+
+
+def test_repairs_fast_and_one_by_one_give_the_same_rows(issuer, issue_payload, monkeypatch):
+    _, repairs = _issue_then_repairs(issuer, issue_payload, 3)
+    repairs = [dict(e, seq=n) for n, e in enumerate(repairs, start=1)]
+    with transaction.atomic():
+        _apply(repairs)  # the receiver lacked them all: repairs create them
+        fast = _state()
+        transaction.set_rollback(True)
+    monkeypatch.setattr(ingest, "apply_new_licences", lambda todo: set())
+    monkeypatch.setattr(ingest, "apply_repairs", lambda todo: set())
+    _apply(repairs)
+    slow = _state()
+    assert len(fast) == 3 and fast.keys() == slow.keys()
+    for ident in fast:
+        assert fast[ident][1:] == slow[ident][1:]
+        assert _same_moment(fast[ident][0]) == _same_moment(slow[ident][0])
+
+
+def test_a_repair_whose_identifier_another_licence_holds_is_dead_lettered(issuer, issue_payload):
+    issues, repairs = _issue_then_repairs(issuer, issue_payload, 3)
+    _apply(issues[:1])
+    # the third repair claims the identifier of the licence already here
+    repairs[2]["payload"]["license"]["identifier"] = issues[0]["payload"]["license"]["identifier"]
+    result = _apply([dict(e, seq=1 + n) for n, e in enumerate(repairs, start=1)])
+    assert result.applied == 2
+    assert [r["code"] for r in result.rejected] == ["federation.identifier_conflict"]
+
+
+def test_the_repaired_columns_are_the_fields_a_repair_carries():
+    from shared.federation.apply import _license_fields
+
+    sample = {
+        k: None
+        for k in (
+            "identifier version number status pledged pledgee issue_date valid_from valid_to "
+            "area_code matter_code surface mode case_completed_at sync_deadline content_digest "
+            "sync_deadline_provisional library_code last_event_seq pledge_until"
+        ).split()
+    } | {"holder": {"name": "", "code": "", "code_type": ""}}
+    carried = set(_license_fields(sample)) - {"holder_code"} | {
+        "holder_code_enc",
+        "holder_code_digest",
+    }
+    assert carried | {"updated_at"} == set(bulk_apply.REPAIRED_COLUMNS)
