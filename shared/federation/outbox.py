@@ -65,7 +65,7 @@ def _kick(task: Any, stream: str) -> None:
         return
 
 
-def _license_key(lic: License) -> str:
+def license_key(lic: License) -> str:
     return base_key(
         type_code=lic.license_type.type_code, issuer_code=lic.issuer.code, serial=lic.serial
     )
@@ -140,7 +140,7 @@ def on_license_changed(
         # Cities do not receive the provincial catalogue: the licence carries its type.
         payload["type"] = snapshots.type_snapshot(license.license_type)
     for stream in streams:
-        outbox_write(stream=stream, kind=kind, key=_license_key(license), payload=payload)
+        outbox_write(stream=stream, kind=kind, key=license_key(license), payload=payload)
 
 
 def on_license_type_changed(sender: Any, *, license_type: LicenseType, **_: Any) -> None:

@@ -26,6 +26,7 @@ from shared.domain.status import Action, Status
 from shared.files import documents, keystore, storage
 from shared.files.models import AnnotatedCopy, LegacyScan, LicenseFile
 from shared.files.render import render_license_pdf
+from shared.files.signals import license_file_ready
 from shared.files.statuslists import status_index_ensure
 from shared.licenses import services as license_services
 from shared.licenses.models import License, LicenseEvent, LicenseVersion, Mode
@@ -159,20 +160,23 @@ def license_file_render(*, file_id: int) -> LicenseFile:
             updated_at=timezone.now(),
         )
         raise
-    LicenseFile.objects.filter(pk=row.pk).update(
-        state=LicenseFile.State.READY,
-        path=relative,
-        size=len(pdf),
-        sm3=sm3_hex(pdf),
-        seal=seal_key,
-        qr_url=qr.url,
-        qr_expires_at=qr.expires_at,
-        timestamped=bool(settings.FILES_TSA_URL),
-        last_error="",
-        rendered_at=timezone.now(),
-        updated_at=timezone.now(),
-    )
-    row.refresh_from_db()
+    with transaction.atomic():
+        LicenseFile.objects.filter(pk=row.pk).update(
+            state=LicenseFile.State.READY,
+            path=relative,
+            size=len(pdf),
+            sm3=sm3_hex(pdf),
+            seal=seal_key,
+            qr_url=qr.url,
+            qr_expires_at=qr.expires_at,
+            timestamped=bool(settings.FILES_TSA_URL),
+            last_error="",
+            rendered_at=timezone.now(),
+            updated_at=timezone.now(),
+        )
+        row.refresh_from_db()
+        # The hub learns of the file (by digest) in the same transaction (federation outbox).
+        license_file_ready.send(sender=LicenseFile, file=row)
     return row
 
 
