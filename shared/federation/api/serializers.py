@@ -146,4 +146,8 @@ class RemoteFileSerializer(serializers.ModelSerializer):
 
 class RemoteFileRetrySerializer(serializers.Serializer):
     node = serializers.CharField(max_length=6, required=False)
-    ids = serializers.ListField(child=serializers.IntegerField(), required=False)
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        required=False,
+        max_length=1000,
+    )

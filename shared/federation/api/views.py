@@ -6,7 +6,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.permissions import AllowAny
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -37,6 +37,7 @@ from shared.federation.ingest import ingest_envelope
 from shared.federation.models import InboundCursor, ReconcileRun
 from shared.federation.outbox import license_resend
 from shared.federation.reconciliation import digests_for
+from shared.files.api.views import PdfRenderer
 
 # Calls between libraries: bad input, no or bad signature, a signer that may not ask this.
 PEER_ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer}
@@ -115,18 +116,10 @@ class ResendApi(_PeerOnly):
         return Response({"queued": queued})
 
 
-class _Bytes(BaseRenderer):
-    media_type = "application/pdf"
-    format = "pdf"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):  # type: ignore[no-untyped-def]
-        return data if isinstance(data, bytes) else b""
-
-
 class NodeFileApi(_PeerOnly):
     """The hub fetches a city's licence file by its SM3 digest (files travel by digest)."""
 
-    renderer_classes = [JSONRenderer, _Bytes]
+    renderer_classes = [JSONRenderer, PdfRenderer]
 
     @extend_schema(
         responses={
