@@ -221,8 +221,15 @@ def _apply_checkpoint(payload: dict[str, Any], *, sender: str) -> Any:
     return apply_checkpoint(payload, sender=sender)
 
 
+def _apply_file_ready(payload: dict[str, Any], *, sender: str) -> Any:
+    from shared.federation.files import apply_file_ready
+
+    return apply_file_ready(payload, sender=sender)
+
+
 HANDLERS = {
     "access.checkpoint": _apply_checkpoint,
+    "file.ready": _apply_file_ready,
     "catalog.type": apply_type,
     "license.event": apply_license_event,
     "license.repair": apply_license_repair,

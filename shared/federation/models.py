@@ -299,3 +299,50 @@ class SectorLibrary(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class RemoteFile(models.Model):
+    """A city's licence file the hub holds by reference (`file.ready` events), and the job of
+    fetching its bytes from the node by SM3 digest (DESIGN §6: files travel by digest).
+
+    One row per version identifier and variant. `state` is pending → ready, or failed with
+    attempts, last error and the next try (back-off); the beat sweep retries, an operator can
+    reset the attempts. The bytes are stored only once their SM3 and size match the event.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "待获取"
+        READY = "ready", "已获取"
+        FAILED = "failed", "获取失败"
+
+    node = models.CharField("来源库", max_length=6)
+    identifier = models.CharField("证照标识", max_length=120)
+    version = models.PositiveIntegerField("版本")
+    variant = models.CharField(max_length=10)
+    sm3 = models.CharField("文件摘要（SM3）", max_length=64)
+    size = models.PositiveIntegerField()
+    content_type = models.CharField(max_length=50, default="application/pdf")
+    state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    path = models.CharField(max_length=300, blank=True)
+    fetched_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "城市证照文件"
+        verbose_name_plural = "城市证照文件"
+        ordering = ["-updated_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["identifier", "variant"], name="remote_file_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"]),
+            models.Index(fields=["node", "state"]),
+            models.Index(fields=["sm3"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.node} {self.identifier} {self.variant} {self.state}"

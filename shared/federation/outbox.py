@@ -64,7 +64,7 @@ def _kick(task: Any, stream: str) -> None:
         return
 
 
-def _license_key(lic: License) -> str:
+def license_key(lic: License) -> str:
     return base_key(
         type_code=lic.license_type.type_code, issuer_code=lic.issuer.code, serial=lic.serial
     )
@@ -153,7 +153,7 @@ def licences_by_key(keys: list[str]) -> dict[str, License]:
         .filter(exact, library_code=settings.LIBRARY_CODE)
         .exclude(status__in=("pending", "returned"))
     )
-    return {key: lic for lic in licences if (key := _license_key(lic)) in wanted}
+    return {key: lic for lic in licences if (key := license_key(lic)) in wanted}
 
 
 def on_license_changed(
@@ -181,7 +181,7 @@ def on_license_changed(
         # Cities do not receive the provincial catalogue: the licence carries its type.
         payload["type"] = snapshots.type_snapshot(license.license_type)
     for stream in streams:
-        outbox_write(stream=stream, kind=kind, key=_license_key(license), payload=payload)
+        outbox_write(stream=stream, kind=kind, key=license_key(license), payload=payload)
 
 
 def on_license_type_changed(sender: Any, *, license_type: LicenseType, **_: Any) -> None:

@@ -14,6 +14,7 @@ from shared.federation.models import (
     ReceivedEnvelope,
     ReconcileRun,
     RejectedEvent,
+    RemoteFile,
 )
 
 
@@ -30,6 +31,9 @@ def aggregation_nodes() -> list[dict[str, Any]]:
         .annotate(n=Count("id"))
     )
     rejected = dict(RejectedEvent.objects.values_list("sender").annotate(n=Count("id")))
+    files: dict[str, dict[str, int]] = {}
+    for node, state, n in RemoteFile.objects.values_list("node", "state").annotate(n=Count("id")):
+        files.setdefault(node, {})[state] = n
     result = []
     for code, name in CITIES.items():
         cursor = cursors.get(code)
@@ -59,6 +63,9 @@ def aggregation_nodes() -> list[dict[str, Any]]:
                 "rejected_events": rejected.get(code, 0),
                 "late_by_issuer": late,
                 "licenses": arrivals.count(),
+                "files": {
+                    state: files.get(code, {}).get(state, 0) for state in RemoteFile.State.values
+                },
                 "last_reconciliation": (
                     {
                         "started_at": last_run.started_at,
@@ -97,3 +104,12 @@ def outbox_summary() -> list[dict[str, Any]]:
         )
         .order_by("stream")
     )
+
+
+def remote_file_list(*, node: str | None = None, state: str | None = None):  # type: ignore[no-untyped-def]
+    rows = RemoteFile.objects.all().order_by("-updated_at")
+    if node:
+        rows = rows.filter(node=node)
+    if state:
+        rows = rows.filter(state=state)
+    return rows

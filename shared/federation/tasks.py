@@ -68,3 +68,22 @@ def forward_checkpoint() -> int | None:
     from shared.federation.checkpoints import checkpoint_forward
 
     return checkpoint_forward()
+
+
+@shared_task(name="federation.fetch_file", acks_late=True)
+def fetch_remote_file(file_id: int) -> str:
+    """Fetch one city file by digest; failures are recorded on the row (the sweep retries)."""
+    from shared.federation.files import remote_file_fetch
+
+    return remote_file_fetch(file_id=file_id).state
+
+
+@shared_task(name="federation.fetch_files_sweep")
+def fetch_files_sweep() -> int:
+    """Beat: pending fetches whose task was lost, failed ones whose back-off has passed."""
+    from shared.federation.files import remote_file_sweep
+
+    ids = remote_file_sweep() if settings.LIBRARY_TIER == "hub" else []
+    for file_id in ids:
+        fetch_remote_file.delay(file_id)
+    return len(ids)

@@ -28,6 +28,7 @@ from shared.files import documents, keystore, storage
 from shared.files.models import AnnotatedCopy, LegacyScan, LicenseFile
 from shared.files.ofd_render import license_ofd_page
 from shared.files.render import FONT_CANDIDATES, render_license_pdf
+from shared.files.signals import license_file_ready
 from shared.files.statuslists import status_index_ensure
 from shared.licenses import services as license_services
 from shared.licenses.models import License, LicenseEvent, LicenseVersion, Mode
@@ -186,9 +187,12 @@ def license_file_render(*, file_id: int) -> LicenseFile:
         "rendered_at": now,
         "updated_at": now,
     }
-    LicenseFile.objects.filter(pk=row.pk).update(**ready)
-    for name, value in ready.items():
-        setattr(row, name, value)
+    with transaction.atomic():
+        LicenseFile.objects.filter(pk=row.pk).update(**ready)
+        for name, value in ready.items():
+            setattr(row, name, value)
+        # The hub learns of the file (by digest) in the same transaction (federation outbox).
+        license_file_ready.send(sender=LicenseFile, file=row)
     return row
 
 

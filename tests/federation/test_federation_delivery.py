@@ -5,6 +5,7 @@ from datetime import timedelta
 import requests
 from django.utils import timezone
 
+from shared.domain.canonical import sm3_hex
 from tests.federation.harness import wait_until
 from tests.support import make_uscc
 
@@ -158,3 +159,66 @@ def test_access_log_checkpoints_are_witnessed_by_the_hub(make_federation):
         timeout=30,
         message="second checkpoint witnessed",
     )
+
+
+def test_a_city_file_reaches_the_hub_by_digest(make_federation):
+    fed = make_federation(("hub", "410100"))
+    hub, node = fed["hub"], fed["410100"]
+    fed.start()
+    creds = node.credentials()
+    created = requests.post(
+        f"{node.url}/api/v1/licenses/",
+        json=issue_body(creds, required_fields(node, creds), 7),
+        headers=auth(creds["issuer"]["token"]),
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    ident = created.json()["identifier"]
+    # the node renders and seals the file
+    file_row = "SELECT state, sm3, size FROM files_licensefile WHERE identifier = %s"
+    wait_until(
+        lambda: node.sql(file_row, (ident,))[:1] and node.sql(file_row, (ident,))[0][0] == "ready",
+        timeout=120,
+        message="file ready at the node",
+    )
+    (_, sm3, size) = node.sql(file_row, (ident,))[0]
+    at_node = requests.get(
+        f"{node.url}/api/v1/licenses/{ident}/file.pdf",
+        headers=auth(creds["issuer"]["token"]),
+        timeout=10,
+    )
+    assert at_node.status_code == 200
+    # the envelope carried the digest, not the bytes
+    (payload,) = node.sql(
+        "SELECT payload::text FROM federation_outboxevent WHERE kind = 'file.ready' "
+        "AND payload->>'identifier' = %s",
+        (ident,),
+    )
+    assert sm3 in payload[0] and len(payload[0]) < 600
+    # the hub fetches it from the node and serves the same bytes
+    remote = "SELECT state, sm3, size FROM federation_remotefile WHERE identifier = %s"
+    wait_until(
+        lambda: hub.sql(remote, (ident,)) == [("ready", sm3, size)],
+        timeout=60,
+        message="file fetched by the hub",
+    )
+    admin = hub.credentials()["admin"]["token"]
+    at_hub = requests.get(
+        f"{hub.url}/api/v1/licenses/{ident}/file.pdf", headers=auth(admin), timeout=10
+    )
+    assert at_hub.status_code == 200, at_hub.text
+    assert at_hub.headers["Content-Type"] == "application/pdf"
+    assert at_hub.content == at_node.content
+    assert sm3_hex(at_hub.content) == sm3
+    # the operator's view counts the city's files; reconciliation sees no difference
+    nodes = requests.get(f"{hub.url}/api/v1/aggregation/nodes/", headers=auth(admin), timeout=10)
+    zhengzhou = next(n for n in nodes.json() if n["code"] == "410100")
+    assert zhengzhou["files"]["ready"] >= 1 and zhengzhou["files"]["failed"] == 0
+    wait_until(
+        lambda: (
+            node.sql("SELECT count(*) FROM federation_outboxevent WHERE state <> 'acknowledged'")
+            == [(0,)]
+        ),
+        message="outbox acknowledged",
+    )
+    assert reconcile(hub, "410100")["differences"] == "0"

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from shared.federation.models import OutboxEvent, ReconcileRun
+from shared.federation.models import OutboxEvent, ReconcileRun, RemoteFile
 
 
 class IngestAckSerializer(serializers.Serializer):
@@ -116,3 +116,38 @@ class AggregationNodeSerializer(serializers.Serializer):
     late_by_issuer = serializers.ListField(child=serializers.DictField())
     licenses = serializers.IntegerField()
     last_reconciliation = serializers.DictField(allow_null=True)
+    files = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="该市签章文件的获取情况：pending 待获取、failed 获取失败、ready 已获取",
+    )
+
+
+class RemoteFileSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RemoteFile
+        fields = [
+            "id",
+            "node",
+            "identifier",
+            "version",
+            "variant",
+            "sm3",
+            "size",
+            "content_type",
+            "state",
+            "attempts",
+            "last_error",
+            "next_attempt_at",
+            "fetched_at",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class RemoteFileRetrySerializer(serializers.Serializer):
+    node = serializers.CharField(max_length=6, required=False)
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        required=False,
+        max_length=1000,
+    )

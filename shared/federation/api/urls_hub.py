@@ -9,4 +9,10 @@ urlpatterns = [
     path("exchange/status", views.StatusApi.as_view(), name="exchange-status"),
     path("exchange/digests/", views.DigestsApi.as_view(), name="exchange-digests"),
     path("aggregation/nodes/", views.AggregationNodesApi.as_view(), name="aggregation-nodes"),
+    path("aggregation/files/", views.RemoteFileListApi.as_view(), name="aggregation-files"),
+    path(
+        "aggregation/files/retry/",
+        views.RemoteFileRetryApi.as_view(),
+        name="aggregation-files-retry",
+    ),
 ]

@@ -1,4 +1,5 @@
-"""Node-only endpoints the hub calls: downward envelopes (art. 15), digests and resend."""
+"""Node-only endpoints the hub calls: downward envelopes (art. 15), digests, resend, and
+licence files by digest."""
 
 from django.urls import path
 
@@ -9,4 +10,5 @@ urlpatterns = [
     path("federation/status", views.StatusApi.as_view(), name="federation-status"),
     path("federation/digests/", views.DigestsApi.as_view(), name="federation-digests"),
     path("federation/resend/", views.ResendApi.as_view(), name="federation-resend"),
+    path("federation/files/<str:sm3>", views.NodeFileApi.as_view(), name="federation-file"),
 ]

@@ -1,10 +1,12 @@
 """Exchange endpoints (signed by libraries, not by users) and the operators' delivery console."""
 
 from django.conf import settings
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -12,7 +14,7 @@ from rest_framework.views import APIView
 from shared.core.api.permissions import IsLibraryAdmin
 from shared.core.api.schema import ErrorSerializer
 from shared.core.errors import ApplicationError, PermanentError
-from shared.federation import relay, selectors
+from shared.federation import files, relay, selectors
 from shared.federation.api.serializers import (
     AggregationNodeSerializer,
     DigestRequestSerializer,
@@ -23,6 +25,8 @@ from shared.federation.api.serializers import (
     OutboxRetrySerializer,
     ReconcileRunSerializer,
     ReconcileStartSerializer,
+    RemoteFileRetrySerializer,
+    RemoteFileSerializer,
     ResendRequestSerializer,
     ResendResponseSerializer,
     StatusSerializer,
@@ -33,6 +37,7 @@ from shared.federation.ingest import ingest_envelope
 from shared.federation.models import InboundCursor, ReconcileRun
 from shared.federation.outbox import license_resend
 from shared.federation.reconciliation import digests_for
+from shared.files.api.views import PdfRenderer
 
 # Calls between libraries: bad input, no or bad signature, a signer that may not ask this.
 PEER_ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer}
@@ -109,6 +114,28 @@ class ResendApi(_PeerOnly):
         data.is_valid(raise_exception=True)
         queued = license_resend(stream=sender, keys=data.validated_data["keys"])
         return Response({"queued": queued})
+
+
+class NodeFileApi(_PeerOnly):
+    """The hub fetches a city's licence file by its SM3 digest (files travel by digest)."""
+
+    renderer_classes = [JSONRenderer, PdfRenderer]
+
+    @extend_schema(
+        responses={
+            (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, "签章文件"),
+            **PEER_ERRORS,
+            404: ErrorSerializer,
+        },
+        summary="省级枢纽按摘要获取本库签章文件（交换签名令牌）",
+    )
+    def get(self, request: Request, sm3: str) -> HttpResponse:
+        authenticate_peer(request.META, expected_sender=settings.FEDERATION_HUB_CODE)
+        data, content_type = files.node_file_get(sm3=sm3)
+        response = HttpResponse(data, content_type=content_type)
+        response["Content-Length"] = str(len(data))
+        response["Cache-Control"] = "private, no-transform"
+        return response
 
 
 class OutboxListApi(generics.ListAPIView):
@@ -188,3 +215,39 @@ class AggregationNodesApi(APIView):
     )
     def get(self, request: Request) -> Response:
         return Response(AggregationNodeSerializer(selectors.aggregation_nodes(), many=True).data)
+
+
+class RemoteFileListApi(generics.ListAPIView):
+    permission_classes = [IsLibraryAdmin]
+    serializer_class = RemoteFileSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("node", OpenApiTypes.STR),
+            OpenApiParameter("state", OpenApiTypes.STR),
+        ],
+        summary="城市签章文件的获取情况（按摘要获取）",
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        params = self.request.query_params
+        return selectors.remote_file_list(node=params.get("node"), state=params.get("state"))
+
+
+class RemoteFileRetryApi(APIView):
+    permission_classes = [IsLibraryAdmin]
+
+    @extend_schema(
+        request=RemoteFileRetrySerializer,
+        responses={200: OutboxRetryResultSerializer},
+        summary="重试获取失败的城市签章文件",
+    )
+    def post(self, request: Request) -> Response:
+        data = RemoteFileRetrySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        count = files.remote_file_retry(
+            node=data.validated_data.get("node"), ids=data.validated_data.get("ids")
+        )
+        return Response({"retried": count})
