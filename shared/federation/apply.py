@@ -212,7 +212,15 @@ def apply_license_repair(payload: dict[str, Any], *, sender: str) -> License:
         _write_event(lic, event)
     if payload.get("event"):
         _write_event(lic, payload["event"])
+    _record_files(payload, sender)
     return lic
+
+
+def _record_files(payload: dict[str, Any], sender: str) -> None:
+    if payload.get("files"):
+        from shared.federation.files import record_files
+
+        record_files(payload["files"], sender=sender)
 
 
 def _apply_checkpoint(payload: dict[str, Any], *, sender: str) -> Any:

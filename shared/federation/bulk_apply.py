@@ -22,7 +22,7 @@ from django.utils import timezone
 from shared.accounts.models import Agency
 from shared.catalog.models import LicenseType
 from shared.core.bulk import copy_insert, copy_update
-from shared.federation.apply import _agency, _date, _license_fields
+from shared.federation.apply import _agency, _date, _license_fields, _record_files
 from shared.federation.arrivals import arrival_for
 from shared.federation.models import Arrival
 from shared.licenses.models import License, LicenseEvent, LicenseVersion
@@ -182,7 +182,7 @@ def _event(lic: License, snap: dict[str, Any]) -> LicenseEvent:
 # --- repairs ---------------------------------------------------------------------------------
 
 
-def apply_repairs(events: list[dict[str, Any]]) -> set[int]:
+def apply_repairs(events: list[dict[str, Any]], sender: str) -> set[int]:
     """Apply the envelope's whole-licence repairs (reconciliation resends hundreds at once) in a
     few statements: authoritative for the licence row, versions and events inserted where
     missing — exactly `apply.apply_license_repair`, for many licences at once. Returns the
@@ -199,7 +199,7 @@ def apply_repairs(events: list[dict[str, Any]]) -> set[int]:
         return set()
     try:
         with transaction.atomic():
-            return _repair(candidates)
+            return _repair(candidates, sender)
     except Exception:  # noqa: BLE001 - whatever it is, the per-event path will say
         logger.warning("ingest: bulk repair fell back to one by one", exc_info=True)
         return set()
@@ -239,7 +239,7 @@ def _key(snap: dict[str, Any]) -> tuple[str, str, str]:
     return (snap["issuer"]["code"], snap["type_code"], snap["serial"])
 
 
-def _repair(candidates: list[dict[str, Any]]) -> set[int]:
+def _repair(candidates: list[dict[str, Any]], sender: str) -> set[int]:
     snaps = [e["payload"]["license"] for e in candidates]
     agencies = _agencies(snaps)
     types = {
@@ -309,4 +309,6 @@ def _repair(candidates: list[dict[str, Any]]) -> set[int]:
         Arrival.objects.filter(key__in=[a.key for a in arrivals]).values_list("key", flat=True)
     )
     copy_insert([a for a in arrivals if a.key not in held_arrivals])
+    for event in chosen:
+        _record_files(event["payload"], sender)
     return {e["seq"] for e in chosen}

@@ -22,7 +22,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from shared.core.errors import NotFoundError, PermanentError
+from shared.core.errors import ApplicationError, NotFoundError, PermanentError
 from shared.domain.canonical import sm3_hex
 from shared.federation import snapshots
 from shared.federation.auth import request_token
@@ -148,6 +148,20 @@ def apply_file_ready(payload: dict[str, Any], *, sender: str) -> RemoteFile:
         row.save()
     transaction.on_commit(lambda: _enqueue(row.pk))
     return row
+
+
+def record_files(files: list[dict[str, Any]], *, sender: str) -> int:
+    """The file references a whole-licence repair carries: each recorded as `file.ready` would
+    be. One the hub cannot take is logged and skipped; it never undoes the licence's repair."""
+    recorded = 0
+    for payload in files or []:
+        try:
+            with transaction.atomic():
+                apply_file_ready(payload, sender=sender)
+            recorded += 1
+        except (ApplicationError, KeyError, TypeError, ValueError) as exc:
+            logger.warning("federation: file reference in a repair skipped: %r", exc)
+    return recorded
 
 
 def _lost_kick_guard() -> Any:

@@ -133,7 +133,7 @@ def _apply(opened: OpenedEnvelope, envelope: Any, *, transport: str) -> IngestRe
     # event is its first, so nothing else in the envelope can be about it before it exists; a
     # repair carries the licence's whole state when it was sent, so an older event of it left
     # for the per-event path is recognised as older there and changes nothing.
-    done = apply_new_licences(todo) | apply_repairs(todo)
+    done = apply_new_licences(todo) | apply_repairs(todo, opened.sender)
     result.applied += len(done)
     for event in todo:
         if event["seq"] not in done:

@@ -19,6 +19,7 @@ from shared.core.counters import counter_next
 from shared.federation import snapshots
 from shared.federation.digests import base_key
 from shared.federation.models import OutboxEvent, Peer, StreamCounter
+from shared.files.models import LicenseFile
 from shared.licenses.models import License, LicenseEvent, LicenseVersion
 
 
@@ -116,13 +117,22 @@ def repair_payload(lic: License) -> dict[str, Any]:
     cached = getattr(lic, "_prefetched_objects_cache", {})
     versions = cached.get("versions", lic.versions.order_by("version"))
     events = cached.get("events", lic.events.select_related("actor").order_by("seq"))
-    return {
+    payload = {
         "schema": snapshots.SCHEMA,
         "license": snapshots.license_snapshot(lic),
         "versions": [snapshots.version_snapshot(v) for v in versions],
         "events": [snapshots.event_snapshot(e) for e in events],
         "committed_at": timezone.now().isoformat(),
     }
+    if settings.LIBRARY_TIER == "node":
+        # The files go by digest as in `file.ready`: a hub that lost one fetches it again.
+        from shared.federation.files import file_payload
+
+        ready = getattr(lic, "ready_files", None)
+        if ready is None:
+            ready = lic.files.filter(state=LicenseFile.State.READY).order_by("id")
+        payload["files"] = [file_payload(f) for f in ready]
+    return payload
 
 
 def licences_by_key(keys: list[str]) -> dict[str, License]:
@@ -148,6 +158,11 @@ def licences_by_key(keys: list[str]) -> dict[str, License]:
             Prefetch("versions", queryset=LicenseVersion.objects.order_by("version")),
             Prefetch(
                 "events", queryset=LicenseEvent.objects.select_related("actor").order_by("seq")
+            ),
+            Prefetch(
+                "files",
+                queryset=LicenseFile.objects.filter(state=LicenseFile.State.READY).order_by("id"),
+                to_attr="ready_files",
             ),
         )
         .filter(exact, library_code=settings.LIBRARY_CODE)

@@ -101,3 +101,21 @@ def test_the_file_endpoint_refuses_and_answers_the_error_shape(client, issuer, i
     other = client.get(url, HTTP_X_EXCHANGE_TOKEN=hub_token(issuer_code="410300"))
     assert other.status_code == 403
     assert other.json()["code"] == "exchange.forbidden"
+
+
+def test_a_resent_licence_carries_its_ready_files_by_digest(issuer, issue_payload, pki):
+    """Reconciliation's whole-licence repair names the licence's files as `file.ready` does."""
+    from shared.federation.outbox import license_key, license_resend
+
+    ident = issue(issuer, issue_payload())["identifier"]
+    lic = License.objects.get(identifier=ident)
+    (row,) = render_pending()
+    assert license_resend(stream="410000", keys=[license_key(lic)]) == 1
+    repair = OutboxEvent.objects.filter(kind="license.repair").get()
+    (carried,) = repair.payload["files"]
+    assert (carried["identifier"], carried["variant"], carried["sm3"], carried["size"]) == (
+        ident,
+        "original",
+        row.sm3,
+        row.size,
+    )

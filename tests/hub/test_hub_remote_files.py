@@ -239,3 +239,28 @@ def test_a_city_cannot_announce_another_citys_file(node, city_license):
     with pytest.raises(PermanentError) as refused:
         HANDLERS["file.ready"](event(city_license), sender="410300")
     assert refused.value.code == "federation.file_foreign"
+
+
+def test_a_repair_carries_the_files_and_a_bad_reference_does_not_undo_it(
+    node, city_license, django_capture_on_commit_callbacks
+):
+    """Reconciliation resends whole licences; their files travel along by digest, so a hub that
+    lost a `file.ready` learns of the file again. A reference it cannot take is skipped."""
+    from shared.federation.outbox import repair_payload
+
+    payload = repair_payload(city_license)  # what a node sends (here: the hub's own rows)
+    payload["license"]["number"] = "补正后的编号"
+    payload["files"] = [
+        event(city_license),
+        event(city_license, variant="revoked", sm3="not-a-digest"),
+    ]
+    with django_capture_on_commit_callbacks() as queued:
+        lic = HANDLERS["license.repair"](payload, sender="410100")
+    assert lic.number == "补正后的编号"
+    (row,) = RemoteFile.objects.all()
+    assert (row.identifier, row.variant, row.sm3) == (
+        city_license.identifier,
+        "original",
+        sm3_hex(PDF),
+    )
+    assert len(queued) == 1  # its fetch

@@ -226,7 +226,7 @@ def test_repairs_of_an_envelope_are_applied_together_and_win_over_hand_edits(iss
     tampered = repairs[2]["payload"]["license"]["identifier"]
     License.objects.filter(identifier=tampered).update(status="cancelled", number="篡改")
     with transaction.atomic():
-        assert bulk_apply.apply_repairs(repairs) == {5, 6, 7, 8}
+        assert bulk_apply.apply_repairs(repairs, SENDER) == {5, 6, 7, 8}
         transaction.set_rollback(True)
     result = _apply(repairs)
     assert (result.applied, result.rejected, result.high_water_mark) == (4, [], 8)
@@ -251,7 +251,7 @@ def test_repairs_fast_and_one_by_one_give_the_same_rows(issuer, issue_payload, m
         fast = _state()
         transaction.set_rollback(True)
     monkeypatch.setattr(ingest, "apply_new_licences", lambda todo: set())
-    monkeypatch.setattr(ingest, "apply_repairs", lambda todo: set())
+    monkeypatch.setattr(ingest, "apply_repairs", lambda todo, sender: set())
     _apply(repairs)
     slow = _state()
     assert len(fast) == 3 and fast.keys() == slow.keys()
