@@ -116,6 +116,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Keep database connections across tasks (Celery's Django fixup otherwise closes them around
+# every task); shared.core.tasks_db drops broken or aged ones as Django does per request.
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
 CELERY_BEAT_SCHEDULE = {
     "expire-due-licenses": {
         "task": "licenses.expire_due",

@@ -1,0 +1,24 @@
+"""Database connections in Celery workers, handled as Django handles them for requests.
+
+Celery's Django fixup closes every connection before and after each task unless
+`CELERY_DB_REUSE_MAX` is set, so a worker opened a new PostgreSQL connection (a backend fork
+and an authentication) for every task — a quarter of a signing task's time. With reuse on,
+these handlers do what Django does at the start and end of a request: drop a connection that
+is broken or older than CONN_MAX_AGE and health-check the next use (CONN_HEALTH_CHECKS), so a
+database restart costs one failed attempt, not a worker full of dead connections.
+"""
+
+from typing import Any
+
+from celery.signals import task_postrun, task_prerun
+from django.db import close_old_connections
+
+
+@task_prerun.connect(weak=False, dispatch_uid="core.db_prerun")
+def _before(**_: Any) -> None:
+    close_old_connections()
+
+
+@task_postrun.connect(weak=False, dispatch_uid="core.db_postrun")
+def _after(**_: Any) -> None:
+    close_old_connections()
