@@ -16,7 +16,7 @@ import logging
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from shared.accounts.models import Agency
@@ -26,6 +26,7 @@ from shared.federation.apply import _agency, _date, _license_fields, _record_fil
 from shared.federation.arrivals import arrival_for
 from shared.federation.models import Arrival
 from shared.licenses.models import License, LicenseEvent, LicenseVersion
+from shared.licenses.selectors import licences_by_natural_key
 
 logger = logging.getLogger(__name__)
 
@@ -124,12 +125,12 @@ def _by_natural_key(
     snaps: list[dict[str, Any]], agencies: dict[str, Agency], types: dict[str, LicenseType]
 ) -> QuerySet[License]:
     """The licences named by the snapshots' (issuer, type, serial): one index probe each."""
-    exact = Q(pk__in=[])
+    keys = []
     for snap in snaps:
         issuer, license_type = agencies.get(snap["issuer"]["code"]), types.get(snap["type_code"])
         if issuer is not None and license_type is not None:
-            exact |= Q(issuer_id=issuer.pk, license_type_id=license_type.pk, serial=snap["serial"])
-    return License.objects.filter(exact)
+            keys.append((issuer.pk, license_type.pk, snap["serial"]))
+    return licences_by_natural_key(keys)
 
 
 def _agencies(snaps: list[dict[str, Any]]) -> dict[str, Agency]:

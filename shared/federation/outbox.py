@@ -10,7 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.utils import timezone
 
 from shared.accounts.models import Agency
@@ -21,6 +21,7 @@ from shared.federation.digests import base_key
 from shared.federation.models import OutboxEvent, Peer, StreamCounter
 from shared.files.models import LicenseFile
 from shared.licenses.models import License, LicenseEvent, LicenseVersion
+from shared.licenses.selectors import licences_by_natural_key
 
 
 def _next_seq(stream: str) -> int:
@@ -115,8 +116,12 @@ def repair_payload(lic: License) -> dict[str, Any]:
     """The whole licence: every version and event, for a receiver that lacks it or holds it
     stale (reconciliation). Uses the versions and events prefetched by `licences_by_key`."""
     cached = getattr(lic, "_prefetched_objects_cache", {})
-    versions = cached.get("versions", lic.versions.order_by("version"))
-    events = cached.get("events", lic.events.select_related("actor").order_by("seq"))
+    versions = cached["versions"] if "versions" in cached else lic.versions.order_by("version")
+    events = (
+        cached["events"]
+        if "events" in cached
+        else lic.events.select_related("actor").order_by("seq")
+    )
     payload = {
         "schema": snapshots.SCHEMA,
         "license": snapshots.license_snapshot(lic),
@@ -146,14 +151,14 @@ def licences_by_key(keys: list[str]) -> dict[str, License]:
             "type_code", "pk"
         )
     )
-    exact = Q(pk__in=[])  # one index probe per key (an IN per column would probe every combination)
-    for type_code, issuer_code, serial in parts:
-        if type_code in types and issuer_code in issuers:
-            exact |= Q(
-                issuer_id=issuers[issuer_code], license_type_id=types[type_code], serial=serial
-            )
+    exact = [
+        (issuers[issuer_code], types[type_code], serial)
+        for type_code, issuer_code, serial in parts
+        if type_code in types and issuer_code in issuers
+    ]
     licences = (
-        License.objects.select_related("license_type", "issuer")
+        licences_by_natural_key(exact)
+        .select_related("license_type", "issuer")
         .prefetch_related(
             Prefetch("versions", queryset=LicenseVersion.objects.order_by("version")),
             Prefetch(
@@ -165,7 +170,7 @@ def licences_by_key(keys: list[str]) -> dict[str, License]:
                 to_attr="ready_files",
             ),
         )
-        .filter(exact, library_code=settings.LIBRARY_CODE)
+        .filter(library_code=settings.LIBRARY_CODE)
         .exclude(status__in=("pending", "returned"))
     )
     return {key: lic for lic in licences if (key := license_key(lic)) in wanted}

@@ -5,7 +5,9 @@ library administrator sees every released licence. Consumers reach licences only
 purpose-bound sharing API, never by listing.
 """
 
+from django.db import connection
 from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from shared.accounts.models import User
 from shared.core.errors import NotFoundError
@@ -51,3 +53,24 @@ def batch_list(*, user: User) -> QuerySet[Batch]:
     if user.agency_id is None:
         return Batch.objects.none()
     return Batch.objects.filter(Q(issuer_id=user.agency_id))
+
+
+def licences_by_natural_key(keys: list[tuple[int, int, str]]) -> QuerySet[License]:
+    """The licences named by (issuer id, type id, serial), however many: on PostgreSQL one join
+    against the keys as arrays (one index probe each); elsewhere OR-ed conditions."""
+    if not keys:
+        return License.objects.none()
+    if connection.vendor == "postgresql":
+        issuers, types, serials = (list(column) for column in zip(*keys, strict=True))
+        return License.objects.filter(
+            pk__in=RawSQL(
+                "SELECT l.id FROM licenses_license l JOIN unnest(%s::bigint[], %s::bigint[], "
+                "%s::text[]) AS k(issuer_id, type_id, serial) ON l.issuer_id = k.issuer_id "
+                "AND l.license_type_id = k.type_id AND l.serial = k.serial",
+                (issuers, types, serials),
+            )
+        )
+    exact = Q(pk__in=[])
+    for issuer_id, type_id, serial in keys:
+        exact |= Q(issuer_id=issuer_id, license_type_id=type_id, serial=serial)
+    return License.objects.filter(exact)
