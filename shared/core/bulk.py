@@ -9,7 +9,7 @@ Elsewhere (SQLite in the demo) it is `bulk_create`.
 
 from collections.abc import Sequence
 
-from django.db import connection, models, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 
 
 def copy_insert(objs: Sequence[models.Model], *, with_ids: bool = False) -> None:
@@ -19,6 +19,9 @@ def copy_insert(objs: Sequence[models.Model], *, with_ids: bool = False) -> None
     if not objs:
         return
     model = type(objs[0])
+    # The wrapper itself, not the `django.db.connection` proxy: the fields below consult it
+    # tens of thousands of times, and each use of the proxy is a context-local lookup.
+    connection = connections[DEFAULT_DB_ALIAS]
     if connection.vendor != "postgresql":
         model.objects.bulk_create(objs)
         return
@@ -52,6 +55,7 @@ def copy_update(objs: Sequence[models.Model], fields: list[str]) -> None:
     if not objs:
         return
     model = type(objs[0])
+    connection = connections[DEFAULT_DB_ALIAS]
     if connection.vendor != "postgresql":
         model.objects.bulk_update(objs, fields)
         return

@@ -47,6 +47,7 @@ class Library:
     extra_env: dict[str, str] = field(default_factory=dict)
     # Queues the worker consumes (default: all). bench/sync leaves `signing` to other machines.
     worker_queues: str = ""
+    web_workers: int = 1  # gunicorn processes (8 threads each)
 
     @property
     def tier(self) -> str:
@@ -124,7 +125,7 @@ class Library:
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "--workers",
-                "1",
+                str(self.web_workers),
                 "--threads",
                 "8",
                 "--timeout",
