@@ -87,6 +87,21 @@ def sustained(fed: Federation, rate: float, seconds: float, batch: int) -> list[
             n += 1
         submitted = time.monotonic() - start
     hub = fed["hub"]
+    asked = n * batch
+
+    def committed_at_nodes() -> int:
+        return sum(
+            node.sql("SELECT count(*) FROM licenses_license WHERE number LIKE 'R%%'")[0][0]
+            for node in nodes
+        )
+
+    # Bulk uploads are processed after their request returns: wait until every one is in.
+    wait_until(
+        lambda: committed_at_nodes() >= asked - len(errors) * batch,
+        timeout=300,
+        interval=0.2,
+        message="every licence asked for committed at the nodes",
+    )
     for node in nodes:
         fedlib.wait_synced(hub, node, timeout=300)
     lags, first, last, total = [], None, None, 0
