@@ -27,6 +27,23 @@ class _Rollback(Exception):
     pass
 
 
+def _issue(issuer, issue_payload, count):
+    idents = []
+    for i in range(count):
+        body = issue_payload(
+            number=f"JY1410100{i:07d}",
+            holder={
+                "name": f"郑州豫中食品有限公司{i}",
+                "code": make_uscc(dept="91", area="410100", body=f"MB{i:06d}"),
+                "code_type": "001",
+            },
+        )
+        response = issuer.post("/api/v1/licenses/", body, format="json")
+        assert response.status_code == 201, response.content
+        idents.append(response.json()["identifier"])
+    return idents
+
+
 def _outbox_events(issuer, issue_payload, count, *, suspend_first=False):
     """The outbox events of `count` issues (and a suspension of the first), then undone."""
     from shared.federation.models import OutboxEvent
@@ -34,19 +51,7 @@ def _outbox_events(issuer, issue_payload, count, *, suspend_first=False):
     captured = []
     try:
         with transaction.atomic():
-            idents = []
-            for i in range(count):
-                body = issue_payload(
-                    number=f"JY1410100{i:07d}",
-                    holder={
-                        "name": f"郑州豫中食品有限公司{i}",
-                        "code": make_uscc(dept="91", area="410100", body=f"MB{i:06d}"),
-                        "code_type": "001",
-                    },
-                )
-                response = issuer.post("/api/v1/licenses/", body, format="json")
-                assert response.status_code == 201, response.content
-                idents.append(response.json()["identifier"])
+            idents = _issue(issuer, issue_payload, count)
             if suspend_first:
                 issuer.post(
                     f"/api/v1/licenses/{idents[0]}/suspend/", {"reason": "暂扣"}, format="json"
@@ -187,19 +192,7 @@ def _issue_then_repairs(issuer, issue_payload, count):
     captured = {}
     try:
         with transaction.atomic():
-            idents = []
-            for i in range(count):
-                body = issue_payload(
-                    number=f"JY1410100{i:07d}",
-                    holder={
-                        "name": f"郑州豫中食品有限公司{i}",
-                        "code": make_uscc(dept="91", area="410100", body=f"MB{i:06d}"),
-                        "code_type": "001",
-                    },
-                )
-                idents.append(
-                    issuer.post("/api/v1/licenses/", body, format="json").json()["identifier"]
-                )
+            idents = _issue(issuer, issue_payload, count)
             issues = list(OutboxEvent.objects.filter(kind="license.event").order_by("seq"))
             issuer.post(f"/api/v1/licenses/{idents[0]}/suspend/", {"reason": "暂扣"}, format="json")
             issuer.post(f"/api/v1/licenses/{idents[1]}/revoke/", {"reason": "吊销"}, format="json")
