@@ -14,11 +14,19 @@ from celery.signals import task_postrun, task_prerun
 from django.db import close_old_connections
 
 
-@task_prerun.connect(weak=False, dispatch_uid="core.db_prerun")
-def _before(**_: Any) -> None:
+def _close_old(task: Any) -> None:
+    # An eager task (`.apply()`, tests) runs inside its caller's work, maybe its transaction:
+    # that connection is the caller's to keep, as Celery's own fixup leaves it.
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
     close_old_connections()
+
+
+@task_prerun.connect(weak=False, dispatch_uid="core.db_prerun")
+def _before(task: Any = None, **_: Any) -> None:
+    _close_old(task)
 
 
 @task_postrun.connect(weak=False, dispatch_uid="core.db_postrun")
-def _after(**_: Any) -> None:
-    close_old_connections()
+def _after(task: Any = None, **_: Any) -> None:
+    _close_old(task)

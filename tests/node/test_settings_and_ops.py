@@ -99,3 +99,24 @@ def test_unknown_api_path_is_json_404(client):
     response = client.get("/api/v1/nothing-here/")
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+
+
+def test_workers_keep_database_connections_across_tasks(settings, db):
+    """Celery's Django fixup closes every connection around each task unless CELERY_DB_REUSE_MAX
+    is set (each signing task then paid for a new PostgreSQL connection); with it set, our
+    handlers apply Django's per-request rules and leave an eager task's caller alone."""
+    from types import SimpleNamespace
+
+    from django.db import connection
+
+    from municipal_node.celery import app
+    from shared.core import tasks_db
+
+    assert app.conf.get("CELERY_DB_REUSE_MAX") == settings.CELERY_DB_REUSE_MAX >= 100
+    connection.ensure_connection()
+    raw = connection.connection
+    tasks_db._close_old(SimpleNamespace(request=SimpleNamespace(is_eager=True)))
+    assert connection.connection is raw and not connection.closed_in_transaction
+    with connection.cursor() as cursor:  # the caller's transaction goes on
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone() == (1,)
