@@ -185,6 +185,7 @@ AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 30) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # either one trips the lockout
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "access/holder/locked.html"
+AXES_VERBOSE = False  # no "AXES: BEGIN …" banner on every manage.py command
 OTP_TOTP_ISSUER = "河南省电子证照库"
 # Holder codes at rest (SM4 + HMAC-SM3 digest); production refuses the development default.
 HOLDER_CODE_KEY = env("HOLDER_CODE_KEY", INSECURE_SECRET_PREFIX + "holder-code-key")
