@@ -74,4 +74,7 @@ def broker_url(queue_dir_name: str, redis_url: str = "") -> tuple[str, dict]:
         "processed_folder": str(folder / "processed"),
         "control_folder": str(folder / "control"),  # kombu's default is ./control (the cwd)
         "store_processed": False,
+        # kombu polls the folder once a second by default and takes one message per poll: a
+        # worker then does one task a second, whatever the queue holds.
+        "polling_interval": 0.05,
     }
