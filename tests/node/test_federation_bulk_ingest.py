@@ -24,7 +24,7 @@ SENDER = "410300"
 
 
 class _Rollback(Exception):
-    pass
+    """Raised to undo the issuing once its outbox rows are captured."""
 
 
 def _issue(issuer, issue_payload, count):
@@ -59,7 +59,7 @@ def _outbox_events(issuer, issue_payload, count, *, suspend_first=False):
             rows = OutboxEvent.objects.filter(kind="license.event").order_by("seq")
             captured = [{"kind": r.kind, "key": r.key, "payload": r.payload} for r in rows]
             raise _Rollback
-    except _Rollback:
+    except _Rollback:  # undone on purpose: the receiver must lack these licences
         pass
     assert not License.objects.exists()
     return [dict(e, seq=n) for n, e in enumerate(captured, start=1)]
@@ -205,7 +205,7 @@ def _issue_then_repairs(issuer, issue_payload, count):
                 {"kind": e.kind, "key": e.key, "payload": e.payload} for e in repairs
             ]
             raise _Rollback
-    except _Rollback:
+    except _Rollback:  # undone on purpose: the receiver must lack these licences
         pass
     issues = [dict(e, seq=n) for n, e in enumerate(captured["issues"], start=1)]
     repairs = [dict(e, seq=len(issues) + n) for n, e in enumerate(captured["repairs"], start=1)]
