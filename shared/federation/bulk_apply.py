@@ -3,8 +3,8 @@
 Most of what a city sends is new licences (`license.event` of an issue, carrying its first
 version). Applied one by one, each costs some fifteen round trips (savepoints, lookups, three
 inserts, the arrival); here the envelope's new licences cost a handful of statements in all:
-one lookup each for issuers, types, licences already held and identifiers in use, then one
-multi-row INSERT per table. Anything else — updates, repairs, types, checkpoints, a licence
+one lookup each for issuers, types, licences already held and identifiers in use, then COPY
+into each table (`shared.core.bulk`). Anything else — updates, repairs, types, checkpoints, a licence
 this library already holds, a type it does not know yet — goes through the per-event path
 (`ingest._apply_one`), in sequence order, after this. Should the bulk insert fail for any reason
 (a concurrent writer, a constraint), its savepoint is rolled back and every event takes the
