@@ -224,7 +224,14 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-sync-"))
     templates = build_templates(work / "tpl", ["hub", "410100", "410300"])
-    fed = Federation(work / "run", templates, ["hub", "410100", "410300"])
+    # As deployed: DEBUG off (no SQL capture on every query); the CA is made on first use.
+    fed = Federation(
+        work / "run",
+        templates,
+        ["hub", "410100", "410300"],
+        DEBUG="0",
+        FILES_PKI_AUTO_INIT="1",
+    )
     for lib in fed.libs.values():
         # Rendering and sealing run on their own workers in production (the `signing` queue);
         # here they would take the two cores the exchange is measured on.

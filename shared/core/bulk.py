@@ -7,9 +7,59 @@ values are prepared by each field exactly as the ORM would prepare them for an I
 Elsewhere (SQLite in the demo) it is `bulk_create`.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
+
+# Values that a field of exactly these classes would pass to the database unchanged: they go
+# to COPY as they are; anything else takes the field's own preparation (`get_db_prep_save`).
+_AS_IS: dict[type[models.Field], tuple[type, ...]] = {
+    models.CharField: (str,),
+    models.TextField: (str,),
+    models.BooleanField: (bool,),
+    models.IntegerField: (int,),
+    models.BigIntegerField: (int,),
+    models.PositiveIntegerField: (int,),
+    models.PositiveSmallIntegerField: (int,),
+    models.SmallIntegerField: (int,),
+    models.AutoField: (int,),
+    models.BigAutoField: (int,),
+    models.ForeignKey: (int,),
+    models.OneToOneField: (int,),
+}
+
+
+def _preparer(field: models.Field, connection: Any) -> Callable[[models.Model], Any]:
+    """How to turn an object into the value COPY writes for `field`, as an INSERT would."""
+    attname = field.attname
+    kinds = _AS_IS.get(type(field))
+    if type(field) is models.DateField and not (field.auto_now or field.auto_now_add):
+        kinds = (date,)
+
+    def prepare(obj: models.Model) -> Any:
+        return field.get_db_prep_save(field.pre_save(obj, True), connection)
+
+    if kinds is None:
+        if type(field) is models.DateTimeField and not (field.auto_now or field.auto_now_add):
+
+            def prepare_moment(obj: models.Model) -> Any:
+                value = obj.__dict__[attname]
+                if value is None or (type(value) is datetime and value.tzinfo is not None):
+                    return value
+                return prepare(obj)
+
+            return prepare_moment
+        return prepare
+
+    def prepare_plain(obj: models.Model) -> Any:
+        value = obj.__dict__[attname]
+        if value is None or type(value) in kinds:
+            return value
+        return prepare(obj)
+
+    return prepare_plain
 
 
 def copy_insert(objs: Sequence[models.Model], *, with_ids: bool = False) -> None:
@@ -37,13 +87,12 @@ def copy_insert(objs: Sequence[models.Model], *, with_ids: bool = False) -> None
                 obj.pk = pk
     fields = [f for f in meta.concrete_fields if with_ids or not f.primary_key]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    preparers = [_preparer(f, connection) for f in fields]
     with connection.cursor() as cursor:
         raw = cursor.cursor  # the psycopg cursor under Django's wrapper, same transaction
         with raw.copy(f"COPY {connection.ops.quote_name(table)} ({columns}) FROM STDIN") as copy:
             for obj in objs:
-                copy.write_row(
-                    [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-                )
+                copy.write_row([prepare(obj) for prepare in preparers])
     for obj in objs:
         obj._state.adding, obj._state.db = False, connection.alias
 

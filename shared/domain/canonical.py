@@ -72,6 +72,27 @@ def canonical_json(value: object) -> bytes:
     return text.encode("utf-8")
 
 
+def canonical_json_of_data(value: object) -> bytes:
+    """`canonical_json` of a value that is already JSON data (dicts with string keys, lists,
+    strings, numbers, booleans, None), such as a parsed request body or a JSONField's value:
+    the same bytes, at the speed of the C encoder rather than after a walk in Python.
+
+    Dates, datetimes and Decimals still get their canonical form and sets still raise
+    `TypeError`; the one check this skips is for non-string keys, which JSON data cannot have
+    (the encoder would write `{1: …}` as `{"1": …}`), so use `canonical_json` for anything
+    built in Python.
+    """
+    text = json.dumps(
+        value,
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+        default=_normalise,
+    )
+    return text.encode("utf-8")
+
+
 def sm3_hex(data: bytes) -> str:
     """The SM3 digest (GB/T 32905) of ``data`` as 64 lower-case hex characters."""
     digest = hashes.Hash(hashes.SM3())

@@ -41,6 +41,9 @@ class WorkdayCalendar:
 
     def __init__(self, overrides: Mapping[date, bool] | None = None) -> None:
         self._overrides: dict[date, bool] = dict(overrides or {})
+        # Answers never change for one calendar: an envelope of thousands of licences asks
+        # the same few questions (completed that day, due how many working days later).
+        self._added: dict[tuple[date, int], WorkdayResult] = {}
 
     def is_workday(self, day: date) -> tuple[bool, bool]:
         """Return ``(is_workday, provisional)`` for ``day``."""
@@ -62,6 +65,9 @@ class WorkdayCalendar:
         """
         if days < 0:
             raise ValueError("add_workdays: days must not be negative")
+        known = self._added.get((start, days))
+        if known is not None:
+            return known
         day = start
         remaining = days
         provisional = False
@@ -71,7 +77,9 @@ class WorkdayCalendar:
             provisional = provisional or day_provisional
             if workday:
                 remaining -= 1
-        return WorkdayResult(day=day, provisional=provisional)
+        result = WorkdayResult(day=day, provisional=provisional)
+        self._added[(start, days)] = result
+        return result
 
     def workdays_between(self, start: date, end: date) -> tuple[int, bool]:
         """Return ``(count, provisional)``: the working days in the interval (start, end].

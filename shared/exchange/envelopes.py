@@ -5,7 +5,8 @@ An envelope carries an ordered batch of outbox events of one stream from one sen
     {"body": {"envelope_id", "sender", "receiver", "stream", "sent_at", "events": [...]},
      "alg": "SM2-SM3" | "ES256", "kid": "<key id>", "sig": "<base64 DER signature>"}
 
-The signature covers the canonical JSON of `body`, so any change to any event is detected.
+The signature covers the canonical JSON of `body`, so any change to any event is detected
+(`body` is JSON data at both ends: parsed from the request, or built from the outbox's JSON).
 `envelope_id` is fresh for every attempt: a retry is a new envelope carrying the same events
 (the receiver ignores events it already applied), while a byte-for-byte replay of an envelope
 already received is refused.
@@ -21,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.crypto.suites import PrivateKey, PublicKey, Suite, get_suite, suite_for_key
-from shared.domain.canonical import canonical_json
+from shared.domain.canonical import canonical_json_of_data
 
 SCHEMA_VERSION = 1
 MAX_CLOCK_SKEW = timedelta(minutes=10)
@@ -72,7 +73,7 @@ def seal(
         "events": list(events),
         **(extra or {}),
     }
-    signature = suite.sign(key, canonical_json(body))
+    signature = suite.sign(key, canonical_json_of_data(body))
     return {
         "body": body,
         "alg": ALGORITHMS[suite.name],
@@ -115,7 +116,7 @@ def open_envelope(
         raise EnvelopeError("exchange.unknown_key", "发送方或其密钥未登记")
     try:
         signature = base64.b64decode(sig, validate=True)
-        data = canonical_json(body)
+        data = canonical_json_of_data(body)
     except (binascii.Error, ValueError, TypeError) as exc:
         raise EnvelopeError("exchange.malformed", "交换信封无法解析") from exc
     if not suite.verify(public_key, signature, data):

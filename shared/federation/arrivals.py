@@ -7,15 +7,23 @@ from django.conf import settings
 from django.utils import timezone
 
 from shared.calendars.selectors import workday_calendar
+from shared.domain.workdays import WorkdayCalendar
 from shared.federation.digests import base_key
 from shared.federation.models import Arrival
 from shared.licenses.models import License
 
 
-def arrival_for(lic: License, payload: dict[str, Any], *, now: datetime) -> Arrival:
+def arrival_for(
+    lic: License,
+    payload: dict[str, Any],
+    *,
+    now: datetime,
+    calendar: WorkdayCalendar | None = None,
+) -> Arrival:
     """The (unsaved) arrival row of `lic`, received now with `payload`: online licences must
     arrive within FEDERATION_ONLINE_DEADLINE_SECONDS of case completion; offline within 1
-    working day, bulk and legacy within 5, to the end of that day."""
+    working day, bulk and legacy within 5, to the end of that day. Pass one `calendar` for a
+    whole envelope: reading it costs a query."""
     committed = payload.get("committed_at")
     committed_at = datetime.fromisoformat(committed) if committed else now
     provisional = False
@@ -25,7 +33,7 @@ def arrival_for(lic: License, payload: dict[str, Any], *, now: datetime) -> Arri
         )
     else:
         days = 1 if lic.mode == "offline" else 5
-        result = workday_calendar().add_workdays(timezone.localdate(lic.case_completed_at), days)
+        result = (calendar or workday_calendar()).add_workdays(timezone.localdate(lic.case_completed_at), days)
         provisional = result.provisional
         deadline = timezone.make_aware(datetime.combine(result.day, datetime.max.time()))
     return Arrival(

@@ -20,6 +20,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from shared.accounts.models import Agency
+from shared.calendars.selectors import workday_calendar
 from shared.catalog.models import LicenseType
 from shared.core.bulk import copy_insert, copy_update
 from shared.federation.apply import _agency, _date, _license_fields, _record_files
@@ -106,12 +107,12 @@ def _insert(candidates: list[dict[str, Any]]) -> set[int]:
         )
     copy_insert(licences, with_ids=True)
     versions, history, arrivals = [], [], []
-    now = timezone.now()
+    now, calendar = timezone.now(), workday_calendar()
     for event, lic in zip(chosen, licences, strict=True):
         payload = event["payload"]
-        versions.append(_version(lic, payload["version"]))
+        versions.append(_version(lic, payload["version"], payload["license"]["holder"]["code"]))
         history.append(_event(lic, payload["event"]))
-        arrivals.append(arrival_for(lic, payload, now=now))
+        arrivals.append(arrival_for(lic, payload, now=now, calendar=calendar))
     copy_insert(versions)
     copy_insert(history)
     held_arrivals = set(
@@ -142,16 +143,24 @@ def _agencies(snaps: list[dict[str, Any]]) -> dict[str, Agency]:
     return found
 
 
-def _version(lic: License, snap: dict[str, Any]) -> LicenseVersion:
+def _version(lic: License, snap: dict[str, Any], licence_holder: str) -> LicenseVersion:
     holder = snap["holder"]
+    if holder["code"] == licence_holder:
+        # The code the licence row has just encrypted: the same ciphertext serves both rows.
+        code = {
+            "holder_code_enc": lic.holder_code_enc,
+            "holder_code_digest": lic.holder_code_digest,
+        }
+    else:
+        code = {"holder_code": holder["code"]}
     return LicenseVersion(
         license=lic,
         identifier=snap["identifier"],
         version=snap["version"],
         number=snap["number"],
         holder_name=holder["name"],
-        holder_code=holder["code"],
         holder_code_type=holder["code_type"],
+        **code,
         issue_date=_date(snap["issue_date"]),
         valid_from=_date(snap["valid_from"]),
         valid_to=_date(snap["valid_to"]),
@@ -295,14 +304,15 @@ def _repair(candidates: list[dict[str, Any]], sender: str) -> set[int]:
             lic.updated_at = now  # as save() would
         copy_update(stale, REPAIRED_COLUMNS)
     versions, history, arrivals = [], [], []
-    now = timezone.now()
+    now, calendar = timezone.now(), workday_calendar()
     for event in chosen:
         payload, lic = event["payload"], event.pop("_licence")
-        versions += [_version(lic, v) for v in payload.get("versions", [])]
+        holder = payload["license"]["holder"]["code"]
+        versions += [_version(lic, v, holder) for v in payload.get("versions", [])]
         history += [_event(lic, e) for e in payload.get("events", [])]
         if payload.get("event"):
             history.append(_event(lic, payload["event"]))
-        arrivals.append(arrival_for(lic, payload, now=now))
+        arrivals.append(arrival_for(lic, payload, now=now, calendar=calendar))
     # Versions and events are immutable: insert the missing ones, keep what is there.
     LicenseVersion.objects.bulk_create(versions, ignore_conflicts=True)
     LicenseEvent.objects.bulk_create(history, ignore_conflicts=True)

@@ -7,14 +7,17 @@ FEDERATION_MAX_ATTEMPTS a row is dead-lettered and waits for an operator's retry
 receiver could not apply come back as rejected and are dead-lettered with its reason.
 """
 
+import os
 import socket
+import threading
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from shared.core.errors import NotFoundError
@@ -26,7 +29,14 @@ from shared.federation.transport import adapter_for
 
 LEASE_SECONDS = 15  # short, so a relay killed mid-send is taken over soon; renewed per envelope
 MAX_BACKOFF_SECONDS = 300
-OWNER = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+_RUN = uuid.uuid4().hex[:8]
+
+
+def _owner() -> str:
+    """Who holds a lease: this process and thread. Not a module constant: Celery's prefork
+    children import this module once in their parent, and a name they all shared let every
+    child take the same stream's lease and send the same envelopes at the same time."""
+    return f"{socket.gethostname()[:24]}:{os.getpid()}:{threading.get_ident()}:{_RUN}"  # ≤ 64
 
 
 @dataclass(slots=True)
@@ -39,26 +49,31 @@ class RelayResult:
 
 def _lease(stream: str) -> bool:
     StreamState.objects.bulk_create([StreamState(stream=stream)], ignore_conflicts=True)
-    now = timezone.now()
+    now, owner = timezone.now(), _owner()
     return bool(
         StreamState.objects.filter(stream=stream)
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner=OWNER))
-        .update(lease_owner=OWNER, lease_until=now + timedelta(seconds=LEASE_SECONDS))
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner=owner))
+        .update(lease_owner=owner, lease_until=now + timedelta(seconds=LEASE_SECONDS))
     )
 
 
 def _release(stream: str) -> None:
-    StreamState.objects.filter(stream=stream, lease_owner=OWNER).update(
+    StreamState.objects.filter(stream=stream, lease_owner=_owner()).update(
         lease_owner="", lease_until=None
     )
 
 
-def _acknowledge(stream: str, high_water_mark: int) -> int:
+def _acknowledge(stream: str, high_water_mark: int, *, sent_at: datetime | None = None) -> int:
     now = timezone.now()
     count = (
         OutboxEvent.objects.filter(stream=stream, seq__lte=high_water_mark)
         .exclude(state__in=(OutboxEvent.State.ACKNOWLEDGED, OutboxEvent.State.DEAD))
-        .update(state=OutboxEvent.State.ACKNOWLEDGED, acked_at=now, last_error="")
+        .update(
+            state=OutboxEvent.State.ACKNOWLEDGED,
+            acked_at=now,
+            sent_at=Coalesce(F("sent_at"), Value(sent_at or now)),
+            last_error="",
+        )
     )
     StreamState.objects.filter(stream=stream).update(
         acked_seq=high_water_mark, sent_seq=high_water_mark, last_success_at=now, last_error=""
@@ -123,10 +138,13 @@ def relay_stream(*, stream: str, max_envelopes: int = 50) -> RelayResult:
                 now=timezone.now(),
                 extra={"backlog": backlog},
             )
-            now = timezone.now()
-            OutboxEvent.objects.filter(pk__in=[r.pk for r in rows]).update(
-                state=OutboxEvent.State.SENT, sent_at=now
-            )
+            sent_at = timezone.now()
+            if adapter.name == "amqp":
+                # Published now, acknowledged later: the rows say so meanwhile. Over HTTP the
+                # answer comes back in the same call and one update records both moments.
+                OutboxEvent.objects.filter(pk__in=[r.pk for r in rows]).update(
+                    state=OutboxEvent.State.SENT, sent_at=sent_at
+                )
             try:
                 ack = adapter.send(envelope)
             except ExchangeError as exc:
@@ -144,7 +162,7 @@ def relay_stream(*, stream: str, max_envelopes: int = 50) -> RelayResult:
                 position = rows[-1].seq
                 StreamState.objects.filter(stream=stream).update(sent_seq=position)
                 continue
-            result.acknowledged += _handle_ack(stream, ack)
+            result.acknowledged += _handle_ack(stream, ack, sent_at=sent_at)
             position = ack.high_water_mark
     finally:
         _release(stream)
@@ -162,8 +180,8 @@ def _contiguous(rows: list[OutboxEvent], position: int) -> list[OutboxEvent]:
     return taken
 
 
-def _handle_ack(stream: str, ack: Ack) -> int:
-    count = _acknowledge(stream, ack.high_water_mark)
+def _handle_ack(stream: str, ack: Ack, *, sent_at: datetime) -> int:
+    count = _acknowledge(stream, ack.high_water_mark, sent_at=sent_at)
     for rejected in ack.rejected:
         # The receiver dead-lettered this event (its content cannot be applied there).
         OutboxEvent.objects.filter(stream=stream, seq=rejected.get("seq")).update(
