@@ -33,7 +33,9 @@ def arrival_for(
         )
     else:
         days = 1 if lic.mode == "offline" else 5
-        result = (calendar or workday_calendar()).add_workdays(timezone.localdate(lic.case_completed_at), days)
+        result = (calendar or workday_calendar()).add_workdays(
+            timezone.localdate(lic.case_completed_at), days
+        )
         provisional = result.provisional
         deadline = timezone.make_aware(datetime.combine(result.day, datetime.max.time()))
     return Arrival(
