@@ -45,7 +45,7 @@ class PermanentExchangeError(ExchangeError):
 class ExchangeAdapter(Protocol):
     name: str
 
-    def send(self, envelope: dict[str, Any]) -> Ack | None: ...
+    def send(self, envelope: dict[str, Any], *, wire: bytes | None = None) -> Ack | None: ...
 
     def status(self) -> int: ...
 
@@ -99,11 +99,12 @@ class HttpAdapter:
             raise _error_from_response(response)
         return response
 
-    def send(self, envelope: dict[str, Any]) -> Ack:
+    def send(self, envelope: dict[str, Any], *, wire: bytes | None = None) -> Ack:
+        """POST `envelope`; `wire`: its JSON bytes when the caller already has them."""
         response = self._call(
             "POST",
             self.envelopes_path,
-            data=dumps(envelope),
+            data=wire if wire is not None else dumps(envelope),
             headers={"Content-Type": "application/json"},
         )
         body = response.json()
@@ -144,7 +145,7 @@ class AmqpAdapter:
         self.status_source = status_source
         self.timeout = timeout
 
-    def send(self, envelope: dict[str, Any]) -> None:
+    def send(self, envelope: dict[str, Any], *, wire: bytes | None = None) -> None:
         from kombu import Connection, Exchange, Queue
 
         exchange = Exchange(self.exchange_name, type="direct", durable=True)

@@ -62,6 +62,31 @@ def seal(
 ) -> dict[str, Any]:
     """Build and sign an envelope with the sender's key (`extra`: informational body fields,
     such as the sender's backlog, signed with the rest)."""
+    return seal_wire(
+        key=key,
+        kid=kid,
+        sender=sender,
+        receiver=receiver,
+        stream=stream,
+        events=events,
+        now=now,
+        extra=extra,
+    )[0]
+
+
+def seal_wire(
+    *,
+    key: PrivateKey,
+    kid: str,
+    sender: str,
+    receiver: str,
+    stream: str,
+    events: Sequence[Mapping[str, Any]],
+    now: datetime,
+    extra: Mapping[str, Any] | None = None,
+) -> tuple[dict[str, Any], bytes]:
+    """`seal`, and the envelope as JSON bytes to send, made from the very bytes just signed
+    (serialising a large envelope a second time costs as much as canonicalising it)."""
     suite = suite_for_key(key)
     body = {
         "schema": SCHEMA_VERSION,
@@ -73,13 +98,15 @@ def seal(
         "events": list(events),
         **(extra or {}),
     }
-    signature = suite.sign(key, canonical_json_of_data(body))
-    return {
+    data = canonical_json_of_data(body)
+    envelope = {
         "body": body,
         "alg": ALGORITHMS[suite.name],
         "kid": kid,
-        "sig": base64.b64encode(signature).decode(),
+        "sig": base64.b64encode(suite.sign(key, data)).decode(),
     }
+    head = dumps({k: v for k, v in envelope.items() if k != "body"})
+    return envelope, head[:-1] + b',"body":' + data + b"}"
 
 
 def _suite_for_alg(alg: str) -> Suite:

@@ -19,12 +19,13 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from shared.access.holders import holder_code_digest, holder_code_encrypt
 from shared.accounts.models import Agency
 from shared.calendars.selectors import workday_calendar
 from shared.catalog.models import LicenseType
-from shared.core.bulk import copy_insert, copy_update
+from shared.core.bulk import copy_insert, copy_update, copy_values
 from shared.federation.apply import _agency, _date, _license_fields, _record_files
-from shared.federation.arrivals import arrival_for
+from shared.federation.arrivals import arrival_for, arrival_values
 from shared.federation.models import Arrival
 from shared.licenses.models import License, LicenseEvent, LicenseVersion
 from shared.licenses.selectors import licences_by_natural_key
@@ -94,31 +95,50 @@ def _insert(candidates: list[dict[str, Any]]) -> set[int]:
         chosen.append(event)
     if not chosen:
         return set()
-    licences = []
+    # Rows as plain values, not model instances: at thousands a second their constructors
+    # would cost more than the database's work. The stored columns are given as the models'
+    # setters would write them (the holder code encrypted and digested once, for both rows).
+    rows, codes = [], []
     for event in chosen:
         snap = event["payload"]["license"]
-        licences.append(
-            License(
-                license_type=types[snap["type_code"]],
-                issuer=agencies[snap["issuer"]["code"]],
-                serial=snap["serial"],
-                **_license_fields(snap),
-            )
+        row = _license_fields(snap)
+        code = row.pop("holder_code")
+        row.update(
+            license_type_id=types[snap["type_code"]].pk,
+            issuer_id=agencies[snap["issuer"]["code"]].pk,
+            serial=snap["serial"],
+            holder_code_enc=holder_code_encrypt(code),
+            holder_code_digest=holder_code_digest(code),
         )
-    copy_insert(licences, with_ids=True)
+        rows.append(row)
+        codes.append(code)
+    ids = copy_values(License, rows, with_ids=True)
     versions, history, arrivals = [], [], []
     now, calendar = timezone.now(), workday_calendar()
-    for event, lic in zip(chosen, licences, strict=True):
+    for event, row, code, pk in zip(chosen, rows, codes, ids, strict=True):
         payload = event["payload"]
-        versions.append(_version(lic, payload["version"], payload["license"]["holder"]["code"]))
-        history.append(_event(lic, payload["event"]))
-        arrivals.append(arrival_for(lic, payload, now=now, calendar=calendar))
-    copy_insert(versions)
-    copy_insert(history)
+        snap = payload["license"]
+        versions.append(_version_values(pk, payload["version"], code, row))
+        history.append(_event_values(pk, payload["event"]))
+        arrivals.append(
+            arrival_values(
+                type_code=snap["type_code"],
+                issuer_code=snap["issuer"]["code"],
+                serial=snap["serial"],
+                library_code=row["library_code"],
+                mode=row["mode"],
+                case_completed_at=row["case_completed_at"],
+                payload=payload,
+                now=now,
+                calendar=calendar,
+            )
+        )
+    copy_values(LicenseVersion, versions)
+    copy_values(LicenseEvent, history)
     held_arrivals = set(
-        Arrival.objects.filter(key__in=[a.key for a in arrivals]).values_list("key", flat=True)
+        Arrival.objects.filter(key__in=[a["key"] for a in arrivals]).values_list("key", flat=True)
     )
-    copy_insert([a for a in arrivals if a.key not in held_arrivals])
+    copy_values(Arrival, [a for a in arrivals if a["key"] not in held_arrivals])
     return {e["seq"] for e in chosen}
 
 
@@ -143,50 +163,51 @@ def _agencies(snaps: list[dict[str, Any]]) -> dict[str, Agency]:
     return found
 
 
-def _version(lic: License, snap: dict[str, Any], licence_holder: str) -> LicenseVersion:
+def _version_values(
+    license_id: int, snap: dict[str, Any], licence_code: str, licence_row: dict[str, Any]
+) -> dict[str, Any]:
+    """A version row's columns; the holder code's ciphertext and digest are the licence
+    row's when the code is the same (`licence_code`), encrypted anew otherwise."""
     holder = snap["holder"]
-    if holder["code"] == licence_holder:
-        # The code the licence row has just encrypted: the same ciphertext serves both rows.
-        code = {
-            "holder_code_enc": lic.holder_code_enc,
-            "holder_code_digest": lic.holder_code_digest,
-        }
+    if holder["code"] == licence_code:
+        enc, digest = licence_row["holder_code_enc"], licence_row["holder_code_digest"]
     else:
-        code = {"holder_code": holder["code"]}
-    return LicenseVersion(
-        license=lic,
-        identifier=snap["identifier"],
-        version=snap["version"],
-        number=snap["number"],
-        holder_name=holder["name"],
-        holder_code_type=holder["code_type"],
-        **code,
-        issue_date=_date(snap["issue_date"]),
-        valid_from=_date(snap["valid_from"]),
-        valid_to=_date(snap["valid_to"]),
-        matter_code=snap["matter_code"],
-        surface=snap["surface"],
-        previous_identifier=snap["previous_identifier"],
-        content_digest=snap["content_digest"],
-    )
+        enc, digest = holder_code_encrypt(holder["code"]), holder_code_digest(holder["code"])
+    return {
+        "license_id": license_id,
+        "identifier": snap["identifier"],
+        "version": snap["version"],
+        "number": snap["number"],
+        "holder_name": holder["name"],
+        "holder_code_enc": enc,
+        "holder_code_digest": digest,
+        "holder_code_type": holder["code_type"],
+        "issue_date": _date(snap["issue_date"]),
+        "valid_from": _date(snap["valid_from"]),
+        "valid_to": _date(snap["valid_to"]),
+        "matter_code": snap["matter_code"],
+        "surface": snap["surface"],
+        "previous_identifier": snap["previous_identifier"],
+        "content_digest": snap["content_digest"],
+    }
 
 
-def _event(lic: License, snap: dict[str, Any]) -> LicenseEvent:
+def _event_values(license_id: int, snap: dict[str, Any]) -> dict[str, Any]:
     data = dict(snap["data"])
     if snap.get("actor"):
         data["actor"] = snap["actor"]
-    return LicenseEvent(
-        license=lic,
-        seq=snap["seq"],
-        action=snap["action"],
-        from_status=snap["from_status"],
-        to_status=snap["to_status"],
-        version=snap["version"],
-        identifier=snap["identifier"],
-        reason=snap["reason"],
-        data=data,
-        actor_agency_code=snap["actor_agency_code"],
-    )
+    return {
+        "license_id": license_id,
+        "seq": snap["seq"],
+        "action": snap["action"],
+        "from_status": snap["from_status"],
+        "to_status": snap["to_status"],
+        "version": snap["version"],
+        "identifier": snap["identifier"],
+        "reason": snap["reason"],
+        "data": data,
+        "actor_agency_code": snap["actor_agency_code"],
+    }
 
 
 # --- repairs ---------------------------------------------------------------------------------
@@ -307,11 +328,18 @@ def _repair(candidates: list[dict[str, Any]], sender: str) -> set[int]:
     now, calendar = timezone.now(), workday_calendar()
     for event in chosen:
         payload, lic = event["payload"], event.pop("_licence")
-        holder = payload["license"]["holder"]["code"]
-        versions += [_version(lic, v, holder) for v in payload.get("versions", [])]
-        history += [_event(lic, e) for e in payload.get("events", [])]
+        code = payload["license"]["holder"]["code"]
+        stored = {
+            "holder_code_enc": lic.holder_code_enc,
+            "holder_code_digest": lic.holder_code_digest,
+        }
+        versions += [
+            LicenseVersion(**_version_values(lic.pk, v, code, stored))
+            for v in payload.get("versions", [])
+        ]
+        history += [LicenseEvent(**_event_values(lic.pk, e)) for e in payload.get("events", [])]
         if payload.get("event"):
-            history.append(_event(lic, payload["event"]))
+            history.append(LicenseEvent(**_event_values(lic.pk, payload["event"])))
         arrivals.append(arrival_for(lic, payload, now=now, calendar=calendar))
     # Versions and events are immutable: insert the missing ones, keep what is there.
     LicenseVersion.objects.bulk_create(versions, ignore_conflicts=True)

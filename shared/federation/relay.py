@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from shared.core.errors import NotFoundError
 from shared.exchange.adapters import Ack, ExchangeError
-from shared.exchange.envelopes import seal
+from shared.exchange.envelopes import seal, seal_wire
 from shared.federation.keys import peer_get, signing_key
 from shared.federation.models import OutboxEvent, StreamState
 from shared.federation.transport import adapter_for
@@ -47,8 +47,9 @@ class RelayResult:
     error: str = ""
 
 
-def _lease(stream: str) -> bool:
-    StreamState.objects.bulk_create([StreamState(stream=stream)], ignore_conflicts=True)
+def _lease(stream: str, *, renew: bool = False) -> bool:
+    if not renew:  # the first take: the stream's row may not exist yet
+        StreamState.objects.bulk_create([StreamState(stream=stream)], ignore_conflicts=True)
     now, owner = timezone.now(), _owner()
     return bool(
         StreamState.objects.filter(stream=stream)
@@ -111,7 +112,7 @@ def relay_stream(*, stream: str, max_envelopes: int = 50) -> RelayResult:
         state = StreamState.objects.get(stream=stream)
         position = state.sent_seq if adapter.name == "amqp" else state.acked_seq
         for _ in range(max_envelopes):
-            if not _lease(stream):
+            if not _lease(stream, renew=True):
                 break  # lost the lease (we stalled past it): another relay owns the stream
             rows = list(
                 OutboxEvent.objects.filter(stream=stream, seq__gt=position)
@@ -126,7 +127,7 @@ def relay_stream(*, stream: str, max_envelopes: int = 50) -> RelayResult:
             backlog = OutboxEvent.objects.filter(
                 stream=stream, seq__gt=rows[-1].seq, state=OutboxEvent.State.PENDING
             ).count()
-            envelope = seal(
+            envelope, wire = seal_wire(
                 key=key,
                 kid=kid,
                 sender=settings.LIBRARY_CODE,
@@ -146,7 +147,7 @@ def relay_stream(*, stream: str, max_envelopes: int = 50) -> RelayResult:
                     state=OutboxEvent.State.SENT, sent_at=sent_at
                 )
             try:
-                ack = adapter.send(envelope)
+                ack = adapter.send(envelope, wire=wire)
             except ExchangeError as exc:
                 if exc.code == "exchange.gap" and exc.expected is not None:
                     position = exc.expected - 1

@@ -1,11 +1,12 @@
 """Envelopes: signed by the sender, refused when forged, tampered, misaddressed or stale."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from shared.crypto.suites import get_suite
-from shared.exchange.envelopes import EnvelopeError, open_envelope, seal
+from shared.exchange.envelopes import EnvelopeError, dumps, open_envelope, seal, seal_wire
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -42,6 +43,30 @@ def test_round_trip(keys):
     opened = open_envelope(make(keys), resolve_key=resolver(keys), receiver="410000", now=NOW)
     assert opened.sender == "410100"
     assert opened.events[0]["payload"] == {"a": "证照"}
+
+
+def test_the_wire_bytes_are_the_envelope_that_was_signed(keys):
+    suite, key, kid = keys
+    envelope, wire = seal_wire(
+        key=key,
+        kid=kid,
+        sender="410100",
+        receiver="410000",
+        stream="410000",
+        events=[
+            {"seq": 1, "kind": "license.event", "key": "k", "payload": {"名": "证照", "n": 1.5}}
+        ],
+        now=NOW,
+        extra={"backlog": 3},
+    )
+    received = json.loads(wire)
+    assert received == envelope == json.loads(dumps(envelope))
+    opened = open_envelope(received, resolve_key=resolver(keys), receiver="410000", now=NOW)
+    assert opened.events[0]["payload"] == {"名": "证照", "n": 1.5}
+    tampered = wire.replace("证照".encode(), "假证".encode())
+    with pytest.raises(EnvelopeError) as caught:
+        open_envelope(json.loads(tampered), resolve_key=resolver(keys), receiver="410000", now=NOW)
+    assert caught.value.code == "exchange.bad_signature"
 
 
 @pytest.mark.parametrize(
