@@ -131,6 +131,10 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 BATCH_MAX_ITEMS = env_int("BATCH_MAX_ITEMS", 5000)
+# A request body may be this large: a full bulk upload (BATCH_MAX_ITEMS rows of about a
+# kilobyte each) or an envelope of whole-licence repairs must fit; Django's default is 2.5 MB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 16 * 1024 * 1024)
+
 # A queued or running batch untouched this long is queued again (its job was lost or killed).
 BATCH_STALE_SECONDS = env_int("BATCH_STALE_SECONDS", 120)
 

@@ -1,5 +1,6 @@
 """Bulk upload processed by a real Celery worker (Redis broker), with progress and per-row errors."""
 
+import json
 import time
 from datetime import timedelta
 
@@ -86,6 +87,33 @@ def test_malformed_upload_is_refused_whole(issuer, license_type):
     )
     assert response.status_code == 400
     assert response.json()["code"] == "validation_error"
+    assert Batch.objects.count() == 0
+
+
+def test_a_full_batch_fits_in_one_request(issuer, license_type, settings):
+    """BATCH_MAX_ITEMS rows of about a kilobyte each are accepted in one upload (Django's own
+    2.5 MB limit refused them with an HTML page)."""
+    items = rows(license_type, settings.BATCH_MAX_ITEMS)
+    for item in items:
+        item["surface"]["经营范围"] = "预包装食品销售；散装食品销售；保健食品销售；" * 8
+    body = json.dumps({"mode": "bulk", "items": items}, ensure_ascii=False).encode()
+    assert len(body) > 2.5 * 1024 * 1024
+    response = issuer.post("/api/v1/licenses/batches/", body, content_type="application/json")
+    assert response.status_code == 202, response.content[:300]
+    assert Batch.objects.get().total == settings.BATCH_MAX_ITEMS
+
+
+def test_a_body_over_the_limit_is_refused_with_a_json_error(issuer, license_type, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+    items = rows(license_type, 10)
+    items[0]["surface"]["备注"] = "长" * (1024 * 1024)
+    response = issuer.post(
+        "/api/v1/licenses/batches/", {"mode": "bulk", "items": items}, format="json"
+    )
+    assert response.status_code == 413
+    body = response.json()
+    assert body["code"] == "request.too_large"
+    assert "1 MB" in body["message"] and body["detail"] == {"limit_bytes": 1024 * 1024}
     assert Batch.objects.count() == 0
 
 
