@@ -27,7 +27,7 @@ from shared.domain.canonical import sm3_hex
 from shared.federation import snapshots
 from shared.federation.auth import request_token
 from shared.federation.keys import peer_get
-from shared.federation.models import RemoteFile
+from shared.federation.models import OutboxEvent, RemoteFile
 from shared.federation.outbox import license_key, outbox_write, streams_for
 from shared.files import storage
 from shared.files.models import LicenseFile
@@ -67,6 +67,42 @@ def file_payload(file: LicenseFile) -> dict[str, Any]:
         "content_type": "application/pdf",
         "committed_at": timezone.now().isoformat(),
     }
+
+
+def files_announce(*, only_new: bool = True, chunk: int = 500) -> int:
+    """Write a `file.ready` event for every ready licence file this node holds (files rendered
+    before files travelled, or whose announcement an operator wants sent again); the hub
+    records each once however often it hears of it. `only_new`: skip files whose digest an
+    event already announced. Returns the number of events written."""
+    if settings.LIBRARY_TIER != "node":
+        raise PermanentError("federation.file_unexpected", "只有城市库向省级库通告签章文件")
+    announced: set[str] = set()
+    if only_new:
+        announced = set(
+            OutboxEvent.objects.filter(kind=KIND).values_list("payload__sm3", flat=True)
+        )
+    files = (
+        LicenseFile.objects.filter(state=LicenseFile.State.READY)
+        .exclude(sm3="")
+        .select_related("license__issuer", "license__license_type")
+        .order_by("pk")
+    )
+    written, batch = 0, []
+    for file in files.iterator(chunk_size=chunk):
+        if file.sm3 in announced:
+            continue
+        batch.append(file)
+        if len(batch) >= chunk:
+            written += _announce(batch)
+            batch = []
+    return written + _announce(batch)
+
+
+@transaction.atomic
+def _announce(files: list[LicenseFile]) -> int:
+    for file in files:
+        on_license_file_ready(None, file=file)
+    return len(files)
 
 
 def node_file_get(*, sm3: str) -> tuple[bytes, str]:

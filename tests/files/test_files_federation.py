@@ -45,6 +45,28 @@ def test_a_ready_file_writes_one_small_file_event_for_the_hub(issuer, issue_payl
     assert kinds[-2:] == ["license.event", "file.ready"]
 
 
+def test_files_rendered_before_files_travelled_can_be_announced_once(issuer, issue_payload, pki):
+    from django.core.management import call_command
+
+    for n in range(2):
+        issue(issuer, issue_payload(number=f"JY14101000000{n:03d}"))
+    render_pending()
+    ready = {f.sm3: f for f in LicenseFile.objects.filter(state="ready")}
+    assert len(ready) == 2
+    OutboxEvent.objects.filter(kind="file.ready").delete()  # as an older release left them
+    call_command("federation", "announce-files")
+    events = file_events()
+    assert {e.payload["sm3"] for e in events} == set(ready)
+    for event in events:
+        row = ready[event.payload["sm3"]]
+        assert event.stream == "410000"
+        assert (event.payload["identifier"], event.payload["size"]) == (row.identifier, row.size)
+    call_command("federation", "announce-files")  # already announced: nothing new
+    assert len(file_events()) == 2
+    call_command("federation", "announce-files", "--all")  # the operator asks for all again
+    assert len(file_events()) == 4
+
+
 def test_a_revoked_licence_announces_its_watermarked_file(issuer, issue_payload, pki):
     ident = issue(issuer, issue_payload())["identifier"]
     render_pending()
