@@ -11,8 +11,10 @@ import os
 import socket
 import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -95,8 +97,47 @@ def _fail(stream: str, rows: list[OutboxEvent], error: ExchangeError) -> None:
     StreamState.objects.filter(stream=stream).update(last_error=message, last_error_at=now)
 
 
+@dataclass(slots=True)
+class _Batch:
+    rows: list[OutboxEvent]
+    envelope: dict
+    wire: bytes
+
+
+def _prepare(stream: str, position: int, key: Any, kid: str) -> _Batch | None:
+    """The next envelope after `position`, signed; None when nothing is due."""
+    rows = list(
+        OutboxEvent.objects.filter(stream=stream, seq__gt=position)
+        .exclude(state=OutboxEvent.State.DEAD)
+        .order_by("seq")[: settings.FEDERATION_BATCH_SIZE]
+    )
+    rows = _contiguous(rows, position)
+    if not rows:
+        return None
+    if rows[0].next_attempt_at and rows[0].next_attempt_at > timezone.now():
+        return None  # backing off after a failure
+    backlog = OutboxEvent.objects.filter(
+        stream=stream, seq__gt=rows[-1].seq, state=OutboxEvent.State.PENDING
+    ).count()
+    envelope, wire = seal_wire(
+        key=key,
+        kid=kid,
+        sender=settings.LIBRARY_CODE,
+        receiver=stream,
+        stream=stream,
+        events=[{"seq": r.seq, "kind": r.kind, "key": r.key, "payload": r.payload} for r in rows],
+        now=timezone.now(),
+        extra={"backlog": backlog},
+    )
+    return _Batch(rows, envelope, wire)
+
+
 def relay_stream(*, stream: str, max_envelopes: int = 50) -> RelayResult:
-    """Send what is pending on `stream`, in order, until nothing is left or something fails."""
+    """Send what is pending on `stream`, in order, until nothing is left or something fails.
+
+    One envelope is in flight at a time; while the receiver applies it, the next one is read
+    and signed here (over HTTP), so the two libraries' work overlaps. The next one is used only
+    if the receiver took all of the current one; otherwise it is built again from its mark."""
     result = RelayResult()
     if not _lease(stream):
         return result
@@ -111,60 +152,50 @@ def relay_stream(*, stream: str, max_envelopes: int = 50) -> RelayResult:
         kid, key = signing_key()
         state = StreamState.objects.get(stream=stream)
         position = state.sent_seq if adapter.name == "amqp" else state.acked_seq
-        for _ in range(max_envelopes):
-            if not _lease(stream, renew=True):
-                break  # lost the lease (we stalled past it): another relay owns the stream
-            rows = list(
-                OutboxEvent.objects.filter(stream=stream, seq__gt=position)
-                .exclude(state=OutboxEvent.State.DEAD)
-                .order_by("seq")[: settings.FEDERATION_BATCH_SIZE]
-            )
-            rows = _contiguous(rows, position)
-            if not rows:
-                break
-            if rows[0].next_attempt_at and rows[0].next_attempt_at > timezone.now():
-                break  # backing off after a failure
-            backlog = OutboxEvent.objects.filter(
-                stream=stream, seq__gt=rows[-1].seq, state=OutboxEvent.State.PENDING
-            ).count()
-            envelope, wire = seal_wire(
-                key=key,
-                kid=kid,
-                sender=settings.LIBRARY_CODE,
-                receiver=stream,
-                stream=stream,
-                events=[
-                    {"seq": r.seq, "kind": r.kind, "key": r.key, "payload": r.payload} for r in rows
-                ],
-                now=timezone.now(),
-                extra={"backlog": backlog},
-            )
-            sent_at = timezone.now()
-            if adapter.name == "amqp":
-                # Published now, acknowledged later: the rows say so meanwhile. Over HTTP the
-                # answer comes back in the same call and one update records both moments.
-                OutboxEvent.objects.filter(pk__in=[r.pk for r in rows]).update(
-                    state=OutboxEvent.State.SENT, sent_at=sent_at
-                )
-            try:
-                ack = adapter.send(envelope, wire=wire)
-            except ExchangeError as exc:
-                if exc.code == "exchange.gap" and exc.expected is not None:
-                    position = exc.expected - 1
-                    result.acknowledged += _acknowledge(stream, position)
+        ahead: _Batch | None = None
+        with ThreadPoolExecutor(max_workers=1) as sender:
+            for _ in range(max_envelopes):
+                if not _lease(stream, renew=True):
+                    break  # lost the lease (we stalled past it): another relay owns the stream
+                if ahead is not None and ahead.rows[0].seq == position + 1:
+                    batch = ahead
+                else:
+                    batch = _prepare(stream, position, key, kid)
+                ahead = None
+                if batch is None:
+                    break
+                rows = batch.rows
+                sent_at = timezone.now()
+                if adapter.name == "amqp":
+                    # Published now, acknowledged later: the rows say so meanwhile. Over HTTP
+                    # the answer comes back in the same call and one update records both.
+                    OutboxEvent.objects.filter(pk__in=[r.pk for r in rows]).update(
+                        state=OutboxEvent.State.SENT, sent_at=sent_at
+                    )
+                    sending = None
+                else:
+                    sending = sender.submit(adapter.send, batch.envelope, wire=batch.wire)
+                    ahead = _prepare(stream, rows[-1].seq, key, kid)
+                try:
+                    ack = sending.result() if sending else adapter.send(batch.envelope)
+                except ExchangeError as exc:
+                    ahead = None
+                    if exc.code == "exchange.gap" and exc.expected is not None:
+                        position = exc.expected - 1
+                        result.acknowledged += _acknowledge(stream, position)
+                        continue
+                    with transaction.atomic():
+                        _fail(stream, rows, exc)
+                    result.error = f"{exc.code}: {exc.message}"
+                    break
+                result.envelopes += 1
+                result.sent += len(rows)
+                if ack is None:  # amqp: published; acknowledged later from status()
+                    position = rows[-1].seq
+                    StreamState.objects.filter(stream=stream).update(sent_seq=position)
                     continue
-                with transaction.atomic():
-                    _fail(stream, rows, exc)
-                result.error = f"{exc.code}: {exc.message}"
-                break
-            result.envelopes += 1
-            result.sent += len(rows)
-            if ack is None:  # amqp: published; acknowledged later from status()
-                position = rows[-1].seq
-                StreamState.objects.filter(stream=stream).update(sent_seq=position)
-                continue
-            result.acknowledged += _handle_ack(stream, ack, sent_at=sent_at)
-            position = ack.high_water_mark
+                result.acknowledged += _handle_ack(stream, ack, sent_at=sent_at)
+                position = ack.high_water_mark
     finally:
         _release(stream)
     return result

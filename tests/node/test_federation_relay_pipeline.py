@@ -1,0 +1,134 @@
+"""The relay over real HTTP: envelopes in order, the next one signed while the receiver works
+on the current one, and thrown away when the receiver did not take all of the current one.
+
+The receiver is a small HTTP server in a thread that checks each envelope's signature and
+order the way the hub does and answers with its high-water mark (or an error, on demand).
+"""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.utils import timezone
+
+from shared.exchange.envelopes import open_envelope
+from shared.federation import relay
+from shared.federation.keys import export_public, peer_register
+from shared.federation.models import OutboxEvent
+from shared.federation.outbox import outbox_write
+
+pytestmark = pytest.mark.django_db
+
+HUB = "410000"
+
+
+class Receiver:
+    def __init__(self, public_key):
+        self.mark = 0
+        self.received: list[list[int]] = []  # sequence numbers of each envelope, in order
+        self.take_at_most: int | None = None  # take only this many events of the next envelope
+        self.fail_next = False
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                data = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                opened = open_envelope(
+                    data,
+                    resolve_key=lambda sender, kid: public_key,
+                    receiver=HUB,
+                    now=timezone.now(),
+                )
+                seqs = [e["seq"] for e in opened.events]
+                receiver.received.append(seqs)
+                if receiver.fail_next:
+                    receiver.fail_next = False
+                    return self._answer(503, {"code": "service.unavailable", "message": "忙"})
+                if seqs[0] > receiver.mark + 1:
+                    return self._answer(
+                        409,
+                        {
+                            "code": "exchange.gap",
+                            "message": "gap",
+                            "detail": {"expected": receiver.mark + 1},
+                        },
+                    )
+                fresh = [s for s in seqs if s > receiver.mark]
+                if receiver.take_at_most is not None:
+                    fresh, receiver.take_at_most = fresh[: receiver.take_at_most], None
+                if fresh:
+                    receiver.mark = fresh[-1]
+                return self._answer(200, {"high_water_mark": receiver.mark, "applied": len(fresh)})
+
+            def _answer(self, status, body):
+                raw = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, *args):  # quiet
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@pytest.fixture
+def receiver(settings):
+    from shared.crypto.suites import public_key_from_pem
+
+    settings.FEDERATION_BATCH_SIZE = 5
+    settings.FEDERATION_ADAPTER = "http"
+    me = export_public()
+    server = Receiver(public_key_from_pem(me["public_key_pem"].encode()))
+    peer_register(code=HUB, kid="hub", public_key_pem=me["public_key_pem"], base_url=server.url)
+    yield server
+    server.server.shutdown()
+
+
+def write(count):
+    for n in range(count):
+        outbox_write(stream=HUB, kind="test.event", key=f"k{n}", payload={"n": n, "名": "证照"})
+
+
+def states():
+    return dict(OutboxEvent.objects.values_list("seq", "state"))
+
+
+def test_every_event_goes_once_in_order_and_is_acknowledged(receiver):
+    write(12)
+    result = relay.relay_stream(stream=HUB)
+    assert receiver.received == [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10], [11, 12]]
+    assert (result.sent, result.acknowledged, result.envelopes, result.error) == (12, 12, 3, "")
+    assert set(states().values()) == {"acknowledged"}
+    assert not OutboxEvent.objects.filter(sent_at__isnull=True).exists()
+
+
+def test_the_envelope_signed_ahead_is_dropped_when_the_receiver_took_less(receiver):
+    write(12)
+    receiver.take_at_most = 3  # the receiver stops inside the first envelope
+    relay.relay_stream(stream=HUB)
+    # the second envelope (6..10), signed while the first was in flight, is never sent:
+    # the relay continues from the receiver's mark
+    assert receiver.received == [[1, 2, 3, 4, 5], [4, 5, 6, 7, 8], [9, 10, 11, 12]]
+    assert receiver.mark == 12 and set(states().values()) == {"acknowledged"}
+
+
+def test_a_failure_backs_off_those_rows_and_keeps_what_was_acknowledged(receiver):
+    write(12)
+    relay.relay_stream(stream=HUB, max_envelopes=1)
+    receiver.fail_next = True
+    result = relay.relay_stream(stream=HUB)
+    assert result.error.startswith("service.unavailable")
+    assert receiver.received == [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]]
+    rows = OutboxEvent.objects.order_by("seq")
+    assert [r.state for r in rows[:5]] == ["acknowledged"] * 5
+    assert [(r.state, r.attempts) for r in rows[5:10]] == [("failed", 1)] * 5
+    assert [r.state for r in rows[10:]] == ["pending"] * 2
