@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 # Values that a field of exactly these classes would pass to the database unchanged: they go
 # to COPY as they are; anything else takes the field's own preparation (`get_db_prep_save`).
@@ -99,6 +100,24 @@ def copy_insert(objs: Sequence[models.Model], *, with_ids: bool = False) -> None
         obj._state.adding, obj._state.db = False, connection.alias
 
 
+_TYPES: dict[tuple[str, tuple[str, ...]], list[int]] = {}
+
+
+def _column_types(cursor: Any, table: str, columns: list[str]) -> list[int]:
+    """The type OIDs of `columns` of `table`, for a binary COPY (read once per process)."""
+    key = (table, tuple(columns))
+    if key not in _TYPES:
+        found = dict(
+            cursor.execute(
+                "SELECT attname, atttypid::int FROM pg_attribute "
+                "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+                [table],
+            ).fetchall()
+        )
+        _TYPES[key] = [found[c] for c in columns]
+    return _TYPES[key]
+
+
 def _json_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
@@ -142,16 +161,19 @@ def copy_values(
             kind = (date,)
         kinds.append(kind or ())
         moments.append(type(field) is models.DateTimeField)
-        # JSON goes as its text, which the database parses into the same jsonb value (the
-        # driver's adapter, with a new encoder for each value, cost more than the rest of a row).
+        # JSON through one plain encoder (Django's adapter built a new encoder for each value).
         texts.append(type(field) is models.JSONField and field.encoder is None)
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     plan = list(zip(fields, defaults, kinds, moments, texts, strict=True))
     with connection.cursor() as cursor:
         raw = cursor.cursor
+        types = _column_types(raw, meta.db_table, [f.column for f in fields])
+        # Binary, as the fastest COPY is: the database does not parse each value from text.
         with raw.copy(
-            f"COPY {connection.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN"
+            f"COPY {connection.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN "
+            "(FORMAT BINARY)"
         ) as copy:
+            copy.set_types(types)
             for n, row in enumerate(rows):
                 values = []
                 for field, default, kind, moment, text in plan:
@@ -160,7 +182,7 @@ def copy_values(
                     else:
                         value = row.get(field.attname, default)
                     if text:
-                        value = None if value is None else _json_text(value)
+                        value = None if value is None else Jsonb(value, dumps=_json_text)
                     elif not (
                         value is None
                         or type(value) in kind
