@@ -7,7 +7,8 @@ Celery worker each, databases cloned from freshly built templates) and measures,
   1. lag from commit at the node to visible at the hub (p50/p95/p99), issuing --rate licences a
      second in total through the nodes' API for --seconds;
   2. ingest rate: the hub drains a backlog of --backlog licences per node built while it was down;
-  3. the baseline: COPY of the same rows (licences, versions, events) into the hub's tables.
+  3. the baseline: COPY of the same rows (licences, versions, events) into the hub's tables,
+     three times into fresh copies of its database; the median is the baseline.
 """
 
 import argparse
