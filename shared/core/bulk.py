@@ -2,13 +2,14 @@
 
 Django's `bulk_create` builds one giant INSERT that the driver then parses again on the client;
 for thousands of rows a minute that costs more than the database's own work. On PostgreSQL
-`copy_insert` streams the rows with COPY instead (row triggers fire as for an INSERT); the
-values are prepared by each field exactly as the ORM would prepare them for an INSERT.
-Elsewhere (SQLite in the demo) it is `bulk_create`.
+`copy_values` (rows as column values) and `copy_insert` (model objects) stream the rows with
+binary COPY instead (row triggers fire as for an INSERT); the values are prepared by each field
+exactly as the ORM would prepare them for an INSERT. Elsewhere (SQLite in the demo) it is
+`bulk_create`.
 """
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -17,7 +18,8 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 # Values that a field of exactly these classes would pass to the database unchanged: they go
-# to COPY as they are; anything else takes the field's own preparation (`get_db_prep_save`).
+# to COPY as they are; anything else takes the field's own preparation (`get_db_prep_save`),
+# exactly as the ORM would prepare it for an INSERT.
 _AS_IS: dict[type[models.Field], tuple[type, ...]] = {
     models.CharField: (str,),
     models.TextField: (str,),
@@ -34,68 +36,24 @@ _AS_IS: dict[type[models.Field], tuple[type, ...]] = {
 }
 
 
-def _preparer(field: models.Field, connection: Any) -> Callable[[models.Model], Any]:
-    """How to turn an object into the value COPY writes for `field`, as an INSERT would."""
-    attname = field.attname
-    kinds = _AS_IS.get(type(field))
-    if type(field) is models.DateField and not (field.auto_now or field.auto_now_add):
-        kinds = (date,)
-
-    def prepare(obj: models.Model) -> Any:
-        return field.get_db_prep_save(field.pre_save(obj, True), connection)
-
-    if kinds is None:
-        if type(field) is models.DateTimeField and not (field.auto_now or field.auto_now_add):
-
-            def prepare_moment(obj: models.Model) -> Any:
-                value = obj.__dict__[attname]
-                if value is None or (type(value) is datetime and value.tzinfo is not None):
-                    return value
-                return prepare(obj)
-
-            return prepare_moment
-        return prepare
-
-    def prepare_plain(obj: models.Model) -> Any:
-        value = obj.__dict__[attname]
-        if value is None or type(value) in kinds:
-            return value
-        return prepare(obj)
-
-    return prepare_plain
-
-
 def copy_insert(objs: Sequence[models.Model], *, with_ids: bool = False) -> None:
-    """Insert `objs` (all of one model, not saved yet). `with_ids`: draw their primary keys
-    from the table's sequence first and set them on the objects (for rows that others point
-    at); otherwise the database assigns them and the objects do not learn them."""
+    """Insert `objs` (all of one model, not saved yet) with `copy_values`, each field's value as
+    `pre_save` gives it (timestamps set on the objects as `save()` would). `with_ids`: draw
+    their primary keys from the table's sequence first and set them on the objects (for rows
+    that others point at); otherwise the database assigns them and the objects do not learn
+    them."""
     if not objs:
         return
     model = type(objs[0])
-    # The wrapper itself, not the `django.db.connection` proxy: the fields below consult it
-    # tens of thousands of times, and each use of the proxy is a context-local lookup.
     connection = connections[DEFAULT_DB_ALIAS]
     if connection.vendor != "postgresql":
         model.objects.bulk_create(objs)
         return
-    meta = model._meta
-    table = meta.db_table
-    if with_ids:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                [table, meta.pk.column, len(objs)],
-            )
-            for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
-                obj.pk = pk
-    fields = [f for f in meta.concrete_fields if with_ids or not f.primary_key]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    preparers = [_preparer(f, connection) for f in fields]
-    with connection.cursor() as cursor:
-        raw = cursor.cursor  # the psycopg cursor under Django's wrapper, same transaction
-        with raw.copy(f"COPY {connection.ops.quote_name(table)} ({columns}) FROM STDIN") as copy:
-            for obj in objs:
-                copy.write_row([prepare(obj) for prepare in preparers])
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    rows = [{f.attname: f.pre_save(obj, True) for f in fields} for obj in objs]
+    ids = copy_values(model, rows, with_ids=with_ids)
+    for obj, pk in zip(objs, ids, strict=False):
+        obj.pk = pk
     for obj in objs:
         obj._state.adding, obj._state.db = False, connection.alias
 
@@ -128,7 +86,7 @@ def copy_values(
     """Insert `rows` of `model` given as {attname: value}, without building model instances
     (thousands a second: their constructors would cost more than the database's work).
     Columns a row leaves out take the field's default, `auto_now(_add)` timestamps the time
-    of the call; every value is prepared as `copy_insert` prepares it. Property setters and
+    of the call; each value is prepared as the ORM would for an INSERT. Property setters and
     `save()` do not run: give the stored columns. Returns the new primary keys when
     `with_ids` (drawn from the table's sequence first), in the order of `rows`."""
     if not rows:
