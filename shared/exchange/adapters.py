@@ -77,13 +77,14 @@ class HttpAdapter:
         sender: str,
         envelopes_path: str,
         status_path: str,
-        auth_token: Callable[[], str],
+        auth_token: Callable[[str, str], str],
         timeout: tuple[float, float] = (3.0, 30.0),
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.sender = sender
         self.envelopes_path = envelopes_path
         self.status_path = status_path
+        # (method, url) → a request token bound to that request (bodiless calls only).
         self.auth_token = auth_token
         self.timeout = timeout
         self.session = requests.Session()
@@ -120,7 +121,7 @@ class HttpAdapter:
             "GET",
             self.status_path,
             params={"node": self.sender},
-            headers={"X-Exchange-Token": self.auth_token()},
+            headers={"X-Exchange-Token": self.auth_token("GET", self.base_url + self.status_path)},
         )
         return int(response.json()["high_water_mark"])
 

@@ -30,12 +30,18 @@ ALGORITHMS = {"gm": "SM2-SM3", "intl": "ES256"}
 
 
 class EnvelopeError(Exception):
-    """An envelope that must not be applied: `code` is stable, `message` Chinese."""
+    """An envelope that must not be applied: `code` is stable, `message` Chinese.
 
-    def __init__(self, code: str, message: str) -> None:
+    `sender` is the sender the signature proved, for a refusal after the signature verified
+    (wrong receiver, stale, malformed inside a signed body); None before: then the sender the
+    body names is only a claim, and must not be held against that library.
+    """
+
+    def __init__(self, code: str, message: str, *, sender: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.sender = sender
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -148,21 +154,26 @@ def open_envelope(
         raise EnvelopeError("exchange.malformed", "交换信封无法解析") from exc
     if not suite.verify(public_key, signature, data):
         raise EnvelopeError("exchange.bad_signature", "交换信封签名验证失败")
+    # From here on the sender is proven by its signature.
     if body.get("receiver") != receiver:
-        raise EnvelopeError("exchange.wrong_receiver", "交换信封的接收方不是本库")
+        raise EnvelopeError("exchange.wrong_receiver", "交换信封的接收方不是本库", sender=sender)
     try:
         sent_at = datetime.fromisoformat(str(body.get("sent_at")).replace("Z", "+00:00"))
     except ValueError as exc:
-        raise EnvelopeError("exchange.malformed", "交换信封发送时间格式错误") from exc
+        raise EnvelopeError(
+            "exchange.malformed", "交换信封发送时间格式错误", sender=sender
+        ) from exc
     if sent_at.tzinfo is None or abs(now - sent_at) > MAX_CLOCK_SKEW:
-        raise EnvelopeError("exchange.stale", "交换信封发送时间与本地时钟相差过大（可能是重放）")
+        raise EnvelopeError(
+            "exchange.stale", "交换信封发送时间与本地时钟相差过大（可能是重放）", sender=sender
+        )
     envelope_id = body.get("envelope_id")
     stream = body.get("stream")
     if not isinstance(envelope_id, str) or not isinstance(stream, str):
-        raise EnvelopeError("exchange.malformed", "交换信封缺少编号或流")
+        raise EnvelopeError("exchange.malformed", "交换信封缺少编号或流", sender=sender)
     for event in events:
         if not isinstance(event, dict) or not isinstance(event.get("seq"), int):
-            raise EnvelopeError("exchange.malformed", "交换事件缺少序号")
+            raise EnvelopeError("exchange.malformed", "交换事件缺少序号", sender=sender)
     return OpenedEnvelope(
         envelope_id=envelope_id,
         sender=sender,

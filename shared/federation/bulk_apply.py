@@ -10,6 +10,10 @@ this library already holds, a type it does not know yet — goes through the per
 (a concurrent writer, a constraint), its savepoint is rolled back and every event takes the
 per-event path, which isolates and dead-letters the culprit: the fast path can only be faster,
 never different.
+
+Ownership (`shared.federation.ownership`) is checked here too, before anything is written: an
+event whose licence, or issuer agency, the sender does not own is never taken by a fast path;
+the per-event path then refuses it with `federation.not_owner`, as it would any such event.
 """
 
 import logging
@@ -24,7 +28,15 @@ from shared.accounts.models import Agency
 from shared.calendars.selectors import workday_calendar
 from shared.catalog.models import LicenseType
 from shared.core.bulk import copy_insert, copy_update, copy_values
-from shared.federation.apply import _agency, _date, _license_fields, _record_files
+from shared.federation import ownership
+from shared.federation.apply import (
+    _agency,
+    _date,
+    _license_fields,
+    _record_files,
+    carried_history,
+    quarantine,
+)
 from shared.federation.arrivals import arrival_for, arrival_values
 from shared.federation.models import Arrival
 from shared.licenses.models import License, LicenseEvent, LicenseVersion
@@ -48,28 +60,50 @@ def _candidate(event: dict[str, Any]) -> bool:
     )
 
 
-def apply_new_licences(events: list[dict[str, Any]]) -> set[int]:
+def _owned(candidates: list[dict[str, Any]], sender: str) -> list[dict[str, Any]]:
+    """The candidates whose licence snapshot and issuer agency `sender` owns (as stored here,
+    or as the snapshot says for an agency this library lacks); one query for the agencies."""
+    snaps = [e["payload"]["license"] for e in candidates]
+    stored = {
+        a.code: a
+        for a in Agency.objects.filter(
+            code__in={s["issuer"]["code"] for s in snaps if isinstance(s.get("issuer"), dict)}
+        )
+    }
+    owned = []
+    for event, snap in zip(candidates, snaps, strict=True):
+        issuer = snap.get("issuer")
+        if (
+            snap.get("library_code") == sender
+            and isinstance(issuer, dict)
+            and ownership.owns_agency(issuer, stored.get(issuer.get("code")), sender=sender)
+        ):
+            owned.append(event)
+    return owned
+
+
+def apply_new_licences(events: list[dict[str, Any]], sender: str) -> set[int]:
     """Insert the licences that `events` create and this library lacks; returns the sequence
     numbers applied (the caller applies the others one by one). Runs inside the caller's
-    transaction; all or nothing."""
+    transaction; all or nothing. Only licences `sender` owns are taken."""
     candidates = [e for e in events if _candidate(e)]
     if len(candidates) < 2:
         return set()  # one licence: the per-event path is as cheap
     try:
         with transaction.atomic():
-            return _insert(candidates)
+            candidates = _owned(candidates, sender)
+            if len(candidates) < 2:
+                return set()
+            return _insert(candidates, sender)
     except Exception:  # noqa: BLE001 - whatever it is, the per-event path will say
         logger.warning("ingest: bulk insert fell back to one by one", exc_info=True)
         return set()  # rolled back to the savepoint: the per-event path decides each one
 
 
-def _insert(candidates: list[dict[str, Any]]) -> set[int]:
+def _insert(candidates: list[dict[str, Any]], sender: str) -> set[int]:
     snaps = [e["payload"]["license"] for e in candidates]
-    agencies = _agencies(snaps)
-    types = {
-        t.type_code: t
-        for t in LicenseType.objects.filter(type_code__in={s["type_code"] for s in snaps})
-    }
+    agencies = _agencies(snaps, sender)
+    types = _types(snaps, sender)
     held = set(
         License.objects.filter(identifier__in=[s["identifier"] for s in snaps]).values_list(
             "identifier", flat=True
@@ -154,12 +188,25 @@ def _by_natural_key(
     return licences_by_natural_key(keys)
 
 
-def _agencies(snaps: list[dict[str, Any]]) -> dict[str, Agency]:
+def _types(snaps: list[dict[str, Any]], sender: str) -> dict[str, LicenseType]:
+    """The known types the snapshots name that `sender` owns; a licence of any other type
+    goes one by one (unknown: `type_unknown`; another library's: `not_owner`)."""
+    return {
+        t.type_code: t
+        for t in LicenseType.objects.select_related("issuer").filter(
+            type_code__in={s["type_code"] for s in snaps}
+        )
+        if ownership.agency_owner({}, t.issuer) == sender
+    }
+
+
+def _agencies(snaps: list[dict[str, Any]], sender: str) -> dict[str, Agency]:
     wanted = {s["issuer"]["code"]: s["issuer"] for s in snaps}
     found = {a.code: a for a in Agency.objects.filter(code__in=wanted)}
     for code, snap in wanted.items():
         if code not in found or found[code].name != snap["name"]:
-            found[code] = _agency(snap)  # new, or renamed: the per-event rule
+            # new, or renamed: the per-event rule (which checks the sender owns it)
+            found[code] = _agency(snap, sender=sender)
     return found
 
 
@@ -230,6 +277,9 @@ def apply_repairs(events: list[dict[str, Any]], sender: str) -> set[int]:
         return set()
     try:
         with transaction.atomic():
+            candidates = _owned(candidates, sender)
+            if len(candidates) < 2:
+                return set()
             return _repair(candidates, sender)
     except Exception:  # noqa: BLE001 - whatever it is, the per-event path will say
         logger.warning("ingest: bulk repair fell back to one by one", exc_info=True)
@@ -266,17 +316,44 @@ REPAIRED_COLUMNS = [
 ]
 
 
+def _history_enforce(
+    stale: list[License], payloads: dict[int, dict[str, Any]], sender: str
+) -> None:
+    """`apply.history_enforce` for many licences: two queries, then a quarantine per licence
+    that holds events or versions the owner's repair does not carry as they are here."""
+    from shared.federation.apply import _event_differs, _version_differs
+
+    if not stale:
+        return
+    ids = [lic.pk for lic in stale]
+    events: dict[int, list[LicenseEvent]] = {}
+    for e in LicenseEvent.objects.filter(license_id__in=ids).select_related("actor"):
+        events.setdefault(e.license_id, []).append(e)
+    versions: dict[int, list[LicenseVersion]] = {}
+    for v in LicenseVersion.objects.filter(license_id__in=ids):
+        versions.setdefault(v.license_id, []).append(v)
+    for lic in stale:
+        carried = carried_history(payloads[id(lic)])
+        if carried is None:
+            continue
+        by_seq, by_identifier = carried
+        bad_events = [e for e in events.get(lic.pk, []) if _event_differs(e, by_seq.get(e.seq))]
+        bad_versions = [
+            v
+            for v in versions.get(lic.pk, [])
+            if _version_differs(v, by_identifier.get(v.identifier))
+        ]
+        quarantine(lic, bad_events, bad_versions, sender=sender)
+
+
 def _key(snap: dict[str, Any]) -> tuple[str, str, str]:
     return (snap["issuer"]["code"], snap["type_code"], snap["serial"])
 
 
 def _repair(candidates: list[dict[str, Any]], sender: str) -> set[int]:
     snaps = [e["payload"]["license"] for e in candidates]
-    agencies = _agencies(snaps)
-    types = {
-        t.type_code: t
-        for t in LicenseType.objects.filter(type_code__in={s["type_code"] for s in snaps})
-    }
+    agencies = _agencies(snaps, sender)
+    types = _types(snaps, sender)
     held = {
         (lic.issuer.code, lic.license_type.type_code, lic.serial): lic
         for lic in _by_natural_key(snaps, agencies, types)
@@ -294,8 +371,16 @@ def _repair(candidates: list[dict[str, Any]], sender: str) -> set[int]:
         snap = event["payload"]["license"]
         key = _key(snap)
         owner = owners.get(snap["identifier"])
-        if snap["type_code"] not in types or key in seen or (owner and owner != key):
-            continue  # unknown type, twice in the envelope, identifier taken: one by one
+        held_lic = held.get(key)
+        if (
+            snap["type_code"] not in types
+            or key in seen
+            or (owner and owner != key)
+            or (held_lic is not None and held_lic.library_code != sender)
+        ):
+            # unknown type, twice in the envelope, identifier taken, another library's
+            # licence: one by one (which says why)
+            continue
         seen.add(key)
         chosen.append(event)
     if not chosen:
@@ -318,6 +403,7 @@ def _repair(candidates: list[dict[str, Any]], sender: str) -> set[int]:
                 setattr(lic, name, value)
             stale.append(lic)
         event["_licence"] = lic
+    _history_enforce(stale, {id(e["_licence"]): e["payload"] for e in chosen}, sender)
     copy_insert(fresh, with_ids=True)
     if stale:
         now = timezone.now()

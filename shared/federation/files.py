@@ -242,7 +242,7 @@ def _download(row: RemoteFile) -> bytes:
     try:
         with requests.get(
             url,
-            headers={"X-Exchange-Token": request_token(audience=peer.code)},
+            headers={"X-Exchange-Token": request_token(audience=peer.code, method="GET", url=url)},
             timeout=settings.FEDERATION_HTTP_TIMEOUT,
             stream=True,
         ) as response:

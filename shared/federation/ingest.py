@@ -4,7 +4,14 @@ The receiver keeps a high-water mark per sender. An envelope whose first event i
 mark + 1 is refused as a gap (the sender resumes from the mark); events at or below the mark are
 duplicates and ignored; the rest are applied in order, each in its own savepoint, in one
 transaction with the new mark. An event whose content cannot be applied is dead-lettered as a
-`RejectedEvent` so the stream moves on; the sender learns which in the answer.
+`RejectedEvent` so the stream moves on; the sender learns which in the answer. So is an event
+that would change a record its sender does not own (`federation.not_owner`, see
+`shared.federation.ownership`): its sender is authenticated, so its stream must not stall on
+it — the mark advances past it, nothing of it is applied, the rest of the envelope is.
+
+A refused envelope is recorded against its sender only once the signature proves who that is;
+an envelope refused before (malformed, unknown key, bad signature) names its sender only as a
+claim (`claimed_sender`), which counts against nobody.
 """
 
 from dataclasses import dataclass, field
@@ -32,12 +39,22 @@ class IngestResult:
     rejected: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _plain(value: Any) -> str:
+    """An unauthenticated field as text the database always takes (no NUL, no surrogate)."""
+    return "".join(c if c.isascii() and c.isprintable() else "?" for c in str(value)[:64])
+
+
 def _log(envelope: Any, *, outcome: str, sender: str = "", transport: str, **extra: Any) -> None:
+    """`sender`: the authenticated sender, or "" (the body's claim is kept apart)."""
     body = envelope.get("body", {}) if isinstance(envelope, dict) else {}
-    envelope_id = str(body.get("envelope_id", "") if isinstance(body, dict) else "")[:64]
+    if not isinstance(body, dict):
+        body = {}
+    envelope_id = _plain(body.get("envelope_id", ""))[:64]
+    claimed = "" if sender else _plain(body.get("sender", ""))[:32]
     ReceivedEnvelope.objects.create(
         envelope_id=envelope_id,
-        sender=(sender or str(body.get("sender", "") if isinstance(body, dict) else ""))[:6],
+        sender=sender[:6],
+        claimed_sender=claimed,
         outcome=outcome,
         transport=transport,
         **extra,
@@ -66,7 +83,15 @@ def ingest_envelope(envelope: Any, *, transport: str = "http") -> IngestResult:
         )
     except EnvelopeError as exc:
         status = 400 if exc.code == "exchange.malformed" else 403
-        raise _refuse(envelope, exc.code, exc.message, transport=transport, status=status) from exc
+        # Only a sender proven by its signature is recorded (and counted) as the sender.
+        raise _refuse(
+            envelope,
+            exc.code,
+            exc.message,
+            transport=transport,
+            status=status,
+            sender=exc.sender or "",
+        ) from exc
     try:
         result = _apply(opened, envelope, transport=transport)
     except _Gap as gap:
@@ -133,7 +158,7 @@ def _apply(opened: OpenedEnvelope, envelope: Any, *, transport: str) -> IngestRe
     # event is its first, so nothing else in the envelope can be about it before it exists; a
     # repair carries the licence's whole state when it was sent, so an older event of it left
     # for the per-event path is recognised as older there and changes nothing.
-    done = apply_new_licences(todo) | apply_repairs(todo, opened.sender)
+    done = apply_new_licences(todo, opened.sender) | apply_repairs(todo, opened.sender)
     result.applied += len(done)
     for event in todo:
         if event["seq"] not in done:

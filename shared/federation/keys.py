@@ -11,6 +11,8 @@ from shared.federation.models import LocalKey, Peer
 
 
 def _password() -> bytes:
+    # Defaults to SECRET_KEY in development; production requires a password of its own and the
+    # demo generates one per library (docs/pki.md, "How keys are protected").
     return settings.FEDERATION_KEY_PASSWORD.encode()
 
 
@@ -84,6 +86,10 @@ def _parsed_public(pem: str) -> suites.PublicKey:
 
 
 def peer_public_key(sender: str, kid: str) -> suites.PublicKey | None:
+    # The sender is not yet authenticated here: a name no library has (a NUL, a lone
+    # surrogate the database cannot even encode) is simply unknown.
+    if not (isinstance(sender, str) and len(sender) == 6 and sender.isascii() and sender.isdigit()):
+        return None
     peer = Peer.objects.filter(code=sender, active=True).first()
     if peer is None or peer.kid != kid:
         return None

@@ -145,7 +145,12 @@ class ReceivedEnvelope(models.Model):
         REFUSED = "refused", "拒绝"
 
     envelope_id = models.CharField(max_length=64, db_index=True)
-    sender = models.CharField(max_length=6, blank=True)
+    sender = models.CharField(
+        max_length=6, blank=True, help_text="authenticated sender; empty when unauthenticated"
+    )
+    claimed_sender = models.CharField(
+        max_length=32, blank=True, help_text="the sender an unauthenticated envelope named"
+    )
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
     first_seq = models.BigIntegerField(null=True)
     last_seq = models.BigIntegerField(null=True)
@@ -352,3 +357,31 @@ class RemoteFile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.node} {self.identifier} {self.variant} {self.state}"
+
+
+class QuarantinedRecord(models.Model):
+    """A licence event or version a whole-licence repair from the licence's owner did not carry
+    (or carried with other content): never the owner's, so moved out of the licence's history
+    and kept here for an operator (issue #10: reconciliation repairs events as well as rows)."""
+
+    class Kind(models.TextChoices):
+        EVENT = "event", "证照事件"
+        VERSION = "version", "证照版本"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    license_id = models.BigIntegerField(db_index=True)
+    library_code = models.CharField(max_length=6)
+    identifier = models.CharField(max_length=120)
+    number = models.PositiveIntegerField(help_text="event seq or version number")
+    sender = models.CharField(max_length=6, help_text="the owner whose repair removed it")
+    reason = models.CharField(max_length=64)
+    data = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "隔离的证照记录"
+        verbose_name_plural = "隔离的证照记录"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.identifier}#{self.number} {self.reason}"

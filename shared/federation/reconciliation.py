@@ -4,6 +4,14 @@ At the hub, `reconcile --node X` compares the hub's copy of city X's licences wi
 own; at a node, the beat job compares the node's licences with the hub's copy of them. Either
 way the node is the authority for its licences: what the hub lacks or holds stale is re-sent by
 the node as whole-licence repairs; what only the hub holds is flagged for an operator.
+
+A repair is authoritative for the licence's history as well as its row (`apply.history_enforce`):
+events and versions the hub holds that the node's repair does not carry are quarantined. Since
+ownership is checked on every apply path no sender can add such events any more; for history
+written before that (the row restored by an earlier repair, the forged event left behind), the
+hub's run can also look at histories (`history`): "suspect" asks the node to resend every
+licence whose held events or versions go past its row (what no owner writes), "all" every
+licence of the node the hub holds (exact, for a one-off clean-up: it costs a whole resend).
 """
 
 import time
@@ -11,15 +19,17 @@ from typing import Any
 
 import requests
 from django.conf import settings
+from django.db.models import F
 from django.utils import timezone
 
 from shared.core.errors import RetryableError
 from shared.exchange.reconcile import Digests, DigestSource, compare
-from shared.federation.auth import request_token
+from shared.federation.auth import signed_json
 from shared.federation.digests import DatabaseDigests, rebuild_buckets, uses_trigger
 from shared.federation.keys import peer_get
 from shared.federation.models import Peer, ReconcileRun
-from shared.federation.outbox import license_resend
+from shared.federation.outbox import license_key, license_resend
+from shared.licenses.models import License, LicenseEvent, LicenseVersion
 
 # Where each tier serves its digests and accepts resend requests.
 DIGESTS_PATH = {"hub": "/api/v1/exchange/digests/", "node": "/api/v1/federation/digests/"}
@@ -38,11 +48,13 @@ class HttpDigests:
 
     def digests(self, level: int, prefixes: list[str]) -> Digests:
         try:
+            body, headers = signed_json(
+                audience=self.peer.code,
+                url=self.url,
+                data={"scope": self.scope, "level": level, "prefixes": prefixes},
+            )
             response = self.session.post(
-                self.url,
-                json={"scope": self.scope, "level": level, "prefixes": prefixes},
-                headers={"X-Exchange-Token": request_token(audience=self.peer.code)},
-                timeout=settings.FEDERATION_HTTP_TIMEOUT,
+                self.url, data=body, headers=headers, timeout=settings.FEDERATION_HTTP_TIMEOUT
             )
             response.raise_for_status()
         except requests.RequestException as exc:
@@ -50,13 +62,21 @@ class HttpDigests:
         return {k: (int(v[0]), str(v[1])) for k, v in response.json()["digests"].items()}
 
 
+RESEND_CHUNK = 5000  # the resend endpoint takes at most 10,000 keys a call
+
+
 def request_resend(peer: Peer, keys: list[str]) -> int:
+    return sum(
+        _request_resend(peer, keys[i : i + RESEND_CHUNK]) for i in range(0, len(keys), RESEND_CHUNK)
+    )
+
+
+def _request_resend(peer: Peer, keys: list[str]) -> int:
+    url = peer.base_url.rstrip("/") + RESEND_PATH
     try:
+        body, headers = signed_json(audience=peer.code, url=url, data={"keys": keys})
         response = requests.post(
-            peer.base_url.rstrip("/") + RESEND_PATH,
-            json={"keys": keys},
-            headers={"X-Exchange-Token": request_token(audience=peer.code)},
-            timeout=settings.FEDERATION_HTTP_TIMEOUT,
+            url, data=body, headers=headers, timeout=settings.FEDERATION_HTTP_TIMEOUT
         )
         response.raise_for_status()
     except requests.RequestException as exc:
@@ -70,8 +90,31 @@ def local_digests(scope: str) -> DigestSource:
     return DatabaseDigests(scope)
 
 
-def reconcile_run(*, peer_code: str, trigger: str = "manual") -> ReconcileRun:
-    """Compare this library with `peer_code` for the licences of the node in the pair."""
+HISTORY_MODES = ("", "suspect", "all")
+
+
+def history_suspects(*, scope: str, mode: str) -> list[str]:
+    """Base keys of the hub's licences of `scope` whose history the node should resend."""
+    held = License.objects.filter(library_code=scope).exclude(status__in=("pending", "returned"))
+    if mode == "suspect":
+        ids = set(
+            LicenseEvent.objects.filter(
+                license__library_code=scope, seq__gt=F("license__last_event_seq")
+            ).values_list("license_id", flat=True)
+        ) | set(
+            LicenseVersion.objects.filter(
+                license__library_code=scope, version__gt=F("license__version")
+            ).values_list("license_id", flat=True)
+        )
+        held = held.filter(pk__in=ids)
+    elif mode != "all":
+        return []
+    return sorted(license_key(lic) for lic in held.select_related("license_type", "issuer"))
+
+
+def reconcile_run(*, peer_code: str, trigger: str = "manual", history: str = "") -> ReconcileRun:
+    """Compare this library with `peer_code` for the licences of the node in the pair;
+    `history` ("suspect" or "all", at the hub): also have the node resend histories."""
     peer = peer_get(peer_code)
     at_hub = settings.LIBRARY_TIER == "hub"
     scope = peer.code if at_hub else settings.LIBRARY_CODE
@@ -84,7 +127,8 @@ def reconcile_run(*, peer_code: str, trigger: str = "manual") -> ReconcileRun:
             missing_at_hub, only_at_hub = diff.missing_local, diff.missing_remote
         else:
             missing_at_hub, only_at_hub = diff.missing_remote, diff.missing_local
-        to_resend = sorted(set(missing_at_hub) | set(diff.different))
+        suspects = history_suspects(scope=scope, mode=history) if at_hub else []
+        to_resend = sorted(set(missing_at_hub) | set(diff.different) | set(suspects))
         repaired = 0
         if to_resend:
             if at_hub:
@@ -98,7 +142,9 @@ def reconcile_run(*, peer_code: str, trigger: str = "manual") -> ReconcileRun:
         run.stale_at_hub = len(diff.different)
         run.only_at_hub = len(only_at_hub)
         run.repaired = repaired
-        run.flagged = [{"key": k, "kind": "only_at_hub"} for k in only_at_hub[:1000]]
+        run.flagged = [{"key": k, "kind": "only_at_hub"} for k in only_at_hub[:1000]] + [
+            {"key": k, "kind": "history_resent"} for k in suspects[:1000] if history == "suspect"
+        ]
         run.state = ReconcileRun.State.DONE
     except Exception as exc:
         run.state = ReconcileRun.State.FAILED

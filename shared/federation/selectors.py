@@ -11,6 +11,7 @@ from shared.federation.models import (
     Arrival,
     InboundCursor,
     OutboxEvent,
+    QuarantinedRecord,
     ReceivedEnvelope,
     ReconcileRun,
     RejectedEvent,
@@ -31,6 +32,14 @@ def aggregation_nodes() -> list[dict[str, Any]]:
         .annotate(n=Count("id"))
     )
     rejected = dict(RejectedEvent.objects.values_list("sender").annotate(n=Count("id")))
+    not_owner = dict(
+        RejectedEvent.objects.filter(error_code="federation.not_owner")
+        .values_list("sender")
+        .annotate(n=Count("id"))
+    )
+    quarantined = dict(
+        QuarantinedRecord.objects.values_list("library_code").annotate(n=Count("id"))
+    )
     files: dict[str, dict[str, int]] = {}
     for node, state, n in RemoteFile.objects.values_list("node", "state").annotate(n=Count("id")):
         files.setdefault(node, {})[state] = n
@@ -61,6 +70,8 @@ def aggregation_nodes() -> list[dict[str, Any]]:
                 "arrivals_24h": recent["n"],
                 "refused_envelopes_24h": failures.get(code, 0),
                 "rejected_events": rejected.get(code, 0),
+                "rejected_not_owner": not_owner.get(code, 0),
+                "quarantined_records": quarantined.get(code, 0),
                 "late_by_issuer": late,
                 "licenses": arrivals.count(),
                 "files": {

@@ -21,7 +21,7 @@ def adapter_for(peer: Peer) -> ExchangeAdapter:
         sender=settings.LIBRARY_CODE,
         envelopes_path=envelopes_path,
         status_path=status_path,
-        auth_token=lambda: request_token(audience=peer.code),
+        auth_token=lambda method, url: request_token(audience=peer.code, method=method, url=url),
         timeout=settings.FEDERATION_HTTP_TIMEOUT,
     )
     if (peer.adapter or settings.FEDERATION_ADAPTER) == "amqp":

@@ -83,13 +83,16 @@ def test_files_of_licences_from_the_hub_are_not_sent_back_up(issuer, issue_paylo
     assert file_events() == []
 
 
-def hub_token(audience="410100", issuer_code="410000"):
-    """A request token signed as the hub: the hub's key is this test library's own key,
-    registered as the peer 410000."""
+def hub_token(path, audience="410100", issuer_code="410000"):
+    """A request token signed as the hub for `GET path`: the hub's key is this test library's
+    own key, registered as the peer 410000."""
+    from shared.federation.auth import body_digest
+
     peer_register(code="410000", **{k: export_public()[k] for k in ("kid", "public_key_pem")})
     kid, key = signing_key()
     now = int(time.time())
     claims = {"iss": issuer_code, "aud": audience, "iat": now, "exp": now + 60}
+    claims |= {"htm": "GET", "htu": path, "bdh": body_digest(b"")}
     return sign_token(suite=suite_for_key(key), key=key, kid=kid, claims=claims)
 
 
@@ -97,7 +100,7 @@ def test_the_hub_fetches_a_file_by_digest(client, issuer, issue_payload, pki):
     issue(issuer, issue_payload())
     (row,) = render_pending()
     url = f"/api/v1/federation/files/{row.sm3}"
-    response = client.get(url, HTTP_X_EXCHANGE_TOKEN=hub_token())
+    response = client.get(url, HTTP_X_EXCHANGE_TOKEN=hub_token(url))
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
     assert sm3_hex(response.content) == row.sm3
@@ -111,16 +114,17 @@ def test_the_file_endpoint_refuses_and_answers_the_error_shape(client, issuer, i
     unsigned = client.get(url)
     assert unsigned.status_code == 401
     assert unsigned.json()["code"] == "exchange.auth_required"
-    token = hub_token()
-    missing = client.get("/api/v1/federation/files/" + "0" * 64, HTTP_X_EXCHANGE_TOKEN=token)
+    zeros = "/api/v1/federation/files/" + "0" * 64
+    missing = client.get(zeros, HTTP_X_EXCHANGE_TOKEN=hub_token(zeros))
     assert missing.status_code == 404
     assert missing.json()["code"] == "file.not_found"
     assert missing.json()["message"]
-    garbage = client.get("/api/v1/federation/files/not-a-digest", HTTP_X_EXCHANGE_TOKEN=token)
+    bad = "/api/v1/federation/files/not-a-digest"
+    garbage = client.get(bad, HTTP_X_EXCHANGE_TOKEN=hub_token(bad))
     assert garbage.status_code == 404
     # another registered city (not the hub) may not fetch
     peer_register(code="410300", **{k: export_public()[k] for k in ("kid", "public_key_pem")})
-    other = client.get(url, HTTP_X_EXCHANGE_TOKEN=hub_token(issuer_code="410300"))
+    other = client.get(url, HTTP_X_EXCHANGE_TOKEN=hub_token(url, issuer_code="410300"))
     assert other.status_code == 403
     assert other.json()["code"] == "exchange.forbidden"
 

@@ -20,7 +20,9 @@ from tests.support import make_uscc
 
 pytestmark = pytest.mark.django_db
 
-SENDER = "410300"
+# The library these licences belong to (this node's code in the tests): only their owner may
+# send them (shared.federation.ownership); the test plays the hub receiving that city's stream.
+SENDER = "410100"
 
 
 class _Rollback(Exception):
@@ -101,7 +103,7 @@ def test_a_whole_envelope_of_new_licences_lands_as_the_sender_holds_it(issuer, i
     events = _outbox_events(issuer, issue_payload, 6, suspend_first=True)
     assert len(events) == 7
     with transaction.atomic():  # the six issues take the fast path; the suspension does not
-        assert bulk_apply.apply_new_licences(events) == {1, 2, 3, 4, 5, 6}
+        assert bulk_apply.apply_new_licences(events, SENDER) == {1, 2, 3, 4, 5, 6}
         transaction.set_rollback(True)
     result = _apply(events)
     assert (result.applied, result.rejected, result.high_water_mark) == (7, [], 7)
@@ -128,7 +130,7 @@ def test_the_fast_path_and_the_per_event_path_give_the_same_rows(
         _apply(events)
         fast = _state()
         transaction.set_rollback(True)
-    monkeypatch.setattr(ingest, "apply_new_licences", lambda todo: set())
+    monkeypatch.setattr(ingest, "apply_new_licences", lambda todo, sender: set())
     _apply(events)
     slow = _state()
     assert fast.keys() == slow.keys() and len(fast) == 5
@@ -155,7 +157,7 @@ def test_a_licence_the_receiver_cannot_take_is_dead_lettered_and_the_rest_land(
 def test_a_duplicate_delivery_inserts_nothing_twice(issuer, issue_payload):
     events = _outbox_events(issuer, issue_payload, 4)
     _apply(events)
-    assert bulk_apply.apply_new_licences(events) == set()  # all held now: none taken
+    assert bulk_apply.apply_new_licences(events, SENDER) == set()  # all held now: none taken
     again = _apply(events)
     assert (again.applied, again.duplicates) == (0, 4)
     assert License.objects.count() == 4 and Arrival.objects.count() == 4
@@ -243,7 +245,7 @@ def test_repairs_fast_and_one_by_one_give_the_same_rows(issuer, issue_payload, m
         _apply(repairs)  # the receiver lacked them all: repairs create them
         fast = _state()
         transaction.set_rollback(True)
-    monkeypatch.setattr(ingest, "apply_new_licences", lambda todo: set())
+    monkeypatch.setattr(ingest, "apply_new_licences", lambda todo, sender: set())
     monkeypatch.setattr(ingest, "apply_repairs", lambda todo, sender: set())
     _apply(repairs)
     slow = _state()

@@ -113,6 +113,12 @@ class AggregationNodeSerializer(serializers.Serializer):
     arrivals_24h = serializers.IntegerField()
     refused_envelopes_24h = serializers.IntegerField()
     rejected_events = serializers.IntegerField()
+    rejected_not_owner = serializers.IntegerField(
+        help_text="该市发来、因修改不属于该市的记录而被拒收（死信）的事件数"
+    )
+    quarantined_records = serializers.IntegerField(
+        help_text="该市证照中被该市的整证修复移出、隔离待查的事件与版本数"
+    )
     late_by_issuer = serializers.ListField(child=serializers.DictField())
     licenses = serializers.IntegerField()
     last_reconciliation = serializers.DictField(allow_null=True)

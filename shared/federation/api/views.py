@@ -78,7 +78,7 @@ class StatusApi(_PeerOnly):
         node = request.query_params.get("node", "")
         if not node:
             raise PermanentError("exchange.node_required", "缺少 node 参数")
-        authenticate_peer(request.META, expected_sender=node)
+        authenticate_peer(request, expected_sender=node)
         cursor = InboundCursor.objects.filter(sender=node).first()
         return Response({"node": node, "high_water_mark": cursor.high_water_mark if cursor else 0})
 
@@ -90,7 +90,7 @@ class DigestsApi(_PeerOnly):
         summary="对账摘要（按签发单位×月份分桶，逐级细分）",
     )
     def post(self, request: Request) -> Response:
-        sender = authenticate_peer(request.META)
+        sender = authenticate_peer(request)
         data = DigestRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         scope = data.validated_data["scope"]
@@ -109,7 +109,7 @@ class ResendApi(_PeerOnly):
         summary="省级枢纽请求节点重发证照（对账修复）",
     )
     def post(self, request: Request) -> Response:
-        sender = authenticate_peer(request.META, expected_sender=settings.FEDERATION_HUB_CODE)
+        sender = authenticate_peer(request, expected_sender=settings.FEDERATION_HUB_CODE)
         data = ResendRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         queued = license_resend(stream=sender, keys=data.validated_data["keys"])
@@ -130,7 +130,7 @@ class NodeFileApi(_PeerOnly):
         summary="省级枢纽按摘要获取本库签章文件（交换签名令牌）",
     )
     def get(self, request: Request, sm3: str) -> HttpResponse:
-        authenticate_peer(request.META, expected_sender=settings.FEDERATION_HUB_CODE)
+        authenticate_peer(request, expected_sender=settings.FEDERATION_HUB_CODE)
         data, content_type = files.node_file_get(sm3=sm3)
         response = HttpResponse(data, content_type=content_type)
         response["Content-Length"] = str(len(data))

@@ -12,8 +12,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
         parser.add_argument("--node", help="（省级枢纽）要对账的市级节点代码")
+        parser.add_argument(
+            "--history",
+            choices=["suspect", "all"],
+            default="",
+            help="（省级枢纽）同时核对证照事件与版本：suspect 仅重发事件/版本超出证照记录的证照，"
+            "all 重发该节点的全部证照（一次性清理）",
+        )
 
-    def handle(self, *args, node: str | None = None, **options):  # type: ignore[no-untyped-def]
+    def handle(  # type: ignore[no-untyped-def]
+        self, *args, node: str | None = None, history: str = "", **options
+    ):
         if settings.LIBRARY_TIER == "hub":
             if not node:
                 raise CommandError("请用 --node 指定市级节点代码")
@@ -21,7 +30,11 @@ class Command(BaseCommand):
         else:
             peer = settings.FEDERATION_HUB_CODE
         try:
-            run = reconcile_run(peer_code=peer, trigger="manual")
+            run = reconcile_run(
+                peer_code=peer,
+                trigger="manual",
+                history=history if settings.LIBRARY_TIER == "hub" else "",
+            )
         except ApplicationError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from exc
         self.stdout.write(
