@@ -7,5 +7,8 @@ urlpatterns = [
     *library_urlpatterns,
 ]
 
+# JSON in the one error shape when DEBUG is off (as in production and the demo).
+handler400 = "shared.core.views.bad_request"
+handler403 = "shared.core.views.permission_denied"
 handler404 = "shared.core.views.not_found"
 handler500 = "shared.core.views.server_error"

@@ -1,7 +1,8 @@
 """`seed_demo`: agencies, staff, tokens, published licence types and sample licences.
 
 Safe to run twice: every object is looked up before it is created, and tokens are derived from
-the secret key, so a second run finds what the first one made and writes the same credentials.
+a secret (`demo_data.demo_seed_key`: the library's SECRET_KEY, never a public default), so a
+second run finds what the first one made and writes the same credentials.
 """
 
 import functools
@@ -43,7 +44,7 @@ def _agency_prefix() -> str:
 
 def _demo_secret(username: str) -> str:
     mac = hmac.new(
-        settings.SECRET_KEY.encode(),
+        data.demo_seed_key(),
         f"demo:{settings.LIBRARY_CODE}:{username}".encode(),
         hashlib.sha256,
     )
@@ -52,10 +53,19 @@ def _demo_secret(username: str) -> str:
 
 def _token_for(user: User) -> str:
     secret = _demo_secret(user.username)
-    if not ApiToken.objects.filter(digest=ApiToken.digest_of(secret)).exists():
-        ApiToken.objects.create(
-            user=user, name="demo", prefix=secret[:12], digest=ApiToken.digest_of(secret)
-        )
+    # Demo tokens expire as every token does (API_TOKEN_DEFAULT_DAYS); seeding again renews the
+    # expiry of the token it finds, so a demo restarted months later still signs in.
+    expires_at = accounts.token_default_expiry()
+    ApiToken.objects.update_or_create(
+        digest=ApiToken.digest_of(secret),
+        defaults={"expires_at": expires_at},
+        create_defaults={
+            "user": user,
+            "name": "demo",
+            "prefix": secret[:12],
+            "expires_at": expires_at,
+        },
+    )
     return secret
 
 

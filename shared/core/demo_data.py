@@ -1,8 +1,37 @@
-"""What `seed_demo` creates: realistic agencies and licence types for a library. Pure data."""
+"""What `seed_demo` creates: realistic agencies and licence types for a library, and the key
+its tokens and one-time-code secrets are derived from."""
 
+import os
+import secrets
 from typing import Any
 
+from django.conf import settings
+
+from shared.conf.env import INSECURE_SECRET_PREFIX, var_dir
 from shared.domain.holder_codes import citizen_id_check, org_code_check, uscc_check
+
+
+def demo_seed_key() -> bytes:
+    """The key demo API tokens and holder TOTP secrets are derived from (so seeding twice writes
+    the same credentials).
+
+    SECRET_KEY when it is a real secret (the demo generates one per library); with the public
+    development default, a random key kept 0600 in VAR_DIR/keys/demo-seed.key instead: a token
+    derived from a published default would be a published token.
+    """
+    if not settings.SECRET_KEY.startswith(INSECURE_SECRET_PREFIX):
+        return settings.SECRET_KEY.encode()
+    path = var_dir() / "keys" / f"demo-seed-{settings.LIBRARY_CODE}.key"
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:  # O_EXCL: two processes seeding at once keep the first one's key
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w", encoding="ascii") as out:
+                out.write(secrets.token_hex(32))
+    return path.read_text(encoding="ascii").strip().encode()
 
 
 def make_uscc(*, dept: str, area: str, body: str) -> str:

@@ -12,6 +12,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from shared.core.errors import ApplicationError
 from shared.domain.errors import DomainError
@@ -82,7 +83,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             ),
             status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         )
-    if isinstance(exc, DataError):
+    if isinstance(exc, DataError | OverflowError):
+        # OverflowError: SQLite's answer to an integer past 64 bits that slipped past the input
+        # guard (say, a numeric string an IntegerField turned into one); PostgreSQL's is DataError.
+        set_rollback()  # as DRF's own handler does: nothing of the request is kept
         return Response(
             error_body("request.invalid_value", "请求中的某个值超出允许范围或格式不正确"),
             status=status.HTTP_400_BAD_REQUEST,

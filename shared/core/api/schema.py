@@ -4,7 +4,7 @@
 from how DRF and `shared.core.api.exceptions` work, so no view has to repeat them:
 401 wherever a request is authenticated (a missing or bad token); 403 on writes (CSRF for session
 callers, and the services' `ForbiddenError`); 404 wherever a path names an object; 400 and 415
-wherever a request body or a filter is parsed. What only the business rules know (409 for a state
+wherever a request body, a filter or a page's `limit`/`offset` is parsed. What only the business rules know (409 for a state
 conflict, 403 on a read) a view declares itself: `@extend_schema(responses={..., 409: ErrorSerializer})`.
 """
 
@@ -42,6 +42,10 @@ class AutoSchema(SpectacularAutoSchema):
             codes.update({400, 415})
         if getattr(view, "filterset_class", None) is not None and self._is_list_view():
             codes.add(400)
+        if getattr(view, "pagination_class", None) is not None and self._is_list_view():
+            codes.add(400)  # `limit` / `offset` outside 64 bits (shared.core.api.pagination)
+        if getattr(view, "rate_limits_anonymous", False):
+            codes.add(429)  # unauthenticated callers over their address's budget
         return codes
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:

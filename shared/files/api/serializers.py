@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from shared.core.api.parsers import GuardedJSONDecoder
 from shared.files.models import AnnotatedCopy, LicenseFile
 
 
@@ -174,5 +175,6 @@ class LegacyIssueSerializer(serializers.Serializer):
     scan = serializers.FileField(help_text="纸质证照扫描件：PNG、JPEG 或 PDF")
     metadata = serializers.JSONField(
         binary=True,
+        decoder=GuardedJSONDecoder,  # the caller's JSON: depth, Unicode, 64-bit integers
         help_text="与签发接口相同的 JSON（type_code、number、holder、valid_from、valid_to…）",
     )

@@ -1,4 +1,5 @@
 import json
+import os
 from pathlib import Path
 
 from django.core.management.base import BaseCommand
@@ -17,8 +18,12 @@ class Command(BaseCommand):
         text = json.dumps(document, ensure_ascii=False, indent=2)
         if credentials:
             path = Path(credentials)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text + "\n", encoding="utf-8")
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # Tokens and the holder's one-time-code secret: readable by this user only.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(text + "\n")
             self.stdout.write(f"演示凭据已写入 {path}")
         else:
             self.stdout.write(text)
