@@ -4,6 +4,7 @@ from django.contrib import admin
 
 from shared.access.models import (
     AccessRecord,
+    AnonymousCount,
     BulkRequest,
     Checkpoint,
     Grant,
@@ -65,3 +66,9 @@ class GrantAdmin(ReadOnlyAdmin):
 class BulkRequestAdmin(ReadOnlyAdmin):
     list_display = ("pk", "agency", "issuer", "state", "rows_done", "rows_total", "attempts")
     list_filter = ("state",)
+
+
+@admin.register(AnonymousCount)
+class AnonymousCountAdmin(ReadOnlyAdmin):
+    list_display = ("minute", "kind", "count", "limited")
+    list_filter = ("kind",)

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from shared.access.models import AccessRecord, BulkRequest
 from shared.access.services import access_record, refusal_record
+from shared.access.text import csv_cell, purpose_check
 from shared.accounts.models import User
 from shared.catalog.models import LicenseType
 from shared.conf.env import var_dir
@@ -96,6 +97,7 @@ def bulk_request_create(
     purpose, matter_code = purpose.strip(), matter_code.strip()
     if not purpose or not matter_code:
         raise PermanentError("bulk.purpose_required", "批量分析申请必须填写事项编码和用途")
+    purpose_check(purpose, field="purpose")
     types = list(LicenseType.objects.filter(type_code__in=set(type_codes)))
     if len(types) != len(set(type_codes)):
         raise NotFoundError("catalog.type_not_found", "证照类型不存在")
@@ -264,7 +266,7 @@ def _write_export(request: BulkRequest) -> None:
         for lic in licences[:total].iterator(chunk_size=500):
             row = [_value(lic, name) for name in fields]
             if writer is not None:
-                writer.writerow(row)
+                writer.writerow([csv_cell(value) for value in row])  # no formulas from data
             else:
                 out.write(
                     json.dumps(dict(zip(fields, row, strict=True)), ensure_ascii=False) + "\n"

@@ -1,6 +1,6 @@
 """Demo data for sharing: the consumer's grants, a holder with a TOTP device, a few uses.
 
-Deterministic (keys derived from SECRET_KEY) and safe to run twice, like `seed_demo`.
+Deterministic (keys derived from `demo_data.demo_seed_key`) and safe to run twice, like `seed_demo`.
 """
 
 import base64
@@ -22,7 +22,7 @@ from shared.licenses.models import License
 
 def _derived(label: str, size: int) -> bytes:
     mac = hmac.new(
-        settings.SECRET_KEY.encode(),
+        data.demo_seed_key(),  # never a public default (the TOTP secret signs a holder in)
         f"demo:{settings.LIBRARY_CODE}:{label}".encode(),
         hashlib.sha256,
     )

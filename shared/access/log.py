@@ -4,8 +4,10 @@ Writing and chaining are two steps, as in a Certificate Transparency log's seque
 
 1. `log_append` writes the rows of one access (one per licence) with their SM3 leaf hash in a
    single INSERT, committed before the answer leaves. When the caller is inside a transaction
-   (which may still roll back), the rows go through a connection of their own, so a refusal
-   stays recorded whatever the caller does next.
+   (which may still roll back), the rows go through a connection of their own (PostgreSQL),
+   or wait until the caller's outermost transaction has ended, committed or rolled back
+   (SQLite, one writer: `log_flush_deferred`), so a refusal stays recorded whatever the
+   caller does next.
 2. `log_sequence` gives unsequenced rows, in insertion order, their place in the chain:
    `seq`, `prev_hash` and `record_hash = SM3(prev_hash ‖ leaf_hash)`, under the lock of the
    single `ChainHead` row. It runs in batches (every `ACCESS_CHECKPOINT_EVERY` records or
@@ -20,7 +22,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -100,24 +102,57 @@ def log_append(rows: list[AccessRecord]) -> list[AccessRecord]:
         # Microseconds are what both databases keep; the hash must cover the stored value.
         row.leaf_hash = content_leaf_hash(record_content(row))
     default = connections[DEFAULT_DB_ALIAS]
-    # SQLite (the demo) has one writer: a second connection would wait on the caller's own
-    # write lock, so there the rows share the caller's transaction.
-    if default.vendor == "sqlite":
-        _insert(rows, DEFAULT_DB_ALIAS)
-    elif not default.in_atomic_block:
+    if default.vendor != "sqlite" and not default.in_atomic_block:
         _group_commit.append(rows)
+    else:
+        committed_write(lambda alias: _insert(rows, alias))
+    _maybe_request_checkpoint(rows[-1].pk)
+    return rows
+
+
+# Writes waiting for the end of the caller's transaction (SQLite only), per thread.
+_deferred = threading.local()
+
+
+def committed_write(write: Callable[[str], None]) -> None:
+    """Run `write(alias)` so that what it writes is committed whatever the caller's open
+    transaction does next (a refusal raised inside `transaction.atomic` rolls that back).
+
+    Outside a transaction: now, on the default connection. Inside one, on PostgreSQL: now,
+    through a connection of its own. Inside one, on SQLite (the demo): a second connection
+    would wait on the caller's own write lock, so the write waits instead until the caller's
+    outermost transaction has ended: at its commit (`on_commit`), or after a rollback at the
+    next `log_flush_deferred` — the API views call it before the answer leaves, and the end of
+    every request and task calls it too (`shared.access.apps`)."""
+    default = connections[DEFAULT_DB_ALIAS]
+    if not default.in_atomic_block:
+        write(DEFAULT_DB_ALIAS)
+    elif default.vendor == "sqlite":
+        pending = getattr(_deferred, "writes", None)
+        if pending is None:
+            pending = _deferred.writes = []
+        pending.append(write)
+        transaction.on_commit(log_flush_deferred)
     else:
         private = connections.create_connection(DEFAULT_DB_ALIAS)
         connections[PRIVATE_ALIAS] = private
         try:
-            _insert(rows, PRIVATE_ALIAS)
+            write(PRIVATE_ALIAS)
         finally:
             del connections[PRIVATE_ALIAS]
             private.close()
-        for row in rows:  # the rows live in the one database: read them back through it
-            row._state.db = DEFAULT_DB_ALIAS
-    _maybe_request_checkpoint(rows[-1].pk)
-    return rows
+
+
+def log_flush_deferred(**_signal: Any) -> int:
+    """Write what `committed_write` held back while this thread was inside a transaction;
+    returns how many writes ran. Still inside one: kept for its end (nothing is lost)."""
+    pending = getattr(_deferred, "writes", None)
+    if not pending or connections[DEFAULT_DB_ALIAS].in_atomic_block:
+        return 0
+    _deferred.writes = []
+    for write in pending:
+        write(DEFAULT_DB_ALIAS)
+    return len(pending)
 
 
 class _GroupCommit:
@@ -196,7 +231,8 @@ def _insert(rows: list[AccessRecord], alias: str) -> None:
         ids = [r[0] for r in cursor.fetchall()]
     for row, pk in zip(rows, sorted(ids), strict=True):
         row.pk = pk
-        row._state.adding, row._state.db = False, alias
+        # The rows live in the one database (a private connection is only a way in).
+        row._state.adding, row._state.db = False, DEFAULT_DB_ALIAS
 
 
 def _maybe_request_checkpoint(last_id: int | None) -> None:
@@ -387,7 +423,12 @@ def log_proof(*, seq: int) -> dict[str, Any]:
         raise NotFoundError("access.record_not_found", "用证记录不存在")
     cp = Checkpoint.objects.filter(tree_size__gte=seq).order_by("tree_size").first()
     if cp is None:
-        raise ConflictError("access.proof_pending", "该记录尚未纳入签名检查点，请稍后再试")
+        wait = max(int(settings.ACCESS_CHECKPOINT_SECONDS), 1)
+        raise ConflictError(
+            "access.proof_pending",
+            f"该记录尚未纳入签名检查点（每 {wait} 秒签署一次），请约 {wait} 秒后再试",
+            {"seq": seq, "retry_after_seconds": wait},
+        )
     leaves = _leaf_hashes(1, cp.tree_size)
     proof = merkle.inclusion_proof(leaves, seq - 1)
     return {

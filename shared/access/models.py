@@ -306,3 +306,26 @@ class HolderShare(models.Model):
 
     def __str__(self) -> str:
         return f"share {self.pk}"
+
+
+class AnonymousCount(models.Model):
+    """Refusals of callers who did not say who they are (a 401 at the access API, a holder link
+    that does not exist), counted per minute and kind instead of one chained record each: an
+    anonymous caller cannot grow the permanent log, nor put text of its choosing in it.
+    `limited` counts those of them answered 429 (over `ACCESS_ANON_PER_MINUTE`)."""
+
+    minute = models.DateTimeField("分钟")
+    kind = models.CharField("类别", max_length=64)
+    count = models.PositiveBigIntegerField("次数", default=0)
+    limited = models.PositiveBigIntegerField("其中限流次数", default=0)
+
+    class Meta:
+        verbose_name = "匿名拒绝计数"
+        verbose_name_plural = "匿名拒绝计数"
+        ordering = ["-minute", "kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["minute", "kind"], name="access_anon_minute_kind")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.minute:%Y-%m-%d %H:%M} {self.kind} {self.count}"

@@ -17,7 +17,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from shared.access.holders import holder_code_normalise
 from shared.access.models import AccessRecord, HolderShare
-from shared.access.services import access_record
+from shared.access.ratelimit import retry_after
+from shared.access.services import RateLimitedError, access_record, anonymous_refusal
+from shared.access.text import purpose_check
 from shared.accounts.models import User
 from shared.core.errors import ConflictError, NotFoundError, PermanentError
 from shared.licenses.models import License
@@ -88,6 +90,7 @@ def holder_share_create(
     use_cause = use_cause.strip()
     if not use_cause or len(use_cause) > 200:
         raise PermanentError("access.purpose_required", "加注件必须填写用途（不超过 200 字）")
+    purpose_check(use_cause)
     days = max(1, min(days, SHARE_DAYS_MAX))
     share = HolderShare.objects.create(
         holder=holder,
@@ -109,25 +112,34 @@ def holder_share_create(
     return share
 
 
-def holder_share_open(*, token: str) -> HolderShare:
-    """The shared copy behind a link, recorded as a use; expired or unknown → not found, and
-    that refusal recorded."""
+def holder_share_open(*, token: str, client: str = "") -> HolderShare:
+    """The shared copy behind a link, recorded as a use. A revoked or expired link is a
+    recorded refusal (an access record on the holder's licence). A link that does not exist
+    names no licence: it is anonymous noise, counted per minute (`anonymous_refusal`, kind
+    `holder_link:share.not_found`) and never written with the caller's token; over the
+    address's budget → 429 `rate_limited`."""
     share = (
         HolderShare.objects.select_related("license__license_type", "license__issuer", "holder")
         .filter(token=token)
         .first()
     )
-    if share is None or share.revoked_at is not None or share.expires_at <= timezone.now():
+    if share is None:
+        if anonymous_refusal(kind="holder_link:share.not_found", client=client):
+            raise RateLimitedError(
+                "rate_limited", "请求过于频繁，请稍后再试", {"retry_after_seconds": retry_after()}
+            )
+        raise NotFoundError("share.not_found", "加注件不存在或已过期")
+    if share.revoked_at is not None or share.expires_at <= timezone.now():
         error = NotFoundError("share.not_found", "加注件不存在或已过期")
-        access_record(  # an unknown, revoked or expired link is a refusal, recorded too
+        access_record(  # a revoked or expired link is a refusal on the holder's licence
             user=None,
             operation=AccessRecord.Operation.COPY,
             matter_code="",
-            use_cause=share.use_cause if share is not None else "",
-            licenses=[share.license] if share is not None else [],
+            use_cause=share.use_cause,
+            licenses=[share.license],
             outcome=AccessRecord.Outcome.REFUSED,
             reason_code=error.code,
-            detail={"share": str(share.pk) if share else "", "by": "link"},
+            detail={"share": str(share.pk), "by": "link"},
         )
         raise error
     access_record(

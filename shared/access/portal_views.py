@@ -19,6 +19,9 @@ from shared.access import portal
 from shared.access.holders import holder_code_mask
 from shared.core.errors import ApplicationError
 
+# One answer for every failed sign-in: wrong password, unknown user, staff account, wrong code.
+LOGIN_FAILED = "用户名、密码或动态口令错误，请核对后重试（动态口令为验证器当前显示的 6 位数字）"
+
 
 def holder_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Signed in as a holder *and* verified with a one-time code in this session."""
@@ -44,26 +47,25 @@ def holder_login(request: HttpRequest) -> HttpResponse:
         user = authenticate(request, username=username, password=password)
         if getattr(request, "axes_locked_out", False):
             return render(request, "access/holder/locked.html", status=429)
-        if user is None or not user.is_holder:
-            if user is not None:  # a staff account is not a holder account
+        device = None
+        if user is not None and user.is_holder and token.isdigit():
+            device = match_token(user, token)
+        if device is None:
+            # A right password with a wrong code, or a staff account, is a failed sign-in like
+            # a wrong password (axes counts it) and answers exactly as one: the answer must not
+            # tell a guesser that the password was right.
+            if user is not None:
                 user_login_failed.send(
                     sender=__name__, credentials={"username": username}, request=request
                 )
-            error = "用户名或密码错误"
+            error = LOGIN_FAILED
         else:
-            device = match_token(user, token) if token.isdigit() else None
-            if device is None:
-                user_login_failed.send(
-                    sender=__name__, credentials={"username": username}, request=request
-                )
-                error = "动态口令错误或已失效，请输入验证器当前显示的 6 位数字"
-            else:
-                auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-                otp_login(request, device)
-                target = request.GET.get("next", "")
-                if not target.startswith("/holder/") or target.startswith("//"):
-                    target = reverse("holder-home")
-                return redirect(target)
+            auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            otp_login(request, device)
+            target = request.GET.get("next", "")
+            if not target.startswith("/holder/") or target.startswith("//"):
+                target = reverse("holder-home")
+            return redirect(target)
     status = 400 if error else 200
     return render(
         request, "access/holder/login.html", {"error": error, "username": username}, status=status
@@ -124,7 +126,10 @@ def holder_share(request: HttpRequest, identifier: str) -> HttpResponse:
 @require_http_methods(["GET"])
 def holder_share_open(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        share = portal.holder_share_open(token=token[:64])
-    except ApplicationError:
-        return render(request, "access/holder/share_missing.html", status=404)
+        share = portal.holder_share_open(
+            token=token[:64], client=str(request.META.get("REMOTE_ADDR", ""))[:64]
+        )
+    except ApplicationError as exc:  # 404, or 429 once an address guesses too many links
+        status = 429 if exc.status_code == 429 else 404
+        return render(request, "access/holder/share_missing.html", status=status)
     return render(request, "access/holder/share.html", {"share": share, "lic": share.license})

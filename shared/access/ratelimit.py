@@ -81,3 +81,10 @@ def rate_reset() -> None:
             client.delete(key)
     with _local_lock:
         _local.clear()
+
+
+def anonymous_take(*, client_key: str) -> bool:
+    """Count one anonymous refusal of a client (its address); False when over
+    `ACCESS_ANON_PER_MINUTE` this minute: the caller then answers 429."""
+    calls, _ = _count(f"anon:{client_key}", call=1, miss=0)
+    return calls <= settings.ACCESS_ANON_PER_MINUTE

@@ -13,14 +13,15 @@ from datetime import date
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from shared.access import ratelimit
 from shared.access.holders import holder_code_digest, holder_code_normalise
-from shared.access.log import log_append
-from shared.access.models import AccessRecord, Grant
+from shared.access.log import committed_write, log_append
+from shared.access.models import AccessRecord, AnonymousCount, Grant
+from shared.access.text import log_text, purpose_check
 from shared.accounts.models import Agency, User
 from shared.catalog.models import LicenseType
 from shared.core.errors import (
@@ -53,13 +54,14 @@ def _mark_recorded(exc: ApplicationError) -> ApplicationError:
 
 
 def _text(value: Any, limit: int) -> str:
-    """Text as PostgreSQL can store it (no NUL), cut to the column's length."""
-    return str(value or "").replace("\x00", "")[:limit]
+    """Text as the log stores it (valid UTF-8, no NUL, no control or bidi characters: see
+    `shared.access.text.log_text`), cut to the column's length."""
+    return log_text(value, limit)
 
 
 def _clean_detail(value: Any) -> Any:
     if isinstance(value, str):
-        return value.replace("\x00", "")
+        return log_text(value, 10_000)
     if isinstance(value, dict):
         return {_clean_detail(str(k)): _clean_detail(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -115,6 +117,7 @@ def access_record(
     authenticated = bool(user is not None and getattr(user, "is_authenticated", False))
     agency = getattr(user, "agency", None) if authenticated else None
     holder_digest = ""
+    holder_code = log_text(holder_code, 64)  # a refusal's code may be anything the caller sent
     if holder_code:
         holder_digest = holder_code_digest(holder_code_normalise(holder_code, holder_code_type))
     base = {
@@ -171,6 +174,35 @@ def refusal_record(
         detail={"status": error.status_code},
     )
     _mark_recorded(error)
+
+
+def anonymous_refusal(*, kind: str, client: str) -> bool:
+    """Count a refusal of a caller who did not say who it is, in this minute's row for `kind`
+    (`AnonymousCount`), not as a chained record: anonymous callers cannot grow the permanent
+    log or write text into it. `kind` is one of ours (e.g. `api:auth.required`), never the
+    caller's. Returns True when the client (its address) is over `ACCESS_ANON_PER_MINUTE`
+    this minute: the caller answers 429. Committed even if the caller's transaction rolls
+    back (`committed_write`)."""
+    limited = not ratelimit.anonymous_take(client_key=client or "-")
+    if not settings.ACCESS_LOG_ENABLED:
+        return limited
+    minute = timezone.now().replace(second=0, microsecond=0)
+    table = AnonymousCount._meta.db_table
+    field = AnonymousCount._meta.get_field("minute")
+
+    def write(alias: str) -> None:
+        connection = connections[alias]
+        # One statement, whatever the race: the row of this minute and kind is made or counted.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (minute, kind, count, limited) "  # noqa: S608 - model table
+                "VALUES (%s, %s, 1, %s) ON CONFLICT (minute, kind) DO UPDATE SET "
+                f"count = {table}.count + 1, limited = {table}.limited + excluded.limited",
+                [field.get_db_prep_save(minute, connection), kind[:64], int(limited)],
+            )
+
+    committed_write(write)
+    return limited
 
 
 # --- grants ----------------------------------------------------------------------------------
@@ -313,6 +345,19 @@ def _authorize(
         raise refuse("access.purpose_required", "用证必须填写用证事由")
     if len(cause) > MAX_USE_CAUSE:
         raise refuse("access.purpose_too_long", f"用证事由不能超过 {MAX_USE_CAUSE} 个字符")
+    try:
+        purpose_check(cause)
+    except PermanentError as invalid:
+        refusal_record(
+            user=user,
+            operation=operation,
+            error=invalid,
+            matter_code=matter_code,
+            use_cause=use_cause,
+            holder_code=holder_code,
+            holder_code_type=holder_code_type,
+        )
+        raise
     if operation == Operation.QUERY and not (holder_code or "").strip():
         raise refuse("access.holder_required", "查询必须指明持证主体代码")
     grants = list(
@@ -337,7 +382,8 @@ def use_authorize(
 
     Raises `ForbiddenError` (`access.not_consumer`, `access.matter_required`,
     `access.purpose_required`, `access.purpose_too_long`, `access.holder_required`,
-    `access.no_grant`) after recording the refusal as an access record that survives the
+    `access.no_grant`; 400 `access.purpose_invalid` for a purpose of invisible, control or
+    bidi characters) after recording the refusal as an access record that survives the
     caller's transaction rolling back. `license_type=None` accepts a grant of any type.
     """
     return _authorize(

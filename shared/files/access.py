@@ -11,14 +11,19 @@ grants for the matter do not cover is recorded as refused and answered as if it 
 """
 
 from shared.access import ratelimit
+from shared.access.models import AccessRecord
 from shared.access.services import access_record, grants_active, rate_check, use_authorize
+from shared.access.text import purpose_check
 from shared.accounts.models import User
 from shared.core.errors import ForbiddenError, PermanentError
+from shared.files.models import AnnotatedCopy
 from shared.licenses.models import License
 
 MAX_USE_CAUSE = 200
 # The share views' operations, as the access log names them.
 OPERATIONS = {"verify": "verify", "verify_file": "verify", "compare": "compare", "copy": "copy"}
+Operation = AccessRecord.Operation
+Outcome = AccessRecord.Outcome
 
 
 def authorize_share(
@@ -37,6 +42,7 @@ def authorize_share(
         raise PermanentError(
             "share.use_cause_required", "必须填写用证事由（不超过200字）", {"field": "use_cause"}
         )
+    purpose_check(use_cause)
     logged = OPERATIONS.get(operation, "verify")
     licences = [license] if license is not None else []
     outcome = "allowed" if license is not None else "none"
@@ -111,6 +117,68 @@ def authorize_share(
     )
     error = ForbiddenError(
         "share.forbidden", "本单位无权对该证照执行此操作", {"operation": operation}
+    )
+    error.access_recorded = True  # type: ignore[attr-defined]  # recorded just above
+    raise error
+
+
+def download_record(
+    *,
+    user: User,
+    license: License,
+    file: str,
+    identifier: str = "",
+    matter_code: str = "",
+    use_cause: str = "",
+    extra: dict | None = None,
+) -> None:
+    """Record one file handed out (file.pdf, file.ofd, qr.png, a QR token, archive.zip, a
+    copy): who, which licence, which file (docs/access-log.md). Called after the file is
+    read and before the answer leaves: no record, no file."""
+    access_record(
+        user=user,
+        operation=Operation.DOWNLOAD,
+        matter_code=matter_code,
+        use_cause=use_cause,
+        licenses=[license],
+        outcome=Outcome.ALLOWED,
+        detail={"file": file, "identifier": identifier or license.identifier, **(extra or {})},
+    )
+
+
+def copy_download_authorize(*, user: User, copy: AnnotatedCopy) -> None:
+    """A copy is downloaded under the grant it was made under: a consumer whose grant for
+    the licence type and the copy's matter has since been revoked or has expired (or whose
+    agency is no longer an active consumer) is refused, and the refusal recorded. The
+    library administrator and the licence's issuer need no grant, as when the copy was made."""
+    lic = copy.license
+    agency = user.agency
+    if user.is_library_admin or (agency is not None and lic.issuer_id == agency.pk):
+        return
+    granted = (
+        agency is not None
+        and agency.active
+        and agency.is_consumer
+        and grants_active(
+            agency=agency, matter_code=copy.matter_code, license_type=lic.license_type
+        ).exists()
+    )
+    if granted:
+        return
+    error = ForbiddenError(
+        "access.no_grant",
+        "本单位对该证照类型和事项的用证授权已撤销或失效，不能再下载此加注件",
+        {"copy": str(copy.pk)},
+    )
+    access_record(
+        user=user,
+        operation=Operation.DOWNLOAD,
+        matter_code=copy.matter_code,
+        use_cause=copy.use_cause,
+        licenses=[lic],
+        outcome=Outcome.REFUSED,
+        reason_code=error.code,
+        detail={"file": "copy", "copy": str(copy.pk), "status": error.status_code},
     )
     error.access_recorded = True  # type: ignore[attr-defined]  # recorded just above
     raise error

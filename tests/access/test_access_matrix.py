@@ -24,13 +24,14 @@ from binascii import unhexlify
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
+from django.db.models import Sum
 from django.test import Client
 from django_otp.oath import totp
 from rest_framework.test import APIClient
 
 from shared.access import log
 from shared.access.bulk import bulk_request_create
-from shared.access.models import AccessRecord, Grant
+from shared.access.models import AccessRecord, AnonymousCount, Grant
 from shared.access.portal import holder_create, holder_share_create
 from shared.files import documents, keystore, services, storage
 from shared.files.selectors import file_row
@@ -319,8 +320,13 @@ def send(client, method, path, payload):
     return client.get(path)
 
 
-def refusal_problems(world, endpoint, role, method, response, text, before_id):
-    """What is wrong with a refusal: its shape, licence data in it, or a missing record."""
+def anonymous_counted():
+    return AnonymousCount.objects.aggregate(n=Sum("count"))["n"] or 0
+
+
+def refusal_problems(world, endpoint, role, method, response, text, before_id, anon_before=0):
+    """What is wrong with a refusal: its shape, licence data in it, or a missing record (a 401
+    is anonymous noise: counted per minute and kind, never a chained record)."""
     problems = []
     body = response.json()
     if set(body) != {"code", "message", "detail"}:
@@ -330,6 +336,13 @@ def refusal_problems(world, endpoint, role, method, response, text, before_id):
     if endpoint not in NAMES_LICENCE and world["licence"].identifier in text:
         problems.append("an identifier the caller did not send in a refusal")
     records = list(AccessRecord.objects.filter(id__gt=before_id))
+    if response.status_code == 401:
+        if records:
+            problems.append("an anonymous refusal written as a chained record")
+        counted = AnonymousCount.objects.filter(kind=f"api:{body['code']}").exists()
+        if not counted or anonymous_counted() != anon_before + 1:
+            problems.append("anonymous refusal not counted")
+        return problems
     if not records:
         problems.append("refusal not recorded")
     elif len({r.request_id for r in records}) > 1:
@@ -346,13 +359,16 @@ def refusal_problems(world, endpoint, role, method, response, text, before_id):
     return problems
 
 
-def test_authorisation_matrix(world):
+def test_authorisation_matrix(world, settings):
+    # ~50 anonymous calls in a minute from one address: counted, none over the budget.
+    settings.ACCESS_ANON_PER_MINUTE = 10_000
     failures = []
     for endpoint, expected_by_role in MATRIX.items():
         method, path, payload = world["calls"][endpoint]
         for role, expected in expected_by_role.items():
             client = world["clients"][role]
             before_id = AccessRecord.objects.order_by("-id").values_list("id", flat=True).first()
+            anon_before = anonymous_counted()
             with transaction.atomic():
                 response = send(client, method, path, payload)
                 text = body_text(response)
@@ -364,7 +380,7 @@ def test_authorisation_matrix(world):
                 continue
             if len(allowed) == 1 and expected >= 400:
                 problems = refusal_problems(
-                    world, endpoint, role, method, response, text, before_id or 0
+                    world, endpoint, role, method, response, text, before_id or 0, anon_before
                 )
                 failures.extend(f"{where}: {problem}" for problem in problems)
             elif endpoint in SEES_LICENCE:
@@ -425,11 +441,16 @@ def test_an_unknown_or_expired_holder_link_is_a_recorded_refusal(world):
     HolderShare.objects.filter(pk=share.pk).update(expires_at=timezone.now())
     for token in ("no-such-link", share.token):
         before = AccessRecord.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        anon_before = anonymous_counted()
         response = APIClient().get(f"/holder/s/{token}/")
         assert response.status_code == 404
         page = response.content.decode()
         assert world["licence"].identifier not in page
         assert world["holder_name"] not in page
+        if token == "no-such-link":  # names no licence: anonymous noise, counted, not chained
+            assert not AccessRecord.objects.filter(id__gt=before).exists()
+            assert anonymous_counted() == anon_before + 1
+            continue
         record = AccessRecord.objects.get(id__gt=before)
         assert (record.outcome, record.reason_code, record.username) == (
             "refused",

@@ -1,6 +1,10 @@
 from rest_framework import serializers
 
 from shared.access.models import AccessRecord, BulkRequest, Grant
+from shared.access.text import purpose_check
+from shared.core.errors import PermanentError
+from shared.domain.errors import DomainError
+from shared.domain.holder_codes import check_code_type
 from shared.licenses.api.serializers import LicenseBaseSerializer
 from shared.licenses.models import License
 
@@ -11,6 +15,14 @@ class HolderRefSerializer(serializers.Serializer):
         max_length=3, help_text="持证主体代码类型：111 公民身份号码，001 统一社会信用代码，…"
     )
 
+    def validate_code_type(self, value: str) -> str:
+        # A type outside the whitelist names no holder: 400 `holder.code_type`, as at issuing
+        # (an application error, so the refusal is recorded under its own code).
+        try:
+            return check_code_type(value)
+        except DomainError as exc:
+            raise PermanentError(exc.code, exc.message, exc.detail) from exc
+
 
 class ShareQuerySerializer(serializers.Serializer):
     holder = HolderRefSerializer()
@@ -19,6 +31,9 @@ class ShareQuerySerializer(serializers.Serializer):
     type_code = serializers.CharField(
         max_length=21, required=False, allow_blank=True, default="", help_text="证照类型（可选）"
     )
+
+    def validate_use_cause(self, value: str) -> str:
+        return purpose_check(value)
 
 
 class SharedLicenseSerializer(LicenseBaseSerializer):
@@ -180,6 +195,9 @@ class BulkRequestCreateSerializer(serializers.Serializer):
     purpose = serializers.CharField(max_length=200)
     row_cap = serializers.IntegerField(min_value=1)
     format = serializers.ChoiceField(choices=BulkRequest.Format.choices, default="csv")
+
+    def validate_purpose(self, value: str) -> str:
+        return purpose_check(value, field="purpose")
 
 
 class BulkDecisionSerializer(serializers.Serializer):

@@ -12,6 +12,7 @@ from typing import Any
 import django_filters
 from django.conf import settings
 from django.http import StreamingHttpResponse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, status
@@ -19,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from shared.access import log, selectors, services
+from shared.access import log, ratelimit, selectors, services
 from shared.access.api.serializers import (
     AccessRecordSerializer,
     ChainReportSerializer,
@@ -31,6 +32,7 @@ from shared.access.api.serializers import (
     ShareQuerySerializer,
 )
 from shared.access.models import AccessRecord, Checkpoint, Grant
+from shared.access.text import csv_cell
 from shared.core.api.exceptions import DRF_CODES
 from shared.core.api.schema import ErrorSerializer
 from shared.core.errors import ApplicationError, ForbiddenError, NotFoundError
@@ -49,14 +51,33 @@ def _error_code(exc: Exception) -> tuple[str, int]:
     return "error", getattr(exc, "status_code", 500)
 
 
+def client_address(request: Any) -> str:
+    """The caller's address as this server sees it (the proxy's, behind one: X-Forwarded-For
+    is the caller's to write, so it is not trusted for a budget)."""
+    return str(request.META.get("REMOTE_ADDR", "") or "-")[:64]
+
+
 class RecordedRefusalsMixin:
-    """Record every refused call as an access record before the error answer leaves."""
+    """Record every refused call before the error answer leaves: an access record for a
+    caller who said who it is; for one who did not (401), a count per minute and kind
+    (`services.anonymous_refusal`), and 429 once its address is over its budget."""
 
     access_operation: str = Operation.LOG_READ
+    rate_limits_anonymous = True  # documents the 429 (shared.core.api.schema)
 
     def handle_exception(self, exc: Exception) -> Response:
+        request = self.request  # type: ignore[attr-defined]
+        unauthenticated = (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)
+        if isinstance(exc, unauthenticated) and not getattr(exc, "access_recorded", False):
+            code, _ = _error_code(exc)
+            if services.anonymous_refusal(kind=f"api:{code}", client=client_address(request)):
+                exc = services.RateLimitedError(
+                    "rate_limited",
+                    "未认证的请求过于频繁，请稍后再试",
+                    {"retry_after_seconds": ratelimit.retry_after()},
+                )
+            exc.access_recorded = True  # type: ignore[attr-defined]  # counted just above
         if not getattr(exc, "access_recorded", False):
-            request = self.request  # type: ignore[attr-defined]
             code, status_code = _error_code(exc)
             data: Any = {}
             try:
@@ -81,6 +102,12 @@ class RecordedRefusalsMixin:
                 detail={"status": status_code, "path": request.path[:200]},
             )
         return super().handle_exception(exc)  # type: ignore[misc]
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        # Records held back inside a transaction that has ended since (SQLite) are written
+        # before the answer leaves, refusals of a rolled-back transaction included.
+        log.log_flush_deferred()
+        return super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
 
 
 # --- purpose-bound query ---------------------------------------------------------------------
@@ -258,16 +285,17 @@ class _Echo:
         return value
 
 
+def _csv_value(record: AccessRecord, name: str) -> Any:
+    if name == "occurred_at":  # the zone the API answers in (TIME_ZONE, Asia/Shanghai)
+        return timezone.localtime(record.occurred_at).isoformat()
+    return csv_cell(getattr(record, name))  # a purpose "=…" stays text in a spreadsheet
+
+
 def _csv_rows(records: Any) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield "\ufeff" + writer.writerow([label for _, label in CSV_COLUMNS])
     for record in records.iterator(chunk_size=2000):
-        yield writer.writerow(
-            [
-                record.occurred_at.isoformat() if name == "occurred_at" else getattr(record, name)
-                for name, _ in CSV_COLUMNS
-            ]
-        )
+        yield writer.writerow([_csv_value(record, name) for name, _ in CSV_COLUMNS])
 
 
 class AccessLogExportApi(RecordedRefusalsMixin, generics.GenericAPIView):
@@ -296,16 +324,20 @@ class AccessLogExportApi(RecordedRefusalsMixin, generics.GenericAPIView):
 
 class AccessLogProofApi(RecordedRefusalsMixin, APIView):
     @extend_schema(
-        responses={200: ProofSerializer, 409: ErrorSerializer},
+        responses={
+            200: ProofSerializer,
+            409: OpenApiResponse(ErrorSerializer, "该记录尚未纳入签名检查点（稍后再试）"),
+        },
         parameters=[OpenApiParameter("seq", OpenApiTypes.INT, OpenApiParameter.PATH)],
-        summary="用证记录的包含证明（Merkle 审计路径 + SM2 签名检查点）",
+        summary="用证记录的包含证明（Merkle 审计路径 + 已签名的检查点，只读）",
     )
     def get(self, request: Request, seq: str) -> Response:
         number = int(seq) if seq.isdigit() and len(seq) < 18 else 0
         visible = selectors.access_log_visible(user=request.user).filter(seq=number).exists()
         if not number or not visible:
             raise NotFoundError("access.record_not_found", "用证记录不存在")
-        log.checkpoint_create()  # a record not yet under a checkpoint gets one now
+        # Read-only: the proof comes from a checkpoint the beat has already signed (a read
+        # that signed one would let anyone grow the checkpoint table); 409 until there is one.
         return Response(ProofSerializer(log.log_proof(seq=number)).data)
 
 
