@@ -1,11 +1,32 @@
 """`Authorization: Bearer <token>` authentication (DESIGN §8)."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from shared.accounts.models import ApiToken
+from shared.core.errors import ApplicationError
+
+
+class TokenExpiredError(ApplicationError, exceptions.AuthenticationFailed):
+    """401 `auth.token_expired`: a real token past its `expires_at`.
+
+    An `ApplicationError` so the answer names the expiry in Chinese, and an
+    `AuthenticationFailed` so DRF treats it as failed authentication (the request becomes
+    anonymous) and code that looks for authentication failures finds it.
+    """
+
+    status_code = 401
+
+    def __init__(self, expired_at: datetime) -> None:
+        local = timezone.localtime(expired_at)
+        super().__init__(
+            "auth.token_expired",
+            f"API 令牌已于 {local:%Y-%m-%d %H:%M} 过期，请重新签发令牌",
+            {"expired_at": local.isoformat()},
+        )
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
@@ -30,11 +51,20 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         if (
             token is None
             or token.revoked_at is not None
-            or (token.expires_at is not None and token.expires_at <= now)
             or not token.user.is_active
+            # A holder's token (issued before tokens were for staff only) would skip the
+            # one-time code of the holder portal.
+            or token.user.is_holder
             or (token.user.agency is not None and not token.user.agency.active)
         ):
             raise exceptions.AuthenticationFailed("令牌无效、已吊销或已过期")
+        # A row written without an expiry (straight through the ORM) still ends: the default
+        # lifetime counted from its creation.
+        expires_at = token.expires_at or token.created_at + timedelta(
+            days=settings.API_TOKEN_DEFAULT_DAYS
+        )
+        if expires_at <= now:
+            raise TokenExpiredError(expires_at)
         # Touch last_used at most once a minute: a write per request would serialise readers.
         if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

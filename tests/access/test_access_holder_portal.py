@@ -76,7 +76,8 @@ def test_staff_accounts_cannot_use_the_holder_portal(consumer_user):
         "/holder/login/", {"username": "consumer_1", "password": "Secret-12345", "otp_token": "1"}
     )
     assert response.status_code == 400
-    assert "用户名或密码错误" in response.content.decode()
+    # the one answer of every failed sign-in (tests/access/test_hardening_portal.py)
+    assert "用户名、密码或动态口令错误" in response.content.decode()
 
 
 def test_lockout_after_repeated_failures(holder):

@@ -71,7 +71,12 @@ class TokenCreateSerializer(serializers.Serializer):
     username = serializers.CharField(
         max_length=150, required=False, help_text="为本单位其他人员签发时填写（单位管理员）"
     )
-    expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    expires_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="到期时间；不填则为签发后 API_TOKEN_DEFAULT_DAYS 天（默认 90 天），最长 366 天",
+    )
 
 
 class TokenCreatedSerializer(TokenSerializer):

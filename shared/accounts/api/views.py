@@ -96,32 +96,44 @@ class AgencyUserListApi(APIView):
         return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
+def _token_caller(request: Request) -> User:
+    """Tokens are managed by agency staff and library administrators only, over a token or a
+    staff session; a holder's portal session is refused (403 `token.staff_only`)."""
+    services.require_token_staff(request.user)
+    return request.user
+
+
 class TokenListApi(APIView):
-    @extend_schema(responses=TokenSerializer(many=True), summary="我的 API 令牌")
+    @extend_schema(
+        responses={200: TokenSerializer(many=True), 403: ErrorSerializer}, summary="我的 API 令牌"
+    )
     def get(self, request: Request) -> Response:
-        tokens = ApiToken.objects.filter(user=request.user)
+        tokens = ApiToken.objects.filter(user=_token_caller(request))
         return Response(TokenSerializer(tokens, many=True).data)
 
     @extend_schema(
         request=TokenCreateSerializer,
+        # 403: a holder's session (`token.staff_only`) or someone this caller may not issue for;
         # 404: `username` names no one this caller may issue for.
-        responses={201: TokenCreatedSerializer, 404: ErrorSerializer},
+        responses={201: TokenCreatedSerializer, 403: ErrorSerializer, 404: ErrorSerializer},
         summary="签发 API 令牌",
+        description="仅限单位工作人员和库管理员；不填 expires_at 时令牌在 90 天后到期。",
     )
     def post(self, request: Request) -> Response:
+        caller = _token_caller(request)
         data = TokenCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         username = data.validated_data.get("username")
-        user = request.user
+        user = caller
         if username:
-            scope = Q(agency_id=request.user.agency_id) if request.user.agency_id else Q(pk=None)
-            if request.user.is_library_admin:
+            scope = Q(agency_id=caller.agency_id) if caller.agency_id else Q(pk=None)
+            if caller.is_library_admin:
                 scope = Q()
             user = User.objects.filter(scope, username=username).first()
             if user is None:
                 raise NotFoundError("user.not_found", "用户不存在")
         token, secret = services.token_issue(
-            actor=request.user,
+            actor=caller,
             user=user,
             name=data.validated_data["name"],
             expires_at=data.validated_data.get("expires_at"),
@@ -133,5 +145,5 @@ class TokenListApi(APIView):
 class TokenRevokeApi(APIView):
     @extend_schema(request=None, responses=TokenSerializer, summary="吊销 API 令牌")
     def post(self, request: Request, token_id: int) -> Response:
-        token = services.token_revoke(actor=request.user, token_id=token_id)
+        token = services.token_revoke(actor=_token_caller(request), token_id=token_id)
         return Response(TokenSerializer(token).data)
