@@ -1,7 +1,8 @@
 """Holder codes (持证主体代码): 公民身份号码 (GB 11643) and 统一社会信用代码 (GB 32100).
 
 Other code types (passports, travel permits, …) are data, not code: they are stored as given,
-only trimmed and bounded. Every validator returns a normalised ``HolderCode`` or raises
+only trimmed and bounded. The code *types* are a whitelist (``CODE_TYPES``): any other type is
+refused (``check_code_type``), at issuing and in a share query alike. Every validator returns a normalised ``HolderCode`` or raises
 ``DomainError``; doubts that must not block the user (an early pilot USCC, a converted 15-digit
 number) come back as Chinese ``warnings`` for the caller to show or log.
 """
@@ -243,6 +244,18 @@ def validate_uscc(code: str, *, legacy: bool = False) -> HolderCode:
 # --- dispatch ------------------------------------------------------------------------------
 
 
+def check_code_type(code_type: object) -> str:
+    """``code_type`` if it is one of ``CODE_TYPES`` (the whitelist: a type not listed there is
+    refused everywhere a holder is named, not stored as given), else ``holder.code_type``."""
+    if not isinstance(code_type, str) or code_type not in CODE_TYPES:
+        raise DomainError(
+            "holder.code_type",
+            "不支持的持证主体代码类型",
+            {"code_type": str(code_type)[:16], "supported": sorted(CODE_TYPES)},
+        )
+    return code_type
+
+
 def validate_holder_code(
     code: str, code_type: str, *, today: date, legacy: bool = False
 ) -> HolderCode:
@@ -255,12 +268,7 @@ def validate_holder_code(
     (empty), ``holder.code_length`` / ``holder.code_format`` (other types: too long / not
     printable), or the error of the type's own validator.
     """
-    if code_type not in CODE_TYPES:
-        raise DomainError(
-            "holder.code_type",
-            "不支持的持证主体代码类型",
-            {"code_type": code_type, "supported": sorted(CODE_TYPES)},
-        )
+    check_code_type(code_type)
     stripped = code.strip() if isinstance(code, str) else ""
     if not stripped:
         raise DomainError("holder.code_required", "请填写持证主体代码", {"code_type": code_type})

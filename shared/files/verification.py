@@ -17,7 +17,17 @@ from django.utils import timezone
 from shared.crypto.ofd import is_ofd, ofd_verify
 from shared.crypto.pdfverify import FileCheck, verify_pdf
 from shared.crypto.pki import certificate_fingerprint, certificate_from_pem
-from shared.crypto.tokens import TokenError, read_token_header, verify_token
+from shared.crypto.suites import PublicKey, public_key_from_pem
+from shared.crypto.tokens import (
+    TOKEN_ALGORITHMS,
+    TokenError,
+    VerifiedToken,
+    is_qr_token,
+    read_token_header,
+    token_from_text,
+    verify_qr_token,
+    verify_token,
+)
 from shared.domain.canonical import canonical_json, sm3_hex
 from shared.domain.errors import DomainError
 from shared.domain.identifiers import parse_identifier
@@ -156,10 +166,15 @@ class TokenCheck:
 
 
 def token_check(token: str, *, now: datetime | None = None) -> TokenCheck:
-    """Verify a QR token: signature (forged), window (qr_expired), then the library's state."""
+    """Verify a QR token: signature (forged), window (qr_expired), then the library's state.
+
+    Takes the compact QR token, a verify URL holding one, or a JWS token of the former QR
+    format: codes printed before the compact form keep verifying until they expire.
+    """
     now = now or timezone.now()
+    token = token_from_text(token) if isinstance(token, str) else token
     try:
-        verified = verify_token(token, resolve_key=keystore.token_public_key, now=now)
+        verified = _token_verify(token, now=now)
     except TokenError as exc:
         if exc.code == "token.expired":
             return TokenCheck(outcome="qr_expired", token_error=exc.code, claims=_claims(token))
@@ -174,10 +189,26 @@ def token_check(token: str, *, now: datetime | None = None) -> TokenCheck:
     return TokenCheck(outcome=version_outcome(version), version=version, claims=claims)
 
 
+def _token_verify(token: str, *, now: datetime | None) -> VerifiedToken:
+    if is_qr_token(token):
+        return verify_qr_token(token, resolve_keys=_token_keys_by_prefix, now=now)
+    return verify_token(token, resolve_key=keystore.token_public_key, now=now)
+
+
+def _token_keys_by_prefix(alg: str, kid_prefix: str) -> list[PublicKey]:
+    """Token keys (rotated ones included) whose key id starts with a QR token's short kid."""
+    rows = SigningKey.objects.filter(
+        kind=SigningKey.Kind.TOKEN,
+        suite=TOKEN_ALGORITHMS.get(alg, ""),
+        key_id__startswith=kid_prefix,
+    ).order_by("-active", "created_at")[:4]
+    return [public_key_from_pem(row.public_key_pem.encode()) for row in rows]
+
+
 def _claims(token: str) -> dict[str, Any]:
     """Claims of a token whose signature verified but which expired (for the expiry date)."""
     try:
-        return verify_token(token, resolve_key=keystore.token_public_key, now=None).claims
+        return _token_verify(token, now=None).claims
     except TokenError:
         return {}
 
@@ -221,8 +252,18 @@ class FileVerification:
 def file_check(data: bytes) -> FileCheck:
     """The seal check of an uploaded file: an OFD package (GB/T 38540, SM2 roots) or a PDF."""
     if is_ofd(data):
-        return ofd_verify(data, trust_roots=keystore.sm2_trust_roots(), now=timezone.now())
+        return ofd_check(data, trust_roots=keystore.sm2_trust_roots(), now=timezone.now())
     return verify_pdf(data, trust_roots=trust_roots())
+
+
+def ofd_check(data: bytes, *, trust_roots: list[Any], now: datetime | None) -> FileCheck:
+    """`ofd_verify`, with any failure to read the package (a corrupt deflate stream raises
+    `zlib.error`, a damaged XML or ASN.1 structure other errors) answered as a damaged file
+    (code 2) instead of escaping as a 500 or a traceback: an upload is never trusted input."""
+    try:
+        return ofd_verify(data, trust_roots=trust_roots, now=now)
+    except Exception as exc:  # noqa: BLE001 - whatever the package does to the parser
+        return FileCheck(code=2, reason="damaged", metadata={"detail": type(exc).__name__})
 
 
 def file_verify(data: bytes) -> FileVerification:

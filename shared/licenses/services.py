@@ -22,10 +22,14 @@ from shared.catalog.surface import validate_surface
 from shared.core.counters import counter_next
 from shared.core.errors import ConflictError, ForbiddenError, NotFoundError, PermanentError
 from shared.domain.canonical import license_version_digest
+from shared.domain.dates import check_date
 from shared.domain.errors import DomainError
 from shared.domain.holder_codes import validate_holder_code
 from shared.domain.identifiers import build_identifier, parse_identifier
 from shared.domain.status import TRANSITIONS, Action, Status, apply_action
+from shared.domain.text import check_text, check_text_tree, is_blank
+from shared.files import documents, keystore
+from shared.files.render import FontNotFoundError, page_check, register_font
 from shared.licenses.models import License, LicenseEvent, LicenseVersion, Mode, SerialCounter
 from shared.licenses.signals import license_changed
 
@@ -58,19 +62,27 @@ def _require_issuer(actor: User) -> None:
         raise ForbiddenError("license.not_issuer", "只有证照签发单位的人员可以签发和管理证照")
 
 
-def _check_holder(license_type: LicenseType, holder: Holder, *, legacy: bool) -> Holder:
-    if not holder.name.strip():
+def _check_holder_name(name: str) -> str:
+    if is_blank(name):
         raise PermanentError("holder.name_required", "持证主体名称不能为空")
+    return check_text(name.strip(), field="holder.name", label="持证主体名称")
+
+
+def _check_holder(license_type: LicenseType, holder: Holder, *, legacy: bool) -> Holder:
+    name = _check_holder_name(holder.name)
     checked = validate_holder_code(holder.code, holder.code_type, today=_today(), legacy=legacy)
     category = license_type.holder_category
     if category == LicenseType.HolderCategory.PERSON and holder.code_type == "001":
         raise PermanentError("holder.category", "该证照的持证主体为个人，不能使用统一社会信用代码")
     if category == LicenseType.HolderCategory.LEGAL and holder.code_type == "111":
         raise PermanentError("holder.category", "该证照的持证主体为法人，不能使用公民身份号码")
-    return Holder(name=holder.name.strip(), code=checked.code, code_type=holder.code_type)
+    return Holder(name=name, code=checked.code, code_type=holder.code_type)
 
 
 def _check_validity(license_type: LicenseType, valid_from: date, valid_to: date | None) -> None:
+    check_date(valid_from, field="valid_from", label="有效期起始日期")
+    if valid_to is not None:
+        check_date(valid_to, field="valid_to", label="有效期截止日期")
     if valid_to is None:
         if license_type.validity_max_days is not None:
             raise PermanentError(
@@ -94,6 +106,7 @@ def _check_validity(license_type: LicenseType, valid_from: date, valid_to: date 
 
 
 def _check_matter(license_type: LicenseType, matter_code: str) -> None:
+    check_text(matter_code, field="matter_code", label="关联事项编码")
     if not matter_code or not license_type.related_matters:
         return
     codes = {m["code"] if isinstance(m, dict) else str(m) for m in license_type.related_matters}
@@ -103,6 +116,57 @@ def _check_matter(license_type: LicenseType, matter_code: str) -> None:
             "关联事项编码不属于该证照类型的关联事项",
             {"matter_code": matter_code, "allowed": sorted(codes)},
         )
+
+
+def _check_surface(license_type: LicenseType, surface: Any) -> None:
+    validate_surface(license_type.surface_schema, surface)
+    check_text_tree(surface, field="surface", label="照面信息")
+
+
+def _check_printable(lic: License) -> None:
+    """Refuse now what the signed file could not show exactly: a character the licence font
+    has no glyph for, a text that cannot be fitted on the page (`shared.files.render`). The
+    page is laid out as the file will be, from unsaved rows; the QR code is an image, so a
+    placeholder URL serves. The render checks again, so an unprintable file is never made."""
+    try:
+        font_path = keystore.font_path()
+        register_font(font_path)
+    except FontNotFoundError:
+        # No usable font here (none installed, FILES_CJK_FONT wrong): no file is made at all
+        # (the render fails and says why), so nothing can differ from the data.
+        return
+    version = LicenseVersion(
+        license=lic,
+        version=lic.version,
+        identifier=lic.identifier,
+        number=lic.number,
+        holder_name=lic.holder_name,
+        holder_code=lic.holder_code,
+        holder_code_type=lic.holder_code_type,
+        issue_date=lic.issue_date,
+        valid_from=lic.valid_from,
+        valid_to=lic.valid_to,
+        matter_code=lic.matter_code,
+        surface=lic.surface,
+    )
+    now = timezone.now()
+    qr = documents.QrToken(
+        token="",
+        url=settings.FILES_PUBLIC_BASE_URL,
+        issued_at=now,
+        expires_at=now + timedelta(days=lic.license_type.qr_validity_days),
+    )
+    try:
+        doc = documents.license_document(lic=lic, version=version, qr=qr)
+    except (AttributeError, TypeError, ValueError, KeyError) as exc:
+        # The type's template is data edited in the catalogue: one of the wrong shape would
+        # fail every render of this type, so it is refused here with its reason, not a 500.
+        raise PermanentError(
+            "file.template_invalid",
+            "证照类型的模板格式无效，无法生成证照文件，请联系目录管理员修正模板",
+            {"type_code": lic.license_type.type_code, "error": type(exc).__name__},
+        ) from exc
+    page_check(doc, font_path=font_path)
 
 
 def _next_serial(license_type: LicenseType, year: int) -> str:
@@ -223,9 +287,9 @@ def license_issue(
         )
     if mode not in Mode.values:
         raise PermanentError("license.mode", "生成方式不正确", {"allowed": Mode.values})
-    number = number.strip()
-    if not number:
+    if is_blank(number):
         raise PermanentError("license.number_required", "证照编号不能为空")
+    number = check_text(number.strip(), field="number", label="证照编号")
     if case_completed_at > timezone.now() + CLOCK_SKEW:
         raise PermanentError("license.case_completed_in_future", "办结时间不能晚于当前时间")
     if case_completed_at < EARLIEST_CASE_COMPLETION:
@@ -242,7 +306,7 @@ def license_issue(
     _check_validity(license_type, valid_from, valid_to)
     _check_matter(license_type, matter_code)
     surface = surface or {}
-    validate_surface(license_type.surface_schema, surface)
+    _check_surface(license_type, surface)
 
     today = _today()
     serial = _next_serial(license_type, today.year)
@@ -279,6 +343,7 @@ def license_issue(
         library_code=settings.LIBRARY_CODE,
         submitted_by=actor,
     )
+    _check_printable(lic)
     lic.content_digest = _digest(lic, license_type, "")
     lic.last_event_seq = 1  # the issue event, counted on the row as it is inserted
     lic.save()
@@ -344,8 +409,9 @@ def license_act(
             {"current_version": lic.version, "expected_version": expected_version},
         )
     reason = (reason or "").strip()
-    if action in REASON_REQUIRED and not reason:
+    if action in REASON_REQUIRED and is_blank(reason):
         raise PermanentError("action.reason_required", "该操作必须填写原因", {"field": "reason"})
+    check_text(reason, field="reason", label="原因", multiline=True)
     if action in {Action.approve, Action.return_} and actor is not None:
         if lic.submitted_by_id == actor.pk:
             raise ForbiddenError("review.same_person", "审核人不能是提交人，请由本单位其他人员审核")
@@ -366,14 +432,16 @@ def license_act(
         )
         data["previous_identifier"] = previous_identifier
     if action == Action.pledge:
-        if not pledgee.strip():
+        if is_blank(pledgee):
             raise PermanentError(
                 "pledge.pledgee_required", "质押必须填写质权人", {"field": "pledgee"}
             )
+        check_text(pledgee.strip(), field="pledgee", label="质权人")
         if until is None or until < _today():
             raise PermanentError(
                 "pledge.until", "质押期限必须是今天或以后的日期", {"field": "until"}
             )
+        check_date(until, field="until", label="质押期限")
         lic.pledgee, lic.pledge_until = pledgee.strip(), until
         data.update({"pledgee": lic.pledgee, "until": until.isoformat()})
     elif action == Action.release:
@@ -384,6 +452,7 @@ def license_act(
     lic.status = outcome.status.value
     lic.pledged = outcome.pledged
     if outcome.new_version:
+        _check_printable(lic)
         _write_version(lic, actor=actor, previous_identifier=previous_identifier)
     event = _write_event(
         lic, action=action, from_status=from_status, actor=actor, reason=reason, data=data
@@ -421,11 +490,9 @@ def _prepare_new_version(
             _check_validity(license_type, lic.valid_from, valid_to)
             lic.valid_to = valid_to
         if holder_name is not None:
-            if not holder_name.strip():
-                raise PermanentError("holder.name_required", "持证主体名称不能为空")
-            lic.holder_name = holder_name.strip()
+            lic.holder_name = _check_holder_name(holder_name)
     if surface is not None:
-        validate_surface(license_type.surface_schema, surface)
+        _check_surface(license_type, surface)
         lic.surface = surface
     lic.version += 1
     lic.issue_date = _today()

@@ -1,6 +1,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from shared.domain.holder_codes import CODE_TYPES
 from shared.domain.status import ACTION_LABELS, STATUS_LABELS, Status, allowed_actions
 from shared.files.api.serializers import FileStatusSerializer
 from shared.files.selectors import file_status
@@ -8,17 +9,27 @@ from shared.licenses.models import Batch, BatchItem, License, LicenseEvent, Lice
 
 
 class HolderSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
+    name = serializers.CharField(
+        max_length=200, help_text="持证主体名称（不得含控制字符或不可见字符）"
+    )
     code = serializers.CharField(max_length=64)
-    code_type = serializers.CharField(max_length=3, min_length=3)
+    code_type = serializers.CharField(
+        max_length=3,
+        min_length=3,
+        help_text="持证主体代码类型："
+        + "，".join(f"{key} {name}" for key, name in CODE_TYPES.items())
+        + "；其他类型一律拒绝（holder.code_type）",
+    )
 
 
 class LicenseIssueSerializer(serializers.Serializer):
     type_code = serializers.CharField(max_length=21, min_length=21)
     number = serializers.CharField(max_length=64, help_text="证照编号（照面打印的编号）")
     holder = HolderSerializer()
-    valid_from = serializers.DateField()
-    valid_to = serializers.DateField(allow_null=True, help_text="为空表示长期有效")
+    valid_from = serializers.DateField(help_text="有效期起始日期（1949-10-01 至 2199-12-31）")
+    valid_to = serializers.DateField(
+        allow_null=True, help_text="为空表示长期有效；不晚于 2199-12-31，不早于起始日期"
+    )
     mode = serializers.ChoiceField(choices=Mode.choices, default=Mode.ONLINE)
     case_completed_at = serializers.DateTimeField(help_text="办结时间（1、5 个工作日时限的起点）")
     matter_code = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
