@@ -5,12 +5,19 @@ top left, as OFD measures) and returns the ZIP:
 
     OFD.xml                           DocBody: DocInfo (+ CustomDatas), DocRoot, Signatures
     Doc_0/Document.xml                CommonData (PhysicalBox 210×297), PublicRes, DocumentRes, Pages
-    Doc_0/PublicRes.xml               the font, by name (not embedded: a CJK TTC is megabytes)
+    Doc_0/PublicRes.xml               the font, with its FontFile
+    Doc_0/Res/<FontName>.ttf          the font, subset to the glyphs the page uses (~10 KB)
     Doc_0/DocumentRes.xml             the images (MultiMedia) in Doc_0/Res/
     Doc_0/Pages/Page_0/Content.xml    TextObjects and ImageObjects
     Doc_0/Signs/Signatures.xml        the list of signatures
     Doc_0/Signs/Sign_0/Signature.xml  SignedInfo: References (SM3 of every other file), StampAnnot
     Doc_0/Signs/Sign_0/SignedValue.dat  DER SES_Signature (v4) over Signature.xml
+
+The font travels in the package as in the PDF: a reader without the CJK font installed (easyofd,
+a phone) draws the text with it; naming a font without embedding it gave a page with the QR code
+and the seal and no text. Like every file, it is covered by the signature's references.
+Dates written into the package (``CreationDate``, the ZIP entries' times) are in Asia/Shanghai,
+the zone of every document the library makes; ``SignatureDateTime`` is UTC and says so (``Z``).
 
 The seal picture is not a page object: it travels inside the ``SESeal`` and the ``StampAnnot``
 places it, so a reader shows the seal only together with the signature it belongs to.
@@ -28,10 +35,12 @@ import base64
 import datetime as dt
 import io
 import math
+import re
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from xml.etree import ElementTree as ET  # noqa: N817
+from zoneinfo import ZoneInfo
 
 from shared.crypto import _sm2
 from shared.crypto._sm2 import Sm2PrivateKey
@@ -49,6 +58,7 @@ from shared.crypto.sm2x509 import sm2_certificate_load, sm2_certificate_verify
 
 __all__ = [
     "NS",
+    "OfdFont",
     "OfdImage",
     "OfdPage",
     "OfdSigner",
@@ -66,6 +76,8 @@ SIGNATURE_XML = "Doc_0/Signs/Sign_0/Signature.xml"
 SIGNED_VALUE = "Doc_0/Signs/Sign_0/SignedValue.dat"
 MAX_ENTRIES = 200
 MAX_UNCOMPRESSED = 64 * 1024 * 1024
+_FONT_FILE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+DOCUMENT_ZONE = ZoneInfo("Asia/Shanghai")
 
 ET.register_namespace("ofd", NS)
 
@@ -103,6 +115,21 @@ class OfdPage:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class OfdFont:
+    """The page's font: a name, and the TrueType file embedded in the package (empty: named
+    only, which a reader without that font installed cannot draw).
+
+    ``name`` (``FontName``) has no spaces and names the file too (``<name>.ttf``): easyofd
+    registers an embedded font under its file's name and looks it up by ``FontName``.
+    """
+
+    name: str
+    family: str = ""  # FamilyName, e.g. "WenQuanYi Micro Hei"; default: the name
+    data: bytes = b""
+    advances: Mapping[str, float] = field(default_factory=dict)  # per character, in em
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OfdSigner:
     key: Sm2PrivateKey
     certificate: bytes  # DER of the signer's SM2 certificate
@@ -127,12 +154,23 @@ def _num(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".") or "0"
 
 
-def _advance(char: str, size: float) -> float:
+def _advance(char: str, size: float, widths: Mapping[str, float]) -> float:
+    """The font's own advance when it is known, else a CJK-square / Latin-narrow estimate."""
+    width = widths.get(char)
+    if width is not None:
+        return size * width
     return size if ord(char) >= 0x2E80 else size * 0.55
 
 
-def _text_object(parent: ET.Element, item: OfdText, *, object_id: int, font_id: int) -> None:
-    advances = [_advance(ch, item.size) for ch in item.text]
+def _text_object(
+    parent: ET.Element,
+    item: OfdText,
+    *,
+    object_id: int,
+    font_id: int,
+    widths: Mapping[str, float],
+) -> None:
+    advances = [_advance(ch, item.size, widths) for ch in item.text]
     width = sum(advances) or item.size
     height = item.size * 1.3
     left = item.x
@@ -170,7 +208,12 @@ def _text_object(parent: ET.Element, item: OfdText, *, object_id: int, font_id: 
 
 
 def _content(
-    page: OfdPage, *, font_id: int, image_ids: list[int], next_id: int
+    page: OfdPage,
+    *,
+    font_id: int,
+    widths: Mapping[str, float],
+    image_ids: list[int],
+    next_id: int,
 ) -> tuple[bytes, int]:
     root = _el(None, "Page")
     layer = _el(_el(root, "Content"), "Layer", ID=str(next_id), Type="Body")
@@ -186,7 +229,7 @@ def _content(
         )
         next_id += 1
     for item in page.texts:
-        _text_object(layer, item, object_id=next_id, font_id=font_id)
+        _text_object(layer, item, object_id=next_id, font_id=font_id, widths=widths)
         next_id += 1
     return _xml(root), next_id
 
@@ -198,12 +241,21 @@ def _utc_text(when: dt.datetime) -> str:
 def ofd_build(
     page: OfdPage,
     *,
-    font_name: str,
+    font: OfdFont | None = None,
+    font_name: str = "",
     signer: OfdSigner,
     when: dt.datetime,
     doc_id: str,
 ) -> bytes:
-    """The sealed OFD package (ZIP bytes) for one A4 page."""
+    """The sealed OFD package (ZIP bytes) for one A4 page.
+
+    ``font`` is embedded (see ``shared.files.ofd_render.ofd_font`` for the subset); a bare
+    ``font_name`` only names one. ``when`` must be timezone-aware (``ValueError``).
+    """
+    if when.utcoffset() is None:
+        raise ValueError("when must be a timezone-aware datetime")
+    font = font if font is not None else OfdFont(name=font_name)
+    local = when.astimezone(DOCUMENT_ZONE)
     files: dict[str, bytes] = {}
     font_id, page_id = 1, 2
     image_ids = list(range(3, 3 + len(page.images)))
@@ -215,7 +267,7 @@ def ofd_build(
     _el(info, "DocID", doc_id)
     _el(info, "Title", page.title)
     _el(info, "Author", page.author)
-    _el(info, "CreationDate", when.date().isoformat())
+    _el(info, "CreationDate", local.date().isoformat())
     _el(info, "Creator", page.creator)
     _el(info, "CreatorVersion", "1.0")
     if page.custom:
@@ -228,7 +280,13 @@ def ofd_build(
 
     public = _el(None, "Res", BaseLoc="Res")
     fonts = _el(public, "Fonts")
-    _el(fonts, "Font", ID=str(font_id), FontName=font_name, FamilyName=font_name)
+    font_element = _el(
+        fonts, "Font", ID=str(font_id), FontName=font.name, FamilyName=font.family or font.name
+    )
+    if font.data:
+        file_name = f"{font.name if _FONT_FILE_NAME.fullmatch(font.name) else 'font_0'}.ttf"
+        _el(font_element, "FontFile", file_name)
+        files[f"Doc_0/Res/{file_name}"] = font.data
     files["Doc_0/PublicRes.xml"] = _xml(public)
 
     resources = _el(None, "Res", BaseLoc="Res")
@@ -248,7 +306,9 @@ def ofd_build(
             files[f"Doc_0/Res/{name}"] = image.png
     files["Doc_0/DocumentRes.xml"] = _xml(resources)
 
-    content, next_id = _content(page, font_id=font_id, image_ids=image_ids, next_id=next_id)
+    content, next_id = _content(
+        page, font_id=font_id, widths=font.advances, image_ids=image_ids, next_id=next_id
+    )
     files["Doc_0/Pages/Page_0/Content.xml"] = content
 
     document = _el(None, "Document")
@@ -299,7 +359,7 @@ def ofd_build(
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name in ("OFD.xml", *sorted(n for n in files if n != "OFD.xml")):
-            entry = zipfile.ZipInfo(name, date_time=when.astimezone(dt.UTC).timetuple()[:6])
+            entry = zipfile.ZipInfo(name, date_time=local.timetuple()[:6])
             entry.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(entry, files[name])
     return buffer.getvalue()

@@ -24,7 +24,15 @@ from cryptography.hazmat.primitives import hashes
 from shared.crypto import statuslist
 from shared.crypto.sm2x509 import certificate_der_from_pem
 from shared.crypto.suites import PublicKey, public_key_from_pem
-from shared.crypto.tokens import TokenError, VerifiedToken, read_token_header, verify_token
+from shared.crypto.tokens import (
+    TokenError,
+    VerifiedToken,
+    is_qr_token,
+    read_token_header,
+    token_from_text,
+    verify_qr_token,
+    verify_token,
+)
 from shared.domain.canonical import canonical_json, sm3_hex
 
 __all__ = ["TrustList", "TrustListError", "load_trust_list", "status_from_list"]
@@ -48,6 +56,16 @@ class TrustList:
         return self.token_keys.get(kid)
 
     def verify_token(self, token: str, *, now: datetime | None) -> VerifiedToken:
+        """A JWS token, or a QR token (its verify URL too) by its key id's prefix."""
+        token = token_from_text(token) if isinstance(token, str) else token
+        if is_qr_token(token):
+            return verify_qr_token(
+                token,
+                resolve_keys=lambda alg, prefix: [
+                    key for kid, key in self.token_keys.items() if kid.startswith(prefix)
+                ],
+                now=now,
+            )
         return verify_token(token, resolve_key=self.resolve, now=now)
 
 

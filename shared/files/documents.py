@@ -13,18 +13,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.utils import timezone
 
+from shared.crypto.suites import get_suite
+from shared.crypto.tokens import sign_qr_token
 from shared.files import keystore
 from shared.files.render import LicenseDocument
 from shared.licenses.models import License, LicenseVersion
 
 HOLDER_CODE_LABELS = {"001": "统一社会信用代码", "111": "公民身份号码"}
 WATERMARKS = {"revoked": "已吊销", "annulled": "已撤销", "cancelled": "已注销"}
-TOKEN_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,23 +89,37 @@ def _fields(lic: License, version: LicenseVersion) -> list[tuple[str, str]]:
 def qr_token_issue(
     *, lic: License, version: LicenseVersion, now: datetime | None = None
 ) -> QrToken:
-    """A signed QR token for one version, valid for the type's `qr_validity_days` (art. 14)."""
+    """A signed QR token for one version, valid for the type's `qr_validity_days` (art. 14).
+
+    The compact form (`shared.crypto.tokens.sign_qr_token`) in an all-upper-case URL, so the
+    whole QR code is alphanumeric mode: version 8 instead of version 16 for the former JWS URL,
+    which a phone or zbar still reads from a page printed or scanned at 80 dpi.
+    """
     now = now or timezone.now()
     expires = now + timedelta(days=lic.license_type.qr_validity_days)
     from shared.files.statuslists import status_index_ensure
 
-    claims = {
-        "id": version.identifier,
-        "ver": version.version,
-        "iss": lic.issuer.code,
-        "lib": lic.library_code,
-        "iat": int(now.timestamp()),
-        "exp": int(expires.timestamp()),
-        "sli": status_index_ensure(license=lic).index,
-    }
-    token = keystore.token_sign(claims)
-    url = f"{settings.FILES_PUBLIC_BASE_URL.rstrip('/')}/v/{quote(token, safe='.-_')}"
-    return QrToken(token=token, url=url, issued_at=now, expires_at=expires)
+    key = keystore.token_key_active()
+    token = sign_qr_token(
+        suite=get_suite(key.suite),
+        key=keystore.private_key(key),
+        kid=key.key_id,
+        identifier=version.identifier,
+        issuer=lic.issuer.code,
+        issued_at=int(now.timestamp()),
+        expires_at=int(expires.timestamp()),
+        status_index=status_index_ensure(license=lic).index,
+    )
+    return QrToken(token=token, url=qr_url(token), issued_at=now, expires_at=expires)
+
+
+def qr_url(token: str) -> str:
+    """`HTTP://HOST/V/<TOKEN>`: scheme and host upper-cased (both are case-insensitive) so that
+    with the base-36 token every character is in the QR alphanumeric set; a path prefix in
+    `FILES_PUBLIC_BASE_URL` is kept as written."""
+    parts = urlsplit(settings.FILES_PUBLIC_BASE_URL.rstrip("/"))
+    base = urlunsplit((parts.scheme.upper(), parts.netloc.upper(), parts.path, "", ""))
+    return f"{base}/V/{token}"
 
 
 def license_document(

@@ -4,9 +4,11 @@ Writes (`pki_init`, `seal_create`, `seal_rotate`, `token_key_rotate`) are servic
 reads keys and caches what is expensive to rebuild, one of each per worker process:
 decrypted keys and pyHanko signers (FIELD-NOTES: parsing a key per signature halves the rate).
 
-Keys at rest are PBES2-encrypted PKCS#8 with `FILES_KEY_PASSWORD` (by default a password derived
-from SECRET_KEY, which production must set anyway). A key created in an HSM (PKCS#11) never
-leaves it; only its certificate is stored here.
+Keys at rest are PBES2-encrypted PKCS#8 with `FILES_KEY_PASSWORD`. Without it (development
+only) the password is derived from SECRET_KEY; production refuses to start without its own
+FILES_KEY_PASSWORD (shared/conf/production.py), and `make demo` generates one per library
+(DEMO_DIR/secrets.json). A key created in an HSM (PKCS#11) never leaves it; only its
+certificate is stored here.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ def _password() -> bytes:
     configured = settings.FILES_KEY_PASSWORD
     if configured:
         return configured.encode()
+    # Development fallback: with the public default SECRET_KEY this protects nothing, which is
+    # why production and the demo always set FILES_KEY_PASSWORD.
     return (
         hashlib.sha256(f"elicense-files-keys:{settings.SECRET_KEY}".encode()).hexdigest().encode()
     )

@@ -26,8 +26,8 @@ from shared.domain.canonical import sm3_hex
 from shared.domain.status import Action, Status
 from shared.files import documents, keystore, storage
 from shared.files.models import AnnotatedCopy, LegacyScan, LicenseFile
-from shared.files.ofd_render import license_ofd_page
-from shared.files.render import FONT_CANDIDATES, render_license_pdf
+from shared.files.ofd_render import license_ofd_page, ofd_font
+from shared.files.render import render_license_pdf
 from shared.files.signals import license_file_ready
 from shared.files.statuslists import status_index_ensure
 from shared.licenses import services as license_services
@@ -233,9 +233,10 @@ def _license_file_ofd_make(row: LicenseFile) -> LicenseFile:
     )
     seal_key = keystore.sm2_seal_for(agency=lic.issuer)
     now = timezone.now()
+    page = license_ofd_page(doc, font_path=keystore.font_path())
     data = ofd_build(
-        license_ofd_page(doc),
-        font_name=FONT_CANDIDATES[0],
+        page,
+        font=ofd_font(keystore.font_path(), page),  # embedded, as the PDF embeds its font
         signer=keystore.ofd_signer(seal_key),
         when=now,
         doc_id=sm3_hex(f"{row.identifier}:{row.variant}".encode())[:32],

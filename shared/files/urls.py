@@ -1,4 +1,9 @@
-"""Pages outside /api/v1/: the public verify page a licence's QR code points to."""
+"""Pages outside /api/v1/: the public verify page a licence's QR code points to.
+
+QR codes carry `HTTP://HOST/V/<TOKEN>` (upper case: the whole code is QR alphanumeric mode,
+see `shared.files.documents.qr_url`); `/v/<token>` is the former spelling, still printed on
+older licences and typed by people. Django matches paths case-sensitively, hence two routes.
+"""
 
 from django.urls import path
 
@@ -6,4 +11,5 @@ from shared.files import views
 
 urlpatterns = [
     path("v/<str:token>", views.verify_page, name="verify-page"),
+    path("V/<str:token>", views.verify_page, name="verify-page-qr"),
 ]

@@ -1,4 +1,5 @@
-"""The public verify page `/v/<token>`: what a phone shows after scanning a licence's QR code."""
+"""The public verify page `/V/<TOKEN>` (and the former `/v/<token>`): what a phone shows after
+scanning a licence's QR code."""
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render

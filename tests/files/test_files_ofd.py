@@ -94,7 +94,8 @@ def test_ofd_package_parses_and_its_seal_verifies_with_gmssl(issuer, issued):
     assert customs["identifier"] == ident
     document = ET.fromstring(files["Doc_0/Document.xml"])  # noqa: S314
     assert document.findtext(f".//{Q}PhysicalBox") == "0 0 210 297"
-    assert ET.fromstring(files["Doc_0/PublicRes.xml"]).find(f".//{Q}Font") is not None  # noqa: S314
+    font = ET.fromstring(files["Doc_0/PublicRes.xml"]).find(f".//{Q}Font")  # noqa: S314
+    assert f"Doc_0/Res/{font.findtext(Q + 'FontFile')}" in files  # embedded, not only named
     texts = _texts(files)
     assert issued["holder"]["name"] in texts and issued["number"] in " ".join(texts)
     assert f"证照标识：{ident}" in texts

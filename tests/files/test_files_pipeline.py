@@ -63,7 +63,7 @@ def test_issue_is_rendered_and_sealed_by_the_worker(
         check=True,
     ).stdout.strip()
     assert zbar == url
-    assert url.startswith("http://testserver/v/")
+    assert url.startswith("HTTP://TESTSERVER/V/")  # upper case: QR alphanumeric mode
     path = urlsplit(url).path
     page = anon.get(path)
     assert page.status_code == 200

@@ -453,3 +453,339 @@ def test_fuzz_any_edit_of_a_valid_token_is_refused(name, data):
     with pytest.raises(TokenError) as caught:
         verify_token(edited, resolve_key=_any_key, now=NOW)
     assert caught.value.code in CODES
+
+
+# --- QR tokens: binary claims in base 36 -----------------------------------------------------
+
+from shared.crypto.tokens import (  # noqa: E402 - the QR section's own imports
+    is_qr_token,
+    sign_qr_token,
+    token_from_text,
+    verify_qr_token,
+)
+from shared.domain.identifiers import build_identifier  # noqa: E402
+
+QR_ID = CLAIMS["id"]
+QR_ISSUER = "11430000006122244L"
+KID = {suite.name: suite.key_id(suite.public_key_of(KEYS[suite.name])) for suite in (GM, INTL)}
+IAT = int(NOW.timestamp())
+EXP = IAT + 30 * 86400
+QR_SHAPE = re.compile(r"[1-9A-Z][0-9A-Z]*")
+
+
+def _qr(suite, **overrides):
+    args = {
+        "suite": suite,
+        "key": KEYS[suite.name],
+        "kid": KID[suite.name],
+        "identifier": QR_ID,
+        "issuer": QR_ISSUER,
+        "issued_at": IAT,
+        "expires_at": EXP,
+        "status_index": 131_071,
+    }
+    return sign_qr_token(**{**args, **overrides})
+
+
+def _keys(suite, *keys):
+    """A registry answering a kid prefix with ``keys`` (default: the suite's key)."""
+    publics = [suite.public_key_of(k) for k in (keys or (KEYS[suite.name],))]
+    calls = []
+
+    def resolve(alg, prefix):
+        calls.append((alg, prefix))
+        return publics if KID[suite.name].startswith(prefix) else []
+
+    resolve.calls = calls
+    return resolve
+
+
+def _b36decode(token: str) -> bytes:
+    """An independent decoder: the token is one base-36 number, big-endian bytes."""
+    number = int(token, 36)
+    return number.to_bytes((number.bit_length() + 7) // 8, "big")
+
+
+def _b36encode(data: bytes) -> str:
+    number, out = int.from_bytes(data, "big"), ""
+    while number:
+        number, digit = divmod(number, 36)
+        out = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"[digit] + out
+    return out
+
+
+def _qr_raw(suite, body: bytes, key=None) -> str:
+    """A QR token with an arbitrary body, correctly signed (so only its structure is wrong)."""
+    key = key if key is not None else KEYS[suite.name]
+    r, s = decode_dss_signature(suite.sign(key, b"elicense-qr-token:" + body))
+    return _b36encode(body + r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+
+
+def _qr_code(token, resolve, now=NOW) -> str:
+    with pytest.raises(TokenError) as caught:
+        verify_qr_token(token, resolve_keys=resolve, now=now)
+    return caught.value.code
+
+
+@BOTH
+def test_qr_round_trip_carries_the_design_claims(suite):
+    # given
+    resolve = _keys(suite)
+    # when
+    token = _qr(suite)
+    verified = verify_qr_token(token, resolve_keys=resolve, now=NOW)
+    # then: identifier, version, issuer, issued-at, expires-at (DESIGN §5) and the status index
+    assert QR_SHAPE.fullmatch(token) and is_qr_token(token)
+    assert verified == VerifiedToken(
+        kid=KID[suite.name][:8],
+        alg=suite.token_alg,
+        claims={"id": QR_ID, "ver": 1, "iss": QR_ISSUER, "iat": IAT, "exp": EXP, "sli": 131_071},
+    )
+    assert resolve.calls == [(suite.token_alg, KID[suite.name][:8])]
+    assert read_token_header(token) == {"alg": suite.token_alg, "kid": KID[suite.name][:8]}
+
+
+@BOTH
+def test_qr_token_layout_is_binary_and_compact(suite):
+    # given
+    token = _qr(suite)
+    jws = sign_token(
+        suite=suite,
+        key=KEYS[suite.name],
+        kid=KID[suite.name],
+        claims={"id": QR_ID, "ver": 1, "iss": QR_ISSUER, "iat": IAT, "exp": EXP, "sli": 131_071},
+    )
+    # when
+    data = _b36decode(token)
+    # then: header, 4-byte kid, uint32 times, and the raw r ‖ s signature at the end
+    assert data[0] == 0x10 | {"gm": 1, "intl": 2}[suite.name]
+    assert data[1:5] == bytes.fromhex(KID[suite.name])[:4]
+    assert int.from_bytes(data[5:9], "big") == IAT
+    assert int.from_bytes(data[9:13], "big") == EXP
+    assert len(data) == 114  # 50 bytes of claims + 64 of signature
+    assert len(token) == 176 < len(jws) / 2
+
+
+def test_qr_alphanumeric_serial_other_issuer_and_no_status_index():
+    # given: a serial with letters, an issuer other than the identifier's, no status index
+    identifier = str(
+        build_identifier(
+            type_code="11100000000013338W011",
+            issuer_code=QR_ISSUER,
+            serial="A0B1C2",
+            version=999,
+        )
+    )
+    token = _qr(GM, identifier=identifier, issuer="91410100MA44XXXX0X", status_index=None)
+    # when
+    claims = verify_qr_token(token, resolve_keys=_keys(GM), now=NOW).claims
+    # then
+    assert claims == {
+        "id": identifier,
+        "ver": 999,
+        "iss": "91410100MA44XXXX0X",
+        "iat": IAT,
+        "exp": EXP,
+    }
+
+
+@BOTH
+def test_qr_expiry_boundary(suite):
+    token = _qr(suite)
+    exp = datetime.fromtimestamp(EXP, UTC)
+    assert verify_qr_token(token, resolve_keys=_keys(suite), now=exp - timedelta(seconds=1))
+    assert _qr_code(token, _keys(suite), now=exp) == "token.expired"
+    # without `now` the window is not checked (the verify page reads an expired code's date)
+    assert verify_qr_token(token, resolve_keys=_keys(suite)).claims["exp"] == EXP
+    with pytest.raises(ValueError, match="timezone-aware"):
+        verify_qr_token(token, resolve_keys=_keys(suite), now=datetime(2025, 6, 1))
+
+
+@BOTH
+def test_qr_forgeries_are_refused(suite):
+    token = _qr(suite)
+    # another key under the same kid prefix
+    assert _qr_code(token, _keys(suite, OTHER_KEYS[suite.name])) == "token.bad_signature"
+    # a token signed by another key, looked up among ours
+    forged = _qr(suite, key=OTHER_KEYS[suite.name])
+    assert _qr_code(forged, _keys(suite)) == "token.bad_signature"
+    # a prefix shared by two keys: the one that verifies wins
+    both = _keys(suite, OTHER_KEYS[suite.name], KEYS[suite.name])
+    assert verify_qr_token(token, resolve_keys=both, now=NOW).claims["id"] == QR_ID
+    # no key, or only a key of the other suite (no algorithm confusion)
+    assert _qr_code(token, lambda alg, prefix: []) == "token.unknown_key"
+    other_suite = INTL if suite is GM else GM
+    assert _qr_code(
+        token, lambda alg, prefix: [other_suite.public_key_of(KEYS[other_suite.name])]
+    ) == ("token.unknown_key")
+    # the JWS verifier does not accept a QR token, nor the QR verifier a JWS
+    assert _code(token, _resolver(suite)) == "token.malformed"
+    jws = sign_token(suite=suite, key=KEYS[suite.name], kid="k1", claims=CLAIMS)
+    assert _qr_code(jws, _keys(suite)) == "token.malformed"
+
+
+def _body(
+    *,
+    header=0x11,
+    flags=1 | 2,
+    type_int=None,
+    issuer_int=None,
+    serial=(11, 20230000403, 5),
+    tail=b"\x00\x01\x7f",
+):
+    """A QR token body with the given parts (defaults: the valid claims of `_qr(GM)`)."""
+    definer = 0
+    for char in "11100000000013338W":
+        definer = definer * 31 + "0123456789ABCDEFGHJKLMNPQRTUWXY".index(char)
+    issuer = 0
+    for char in QR_ISSUER:
+        issuer = issuer * 31 + "0123456789ABCDEFGHJKLMNPQRTUWXY".index(char)
+    length, value, width = serial
+    return (
+        bytes([header])
+        + bytes.fromhex(KID["gm"])[:4]
+        + IAT.to_bytes(4, "big")
+        + EXP.to_bytes(4, "big")
+        + bytes([flags])
+        + (type_int if type_int is not None else definer * 1000 + 11).to_bytes(13, "big")
+        + (issuer_int if issuer_int is not None else issuer).to_bytes(12, "big")
+        + bytes([length])
+        + value.to_bytes(width, "big")
+        + tail
+    )
+
+
+def test_qr_body_helper_matches_the_signer():
+    # the oracle below builds exactly what sign_qr_token writes (status index 127)
+    token = _qr(GM, status_index=127)
+    assert _b36decode(token)[:-64] == _body()
+    assert verify_qr_token(_qr_raw(GM, _body()), resolve_keys=_keys(GM), now=NOW).claims == {
+        "id": QR_ID,
+        "ver": 1,
+        "iss": QR_ISSUER,
+        "iat": IAT,
+        "exp": EXP,
+        "sli": 127,
+    }
+
+
+QR_MALFORMED = {
+    "format_2": _body(header=0x21),
+    "alg_0": _body(header=0x10),
+    "alg_3": _body(header=0x13),
+    "unknown_flag": _body(flags=1 | 2 | 8),
+    "trailing_byte": _body(tail=b"\x00\x01\x7f\x00"),
+    "short": _body(tail=b"\x00"),
+    "overlong_varint": _body(tail=b"\x00\x01\xff\x00"),
+    "endless_varint": _body(tail=b"\x00\x01\xff\xff\xff\xff\x01"),
+    "definer_out_of_range": _body(type_int=31**18 * 1000),
+    "issuer_out_of_range": _body(issuer_int=31**18),
+    "serial_length_0": _body(serial=(0, 0, 0)),
+    "serial_length_31": _body(serial=(31, 1, 13)),
+    "serial_out_of_range": _body(serial=(2, 100, 1)),
+    "digit_serial_in_base_36": _body(flags=2, serial=(2, 37, 2)),  # "11" spelt in base 36
+    "version_0": _body(tail=b"\x00\x00\x7f"),
+    "version_1000": _body(tail=b"\x03\xe8\x7f"),
+    "issuer_flag_same_issuer": _body(
+        flags=1 | 2 | 4, tail=b"\x00\x01\x7f" + _body()[27:39]
+    ),  # the explicit issuer repeats the identifier's
+}
+
+
+@pytest.mark.parametrize("body", QR_MALFORMED.values(), ids=QR_MALFORMED.keys())
+def test_qr_correctly_signed_but_malformed_bodies(body):
+    # given
+    token = _qr_raw(GM, body)
+    resolve = _keys(GM)
+    # when / then: refused before any key lookup
+    assert _qr_code(token, resolve) == "token.malformed"
+    assert resolve.calls == []
+
+
+QR_TEXT_MALFORMED = {
+    "empty": "",
+    "leading_zero": "0" + _qr(GM),
+    "lower_case": _qr(GM).lower(),
+    "too_long": "Z" * 401,
+    "signature_only": _b36encode(b"\x11" * 64),
+    "space": _qr(GM)[:20] + " " + _qr(GM)[20:],
+    "dot": _qr(GM) + ".",
+}
+
+
+@pytest.mark.parametrize("token", QR_TEXT_MALFORMED.values(), ids=QR_TEXT_MALFORMED.keys())
+def test_qr_malformed_text(token):
+    assert _qr_code(token, _keys(GM)) == "token.malformed"
+
+
+@pytest.mark.parametrize("token", [None, b"ABC", 42])
+def test_qr_non_string_tokens_are_malformed(token):
+    assert _qr_code(token, _keys(GM)) == "token.malformed"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("HTTP://HOST/V/ABC123", "ABC123"),
+        ("https://host/prefix/v/abc123?x=1#f", "ABC123"),
+        ("  abc123  ", "ABC123"),
+        ("http://host/v/eyJh.eyJi.c2ln", "eyJh.eyJi.c2ln"),  # the former JWS form, as is
+        ("eyJh.eyJi.c2ln", "eyJh.eyJi.c2ln"),
+        ("http://host/V/", ""),
+    ],
+)
+def test_token_from_text(text, expected):
+    assert token_from_text(text) == expected
+
+
+def test_sign_qr_token_refuses_programming_errors():
+    with pytest.raises(ValueError, match="licence identifier"):
+        _qr(GM, identifier="1.2.3")
+    with pytest.raises(ValueError, match="hexadecimal"):
+        _qr(GM, kid="k1")
+    with pytest.raises(ValueError, match="at least 4 bytes"):
+        _qr(GM, kid="abcd")
+    with pytest.raises(ValueError, match="uint32"):
+        _qr(GM, expires_at=2**32)
+    with pytest.raises(ValueError, match="uint32"):
+        _qr(GM, issued_at=-1)
+    with pytest.raises(ValueError, match="status_index"):
+        _qr(GM, status_index=2**28)
+    with pytest.raises(ValueError, match="统一社会信用代码"):
+        _qr(GM, issuer="410100")
+    with pytest.raises(TypeError, match="not a key of the gm suite"):
+        _qr(GM, key=KEYS["intl"])
+
+
+def _qr_any_key(alg, prefix):
+    return [_any_key(alg, prefix)]
+
+
+QR_VALID = {suite.name: _qr(suite) for suite in (GM, INTL)}
+
+
+@FUZZ
+@given(name=st.sampled_from(["gm", "intl"]), data=st.data())
+def test_fuzz_any_edit_of_a_valid_qr_token_is_refused(name, data):
+    # given
+    token = QR_VALID[name]
+    position = data.draw(st.integers(0, len(token) - 1))
+    replacement = data.draw(
+        st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZa $%*+-./:", max_size=2)
+    )
+    edited = token[:position] + replacement + token[position + 1 :]
+    if edited == token:
+        return
+    # when / then
+    with pytest.raises(TokenError) as caught:
+        verify_qr_token(edited, resolve_keys=_qr_any_key, now=NOW)
+    assert caught.value.code in CODES
+
+
+@FUZZ
+@given(st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", max_size=420) | st.text())
+def test_fuzz_qr_text_raises_only_token_error(text):
+    for candidate in (text, token_from_text(text), token_from_text(f"HTTP://H/V/{text}")):
+        with pytest.raises(TokenError) as caught:
+            verify_qr_token(candidate, resolve_keys=_qr_any_key, now=NOW)
+        assert caught.value.code in CODES
