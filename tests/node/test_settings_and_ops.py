@@ -59,6 +59,9 @@ def test_production_starts_with_real_settings(tmp_path):
         DATABASE_URL="postgres://postgres@127.0.0.1:5432/elicense_hub",
         REDIS_URL="redis://127.0.0.1:6379/14",
         HOLDER_CODE_KEY="k" * 40,
+        FILES_KEY_PASSWORD="f" * 40,
+        FEDERATION_KEY_PASSWORD="e" * 40,
+        ACCESS_LOG_KEY_PASSWORD="a" * 40,
     )
     assert result.returncode == 0, result.stderr
 
