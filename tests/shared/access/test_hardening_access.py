@@ -27,7 +27,7 @@ from shared.core.errors import ApplicationError, ForbiddenError
 from tests.shared.access.conftest import MATTER
 
 pytestmark = pytest.mark.django_db
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def last_id() -> int:

@@ -31,7 +31,7 @@ from tests.shared.files.files_support import issue, render_pending
 
 pytestmark = pytest.mark.django_db
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PURPOSE = {"matter_code": "M0001", "use_cause": "办理食品经营许可变更，核验营业执照"}
 SCOPE = "预包装食品销售（含冷藏冷冻食品）、散装食品销售（含冷藏冷冻食品）、保健食品销售、" * 4
 
