@@ -23,12 +23,14 @@ install: $(VENV)/.installed system
 demo: install
 	$(PY) deploy/demo.py
 
-## The whole suite against a real PostgreSQL and Redis: one pytest run per deployment.
-## Three runs: the library at a node, the hub, and the federation of real processes.
+## The whole suite against a real PostgreSQL and Redis: one pytest run per deployment, each
+## folder under the settings it needs (tests mirror the code: docs/architecture.md).
+## Three runs: the shared library and the node's uplink under the node's settings, the hub's
+## aggregation under the hub's, and the federation of real processes.
 test: install
 	$(PY) deploy/check_services.py
-	$(PY) -m pytest tests/shared tests/node tests/files tests/access --ignore=tests/access/hub --ds=municipal_node.settings.test $(PYTEST_ARGS)
-	$(PY) -m pytest tests/hub tests/access/hub --ds=provincial_hub.settings.test $(PYTEST_ARGS)
+	$(PY) -m pytest tests/shared tests/node --ds=municipal_node.settings.test $(PYTEST_ARGS)
+	$(PY) -m pytest tests/hub --ds=provincial_hub.settings.test $(PYTEST_ARGS)
 	$(PY) -m pytest tests/federation --ds=municipal_node.settings.test $(PYTEST_ARGS)
 
 lint: install

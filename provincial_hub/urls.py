@@ -3,7 +3,7 @@ from django.urls import include, path
 from shared.core.urls import library_urlpatterns
 
 urlpatterns = [
-    path("api/v1/", include("shared.federation.api.urls_hub")),
+    path("api/v1/", include("provincial_hub.aggregation.api.urls")),
     *library_urlpatterns,
 ]
 

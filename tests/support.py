@@ -6,7 +6,7 @@ from shared.accounts import services as accounts
 from shared.accounts.models import Agency, User
 from shared.catalog import services as catalog
 from shared.catalog.models import LicenseType
-from shared.core.demo_data import make_citizen_id, make_uscc
+from shared.demo.data import make_citizen_id, make_uscc
 
 __all__ = ["make_agency", "make_citizen_id", "make_type", "make_user", "make_uscc", "token_client"]
 

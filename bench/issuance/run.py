@@ -102,7 +102,7 @@ def main() -> None:
 
     from shared.accounts import services as accounts
     from shared.catalog import services as catalog
-    from shared.core.demo_data import make_uscc
+    from shared.demo.data import make_uscc
     from shared.files import documents, keystore
     from shared.files.models import LicenseFile
     from shared.licenses.models import License, LicenseVersion

@@ -54,7 +54,7 @@ def setup() -> dict:
     from shared.access.models import Grant
     from shared.accounts import services as accounts
     from shared.catalog import services as catalog
-    from shared.core.demo_data import make_uscc
+    from shared.demo.data import make_uscc
     from shared.licenses import services as licenses
 
     def agency(name: str, body: str, **flags):  # type: ignore[no-untyped-def]

@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from shared.core.demo_data import make_citizen_id, make_uscc  # noqa: E402 - after sys.path
+from shared.demo.data import make_citizen_id, make_uscc  # noqa: E402 - after sys.path
 
 LIBRARIES = {"hub": "HUB_PORT", "410100": "NODE1_PORT", "410300": "NODE2_PORT"}
 NODES = ("410100", "410300")

@@ -2,7 +2,13 @@
 
 from shared.conf.base import *  # noqa: F403
 from shared.conf.divisions import CITIES
-from shared.conf.env import ImproperlyConfiguredError, broker_url, database_config, env
+from shared.conf.env import (
+    ImproperlyConfiguredError,
+    broker_url,
+    database_config,
+    env,
+    env_int,
+)
 
 NODE_CODE = env("NODE_CODE", "410100")
 if NODE_CODE not in CITIES:
@@ -19,3 +25,21 @@ WSGI_APPLICATION = "municipal_node.wsgi.application"
 DATABASES = {"default": database_config(f"node-{NODE_CODE}")}
 CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = broker_url(f"node-{NODE_CODE}")
 CELERY_RESULT_BACKEND = None
+
+# What only a city node does: send its changes, files and checkpoints up to the hub.
+# Listed before the shared apps: its `federation` command extends the shared one (Django takes a
+# command from the first app that has it).
+_shared_apps = INSTALLED_APPS.index("shared.core")  # noqa: F405
+INSTALLED_APPS = [
+    *INSTALLED_APPS[:_shared_apps],  # noqa: F405
+    "municipal_node.uplink",
+    *INSTALLED_APPS[_shared_apps:],  # noqa: F405
+]
+# A copy, not shared.conf.base's dict: one tier's entries never reach the other's.
+CELERY_BEAT_SCHEDULE = {
+    **CELERY_BEAT_SCHEDULE,  # noqa: F405
+    "federation-forward-checkpoint": {
+        "task": "federation.forward_checkpoint",
+        "schedule": env_int("ACCESS_CHECKPOINT_SECONDS", 60),
+    },
+}

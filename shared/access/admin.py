@@ -9,7 +9,6 @@ from shared.access.models import (
     Checkpoint,
     Grant,
     PurgeRun,
-    Witness,
 )
 
 
@@ -43,12 +42,6 @@ class AccessRecordAdmin(ReadOnlyAdmin):
 @admin.register(Checkpoint)
 class CheckpointAdmin(ReadOnlyAdmin):
     list_display = ("tree_size", "root_hash", "signed_at", "key_id")
-
-
-@admin.register(Witness)
-class WitnessAdmin(ReadOnlyAdmin):
-    list_display = ("node_code", "tree_size", "status", "problem", "received_at")
-    list_filter = ("status", "node_code")
 
 
 @admin.register(PurgeRun)

@@ -164,41 +164,6 @@ class Checkpoint(models.Model):
         return f"checkpoint {self.tree_size}"
 
 
-class Witness(models.Model):
-    """At the hub: a node's checkpoint as received, and whether it extends the last one
-    witnessed (a node cannot rewrite its history unseen)."""
-
-    class Status(models.TextChoices):
-        CONSISTENT = "consistent", "一致"
-        INCONSISTENT = "inconsistent", "不一致（历史被改写）"
-        BAD_SIGNATURE = "bad_signature", "签名无效"
-        UNPROVEN = "unproven", "缺少一致性证明"
-
-    node_code = models.CharField("节点", max_length=6, db_index=True)
-    tree_size = models.BigIntegerField()
-    root_hash = models.CharField(max_length=64)
-    head_hash = models.CharField(max_length=64, blank=True)
-    signed_at = models.DateTimeField(null=True, blank=True)
-    key_id = models.CharField(max_length=32, blank=True)
-    public_key = models.TextField(blank=True)
-    signature = models.TextField(blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices)
-    problem = models.CharField(max_length=300, blank=True)
-    previous = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    payload = models.JSONField(default=dict)
-    received_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        verbose_name = "检查点见证"
-        verbose_name_plural = "检查点见证"
-        ordering = ["node_code", "-id"]
-
-    def __str__(self) -> str:
-        return f"{self.node_code}@{self.tree_size} {self.status}"
-
-
 class PurgeRun(models.Model):
     """One retention purge: which records went to which archive file (art. 27: ≥ 3 years)."""
 

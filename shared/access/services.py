@@ -21,6 +21,7 @@ from shared.access import ratelimit
 from shared.access.holders import holder_code_digest, holder_code_normalise
 from shared.access.log import committed_write, log_append
 from shared.access.models import AccessRecord, AnonymousCount, Grant
+from shared.access.sources import sector_query
 from shared.access.text import log_text, purpose_check
 from shared.accounts.models import Agency, User
 from shared.catalog.models import LicenseType
@@ -31,7 +32,7 @@ from shared.core.errors import (
     NotFoundError,
     PermanentError,
 )
-from shared.federation.sector import sector_query
+from shared.core.tier import is_hub
 from shared.licenses.models import License
 
 MAX_USE_CAUSE = 200
@@ -267,7 +268,7 @@ def grant_create(
         agency=agency,
         license_type=license_type,
         matter_code=matter_code,
-        tier=Grant.Tier.PROVINCE if settings.LIBRARY_TIER == "hub" else Grant.Tier.CITY,
+        tier=Grant.Tier.PROVINCE if is_hub() else Grant.Tier.CITY,
         valid_from=valid_from,
         valid_to=valid_to,
         granted_by=actor,

@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "shared.files",
     "shared.access",
     "shared.federation",
+    "shared.demo",  # `seed_demo` only; no app imports it
 ]
 
 MIDDLEWARE = [
@@ -272,18 +273,12 @@ CELERY_BEAT_SCHEDULE["federation-relay-sweep"] = {
     "task": "federation.relay_sweep",
     "schedule": env_int("FEDERATION_SWEEP_SECONDS", 5),
 }
-CELERY_BEAT_SCHEDULE["federation-forward-checkpoint"] = {
-    "task": "federation.forward_checkpoint",
-    "schedule": env_int("ACCESS_CHECKPOINT_SECONDS", 60),
-}
-# Licence files travel by digest: the hub fetches a city's file it lacks (DESIGN §6).
+# Licence files travel by digest: the hub fetches a city's file it lacks (DESIGN §6; the
+# sweep's beat entry is in provincial_hub.settings, the checkpoint forwarding's in
+# municipal_node.settings: each tier schedules its own tasks).
 FEDERATION_FILE_MAX_BYTES = env_int("FEDERATION_FILE_MAX_BYTES", 50 * 1024 * 1024)
 FEDERATION_FILE_MAX_ATTEMPTS = env_int("FEDERATION_FILE_MAX_ATTEMPTS", 12)
 FEDERATION_FILE_SWEEP_SECONDS = env_int("FEDERATION_FILE_SWEEP_SECONDS", 30)
-CELERY_BEAT_SCHEDULE["federation-fetch-files"] = {
-    "task": "federation.fetch_files_sweep",
-    "schedule": FEDERATION_FILE_SWEEP_SECONDS,
-}
 CELERY_BEAT_SCHEDULE["federation-reconcile"] = {
     "task": "federation.reconcile_all",
     "schedule": env_int("FEDERATION_RECONCILE_SECONDS", 900),

@@ -6,10 +6,12 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound, JsonResponse
 
+from shared.core.tier import library_tier
+
 
 def healthz(request: HttpRequest) -> JsonResponse:
     """Liveness: the process answers."""
-    return JsonResponse({"status": "ok", "tier": settings.LIBRARY_TIER})
+    return JsonResponse({"status": "ok", "tier": library_tier()})
 
 
 def readyz(request: HttpRequest) -> JsonResponse:
@@ -31,7 +33,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
         ready = False
     body = {
         "status": "ready" if ready else "not_ready",
-        "tier": settings.LIBRARY_TIER,
+        "tier": library_tier(),
         "library_code": settings.LIBRARY_CODE,
         "library_name": settings.LIBRARY_NAME,
         "checks": checks,

@@ -16,6 +16,7 @@ the event would change — the licence, its issuer agency, the type — and refu
 """
 
 import logging
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -351,28 +352,23 @@ def apply_license_repair(payload: dict[str, Any], *, sender: str) -> License:
     return lic
 
 
+# Repairs from a city carry its files by digest; the hub registers who records them.
+_files_recorder: Callable[..., Any] | None = None
+
+
+def files_recorder_register(recorder: Callable[..., Any]) -> None:
+    global _files_recorder
+    _files_recorder = recorder
+
+
 def _record_files(payload: dict[str, Any], sender: str) -> None:
-    if payload.get("files"):
-        from shared.federation.files import record_files
-
-        record_files(payload["files"], sender=sender)
+    if payload.get("files") and _files_recorder is not None:
+        _files_recorder(payload["files"], sender=sender)
 
 
-def _apply_checkpoint(payload: dict[str, Any], *, sender: str) -> Any:
-    from shared.federation.checkpoints import apply_checkpoint
-
-    return apply_checkpoint(payload, sender=sender)
-
-
-def _apply_file_ready(payload: dict[str, Any], *, sender: str) -> Any:
-    from shared.federation.files import apply_file_ready
-
-    return apply_file_ready(payload, sender=sender)
-
-
-HANDLERS = {
-    "access.checkpoint": _apply_checkpoint,
-    "file.ready": _apply_file_ready,
+# The event kinds both tiers apply; a tier adds its own in its AppConfig.ready
+# (the hub: "access.checkpoint", "file.ready").
+HANDLERS: dict[str, Callable[..., Any]] = {
     "catalog.type": apply_type,
     "license.event": apply_license_event,
     "license.repair": apply_license_repair,

@@ -18,7 +18,8 @@ from shared.catalog.models import LicenseType
 from shared.core.counters import counter_next
 from shared.federation import snapshots
 from shared.federation.digests import base_key
-from shared.federation.models import OutboxEvent, Peer, StreamCounter
+from shared.federation.models import OutboxEvent, StreamCounter
+from shared.federation.roles import role
 from shared.files.models import LicenseFile
 from shared.licenses.models import License, LicenseEvent, LicenseVersion
 from shared.licenses.selectors import licences_by_natural_key
@@ -82,15 +83,8 @@ def holder_city(code: str, code_type: str) -> str | None:
 
 
 def streams_for(lic: License) -> list[str]:
-    if settings.LIBRARY_TIER == "node":
-        # Licences that came down from the hub are not sent back up.
-        return [settings.FEDERATION_HUB_CODE] if lic.library_code == settings.LIBRARY_CODE else []
-    if lic.library_code != settings.LIBRARY_CODE or not settings.FEDERATION_PUSH_DOWN:
-        return []
-    city = holder_city(lic.holder_code, lic.holder_code_type)
-    if city and Peer.objects.filter(code=city, active=True).exists():
-        return [city]
-    return []
+    """Up to the hub at a node, down to the holder's city at the hub: the tier decides."""
+    return role().streams_for(lic)
 
 
 def license_payload(
@@ -129,14 +123,7 @@ def repair_payload(lic: License) -> dict[str, Any]:
         "events": [snapshots.event_snapshot(e) for e in events],
         "committed_at": timezone.now().isoformat(),
     }
-    if settings.LIBRARY_TIER == "node":
-        # The files go by digest as in `file.ready`: a hub that lost one fetches it again.
-        from shared.federation.files import file_payload
-
-        ready = getattr(lic, "ready_files", None)
-        if ready is None:
-            ready = lic.files.filter(state=LicenseFile.State.READY).order_by("id")
-        payload["files"] = [file_payload(f) for f in ready]
+    role().repair_payload_extend(lic, payload)
     return payload
 
 
@@ -197,22 +184,21 @@ def on_license_changed(
         kind = "license.repair"
     else:
         kind = "license.event"
-    if settings.LIBRARY_TIER == "hub":
-        # Cities do not receive the provincial catalogue: the licence carries its type.
-        payload["type"] = snapshots.type_snapshot(license.license_type)
+    role().license_payload_extend(license, payload)
     for stream in streams:
         outbox_write(stream=stream, kind=kind, key=license_key(license), payload=payload)
 
 
 def on_license_type_changed(sender: Any, *, license_type: LicenseType, **_: Any) -> None:
-    if settings.LIBRARY_TIER != "node" or license_type.state == LicenseType.State.DRAFT:
+    if license_type.state == LicenseType.State.DRAFT:
         return
-    outbox_write(
-        stream=settings.FEDERATION_HUB_CODE,
-        kind="catalog.type",
-        key=license_type.type_code,
-        payload={"schema": snapshots.SCHEMA, "type": snapshots.type_snapshot(license_type)},
-    )
+    for stream in role().type_streams(license_type):
+        outbox_write(
+            stream=stream,
+            kind="catalog.type",
+            key=license_type.type_code,
+            payload={"schema": snapshots.SCHEMA, "type": snapshots.type_snapshot(license_type)},
+        )
 
 
 def license_resend(*, stream: str, keys: list[str]) -> int:

@@ -1,96 +1,11 @@
-"""Reads for operators: delivery state, streams, and the hub's view of every city."""
+"""Reads for operators: delivery state and streams (the hub's view of every city is in
+`provincial_hub.aggregation.selectors`)."""
 
-from datetime import timedelta
 from typing import Any
 
-from django.db.models import Avg, Count, Max, Q
-from django.utils import timezone
+from django.db.models import Count, Max, Q
 
-from shared.conf.divisions import CITIES
-from shared.federation.models import (
-    Arrival,
-    InboundCursor,
-    OutboxEvent,
-    QuarantinedRecord,
-    ReceivedEnvelope,
-    ReconcileRun,
-    RejectedEvent,
-    RemoteFile,
-)
-
-
-def aggregation_nodes() -> list[dict[str, Any]]:
-    """Per city: last event, lag, backlog, failures, late arrivals by issuer, last reconciliation."""
-    now = timezone.now()
-    since = now - timedelta(hours=24)
-    cursors = {c.sender: c for c in InboundCursor.objects.all()}
-    failures = dict(
-        ReceivedEnvelope.objects.filter(
-            received_at__gte=since, outcome=ReceivedEnvelope.Outcome.REFUSED
-        )
-        .values_list("sender")
-        .annotate(n=Count("id"))
-    )
-    rejected = dict(RejectedEvent.objects.values_list("sender").annotate(n=Count("id")))
-    not_owner = dict(
-        RejectedEvent.objects.filter(error_code="federation.not_owner")
-        .values_list("sender")
-        .annotate(n=Count("id"))
-    )
-    quarantined = dict(
-        QuarantinedRecord.objects.values_list("library_code").annotate(n=Count("id"))
-    )
-    files: dict[str, dict[str, int]] = {}
-    for node, state, n in RemoteFile.objects.values_list("node", "state").annotate(n=Count("id")):
-        files.setdefault(node, {})[state] = n
-    result = []
-    for code, name in CITIES.items():
-        cursor = cursors.get(code)
-        arrivals = Arrival.objects.filter(library_code=code)
-        recent = arrivals.filter(arrived_at__gte=since).aggregate(
-            avg=Avg("lag_seconds"), max=Max("lag_seconds"), n=Count("id")
-        )
-        late = list(
-            arrivals.filter(late=True)
-            .values("issuer_code")
-            .annotate(late=Count("id"))
-            .order_by("-late")[:20]
-        )
-        last_run = ReconcileRun.objects.filter(scope=code).first()
-        result.append(
-            {
-                "code": code,
-                "name": name,
-                "high_water_mark": cursor.high_water_mark if cursor else 0,
-                "last_event_at": cursor.last_event_at if cursor else None,
-                "last_envelope_at": cursor.last_envelope_at if cursor else None,
-                "backlog": cursor.backlog if cursor else 0,
-                "lag_seconds_avg_24h": recent["avg"],
-                "lag_seconds_max_24h": recent["max"],
-                "arrivals_24h": recent["n"],
-                "refused_envelopes_24h": failures.get(code, 0),
-                "rejected_events": rejected.get(code, 0),
-                "rejected_not_owner": not_owner.get(code, 0),
-                "quarantined_records": quarantined.get(code, 0),
-                "late_by_issuer": late,
-                "licenses": arrivals.count(),
-                "files": {
-                    state: files.get(code, {}).get(state, 0) for state in RemoteFile.State.values
-                },
-                "last_reconciliation": (
-                    {
-                        "started_at": last_run.started_at,
-                        "state": last_run.state,
-                        "differences": last_run.differences,
-                        "repaired": last_run.repaired,
-                        "duration_ms": last_run.duration_ms,
-                    }
-                    if last_run
-                    else None
-                ),
-            }
-        )
-    return result
+from shared.federation.models import OutboxEvent
 
 
 def outbox_list(*, stream: str | None = None, state: str | None = None):  # type: ignore[no-untyped-def]
@@ -115,12 +30,3 @@ def outbox_summary() -> list[dict[str, Any]]:
         )
         .order_by("stream")
     )
-
-
-def remote_file_list(*, node: str | None = None, state: str | None = None):  # type: ignore[no-untyped-def]
-    rows = RemoteFile.objects.all().order_by("-updated_at")
-    if node:
-        rows = rows.filter(node=node)
-    if state:
-        rows = rows.filter(state=state)
-    return rows

@@ -1,13 +1,11 @@
-"""Connects the federation's outbox writers to the library's change signals."""
+"""Connects the federation's outbox writers to the library's change signals (a node's file
+announcements are wired by `municipal_node.uplink`)."""
 
 from shared.catalog.signals import license_type_changed
-from shared.federation.files import on_license_file_ready
 from shared.federation.outbox import on_license_changed, on_license_type_changed
-from shared.files.signals import license_file_ready
 from shared.licenses.signals import license_changed
 
 
 def connect() -> None:
     license_changed.connect(on_license_changed, dispatch_uid="federation.outbox.license")
     license_type_changed.connect(on_license_type_changed, dispatch_uid="federation.outbox.type")
-    license_file_ready.connect(on_license_file_ready, dispatch_uid="federation.outbox.file")

@@ -8,6 +8,7 @@ from django.conf import settings
 from shared.federation import relay
 from shared.federation.models import OutboxEvent, Peer
 from shared.federation.reconciliation import reconcile_run
+from shared.federation.roles import role
 
 log = logging.getLogger(__name__)
 
@@ -41,18 +42,8 @@ def relay_sweep() -> int:
 
 @shared_task(name="federation.reconcile_all")
 def reconcile_all() -> int:
-    if settings.LIBRARY_TIER == "hub":
-        codes = list(
-            Peer.objects.filter(active=True)
-            .exclude(code=settings.LIBRARY_CODE)
-            .values_list("code", flat=True)
-        )
-    else:
-        codes = (
-            [settings.FEDERATION_HUB_CODE]
-            if Peer.objects.filter(code=settings.FEDERATION_HUB_CODE, active=True).exists()
-            else []
-        )
+    """Beat: the hub compares itself with every active city, a node with the hub."""
+    codes = role().reconcile_peers()
     for code in codes:
         reconcile_peer.delay(code)
     return len(codes)
@@ -61,29 +52,3 @@ def reconcile_all() -> int:
 @shared_task(name="federation.reconcile_peer", acks_late=True)
 def reconcile_peer(peer_code: str) -> int:
     return reconcile_run(peer_code=peer_code, trigger="beat").differences
-
-
-@shared_task(name="federation.forward_checkpoint")
-def forward_checkpoint() -> int | None:
-    from shared.federation.checkpoints import checkpoint_forward
-
-    return checkpoint_forward()
-
-
-@shared_task(name="federation.fetch_file", acks_late=True)
-def fetch_remote_file(file_id: int) -> str:
-    """Fetch one city file by digest; failures are recorded on the row (the sweep retries)."""
-    from shared.federation.files import remote_file_fetch
-
-    return remote_file_fetch(file_id=file_id).state
-
-
-@shared_task(name="federation.fetch_files_sweep")
-def fetch_files_sweep() -> int:
-    """Beat: pending fetches whose task was lost, failed ones whose back-off has passed."""
-    from shared.federation.files import remote_file_sweep
-
-    ids = remote_file_sweep() if settings.LIBRARY_TIER == "hub" else []
-    for file_id in ids:
-        fetch_remote_file.delay(file_id)
-    return len(ids)

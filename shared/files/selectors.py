@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.db.models import QuerySet
 
 from shared.accounts.models import User
 from shared.core.errors import ConflictError, NotFoundError
 from shared.domain.status import Status
-from shared.federation.models import RemoteFile
 from shared.files.models import AnnotatedCopy, LicenseFile
+from shared.files.remote import StoredFile, remote_files_for
 from shared.licenses.models import License, LicenseVersion
 
 TERMINAL = {
@@ -38,47 +37,21 @@ def file_row(*, lic: License, identifier: str | None = None) -> LicenseFile | No
     ).first()
 
 
-def is_city_license(lic: License) -> bool:
-    """At the hub, a licence a city issued: its file is made at the node and fetched here by
-    digest (`RemoteFile`), never rendered at the hub."""
-    return settings.LIBRARY_TIER == "hub" and lic.library_code != settings.LIBRARY_CODE
-
-
-def remote_file_row(*, lic: License, identifier: str | None = None) -> RemoteFile | None:
-    identifier = identifier or lic.identifier
-    return RemoteFile.objects.filter(
-        identifier=identifier, variant=_preferred_variant(lic, identifier), node=lic.library_code
-    ).first()
-
-
-def _remote_for_download(lic: License, identifier: str | None) -> RemoteFile:
-    row = remote_file_row(lic=lic, identifier=identifier)
-    if row is None or row.state != RemoteFile.State.READY:
-        failed = row is not None and row.state == RemoteFile.State.FAILED
-        raise ConflictError(
-            "file.not_fetched",
-            "该城市证照的签章文件获取失败，正在重试，请稍后再试或联系管理员"
-            if failed
-            else "该城市证照的签章文件尚未从城市节点获取到省级库，请稍后再试",
-            {
-                "state": row.state if row else "awaiting",
-                "attempts": row.attempts if row else 0,
-                "node": lic.library_code,
-            },
-        )
-    return row
-
-
-def file_for_download(*, lic: License, identifier: str | None = None) -> LicenseFile | RemoteFile:
+def file_for_download(*, lic: License, identifier: str | None = None) -> LicenseFile | StoredFile:
     """The ready file, or 409 while it is being made / 404 when the version has none. At the
-    hub, a city licence's file is the one fetched from the node (409 until it is)."""
+    hub, a city licence's file is the one fetched from the node (409 until it is): see
+    `shared.files.remote`."""
     if lic.status in (Status.pending.value, Status.returned.value):
         raise ConflictError("file.not_released", "证照尚未生效，没有签章文件")
     if identifier and identifier != lic.identifier:
         if not LicenseVersion.objects.filter(license=lic, identifier=identifier).exists():
             raise NotFoundError("license.not_found", "证照不存在")
-    if is_city_license(lic):
-        return _remote_for_download(lic, identifier)
+    remote = remote_files_for(lic)
+    if remote is not None:
+        identifier = identifier or lic.identifier
+        return remote.for_download(
+            lic, identifier=identifier, variant=_preferred_variant(lic, identifier)
+        )
     row = file_row(lic=lic, identifier=identifier)
     if row is None:
         raise NotFoundError("file.not_found", "该证照版本没有签章文件")
@@ -95,8 +68,9 @@ def file_for_download(*, lic: License, identifier: str | None = None) -> License
 
 def file_status(*, lic: License) -> dict[str, Any] | None:
     """What the licence shows about its file: state, and where to download it when ready."""
-    if is_city_license(lic):
-        return _remote_status(lic)
+    remote = remote_files_for(lic)
+    if remote is not None:
+        return remote.status(lic, variant=_preferred_variant(lic, lic.identifier))
     # The issue call answers with the row it has just written (see license_file_schedule).
     row = getattr(lic, "_file_row", None) or file_row(lic=lic)
     if row is None:
@@ -112,23 +86,6 @@ def file_status(*, lic: License) -> dict[str, Any] | None:
         "sm3": row.sm3 or None,
         "qr_expires_at": row.qr_expires_at,
         "rendered_at": row.rendered_at,
-    }
-
-
-def _remote_status(lic: License) -> dict[str, Any] | None:
-    row = remote_file_row(lic=lic)
-    if row is None:
-        return None
-    ready = row.state == RemoteFile.State.READY
-    return {
-        "state": row.state,
-        "variant": row.variant,
-        "attempts": row.attempts,
-        "last_error": "" if ready else row.last_error,
-        "url": f"/api/v1/licenses/{row.identifier}/file.pdf" if ready else None,
-        "sm3": row.sm3,
-        "qr_expires_at": None,
-        "rendered_at": row.fetched_at,
     }
 
 

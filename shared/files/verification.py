@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from shared.core.tier import library_tier
 from shared.crypto.ofd import is_ofd, ofd_verify
 from shared.crypto.pdfverify import FileCheck, verify_pdf
 from shared.crypto.pki import certificate_fingerprint, certificate_from_pem
@@ -311,7 +312,7 @@ def trust_list_build() -> dict[str, Any]:
         "type": "ElicenseTrustList",
         "library": settings.LIBRARY_CODE,
         "library_name": settings.LIBRARY_NAME,
-        "tier": settings.LIBRARY_TIER,
+        "tier": library_tier(),
         "suite": settings.CRYPTO_SUITE,
         "issued_at": now.isoformat(),
         "next_update": (now + timedelta(days=1)).isoformat(),

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from shared.core.demo_data import make_citizen_id, make_uscc
+from shared.demo.data import make_citizen_id, make_uscc
 
 pytestmark = pytest.mark.slow
 

@@ -120,9 +120,7 @@ def test_access_log_checkpoints_are_witnessed_by_the_hub(make_federation):
     fed = make_federation(("hub", "410100"))
     hub, node = fed["hub"], fed["410100"]
     fed.start()
-    forward = (
-        "from shared.federation.checkpoints import checkpoint_forward; print(checkpoint_forward())"
-    )
+    forward = "from municipal_node.uplink.checkpoints import checkpoint_forward; print(checkpoint_forward())"
     first = int(node.manage("shell", "-c", forward).stdout.strip().splitlines()[-1])
     assert first > 0  # the demo seed made access records
     wait_until(

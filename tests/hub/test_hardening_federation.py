@@ -15,6 +15,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from provincial_hub.aggregation.selectors import aggregation_nodes
 from shared.accounts.models import Agency
 from shared.catalog.models import LicenseType
 from shared.crypto.suites import get_suite
@@ -31,7 +32,6 @@ from shared.federation.models import (
     RejectedEvent,
 )
 from shared.federation.outbox import license_key, license_payload, repair_payload
-from shared.federation.selectors import aggregation_nodes
 from shared.federation.snapshots import type_snapshot
 from shared.licenses.models import License, LicenseEvent, LicenseVersion
 from tests.support import make_agency, make_type, make_uscc, make_user, token_client

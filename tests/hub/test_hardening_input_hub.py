@@ -77,7 +77,7 @@ def test_hub_unknown_url_and_unexpected_error_are_json(admin):
     assert "URLconf" not in response.content.decode()
     admin.raise_request_exception = False
     with mock.patch(
-        "shared.federation.api.views.selectors.aggregation_nodes",
+        "provincial_hub.aggregation.api.views.selectors.aggregation_nodes",
         side_effect=RuntimeError("secret traceback text"),
     ) as nodes:
         response = admin.get("/api/v1/aggregation/nodes/")

@@ -23,9 +23,9 @@ from django.core.management import call_command
 from shared.access import keys as access_keys
 from shared.conf.env import INSECURE_SECRET_PREFIX, ImproperlyConfiguredError
 from shared.conf.production import check_production_settings
-from shared.core import demo as core_demo
-from shared.core import demo_data
 from shared.crypto.suites import get_suite, private_key_from_pem, private_key_to_pem
+from shared.demo import data as demo_data
+from shared.demo import seed as core_demo
 
 ROOT = Path(__file__).resolve().parents[2]
 PUBLIC_DEFAULT = INSECURE_SECRET_PREFIX + "change-me-in-production"

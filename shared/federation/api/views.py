@@ -1,12 +1,10 @@
 """Exchange endpoints (signed by libraries, not by users) and the operators' delivery console."""
 
 from django.conf import settings
-from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.permissions import AllowAny
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,9 +12,8 @@ from rest_framework.views import APIView
 from shared.core.api.permissions import IsLibraryAdmin
 from shared.core.api.schema import ErrorSerializer
 from shared.core.errors import ApplicationError, PermanentError
-from shared.federation import files, relay, selectors
+from shared.federation import relay, selectors
 from shared.federation.api.serializers import (
-    AggregationNodeSerializer,
     DigestRequestSerializer,
     DigestResponseSerializer,
     IngestAckSerializer,
@@ -25,32 +22,26 @@ from shared.federation.api.serializers import (
     OutboxRetrySerializer,
     ReconcileRunSerializer,
     ReconcileStartSerializer,
-    RemoteFileRetrySerializer,
-    RemoteFileSerializer,
-    ResendRequestSerializer,
-    ResendResponseSerializer,
     StatusSerializer,
     StreamSummarySerializer,
 )
 from shared.federation.auth import authenticate_peer
 from shared.federation.ingest import ingest_envelope
 from shared.federation.models import InboundCursor, ReconcileRun
-from shared.federation.outbox import license_resend
 from shared.federation.reconciliation import digests_for
-from shared.files.api.views import PdfRenderer
 
 # Calls between libraries: bad input, no or bad signature, a signer that may not ask this.
 PEER_ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer}
 
 
-class _PeerOnly(APIView):
+class PeerOnlyApi(APIView):
     """Called by other libraries: authenticated by signatures, not by user tokens."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
 
-class EnvelopeApi(_PeerOnly):
+class EnvelopeApi(PeerOnlyApi):
     @extend_schema(
         request=OpenApiTypes.OBJECT,
         responses={200: IngestAckSerializer, **PEER_ERRORS, 409: ErrorSerializer},
@@ -68,7 +59,7 @@ class EnvelopeApi(_PeerOnly):
         )
 
 
-class StatusApi(_PeerOnly):
+class StatusApi(PeerOnlyApi):
     @extend_schema(
         parameters=[OpenApiParameter("node", OpenApiTypes.STR, required=True)],
         responses={200: StatusSerializer, **PEER_ERRORS},
@@ -83,7 +74,11 @@ class StatusApi(_PeerOnly):
         return Response({"node": node, "high_water_mark": cursor.high_water_mark if cursor else 0})
 
 
-class DigestsApi(_PeerOnly):
+class DigestsApi(PeerOnlyApi):
+    # The hub serves each city the digests of that city's licences (the sender's scope); a
+    # node serves only its own. The tier's URLconf says which (`as_view(scope_is_sender=True)`).
+    scope_is_sender = False
+
     @extend_schema(
         request=DigestRequestSerializer,
         responses={200: DigestResponseSerializer, **PEER_ERRORS},
@@ -94,48 +89,12 @@ class DigestsApi(_PeerOnly):
         data = DigestRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         scope = data.validated_data["scope"]
-        allowed = sender if settings.LIBRARY_TIER == "hub" else settings.LIBRARY_CODE
+        allowed = sender if self.scope_is_sender else settings.LIBRARY_CODE
         if scope != allowed:
             raise ApplicationError("exchange.forbidden", "无权获取该库的摘要", status=403)
         return Response(
             digests_for(scope=scope, **{k: data.validated_data[k] for k in ("level", "prefixes")})
         )
-
-
-class ResendApi(_PeerOnly):
-    @extend_schema(
-        request=ResendRequestSerializer,
-        responses={200: ResendResponseSerializer, **PEER_ERRORS},
-        summary="省级枢纽请求节点重发证照（对账修复）",
-    )
-    def post(self, request: Request) -> Response:
-        sender = authenticate_peer(request, expected_sender=settings.FEDERATION_HUB_CODE)
-        data = ResendRequestSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        queued = license_resend(stream=sender, keys=data.validated_data["keys"])
-        return Response({"queued": queued})
-
-
-class NodeFileApi(_PeerOnly):
-    """The hub fetches a city's licence file by its SM3 digest (files travel by digest)."""
-
-    renderer_classes = [JSONRenderer, PdfRenderer]
-
-    @extend_schema(
-        responses={
-            (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, "签章文件"),
-            **PEER_ERRORS,
-            404: ErrorSerializer,
-        },
-        summary="省级枢纽按摘要获取本库签章文件（交换签名令牌）",
-    )
-    def get(self, request: Request, sm3: str) -> HttpResponse:
-        authenticate_peer(request, expected_sender=settings.FEDERATION_HUB_CODE)
-        data, content_type = files.node_file_get(sm3=sm3)
-        response = HttpResponse(data, content_type=content_type)
-        response["Content-Length"] = str(len(data))
-        response["Cache-Control"] = "private, no-transform"
-        return response
 
 
 class OutboxListApi(generics.ListAPIView):
@@ -204,50 +163,3 @@ class ReconcileRunListApi(generics.ListAPIView):
         peer_get(data.validated_data["peer"])
         reconcile_peer.delay(data.validated_data["peer"])
         return Response(data.validated_data, status=status.HTTP_202_ACCEPTED)
-
-
-class AggregationNodesApi(APIView):
-    permission_classes = [IsLibraryAdmin]
-
-    @extend_schema(
-        responses={200: AggregationNodeSerializer(many=True)},
-        summary="各市汇聚情况：最近事件、时延、积压、失败、逾期、最近对账",
-    )
-    def get(self, request: Request) -> Response:
-        return Response(AggregationNodeSerializer(selectors.aggregation_nodes(), many=True).data)
-
-
-class RemoteFileListApi(generics.ListAPIView):
-    permission_classes = [IsLibraryAdmin]
-    serializer_class = RemoteFileSerializer
-
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("node", OpenApiTypes.STR),
-            OpenApiParameter("state", OpenApiTypes.STR),
-        ],
-        summary="城市签章文件的获取情况（按摘要获取）",
-    )
-    def get(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
-        return super().get(request, *args, **kwargs)
-
-    def get_queryset(self):  # type: ignore[no-untyped-def]
-        params = self.request.query_params
-        return selectors.remote_file_list(node=params.get("node"), state=params.get("state"))
-
-
-class RemoteFileRetryApi(APIView):
-    permission_classes = [IsLibraryAdmin]
-
-    @extend_schema(
-        request=RemoteFileRetrySerializer,
-        responses={200: OutboxRetryResultSerializer},
-        summary="重试获取失败的城市签章文件",
-    )
-    def post(self, request: Request) -> Response:
-        data = RemoteFileRetrySerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        count = files.remote_file_retry(
-            node=data.validated_data.get("node"), ids=data.validated_data.get("ids")
-        )
-        return Response({"retried": count})

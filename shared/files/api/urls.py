@@ -1,11 +1,17 @@
-"""Files, verification and sharing under /api/v1/. The per-licence routes (file.pdf, file.ofd,
-qr.png, qr-token/, archive.zip) live in shared/licenses/api/urls.py, before its catch-all."""
+"""Files, verification and sharing under /api/v1/, with the per-licence routes (file.pdf,
+file.ofd, qr.png, qr-token/, archive.zip): shared/core/urls.py includes these before the
+licences' routes, whose catch-all `licenses/<identifier>/<action>/` would take `qr-token/`."""
 
 from django.urls import path
 
 from shared.files.api import views
 
 urlpatterns = [
+    path("licenses/<str:identifier>/file.pdf", views.LicenseFilePdfApi.as_view()),
+    path("licenses/<str:identifier>/file.ofd", views.LicenseFileOfdApi.as_view()),
+    path("licenses/<str:identifier>/qr.png", views.LicenseQrPngApi.as_view()),
+    path("licenses/<str:identifier>/qr-token/", views.LicenseQrTokenApi.as_view()),
+    path("licenses/<str:identifier>/archive.zip", views.LicenseArchiveApi.as_view()),
     path("public/verify/<str:token>", views.PublicVerifyApi.as_view(), name="public-verify"),
     path("public/trust-list", views.TrustListApi.as_view(), name="trust-list"),
     path(

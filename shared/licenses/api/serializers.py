@@ -1,10 +1,8 @@
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from shared.domain.holder_codes import CODE_TYPES
 from shared.domain.status import ACTION_LABELS, STATUS_LABELS, Status, allowed_actions
-from shared.files.api.serializers import FileStatusSerializer
-from shared.files.selectors import file_status
+from shared.licenses.files import LicenseFileField
 from shared.licenses.models import Batch, BatchItem, License, LicenseEvent, LicenseVersion, Mode
 
 
@@ -55,7 +53,7 @@ class LicenseBaseSerializer(serializers.ModelSerializer):
 
 class LicenseSerializer(LicenseBaseSerializer):
     allowed_actions = serializers.SerializerMethodField()
-    file = serializers.SerializerMethodField(help_text="签章文件状态（生成中/已生成/失败）")
+    file = LicenseFileField(help_text="签章文件状态（生成中/已生成/失败）")
 
     class Meta:
         model = License
@@ -95,10 +93,6 @@ class LicenseSerializer(LicenseBaseSerializer):
 
     def get_allowed_actions(self, obj: License) -> list[str]:
         return [a.value for a in allowed_actions(status=Status(obj.status), pledged=obj.pledged)]
-
-    @extend_schema_field(FileStatusSerializer(allow_null=True))
-    def get_file(self, obj: License) -> dict | None:
-        return file_status(lic=obj)
 
 
 class LicenseVersionSerializer(serializers.ModelSerializer):

@@ -1,6 +1,5 @@
 from django.urls import path
 
-from shared.files.api import views as file_views
 from shared.licenses.api import views
 
 urlpatterns = [
@@ -20,12 +19,8 @@ urlpatterns = [
         views.LicenseEventListApi.as_view(),
         name="license-events",
     ),
-    # Files (issue #3): before the catch-all action route below, which must stay last.
-    path("licenses/<str:identifier>/file.pdf", file_views.LicenseFilePdfApi.as_view()),
-    path("licenses/<str:identifier>/file.ofd", file_views.LicenseFileOfdApi.as_view()),
-    path("licenses/<str:identifier>/qr.png", file_views.LicenseQrPngApi.as_view()),
-    path("licenses/<str:identifier>/qr-token/", file_views.LicenseQrTokenApi.as_view()),
-    path("licenses/<str:identifier>/archive.zip", file_views.LicenseArchiveApi.as_view()),
+    # The per-licence file routes (file.pdf, qr-token/, …) are the files app's, included
+    # before these (shared/core/urls.py): the catch-all action route below must stay last.
     path(
         "licenses/<str:identifier>/<str:action>/",
         views.LicenseActionApi.as_view(),

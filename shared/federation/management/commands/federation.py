@@ -1,12 +1,11 @@
 """`python manage.py <tier> federation <keygen|export-key|add-peer|peers|relay|resume|status|
-announce-files|envelope>`."""
+envelope>` (a node's `announce-files` is `municipal_node.uplink`'s command)."""
 
 import json
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from shared.federation import files as federation_files
 from shared.federation import keys, relay, selectors
 from shared.federation.models import Peer
 
@@ -30,12 +29,14 @@ class Command(BaseCommand):
         resume = sub.add_parser("resume", help="向接收方查询高水位并从该处续传")
         resume.add_argument("--stream", required=True)
         sub.add_parser("status", help="各交换流的投递状态")
-        files = sub.add_parser("announce-files", help="向省级库通告本库已生成的签章文件（补发）")
-        files.add_argument("--all", action="store_true", help="含已通告过的文件，全部重发")
         env = sub.add_parser("envelope", help="把外发事件封装成签名信封输出（排障与演练用）")
         env.add_argument("--stream", required=True)
         env.add_argument("--from-seq", type=int, required=True)
         env.add_argument("--to-seq", type=int, required=True)
+        self.add_tier_actions(sub)
+
+    def add_tier_actions(self, sub) -> None:  # type: ignore[no-untyped-def]
+        """A tier's own actions: its app's `federation` command overrides this and `handle`."""
 
     def handle(self, *args, action: str, **options):  # type: ignore[no-untyped-def]
         if action == "keygen":
@@ -78,9 +79,6 @@ class Command(BaseCommand):
         elif action == "status":
             for row in selectors.outbox_summary():
                 self.stdout.write(json.dumps(row, ensure_ascii=False))
-        elif action == "announce-files":
-            count = federation_files.files_announce(only_new=not options["all"])
-            self.stdout.write(f"已写入 {count} 条文件通告（file.ready），将随交换流发往省级库")
         elif action == "envelope":
             envelope = relay.envelope_for(
                 stream=options["stream"], first=options["from_seq"], last=options["to_seq"]

@@ -1,0 +1,49 @@
+"""The node registers what it adds to the shared protocol (`shared.federation.roles`) and the
+receivers of the library's signals that only a city needs."""
+
+from typing import Any
+
+from django.conf import settings
+
+from municipal_node.uplink import files
+from shared.catalog.models import LicenseType
+from shared.federation.models import Peer, ReconcileRun
+from shared.federation.roles import FederationRole, role_register
+from shared.files.models import LicenseFile
+from shared.files.signals import license_file_ready
+from shared.licenses.models import License
+
+
+class NodeRole(FederationRole):
+    """A city node: its own licences and catalogue go up to the hub; licences that came down
+    from the hub are not sent back up."""
+
+    def streams_for(self, lic: License) -> list[str]:
+        return [settings.FEDERATION_HUB_CODE] if lic.library_code == settings.LIBRARY_CODE else []
+
+    def repair_payload_extend(self, lic: License, payload: dict[str, Any]) -> None:
+        # The files go by digest as in `file.ready`: a hub that lost one fetches it again.
+        ready = getattr(lic, "ready_files", None)
+        if ready is None:
+            ready = lic.files.filter(state=LicenseFile.State.READY).order_by("id")
+        payload["files"] = [files.file_payload(f) for f in ready]
+
+    def type_streams(self, license_type: LicenseType) -> list[str]:
+        return [settings.FEDERATION_HUB_CODE]
+
+    def reconcile_peers(self) -> list[str]:
+        hub = settings.FEDERATION_HUB_CODE
+        return [hub] if Peer.objects.filter(code=hub, active=True).exists() else []
+
+    def reconcile_scope(self, peer: Peer) -> str:
+        return settings.LIBRARY_CODE
+
+    def reconcile(self, *, peer: Peer, run: ReconcileRun, history: str) -> None:
+        from municipal_node.uplink.reconciliation import node_reconcile
+
+        node_reconcile(peer=peer, run=run)
+
+
+def register() -> None:
+    role_register(NodeRole())
+    license_file_ready.connect(files.on_license_file_ready, dispatch_uid="uplink.files.ready")

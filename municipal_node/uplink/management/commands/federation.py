@@ -1,0 +1,20 @@
+"""`python manage.py node federation …`: the shared actions plus the node's `announce-files`.
+
+Django takes a command from the first installed app that has it, and the node's settings list
+`municipal_node.uplink` before the shared apps, so this command replaces the shared one here."""
+
+from municipal_node.uplink import files
+from shared.federation.management.commands import federation as shared_federation
+
+
+class Command(shared_federation.Command):
+    def add_tier_actions(self, sub) -> None:  # type: ignore[no-untyped-def]
+        announce = sub.add_parser("announce-files", help="向省级库通告本库已生成的签章文件（补发）")
+        announce.add_argument("--all", action="store_true", help="含已通告过的文件，全部重发")
+
+    def handle(self, *args, action: str, **options):  # type: ignore[no-untyped-def]
+        if action != "announce-files":
+            return super().handle(*args, action=action, **options)
+        count = files.files_announce(only_new=not options["all"])
+        self.stdout.write(f"已写入 {count} 条文件通告（file.ready），将随交换流发往省级库")
+        return None

@@ -1,0 +1,23 @@
+"""Hub-only endpoints (DESIGN §8): the exchange the nodes call, and the aggregation console."""
+
+from django.urls import path
+
+from provincial_hub.aggregation.api import views
+from shared.federation.api import views as exchange
+
+urlpatterns = [
+    path("exchange/envelopes/", exchange.EnvelopeApi.as_view(), name="exchange-envelopes"),
+    path("exchange/status", exchange.StatusApi.as_view(), name="exchange-status"),
+    path(
+        "exchange/digests/",
+        exchange.DigestsApi.as_view(scope_is_sender=True),
+        name="exchange-digests",
+    ),
+    path("aggregation/nodes/", views.AggregationNodesApi.as_view(), name="aggregation-nodes"),
+    path("aggregation/files/", views.RemoteFileListApi.as_view(), name="aggregation-files"),
+    path(
+        "aggregation/files/retry/",
+        views.RemoteFileRetryApi.as_view(),
+        name="aggregation-files-retry",
+    ),
+]

@@ -1,0 +1,111 @@
+"""Tables only the hub keeps: the sector libraries it queries, the city files it fetches by
+digest, and its witness of every node's access-log checkpoints.
+
+They moved here from `federation` and `access` (issue #11) with their tables: `db_table` keeps
+the old names, so existing hub databases keep their rows (migration 0001 is state-only).
+"""
+
+from django.db import models
+
+
+class SectorLibrary(models.Model):
+    """A provincial department's own library (art. 9), queried at the hub, never copied."""
+
+    code = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=100)
+    base_url = models.CharField(max_length=200)
+    type_codes = models.JSONField(default=list)
+    token = models.CharField(max_length=200, blank=True)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        db_table = "federation_sectorlibrary"
+        verbose_name = "行业电子证照库"
+        verbose_name_plural = "行业电子证照库"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RemoteFile(models.Model):
+    """A city's licence file the hub holds by reference (`file.ready` events), and the job of
+    fetching its bytes from the node by SM3 digest (DESIGN §6: files travel by digest).
+
+    One row per version identifier and variant. `state` is pending → ready, or failed with
+    attempts, last error and the next try (back-off); the beat sweep retries, an operator can
+    reset the attempts. The bytes are stored only once their SM3 and size match the event.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "待获取"
+        READY = "ready", "已获取"
+        FAILED = "failed", "获取失败"
+
+    node = models.CharField("来源库", max_length=6)
+    identifier = models.CharField("证照标识", max_length=120)
+    version = models.PositiveIntegerField("版本")
+    variant = models.CharField(max_length=10)
+    sm3 = models.CharField("文件摘要（SM3）", max_length=64)
+    size = models.PositiveIntegerField()
+    content_type = models.CharField(max_length=50, default="application/pdf")
+    state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    path = models.CharField(max_length=300, blank=True)
+    fetched_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "federation_remotefile"
+        verbose_name = "城市证照文件"
+        verbose_name_plural = "城市证照文件"
+        ordering = ["-updated_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["identifier", "variant"], name="remote_file_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"]),
+            models.Index(fields=["node", "state"]),
+            models.Index(fields=["sm3"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.node} {self.identifier} {self.variant} {self.state}"
+
+
+class Witness(models.Model):
+    """At the hub: a node's checkpoint as received, and whether it extends the last one
+    witnessed (a node cannot rewrite its history unseen)."""
+
+    class Status(models.TextChoices):
+        CONSISTENT = "consistent", "一致"
+        INCONSISTENT = "inconsistent", "不一致（历史被改写）"
+        BAD_SIGNATURE = "bad_signature", "签名无效"
+        UNPROVEN = "unproven", "缺少一致性证明"
+
+    node_code = models.CharField("节点", max_length=6, db_index=True)
+    tree_size = models.BigIntegerField()
+    root_hash = models.CharField(max_length=64)
+    head_hash = models.CharField(max_length=64, blank=True)
+    signed_at = models.DateTimeField(null=True, blank=True)
+    key_id = models.CharField(max_length=32, blank=True)
+    public_key = models.TextField(blank=True)
+    signature = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    problem = models.CharField(max_length=300, blank=True)
+    previous = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    payload = models.JSONField(default=dict)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "access_witness"
+        verbose_name = "检查点见证"
+        verbose_name_plural = "检查点见证"
+        ordering = ["node_code", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.node_code}@{self.tree_size} {self.status}"
