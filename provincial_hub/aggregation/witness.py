@@ -12,7 +12,7 @@ from typing import Any
 from django.db import transaction
 
 from provincial_hub.aggregation.models import Witness
-from shared.access import merkle
+from shared.crypto import merkle
 from shared.access.log import checkpoint_verify_signature
 from shared.core.errors import PermanentError
 

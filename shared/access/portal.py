@@ -15,13 +15,13 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from shared.access.holders import holder_code_normalise
 from shared.access.models import AccessRecord, HolderShare
 from shared.access.ratelimit import retry_after
 from shared.access.services import RateLimitedError, access_record, anonymous_refusal
 from shared.access.text import purpose_check
 from shared.accounts.models import User
 from shared.core.errors import ConflictError, NotFoundError, PermanentError
+from shared.core.holder_codes import holder_code_normalise
 from shared.licenses.models import License
 
 SHARE_DAYS_MAX = 30

@@ -16,8 +16,8 @@ from django_otp import login as otp_login
 from django_otp import match_token
 
 from shared.access import portal
-from shared.access.holders import holder_code_mask
 from shared.core.errors import ApplicationError
+from shared.core.holder_codes import holder_code_mask
 
 # One answer for every failed sign-in: wrong password, unknown user, staff account, wrong code.
 LOGIN_FAILED = "用户名、密码或动态口令错误，请核对后重试（动态口令为验证器当前显示的 6 位数字）"

@@ -18,7 +18,6 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from shared.access import ratelimit
-from shared.access.holders import holder_code_digest, holder_code_normalise
 from shared.access.log import committed_write, log_append
 from shared.access.models import AccessRecord, AnonymousCount, Grant
 from shared.access.sources import sector_query
@@ -32,6 +31,7 @@ from shared.core.errors import (
     NotFoundError,
     PermanentError,
 )
+from shared.core.holder_codes import holder_code_digest, holder_code_normalise
 from shared.core.tier import is_hub
 from shared.licenses.models import License
 

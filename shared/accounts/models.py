@@ -5,6 +5,8 @@ import hashlib
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 
+from shared.core.holder_codes import HolderCode
+
 
 class Agency(models.Model):
     """A government department, service centre or qualified institution (art. 3).
@@ -62,10 +64,11 @@ class User(AbstractUser):
     role = models.CharField("角色", max_length=20, choices=Role.choices, default=Role.STAFF)
     display_name = models.CharField("姓名", max_length=100, blank=True)
     # A holder (role `holder`) signs in to the holder portal; the code is kept as SM4
-    # ciphertext plus a keyed digest for lookup (shared.access.holders), never in plaintext.
+    # ciphertext plus a keyed digest for lookup (shared.core.holder_codes), never in plaintext.
     holder_code_type = models.CharField("持证主体代码类型", max_length=3, blank=True)
     holder_code_enc = models.BinaryField("持证主体代码（密文）", null=True, blank=True)
     holder_code_digest = models.CharField(max_length=64, blank=True, db_index=True)
+    holder_code = HolderCode()
 
     class Meta:
         verbose_name = "用户"
@@ -82,19 +85,6 @@ class User(AbstractUser):
     @property
     def is_holder(self) -> bool:
         return self.role == self.Role.HOLDER
-
-    @property
-    def holder_code(self) -> str:
-        from shared.access.holders import holder_code_decrypt
-
-        return holder_code_decrypt(self.holder_code_enc)
-
-    @holder_code.setter
-    def holder_code(self, code: str) -> None:
-        from shared.access.holders import holder_code_digest, holder_code_encrypt
-
-        self.holder_code_enc = holder_code_encrypt(code)
-        self.holder_code_digest = holder_code_digest(code)
 
 
 class ApiToken(models.Model):

@@ -23,7 +23,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from shared.access.holders import holder_code_digest, holder_code_encrypt
+from shared.core.holder_codes import holder_code_digest, holder_code_encrypt
 from shared.accounts.models import Agency
 from shared.calendars.selectors import workday_calendar
 from shared.catalog.models import LicenseType

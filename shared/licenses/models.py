@@ -5,9 +5,9 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from shared.access.holders import holder_code_decrypt, holder_code_digest, holder_code_encrypt
 from shared.accounts.models import Agency
 from shared.catalog.models import LicenseType
+from shared.core.holder_codes import HolderCode
 from shared.domain.status import ACTION_LABELS, STATUS_LABELS, Action, Status
 
 STATUS_CHOICES = [(s.value, STATUS_LABELS[s]) for s in Status]
@@ -41,9 +41,10 @@ class License(models.Model):
     pledge_until = models.DateField("质押期限", null=True, blank=True)
     holder_name = models.CharField("持证主体", max_length=200)
     # The code is stored as SM4 ciphertext plus a keyed digest for lookup (DESIGN §5);
-    # `holder_code` below reads and writes the plaintext.
+    # `holder_code` reads and writes the plaintext.
     holder_code_enc = models.BinaryField("持证主体代码（密文）")
     holder_code_digest = models.CharField("持证主体代码摘要", max_length=64)
+    holder_code = HolderCode()
     holder_code_type = models.CharField("持证主体代码类型", max_length=3)
     issue_date = models.DateField("颁证日期")
     valid_from = models.DateField("有效期起始")
@@ -85,15 +86,6 @@ class License(models.Model):
     def __str__(self) -> str:
         return self.identifier
 
-    @property
-    def holder_code(self) -> str:
-        return holder_code_decrypt(self.holder_code_enc)
-
-    @holder_code.setter
-    def holder_code(self, code: str) -> None:
-        self.holder_code_enc = holder_code_encrypt(code)
-        self.holder_code_digest = holder_code_digest(code)
-
 
 class LicenseVersion(models.Model):
     """An immutable version of a licence: what was issued, exactly as it was signed."""
@@ -105,6 +97,7 @@ class LicenseVersion(models.Model):
     holder_name = models.CharField(max_length=200)
     holder_code_enc = models.BinaryField()
     holder_code_digest = models.CharField(max_length=64)
+    holder_code = HolderCode()
     holder_code_type = models.CharField(max_length=3)
     issue_date = models.DateField()
     valid_from = models.DateField()
@@ -128,15 +121,6 @@ class LicenseVersion(models.Model):
 
     def __str__(self) -> str:
         return self.identifier
-
-    @property
-    def holder_code(self) -> str:
-        return holder_code_decrypt(self.holder_code_enc)
-
-    @holder_code.setter
-    def holder_code(self, code: str) -> None:
-        self.holder_code_enc = holder_code_encrypt(code)
-        self.holder_code_digest = holder_code_digest(code)
 
 
 class LicenseEvent(models.Model):

@@ -22,11 +22,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from shared.access.api.views import RecordedRefusalsMixin
-from shared.access.holders import holder_code_digest
 from shared.access.models import AccessRecord
 from shared.core.api.parsers import MultiPartParser
 from shared.core.api.schema import ErrorSerializer
 from shared.core.errors import ApplicationError, ForbiddenError, NotFoundError, PermanentError
+from shared.core.holder_codes import holder_code_digest
 from shared.crypto.qr import qr_png
 from shared.files import archive, documents, selectors, services, storage, verification
 from shared.files.access import authorize_share, copy_download_authorize, download_record

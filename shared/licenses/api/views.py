@@ -12,9 +12,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from shared.access.holders import holder_code_digest
 from shared.core.api.schema import ErrorSerializer
 from shared.core.errors import NotFoundError
+from shared.core.holder_codes import holder_code_digest
 from shared.domain.status import TRANSITIONS, Action
 from shared.licenses import batches, selectors, services
 from shared.licenses.api.serializers import (

@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 
 def encrypt_codes(apps, schema_editor):
-    from shared.access.holders import holder_code_digest, holder_code_encrypt
+    from shared.core.holder_codes import holder_code_digest, holder_code_encrypt
 
     for name in ("License", "LicenseVersion"):
         model = apps.get_model("licenses", name)
@@ -20,7 +20,7 @@ def encrypt_codes(apps, schema_editor):
 
 
 def decrypt_codes(apps, schema_editor):
-    from shared.access.holders import holder_code_decrypt
+    from shared.core.holder_codes import holder_code_decrypt
 
     for name in ("License", "LicenseVersion"):
         model = apps.get_model("licenses", name)

@@ -8,9 +8,10 @@ from django.db import connection, transaction
 from django.db.utils import DatabaseError
 from django.utils import timezone
 
-from shared.access import log, merkle
+from shared.access import log
 from shared.access.models import AccessRecord, ChainHead, Checkpoint
 from shared.access.services import access_record
+from shared.crypto import merkle
 from shared.crypto.suites import get_suite, public_key_from_pem
 from tests.shared.access.conftest import MATTER
 
@@ -262,4 +263,63 @@ def test_concurrent_appends_are_grouped_and_none_is_lost(consumer_user):
     assert errors == []
     assert AccessRecord.objects.count() == 200
     assert log.checkpoint_create().tree_size == 200
+    assert log.log_verify().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_append_inside_a_rolled_back_transaction_joins_the_group_and_stays(
+    consumer_user, monkeypatch
+):
+    import threading
+    import time
+
+    from django.db import connections
+
+    from shared.access.log import append as append_module
+
+    # given: a first INSERT held in flight, so the next callers queue behind it
+    real_insert, release, batches = append_module._insert, threading.Event(), []
+
+    def held_insert(rows, alias):
+        batches.append(len(rows))
+        if len(batches) == 1:
+            release.wait(10)
+        real_insert(rows, alias)
+
+    monkeypatch.setattr(append_module, "_insert", held_insert)
+
+    def outside():
+        try:
+            append(consumer_user, 1)
+        finally:
+            connections.close_all()
+
+    def inside():
+        try:
+            with transaction.atomic():
+                append(consumer_user, 1)
+                transaction.set_rollback(True)
+        finally:
+            connections.close_all()
+
+    def wait_for(condition):
+        deadline = time.monotonic() + 10
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert condition()
+
+    first = threading.Thread(target=outside)
+    first.start()
+    wait_for(lambda: len(batches) == 1)
+    # when: one caller inside a transaction (rolled back) and one outside queue meanwhile
+    waiters = [threading.Thread(target=inside), threading.Thread(target=outside)]
+    for thread in waiters:
+        thread.start()
+    wait_for(lambda: len(append_module._group_commit._queue) == 2)
+    release.set()
+    for thread in [first, *waiters]:
+        thread.join()
+    # then: both went in the next INSERT, and the rolled-back caller's record stayed
+    assert batches == [1, 2]
+    assert AccessRecord.objects.count() == 3
     assert log.log_verify().ok

@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.access import merkle
+from shared.crypto import merkle
 
 
 def mth(leaves):

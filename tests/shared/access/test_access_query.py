@@ -5,10 +5,10 @@ import pytest
 from django.db import transaction
 from django.test import override_settings
 
-from shared.access.holders import holder_code_digest
 from shared.access.models import AccessRecord, Grant
 from shared.access.services import access_record, use_authorize
 from shared.core.errors import ForbiddenError
+from shared.core.holder_codes import holder_code_digest
 from tests.shared.access.conftest import MATTER, grant, issue
 from tests.support import make_type, make_uscc
 

@@ -10,9 +10,10 @@ from django.db import connection, transaction
 from django.db.utils import DatabaseError
 from django.utils import timezone
 
-from shared.access import log, merkle
+from shared.access import log
 from shared.access.models import AccessRecord, LeafStub, PurgeRun
 from shared.core.errors import PermanentError
+from shared.crypto import merkle
 
 pytestmark = pytest.mark.django_db
 

@@ -46,9 +46,7 @@ def softhsm(tmp_path, settings):
     settings.FILES_PKCS11_PIN = "123456"
     keystore.reset_caches()
     yield
-    session = keystore._pkcs11_session
-    if session is not None:
-        session.close()
+    keystore.pkcs11_close()
     keystore.reset_caches()
 
 

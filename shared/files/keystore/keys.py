@@ -1,0 +1,113 @@
+"""Key rows at rest: the password they are encrypted with, the decrypted-key cache, and storing
+and retiring `SigningKey` rows of either suite.
+
+Keys at rest are PBES2-encrypted PKCS#8 with `FILES_KEY_PASSWORD`. Without it (development
+only) the password is derived from SECRET_KEY; production refuses to start without its own
+FILES_KEY_PASSWORD (shared/conf/production.py), and `make demo` generates one per library
+(DEMO_DIR/secrets.json). A key created in an HSM (PKCS#11) never leaves it; only its
+certificate is stored here.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from django.conf import settings
+from django.utils import timezone
+
+from shared.accounts.models import Agency
+from shared.core.errors import PermanentError
+from shared.crypto import pki, sm2x509
+from shared.crypto.suites import get_suite, private_key_from_pem
+from shared.files.models import SigningKey
+
+# Decrypted private keys, one per key and worker process (FIELD-NOTES: parsing a key per
+# signature halves the signing rate).
+_private_keys: dict[str, Any] = {}
+
+
+def key_password() -> bytes:
+    configured = settings.FILES_KEY_PASSWORD
+    if configured:
+        return configured.encode()
+    # Development fallback: with the public default SECRET_KEY this protects nothing, which is
+    # why production and the demo always set FILES_KEY_PASSWORD.
+    return (
+        hashlib.sha256(f"elicense-files-keys:{settings.SECRET_KEY}".encode()).hexdigest().encode()
+    )
+
+
+def private_key(key: SigningKey) -> Any:
+    """The decrypted private key (cached per process). Not for HSM keys."""
+    cached = _private_keys.get(key.key_id)
+    if cached is not None:
+        return cached
+    if key.backend != SigningKey.Backend.DATABASE or not key.private_key_pem:
+        raise PermanentError("pki.key_not_exportable", "该密钥保存在硬件密码模块中")
+    loaded = private_key_from_pem(key.private_key_pem.encode(), key_password())
+    _private_keys[key.key_id] = loaded
+    return loaded
+
+
+def forget_private_keys() -> None:
+    _private_keys.clear()
+
+
+def store_ec(
+    *,
+    kind: str,
+    agency: Agency | None,
+    key: Any,  # ECDSA (CAs, seals), RSA (the local TSA), None (kept in the HSM)
+    issued: pki.IssuedCertificate,
+    subject: Any,
+    pkcs11_label: str = "",
+) -> SigningKey:
+    """Store a key (None: it stays in the HSM) with its X.509 certificate from the ECDSA CA."""
+    public = issued.certificate.public_key()
+    return SigningKey.objects.create(
+        kind=kind,
+        agency=agency,
+        suite="intl",
+        key_id=issued.fingerprint[:32],
+        subject=subject.rfc4514_string(),
+        serial_hex=issued.serial_hex,
+        certificate_pem=issued.pem,
+        public_key_pem=public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode(),
+        private_key_pem=pki.key_to_encrypted_pem(key, key_password()) if key is not None else "",
+        backend=SigningKey.Backend.DATABASE if key is not None else SigningKey.Backend.PKCS11,
+        pkcs11_label=pkcs11_label,
+        not_before=issued.not_before,
+        not_after=issued.not_after,
+    )
+
+
+def store_sm2(
+    *, kind: str, agency: Agency | None, key: Any, cert: sm2x509.Sm2Certificate, seal: bytes = b""
+) -> SigningKey:
+    """Store an SM2 key with its certificate and, for a seal, the `SESeal` the SM2 CA made."""
+    gm = get_suite("gm")
+    return SigningKey.objects.create(
+        kind=kind,
+        agency=agency,
+        suite="gm",
+        key_id=cert.fingerprint[:32],
+        subject=cert.subject,
+        serial_hex=cert.serial_hex,
+        certificate_pem=cert.pem,
+        public_key_pem=gm.public_key_to_pem(cert.public_key).decode(),
+        private_key_pem=gm.private_key_to_pem(key, key_password()).decode(),
+        endorsement=base64.b64encode(seal).decode("ascii") if seal else "",
+        not_before=cert.not_before,
+        not_after=cert.not_after,
+    )
+
+
+def retire(kind: str, agency: Agency | None) -> None:
+    SigningKey.objects.filter(kind=kind, agency=agency, active=True).update(
+        active=False, retired_at=timezone.now()
+    )
