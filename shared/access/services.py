@@ -31,12 +31,12 @@ from shared.core.errors import (
     NotFoundError,
     PermanentError,
 )
+from shared.domain.status import UNRELEASED
 from shared.federation.sector import sector_query
 from shared.licenses.models import License
 
 MAX_USE_CAUSE = 200
 QUERY_LIMIT = 100
-UNRELEASED = ("pending", "returned")
 Operation = AccessRecord.Operation
 Outcome = AccessRecord.Outcome
 

@@ -23,6 +23,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from shared.core.errors import RetryableError
+from shared.domain.status import UNRELEASED
 from shared.exchange.reconcile import Digests, DigestSource, compare
 from shared.federation.auth import signed_json
 from shared.federation.digests import DatabaseDigests, rebuild_buckets, uses_trigger
@@ -95,7 +96,7 @@ HISTORY_MODES = ("", "suspect", "all")
 
 def history_suspects(*, scope: str, mode: str) -> list[str]:
     """Base keys of the hub's licences of `scope` whose history the node should resend."""
-    held = License.objects.filter(library_code=scope).exclude(status__in=("pending", "returned"))
+    held = License.objects.filter(library_code=scope).exclude(status__in=UNRELEASED)
     if mode == "suspect":
         ids = set(
             LicenseEvent.objects.filter(
