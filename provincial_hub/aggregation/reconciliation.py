@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db.models import F
 
 from shared.core.errors import RetryableError
+from shared.domain.status import UNRELEASED
 from shared.exchange.reconcile import compare
 from shared.federation.auth import signed_json
 from shared.federation.models import Peer, ReconcileRun
@@ -46,7 +47,7 @@ def hub_reconcile(*, peer: Peer, run: ReconcileRun, history: str) -> None:
 
 def history_suspects(*, scope: str, mode: str) -> list[str]:
     """Base keys of the hub's licences of `scope` whose history the node should resend."""
-    held = License.objects.filter(library_code=scope).exclude(status__in=("pending", "returned"))
+    held = License.objects.filter(library_code=scope).exclude(status__in=UNRELEASED)
     if mode == "suspect":
         ids = set(
             LicenseEvent.objects.filter(

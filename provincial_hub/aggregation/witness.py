@@ -12,9 +12,9 @@ from typing import Any
 from django.db import transaction
 
 from provincial_hub.aggregation.models import Witness
-from shared.crypto import merkle
 from shared.access.log import checkpoint_verify_signature
 from shared.core.errors import PermanentError
+from shared.crypto import merkle
 
 REQUIRED = ("library_code", "tree_size", "root_hash", "head_hash", "signed_at", "signature")
 

@@ -27,6 +27,7 @@ from shared.catalog.models import LicenseType
 from shared.conf.env import var_dir
 from shared.core.errors import ConflictError, ForbiddenError, NotFoundError, PermanentError
 from shared.domain.canonical import sm3_hex
+from shared.domain.status import UNRELEASED
 from shared.licenses.models import License
 
 Operation = AccessRecord.Operation
@@ -247,7 +248,7 @@ def _write_export(request: BulkRequest) -> None:
             issue_date__gte=request.period_from,
             issue_date__lte=request.period_to,
         )
-        .exclude(status__in=("pending", "returned"))
+        .exclude(status__in=UNRELEASED)
         .select_related("license_type", "issuer")
         .order_by("id")
     )

@@ -22,6 +22,7 @@ from shared.access.text import purpose_check
 from shared.accounts.models import User
 from shared.core.errors import ConflictError, NotFoundError, PermanentError
 from shared.core.holder_codes import holder_code_normalise
+from shared.domain.status import UNRELEASED
 from shared.licenses.models import License
 
 SHARE_DAYS_MAX = 30
@@ -61,7 +62,7 @@ def holder_licenses(*, holder: User) -> QuerySet[License]:
             holder_code_digest=holder.holder_code_digest,
             holder_code_type=holder.holder_code_type,
         )
-        .exclude(status__in=("pending", "returned"))
+        .exclude(status__in=UNRELEASED)
         .select_related("license_type", "issuer")
         .order_by("-issue_date", "-id")
     )

@@ -33,11 +33,11 @@ from shared.core.errors import (
 )
 from shared.core.holder_codes import holder_code_digest, holder_code_normalise
 from shared.core.tier import is_hub
+from shared.domain.status import UNRELEASED
 from shared.licenses.models import License
 
 MAX_USE_CAUSE = 200
 QUERY_LIMIT = 100
-UNRELEASED = ("pending", "returned")
 Operation = AccessRecord.Operation
 Outcome = AccessRecord.Outcome
 

@@ -30,6 +30,11 @@ class Status(StrEnum):
     expired = "expired"
 
 
+# Not yet released (art. 14): under review or sent back. Such a licence never leaves its agency:
+# it is not shared, sent to the hub, compared by reconciliation, listed by the library
+# administrator or given a file.
+UNRELEASED: frozenset[Status] = frozenset({Status.pending, Status.returned})
+
 STATUS_LABELS: dict[Status, str] = {
     Status.pending: "待审核",
     Status.returned: "已退回",

@@ -17,7 +17,7 @@ the event would change — the licence, its issuer agency, the type — and refu
 
 import logging
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -28,13 +28,10 @@ from shared.core.errors import PermanentError
 from shared.federation import ownership
 from shared.federation.models import QuarantinedRecord
 from shared.federation.snapshots import TYPE_FIELDS
+from shared.licenses import codec
 from shared.licenses.models import License, LicenseEvent, LicenseVersion
 
 logger = logging.getLogger(__name__)
-
-
-def _date(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value else None
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -89,35 +86,6 @@ def apply_type(payload: dict[str, Any], *, sender: str) -> None:
     )
 
 
-def _license_fields(snap: dict[str, Any]) -> dict[str, Any]:
-    holder = snap["holder"]
-    return {
-        "identifier": snap["identifier"],
-        "version": snap["version"],
-        "number": snap["number"],
-        "status": snap["status"],
-        "pledged": snap["pledged"],
-        "pledgee": snap["pledgee"],
-        "pledge_until": _date(snap["pledge_until"]),
-        "holder_name": holder["name"],
-        "holder_code": holder["code"],
-        "holder_code_type": holder["code_type"],
-        "issue_date": _date(snap["issue_date"]),
-        "valid_from": _date(snap["valid_from"]),
-        "valid_to": _date(snap["valid_to"]),
-        "area_code": snap["area_code"],
-        "matter_code": snap["matter_code"],
-        "surface": snap["surface"],
-        "mode": snap["mode"],
-        "case_completed_at": _dt(snap["case_completed_at"]),
-        "sync_deadline": _date(snap["sync_deadline"]),
-        "sync_deadline_provisional": snap["sync_deadline_provisional"],
-        "content_digest": snap["content_digest"],
-        "library_code": snap["library_code"],
-        "last_event_seq": snap["last_event_seq"],
-    }
-
-
 def _find(
     snap: dict[str, Any], type_snapshot: dict[str, Any] | None, *, sender: str
 ) -> tuple[License | None, LicenseType, Agency]:
@@ -149,45 +117,15 @@ def _find(
 
 
 def _write_version(lic: License, snap: dict[str, Any]) -> None:
-    holder = snap["holder"]
+    fields = codec.version_fields(snap)
     LicenseVersion.objects.get_or_create(
-        identifier=snap["identifier"],
-        defaults={
-            "license": lic,
-            "version": snap["version"],
-            "number": snap["number"],
-            "holder_name": holder["name"],
-            "holder_code": holder["code"],
-            "holder_code_type": holder["code_type"],
-            "issue_date": _date(snap["issue_date"]),
-            "valid_from": _date(snap["valid_from"]),
-            "valid_to": _date(snap["valid_to"]),
-            "matter_code": snap["matter_code"],
-            "surface": snap["surface"],
-            "previous_identifier": snap["previous_identifier"],
-            "content_digest": snap["content_digest"],
-        },
+        identifier=fields.pop("identifier"), defaults={"license": lic, **fields}
     )
 
 
 def _write_event(lic: License, snap: dict[str, Any]) -> None:
-    data = dict(snap["data"])
-    if snap.get("actor"):
-        data["actor"] = snap["actor"]
-    LicenseEvent.objects.get_or_create(
-        license=lic,
-        seq=snap["seq"],
-        defaults={
-            "action": snap["action"],
-            "from_status": snap["from_status"],
-            "to_status": snap["to_status"],
-            "version": snap["version"],
-            "identifier": snap["identifier"],
-            "reason": snap["reason"],
-            "data": data,
-            "actor_agency_code": snap["actor_agency_code"],
-        },
-    )
+    fields = codec.event_fields(snap)
+    LicenseEvent.objects.get_or_create(license=lic, seq=fields.pop("seq"), defaults=fields)
 
 
 def _identifier_in_use(lic: License | None, identifier: str) -> None:
@@ -309,7 +247,7 @@ def apply_license_event(payload: dict[str, Any], *, sender: str) -> License:
             _write_version(lic, payload["version"])
         _write_event(lic, event)
         return lic
-    fields = _license_fields(snap)
+    fields = codec.license_fields(snap)
     if lic is None:
         _identifier_in_use(None, snap["identifier"])
         lic = License.objects.create(
@@ -330,7 +268,7 @@ def apply_license_event(payload: dict[str, Any], *, sender: str) -> License:
 def apply_license_repair(payload: dict[str, Any], *, sender: str) -> License:
     snap = payload["license"]
     lic, license_type, issuer = _find(snap, payload.get("type"), sender=sender)
-    fields = _license_fields(snap)
+    fields = codec.license_fields(snap)
     _identifier_in_use(lic, snap["identifier"])
     if lic is not None:
         history_enforce(lic, payload, sender=sender)

@@ -1,12 +1,13 @@
 """Timeliness (art. 14): when a licence first arrives, measured against its deadline."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
 
 from shared.calendars.selectors import workday_calendar
+from shared.domain.deadlines import sync_deadline
 from shared.domain.workdays import WorkdayCalendar
 from shared.federation.digests import base_key
 from shared.federation.models import Arrival
@@ -48,24 +49,19 @@ def arrival_values(
     now: datetime,
     calendar: WorkdayCalendar | None = None,
 ) -> dict[str, Any]:
-    """The columns of a licence's arrival, received now with `payload`: online licences must
-    arrive within FEDERATION_ONLINE_DEADLINE_SECONDS of case completion; offline within 1
-    working day, bulk and legacy within 5, to the end of that day. Pass one `calendar` for a
-    whole envelope: reading it costs a query."""
+    """The columns of a licence's arrival, received now with `payload`, measured against its
+    sync deadline (`shared.domain.deadlines`, online: FEDERATION_ONLINE_DEADLINE_SECONDS).
+    Pass one `calendar` for a whole envelope: reading it costs a query."""
     committed = payload.get("committed_at")
     committed_at = datetime.fromisoformat(committed) if committed else now
-    provisional = False
-    if mode == "online":
-        deadline = case_completed_at + timedelta(
-            seconds=settings.FEDERATION_ONLINE_DEADLINE_SECONDS
-        )
-    else:
-        days = 1 if mode == "offline" else 5
-        result = (calendar or workday_calendar()).add_workdays(
-            timezone.localdate(case_completed_at), days
-        )
-        provisional = result.provisional
-        deadline = timezone.make_aware(datetime.combine(result.day, datetime.max.time()))
+    deadline = sync_deadline(
+        mode=mode,
+        case_completed_at=case_completed_at,
+        online_seconds=settings.FEDERATION_ONLINE_DEADLINE_SECONDS,
+        # this library's calendar, read only if a working-day rule asks (online ones do not)
+        add_workdays=lambda start, days: (calendar or workday_calendar()).add_workdays(start, days),
+        tz=timezone.get_current_timezone(),
+    )
     return {
         "key": base_key(type_code=type_code, issuer_code=issuer_code, serial=serial),
         "library_code": library_code,
@@ -75,7 +71,7 @@ def arrival_values(
         "committed_at": committed_at,
         "arrived_at": now,
         "lag_seconds": max(0.0, (now - committed_at).total_seconds()),
-        "deadline_at": deadline,
-        "deadline_provisional": provisional,
-        "late": now > deadline,
+        "deadline_at": deadline.at,
+        "deadline_provisional": deadline.provisional,
+        "late": now > deadline.at,
     }

@@ -23,22 +23,16 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from shared.core.holder_codes import holder_code_digest, holder_code_encrypt
 from shared.accounts.models import Agency
 from shared.calendars.selectors import workday_calendar
 from shared.catalog.models import LicenseType
 from shared.core.bulk import copy_insert, copy_update, copy_values
+from shared.core.holder_codes import holder_code_digest, holder_code_encrypt
 from shared.federation import ownership
-from shared.federation.apply import (
-    _agency,
-    _date,
-    _license_fields,
-    _record_files,
-    carried_history,
-    quarantine,
-)
+from shared.federation.apply import _agency, _record_files, carried_history, quarantine
 from shared.federation.arrivals import arrival_for, arrival_values
 from shared.federation.models import Arrival
+from shared.licenses import codec
 from shared.licenses.models import License, LicenseEvent, LicenseVersion
 from shared.licenses.selectors import licences_by_natural_key
 
@@ -135,7 +129,7 @@ def _insert(candidates: list[dict[str, Any]], sender: str) -> set[int]:
     rows, codes = [], []
     for event in chosen:
         snap = event["payload"]["license"]
-        row = _license_fields(snap)
+        row = codec.license_fields(snap)
         code = row.pop("holder_code")
         row.update(
             license_type_id=types[snap["type_code"]].pk,
@@ -215,46 +209,18 @@ def _version_values(
 ) -> dict[str, Any]:
     """A version row's columns; the holder code's ciphertext and digest are the licence
     row's when the code is the same (`licence_code`), encrypted anew otherwise."""
-    holder = snap["holder"]
-    if holder["code"] == licence_code:
+    row = codec.version_fields(snap)
+    code = row.pop("holder_code")
+    if code == licence_code:
         enc, digest = licence_row["holder_code_enc"], licence_row["holder_code_digest"]
     else:
-        enc, digest = holder_code_encrypt(holder["code"]), holder_code_digest(holder["code"])
-    return {
-        "license_id": license_id,
-        "identifier": snap["identifier"],
-        "version": snap["version"],
-        "number": snap["number"],
-        "holder_name": holder["name"],
-        "holder_code_enc": enc,
-        "holder_code_digest": digest,
-        "holder_code_type": holder["code_type"],
-        "issue_date": _date(snap["issue_date"]),
-        "valid_from": _date(snap["valid_from"]),
-        "valid_to": _date(snap["valid_to"]),
-        "matter_code": snap["matter_code"],
-        "surface": snap["surface"],
-        "previous_identifier": snap["previous_identifier"],
-        "content_digest": snap["content_digest"],
-    }
+        enc, digest = holder_code_encrypt(code), holder_code_digest(code)
+    row.update(license_id=license_id, holder_code_enc=enc, holder_code_digest=digest)
+    return row
 
 
 def _event_values(license_id: int, snap: dict[str, Any]) -> dict[str, Any]:
-    data = dict(snap["data"])
-    if snap.get("actor"):
-        data["actor"] = snap["actor"]
-    return {
-        "license_id": license_id,
-        "seq": snap["seq"],
-        "action": snap["action"],
-        "from_status": snap["from_status"],
-        "to_status": snap["to_status"],
-        "version": snap["version"],
-        "identifier": snap["identifier"],
-        "reason": snap["reason"],
-        "data": data,
-        "actor_agency_code": snap["actor_agency_code"],
-    }
+    return {"license_id": license_id, **codec.event_fields(snap)}
 
 
 # --- repairs ---------------------------------------------------------------------------------
@@ -286,34 +252,8 @@ def apply_repairs(events: list[dict[str, Any]], sender: str) -> set[int]:
         return set()
 
 
-# What a repair overwrites on a licence row (`_license_fields`, with the holder code as stored).
-REPAIRED_COLUMNS = [
-    "identifier",
-    "version",
-    "number",
-    "status",
-    "pledged",
-    "pledgee",
-    "pledge_until",
-    "holder_name",
-    "holder_code_enc",
-    "holder_code_digest",
-    "holder_code_type",
-    "issue_date",
-    "valid_from",
-    "valid_to",
-    "area_code",
-    "matter_code",
-    "surface",
-    "mode",
-    "case_completed_at",
-    "sync_deadline",
-    "sync_deadline_provisional",
-    "content_digest",
-    "library_code",
-    "last_event_seq",
-    "updated_at",
-]
+# What a repair overwrites on a licence row: the columns a snapshot carries, as stored.
+REPAIRED_COLUMNS = [*codec.stored_columns(codec.LICENSE), "updated_at"]
 
 
 def _history_enforce(
@@ -388,7 +328,7 @@ def _repair(candidates: list[dict[str, Any]], sender: str) -> set[int]:
     fresh, stale = [], []
     for event in chosen:
         snap = event["payload"]["license"]
-        fields = _license_fields(snap)
+        fields = codec.license_fields(snap)
         lic = held.get(_key(snap))
         if lic is None:
             lic = License(

@@ -16,6 +16,7 @@ from django.utils import timezone
 from shared.accounts.models import Agency
 from shared.catalog.models import LicenseType
 from shared.core.counters import counter_next
+from shared.domain.status import UNRELEASED
 from shared.federation import snapshots
 from shared.federation.digests import base_key
 from shared.federation.models import OutboxEvent, StreamCounter
@@ -158,7 +159,7 @@ def licences_by_key(keys: list[str]) -> dict[str, License]:
             ),
         )
         .filter(library_code=settings.LIBRARY_CODE)
-        .exclude(status__in=("pending", "returned"))
+        .exclude(status__in=UNRELEASED)
     )
     return {key: lic for lic in licences if (key := license_key(lic)) in wanted}
 
@@ -172,7 +173,7 @@ def on_license_changed(
     version: LicenseVersion | None = None,
     **_: Any,
 ) -> None:
-    if license.status in ("pending", "returned"):
+    if license.status in UNRELEASED:
         return  # not released: nothing leaves the agency before review (art. 14)
     streams = streams_for(license)
     if not streams:

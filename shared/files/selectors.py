@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 
 from shared.accounts.models import User
 from shared.core.errors import ConflictError, NotFoundError
-from shared.domain.status import Status
+from shared.domain.status import UNRELEASED, Status
 from shared.files.models import AnnotatedCopy, LicenseFile
 from shared.files.remote import StoredFile, remote_files_for
 from shared.licenses.models import License, LicenseVersion
@@ -41,7 +41,7 @@ def file_for_download(*, lic: License, identifier: str | None = None) -> License
     """The ready file, or 409 while it is being made / 404 when the version has none. At the
     hub, a city licence's file is the one fetched from the node (409 until it is): see
     `shared.files.remote`."""
-    if lic.status in (Status.pending.value, Status.returned.value):
+    if lic.status in UNRELEASED:
         raise ConflictError("file.not_released", "证照尚未生效，没有签章文件")
     if identifier and identifier != lic.identifier:
         if not LicenseVersion.objects.filter(license=lic, identifier=identifier).exists():

@@ -23,7 +23,7 @@ from shared.core.errors import ConflictError, PermanentError
 from shared.crypto.ofd import ofd_build
 from shared.crypto.pdfsign import sign_pdf
 from shared.domain.canonical import sm3_hex
-from shared.domain.status import Action, Status
+from shared.domain.status import UNRELEASED, Action, Status
 from shared.files import documents, keystore, storage
 from shared.files.models import AnnotatedCopy, LegacyScan, LicenseFile
 from shared.files.ofd_render import license_ofd_page, ofd_font
@@ -35,7 +35,6 @@ from shared.licenses.models import License, LicenseEvent, LicenseVersion, Mode
 
 logger = logging.getLogger(__name__)
 
-UNRELEASED = (Status.pending.value, Status.returned.value)
 TERMINAL_VARIANTS = {
     Status.revoked.value: LicenseFile.Variant.REVOKED,
     Status.annulled.value: LicenseFile.Variant.ANNULLED,

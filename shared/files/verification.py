@@ -32,7 +32,7 @@ from shared.crypto.tokens import (
 from shared.domain.canonical import canonical_json, sm3_hex
 from shared.domain.errors import DomainError
 from shared.domain.identifiers import parse_identifier
-from shared.domain.status import STATUS_LABELS, Status
+from shared.domain.status import STATUS_LABELS, UNRELEASED, Status
 from shared.files import keystore
 from shared.files.models import SigningKey
 from shared.licenses.models import LicenseVersion
@@ -98,7 +98,7 @@ def version_outcome(version: LicenseVersion, *, today: date | None = None) -> st
     if version.version != lic.version:
         return "superseded"
     status = lic.status
-    if status in (Status.pending, Status.returned):
+    if status in UNRELEASED:
         return "pending"
     if status == Status.valid:
         if version.valid_from > today:

@@ -11,10 +11,8 @@ from django.db.models.expressions import RawSQL
 
 from shared.accounts.models import User
 from shared.core.errors import NotFoundError
-from shared.domain.status import Status
+from shared.domain.status import UNRELEASED
 from shared.licenses.models import Batch, License, LicenseEvent, LicenseVersion
-
-UNRELEASED = (Status.pending.value, Status.returned.value)
 
 
 def license_list(*, user: User) -> QuerySet[License]:

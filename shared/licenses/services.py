@@ -23,6 +23,7 @@ from shared.core.counters import counter_next
 from shared.core.errors import ConflictError, ForbiddenError, NotFoundError, PermanentError
 from shared.domain.canonical import license_version_digest
 from shared.domain.dates import check_date
+from shared.domain.deadlines import sync_deadline
 from shared.domain.errors import DomainError
 from shared.domain.holder_codes import validate_holder_code
 from shared.domain.identifiers import build_identifier, parse_identifier
@@ -30,6 +31,7 @@ from shared.domain.status import TRANSITIONS, Action, Status, apply_action
 from shared.domain.text import check_text, check_text_tree, is_blank
 from shared.files import documents, keystore
 from shared.files.render import FontNotFoundError, page_check, register_font
+from shared.licenses import codec
 from shared.licenses.models import License, LicenseEvent, LicenseVersion, Mode, SerialCounter
 from shared.licenses.signals import license_changed
 
@@ -37,8 +39,6 @@ from shared.licenses.signals import license_changed
 REASON_REQUIRED = frozenset(
     {Action.suspend, Action.revoke, Action.annul, Action.cancel, Action.return_}
 )
-# Working days allowed between case completion and aggregation (art. 14).
-SYNC_WORKDAYS = {Mode.OFFLINE: 1, Mode.BULK: 5}
 CLOCK_SKEW = timedelta(minutes=5)
 # 1949-10-01 00:00 Beijing time: no case of this administration is older. Earlier moments would
 # also come back with Shanghai's local-mean-time offset (+08:05:43), which RFC 3339 cannot write.
@@ -135,20 +135,7 @@ def _check_printable(lic: License) -> None:
         # No usable font here (none installed, FILES_CJK_FONT wrong): no file is made at all
         # (the render fails and says why), so nothing can differ from the data.
         return
-    version = LicenseVersion(
-        license=lic,
-        version=lic.version,
-        identifier=lic.identifier,
-        number=lic.number,
-        holder_name=lic.holder_name,
-        holder_code=lic.holder_code,
-        holder_code_type=lic.holder_code_type,
-        issue_date=lic.issue_date,
-        valid_from=lic.valid_from,
-        valid_to=lic.valid_to,
-        matter_code=lic.matter_code,
-        surface=lic.surface,
-    )
+    version = LicenseVersion(license=lic, **codec.version_content(lic))
     now = timezone.now()
     qr = documents.QrToken(
         token="",
@@ -181,24 +168,12 @@ def _next_serial(license_type: LicenseType, year: int) -> str:
 
 def _digest(lic: License, license_type: LicenseType, previous_identifier: str) -> str:
     return license_version_digest(
-        {
-            "identifier": lic.identifier,
-            "version": lic.version,
-            "type_code": license_type.type_code,
-            "issuer_code": lic.issuer.code,
-            "number": lic.number,
-            "holder": {
-                "name": lic.holder_name,
-                "code": lic.holder_code,
-                "code_type": lic.holder_code_type,
-            },
-            "issue_date": lic.issue_date,
-            "valid_from": lic.valid_from,
-            "valid_to": lic.valid_to,
-            "matter_code": lic.matter_code,
-            "surface": lic.surface,
-            "previous_identifier": previous_identifier,
-        }
+        codec.content(
+            lic,
+            type_code=license_type.type_code,
+            issuer_code=lic.issuer.code,
+            previous_identifier=previous_identifier,
+        )
     )
 
 
@@ -206,17 +181,7 @@ def _write_version(lic: License, *, actor: User | None, previous_identifier: str
     lic.content_digest = _digest(lic, lic.license_type, previous_identifier)
     return LicenseVersion.objects.create(
         license=lic,
-        version=lic.version,
-        identifier=lic.identifier,
-        number=lic.number,
-        holder_name=lic.holder_name,
-        holder_code=lic.holder_code,
-        holder_code_type=lic.holder_code_type,
-        issue_date=lic.issue_date,
-        valid_from=lic.valid_from,
-        valid_to=lic.valid_to,
-        matter_code=lic.matter_code,
-        surface=lic.surface,
+        **codec.version_content(lic),
         previous_identifier=previous_identifier,
         content_digest=lic.content_digest,
         created_by=actor,
@@ -313,12 +278,14 @@ def license_issue(
     identifier = build_identifier(
         type_code=license_type.type_code, issuer_code=actor.agency.code, serial=serial, version=1
     )
-    deadline = None
-    provisional = False
-    if mode in SYNC_WORKDAYS:
-        completed = timezone.localdate(case_completed_at)
-        result = workday_calendar().add_workdays(completed, SYNC_WORKDAYS[Mode(mode)])
-        deadline, provisional = result.day, result.provisional
+    deadline = sync_deadline(
+        mode=mode,
+        case_completed_at=case_completed_at,
+        online_seconds=settings.FEDERATION_ONLINE_DEADLINE_SECONDS,
+        # read only when a working-day rule applies (reading it costs a query)
+        add_workdays=lambda start, days: workday_calendar().add_workdays(start, days),
+        tz=timezone.get_current_timezone(),
+    )
     lic = License(
         identifier=str(identifier),
         license_type=license_type,
@@ -338,8 +305,8 @@ def license_issue(
         surface=surface,
         mode=mode,
         case_completed_at=case_completed_at,
-        sync_deadline=deadline,
-        sync_deadline_provisional=provisional,
+        sync_deadline=deadline.day,
+        sync_deadline_provisional=deadline.provisional,
         library_code=settings.LIBRARY_CODE,
         submitted_by=actor,
     )

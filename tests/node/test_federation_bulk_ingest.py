@@ -266,7 +266,7 @@ def test_a_repair_whose_identifier_another_licence_holds_is_dead_lettered(issuer
 
 
 def test_the_repaired_columns_are_the_fields_a_repair_carries():
-    from shared.federation.apply import _license_fields
+    from shared.licenses.codec import license_fields
 
     sample = {
         k: None
@@ -276,7 +276,7 @@ def test_the_repaired_columns_are_the_fields_a_repair_carries():
             "sync_deadline_provisional library_code last_event_seq pledge_until"
         ).split()
     } | {"holder": {"name": "", "code": "", "code_type": ""}}
-    carried = set(_license_fields(sample)) - {"holder_code"} | {
+    carried = set(license_fields(sample)) - {"holder_code"} | {
         "holder_code_enc",
         "holder_code_digest",
     }

@@ -5,7 +5,9 @@ from shared.access.text import purpose_check
 from shared.core.errors import PermanentError
 from shared.domain.errors import DomainError
 from shared.domain.holder_codes import check_code_type
-from shared.licenses.api.serializers import LicenseBaseSerializer
+from shared.licenses import codec
+from shared.licenses.api.serializers import LICENSE_RELATED, LicenseBaseSerializer
+from shared.licenses.codec import Shown
 from shared.licenses.models import License
 
 
@@ -41,26 +43,7 @@ class SharedLicenseSerializer(LicenseBaseSerializer):
 
     class Meta:
         model = License
-        fields = [
-            "identifier",
-            "version",
-            "status",
-            "status_label",
-            "pledged",
-            "type_code",
-            "type_name",
-            "issuer_code",
-            "issuer_name",
-            "number",
-            "holder",
-            "issue_date",
-            "valid_from",
-            "valid_to",
-            "area_code",
-            "surface",
-            "content_digest",
-            "library_code",
-        ]
+        fields = [*codec.api_fields(codec.LICENSE, Shown.EVERYONE), *LICENSE_RELATED]
         read_only_fields = fields
 
 

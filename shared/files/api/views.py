@@ -28,6 +28,7 @@ from shared.core.api.schema import ErrorSerializer
 from shared.core.errors import ApplicationError, ForbiddenError, NotFoundError, PermanentError
 from shared.core.holder_codes import holder_code_digest
 from shared.crypto.qr import qr_png
+from shared.domain.status import UNRELEASED
 from shared.files import archive, documents, selectors, services, storage, verification
 from shared.files.access import authorize_share, copy_download_authorize, download_record
 from shared.files.api.serializers import (
@@ -164,7 +165,7 @@ class LicenseQrPngApi(RecordedRefusalsMixin, APIView):
 
 
 def _fresh_qr(lic: License, identifier: str) -> documents.QrToken:
-    if lic.status in ("pending", "returned"):
+    if lic.status in UNRELEASED:
         raise PermanentError("qr.not_released", "证照尚未生效，不能生成二维码", status=409)
     version = LicenseVersion.objects.get(license=lic, identifier=identifier)
     return documents.qr_token_issue(lic=lic, version=version)
@@ -397,7 +398,7 @@ class CopyListApi(RecordedRefusalsMixin, APIView):
         values = data.validated_data
         version = verification.version_lookup(values["identifier"])
         lic = version.license if version else None
-        if lic is not None and lic.status in ("pending", "returned"):
+        if lic is not None and lic.status in UNRELEASED:
             lic = None  # an unreleased licence is not shared: it does not exist for the caller
         if request.user.agency_id is None:  # refused (and recorded) before any use is recorded
             raise ForbiddenError("copy.agency_required", "加注件须以用证单位名义申请")

@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from shared.domain.holder_codes import CODE_TYPES
 from shared.domain.status import ACTION_LABELS, STATUS_LABELS, Status, allowed_actions
+from shared.licenses import codec
 from shared.licenses.files import LicenseFileField
 from shared.licenses.models import Batch, BatchItem, License, LicenseEvent, LicenseVersion, Mode
 
@@ -48,7 +49,11 @@ class LicenseBaseSerializer(serializers.ModelSerializer):
         return STATUS_LABELS[Status(obj.status)]
 
     def get_holder(self, obj: License) -> dict[str, str]:
-        return {"name": obj.holder_name, "code": obj.holder_code, "code_type": obj.holder_code_type}
+        return codec.holder(obj)
+
+
+# Fields of a licence that are not its own columns (`shared.licenses.codec`).
+LICENSE_RELATED = ["type_code", "type_name", "issuer_code", "issuer_name", "status_label"]
 
 
 class LicenseSerializer(LicenseBaseSerializer):
@@ -58,32 +63,8 @@ class LicenseSerializer(LicenseBaseSerializer):
     class Meta:
         model = License
         fields = [
-            "identifier",
-            "version",
-            "status",
-            "status_label",
-            "pledged",
-            "pledgee",
-            "pledge_until",
-            "type_code",
-            "type_name",
-            "issuer_code",
-            "issuer_name",
-            "serial",
-            "number",
-            "holder",
-            "issue_date",
-            "valid_from",
-            "valid_to",
-            "area_code",
-            "matter_code",
-            "surface",
-            "mode",
-            "case_completed_at",
-            "sync_deadline",
-            "sync_deadline_provisional",
-            "content_digest",
-            "library_code",
+            *codec.api_fields(codec.LICENSE),
+            *LICENSE_RELATED,
             "allowed_actions",
             "file",
             "created_at",
@@ -101,24 +82,10 @@ class LicenseVersionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = LicenseVersion
-        fields = [
-            "version",
-            "identifier",
-            "current",
-            "number",
-            "holder",
-            "issue_date",
-            "valid_from",
-            "valid_to",
-            "matter_code",
-            "surface",
-            "previous_identifier",
-            "content_digest",
-            "created_at",
-        ]
+        fields = [*codec.api_fields(codec.VERSION), "current"]
 
     def get_holder(self, obj: LicenseVersion) -> dict[str, str]:
-        return {"name": obj.holder_name, "code": obj.holder_code, "code_type": obj.holder_code_type}
+        return codec.holder(obj)
 
     def get_current(self, obj: LicenseVersion) -> bool:
         return obj.version == obj.license.version
@@ -130,20 +97,7 @@ class LicenseEventSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = LicenseEvent
-        fields = [
-            "seq",
-            "action",
-            "action_label",
-            "from_status",
-            "to_status",
-            "version",
-            "identifier",
-            "reason",
-            "data",
-            "actor",
-            "actor_agency_code",
-            "created_at",
-        ]
+        fields = [*codec.api_fields(codec.EVENT), "action_label"]
 
     def get_action_label(self, obj: LicenseEvent) -> str:
         from shared.domain.status import Action
