@@ -9,7 +9,6 @@ writes an equivalent file and leaves the row ready.
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 from typing import Any
 
@@ -19,6 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from shared.accounts.models import User
+from shared.core.effects import enqueue_on_commit
 from shared.core.errors import ConflictError, PermanentError
 from shared.crypto.ofd import ofd_build
 from shared.crypto.pdfsign import sign_pdf
@@ -33,8 +33,6 @@ from shared.files.statuslists import status_index_ensure
 from shared.licenses import services as license_services
 from shared.licenses.models import License, LicenseEvent, LicenseVersion, Mode
 
-logger = logging.getLogger(__name__)
-
 UNRELEASED = (Status.pending.value, Status.returned.value)
 TERMINAL_VARIANTS = {
     Status.revoked.value: LicenseFile.Variant.REVOKED,
@@ -44,14 +42,11 @@ TERMINAL_VARIANTS = {
 SCAN_TYPES = {"image/png", "image/jpeg", "application/pdf"}
 
 
-def _enqueue(file_id: int) -> None:
+def _enqueue_render(file_id: int) -> None:
     """After commit. If the broker is down the row stays pending and the sweep sends it later."""
     from shared.files.tasks import render_license_file
 
-    try:
-        render_license_file.apply_async(args=[file_id])
-    except Exception:  # noqa: BLE001 - broker down: the beat sweep retries pending rows
-        logger.warning("files: could not enqueue file %s; the sweep will retry", file_id)
+    enqueue_on_commit(render_license_file, file_id)
 
 
 def license_file_schedule(*, license: License, event: LicenseEvent, new_version: bool) -> None:
@@ -86,7 +81,7 @@ def license_file_schedule(*, license: License, event: LicenseEvent, new_version:
         )
         if not created:
             return
-    transaction.on_commit(lambda: _enqueue(row.pk))
+    _enqueue_render(row.pk)
 
 
 def _scan_for(lic: License) -> bytes | None:
@@ -265,7 +260,7 @@ def license_file_retry(*, file_id: int) -> LicenseFile:
     LicenseFile.objects.filter(pk=file_id).update(
         state=LicenseFile.State.PENDING, attempts=0, updated_at=timezone.now()
     )
-    transaction.on_commit(lambda: _enqueue(file_id))
+    _enqueue_render(file_id)
     row.refresh_from_db()
     return row
 

@@ -14,6 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from shared.accounts.models import User
+from shared.core.effects import enqueue_on_commit
 from shared.core.errors import ApplicationError, PermanentError
 from shared.domain.errors import DomainError
 from shared.licenses.models import Batch, BatchItem, Mode
@@ -41,7 +42,7 @@ def batch_create(*, actor: User, mode: str, items: list[dict[str, Any]]) -> Batc
     )
     from shared.licenses.tasks import process_batch
 
-    process_batch.delay_on_commit(str(batch.pk))
+    enqueue_on_commit(process_batch, str(batch.pk))
     return batch
 
 

@@ -158,8 +158,9 @@ def test_a_permanent_refusal_dead_letters_at_once_and_the_operator_retries_it(re
     assert relay.relay_stream(stream=HUB).envelopes == 0
     assert receiver.received == [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]]
     dead = admin.get("/api/v1/federation/outbox/?state=dead").json()
+    # the console lists newest first
     assert [(r["seq"], r["last_error"]) for r in dead["results"]] == [
-        (seq, result.error) for seq in (10, 9, 8, 7, 6)  # the console lists newest first
+        (seq, result.error) for seq in (10, 9, 8, 7, 6)
     ]
     retried = admin.post("/api/v1/federation/outbox/retry/", {"stream": HUB}, format="json")
     assert retried.json()["retried"] == 5
