@@ -8,4 +8,6 @@ class FilesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from shared.files import receivers  # noqa: F401 - connects the license_changed receiver
+        from shared.files import receivers
+
+        receivers.connect()

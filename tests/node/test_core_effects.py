@@ -1,4 +1,5 @@
-"""Tasks queued after commit, one way: `shared.core.effects.enqueue_on_commit`."""
+"""Side effects, one way each (`shared.core.effects`): tasks queued after commit, receivers
+connected by each app's `receivers.connect()`."""
 
 import uuid
 
@@ -71,3 +72,22 @@ def test_coalesced_kicks_run_once_at_once_and_once_at_the_windows_end(
     )
     assert 59 < countdown <= 60  # at the end of the first kick's window
     assert other.queued == [(("410000",), None)]
+
+
+def test_every_apps_receivers_are_connected_once_django_is_set_up():
+    from celery.signals import task_postrun, task_prerun
+    from django.core.signals import request_finished
+
+    from shared.catalog.signals import license_type_changed
+    from shared.files.signals import license_file_ready
+    from shared.licenses.signals import license_changed
+
+    def uids(signal):
+        return {entry[0][0] for entry in signal.receivers}  # ((dispatch_uid, sender), …)
+
+    assert {"files.schedule", "federation.outbox.license"} <= uids(license_changed)
+    assert "federation.outbox.type" in uids(license_type_changed)
+    assert "federation.outbox.file" in uids(license_file_ready)
+    assert "access_log_flush_request" in uids(request_finished)
+    assert {"core.db_prerun"} <= uids(task_prerun)
+    assert {"core.db_postrun", "access_log_flush_task"} <= uids(task_postrun)

@@ -1,4 +1,5 @@
-"""Connects the federation's outbox writers to the library's change signals."""
+"""What the federation listens to: the library's changes, each written to the outbox in the
+change's own transaction. Wired by `FederationConfig.ready()` (see `shared.core.effects`)."""
 
 from shared.catalog.signals import license_type_changed
 from shared.federation.files import on_license_file_ready
