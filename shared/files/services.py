@@ -276,7 +276,6 @@ def license_file_sweep(*, older_than_seconds: int = 30, limit: int = 500) -> lis
     )
 
 
-@transaction.atomic
 def annotated_copy_create(
     *,
     actor: User,
@@ -288,7 +287,9 @@ def annotated_copy_create(
     """A 加注件 of the licence's current version, watermarked and sealed by the library.
 
     The library seals it (not the issuer): the annotation is the library's statement about who
-    asked and why, made on top of the issuer's content.
+    asked and why, made on top of the issuer's content. Rendering and sealing (a time-stamp
+    authority's answer too) run outside any transaction; the copy's row is one insert, made
+    once its file is stored.
     """
     if license.status in UNRELEASED:
         raise ConflictError("copy.not_released", "证照尚未生效，不能生成加注件")
@@ -329,7 +330,6 @@ def annotated_copy_create(
     return copy
 
 
-@transaction.atomic
 def legacy_issue(
     *,
     actor: User,
@@ -340,8 +340,9 @@ def legacy_issue(
 ) -> License:
     """Digitise a paper licence (art. 16): issue it in mode `legacy`, then attach the scan.
 
-    The scan is stored before the file row's task can run (same transaction), so the rendered
-    file always embeds it as the page image.
+    The licence's checks (the registry's answer among them) run first, outside any
+    transaction. The scan is stored before the file row's task can run (same transaction as the
+    licence), so the rendered file always embeds it as the page image.
     """
     if content_type not in SCAN_TYPES:
         raise PermanentError(
@@ -351,9 +352,20 @@ def legacy_issue(
         )
     _check_scan(scan, content_type)
     values = {**values, "mode": Mode.LEGACY}
-    lic = license_services.license_issue(
+    order = license_services.license_issue_check(
         actor=actor, holder=license_services.Holder(**values.pop("holder")), **values
     )
+    return _legacy_write(
+        order=order, scan=scan, content_type=content_type, original_name=original_name
+    )
+
+
+@transaction.atomic
+def _legacy_write(
+    *, order: license_services.IssueOrder, scan: bytes, content_type: str, original_name: str
+) -> License:
+    lic = license_services.license_issue_write(order=order)
+    actor = order.actor
     digest = sm3_hex(scan)
     extension = {"image/png": "png", "image/jpeg": "jpg", "application/pdf": "pdf"}[content_type]
     relative = f"scans/{storage.safe_name(lic.issuer.code)}/{digest}.{extension}"
