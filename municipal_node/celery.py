@@ -9,5 +9,3 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "municipal_node.settings")
 app = Celery("municipal_node")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-
-import shared.core.tasks_db  # noqa: E402, F401 - connections reused across tasks, as for requests

@@ -1,4 +1,7 @@
-"""Builders for tests: real services, real tokens (no mocks)."""
+"""Builders for tests: real services, real tokens (no mocks).
+
+Plain functions, not factory_boy factories: a builder must go through the service (audit row,
+outbox row, signals), which a model factory would bypass or merely wrap."""
 
 from rest_framework.test import APIClient
 

@@ -22,6 +22,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from provincial_hub.aggregation.models import RemoteFile
+from shared.core.effects import enqueue_on_commit
 from shared.core.errors import ApplicationError, ConflictError, PermanentError
 from shared.domain.canonical import sm3_hex
 from shared.federation.auth import request_token
@@ -95,7 +96,7 @@ def apply_file_ready(payload: dict[str, Any], *, sender: str) -> RemoteFile:
         row.state, row.attempts, row.last_error, row.path = RemoteFile.State.PENDING, 0, "", ""
         row.next_attempt_at, row.fetched_at = _lost_kick_guard(), None
         row.save()
-    transaction.on_commit(lambda: _enqueue(row.pk))
+    _enqueue_fetch(row.pk)
     return row
 
 
@@ -118,13 +119,11 @@ def _lost_kick_guard() -> Any:
     return timezone.now() + timedelta(seconds=settings.FEDERATION_FILE_SWEEP_SECONDS)
 
 
-def _enqueue(file_id: int) -> None:
+def _enqueue_fetch(file_id: int) -> None:
+    """After commit; if the broker is down, the beat sweep fetches pending rows."""
     from provincial_hub.aggregation.tasks import fetch_remote_file
 
-    try:
-        fetch_remote_file.delay(file_id)
-    except Exception:  # noqa: BLE001 - broker down: the beat sweep fetches pending rows
-        logger.warning("federation: could not enqueue fetch of file %s", file_id)
+    enqueue_on_commit(fetch_remote_file, file_id)
 
 
 def _held_path(row: RemoteFile) -> str | None:
@@ -262,7 +261,7 @@ def remote_file_retry(*, node: str | None = None, ids: list[int] | None = None) 
             updated_at=timezone.now(),
         )
         for pk in pks:
-            transaction.on_commit(lambda pk=pk: _enqueue(pk))
+            _enqueue_fetch(pk)
     return len(pks)
 
 

@@ -8,13 +8,6 @@ class AccessConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from celery.signals import task_postrun
-        from django.core.signals import request_finished
+        from shared.access import receivers
 
-        from shared.access.log import log_flush_deferred
-
-        # SQLite holds back records written inside a transaction until it ends (see
-        # `log.committed_write`); the API views write them before answering, and the end of
-        # any other request or task writes what is left, after a rollback too.
-        request_finished.connect(log_flush_deferred, dispatch_uid="access_log_flush_request")
-        task_postrun.connect(log_flush_deferred, dispatch_uid="access_log_flush_task", weak=False)
+        receivers.connect()

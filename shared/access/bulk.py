@@ -25,6 +25,7 @@ from shared.access.text import csv_cell, purpose_check
 from shared.accounts.models import User
 from shared.catalog.models import LicenseType
 from shared.conf.env import var_dir
+from shared.core.effects import enqueue_on_commit
 from shared.core.errors import ConflictError, ForbiddenError, NotFoundError, PermanentError
 from shared.domain.canonical import sm3_hex
 from shared.domain.status import UNRELEASED
@@ -193,7 +194,7 @@ def bulk_request_decide(
     if approve:
         from shared.access.tasks import bulk_export
 
-        bulk_export.delay_on_commit(str(request.pk))
+        enqueue_on_commit(bulk_export, str(request.pk))
     return request
 
 

@@ -34,13 +34,19 @@ def _redis():  # type: ignore[no-untyped-def]
     return client
 
 
+def clock() -> float:
+    """The windows' clock, in seconds since the epoch. Tests fix it: a run that crossed a
+    minute's edge split its count over two windows and stayed under the limit."""
+    return time.time()
+
+
 def _key(kind: str, agency_key: str, window: int) -> str:
     return f"access:rl:{settings.LIBRARY_CODE}:{kind}:{agency_key}:{window}"
 
 
 def _count(agency_key: str, *, call: int, miss: int) -> tuple[int, int]:
     """Add to this minute's counters and return (calls, misses): one Redis round trip."""
-    window = int(time.time() // 60)
+    window = int(clock() // 60)
     keys = (_key("calls", agency_key, window), _key("misses", agency_key, window))
     client = _redis()
     if client is not None:
@@ -60,7 +66,7 @@ def _count(agency_key: str, *, call: int, miss: int) -> tuple[int, int]:
 
 
 def retry_after() -> int:
-    return 60 - int(time.time()) % 60
+    return 60 - int(clock()) % 60
 
 
 def rate_take(*, agency_key: str) -> bool:

@@ -10,7 +10,6 @@ database restart costs one failed attempt, not a worker full of dead connections
 
 from typing import Any
 
-from celery.signals import task_postrun, task_prerun
 from django.db import close_old_connections
 
 
@@ -22,11 +21,11 @@ def _close_old(task: Any) -> None:
     close_old_connections()
 
 
-@task_prerun.connect(weak=False, dispatch_uid="core.db_prerun")
-def _before(task: Any = None, **_: Any) -> None:
+def before_task(task: Any = None, **_: Any) -> None:
+    """`task_prerun` receiver (connected by `shared.core.receivers`)."""
     _close_old(task)
 
 
-@task_postrun.connect(weak=False, dispatch_uid="core.db_postrun")
-def _after(task: Any = None, **_: Any) -> None:
+def after_task(task: Any = None, **_: Any) -> None:
+    """`task_postrun` receiver (connected by `shared.core.receivers`)."""
     _close_old(task)

@@ -8,6 +8,6 @@ class FederationConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from shared.federation import signals_wiring
+        from shared.federation import receivers
 
-        signals_wiring.connect()
+        receivers.connect()

@@ -5,7 +5,6 @@ after the hub. At the hub, licences issued by provincial systems for a holder of
 the stream named after that city, when that city's node is registered (art. 15).
 """
 
-import time
 from typing import Any
 
 from django.conf import settings
@@ -16,6 +15,7 @@ from django.utils import timezone
 from shared.accounts.models import Agency
 from shared.catalog.models import LicenseType
 from shared.core.counters import counter_next
+from shared.core.effects import enqueue_on_commit
 from shared.domain.status import UNRELEASED
 from shared.federation import snapshots
 from shared.federation.digests import base_key
@@ -42,30 +42,14 @@ def outbox_write(*, stream: str, kind: str, key: str, payload: dict[str, Any]) -
     )
     from shared.federation.tasks import relay_stream
 
-    transaction.on_commit(lambda: _kick(relay_stream, stream))
+    # A relay run after commit, at once for the first commit in a KICK_INTERVAL window and once
+    # more at its end for any later ones (a bulk upload commits hundreds of rows a second; one
+    # run sends them all). The beat sweep delivers anything whose kick was lost.
+    enqueue_on_commit(relay_stream, stream, coalesce=KICK_INTERVAL)
     return row
 
 
-_window_end: dict[str, float] = {}
-_trailing: set[str] = set()
 KICK_INTERVAL = 0.2  # seconds: a relay run sends everything committed so far
-
-
-def _kick(task: Any, stream: str) -> None:
-    """Start a relay run after commit: at once for the first commit in a KICK_INTERVAL window,
-    and once more at the window's end for any later ones (a bulk upload commits hundreds of rows
-    a second; one run sends them all). The beat sweep delivers anything whose kick was lost."""
-    now = time.monotonic()
-    try:
-        if now >= _window_end.get(stream, 0.0):
-            _window_end[stream] = now + KICK_INTERVAL
-            _trailing.discard(stream)
-            task.delay(stream)
-        elif stream not in _trailing:
-            _trailing.add(stream)
-            task.apply_async((stream,), countdown=_window_end[stream] - now)
-    except Exception:  # noqa: BLE001 - the outbox row is safe; the sweep will send it
-        return
 
 
 def license_key(lic: License) -> str:

@@ -1,10 +1,13 @@
 """The relay: sends a stream's outbox in order, and records every attempt on the rows.
 
 One relay per stream at a time (a lease row). It resumes from what the receiver acknowledged;
-on a gap the receiver names the next sequence it expects and the relay rewinds to it. Network
-and server failures back off exponentially per row (attempts, last error, next try); after
-FEDERATION_MAX_ATTEMPTS a row is dead-lettered and waits for an operator's retry. Events the
-receiver could not apply come back as rejected and are dead-lettered with its reason.
+on a gap the receiver names the next sequence it expects and the relay rewinds to it. Retryable
+failures (network, timeouts, 5xx) back off exponentially per row (attempts, last error, next
+try); after FEDERATION_MAX_ATTEMPTS a row is dead-lettered. A permanent failure (the receiver
+refuses the envelope itself: bad signature, unknown sender, malformed) dead-letters the rows at
+once: sending the same thing again cannot succeed. Dead rows wait, with their error, for an
+operator's retry (`outbox_retry`, the outbox console). Events the receiver could not apply
+come back as rejected and are dead-lettered with its reason.
 """
 
 import os
@@ -23,7 +26,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from shared.core.errors import NotFoundError
-from shared.exchange.adapters import Ack, ExchangeError
+from shared.exchange.adapters import Ack, ExchangeError, PermanentExchangeError
 from shared.exchange.envelopes import seal, seal_wire
 from shared.federation.keys import peer_get, signing_key
 from shared.federation.models import OutboxEvent, StreamState
@@ -87,10 +90,11 @@ def _acknowledge(stream: str, high_water_mark: int, *, sent_at: datetime | None 
 def _fail(stream: str, rows: list[OutboxEvent], error: ExchangeError) -> None:
     now = timezone.now()
     message = f"{error.code}: {error.message}"[:500]
+    permanent = isinstance(error, PermanentExchangeError)
     for row in rows:
         row.attempts += 1
         row.last_error = message
-        dead = row.attempts >= settings.FEDERATION_MAX_ATTEMPTS
+        dead = permanent or row.attempts >= settings.FEDERATION_MAX_ATTEMPTS
         row.state = OutboxEvent.State.DEAD if dead else OutboxEvent.State.FAILED
         row.next_attempt_at = now + timedelta(seconds=min(2**row.attempts, MAX_BACKOFF_SECONDS))
         row.save(update_fields=["attempts", "last_error", "state", "next_attempt_at"])

@@ -8,9 +8,7 @@ class FilesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from shared.files import (
-            licence_field,
-            receivers,  # noqa: F401 - connects the license_changed receiver
-        )
+        from shared.files import licence_field, receivers
 
+        receivers.connect()
         licence_field.register()  # a licence's `file` field, and its schema

@@ -9,7 +9,6 @@ writes an equivalent file and leaves the row ready.
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 from typing import Any
 
@@ -19,6 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from shared.accounts.models import User
+from shared.core.effects import enqueue_on_commit
 from shared.core.errors import ConflictError, PermanentError
 from shared.crypto.ofd import ofd_build
 from shared.crypto.pdfsign import sign_pdf
@@ -43,14 +43,11 @@ TERMINAL_VARIANTS = {
 SCAN_TYPES = {"image/png", "image/jpeg", "application/pdf"}
 
 
-def _enqueue(file_id: int) -> None:
+def _enqueue_render(file_id: int) -> None:
     """After commit. If the broker is down the row stays pending and the sweep sends it later."""
     from shared.files.tasks import render_license_file
 
-    try:
-        render_license_file.apply_async(args=[file_id])
-    except Exception:  # noqa: BLE001 - broker down: the beat sweep retries pending rows
-        logger.warning("files: could not enqueue file %s; the sweep will retry", file_id)
+    enqueue_on_commit(render_license_file, file_id)
 
 
 def license_file_schedule(*, license: License, event: LicenseEvent, new_version: bool) -> None:
@@ -85,7 +82,7 @@ def license_file_schedule(*, license: License, event: LicenseEvent, new_version:
         )
         if not created:
             return
-    transaction.on_commit(lambda: _enqueue(row.pk))
+    _enqueue_render(row.pk)
 
 
 def _scan_for(lic: License) -> bytes | None:
@@ -264,7 +261,7 @@ def license_file_retry(*, file_id: int) -> LicenseFile:
     LicenseFile.objects.filter(pk=file_id).update(
         state=LicenseFile.State.PENDING, attempts=0, updated_at=timezone.now()
     )
-    transaction.on_commit(lambda: _enqueue(file_id))
+    _enqueue_render(file_id)
     row.refresh_from_db()
     return row
 
@@ -280,7 +277,6 @@ def license_file_sweep(*, older_than_seconds: int = 30, limit: int = 500) -> lis
     )
 
 
-@transaction.atomic
 def annotated_copy_create(
     *,
     actor: User,
@@ -292,7 +288,9 @@ def annotated_copy_create(
     """A 加注件 of the licence's current version, watermarked and sealed by the library.
 
     The library seals it (not the issuer): the annotation is the library's statement about who
-    asked and why, made on top of the issuer's content.
+    asked and why, made on top of the issuer's content. Rendering and sealing (a time-stamp
+    authority's answer too) run outside any transaction; the copy's row is one insert, made
+    once its file is stored.
     """
     if license.status in UNRELEASED:
         raise ConflictError("copy.not_released", "证照尚未生效，不能生成加注件")
@@ -333,7 +331,6 @@ def annotated_copy_create(
     return copy
 
 
-@transaction.atomic
 def legacy_issue(
     *,
     actor: User,
@@ -344,8 +341,9 @@ def legacy_issue(
 ) -> License:
     """Digitise a paper licence (art. 16): issue it in mode `legacy`, then attach the scan.
 
-    The scan is stored before the file row's task can run (same transaction), so the rendered
-    file always embeds it as the page image.
+    The licence's checks (the registry's answer among them) run first, outside any
+    transaction. The scan is stored before the file row's task can run (same transaction as the
+    licence), so the rendered file always embeds it as the page image.
     """
     if content_type not in SCAN_TYPES:
         raise PermanentError(
@@ -355,9 +353,20 @@ def legacy_issue(
         )
     _check_scan(scan, content_type)
     values = {**values, "mode": Mode.LEGACY}
-    lic = license_services.license_issue(
+    order = license_services.license_issue_check(
         actor=actor, holder=license_services.Holder(**values.pop("holder")), **values
     )
+    return _legacy_write(
+        order=order, scan=scan, content_type=content_type, original_name=original_name
+    )
+
+
+@transaction.atomic
+def _legacy_write(
+    *, order: license_services.IssueOrder, scan: bytes, content_type: str, original_name: str
+) -> License:
+    lic = license_services.license_issue_write(order=order)
+    actor = order.actor
     digest = sm3_hex(scan)
     extension = {"image/png": "png", "image/jpeg": "jpg", "application/pdf": "pdf"}[content_type]
     relative = f"scans/{storage.safe_name(lic.issuer.code)}/{digest}.{extension}"

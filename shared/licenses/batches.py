@@ -1,6 +1,7 @@
 """Bulk issuing: a batch of rows issued by a Celery job, row by row, with progress.
 
-Each row's licence and the row's outcome are written in one transaction, and rows are claimed
+Each row's checks (the registry's answer among them) come first, outside any transaction; then
+the row's licence and its outcome are written in one short transaction that claims the row
 with `select_for_update(skip_locked=True)`, so a retried or duplicated job never issues a row
 twice and a crash loses nothing: the next run picks up the rows still pending.
 """
@@ -14,10 +15,17 @@ from django.db.models import F
 from django.utils import timezone
 
 from shared.accounts.models import User
+from shared.core.effects import enqueue_on_commit
 from shared.core.errors import ApplicationError, PermanentError
 from shared.domain.errors import DomainError
 from shared.licenses.models import Batch, BatchItem, Mode
-from shared.licenses.services import Holder, _require_issuer, license_issue
+from shared.licenses.services import (
+    Holder,
+    IssueOrder,
+    _require_issuer,
+    license_issue_check,
+    license_issue_write,
+)
 
 CHUNK = 50
 
@@ -41,14 +49,14 @@ def batch_create(*, actor: User, mode: str, items: list[dict[str, Any]]) -> Batc
     )
     from shared.licenses.tasks import process_batch
 
-    process_batch.delay_on_commit(str(batch.pk))
+    enqueue_on_commit(process_batch, str(batch.pk))
     return batch
 
 
-def _issue_row(batch: Batch, payload: dict[str, Any]) -> Any:
+def _check_row(batch: Batch, payload: dict[str, Any]) -> IssueOrder:
     holder = payload["holder"]
     valid_to = payload.get("valid_to")
-    return license_issue(
+    return license_issue_check(
         actor=batch.created_by,
         type_code=payload["type_code"],
         number=payload["number"],
@@ -62,38 +70,64 @@ def _issue_row(batch: Batch, payload: dict[str, Any]) -> Any:
     )
 
 
-def _process_one(batch: Batch) -> bool:
-    """Issue the next pending row; False when none is left."""
-    with transaction.atomic():
-        item = (
-            BatchItem.objects.select_for_update(skip_locked=True)
-            .filter(batch=batch, state=BatchItem.State.PENDING)
-            .order_by("index")
-            .first()
-        )
-        if item is None:
-            return False
+def _malformed(exc: Exception) -> tuple[str, str]:
+    return "batch.row_malformed", f"记录格式错误：{exc}"[:500]
+
+
+def _outcome(batch: Batch, item: BatchItem, order: IssueOrder | None) -> None:
+    """Write the row's licence (when its checks passed) and its outcome; inside its claim."""
+    if order is not None:
         try:
             with transaction.atomic():
-                item.license = _issue_row(batch, item.payload)
+                item.license = license_issue_write(order=order)
                 item.state = BatchItem.State.ISSUED
         except (ApplicationError, DomainError) as exc:
             item.state = BatchItem.State.FAILED
             item.error_code, item.error_message = exc.code, exc.message[:500]
         except (KeyError, TypeError, ValueError) as exc:
             item.state = BatchItem.State.FAILED
-            item.error_code, item.error_message = (
-                "batch.row_malformed",
-                f"记录格式错误：{exc}"[:500],
-            )
-        item.save()
-        ok = item.state == BatchItem.State.ISSUED
-        Batch.objects.filter(pk=batch.pk).update(
-            processed=F("processed") + 1,
-            succeeded=F("succeeded") + (1 if ok else 0),
-            failed=F("failed") + (0 if ok else 1),
+            item.error_code, item.error_message = _malformed(exc)
+    item.save()
+    ok = item.state == BatchItem.State.ISSUED
+    Batch.objects.filter(pk=batch.pk).update(
+        processed=F("processed") + 1,
+        succeeded=F("succeeded") + (1 if ok else 0),
+        failed=F("failed") + (0 if ok else 1),
+    )
+
+
+def _process_one(batch: Batch, after: int) -> int | None:
+    """Issue the first pending row past index `after`; its index, None when none is left.
+
+    The row's checks run first, outside any transaction: they ask the registry over the
+    network. Then one short transaction claims the row (`skip_locked`: a row another run holds
+    or has done is passed over) and writes its licence and its outcome together."""
+    item = (
+        BatchItem.objects.filter(batch=batch, state=BatchItem.State.PENDING, index__gt=after)
+        .order_by("index")
+        .first()
+    )
+    if item is None:
+        return None
+    order, error = None, ("", "")
+    try:
+        order = _check_row(batch, item.payload)
+    except (ApplicationError, DomainError) as exc:
+        error = (exc.code, exc.message[:500])
+    except (KeyError, TypeError, ValueError) as exc:
+        error = _malformed(exc)
+    with transaction.atomic():
+        claimed = (
+            BatchItem.objects.select_for_update(skip_locked=True)
+            .filter(pk=item.pk, state=BatchItem.State.PENDING)
+            .first()
         )
-    return True
+        if claimed is not None:
+            if order is None:
+                claimed.state = BatchItem.State.FAILED
+                claimed.error_code, claimed.error_message = error
+            _outcome(batch, claimed, order)
+    return item.index
 
 
 def batch_process(*, batch_id: str) -> Batch:
@@ -103,8 +137,9 @@ def batch_process(*, batch_id: str) -> Batch:
         return batch
     Batch.objects.filter(pk=batch.pk, started_at__isnull=True).update(started_at=timezone.now())
     Batch.objects.filter(pk=batch.pk).update(state=Batch.State.RUNNING)
-    while _process_one(batch):
-        pass
+    index: int | None = -1
+    while index is not None:
+        index = _process_one(batch, index)
     if not BatchItem.objects.filter(batch=batch, state=BatchItem.State.PENDING).exists():
         Batch.objects.filter(pk=batch.pk).exclude(state=Batch.State.DONE).update(
             state=Batch.State.DONE, finished_at=timezone.now()

@@ -52,6 +52,24 @@ class Holder:
     code_type: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IssueOrder:
+    """An issue whose every check passed, the registry's included: what `license_issue_write`
+    writes. The checks ask the registry over the network, so they run before the transaction
+    and the serial counter's lock is never held while it answers."""
+
+    actor: User
+    license_type: LicenseType
+    number: str
+    holder: Holder
+    valid_from: date
+    valid_to: date | None
+    mode: str
+    case_completed_at: datetime
+    matter_code: str
+    surface: dict[str, Any]
+
+
 def _today() -> date:
     return timezone.localdate()
 
@@ -217,7 +235,6 @@ def _write_event(
     )
 
 
-@transaction.atomic
 def license_issue(
     *,
     actor: User,
@@ -231,11 +248,43 @@ def license_issue(
     matter_code: str = "",
     surface: dict[str, Any] | None = None,
 ) -> License:
-    """Issue a licence of a published type owned by the actor's agency.
+    """Issue a licence of a published type owned by the actor's agency: every check first,
+    outside any transaction (the registry's answer comes over the network), then a short
+    transaction that writes it.
 
     With a type that requires review the licence starts `pending` and is released only when a
     different staff member approves it (art. 14); otherwise it is `valid` at once.
     """
+    order = license_issue_check(
+        actor=actor,
+        type_code=type_code,
+        number=number,
+        holder=holder,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        mode=mode,
+        case_completed_at=case_completed_at,
+        matter_code=matter_code,
+        surface=surface,
+    )
+    return license_issue_write(order=order)
+
+
+def license_issue_check(
+    *,
+    actor: User,
+    type_code: str,
+    number: str,
+    holder: Holder,
+    valid_from: date,
+    valid_to: date | None,
+    mode: str,
+    case_completed_at: datetime,
+    matter_code: str = "",
+    surface: dict[str, Any] | None = None,
+) -> IssueOrder:
+    """Every check of an issue, writing nothing. It asks the population/legal-entity registry
+    over the network: call it before opening a transaction, never inside one."""
     _require_issuer(actor)
     license_type = LicenseType.objects.filter(type_code=type_code).first()
     if license_type is None:
@@ -272,7 +321,30 @@ def license_issue(
     _check_matter(license_type, matter_code)
     surface = surface or {}
     _check_surface(license_type, surface)
+    return IssueOrder(
+        actor=actor,
+        license_type=license_type,
+        number=number,
+        holder=holder,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        mode=mode,
+        case_completed_at=case_completed_at,
+        matter_code=matter_code,
+        surface=surface,
+    )
 
+
+@transaction.atomic
+def license_issue_write(*, order: IssueOrder) -> License:
+    """Write the licence `order` describes, its first version and its issue event."""
+    actor, license_type, holder, mode = order.actor, order.license_type, order.holder, order.mode
+    number, valid_from, valid_to = order.number, order.valid_from, order.valid_to
+    case_completed_at, matter_code, surface = (
+        order.case_completed_at,
+        order.matter_code,
+        order.surface,
+    )
     today = _today()
     serial = _next_serial(license_type, today.year)
     identifier = build_identifier(

@@ -15,7 +15,7 @@ from shared.exchange.envelopes import OpenedEnvelope
 from shared.federation import bulk_apply, ingest
 from shared.federation.models import Arrival, InboundCursor, RejectedEvent
 from shared.federation.snapshots import event_snapshot, license_snapshot, version_snapshot
-from shared.licenses.models import License
+from shared.licenses.models import License, LicenseEvent, LicenseVersion
 from tests.support import make_uscc
 
 pytestmark = pytest.mark.django_db
@@ -164,15 +164,29 @@ def test_a_duplicate_delivery_inserts_nothing_twice(issuer, issue_payload):
 
 
 def test_a_failing_bulk_insert_falls_back_to_one_by_one(issuer, issue_payload, monkeypatch):
+    # given: the rows the fast path makes of three new licences
     events = _outbox_events(issuer, issue_payload, 3)
+    with transaction.atomic():
+        _apply(events)
+        fast = _state()
+        transaction.set_rollback(True)
+    # when: the COPY of their events fails in the database (one event twice: a unique
+    # violation), after the licence and version rows were copied in the same savepoint
+    real, copied = bulk_apply.copy_values, []
 
-    def broken(*args, **kwargs):
-        raise RuntimeError("simulated failure inside the bulk insert")
+    def copy_values(model, rows, **kwargs):
+        copied.append(model)
+        if model is LicenseEvent:
+            rows = [*rows, rows[0]]
+        return real(model, rows, **kwargs)
 
-    monkeypatch.setattr(bulk_apply.Arrival.objects, "bulk_create", broken)
+    monkeypatch.setattr(bulk_apply, "copy_values", copy_values)
     result = _apply(events)
+    # then: the fast path ran up to the failing COPY, and the per-event path made the same rows
+    assert copied == [License, LicenseVersion, LicenseEvent]
     assert (result.applied, result.rejected) == (3, [])
-    assert License.objects.count() == 3 and Arrival.objects.count() == 3
+    assert _state() == fast and len(fast) == 3
+    assert Arrival.objects.count() == 3
 
 
 def test_arrivals_of_bulk_licences_are_measured_against_their_deadline(issuer, issue_payload):

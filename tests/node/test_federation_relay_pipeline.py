@@ -2,7 +2,8 @@
 on the current one, and thrown away when the receiver did not take all of the current one.
 
 The receiver is a small HTTP server in a thread that checks each envelope's signature and
-order the way the hub does and answers with its high-water mark (or an error, on demand).
+order the way the hub does and answers with its high-water mark (or an error, on demand): a
+retryable one (503) backs the rows off, a permanent one (403) dead-letters them at once.
 """
 
 import json
@@ -29,6 +30,7 @@ class Receiver:
         self.received: list[list[int]] = []  # sequence numbers of each envelope, in order
         self.take_at_most: int | None = None  # take only this many events of the next envelope
         self.fail_next = False
+        self.refuse_next = False  # answer the next envelope as a receiver that never takes it
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -45,6 +47,10 @@ class Receiver:
                 if receiver.fail_next:
                     receiver.fail_next = False
                     return self._answer(503, {"code": "service.unavailable", "message": "忙"})
+                if receiver.refuse_next:
+                    receiver.refuse_next = False
+                    refusal = {"code": "exchange.bad_signature", "message": "交换信封签名验证失败"}
+                    return self._answer(403, refusal)
                 if seqs[0] > receiver.mark + 1:
                     return self._answer(
                         409,
@@ -132,3 +138,32 @@ def test_a_failure_backs_off_those_rows_and_keeps_what_was_acknowledged(receiver
     assert [r.state for r in rows[:5]] == ["acknowledged"] * 5
     assert [(r.state, r.attempts) for r in rows[5:10]] == [("failed", 1)] * 5
     assert [r.state for r in rows[10:]] == ["pending"] * 2
+
+
+def test_a_permanent_refusal_dead_letters_at_once_and_the_operator_retries_it(receiver, admin):
+    # given: the first envelope acknowledged
+    write(12)
+    relay.relay_stream(stream=HUB, max_envelopes=1)
+    # when: the receiver refuses the next envelope itself (403: it will never take it as sent)
+    receiver.refuse_next = True
+    result = relay.relay_stream(stream=HUB)
+    # then: its rows are dead after one attempt, with the receiver's error; the rest wait
+    assert result.error == "exchange.bad_signature: 交换信封签名验证失败"
+    rows = OutboxEvent.objects.order_by("seq")
+    assert [r.state for r in rows[:5]] == ["acknowledged"] * 5
+    assert [(r.state, r.attempts) for r in rows[5:10]] == [("dead", 1)] * 5
+    assert {r.last_error for r in rows[5:10]} == {result.error}
+    assert [r.state for r in rows[10:]] == ["pending"] * 2
+    # and nothing more is sent (the stream keeps its order) until an operator acts
+    assert relay.relay_stream(stream=HUB).envelopes == 0
+    assert receiver.received == [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]]
+    dead = admin.get("/api/v1/federation/outbox/?state=dead").json()
+    # the console lists newest first
+    assert [(r["seq"], r["last_error"]) for r in dead["results"]] == [
+        (seq, result.error) for seq in (10, 9, 8, 7, 6)
+    ]
+    retried = admin.post("/api/v1/federation/outbox/retry/", {"stream": HUB}, format="json")
+    assert retried.json()["retried"] == 5
+    relay.relay_stream(stream=HUB)
+    assert receiver.received[2:] == [[6, 7, 8, 9, 10], [11, 12]]
+    assert set(states().values()) == {"acknowledged"}

@@ -5,6 +5,7 @@ import pytest
 from django.db import transaction
 from django.test import override_settings
 
+from shared.access import ratelimit
 from shared.access.models import AccessRecord, Grant
 from shared.access.services import access_record, use_authorize
 from shared.core.errors import ForbiddenError
@@ -160,8 +161,28 @@ def test_unknown_type_is_refused_like_an_ungranted_one(
     assert unknown.json() == not_granted.json()
 
 
+class FixedClock:
+    """The limiter's clock stopped 10 s into a minute, so every call counts in one window."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self):
+        self.calls += 1
+        return 1_800_000_010.0  # 10 s past a minute's start
+
+
+@pytest.fixture
+def one_window(monkeypatch):
+    fixed = FixedClock()
+    monkeypatch.setattr(ratelimit, "clock", fixed)
+    return fixed
+
+
 @override_settings(ACCESS_MISS_PER_MINUTE=5)
-def test_guessing_holder_codes_trips_the_rate_limit(consumer, granted_consumer, query_body):
+def test_guessing_holder_codes_trips_the_rate_limit(
+    consumer, granted_consumer, query_body, one_window
+):
     statuses = []
     for i in range(8):
         guess = make_uscc(dept="91", area="410100", body=f"MG{i:06d}")
@@ -173,19 +194,23 @@ def test_guessing_holder_codes_trips_the_rate_limit(consumer, granted_consumer, 
         statuses.append(response.status_code)
     assert statuses == [200] * 5 + [429] * 3
     assert response.json()["code"] == "rate_limited"
-    assert response.json()["detail"]["retry_after_seconds"] > 0
+    assert response.json()["detail"]["retry_after_seconds"] == 50  # the rest of the minute
     assert [r.outcome for r in records(operation="query")][-3:] == ["refused"] * 3
     assert records(operation="query")[-1].reason_code == "rate_limited"
+    assert one_window.calls >= 8  # every call was counted on the fixed clock
 
 
 @override_settings(ACCESS_RATE_PER_MINUTE=3)
-def test_rate_limit_is_per_agency(consumer, second_consumer, granted_consumer, query_body):
+def test_rate_limit_is_per_agency(
+    consumer, second_consumer, granted_consumer, query_body, one_window
+):
     for _ in range(3):
         assert consumer.post("/api/v1/share/query/", query_body(), format="json").status_code == 200
     assert consumer.post("/api/v1/share/query/", query_body(), format="json").status_code == 429
     # another agency has its own budget (refused for lack of a grant, not for the rate)
     other = second_consumer.post("/api/v1/share/query/", query_body(), format="json")
     assert other.json()["code"] == "access.no_grant"
+    assert one_window.calls >= 5
 
 
 def test_refusal_is_recorded_even_when_the_callers_transaction_rolls_back(

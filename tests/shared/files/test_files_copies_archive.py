@@ -7,11 +7,13 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.utils import timezone
 from PIL import Image, ImageDraw
 
 from shared.crypto.pdfverify import verify_pdf
 from shared.domain.canonical import sm3_hex
+from shared.files import services
 from shared.files.models import AnnotatedCopy, LegacyScan
 from shared.files.verification import trust_roots
 from tests.shared.files.files_support import render_pending
@@ -46,6 +48,26 @@ def test_copy_is_watermarked_sealed_and_downloadable_until_it_expires(
     AnnotatedCopy.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     gone = consumer.get(body["download_url"])
     assert (gone.status_code, gone.json()["code"]) == (410, "copy.expired")
+
+
+def test_a_copy_is_rendered_and_sealed_outside_any_transaction(consumer, issued, monkeypatch):
+    # given: the depth of the test's own transaction, and the depth each rendering sees
+    outside, depths = len(connection.atomic_blocks), []
+    real = services.render_signed
+
+    def render_signed(**kwargs):
+        depths.append(len(connection.atomic_blocks))
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "render_signed", render_signed)
+    # when
+    response = consumer.post(
+        "/api/v1/share/copies/", {**PURPOSE, "identifier": issued["identifier"]}, format="json"
+    )
+    # then: rendered once, with no transaction of the copy's open; its row written after
+    assert response.status_code == 201, response.json()
+    assert depths == [outside]
+    assert AnnotatedCopy.objects.get().sm3 == response.json()["sm3"]
 
 
 def test_copy_refusals(consumer, other_issuer, issued):
