@@ -33,8 +33,6 @@ from shared.files.statuslists import status_index_ensure
 from shared.licenses import services as license_services
 from shared.licenses.models import License, LicenseEvent, LicenseVersion, Mode
 
-logger = logging.getLogger(__name__)
-
 TERMINAL_VARIANTS = {
     Status.revoked.value: LicenseFile.Variant.REVOKED,
     Status.annulled.value: LicenseFile.Variant.ANNULLED,
