@@ -87,7 +87,7 @@ def test_every_apps_receivers_are_connected_once_django_is_set_up():
 
     assert {"files.schedule", "federation.outbox.license"} <= uids(license_changed)
     assert "federation.outbox.type" in uids(license_type_changed)
-    assert "federation.outbox.file" in uids(license_file_ready)
+    assert "uplink.files.ready" in uids(license_file_ready)  # a node announces its files
     assert "access_log_flush_request" in uids(request_finished)
     assert {"core.db_prerun"} <= uids(task_prerun)
     assert {"core.db_postrun", "access_log_flush_task"} <= uids(task_postrun)
