@@ -198,6 +198,9 @@ def main() -> None:
         )[:3]
         return elapsed
 
+    from bench.hostload import host_load
+
+    loads = [host_load("before")]
     try:
         issue_and_wait(0, args.processes * 3)  # warm-up: every worker process loads its signer
         full_seconds = issue_and_wait(1000, args.count)
@@ -252,6 +255,8 @@ def main() -> None:
     print(f"full pipeline (API → rendered, sealed, stored): {full_rate:.1f} licences/s")
     print(f"bare render + pyHanko sign, same documents:    {bare_rate:.1f} licences/s")
     print(f"ratio full / bare: {full_rate / bare_rate:.2f} (target ≥ 0.60)")
+    loads.append(host_load("after"))
+    figures["host_load"] = loads
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
 

@@ -226,6 +226,9 @@ def main() -> None:
         "--batch", type=int, default=1, help="licences per request (1: the issue API; more: bulk)"
     )
     args = parser.parse_args()
+    from bench.hostload import host_load
+
+    host_load("before")
     work = Path(tempfile.mkdtemp(prefix="bench-sync-"))
     templates = build_templates(work / "tpl", ["hub", "410100", "410300"])
     # As deployed: DEBUG off (no SQL capture on every query); the CA is made on first use.
@@ -268,6 +271,7 @@ def main() -> None:
         f"(median of {', '.join(f'{r:.1f}' for r in copy_rates)})"
     )
     print(f"ingest / COPY: {ingest_rate / copy_rate * 100:.1f} %  (target >= 50 %)")
+    host_load("after")
 
 
 if __name__ == "__main__":
