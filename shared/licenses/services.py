@@ -14,7 +14,6 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from shared.access.registry import registry_check
 from shared.accounts.models import User
 from shared.calendars.selectors import workday_calendar
 from shared.catalog.models import LicenseType
@@ -29,9 +28,7 @@ from shared.domain.holder_codes import validate_holder_code
 from shared.domain.identifiers import build_identifier, parse_identifier
 from shared.domain.status import TRANSITIONS, Action, Status, apply_action
 from shared.domain.text import check_text, check_text_tree, is_blank
-from shared.files import documents, keystore
-from shared.files.render import FontNotFoundError, page_check, register_font
-from shared.licenses import codec
+from shared.licenses import checks, codec
 from shared.licenses.models import License, LicenseEvent, LicenseVersion, Mode, SerialCounter
 from shared.licenses.signals import license_changed
 
@@ -139,39 +136,6 @@ def _check_matter(license_type: LicenseType, matter_code: str) -> None:
 def _check_surface(license_type: LicenseType, surface: Any) -> None:
     validate_surface(license_type.surface_schema, surface)
     check_text_tree(surface, field="surface", label="照面信息")
-
-
-def _check_printable(lic: License) -> None:
-    """Refuse now what the signed file could not show exactly: a character the licence font
-    has no glyph for, a text that cannot be fitted on the page (`shared.files.render`). The
-    page is laid out as the file will be, from unsaved rows; the QR code is an image, so a
-    placeholder URL serves. The render checks again, so an unprintable file is never made."""
-    try:
-        font_path = keystore.font_path()
-        register_font(font_path)
-    except FontNotFoundError:
-        # No usable font here (none installed, FILES_CJK_FONT wrong): no file is made at all
-        # (the render fails and says why), so nothing can differ from the data.
-        return
-    version = LicenseVersion(license=lic, **codec.version_content(lic))
-    now = timezone.now()
-    qr = documents.QrToken(
-        token="",
-        url=settings.FILES_PUBLIC_BASE_URL,
-        issued_at=now,
-        expires_at=now + timedelta(days=lic.license_type.qr_validity_days),
-    )
-    try:
-        doc = documents.license_document(lic=lic, version=version, qr=qr)
-    except (AttributeError, TypeError, ValueError, KeyError) as exc:
-        # The type's template is data edited in the catalogue: one of the wrong shape would
-        # fail every render of this type, so it is refused here with its reason, not a 500.
-        raise PermanentError(
-            "file.template_invalid",
-            "证照类型的模板格式无效，无法生成证照文件，请联系目录管理员修正模板",
-            {"type_code": lic.license_type.type_code, "error": type(exc).__name__},
-        ) from exc
-    page_check(doc, font_path=font_path)
 
 
 def _next_serial(license_type: LicenseType, year: int) -> str:
@@ -314,7 +278,7 @@ def license_issue_check(
         )
     holder = _check_holder(license_type, holder, legacy=mode == Mode.LEGACY)
     # Art. 25: the holder's name and code must agree with the population/legal-entity registry.
-    registry_check(
+    checks.holder_check(
         holder_name=holder.name, holder_code=holder.code, holder_code_type=holder.code_type
     )
     _check_validity(license_type, valid_from, valid_to)
@@ -382,7 +346,7 @@ def license_issue_write(*, order: IssueOrder) -> License:
         library_code=settings.LIBRARY_CODE,
         submitted_by=actor,
     )
-    _check_printable(lic)
+    checks.print_check(lic)
     lic.content_digest = _digest(lic, license_type, "")
     lic.last_event_seq = 1  # the issue event, counted on the row as it is inserted
     lic.save()
@@ -491,7 +455,7 @@ def license_act(
     lic.status = outcome.status.value
     lic.pledged = outcome.pledged
     if outcome.new_version:
-        _check_printable(lic)
+        checks.print_check(lic)
         _write_version(lic, actor=actor, previous_identifier=previous_identifier)
     event = _write_event(
         lic, action=action, from_status=from_status, actor=actor, reason=reason, data=data
