@@ -12,7 +12,8 @@ grants for the matter do not cover is recorded as refused and answered as if it 
 
 from shared.access import ratelimit
 from shared.access.models import AccessRecord
-from shared.access.services import access_record, grants_active, rate_check, use_authorize
+from shared.access.selectors import grants_active
+from shared.access.services import access_record, rate_check, use_authorize
 from shared.access.text import purpose_check
 from shared.accounts.models import User
 from shared.core.errors import ForbiddenError, PermanentError
