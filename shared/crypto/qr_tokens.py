@@ -213,16 +213,7 @@ def _qr_parse(token: str) -> _QrParsed:
     definer, sequence = divmod(int.from_bytes(reader.take(_TYPE_BYTES), "big"), 1000)
     type_code = _uscc_text(definer) + f"{sequence:03d}"
     issuer_code = _uscc_text(int.from_bytes(reader.take(_USCC_BYTES), "big"))
-    length = reader.take(1)[0]
-    if not 1 <= length <= 30:
-        raise TokenError("token.malformed")
-    radix = 10 if flags & _QR_FLAG_NUMERIC_SERIAL else 36
-    value = int.from_bytes(reader.take(_serial_width(length, radix)), "big")
-    if value >= radix**length:
-        raise TokenError("token.malformed")
-    serial = _base_text(value, radix, length)
-    if radix == 36 and serial.isdigit():
-        raise TokenError("token.malformed")  # one spelling: a digit-only serial is base 10
+    serial = _read_serial(reader, numeric=bool(flags & _QR_FLAG_NUMERIC_SERIAL))
     version = int.from_bytes(reader.take(2), "big")
     claims: dict[str, Any] = {}
     if flags & _QR_FLAG_STATUS_INDEX:
@@ -249,6 +240,21 @@ def _qr_parse(token: str) -> _QrParsed:
         signature=signature,
         claims=claims,
     )
+
+
+def _read_serial(reader: _Reader, *, numeric: bool) -> str:
+    """The serial: its length, then one integer in base 10 (`numeric`) or 36."""
+    length = reader.take(1)[0]
+    if not 1 <= length <= 30:
+        raise TokenError("token.malformed")
+    radix = 10 if numeric else 36
+    value = int.from_bytes(reader.take(_serial_width(length, radix)), "big")
+    if value >= radix**length:
+        raise TokenError("token.malformed")
+    serial = _base_text(value, radix, length)
+    if radix == 36 and serial.isdigit():
+        raise TokenError("token.malformed")  # one spelling: a digit-only serial is base 10
+    return serial
 
 
 class _Reader:
