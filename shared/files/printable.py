@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from shared.core.errors import PermanentError
 from shared.files import documents, keystore
-from shared.files.render import FontNotFoundError, page_check, register_font
+from shared.files.layout import page_check
+from shared.files.typeface import FontNotFoundError, register_font
 from shared.licenses import codec
 from shared.licenses.checks import print_check_register
 from shared.licenses.models import License, LicenseVersion
@@ -16,7 +17,7 @@ from shared.licenses.models import License, LicenseVersion
 
 def license_print_check(lic: License) -> None:
     """Refuse now what the signed file could not show exactly: a character the licence font
-    has no glyph for, a text that cannot be fitted on the page (`shared.files.render`). The
+    has no glyph for, a text that cannot be fitted on the page (`shared.files.layout`). The
     page is laid out as the file will be, from unsaved rows; the QR code is an image, so a
     placeholder URL serves. The render checks again, so an unprintable file is never made."""
     try:

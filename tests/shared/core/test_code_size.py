@@ -14,7 +14,6 @@ FUNCTION_LINES = 60
 # Over the limit when this test was written (issue #11): each is to be split when next changed.
 # path → lines.
 MODULES_OVER = {
-    "shared/files/render.py": 582,
     "shared/crypto/ofd.py": 553,
     "shared/crypto/suites.py": 414,
 }
@@ -26,7 +25,7 @@ FUNCTIONS_OVER = {
     "shared/federation/bulk_apply.py:_insert": 73,
     "shared/federation/relay.py:relay_stream": 61,
     "shared/files/archive.py:archive_build": 80,
-    "shared/files/render.py:page_plan": 75,
+    "shared/files/layout.py:page_plan": 75,
     "provincial_hub/aggregation/selectors.py:aggregation_nodes": 70,
     "shared/demo/access.py:seed_access_demo": 64,
 }
