@@ -220,6 +220,67 @@ def _layout(doc: LicenseDocument) -> dict:
     return layout
 
 
+def _face(doc: LicenseDocument, font: str, layout: dict) -> list[PlacedText]:
+    """A licence made here: its title, number, fields, issuer and date."""
+    placed: list[PlacedText] = []
+    size, title = _fit_line(
+        doc.title,
+        font,
+        size=_num(layout, "title_size", 30, low=1),
+        width=PAGE_W_MM - 30,
+        source="证照名称",
+    )
+    placed.append(
+        PlacedText(
+            x=PAGE_W_MM / 2,
+            baseline=_num(layout, "title_y", 52),
+            text=title,
+            size=size,
+            align="center",
+            role="title",
+            source="证照名称",
+        )
+    )
+    size, number = _fit_line(
+        f"编号：{doc.number}", font, size=11, width=PAGE_W_MM - 42, source="证照编号"
+    )
+    placed.append(
+        PlacedText(
+            x=PAGE_W_MM - 22,
+            baseline=30,
+            text=number,
+            size=size,
+            align="right",
+            source="证照编号",
+        )
+    )
+    placed.extend(_fields_block(doc, font))
+    size, issuer = _fit_line(
+        doc.issuer_name, font, size=12, width=PAGE_W_MM - 50, source="发证机关"
+    )
+    placed.append(
+        PlacedText(
+            x=PAGE_W_MM - 30,
+            baseline=PAGE_H_MM - 75,
+            text=issuer,
+            size=size,
+            align="right",
+            source="发证机关",
+        )
+    )
+    placed.append(
+        PlacedText(
+            x=PAGE_W_MM - 30,
+            baseline=PAGE_H_MM - 68,
+            text=doc.issue_date,
+            size=12,
+            align="right",
+            source="发证日期",
+        )
+    )
+    return placed
+
+
 def page_plan(doc: LicenseDocument, *, font: str) -> list[PlacedText]:
     """Every line of text on the page (``font`` is a registered font name), positioned as
     both renderers draw it; raises `UnprintableError` (``file.text_overflow``) for a text that
@@ -233,61 +294,7 @@ def page_plan(doc: LicenseDocument, *, font: str) -> list[PlacedText]:
         size, text = _fit_line(band, font, size=10, width=PAGE_W_MM - 40, source="证照编号")
         placed.append(PlacedText(x=20, baseline=PAGE_H_MM - 74, text=text, size=size))
     else:
-        size, title = _fit_line(
-            doc.title,
-            font,
-            size=_num(layout, "title_size", 30, low=1),
-            width=PAGE_W_MM - 30,
-            source="证照名称",
-        )
-        placed.append(
-            PlacedText(
-                x=PAGE_W_MM / 2,
-                baseline=_num(layout, "title_y", 52),
-                text=title,
-                size=size,
-                align="center",
-                role="title",
-                source="证照名称",
-            )
-        )
-        size, number = _fit_line(
-            f"编号：{doc.number}", font, size=11, width=PAGE_W_MM - 42, source="证照编号"
-        )
-        placed.append(
-            PlacedText(
-                x=PAGE_W_MM - 22,
-                baseline=30,
-                text=number,
-                size=size,
-                align="right",
-                source="证照编号",
-            )
-        )
-        placed.extend(_fields_block(doc, font))
-        size, issuer = _fit_line(
-            doc.issuer_name, font, size=12, width=PAGE_W_MM - 50, source="发证机关"
-        )
-        placed.append(
-            PlacedText(
-                x=PAGE_W_MM - 30,
-                baseline=PAGE_H_MM - 75,
-                text=issuer,
-                size=size,
-                align="right",
-                source="发证机关",
-            )
-        )
-        placed.append(
-            PlacedText(
-                x=PAGE_W_MM - 30,
-                baseline=PAGE_H_MM - 68,
-                text=doc.issue_date,
-                size=12,
-                align="right",
-                source="发证日期",
-            )
-        )
+        placed.extend(_face(doc, font, layout))
     size, ident = _fit_line(
         f"证照标识：{doc.identifier}", font, size=7.5, width=PAGE_W_MM - 40, source="证照标识"
     )

@@ -24,8 +24,6 @@ FUNCTIONS_OVER = {
     "shared/federation/bulk_apply.py:_repair": 86,
     "shared/federation/bulk_apply.py:_insert": 73,
     "shared/federation/relay.py:relay_stream": 61,
-    "shared/files/archive.py:archive_build": 80,
-    "shared/files/layout.py:page_plan": 75,
     "provincial_hub/aggregation/selectors.py:aggregation_nodes": 70,
     "shared/demo/access.py:seed_access_demo": 64,
 }
