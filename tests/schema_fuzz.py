@@ -33,8 +33,9 @@ from schemathesis.specs.openapi.checks import (
 
 from shared.accounts import services as accounts
 from shared.domain.status import Action
-from shared.licenses import batches
+from shared.licenses import batches, issuing
 from shared.licenses import services as licenses
+from shared.licenses.validation import Holder
 from tests.support import SURFACE_SCHEMA, make_agency, make_type, make_uscc, make_user
 
 pytestmark = pytest.mark.django_db
@@ -116,11 +117,11 @@ def flatmap_body(context, body):
 
 def _issue(actor, license_type, number: str, *, days: int = 365):
     today = timezone.localdate()
-    return licenses.license_issue(
+    return issuing.license_issue(
         actor=actor,
         type_code=license_type.type_code,
         number=number,
-        holder=licenses.Holder(**HOLDER),
+        holder=Holder(**HOLDER),
         valid_from=today,
         valid_to=today + timedelta(days=days),
         mode="online",

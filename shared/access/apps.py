@@ -8,6 +8,7 @@ class AccessConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from shared.access import receivers
+        from shared.access import receivers, registry
 
         receivers.connect()
+        registry.register()  # the holder check at issuing (art. 25)

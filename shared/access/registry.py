@@ -24,6 +24,7 @@ from typing import Protocol
 from django.conf import settings
 
 from shared.core.errors import PermanentError, RetryableError
+from shared.licenses.checks import holder_check_register
 
 REGISTERS = {"111": "population", "001": "legal-entities"}
 REGISTER_NAMES = {"111": "人口库", "001": "法人库"}
@@ -107,3 +108,7 @@ def registry_check(*, holder_name: str, holder_code: str, holder_code_type: str)
             f"持证主体名称与{register}登记的名称不一致，不能签发",
             {"code_type": holder_code_type, "given_name": holder_name},
         )
+
+
+def register() -> None:
+    holder_check_register(registry_check)

@@ -1,9 +1,11 @@
-"""Reads: who may see which access records and grants."""
+"""Reads: who may see which access records and grants; the grants in force."""
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from shared.access.models import AccessRecord, BulkRequest, Grant
-from shared.accounts.models import User
+from shared.accounts.models import Agency, User
+from shared.catalog.models import LicenseType
 
 
 def access_log_visible(*, user: User) -> QuerySet[AccessRecord]:
@@ -54,3 +56,15 @@ def bulk_request_list(*, user: User) -> QuerySet[BulkRequest]:
     if user.agency_id is None or user.is_holder:
         return requests.none()
     return requests.filter(Q(agency_id=user.agency_id) | Q(issuer_id=user.agency_id))
+
+
+def grants_active(
+    *, agency: Agency, matter_code: str, license_type: LicenseType | None = None
+) -> QuerySet[Grant]:
+    today = timezone.localdate()
+    grants = Grant.objects.filter(
+        agency=agency, matter_code=matter_code, revoked_at__isnull=True, valid_from__lte=today
+    ).filter(Q(valid_to__isnull=True) | Q(valid_to__gte=today))
+    if license_type is not None:
+        grants = grants.filter(license_type=license_type)
+    return grants

@@ -80,6 +80,16 @@ def _json_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
+def _next_ids(connection: Any, meta: Any, count: int) -> list[int]:
+    """`count` new primary keys of the table, drawn from its sequence."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, meta.pk.column, count],
+        )
+        return [pk for (pk,) in cursor.fetchall()]
+
+
 def copy_values(
     model: type[models.Model], rows: Sequence[dict[str, Any]], *, with_ids: bool = False
 ) -> list[int]:
@@ -96,14 +106,7 @@ def copy_values(
     if connection.vendor != "postgresql":
         objs = model.objects.bulk_create([model(**row) for row in rows])
         return [obj.pk for obj in objs] if with_ids else []
-    ids: list[int] = []
-    if with_ids:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                [meta.db_table, meta.pk.column, len(rows)],
-            )
-            ids = [pk for (pk,) in cursor.fetchall()]
+    ids = _next_ids(connection, meta, len(rows)) if with_ids else []
     now = timezone.now()
     fields, defaults, kinds, moments, texts = [], [], [], [], []
     for field in meta.concrete_fields:

@@ -24,8 +24,10 @@ from shared.conf.divisions import CITIES, PROVINCE_NAME
 from shared.core.tier import is_hub, library_tier
 from shared.demo import data
 from shared.demo.access import seed_access_demo
+from shared.licenses.issuing import license_issue
 from shared.licenses.models import License
-from shared.licenses.services import Holder, license_act, license_issue
+from shared.licenses.services import license_act
+from shared.licenses.validation import Holder
 
 DEMO_PASSWORD = "Demo-123456"  # noqa: S105 - demo only, printed to the operator
 

@@ -74,6 +74,32 @@ def citizen_id_check(first17: str) -> str:
     return _CITIZEN_ID_CHECKS[total % 11]
 
 
+def _citizen_birth_date(candidate: str, *, today: date) -> date:
+    """The birth date an 18-character number carries: a real date, 1900-01-01 to `today`."""
+    birth_text = candidate[6:14]
+    try:
+        birth_date = date(int(birth_text[:4]), int(birth_text[4:6]), int(birth_text[6:8]))
+    except ValueError:
+        raise DomainError(
+            "citizen_id.birth_date",
+            f"公民身份号码中的出生日期“{birth_text}”不是有效日期",
+            {"birth_date": birth_text},
+        ) from None
+    if birth_date < _EARLIEST_BIRTH_DATE:
+        raise DomainError(
+            "citizen_id.birth_date",
+            f"公民身份号码中的出生日期“{birth_text}”早于1900年1月1日",
+            {"birth_date": birth_date.isoformat()},
+        )
+    if birth_date > today:
+        raise DomainError(
+            "citizen_id.future_birth_date",
+            f"公民身份号码中的出生日期“{birth_text}”晚于今天",
+            {"birth_date": birth_date.isoformat(), "today": today.isoformat()},
+        )
+    return birth_date
+
+
 def validate_citizen_id(code: str, *, today: date) -> HolderCode:
     """Validate a 公民身份号码 (GB 11643) and return it normalised to 18 characters.
 
@@ -120,27 +146,7 @@ def validate_citizen_id(code: str, *, today: date) -> HolderCode:
             {"area_code": candidate[:6]},
         )
 
-    birth_text = candidate[6:14]
-    try:
-        birth_date = date(int(birth_text[:4]), int(birth_text[4:6]), int(birth_text[6:8]))
-    except ValueError:
-        raise DomainError(
-            "citizen_id.birth_date",
-            f"公民身份号码中的出生日期“{birth_text}”不是有效日期",
-            {"birth_date": birth_text},
-        ) from None
-    if birth_date < _EARLIEST_BIRTH_DATE:
-        raise DomainError(
-            "citizen_id.birth_date",
-            f"公民身份号码中的出生日期“{birth_text}”早于1900年1月1日",
-            {"birth_date": birth_date.isoformat()},
-        )
-    if birth_date > today:
-        raise DomainError(
-            "citizen_id.future_birth_date",
-            f"公民身份号码中的出生日期“{birth_text}”晚于今天",
-            {"birth_date": birth_date.isoformat(), "today": today.isoformat()},
-        )
+    birth_date = _citizen_birth_date(candidate, today=today)
 
     expected = citizen_id_check(candidate[:17])
     if candidate[17] != expected:

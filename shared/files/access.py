@@ -10,9 +10,12 @@ licence without a grant; anyone else is refused, and that refusal is recorded to
 grants for the matter do not cover is recorded as refused and answered as if it did not exist.
 """
 
+import functools
+
 from shared.access import ratelimit
 from shared.access.models import AccessRecord
-from shared.access.services import access_record, grants_active, rate_check, use_authorize
+from shared.access.selectors import grants_active
+from shared.access.services import access_record, rate_check, use_authorize
 from shared.access.text import purpose_check
 from shared.accounts.models import User
 from shared.core.errors import ForbiddenError, PermanentError
@@ -36,28 +39,21 @@ def authorize_share(
     None is also returned for a licence outside the consumer's grants: the caller answers it
     exactly as a licence that does not exist, while the log records the refusal.
     """
-    if not matter_code.strip():
-        raise PermanentError("share.matter_required", "必须填写事项编码", {"field": "matter_code"})
-    if not use_cause.strip() or len(use_cause) > MAX_USE_CAUSE:
-        raise PermanentError(
-            "share.use_cause_required", "必须填写用证事由（不超过200字）", {"field": "use_cause"}
-        )
-    purpose_check(use_cause)
+    _check_purpose(matter_code=matter_code, use_cause=use_cause)
     logged = OPERATIONS.get(operation, "verify")
-    licences = [license] if license is not None else []
+    record = functools.partial(
+        access_record,
+        user=user,
+        operation=logged,
+        matter_code=matter_code,
+        use_cause=use_cause,
+        licenses=[license] if license is not None else [],
+    )
     outcome = "allowed" if license is not None else "none"
     agency = user.agency
     own_licence = license is not None and agency is not None and license.issuer_id == agency.pk
     if user.is_library_admin or own_licence:
-        access_record(
-            user=user,
-            operation=logged,
-            matter_code=matter_code,
-            use_cause=use_cause,
-            licenses=licences,
-            outcome=outcome,
-            detail={"endpoint": operation},
-        )
+        record(outcome=outcome, detail={"endpoint": operation})
         return license
     if agency is not None and agency.active and agency.is_consumer:
         # Consumers spend the agency's budget (429 when over it, recorded); answers that found
@@ -81,12 +77,7 @@ def authorize_share(
             ).exists()
         )
         if not granted:
-            access_record(
-                user=user,
-                operation=logged,
-                matter_code=matter_code,
-                use_cause=use_cause,
-                licenses=licences,
+            record(
                 outcome="refused",
                 reason_code="access.no_grant",
                 detail={"endpoint": operation, "answered_as": "not_found"},
@@ -95,31 +86,25 @@ def authorize_share(
             return None
         if license is None:
             ratelimit.rate_miss(agency_key=agency.code)
-        access_record(
-            user=user,
-            operation=logged,
-            matter_code=matter_code,
-            use_cause=use_cause,
-            licenses=licences,
-            outcome=outcome,
-            detail={"endpoint": operation},
-        )
+        record(outcome=outcome, detail={"endpoint": operation})
         return license
-    access_record(
-        user=user,
-        operation=logged,
-        matter_code=matter_code,
-        use_cause=use_cause,
-        licenses=licences,
-        outcome="refused",
-        reason_code="share.forbidden",
-        detail={"endpoint": operation},
-    )
+    record(outcome="refused", reason_code="share.forbidden", detail={"endpoint": operation})
     error = ForbiddenError(
         "share.forbidden", "本单位无权对该证照执行此操作", {"operation": operation}
     )
     error.access_recorded = True  # type: ignore[attr-defined]  # recorded just above
     raise error
+
+
+def _check_purpose(*, matter_code: str, use_cause: str) -> None:
+    """Every share names its matter and why (art. 21), before anything is looked at."""
+    if not matter_code.strip():
+        raise PermanentError("share.matter_required", "必须填写事项编码", {"field": "matter_code"})
+    if not use_cause.strip() or len(use_cause) > MAX_USE_CAUSE:
+        raise PermanentError(
+            "share.use_cause_required", "必须填写用证事由（不超过200字）", {"field": "use_cause"}
+        )
+    purpose_check(use_cause)
 
 
 def download_record(

@@ -93,16 +93,8 @@ def _json(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, indent=2, cls=DjangoJSONEncoder).encode()
 
 
-def archive_build(*, lic: License) -> bytes:
-    """The ZIP bytes; 409 while a file of the licence is still being made."""
-    rows = list(LicenseFile.objects.filter(license=lic).order_by("version", "created_at"))
-    if not rows or any(r.state != LicenseFile.State.READY for r in rows):
-        raise ConflictError(
-            "file.not_ready",
-            "签章文件尚未全部生成，暂不能归档",
-            {"states": {f"{r.identifier}/{r.variant}": r.state for r in rows}},
-        )
-    version = LicenseVersion.objects.get(identifier=lic.identifier)
+def _signed_files(rows: list[LicenseFile]) -> tuple[dict[str, bytes], list[dict[str, Any]]]:
+    """Each signed file as an entry, and what checking its signature found."""
     entries: dict[str, bytes] = {}
     report: list[dict[str, Any]] = []
     roots = trust_roots()
@@ -123,27 +115,43 @@ def archive_build(*, lic: License) -> bytes:
                 "timestamped": check.timestamped,
             }
         )
+    return entries, report
+
+
+def _events(lic: License) -> list[dict[str, Any]]:
+    events = LicenseEvent.objects.filter(license=lic).order_by("seq")
+    return [
+        {
+            "seq": e.seq,
+            "action": e.action,
+            "from_status": e.from_status,
+            "to_status": e.to_status,
+            "version": e.version,
+            "identifier": e.identifier,
+            "reason": e.reason,
+            "data": e.data,
+            "actor_agency_code": e.actor_agency_code,
+            "created_at": e.created_at,
+        }
+        for e in events
+    ]
+
+
+def archive_build(*, lic: License) -> bytes:
+    """The ZIP bytes; 409 while a file of the licence is still being made."""
+    rows = list(LicenseFile.objects.filter(license=lic).order_by("version", "created_at"))
+    if not rows or any(r.state != LicenseFile.State.READY for r in rows):
+        raise ConflictError(
+            "file.not_ready",
+            "签章文件尚未全部生成，暂不能归档",
+            {"states": {f"{r.identifier}/{r.variant}": r.state for r in rows}},
+        )
+    version = LicenseVersion.objects.get(identifier=lic.identifier)
+    entries, report = _signed_files(rows)
     meta = _metadata(lic, version)
     entries["metadata.json"] = _json(meta)
     entries["metadata.xml"] = _xml(meta)
-    events = LicenseEvent.objects.filter(license=lic).order_by("seq")
-    entries["events.json"] = _json(
-        [
-            {
-                "seq": e.seq,
-                "action": e.action,
-                "from_status": e.from_status,
-                "to_status": e.to_status,
-                "version": e.version,
-                "identifier": e.identifier,
-                "reason": e.reason,
-                "data": e.data,
-                "actor_agency_code": e.actor_agency_code,
-                "created_at": e.created_at,
-            }
-            for e in events
-        ]
-    )
+    entries["events.json"] = _json(_events(lic))
     entries["verification-report.json"] = _json(
         {"verified_at": timezone.now(), "library": settings.LIBRARY_CODE, "files": report}
     )

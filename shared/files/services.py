@@ -30,8 +30,9 @@ from shared.files.ofd_render import license_ofd_page, ofd_font
 from shared.files.render import render_license_pdf
 from shared.files.signals import license_file_ready
 from shared.files.statuslists import status_index_ensure
-from shared.licenses import services as license_services
+from shared.licenses import issuing
 from shared.licenses.models import License, LicenseEvent, LicenseVersion, Mode
+from shared.licenses.validation import Holder
 
 TERMINAL_VARIANTS = {
     Status.revoked.value: LicenseFile.Variant.REVOKED,
@@ -351,8 +352,8 @@ def legacy_issue(
         )
     _check_scan(scan, content_type)
     values = {**values, "mode": Mode.LEGACY}
-    order = license_services.license_issue_check(
-        actor=actor, holder=license_services.Holder(**values.pop("holder")), **values
+    order = issuing.license_issue_check(
+        actor=actor, holder=Holder(**values.pop("holder")), **values
     )
     return _legacy_write(
         order=order, scan=scan, content_type=content_type, original_name=original_name
@@ -361,9 +362,9 @@ def legacy_issue(
 
 @transaction.atomic
 def _legacy_write(
-    *, order: license_services.IssueOrder, scan: bytes, content_type: str, original_name: str
+    *, order: issuing.IssueOrder, scan: bytes, content_type: str, original_name: str
 ) -> License:
-    lic = license_services.license_issue_write(order=order)
+    lic = issuing.license_issue_write(order=order)
     actor = order.actor
     digest = sm3_hex(scan)
     extension = {"image/png": "png", "image/jpeg": "jpg", "application/pdf": "pdf"}[content_type]

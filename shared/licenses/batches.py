@@ -18,14 +18,10 @@ from shared.accounts.models import User
 from shared.core.effects import enqueue_on_commit
 from shared.core.errors import ApplicationError, PermanentError
 from shared.domain.errors import DomainError
+from shared.licenses.issuing import IssueOrder, license_issue_check, license_issue_write
 from shared.licenses.models import Batch, BatchItem, Mode
-from shared.licenses.services import (
-    Holder,
-    IssueOrder,
-    _require_issuer,
-    license_issue_check,
-    license_issue_write,
-)
+from shared.licenses.records import require_issuer
+from shared.licenses.validation import Holder
 
 CHUNK = 50
 
@@ -34,7 +30,7 @@ CHUNK = 50
 def batch_create(*, actor: User, mode: str, items: list[dict[str, Any]]) -> Batch:
     """Accept a bulk upload. Rows are already shape-checked by the API; the job applies the
     business rules row by row and records each row's outcome."""
-    _require_issuer(actor)
+    require_issuer(actor)
     if mode not in (Mode.BULK, Mode.OFFLINE, Mode.LEGACY):
         raise PermanentError("batch.mode", "批量任务的生成方式只能是 bulk、offline 或 legacy")
     if not items:

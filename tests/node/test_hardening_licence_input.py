@@ -148,8 +148,8 @@ def test_a_share_query_naming_an_unknown_code_type_is_refused_and_recorded(
     consumer, consumer_agency, library_admin, license_type, code_type
 ):
     # given: the consumer holds a grant, so only the code type can refuse the query
+    from shared.access.grants import grant_create
     from shared.access.models import AccessRecord
-    from shared.access.services import grant_create
 
     grant_create(
         actor=library_admin,

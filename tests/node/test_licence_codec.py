@@ -19,7 +19,7 @@ from shared.domain.status import UNRELEASED
 from shared.federation import bulk_apply, digests
 from shared.federation.arrivals import arrival_values
 from shared.federation.snapshots import event_snapshot, license_snapshot, version_snapshot
-from shared.licenses import codec, services
+from shared.licenses import codec, records
 from shared.licenses.api.serializers import (
     LicenseEventSerializer,
     LicenseSerializer,
@@ -134,7 +134,7 @@ def test_the_snapshots_are_byte_identical_to_schema_1_as_written_by_hand():
 
 def test_the_content_digest_is_unchanged():
     lic, _, _ = _rows()
-    digest = services._digest(lic, lic.license_type, "1.2.prev")
+    digest = records.version_digest(lic, lic.license_type, "1.2.prev")
     assert digest == "544e1bd36c0a15534e633bb3faae4cc813894f5ef5ae323a723b9a8760e08e63"
 
 

@@ -14,7 +14,7 @@ from shared.federation.api.serializers import ResendRequestSerializer, ResendRes
 from shared.federation.api.views import PEER_ERRORS, PeerOnlyApi
 from shared.federation.auth import authenticate_peer
 from shared.federation.outbox import license_resend
-from shared.files.api.views import PdfRenderer
+from shared.files.api.binary import PdfRenderer
 
 
 class ResendApi(PeerOnlyApi):

@@ -20,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from shared.access import log, ratelimit, selectors, services
+from shared.access import grants, log, ratelimit, selectors, services
 from shared.access.api.serializers import (
     AccessRecordSerializer,
     ChainReportSerializer,
@@ -173,7 +173,7 @@ class GrantListApi(RecordedRefusalsMixin, generics.ListAPIView):
     def post(self, request: Request) -> Response:
         data = GrantCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        grant = services.grant_create(actor=request.user, **data.validated_data)
+        grant = grants.grant_create(actor=request.user, **data.validated_data)
         return Response(GrantSerializer(grant).data, status=status.HTTP_201_CREATED)
 
 
@@ -190,7 +190,7 @@ class GrantRevokeApi(RecordedRefusalsMixin, APIView):
         if not request.user.is_library_admin:
             raise ForbiddenError("permission.library_admin_required", "仅库管理员可管理用证授权")
         pk = int(grant_id) if grant_id.isdigit() and len(grant_id) < 18 else 0
-        grant = services.grant_revoke(actor=request.user, grant_id=pk)
+        grant = grants.grant_revoke(actor=request.user, grant_id=pk)
         return Response(GrantSerializer(grant).data)
 
 

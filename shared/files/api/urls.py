@@ -4,7 +4,7 @@ licences' routes, whose catch-all `licenses/<identifier>/<action>/` would take `
 
 from django.urls import path
 
-from shared.files.api import views
+from shared.files.api import share, views
 
 urlpatterns = [
     path("licenses/<str:identifier>/file.pdf", views.LicenseFilePdfApi.as_view()),
@@ -19,12 +19,12 @@ urlpatterns = [
         views.StatusListApi.as_view(),
         name="status-list",
     ),
-    path("share/verify/", views.ShareVerifyApi.as_view(), name="share-verify"),
-    path("share/verify-file/", views.ShareVerifyFileApi.as_view(), name="share-verify-file"),
-    path("share/copies/", views.CopyListApi.as_view(), name="share-copies"),
-    path("share/copies/<uuid:copy_id>/", views.CopyDetailApi.as_view(), name="share-copy"),
+    path("share/verify/", share.ShareVerifyApi.as_view(), name="share-verify"),
+    path("share/verify-file/", share.ShareVerifyFileApi.as_view(), name="share-verify-file"),
+    path("share/copies/", share.CopyListApi.as_view(), name="share-copies"),
+    path("share/copies/<uuid:copy_id>/", share.CopyDetailApi.as_view(), name="share-copy"),
     path(
-        "share/copies/<uuid:copy_id>/file.pdf", views.CopyFileApi.as_view(), name="share-copy-file"
+        "share/copies/<uuid:copy_id>/file.pdf", share.CopyFileApi.as_view(), name="share-copy-file"
     ),
     path("files/", views.LicenseFileListApi.as_view(), name="file-list"),
     path("files/<int:file_id>/retry/", views.LicenseFileRetryApi.as_view(), name="file-retry"),

@@ -1,5 +1,5 @@
-"""Files, verification and sharing over API v1. Thin: each view parses, calls one service or
-selector, and answers; the share views call `authorize_share` exactly once before answering.
+"""Files and verification over API v1 (sharing is `shared.files.api.share`). Thin: each view
+parses, calls one service or selector, and answers.
 
 Every refusal at the authenticated endpoints here (403, 404, 400, 409 …) is an access record
 written before the error answer leaves (`RecordedRefusalsMixin`), as at /share/query/; a 401 is
@@ -8,15 +8,12 @@ qr.png, a QR token, archive.zip, a copy) is an access record too (`download_reco
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.http import HttpResponse
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.permissions import AllowAny
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,23 +22,24 @@ from shared.access.api.views import RecordedRefusalsMixin
 from shared.access.models import AccessRecord
 from shared.core.api.parsers import MultiPartParser
 from shared.core.api.schema import ErrorSerializer
-from shared.core.errors import ApplicationError, ForbiddenError, NotFoundError, PermanentError
-from shared.core.holder_codes import holder_code_digest
+from shared.core.errors import NotFoundError, PermanentError
 from shared.crypto.qr import qr_png
 from shared.domain.status import UNRELEASED
 from shared.files import archive, documents, selectors, services, storage, verification
-from shared.files.access import authorize_share, copy_download_authorize, download_record
+from shared.files.access import download_record
+from shared.files.api.binary import (
+    OfdRenderer,
+    PdfRenderer,
+    PngRenderer,
+    ZipRenderer,
+    binary_response,
+    pdf_name,
+)
 from shared.files.api.serializers import (
-    CopyCreateSerializer,
-    CopySerializer,
-    FileResultSerializer,
     LegacyIssueSerializer,
     LicenseFileSerializer,
     PublicVerifySerializer,
     QrTokenSerializer,
-    ShareVerifyResultSerializer,
-    ShareVerifySerializer,
-    VerifyFileSerializer,
 )
 from shared.files.models import LicenseFile
 from shared.files.statuslists import TTL_SECONDS, status_list_build
@@ -51,51 +49,6 @@ from shared.licenses.models import License, LicenseVersion
 
 ERRORS = {404: ErrorSerializer, 409: ErrorSerializer}
 Operation = AccessRecord.Operation
-
-
-class _Binary(BaseRenderer):
-    """Lets `Accept: application/pdf` (etc.) through content negotiation; the views answer
-    with HttpResponse bytes, so this renderer only ever renders an error body as JSON."""
-
-    charset = None
-    render_style = "binary"
-
-    def render(self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None):  # type: ignore[no-untyped-def]
-        return JSONRenderer().render(data)
-
-
-class PdfRenderer(_Binary):
-    media_type = "application/pdf"
-    format = "pdf"
-
-
-class OfdRenderer(_Binary):
-    media_type = "application/ofd"
-    format = "ofd"
-
-
-class PngRenderer(_Binary):
-    media_type = "image/png"
-    format = "png"
-
-
-class ZipRenderer(_Binary):
-    media_type = "application/zip"
-    format = "zip"
-
-
-def _binary(
-    data: bytes, content_type: str, filename: str, *, cache: str = "private"
-) -> HttpResponse:
-    response = HttpResponse(data, content_type=content_type)
-    response["Content-Disposition"] = f'inline; filename="{filename}"'
-    response["Cache-Control"] = f"{cache}, no-transform"
-    response["Content-Length"] = str(len(data))
-    return response
-
-
-def _pdf_name(identifier: str) -> str:
-    return storage.safe_name(identifier) + ".pdf"
 
 
 # --- per-licence routes (wired in shared/licenses/api/urls.py) -----------------------------
@@ -118,7 +71,7 @@ class LicenseFilePdfApi(RecordedRefusalsMixin, APIView):
         row = selectors.file_for_download(lic=lic, identifier=identifier)
         data = storage.read(row.path)
         download_record(user=request.user, license=lic, file="file.pdf", identifier=identifier)
-        return _binary(data, "application/pdf", _pdf_name(identifier))
+        return binary_response(data, "application/pdf", pdf_name(identifier))
 
 
 class LicenseFileOfdApi(RecordedRefusalsMixin, APIView):
@@ -142,7 +95,7 @@ class LicenseFileOfdApi(RecordedRefusalsMixin, APIView):
         name = storage.safe_name(identifier) + ".ofd"
         data = storage.read(row.ofd_path)
         download_record(user=request.user, license=lic, file="file.ofd", identifier=identifier)
-        return _binary(data, "application/ofd", name)
+        return binary_response(data, "application/ofd", name)
 
 
 class LicenseQrPngApi(RecordedRefusalsMixin, APIView):
@@ -161,7 +114,7 @@ class LicenseQrPngApi(RecordedRefusalsMixin, APIView):
         qr = _fresh_qr(lic, identifier)
         data = qr_png(qr.url)
         download_record(user=request.user, license=lic, file="qr.png", identifier=identifier)
-        return _binary(data, "image/png", "qr.png", cache="no-store")
+        return binary_response(data, "image/png", "qr.png", cache="no-store")
 
 
 def _fresh_qr(lic: License, identifier: str) -> documents.QrToken:
@@ -209,7 +162,9 @@ class LicenseArchiveApi(RecordedRefusalsMixin, APIView):
         # The package carries the holder's full code (GB/T 36903 metadata): every one handed
         # out is an access record on the licence.
         download_record(user=request.user, license=lic, file="archive.zip")
-        response = _binary(data, "application/zip", storage.safe_name(lic.identifier) + ".zip")
+        response = binary_response(
+            data, "application/zip", storage.safe_name(lic.identifier) + ".zip"
+        )
         response["Content-Disposition"] = response["Content-Disposition"].replace(
             "inline", "attachment"
         )
@@ -264,206 +219,6 @@ class StatusListApi(APIView):
         response["ETag"] = etag
         response["Cache-Control"] = f"public, max-age={TTL_SECONDS}"
         return response
-
-
-# --- sharing (purpose-bound) ---------------------------------------------------------------
-
-
-def _share_target(values: dict[str, Any]) -> tuple[LicenseVersion | None, str, int | None]:
-    """(version, outcome hint, early info code) for what the request names."""
-    token = (values.get("token") or "").strip()
-    if token:
-        if "/v/" in token:
-            token = token.rsplit("/v/", 1)[1].split("?", 1)[0]
-        check = verification.token_check(token)
-        if check.outcome in ("forged", "qr_expired", "not_found"):
-            return None, check.outcome, check.info_code
-        return check.version, check.outcome, None
-    identifier = (values.get("identifier") or "").strip()
-    if identifier:
-        version = verification.version_lookup(identifier)
-        return version, "" if version else "not_found", None if version else 5
-    type_code = (values.get("type_code") or "").strip()
-    number = (values.get("number") or "").strip()
-    holder_code = (values.get("holder_code") or "").strip().upper()
-    if type_code and (number or holder_code):
-        licences = License.objects.filter(license_type__type_code=type_code)
-        if number:
-            licences = licences.filter(number=number)
-        if holder_code:
-            licences = licences.filter(holder_code_digest=holder_code_digest(holder_code))
-        lic = licences.order_by("-created_at").first()
-        if lic is None:
-            return None, "not_found", 5
-        return verification.version_lookup(lic.identifier), "", None
-    return None, "incomplete", 4
-
-
-class ShareVerifyApi(RecordedRefusalsMixin, APIView):
-    access_operation = Operation.VERIFY
-
-    @extend_schema(
-        request=ShareVerifySerializer,
-        responses={200: ShareVerifyResultSerializer},
-        summary="证照验证与比对（信息 7 种结果）",
-    )
-    def post(self, request: Request) -> Response:
-        data = ShareVerifySerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
-        version, outcome, early = _share_target(values)
-        shown = authorize_share(
-            user=request.user,
-            license=version.license if version else None,
-            matter_code=values["matter_code"],
-            use_cause=values["use_cause"],
-            operation="verify",
-        )
-        if version is not None and shown is None:  # outside the grants: as if it did not exist
-            version, outcome, early = None, "not_found", 5
-        mismatched: list[str] = []
-        if version is not None:
-            mismatched = verification.compare_fields(version, values.get("fields") or {})
-            outcome = verification.version_outcome(version)
-            code = 6 if mismatched else verification.OUTCOME_CODES[outcome]
-        else:
-            code = early if early is not None else 4
-        body = {
-            "info_result": verification.info_result(code),
-            "outcome": "mismatch" if mismatched else outcome,
-            "license": verification.key_fields(version) if version and not mismatched else None,
-            "mismatched": mismatched,
-        }
-        return Response(body)
-
-
-class ShareVerifyFileApi(RecordedRefusalsMixin, APIView):
-    access_operation = Operation.VERIFY
-    parser_classes = [MultiPartParser]
-
-    @extend_schema(
-        request={"multipart/form-data": VerifyFileSerializer},
-        responses={200: FileResultSerializer},
-        summary="证照文件验证（文件 3 种结果 + 信息结果）",
-    )
-    def post(self, request: Request) -> Response:
-        data = VerifyFileSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        upload = data.validated_data["file"]
-        from django.conf import settings
-
-        if upload.size > settings.FILES_UPLOAD_MAX_BYTES:
-            raise PermanentError(
-                "file.too_large", "文件过大", {"max_bytes": settings.FILES_UPLOAD_MAX_BYTES}
-            )
-        result = verification.file_verify(upload.read())
-        shown = authorize_share(
-            user=request.user,
-            license=result.version.license if result.version else None,
-            matter_code=data.validated_data["matter_code"],
-            use_cause=data.validated_data["use_cause"],
-            operation="verify_file",
-        )
-        if result.version is not None and shown is None:  # as if it did not exist
-            result = verification.FileVerification(
-                check=result.check, version=None, info_code=5, mismatched=[]
-            )
-        check = result.check
-        body = {
-            "file_result": {"code": check.code, "message": check.message},
-            "info_result": verification.info_result(result.info_code),
-            "reason": check.reason,
-            "identifier": check.identifier,
-            "signer": check.signer,
-            "signing_time": check.signing_time,
-            "timestamped": check.timestamped,
-            "license": verification.key_fields(result.version)
-            if result.version is not None and check.code == 0
-            else None,
-        }
-        return Response(body)
-
-
-class CopyListApi(RecordedRefusalsMixin, APIView):
-    access_operation = Operation.COPY
-
-    @extend_schema(
-        request=CopyCreateSerializer,
-        responses={201: CopySerializer, 404: ErrorSerializer, 409: ErrorSerializer},
-        summary="生成加注件（水印注明用途、用证单位与有效期，重新签章）",
-    )
-    def post(self, request: Request) -> Response:
-        data = CopyCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
-        version = verification.version_lookup(values["identifier"])
-        lic = version.license if version else None
-        if lic is not None and lic.status in UNRELEASED:
-            lic = None  # an unreleased licence is not shared: it does not exist for the caller
-        if request.user.agency_id is None:  # refused (and recorded) before any use is recorded
-            raise ForbiddenError("copy.agency_required", "加注件须以用证单位名义申请")
-        lic = authorize_share(
-            user=request.user,
-            license=lic,
-            matter_code=values["matter_code"],
-            use_cause=values["use_cause"],
-            operation="copy",
-        )
-        if lic is None:
-            missing = NotFoundError("license.not_found", "证照不存在")
-            missing.access_recorded = True  # type: ignore[attr-defined]  # by authorize_share
-            raise missing
-        copy = services.annotated_copy_create(
-            actor=request.user,
-            license=lic,
-            matter_code=values["matter_code"],
-            use_cause=values["use_cause"],
-            days=values.get("days"),
-        )
-        return Response(CopySerializer(copy).data, status=status.HTTP_201_CREATED)
-
-
-class CopyDetailApi(RecordedRefusalsMixin, APIView):
-    access_operation = Operation.COPY
-
-    @extend_schema(responses={200: CopySerializer, 404: ErrorSerializer}, summary="加注件信息")
-    def get(self, request: Request, copy_id: str) -> Response:
-        return Response(CopySerializer(selectors.copy_get(user=request.user, copy_id=copy_id)).data)
-
-
-class CopyFileApi(RecordedRefusalsMixin, APIView):
-    access_operation = Operation.DOWNLOAD
-    renderer_classes = [JSONRenderer, PdfRenderer]
-
-    @extend_schema(
-        responses={
-            (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, "加注件 PDF"),
-            404: ErrorSerializer,
-            410: OpenApiResponse(ErrorSerializer, "已过下载期限"),
-        },
-        summary="下载加注件（仅申请单位，期限内）",
-    )
-    def get(self, request: Request, copy_id: str) -> HttpResponse:
-        copy = selectors.copy_get(user=request.user, copy_id=copy_id)
-        if copy.expires_at <= timezone.now():
-            raise ApplicationError(
-                "copy.expired",
-                "加注件已过下载期限",
-                {"expires_at": copy.expires_at.isoformat()},
-                status=410,
-            )
-        copy_download_authorize(user=request.user, copy=copy)  # the grant, checked again
-        data = storage.read(copy.path)
-        download_record(
-            user=request.user,
-            license=copy.license,
-            file="copy",
-            identifier=copy.identifier,
-            matter_code=copy.matter_code,
-            use_cause=copy.use_cause,
-            extra={"copy": str(copy.pk)},
-        )
-        return _binary(data, "application/pdf", f"copy-{copy.pk}.pdf", cache="no-store")
 
 
 # --- operator and issuer tools -------------------------------------------------------------

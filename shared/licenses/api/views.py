@@ -16,7 +16,7 @@ from shared.core.api.schema import ErrorSerializer
 from shared.core.errors import NotFoundError
 from shared.core.holder_codes import holder_code_digest
 from shared.domain.status import TRANSITIONS, Action
-from shared.licenses import batches, selectors, services
+from shared.licenses import batches, issuing, selectors, services
 from shared.licenses.api.serializers import (
     BatchCreateSerializer,
     BatchSerializer,
@@ -28,6 +28,7 @@ from shared.licenses.api.serializers import (
     LicenseVersionSerializer,
 )
 from shared.licenses.models import Batch, License
+from shared.licenses.validation import Holder
 
 # Actions a person may call over the API; `expire` belongs to the clock.
 API_ACTIONS = [a.value for a in TRANSITIONS if a != Action.expire]
@@ -68,9 +69,9 @@ class LicenseListApi(generics.ListAPIView):
         data = LicenseIssueSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        lic = services.license_issue(
+        lic = issuing.license_issue(
             actor=request.user,
-            holder=services.Holder(**values.pop("holder")),
+            holder=Holder(**values.pop("holder")),
             **values,
         )
         return Response(LicenseSerializer(lic).data, status=status.HTTP_201_CREATED)

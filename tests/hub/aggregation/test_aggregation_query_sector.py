@@ -3,8 +3,8 @@
 import pytest
 
 from provincial_hub.aggregation.models import SectorLibrary
+from shared.access.grants import grant_create
 from shared.access.models import AccessRecord
-from shared.access.services import grant_create
 from shared.licenses.models import License
 from tests.federation.sector_reference import SectorReference
 from tests.support import make_uscc

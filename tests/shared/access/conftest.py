@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from shared.access import ratelimit
 from shared.access.models import Grant
-from shared.licenses import services as licenses
+from shared.licenses import issuing
+from shared.licenses.validation import Holder
 from tests.support import make_agency, make_uscc, make_user, token_client
 
 MATTER = "M0001"
@@ -67,11 +68,11 @@ def issue(
     actor, license_type, *, holder_body="MA3X7Y8L", number="JY1", name="郑州豫中食品有限公司"
 ):
     today = timezone.localdate()
-    return licenses.license_issue(
+    return issuing.license_issue(
         actor=actor,
         type_code=license_type.type_code,
         number=number,
-        holder=licenses.Holder(
+        holder=Holder(
             name=name, code=make_uscc(dept="91", area="410100", body=holder_body), code_type="001"
         ),
         valid_from=today,

@@ -52,7 +52,7 @@ def consumer_grants(request):
     share endpoints answer it; tests of refusals use other agencies or matters."""
     if "consumer" not in request.fixturenames:
         return
-    from shared.access.services import grant_create
+    from shared.access.grants import grant_create
 
     admin = request.getfixturevalue("library_admin")
     agency = request.getfixturevalue("consumer_agency")

@@ -4,8 +4,8 @@ control characters are refused at the share endpoints."""
 
 import pytest
 
+from shared.access.grants import grant_revoke
 from shared.access.models import AccessRecord, Grant
-from shared.access.services import grant_revoke
 
 pytestmark = pytest.mark.django_db
 PURPOSE = {"matter_code": "M0001", "use_cause": "办理食品经营许可延续"}

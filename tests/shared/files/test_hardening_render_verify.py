@@ -17,15 +17,15 @@ from django.core.management import call_command
 
 from shared.catalog.models import LicenseType
 from shared.files import keystore
-from shared.files.models import LicenseFile
-from shared.files.render import (
+from shared.files.layout import (
     PAGE_H_MM,
     PAGE_W_MM,
     LicenseDocument,
     UnprintableError,
     page_check,
-    register_font,
 )
+from shared.files.models import LicenseFile
+from shared.files.typeface import register_font
 from shared.files.verification import trust_list_build
 from tests.shared.files.files_support import issue, render_pending
 
