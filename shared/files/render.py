@@ -476,7 +476,7 @@ def _annotation_lines(lines: list[str], font: str) -> list[PlacedText]:
 def missing_glyphs(text: str, font: str) -> list[str]:
     """The distinct characters of ``text`` (in order) that ``font`` (a registered TrueType
     font's name) has no glyph for; line feeds and tabs are not drawn and do not count."""
-    cmap = pdfmetrics.getFont(font).face.charToGlyph
+    cmap = pdfmetrics.getFont(font).face.charToGlyph  # type: ignore[attr-defined]  # a TrueType font (register_font) has a face
     seen: dict[str, None] = {}
     for char in text:
         if char not in "\n\r\t" and ord(char) not in cmap:
@@ -545,7 +545,11 @@ def render_license_pdf(doc: LicenseDocument, *, font_path: str) -> RenderedPage:
     plan = page_check(doc, font_path=font_path)
     buffer = io.BytesIO()
     c = canvas.Canvas(
-        buffer, pagesize=A4, pageCompression=1, initialFontName=font, initialFontSize=12
+        buffer,
+        pagesize=A4,
+        pageCompression=1,
+        initialFontName=font,  # type: ignore[arg-type]  # types-reportlab says a number; reportlab takes a font name
+        initialFontSize=12,
     )
     c.setTitle(f"{doc.title} {doc.number}")
     c.setSubject(doc.identifier)
