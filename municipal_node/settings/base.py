@@ -1,6 +1,7 @@
 """A municipal node: one city's comprehensive e-license library (NODE_CODE)."""
 
 from shared.conf.base import *  # noqa: F403
+from shared.conf.base import INSTALLED_APPS  # named: extended below
 from shared.conf.divisions import CITIES
 from shared.conf.env import (
     ImproperlyConfiguredError,

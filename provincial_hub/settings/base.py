@@ -1,6 +1,7 @@
 """The provincial hub: the provincial library that also aggregates the cities."""
 
 from shared.conf.base import *  # noqa: F403
+from shared.conf.base import INSTALLED_APPS  # named: extended below
 from shared.conf.divisions import PROVINCE_CODE, PROVINCE_NAME
 from shared.conf.env import broker_url, database_config
 

@@ -16,6 +16,7 @@ from django_otp import login as otp_login
 from django_otp import match_token
 
 from shared.access import portal
+from shared.accounts.requests import AuthenticatedHttpRequest
 from shared.core.errors import ApplicationError
 from shared.core.holder_codes import holder_code_mask
 
@@ -29,7 +30,7 @@ def holder_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResp
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         user = request.user
-        if not (user.is_authenticated and user.is_holder and user.is_verified()):
+        if not (user.is_authenticated and user.is_holder and user.is_verified()):  # type: ignore[attr-defined]  # is_verified: set by django_otp's OTPMiddleware
             return redirect(f"{reverse('holder-login')}?next={request.path}")
         return view(request, *args, **kwargs)
 
@@ -79,7 +80,7 @@ def holder_logout(request: HttpRequest) -> HttpResponse:
 
 
 @holder_required
-def holder_home(request: HttpRequest) -> HttpResponse:
+def holder_home(request: AuthenticatedHttpRequest) -> HttpResponse:
     licences = list(portal.holder_licenses(holder=request.user))
     accesses = list(portal.holder_accesses(holder=request.user)[:20])
     context = {
@@ -92,14 +93,14 @@ def holder_home(request: HttpRequest) -> HttpResponse:
 
 
 @holder_required
-def holder_accesses(request: HttpRequest) -> HttpResponse:
+def holder_accesses(request: AuthenticatedHttpRequest) -> HttpResponse:
     accesses = list(portal.holder_accesses(holder=request.user)[:500])
     return render(request, "access/holder/accesses.html", {"accesses": accesses})
 
 
 @holder_required
 @require_POST
-def holder_share(request: HttpRequest, identifier: str) -> HttpResponse:
+def holder_share(request: AuthenticatedHttpRequest, identifier: str) -> HttpResponse:
     try:
         days = int(request.POST.get("days", "7"))
     except ValueError:

@@ -10,6 +10,7 @@ import json
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import cast
 
 ROUTES = {"population": "111", "legal-entities": "001"}
 
@@ -42,7 +43,7 @@ class ReferenceRegistry:
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
+        host, port = cast("tuple[str, int]", self.server.server_address[:2])  # an AF_INET server
         return f"http://{host}:{port}"
 
     def __enter__(self) -> ReferenceRegistry:

@@ -42,8 +42,8 @@ def grant_list(*, user: User) -> QuerySet[Grant]:
         return grants.none()
     if user.is_library_admin:
         return grants
-    if user.agency_id is not None and user.agency.is_consumer and not user.is_holder:
-        return grants.filter(agency_id=user.agency_id)
+    if user.agency is not None and user.agency.is_consumer and not user.is_holder:
+        return grants.filter(agency=user.agency)
     return grants.none()
 
 

@@ -16,7 +16,7 @@ class UserAdmin(BaseUserAdmin):
     list_display = ("username", "display_name", "agency", "role", "is_active")
     list_filter = ("role", "is_active")
     fieldsets = (
-        *BaseUserAdmin.fieldsets,
+        *BaseUserAdmin.fieldsets,  # type: ignore[misc]  # Django's UserAdmin sets them (the stubs say optional)
         ("单位与角色", {"fields": ("agency", "role", "display_name")}),
     )
 

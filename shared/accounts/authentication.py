@@ -10,7 +10,7 @@ from shared.accounts.models import ApiToken
 from shared.core.errors import ApplicationError
 
 
-class TokenExpiredError(ApplicationError, exceptions.AuthenticationFailed):
+class TokenExpiredError(ApplicationError, exceptions.AuthenticationFailed):  # type: ignore[misc]  # ApplicationError's `detail` (a dict) is the one DRF's handler never sees
     """401 `auth.token_expired`: a real token past its `expires_at`.
 
     An `ApplicationError` so the answer names the expiry in Chinese, and an

@@ -5,7 +5,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from shared.accounts.models import User
+from shared.accounts.models import Agency, User
 from shared.catalog.models import LicenseType
 from shared.catalog.signals import license_type_changed
 from shared.catalog.surface import check_schema
@@ -35,10 +35,11 @@ EDITABLE = frozenset(
 )
 
 
-def _require_issuer_staff(actor: User) -> None:
+def _require_issuer_staff(actor: User) -> Agency:
     agency = actor.agency
     if agency is None or not agency.is_issuer or not agency.active:
         raise ForbiddenError("catalog.not_issuer", "只有证照签发单位的人员可以维护证照目录")
+    return agency
 
 
 def _require_owner(actor: User, license_type: LicenseType) -> None:
@@ -54,7 +55,7 @@ def _check_validity(min_days: int | None, max_days: int | None) -> None:
 @transaction.atomic
 def license_type_create(*, actor: User, type_code: str, **fields: Any) -> LicenseType:
     """Register a catalogue entry (draft) owned by the actor's issuing agency."""
-    _require_issuer_staff(actor)
+    agency = _require_issuer_staff(actor)
     code = validate_type_code(type_code)
     schema = fields.get("surface_schema") or {"type": "object", "properties": {}}
     check_schema(schema)
@@ -64,7 +65,7 @@ def license_type_create(*, actor: User, type_code: str, **fields: Any) -> Licens
     data.setdefault("definer_code", code[:18])
     try:
         with transaction.atomic():
-            license_type = LicenseType.objects.create(type_code=code, issuer=actor.agency, **data)
+            license_type = LicenseType.objects.create(type_code=code, issuer=agency, **data)
     except IntegrityError as exc:
         raise ConflictError(
             "catalog.type_exists", "证照类型代码已存在", {"type_code": code}

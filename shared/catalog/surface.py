@@ -41,7 +41,7 @@ def _describe(error: Any) -> str:
         missing = error.message.split("'")[1] if "'" in error.message else ""
         return f"缺少必填字段 {missing}"
     if validator == "type":
-        names = expected if isinstance(expected, list) else [expected]
+        names: list[str] = expected if isinstance(expected, list) else [expected]
         return f"字段 {field} 的类型应为{'或'.join(_TYPE_NAMES.get(n, n) for n in names)}"
     if validator == "additionalProperties":
         return f"字段 {field} 含有未定义的字段"

@@ -2,6 +2,7 @@
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -37,14 +38,14 @@ def var_dir() -> Path:
     return path
 
 
-def database_config(default_name: str, url: str = "") -> dict:
+def database_config(default_name: str, url: str = "") -> dict[str, Any]:
     """DATABASE_URL or an embedded SQLite file under var/.
 
     SQLite serves web, worker and beat processes at once only with WAL, a busy timeout and
     IMMEDIATE transactions (FIELD-NOTES), so those options are always set for it.
     """
     url = url or env("DATABASE_URL") or f"sqlite:///{var_dir() / (default_name + '.sqlite3')}"
-    config = dj_database_url.parse(url, conn_max_age=0)
+    config: dict[str, Any] = {**dj_database_url.parse(url, conn_max_age=0)}
     if config["ENGINE"] == "django.db.backends.sqlite3":
         config["OPTIONS"] = {
             "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;",

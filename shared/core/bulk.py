@@ -11,7 +11,7 @@ exactly as the ORM would prepare them for an INSERT. Elsewhere (SQLite in the de
 import json
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.utils import timezone
@@ -47,7 +47,7 @@ def copy_insert(objs: Sequence[models.Model], *, with_ids: bool = False) -> None
     model = type(objs[0])
     connection = connections[DEFAULT_DB_ALIAS]
     if connection.vendor != "postgresql":
-        model.objects.bulk_create(objs)
+        model._default_manager.bulk_create(objs)
         return
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     rows = [{f.attname: f.pre_save(obj, True) for f in fields} for obj in objs]
@@ -59,6 +59,11 @@ def copy_insert(objs: Sequence[models.Model], *, with_ids: bool = False) -> None
 
 
 _TYPES: dict[tuple[str, tuple[str, ...]], list[int]] = {}
+
+
+def _column(field: "models.Field[Any, Any] | Any") -> str:
+    """The column of a concrete field (Django types it optional, for fields that have none)."""
+    return cast(str, field.column)
 
 
 def _column_types(cursor: Any, table: str, columns: list[str]) -> list[int]:
@@ -85,7 +90,7 @@ def _next_ids(connection: Any, meta: Any, count: int) -> list[int]:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [meta.db_table, meta.pk.column, count],
+            [meta.db_table, _column(meta.pk), count],
         )
         return [pk for (pk,) in cursor.fetchall()]
 
@@ -104,11 +109,15 @@ def copy_values(
     connection = connections[DEFAULT_DB_ALIAS]
     meta = model._meta
     if connection.vendor != "postgresql":
-        objs = model.objects.bulk_create([model(**row) for row in rows])
+        objs = model._default_manager.bulk_create([model(**row) for row in rows])
         return [obj.pk for obj in objs] if with_ids else []
     ids = _next_ids(connection, meta, len(rows)) if with_ids else []
     now = timezone.now()
-    fields, defaults, kinds, moments, texts = [], [], [], [], []
+    fields: list[models.Field[Any, Any]] = []
+    defaults: list[Any] = []
+    kinds: list[tuple[type, ...]] = []
+    moments: list[bool] = []
+    texts: list[bool] = []
     for field in meta.concrete_fields:
         if field.primary_key and not with_ids:
             continue
@@ -124,11 +133,11 @@ def copy_values(
         moments.append(type(field) is models.DateTimeField)
         # JSON through one plain encoder (Django's adapter built a new encoder for each value).
         texts.append(type(field) is models.JSONField and field.encoder is None)
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    columns = ", ".join(connection.ops.quote_name(_column(f)) for f in fields)
     plan = list(zip(fields, defaults, kinds, moments, texts, strict=True))
     with connection.cursor() as cursor:
         raw = cursor.cursor
-        types = _column_types(raw, meta.db_table, [f.column for f in fields])
+        types = _column_types(raw, meta.db_table, [_column(f) for f in fields])
         # Binary, as the fastest COPY is: the database does not parse each value from text.
         with raw.copy(
             f"COPY {connection.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN "
@@ -137,6 +146,7 @@ def copy_values(
             copy.set_types(types)
             for n, row in enumerate(rows):
                 values = []
+                value: Any
                 for field, default, kind, moment, text in plan:
                     if field.primary_key:
                         value = ids[n]
@@ -164,28 +174,29 @@ def copy_update(objs: Sequence[models.Model], fields: list[str]) -> None:
     model = type(objs[0])
     connection = connections[DEFAULT_DB_ALIAS]
     if connection.vendor != "postgresql":
-        model.objects.bulk_update(objs, fields)
+        model._default_manager.bulk_update(objs, fields)
         return
     meta = model._meta
     pk = meta.pk
-    columns = [meta.get_field(name) for name in fields]
+    # Concrete fields: `get_field` also finds reverse relations, which `fields` never names.
+    columns = [cast("models.Field[Any, Any]", meta.get_field(name)) for name in fields]
     quote = connection.ops.quote_name
     table, temp = quote(meta.db_table), quote(f"_update_{meta.db_table}")
-    names = ", ".join(quote(f.column) for f in columns)
+    names = ", ".join(quote(_column(f)) for f in columns)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMP TABLE {temp} ON COMMIT DROP AS "  # noqa: S608 - model names only
-            f"SELECT {quote(pk.column)}, {names} FROM {table} WITH NO DATA"
+            f"SELECT {quote(_column(pk))}, {names} FROM {table} WITH NO DATA"
         )
-        with cursor.cursor.copy(f"COPY {temp} ({quote(pk.column)}, {names}) FROM STDIN") as copy:
+        with cursor.cursor.copy(f"COPY {temp} ({quote(_column(pk))}, {names}) FROM STDIN") as copy:
             for obj in objs:
                 copy.write_row(
                     [pk.get_db_prep_save(obj.pk, connection)]
                     + [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in columns]
                 )
-        assignments = ", ".join(f"{quote(f.column)} = t.{quote(f.column)}" for f in columns)
+        assignments = ", ".join(f"{quote(_column(f))} = t.{quote(_column(f))}" for f in columns)
         cursor.execute(
             f"UPDATE {table} AS o SET {assignments} FROM {temp} AS t "  # noqa: S608
-            f"WHERE o.{quote(pk.column)} = t.{quote(pk.column)}"
+            f"WHERE o.{quote(_column(pk))} = t.{quote(_column(pk))}"
         )
         cursor.execute(f"DROP TABLE {temp}")

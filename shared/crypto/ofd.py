@@ -147,7 +147,8 @@ def _el(parent: ET.Element | None, tag: str, text: str | None = None, **attrs: s
 
 
 def _xml(root: ET.Element) -> bytes:
-    return ET.tostring(root, encoding="UTF-8", xml_declaration=True)
+    xml: bytes = ET.tostring(root, encoding="UTF-8", xml_declaration=True)
+    return xml
 
 
 def _num(value: float) -> str:

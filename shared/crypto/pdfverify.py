@@ -17,6 +17,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from cryptography import x509
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -106,7 +107,7 @@ def verify_pdf(data: bytes, *, trust_roots: list[x509.Certificate]) -> FileCheck
             signatures=len(signatures),
         )
     cert = status.signing_cert
-    common = {
+    common: dict[str, Any] = {
         "identifier": identifier,
         "metadata": metadata,
         "signer": cert.subject.human_friendly if cert is not None else "",

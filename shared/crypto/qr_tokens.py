@@ -318,7 +318,8 @@ def _uscc_text(value: int) -> str:
 
 
 def _serial_width(length: int, radix: int) -> int:
-    return ((radix**length - 1).bit_length() + 7) // 8
+    largest: int = radix**length - 1  # an int: `length` is never negative
+    return (largest.bit_length() + 7) // 8
 
 
 def _base_text(value: int, radix: int, length: int) -> str:

@@ -170,9 +170,11 @@ def _utc(value: dt.datetime) -> dt.datetime:
 
 
 def seal_signed_part(seal: SESeal) -> bytes:
-    return _SealSigned(
+    part = _SealSigned(
         {"eSealInfo": seal["eSealInfo"], "cert": seal["cert"], "signAlgID": seal["signAlgID"]}
-    ).dump()
+    )
+    der: bytes = part.dump()
+    return der
 
 
 def seal_make(spec: SealSpec, *, maker_key: Sm2PrivateKey, maker_cert: bytes) -> bytes:
@@ -203,7 +205,8 @@ def seal_make(spec: SealSpec, *, maker_key: Sm2PrivateKey, maker_cert: bytes) ->
     )
     signature = _sm2.sign(maker_key, seal_signed_part(unsigned))
     unsigned["signedValue"] = signature
-    return unsigned.dump(force=True)
+    der: bytes = unsigned.dump(force=True)
+    return der
 
 
 def signature_make(
@@ -226,14 +229,16 @@ def signature_make(
         }
     )
     signature = _sm2.sign(key, tbs.dump())
-    return SES_Signature(
+    signed = SES_Signature(
         {
             "toSign": tbs,
             "cert": cert,
             "signatureAlgID": SM2_WITH_SM3,
             "signature": signature,
         }
-    ).dump()
+    )
+    der: bytes = signed.dump()
+    return der
 
 
 def seal_verify(seal: SESeal, maker_public: Sm2PublicKey) -> bool:

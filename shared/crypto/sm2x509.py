@@ -117,7 +117,8 @@ def _build(
             "signature_value": signature,
         }
     )
-    return cert.dump()
+    der: bytes = cert.dump()
+    return der
 
 
 def sm2_certificate_load(der: bytes) -> Sm2Certificate:
@@ -210,7 +211,8 @@ def sm2_certificate_verify(der: bytes, issuer_der: bytes, *, at: dt.datetime | N
 
 
 def certificate_pem_from_der(der: bytes) -> str:
-    return pem.armor("CERTIFICATE", der).decode("ascii")
+    armored: bytes = pem.armor("CERTIFICATE", der)
+    return armored.decode("ascii")
 
 
 def certificate_der_from_pem(text: str | bytes) -> bytes:

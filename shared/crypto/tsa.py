@@ -12,6 +12,7 @@ import asyncio
 import threading
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import cast
 
 from asn1crypto import keys as asn1_keys
 from asn1crypto import tsp
@@ -34,7 +35,7 @@ class UrllibTimeStamper(TimeStamper):
     """RFC 3161 over HTTP POST (`application/timestamp-query`)."""
 
     def __init__(self, url: str, timeout: float = TSA_TIMEOUT_SECONDS) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # pyHanko's TimeStamper.__init__ is untyped
         self.url = url
         self.timeout = timeout
 
@@ -46,7 +47,8 @@ class UrllibTimeStamper(TimeStamper):
             method="POST",
         )
         with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-            return response.read()
+            answer: bytes = response.read()
+            return answer
 
     async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
         try:
@@ -108,7 +110,7 @@ class LocalTsa:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
+        host, port = cast("tuple[str, int]", self._server.server_address[:2])  # an AF_INET server
         return f"http://{host}:{port}/tsa"
 
     def __enter__(self) -> LocalTsa:

@@ -24,6 +24,7 @@ from shared.conf.divisions import CITIES, PROVINCE_NAME
 from shared.core.tier import is_hub, library_tier
 from shared.demo import data
 from shared.demo.access import seed_access_demo
+from shared.domain.status import Action
 from shared.licenses.issuing import license_issue
 from shared.licenses.models import License
 from shared.licenses.services import license_act
@@ -182,7 +183,9 @@ def _sample_licenses(
             )
             if spec["requires_review"] and h_index < 2:
                 license_act(
-                    actor=reviewers[spec["issuer"]], identifier=lic.identifier, action="approve"
+                    actor=reviewers[spec["issuer"]],
+                    identifier=lic.identifier,
+                    action=Action.approve,
                 )
             created += 1
     return created

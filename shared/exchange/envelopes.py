@@ -137,7 +137,9 @@ def open_envelope(
         raise EnvelopeError("exchange.malformed", "交换信封格式错误")
     body = envelope["body"]
     alg, kid, sig = envelope.get("alg"), envelope.get("kid"), envelope.get("sig")
-    if not all(isinstance(v, str) and v for v in (alg, kid, sig)):
+    if not (isinstance(alg, str) and alg and isinstance(kid, str) and kid):
+        raise EnvelopeError("exchange.malformed", "交换信封缺少签名信息")
+    if not (isinstance(sig, str) and sig):
         raise EnvelopeError("exchange.malformed", "交换信封缺少签名信息")
     sender = body.get("sender")
     events = body.get("events")

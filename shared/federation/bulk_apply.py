@@ -58,7 +58,7 @@ def _owned(candidates: list[dict[str, Any]], sender: str) -> list[dict[str, Any]
     """The candidates whose licence snapshot and issuer agency `sender` owns (as stored here,
     or as the snapshot says for an agency this library lacks); one query for the agencies."""
     snaps = [e["payload"]["license"] for e in candidates]
-    stored = {
+    stored: dict[Any, Agency] = {  # looked up by whatever code a snapshot carries
         a.code: a
         for a in Agency.objects.filter(
             code__in={s["issuer"]["code"] for s in snaps if isinstance(s.get("issuer"), dict)}

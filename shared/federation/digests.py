@@ -248,7 +248,7 @@ class DatabaseDigests:
             year, mon = int(month[:4]), int(month[5:7])
             start = datetime(year, mon, 1, tzinfo=TZ)
             end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=TZ)
-            rows = (
+            licences = (
                 License.objects.using(self.using)
                 .exclude(status__in=UNRELEASED)
                 .filter(
@@ -268,7 +268,7 @@ class DatabaseDigests:
                     "content_digest",
                 )
             )
-            for type_code, serial, ident, version, status, pledged, seq, digest in rows:
+            for type_code, serial, ident, version, status, pledged, seq, digest in licences:
                 base = base_key(type_code=type_code, issuer_code=issuer, serial=serial)
                 if _slice(base) not in slices:
                     continue

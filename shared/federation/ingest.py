@@ -145,7 +145,7 @@ def _apply(opened: OpenedEnvelope, envelope: Any, *, transport: str) -> IngestRe
         return result
     if events[0]["seq"] > cursor.high_water_mark + 1:
         raise _Gap(cursor.high_water_mark + 1, events[0]["seq"])
-    todo = []
+    todo: list[dict[str, Any]] = []
     for event in events:
         seq = event["seq"]
         if seq <= cursor.high_water_mark:

@@ -157,6 +157,7 @@ def relay_stream(*, stream: str, max_envelopes: int = 50) -> RelayResult:
         state = StreamState.objects.get(stream=stream)
         position = state.sent_seq if adapter.name == "amqp" else state.acked_seq
         ahead: _Batch | None = None
+        batch: _Batch | None
         with ThreadPoolExecutor(max_workers=1) as sender:
             for _ in range(max_envelopes):
                 if not _lease(stream, renew=True):
@@ -220,7 +221,7 @@ def _handle_ack(stream: str, ack: Ack, *, sent_at: datetime) -> int:
     count = _acknowledge(stream, ack.high_water_mark, sent_at=sent_at)
     for rejected in ack.rejected:
         # The receiver dead-lettered this event (its content cannot be applied there).
-        OutboxEvent.objects.filter(stream=stream, seq=rejected.get("seq")).update(
+        OutboxEvent.objects.filter(stream=stream, seq=rejected.get("seq")).update(  # type: ignore[misc]  # a rejection without a seq matches no row
             state=OutboxEvent.State.DEAD,
             last_error=f"{rejected.get('code')}: {rejected.get('message')}"[:500],
         )

@@ -1,6 +1,7 @@
 """Reads for operators: delivery state and streams (the hub's view of every city is in
 `provincial_hub.aggregation.selectors`)."""
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.db.models import Count, Max, Q
@@ -17,7 +18,7 @@ def outbox_list(*, stream: str | None = None, state: str | None = None):  # type
     return rows
 
 
-def outbox_summary() -> list[dict[str, Any]]:
+def outbox_summary() -> list[Mapping[str, Any]]:
     return list(
         OutboxEvent.objects.values("stream")
         .annotate(

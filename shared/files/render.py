@@ -154,7 +154,11 @@ def render_license_pdf(doc: LicenseDocument, *, font_path: str) -> RenderedPage:
     plan = page_check(doc, font_path=font_path)
     buffer = io.BytesIO()
     c = canvas.Canvas(
-        buffer, pagesize=A4, pageCompression=1, initialFontName=font, initialFontSize=12
+        buffer,
+        pagesize=A4,
+        pageCompression=1,
+        initialFontName=font,  # type: ignore[arg-type]  # types-reportlab says a number; reportlab takes a font name
+        initialFontSize=12,
     )
     c.setTitle(f"{doc.title} {doc.number}")
     c.setSubject(doc.identifier)

@@ -46,7 +46,9 @@ def seal_png(name: str, caption: str, font_path: str) -> bytes:
         angle = -math.pi / 2 - span / 2 + span * (i + 0.5) / len(text)
         glyph = Image.new("RGBA", (size + 8, size + 8), (255, 255, 255, 0))
         ImageDraw.Draw(glyph).text((4, 2), char, font=font, fill=RED)
-        glyph = glyph.rotate(-math.degrees(angle + math.pi / 2), expand=True, resample=3)
+        glyph = glyph.rotate(
+            -math.degrees(angle + math.pi / 2), expand=True, resample=Image.Resampling.BICUBIC
+        )
         x = c + radius * math.cos(angle) - glyph.width / 2
         y = c + radius * math.sin(angle) - glyph.height / 2
         image.alpha_composite(glyph, (int(x), int(y)))

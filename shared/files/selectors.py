@@ -93,16 +93,16 @@ def file_list(*, user: User) -> QuerySet[LicenseFile]:
     base = LicenseFile.objects.select_related("license").order_by("-updated_at")
     if user.is_library_admin:
         return base
-    if user.agency_id is not None and user.agency.is_issuer:
+    if user.agency is not None and user.agency.is_issuer:
         return base.filter(license__issuer_id=user.agency_id)
     return base.none()
 
 
 def copy_get(*, user: User, copy_id: str) -> AnnotatedCopy:
     copy = AnnotatedCopy.objects.select_related("agency", "created_by").filter(pk=copy_id).first()
-    visible = copy is not None and (
-        user.is_library_admin or (user.agency_id is not None and copy.agency_id == user.agency_id)
+    visible = user.is_library_admin or (
+        copy is not None and user.agency_id is not None and copy.agency_id == user.agency_id
     )
-    if not visible:
+    if copy is None or not visible:
         raise NotFoundError("copy.not_found", "加注件不存在")
     return copy

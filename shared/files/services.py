@@ -72,7 +72,7 @@ def license_file_schedule(*, license: License, event: LicenseEvent, new_version:
             license=license,
             version=license.version,
         )
-        license._file_row = row  # the issue answer shows it without reading it back
+        license._file_row = row  # type: ignore[attr-defined]  # the issue answer shows it without reading it back
     else:
         row, created = LicenseFile.objects.get_or_create(
             identifier=license.identifier,

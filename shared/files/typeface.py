@@ -51,7 +51,7 @@ def register_font(path: str) -> str:
 def missing_glyphs(text: str, font: str) -> list[str]:
     """The distinct characters of ``text`` (in order) that ``font`` (a registered TrueType
     font's name) has no glyph for; line feeds and tabs are not drawn and do not count."""
-    cmap = pdfmetrics.getFont(font).face.charToGlyph
+    cmap = pdfmetrics.getFont(font).face.charToGlyph  # type: ignore[attr-defined]  # a TrueType font (register_font) has a face
     seen: dict[str, None] = {}
     for char in text:
         if char not in "\n\r\t" and ord(char) not in cmap:

@@ -39,7 +39,7 @@ def batch_create(*, actor: User, mode: str, items: list[dict[str, Any]]) -> Batc
         raise PermanentError(
             "batch.too_large", f"单个批量任务最多 {settings.BATCH_MAX_ITEMS} 条记录"
         )
-    batch = Batch.objects.create(issuer=actor.agency, created_by=actor, mode=mode, total=len(items))
+    batch = Batch.objects.create(issuer=actor.agency, created_by=actor, mode=mode, total=len(items))  # type: ignore[misc]  # an issuer (_require_issuer above)
     BatchItem.objects.bulk_create(
         [BatchItem(batch=batch, index=i, payload=item) for i, item in enumerate(items)]
     )

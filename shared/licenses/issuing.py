@@ -184,7 +184,10 @@ def license_issue_write(*, order: IssueOrder) -> License:
     today = timezone.localdate()
     serial = _next_serial(license_type, today.year)
     identifier = build_identifier(
-        type_code=license_type.type_code, issuer_code=actor.agency.code, serial=serial, version=1
+        type_code=license_type.type_code,
+        issuer_code=actor.agency.code,  # type: ignore[union-attr]  # an issuer (_require_issuer)
+        serial=serial,
+        version=1,
     )
     deadline = sync_deadline(
         mode=mode,
@@ -203,12 +206,12 @@ def license_issue_write(*, order: IssueOrder) -> License:
         number=number,
         status=Status.pending if license_type.requires_review else Status.valid,
         holder_name=holder.name,
-        holder_code=holder.code,
+        holder_code=holder.code,  # type: ignore[misc]  # a HolderCode property, which the constructor takes
         holder_code_type=holder.code_type,
         issue_date=today,
         valid_from=valid_from,
         valid_to=valid_to,
-        area_code=actor.agency.area_code or settings.LIBRARY_CODE,
+        area_code=actor.agency.area_code or settings.LIBRARY_CODE,  # type: ignore[union-attr]  # an issuer (_require_issuer)
         matter_code=matter_code,
         surface=surface,
         mode=mode,

@@ -19,7 +19,7 @@ def license_list(*, user: User) -> QuerySet[License]:
     base = License.objects.select_related("license_type", "issuer")
     if user.is_library_admin:
         return base.exclude(status__in=UNRELEASED)
-    if user.agency_id is not None and user.agency.is_issuer:
+    if user.agency is not None and user.agency.is_issuer:
         return base.filter(issuer_id=user.agency_id)
     return base.none()
 

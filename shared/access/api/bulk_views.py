@@ -7,7 +7,6 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -19,6 +18,7 @@ from shared.access.api.serializers import (
 )
 from shared.access.api.views import RecordedRefusalsMixin
 from shared.access.models import AccessRecord, BulkRequest
+from shared.accounts.requests import AuthenticatedRequest, authenticated
 from shared.core.api.schema import ErrorSerializer
 from shared.core.errors import NotFoundError
 
@@ -40,14 +40,16 @@ class BulkRequestListApi(RecordedRefusalsMixin, generics.ListAPIView):
     def get_queryset(self):  # type: ignore[no-untyped-def]
         if getattr(self, "swagger_fake_view", False):
             return BulkRequest.objects.none()
-        return selectors.bulk_request_list(user=self.request.user).prefetch_related("license_types")
+        return selectors.bulk_request_list(user=authenticated(self.request).user).prefetch_related(
+            "license_types"
+        )
 
     @extend_schema(
         request=BulkRequestCreateSerializer,
         responses={201: BulkRequestSerializer, 404: ErrorSerializer},
         summary="申请批量分析（证照类型、字段、期间、用途、行数上限），由签发单位审批",
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         data = BulkRequestCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         created = bulk.bulk_request_create(actor=request.user, **data.validated_data)
@@ -62,7 +64,7 @@ class BulkRequestDetailApi(RecordedRefusalsMixin, APIView):
         parameters=[ID_PARAM],
         summary="批量分析申请与导出进度",
     )
-    def get(self, request: Request, request_id: str) -> Response:
+    def get(self, request: AuthenticatedRequest, request_id: str) -> Response:
         found = selectors.bulk_request_list(user=request.user).filter(pk=_uuid(request_id)).first()
         if found is None:
             raise NotFoundError("bulk.not_found", "批量分析申请不存在")
@@ -84,7 +86,7 @@ class BulkRequestDecisionApi(RecordedRefusalsMixin, APIView):
         summary="签发单位审批批量分析申请：approve（可缩减字段）或 refuse（须填写理由）",
         operation_id="v1_bulk_requests_decide",
     )
-    def post(self, request: Request, request_id: str, decision: str) -> Response:
+    def post(self, request: AuthenticatedRequest, request_id: str, decision: str) -> Response:
         if decision not in ("approve", "refuse"):
             raise NotFoundError("bulk.decision_unknown", "不支持的审批操作")
         pk = _uuid(request_id)
@@ -113,7 +115,7 @@ class BulkRequestDownloadApi(RecordedRefusalsMixin, APIView):
         parameters=[ID_PARAM],
         summary="下载已批准的批量分析导出（限申请单位，过期失效，下载留痕）",
     )
-    def get(self, request: Request, request_id: str) -> Any:
+    def get(self, request: AuthenticatedRequest, request_id: str) -> Any:
         found, content = bulk.bulk_download(user=request.user, bulk_request_id=_uuid(request_id))
         kind = "text/csv" if found.format == BulkRequest.Format.CSV else "application/jsonl"
         response = HttpResponse(content, content_type=f"{kind}; charset=utf-8")

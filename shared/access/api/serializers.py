@@ -169,7 +169,7 @@ class BulkRequestCreateSerializer(serializers.Serializer):
     type_codes = serializers.ListField(
         child=serializers.CharField(max_length=21), min_length=1, max_length=20
     )
-    fields = serializers.ListField(
+    fields = serializers.ListField(  # type: ignore[assignment]  # DRF's metaclass takes declared fields off the class: Serializer.fields stays
         child=serializers.CharField(max_length=100), min_length=1, max_length=100
     )
     period_from = serializers.DateField()
@@ -185,7 +185,7 @@ class BulkRequestCreateSerializer(serializers.Serializer):
 
 class BulkDecisionSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
-    fields = serializers.ListField(
+    fields = serializers.ListField(  # type: ignore[assignment]  # DRF's metaclass takes declared fields off the class: Serializer.fields stays
         child=serializers.CharField(max_length=100),
         required=False,
         help_text="批准：可只批准申请字段的一部分",

@@ -33,6 +33,7 @@ from shared.access.api.serializers import (
 )
 from shared.access.models import AccessRecord, Checkpoint, Grant
 from shared.access.text import csv_cell
+from shared.accounts.requests import AuthenticatedRequest, authenticated
 from shared.core.api.exceptions import DRF_CODES
 from shared.core.api.schema import ErrorSerializer
 from shared.core.errors import ApplicationError, ForbiddenError, NotFoundError
@@ -76,7 +77,7 @@ class RecordedRefusalsMixin:
                     "未认证的请求过于频繁，请稍后再试",
                     {"retry_after_seconds": ratelimit.retry_after()},
                 )
-            exc.access_recorded = True  # type: ignore[attr-defined]  # counted just above
+            exc.access_recorded = True  # type: ignore[union-attr]  # counted just above
         if not getattr(exc, "access_recorded", False):
             code, status_code = _error_code(exc)
             data: Any = {}
@@ -130,7 +131,7 @@ class ShareQueryApi(RecordedRefusalsMixin, APIView):
             "前缀查询一律拒绝。每次查询（含被拒绝的）都在应答前写入用证记录。"
         ),
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         data = ShareQuerySerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -163,14 +164,14 @@ class GrantListApi(RecordedRefusalsMixin, generics.ListAPIView):
     def get_queryset(self):  # type: ignore[no-untyped-def]
         if getattr(self, "swagger_fake_view", False):
             return Grant.objects.none()
-        return selectors.grant_list(user=self.request.user)
+        return selectors.grant_list(user=authenticated(self.request).user)
 
     @extend_schema(
         request=GrantCreateSerializer,
         responses={201: GrantSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
         summary="授予用证权限（节点管理员：市级证照；省级运营人员：全省）",
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         data = GrantCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         grant = grants.grant_create(actor=request.user, **data.validated_data)
@@ -186,7 +187,7 @@ class GrantRevokeApi(RecordedRefusalsMixin, APIView):
         parameters=[OpenApiParameter("grant_id", OpenApiTypes.INT, OpenApiParameter.PATH)],
         summary="撤销用证权限",
     )
-    def post(self, request: Request, grant_id: str) -> Response:
+    def post(self, request: AuthenticatedRequest, grant_id: str) -> Response:
         if not request.user.is_library_admin:
             raise ForbiddenError("permission.library_admin_required", "仅库管理员可管理用证授权")
         pk = int(grant_id) if grant_id.isdigit() and len(grant_id) < 18 else 0
@@ -251,7 +252,7 @@ class AccessLogListApi(RecordedRefusalsMixin, generics.ListAPIView):
     def get_queryset(self):  # type: ignore[no-untyped-def]
         if getattr(self, "swagger_fake_view", False):
             return AccessRecord.objects.none()
-        return selectors.access_log_visible(user=self.request.user).order_by("-id")
+        return selectors.access_log_visible(user=authenticated(self.request).user).order_by("-id")
 
     @extend_schema(
         summary="用证记录：签发单位查看谁在何时、为何事项和事由使用了本单位的证照",
@@ -304,7 +305,7 @@ class AccessLogExportApi(RecordedRefusalsMixin, generics.GenericAPIView):
     def get_queryset(self):  # type: ignore[no-untyped-def]
         if getattr(self, "swagger_fake_view", False):
             return AccessRecord.objects.none()
-        return selectors.access_log_visible(user=self.request.user).order_by("id")
+        return selectors.access_log_visible(user=authenticated(self.request).user).order_by("id")
 
     @extend_schema(
         summary="导出用证记录（CSV，UTF-8 BOM，可用 Excel 打开）",
@@ -313,7 +314,7 @@ class AccessLogExportApi(RecordedRefusalsMixin, generics.GenericAPIView):
             400: ErrorSerializer,
         },
     )
-    def get(self, request: Request) -> StreamingHttpResponse:
+    def get(self, request: AuthenticatedRequest) -> StreamingHttpResponse:
         records = self.filter_queryset(self.get_queryset())[:200000]
         response = StreamingHttpResponse(_csv_rows(records), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = (
@@ -331,7 +332,7 @@ class AccessLogProofApi(RecordedRefusalsMixin, APIView):
         parameters=[OpenApiParameter("seq", OpenApiTypes.INT, OpenApiParameter.PATH)],
         summary="用证记录的包含证明（Merkle 审计路径 + 已签名的检查点，只读）",
     )
-    def get(self, request: Request, seq: str) -> Response:
+    def get(self, request: AuthenticatedRequest, seq: str) -> Response:
         number = int(seq) if seq.isdigit() and len(seq) < 18 else 0
         visible = selectors.access_log_visible(user=request.user).filter(seq=number).exists()
         if not number or not visible:
@@ -346,7 +347,7 @@ class AccessLogCheckpointApi(RecordedRefusalsMixin, APIView):
         responses={200: CheckpointSerializer, 403: ErrorSerializer, 404: ErrorSerializer},
         summary="本库最新的用证记录签名检查点（树大小、Merkle 根、链头）",
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         if request.user.is_holder:
             raise ForbiddenError("permission.denied", "无权执行此操作")
         cp = Checkpoint.objects.order_by("-tree_size").first()
@@ -360,7 +361,7 @@ class AccessLogVerifyApi(RecordedRefusalsMixin, APIView):
         responses={200: ChainReportSerializer, 403: ErrorSerializer},
         summary="校验本库用证记录链（库管理员）：逐条重算哈希、链接与检查点",
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         if not request.user.is_library_admin:
             raise ForbiddenError("permission.library_admin_required", "仅库管理员可校验用证记录链")
         report = log.log_verify()

@@ -22,7 +22,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
@@ -155,7 +155,7 @@ def _insert(rows: list[AccessRecord], alias: str) -> None:
     the ORM would), skipping the ORM's per-object machinery, which costs more than the insert."""
     connection = connections[alias]
     fields = [f for f in AccessRecord._meta.concrete_fields if not f.primary_key]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    columns = ", ".join(connection.ops.quote_name(cast(str, f.column)) for f in fields)
     group = "(" + ", ".join(["%s"] * len(fields)) + ")"
     values = [
         f.get_db_prep_save(getattr(row, f.attname), connection) for row in rows for f in fields

@@ -8,7 +8,7 @@ import json
 import os
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
@@ -48,7 +48,8 @@ def access_purge(*, before: datetime, requested_by: str = "system") -> PurgeRun:
         run.state, run.finished_at = PurgeRun.State.DONE, timezone.now()
         run.save(update_fields=["state", "finished_at"])
         return run
-    first_seq, last_seq = records[0].seq, records[-1].seq
+    # seq__isnull=False above: every record has its place in the chain.
+    first_seq, last_seq = cast(int, records[0].seq), cast(int, records[-1].seq)
     path = _archive_dir() / f"access-{settings.LIBRARY_CODE}-{first_seq}-{last_seq}.jsonl"
     digest = _write_archive(path, records, cp)
     try:
@@ -56,7 +57,10 @@ def access_purge(*, before: datetime, requested_by: str = "system") -> PurgeRun:
             LeafStub.objects.bulk_create(
                 [
                     LeafStub(
-                        seq=r.seq, leaf_hash=r.leaf_hash, record_hash=r.record_hash, purge_run=run
+                        seq=cast(int, r.seq),
+                        leaf_hash=r.leaf_hash,
+                        record_hash=r.record_hash,
+                        purge_run=run,
                     )
                     for r in records
                 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 
@@ -35,7 +35,8 @@ def _sequenced() -> Iterator[tuple[int, str, str, AccessRecord | None]]:
     for record in (
         AccessRecord.objects.filter(seq__isnull=False).order_by("seq").iterator(chunk_size=2000)
     ):
-        yield record.seq, content_leaf_hash(record_content(record)), record.record_hash, record
+        seq = cast(int, record.seq)  # seq__isnull=False above
+        yield seq, content_leaf_hash(record_content(record)), record.record_hash, record
 
 
 def log_verify() -> ChainReport:

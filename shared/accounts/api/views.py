@@ -1,9 +1,8 @@
 """Agencies, staff and tokens. Thin: parse, call a service, serialise."""
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -19,13 +18,16 @@ from shared.accounts.api.serializers import (
     UserSerializer,
 )
 from shared.accounts.models import Agency, ApiToken, User
+from shared.accounts.requests import AuthenticatedRequest
 from shared.core.api.schema import ErrorSerializer
 from shared.core.errors import ForbiddenError, NotFoundError
 
 
-def _visible_agencies(user: User):  # type: ignore[no-untyped-def]
+def _visible_agencies(user: User) -> QuerySet[Agency]:
     if user.is_library_admin:
         return Agency.objects.all()
+    if user.agency_id is None:
+        return Agency.objects.none()
     return Agency.objects.filter(pk=user.agency_id)
 
 
@@ -38,13 +40,13 @@ def _agency_or_404(user: User, code: str) -> Agency:
 
 class MeApi(APIView):
     @extend_schema(responses=UserSerializer, summary="当前用户")
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         return Response(UserSerializer(request.user).data)
 
 
 class AgencyListApi(APIView):
     @extend_schema(responses=AgencySerializer(many=True), summary="单位列表")
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         return Response(AgencySerializer(_visible_agencies(request.user), many=True).data)
 
     @extend_schema(
@@ -52,7 +54,7 @@ class AgencyListApi(APIView):
         responses={201: AgencySerializer, 409: ErrorSerializer},
         summary="登记单位",
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         data = AgencyCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         agency = services.agency_create(actor=request.user, **data.validated_data)
@@ -61,11 +63,11 @@ class AgencyListApi(APIView):
 
 class AgencyDetailApi(APIView):
     @extend_schema(responses=AgencySerializer, summary="单位详情")
-    def get(self, request: Request, code: str) -> Response:
+    def get(self, request: AuthenticatedRequest, code: str) -> Response:
         return Response(AgencySerializer(_agency_or_404(request.user, code)).data)
 
     @extend_schema(request=AgencyUpdateSerializer, responses=AgencySerializer, summary="修改单位")
-    def patch(self, request: Request, code: str) -> Response:
+    def patch(self, request: AuthenticatedRequest, code: str) -> Response:
         agency = _agency_or_404(request.user, code)
         data = AgencyUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -77,7 +79,7 @@ class AgencyUserListApi(APIView):
     @extend_schema(
         responses={200: UserSerializer(many=True), 403: ErrorSerializer}, summary="单位人员列表"
     )
-    def get(self, request: Request, code: str) -> Response:
+    def get(self, request: AuthenticatedRequest, code: str) -> Response:
         agency = _agency_or_404(request.user, code)
         if not (request.user.is_library_admin or request.user.is_agency_admin):
             raise ForbiddenError("permission.denied", "仅单位管理员可查看人员列表")
@@ -88,7 +90,7 @@ class AgencyUserListApi(APIView):
         responses={201: UserSerializer, 409: ErrorSerializer},
         summary="新增单位人员",
     )
-    def post(self, request: Request, code: str) -> Response:
+    def post(self, request: AuthenticatedRequest, code: str) -> Response:
         agency = _agency_or_404(request.user, code)
         data = UserCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -96,7 +98,7 @@ class AgencyUserListApi(APIView):
         return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
-def _token_caller(request: Request) -> User:
+def _token_caller(request: AuthenticatedRequest) -> User:
     """Tokens are managed by agency staff and library administrators only, over a token or a
     staff session; a holder's portal session is refused (403 `token.staff_only`)."""
     services.require_token_staff(request.user)
@@ -107,7 +109,7 @@ class TokenListApi(APIView):
     @extend_schema(
         responses={200: TokenSerializer(many=True), 403: ErrorSerializer}, summary="我的 API 令牌"
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         tokens = ApiToken.objects.filter(user=_token_caller(request))
         return Response(TokenSerializer(tokens, many=True).data)
 
@@ -119,7 +121,7 @@ class TokenListApi(APIView):
         summary="签发 API 令牌",
         description="仅限单位工作人员和库管理员；不填 expires_at 时令牌在 90 天后到期。",
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         caller = _token_caller(request)
         data = TokenCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -129,9 +131,10 @@ class TokenListApi(APIView):
             scope = Q(agency_id=caller.agency_id) if caller.agency_id else Q(pk=None)
             if caller.is_library_admin:
                 scope = Q()
-            user = User.objects.filter(scope, username=username).first()
-            if user is None:
+            named = User.objects.filter(scope, username=username).first()
+            if named is None:
                 raise NotFoundError("user.not_found", "用户不存在")
+            user = named
         token, secret = services.token_issue(
             actor=caller,
             user=user,
@@ -144,6 +147,6 @@ class TokenListApi(APIView):
 
 class TokenRevokeApi(APIView):
     @extend_schema(request=None, responses=TokenSerializer, summary="吊销 API 令牌")
-    def post(self, request: Request, token_id: int) -> Response:
+    def post(self, request: AuthenticatedRequest, token_id: int) -> Response:
         token = services.token_revoke(actor=_token_caller(request), token_id=token_id)
         return Response(TokenSerializer(token).data)

@@ -4,9 +4,9 @@ import django_filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.request import Request
 from rest_framework.response import Response
 
+from shared.accounts.requests import AuthenticatedRequest, authenticated
 from shared.catalog import selectors, services
 from shared.catalog.api.serializers import (
     LicenseTypeCreateSerializer,
@@ -35,14 +35,14 @@ class LicenseTypeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     def get_queryset(self):  # type: ignore[no-untyped-def]
         if getattr(self, "swagger_fake_view", False):  # OpenAPI generation: no user, no rows
             return LicenseType.objects.none()
-        return selectors.license_type_list(user=self.request.user)
+        return selectors.license_type_list(user=authenticated(self.request).user)
 
     @extend_schema(
         request=LicenseTypeCreateSerializer,
         responses={201: LicenseTypeSerializer, 409: ErrorSerializer},
         summary="登记证照类型（草稿）",
     )
-    def create(self, request: Request) -> Response:
+    def create(self, request: AuthenticatedRequest) -> Response:
         data = LicenseTypeCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         license_type = services.license_type_create(actor=request.user, **data.validated_data)
@@ -53,7 +53,7 @@ class LicenseTypeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         responses={200: LicenseTypeSerializer, 409: ErrorSerializer},
         summary="修改证照类型",
     )
-    def partial_update(self, request: Request, type_code: str) -> Response:
+    def partial_update(self, request: AuthenticatedRequest, type_code: str) -> Response:
         data = LicenseTypeUpdateSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         license_type = services.license_type_update(
@@ -67,7 +67,7 @@ class LicenseTypeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         summary="发布证照类型",
     )
     @action(detail=True, methods=["post"])
-    def publish(self, request: Request, type_code: str) -> Response:
+    def publish(self, request: AuthenticatedRequest, type_code: str) -> Response:
         license_type = services.license_type_publish(
             actor=request.user, license_type=self.get_object()
         )
@@ -79,7 +79,7 @@ class LicenseTypeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         summary="停用证照类型",
     )
     @action(detail=True, methods=["post"])
-    def retire(self, request: Request, type_code: str) -> Response:
+    def retire(self, request: AuthenticatedRequest, type_code: str) -> Response:
         license_type = services.license_type_retire(
             actor=request.user, license_type=self.get_object()
         )

@@ -101,8 +101,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, ApplicationError):
         return Response(error_body(exc.code, exc.message, exc.detail), status=exc.status_code)
     if isinstance(exc, DomainError):
-        code = status.HTTP_409_CONFLICT if exc.code in CONFLICT_CODES else 400
-        return Response(error_body(exc.code, exc.message, exc.detail), status=code)
+        answer = status.HTTP_409_CONFLICT if exc.code in CONFLICT_CODES else 400
+        return Response(error_body(exc.code, exc.message, exc.detail), status=answer)
     if isinstance(exc, exceptions.ValidationError):
         return validation_response(exc.detail)
     if isinstance(exc, DjangoValidationError):
@@ -120,7 +120,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             code, message = pair
             break
     detail = {}
-    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        detail = {"retry_after_seconds": int(exc.wait)}
+    wait = getattr(exc, "wait", None)  # Throttled's, which the stubs do not declare
+    if isinstance(exc, exceptions.Throttled) and wait is not None:
+        detail = {"retry_after_seconds": int(wait)}
     response.data = error_body(code, message, detail)
     return response

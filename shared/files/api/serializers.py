@@ -54,7 +54,7 @@ class PublicVerifySerializer(serializers.Serializer):
             "not_found",
         ]
     )
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # DRF's metaclass takes declared fields off the class: Field.label stays
     info_result = ResultSerializer()
     license = KeyFieldsSerializer(allow_null=True)
     qr_expires_at = serializers.DateTimeField(allow_null=True)
@@ -86,7 +86,7 @@ class ShareVerifySerializer(PurposeSerializer):
     type_code = serializers.CharField(max_length=21, required=False, allow_blank=True)
     number = serializers.CharField(max_length=64, required=False, allow_blank=True)
     holder_code = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    fields = ComparedFieldsSerializer(required=False)
+    fields = ComparedFieldsSerializer(required=False)  # type: ignore[assignment]  # DRF's metaclass takes declared fields off the class: Serializer.fields stays
 
 
 class ShareVerifyResultSerializer(serializers.Serializer):

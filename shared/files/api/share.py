@@ -12,12 +12,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.renderers import JSONRenderer
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from shared.access.api.views import RecordedRefusalsMixin
 from shared.access.models import AccessRecord
+from shared.accounts.requests import AuthenticatedRequest
 from shared.core.api.parsers import MultiPartParser
 from shared.core.api.schema import ErrorSerializer
 from shared.core.errors import ApplicationError, ForbiddenError, NotFoundError, PermanentError
@@ -81,7 +81,7 @@ class ShareVerifyApi(RecordedRefusalsMixin, APIView):
         responses={200: ShareVerifyResultSerializer},
         summary="证照验证与比对（信息 7 种结果）",
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         data = ShareVerifySerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -120,7 +120,7 @@ class ShareVerifyFileApi(RecordedRefusalsMixin, APIView):
         responses={200: FileResultSerializer},
         summary="证照文件验证（文件 3 种结果 + 信息结果）",
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         data = VerifyFileSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         upload = data.validated_data["file"]
@@ -166,7 +166,7 @@ class CopyListApi(RecordedRefusalsMixin, APIView):
         responses={201: CopySerializer, 404: ErrorSerializer, 409: ErrorSerializer},
         summary="生成加注件（水印注明用途、用证单位与有效期，重新签章）",
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         data = CopyCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -201,7 +201,7 @@ class CopyDetailApi(RecordedRefusalsMixin, APIView):
     access_operation = Operation.COPY
 
     @extend_schema(responses={200: CopySerializer, 404: ErrorSerializer}, summary="加注件信息")
-    def get(self, request: Request, copy_id: str) -> Response:
+    def get(self, request: AuthenticatedRequest, copy_id: str) -> Response:
         return Response(CopySerializer(selectors.copy_get(user=request.user, copy_id=copy_id)).data)
 
 
@@ -217,7 +217,7 @@ class CopyFileApi(RecordedRefusalsMixin, APIView):
         },
         summary="下载加注件（仅申请单位，期限内）",
     )
-    def get(self, request: Request, copy_id: str) -> HttpResponse:
+    def get(self, request: AuthenticatedRequest, copy_id: str) -> HttpResponse:
         copy = selectors.copy_get(user=request.user, copy_id=copy_id)
         if copy.expires_at <= timezone.now():
             raise ApplicationError(

@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 
 from shared.access.api.views import RecordedRefusalsMixin
 from shared.access.models import AccessRecord
+from shared.accounts.requests import AuthenticatedRequest, authenticated
 from shared.core.api.parsers import MultiPartParser
 from shared.core.api.schema import ErrorSerializer
 from shared.core.errors import NotFoundError, PermanentError
@@ -66,7 +67,7 @@ class LicenseFilePdfApi(RecordedRefusalsMixin, APIView):
         },
         summary="证照签章文件（PDF，可用任一版本的标识）",
     )
-    def get(self, request: Request, identifier: str) -> HttpResponse:
+    def get(self, request: AuthenticatedRequest, identifier: str) -> HttpResponse:
         lic = license_selectors.license_get(user=request.user, identifier=identifier)
         row = selectors.file_for_download(lic=lic, identifier=identifier)
         data = storage.read(row.path)
@@ -88,10 +89,16 @@ class LicenseFileOfdApi(RecordedRefusalsMixin, APIView):
         },
         summary="证照 OFD 文件（GB/T 38540 电子印章，SM2/SM3；首次请求时生成，可用任一版本的标识）",
     )
-    def get(self, request: Request, identifier: str) -> HttpResponse:
+    def get(self, request: AuthenticatedRequest, identifier: str) -> HttpResponse:
         lic = license_selectors.license_get(user=request.user, identifier=identifier)
-        row = selectors.file_for_download(lic=lic, identifier=identifier)
-        row = services.license_file_ofd(row=row)
+        found = selectors.file_for_download(lic=lic, identifier=identifier)
+        if not isinstance(found, LicenseFile):
+            # At the hub a city licence's file is the node's PDF, fetched by digest: the OFD is
+            # made and kept at the node only.
+            raise NotFoundError(
+                "file.ofd_not_held", "本库只保存该证照的 PDF 文件，OFD 文件请向来源库获取"
+            )
+        row = services.license_file_ofd(row=found)
         name = storage.safe_name(identifier) + ".ofd"
         data = storage.read(row.ofd_path)
         download_record(user=request.user, license=lic, file="file.ofd", identifier=identifier)
@@ -109,7 +116,7 @@ class LicenseQrPngApi(RecordedRefusalsMixin, APIView):
         },
         summary="证照二维码（每次生成新的限时令牌）",
     )
-    def get(self, request: Request, identifier: str) -> HttpResponse:
+    def get(self, request: AuthenticatedRequest, identifier: str) -> HttpResponse:
         lic = license_selectors.license_get(user=request.user, identifier=identifier)
         qr = _fresh_qr(lic, identifier)
         data = qr_png(qr.url)
@@ -132,7 +139,7 @@ class LicenseQrTokenApi(RecordedRefusalsMixin, APIView):
         responses={201: QrTokenSerializer, **ERRORS},
         summary="为出示的证照签发新的二维码令牌（打印的二维码按设计会过期）",
     )
-    def post(self, request: Request, identifier: str) -> Response:
+    def post(self, request: AuthenticatedRequest, identifier: str) -> Response:
         lic = license_selectors.license_get(user=request.user, identifier=identifier)
         qr = _fresh_qr(lic, identifier)
         download_record(user=request.user, license=lic, file="qr-token", identifier=identifier)
@@ -156,7 +163,7 @@ class LicenseArchiveApi(RecordedRefusalsMixin, APIView):
         },
         summary="证照归档包（签章文件、元数据 JSON/XML、事件、验证报告、SM3 清单、打印件）",
     )
-    def get(self, request: Request, identifier: str) -> HttpResponse:
+    def get(self, request: AuthenticatedRequest, identifier: str) -> HttpResponse:
         lic = license_selectors.license_get(user=request.user, identifier=identifier)
         data = archive.archive_build(lic=lic)
         # The package carries the holder's full code (GB/T 36903 metadata): every one handed
@@ -231,7 +238,7 @@ class LicenseFileListApi(generics.ListAPIView):
     def get_queryset(self):  # type: ignore[no-untyped-def]
         if getattr(self, "swagger_fake_view", False):  # schema generation: no user
             return LicenseFile.objects.none()
-        return selectors.file_list(user=self.request.user)
+        return selectors.file_list(user=authenticated(self.request).user)
 
 
 class LicenseFileRetryApi(APIView):
@@ -240,7 +247,7 @@ class LicenseFileRetryApi(APIView):
         responses={200: LicenseFileSerializer, 404: ErrorSerializer},
         summary="重试生成失败的证照文件",
     )
-    def post(self, request: Request, file_id: int) -> Response:
+    def post(self, request: AuthenticatedRequest, file_id: int) -> Response:
         row = selectors.file_list(user=request.user).filter(pk=file_id).first()
         if row is None:
             raise NotFoundError("file.not_found", "证照文件不存在")
@@ -255,7 +262,7 @@ class LegacyIssueApi(APIView):
         responses={201: LicenseSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
         summary="存量证照电子化：上传扫描件与元数据，以 legacy 方式签发并签章",
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         data = LegacyIssueSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         metadata = data.validated_data["metadata"]

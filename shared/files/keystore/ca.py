@@ -10,7 +10,7 @@ agency's name, seal picture and certificate. Verifiers get it from the signed tr
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from shared.core.errors import PermanentError
 from shared.crypto import pki, sm2x509
-from shared.crypto.suites import get_suite
+from shared.crypto.suites import Sm2PrivateKey, get_suite
 from shared.files.keystore.keys import private_key, retire, store_ec, store_sm2
 from shared.files.models import SigningKey
 
@@ -130,7 +130,7 @@ def require_sm2_ca() -> SigningKey:
 @transaction.atomic
 def sm2_ca_create(*, ca_days: int) -> SigningKey:
     """A new SM2 CA; two workers making the first one at once: one wins, the other reads it."""
-    key = get_suite("gm").generate_key()
+    key = cast(Sm2PrivateKey, get_suite("gm").generate_key())
     name = sm2x509.sm2_name(
         common_name=f"河南省电子证照SM2根CA（{settings.LIBRARY_CODE}）",
         organization=settings.LIBRARY_NAME,

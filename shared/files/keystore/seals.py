@@ -14,7 +14,7 @@ import base64
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -24,7 +24,7 @@ from shared.accounts.models import Agency
 from shared.crypto import pki, ses, sm2x509
 from shared.crypto.ofd import OfdSigner
 from shared.crypto.pdfsign import CachedKeySigner, SealSigner
-from shared.crypto.suites import get_suite
+from shared.crypto.suites import Sm2PrivateKey, get_suite
 from shared.crypto.tsa import timestamper_for
 from shared.files.keystore import hsm
 from shared.files.keystore.ca import SEAL_DAYS, cas, issue_for, require_sm2_ca
@@ -75,7 +75,7 @@ def _prepare_sm2(agency: Agency | None) -> Callable[[], SigningKey]:
         serial_number=agency.code if agency else settings.LIBRARY_CODE,
         unit="" if agency else "电子证照库",
     )
-    key = get_suite("gm").generate_key()
+    key = cast(Sm2PrivateKey, get_suite("gm").generate_key())
     now = timezone.now()
     cert = sm2x509.sm2_certificate_issue(
         ca_key=ca_key, ca_der=ca_der, public_key=key.public, name=name, days=SEAL_DAYS, now=now

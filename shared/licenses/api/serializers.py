@@ -145,7 +145,7 @@ class BatchItemErrorSerializer(serializers.ModelSerializer):
 class BatchSerializer(serializers.ModelSerializer):
     issuer_code = serializers.CharField(source="issuer.code")
     progress = serializers.SerializerMethodField()
-    errors = serializers.SerializerMethodField()
+    errors = serializers.SerializerMethodField()  # type: ignore[assignment]  # DRF's metaclass takes declared fields off the class: Serializer.errors stays
     identifiers = serializers.SerializerMethodField()
 
     class Meta:
@@ -172,7 +172,7 @@ class BatchSerializer(serializers.ModelSerializer):
 
     def get_errors(self, obj: Batch) -> list[dict]:
         failed = obj.items.filter(state=BatchItem.State.FAILED).order_by("index")[:100]
-        return BatchItemErrorSerializer(failed, many=True).data
+        return BatchItemErrorSerializer(failed, many=True).data  # type: ignore[return-value]  # many=True: a list (the stubs say a dict)
 
     def get_identifiers(self, obj: Batch) -> list[str | None]:
         if not self.context.get("detail"):

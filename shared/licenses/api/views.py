@@ -8,10 +8,10 @@ from django.core.serializers.json import DjangoJSONEncoder
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from shared.accounts.requests import AuthenticatedRequest, authenticated
 from shared.core.api.schema import ErrorSerializer
 from shared.core.errors import NotFoundError
 from shared.core.holder_codes import holder_code_digest
@@ -57,7 +57,7 @@ class LicenseListApi(generics.ListAPIView):
     def get_queryset(self):  # type: ignore[no-untyped-def]
         if getattr(self, "swagger_fake_view", False):  # OpenAPI generation: no user, no rows
             return License.objects.none()
-        return selectors.license_list(user=self.request.user)
+        return selectors.license_list(user=authenticated(self.request).user)
 
     @extend_schema(
         request=LicenseIssueSerializer,
@@ -65,7 +65,7 @@ class LicenseListApi(generics.ListAPIView):
         responses={201: LicenseSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
         summary="签发证照",
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         data = LicenseIssueSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -79,14 +79,14 @@ class LicenseListApi(generics.ListAPIView):
 
 class LicenseDetailApi(APIView):
     @extend_schema(responses=LicenseSerializer, summary="证照详情（可用任一版本的标识）")
-    def get(self, request: Request, identifier: str) -> Response:
+    def get(self, request: AuthenticatedRequest, identifier: str) -> Response:
         lic = selectors.license_get(user=request.user, identifier=identifier)
         return Response(LicenseSerializer(lic).data)
 
 
 class LicenseVersionListApi(APIView):
     @extend_schema(responses=LicenseVersionSerializer(many=True), summary="证照版本")
-    def get(self, request: Request, identifier: str) -> Response:
+    def get(self, request: AuthenticatedRequest, identifier: str) -> Response:
         lic = selectors.license_get(user=request.user, identifier=identifier)
         versions = selectors.license_versions(license=lic).select_related("license")
         return Response(LicenseVersionSerializer(versions, many=True).data)
@@ -94,7 +94,7 @@ class LicenseVersionListApi(APIView):
 
 class LicenseEventListApi(APIView):
     @extend_schema(responses=LicenseEventSerializer(many=True), summary="证照事件")
-    def get(self, request: Request, identifier: str) -> Response:
+    def get(self, request: AuthenticatedRequest, identifier: str) -> Response:
         lic = selectors.license_get(user=request.user, identifier=identifier)
         events = selectors.license_events(license=lic)
         return Response(LicenseEventSerializer(events, many=True).data)
@@ -110,7 +110,7 @@ class LicenseActionApi(APIView):
         ],
         summary="证照操作：审核通过、退回、延续、变更、暂扣、恢复、吊销、撤销、注销、质押、解除质押",
     )
-    def post(self, request: Request, identifier: str, action: str) -> Response:
+    def post(self, request: AuthenticatedRequest, identifier: str, action: str) -> Response:
         if action not in API_ACTIONS:
             raise NotFoundError("license.action_unknown", "不支持的证照操作", {"action": action})
         # Existence and visibility first, so another agency learns nothing from a 400.
@@ -132,14 +132,14 @@ class BatchListApi(generics.ListAPIView):
     def get_queryset(self):  # type: ignore[no-untyped-def]
         if getattr(self, "swagger_fake_view", False):  # OpenAPI generation: no user, no rows
             return Batch.objects.none()
-        return selectors.batch_list(user=self.request.user).select_related("issuer")
+        return selectors.batch_list(user=authenticated(self.request).user).select_related("issuer")
 
     @extend_schema(
         request=BatchCreateSerializer,
         responses={202: BatchSerializer},
         summary="批量签发（异步，返回进度）",
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         data = BatchCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         items = json.loads(json.dumps(data.validated_data["items"], cls=DjangoJSONEncoder))
@@ -157,7 +157,7 @@ class BatchDetailApi(APIView):
         parameters=[OpenApiParameter("batch_id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
         summary="批量任务进度",
     )
-    def get(self, request: Request, batch_id: str) -> Response:
+    def get(self, request: AuthenticatedRequest, batch_id: str) -> Response:
         try:
             pk = uuid.UUID(batch_id)
         except ValueError:

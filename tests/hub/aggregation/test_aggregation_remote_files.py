@@ -264,3 +264,18 @@ def test_a_repair_carries_the_files_and_a_bad_reference_does_not_undo_it(
         sm3_hex(PDF),
     )
     assert len(queued) == 1  # its fetch
+
+
+def test_a_city_licences_ofd_is_not_served_by_the_hub(
+    node, city_license, admin, django_capture_on_commit_callbacks
+):
+    # given: the hub holds the city's PDF, fetched by digest
+    row, _ = apply(event(city_license), django_capture_on_commit_callbacks)
+    node.files[row.sm3] = PDF
+    remote_file_fetch(file_id=row.pk)
+    # when
+    answer = admin.get(f"/api/v1/licenses/{city_license.identifier}/file.ofd")
+    # then: a 404 naming why (the OFD stays at the node), and the PDF is still served
+    assert answer.status_code == 404
+    assert answer.json()["code"] == "file.ofd_not_held"
+    assert admin.get(f"/api/v1/licenses/{city_license.identifier}/file.pdf").status_code == 200
