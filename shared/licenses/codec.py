@@ -8,7 +8,7 @@ They are listed here once, as tables of `Column`s; everything else takes its fie
 
 The snapshot is a wire format: old nodes and the hub must keep reading each other, and the
 digests computed over it must not move. Its keys, their order and the form of every value are
-pinned by tests (`tests/node/test_licence_codec.py`); a change here is a new schema.
+pinned by tests (`tests/shared/licenses/test_licenses_codec.py`); a change here is a new schema.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from shared.crypto.suites import get_suite, private_key_from_pem, private_key_to
 from shared.demo import data as demo_data
 from shared.demo import seed as core_demo
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PUBLIC_DEFAULT = INSECURE_SECRET_PREFIX + "change-me-in-production"
 
 

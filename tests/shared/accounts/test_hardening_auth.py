@@ -24,7 +24,7 @@ from shared.accounts.models import ApiToken
 from shared.core.errors import ForbiddenError
 from tests.support import make_uscc
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 KEY = "3132333435363738393031323334353637383930"  # RFC 6238's test key, hex
 
 
