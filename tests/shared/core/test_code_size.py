@@ -14,13 +14,10 @@ FUNCTION_LINES = 60
 # Over the limit when this test was written (issue #11): each is to be split when next changed.
 # path → lines.
 MODULES_OVER = {
-    "shared/crypto/ofd.py": 553,
     "shared/crypto/suites.py": 414,
 }
 # "path:function" → body lines.
 FUNCTIONS_OVER = {
-    "shared/crypto/ofd.py:ofd_build": 111,
-    "shared/crypto/ofd.py:_check": 69,
     "shared/federation/bulk_apply.py:_repair": 86,
     "shared/federation/bulk_apply.py:_insert": 73,
     "shared/federation/relay.py:relay_stream": 61,
