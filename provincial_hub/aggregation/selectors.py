@@ -1,6 +1,6 @@
 """Reads for the hub's operators: every city's aggregation, and the city files fetched."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Avg, Count, Max
@@ -23,25 +23,7 @@ def aggregation_nodes() -> list[dict[str, Any]]:
     now = timezone.now()
     since = now - timedelta(hours=24)
     cursors = {c.sender: c for c in InboundCursor.objects.all()}
-    failures = dict(
-        ReceivedEnvelope.objects.filter(
-            received_at__gte=since, outcome=ReceivedEnvelope.Outcome.REFUSED
-        )
-        .values_list("sender")
-        .annotate(n=Count("id"))
-    )
-    rejected = dict(RejectedEvent.objects.values_list("sender").annotate(n=Count("id")))
-    not_owner = dict(
-        RejectedEvent.objects.filter(error_code="federation.not_owner")
-        .values_list("sender")
-        .annotate(n=Count("id"))
-    )
-    quarantined = dict(
-        QuarantinedRecord.objects.values_list("library_code").annotate(n=Count("id"))
-    )
-    files: dict[str, dict[str, int]] = {}
-    for node, state, n in RemoteFile.objects.values_list("node", "state").annotate(n=Count("id")):
-        files.setdefault(node, {})[state] = n
+    failures, rejected, not_owner, quarantined, files = _counts_by_city(since)
     result = []
     for code, name in CITIES.items():
         cursor = cursors.get(code)
@@ -55,7 +37,7 @@ def aggregation_nodes() -> list[dict[str, Any]]:
             .annotate(late=Count("id"))
             .order_by("-late")[:20]
         )
-        last_run = ReconcileRun.objects.filter(scope=code).first()
+        last_run = _last_reconciliation(code)
         result.append(
             {
                 "code": code,
@@ -76,20 +58,53 @@ def aggregation_nodes() -> list[dict[str, Any]]:
                 "files": {
                     state: files.get(code, {}).get(state, 0) for state in RemoteFile.State.values
                 },
-                "last_reconciliation": (
-                    {
-                        "started_at": last_run.started_at,
-                        "state": last_run.state,
-                        "differences": last_run.differences,
-                        "repaired": last_run.repaired,
-                        "duration_ms": last_run.duration_ms,
-                    }
-                    if last_run
-                    else None
-                ),
+                "last_reconciliation": last_run,
             }
         )
     return result
+
+
+def _counts_by_city(
+    since: datetime,
+) -> tuple[
+    dict[str, int], dict[str, int], dict[str, int], dict[str, int], dict[str, dict[str, int]]
+]:
+    """Per city: envelopes refused since `since`, events rejected (all, and as not the
+    sender's), records quarantined; and its remote files per state."""
+    failures = dict(
+        ReceivedEnvelope.objects.filter(
+            received_at__gte=since, outcome=ReceivedEnvelope.Outcome.REFUSED
+        )
+        .values_list("sender")
+        .annotate(n=Count("id"))
+    )
+    rejected = dict(RejectedEvent.objects.values_list("sender").annotate(n=Count("id")))
+    not_owner = dict(
+        RejectedEvent.objects.filter(error_code="federation.not_owner")
+        .values_list("sender")
+        .annotate(n=Count("id"))
+    )
+    quarantined = dict(
+        QuarantinedRecord.objects.values_list("library_code").annotate(n=Count("id"))
+    )
+    files: dict[str, dict[str, int]] = {}
+    for node, state, n in RemoteFile.objects.values_list("node", "state").annotate(n=Count("id")):
+        files.setdefault(node, {})[state] = n
+    return failures, rejected, not_owner, quarantined, files
+
+
+def _last_reconciliation(code: str) -> dict[str, Any] | None:
+    """The city's last reconciliation run, or None if it has had none."""
+    last_run = ReconcileRun.objects.filter(scope=code).first()
+    if last_run is None:
+        return None
+    return {
+        "started_at": last_run.started_at,
+        "state": last_run.state,
+        "differences": last_run.differences,
+        "repaired": last_run.repaired,
+        "duration_ms": last_run.duration_ms,
+    }
 
 
 def remote_file_list(*, node: str | None = None, state: str | None = None):  # type: ignore[no-untyped-def]

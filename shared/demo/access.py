@@ -41,23 +41,7 @@ def seed_access_demo(
 ) -> dict[str, Any]:
     """Grants for the first type and the personal type; a holder (张伟) who can sign in with a
     one-time code; and the consumer's queries for that holder's licence."""
-    grants = []
-    for index in (0, len(data.TYPES) - 1):
-        license_type, matter = types[index], data.TYPES[index]["matters"][0][0]
-        Grant.objects.get_or_create(
-            agency=consumer_agency,
-            license_type=license_type,
-            matter_code=matter,
-            revoked_at=None,
-            defaults={
-                "tier": Grant.Tier.PROVINCE if is_hub() else Grant.Tier.CITY,
-                "valid_from": license_type.published_at.date()
-                if license_type.published_at
-                else license_type.created_at.date(),
-                "granted_by": admin,
-            },
-        )
-        grants.append({"type_code": license_type.type_code, "matter_code": matter})
+    grants = _grants(consumer_agency=consumer_agency, admin=admin, types=types)
 
     area = settings.LIBRARY_CODE
     name, birth, seq = data.PEOPLE[0]
@@ -105,3 +89,27 @@ def seed_access_demo(
             "login_path": "/holder/login/",
         },
     }
+
+
+def _grants(
+    *, consumer_agency: Agency, admin: User, types: list[LicenseType]
+) -> list[dict[str, str]]:
+    """The consumer's grants for the first type and the personal type (kept if held)."""
+    grants = []
+    for index in (0, len(data.TYPES) - 1):
+        license_type, matter = types[index], data.TYPES[index]["matters"][0][0]
+        Grant.objects.get_or_create(
+            agency=consumer_agency,
+            license_type=license_type,
+            matter_code=matter,
+            revoked_at=None,
+            defaults={
+                "tier": Grant.Tier.PROVINCE if is_hub() else Grant.Tier.CITY,
+                "valid_from": license_type.published_at.date()
+                if license_type.published_at
+                else license_type.created_at.date(),
+                "granted_by": admin,
+            },
+        )
+        grants.append({"type_code": license_type.type_code, "matter_code": matter})
+    return grants

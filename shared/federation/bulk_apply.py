@@ -20,7 +20,6 @@ import logging
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from shared.accounts.models import Agency
@@ -29,12 +28,18 @@ from shared.catalog.models import LicenseType
 from shared.core.bulk import copy_insert, copy_update, copy_values
 from shared.core.holder_codes import holder_code_digest, holder_code_encrypt
 from shared.federation import ownership
-from shared.federation.apply import _agency, _record_files, carried_history, quarantine
+from shared.federation.apply import _record_files, carried_history, quarantine
 from shared.federation.arrivals import arrival_for, arrival_values
+from shared.federation.bulk_rows import (
+    _agencies,
+    _by_natural_key,
+    _event_values,
+    _types,
+    _version_values,
+)
 from shared.federation.models import Arrival
 from shared.licenses import codec
 from shared.licenses.models import License, LicenseEvent, LicenseVersion
-from shared.licenses.selectors import licences_by_natural_key
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +100,36 @@ def apply_new_licences(events: list[dict[str, Any]], sender: str) -> set[int]:
 
 
 def _insert(candidates: list[dict[str, Any]], sender: str) -> set[int]:
+    chosen, agencies, types = _insertable(candidates, sender)
+    if not chosen:
+        return set()
+    # Rows as plain values, not model instances: at thousands a second their constructors
+    # would cost more than the database's work. The stored columns are given as the models'
+    # setters would write them (the holder code encrypted and digested once, for both rows).
+    rows, codes = [], []
+    for event in chosen:
+        snap = event["payload"]["license"]
+        row = codec.license_fields(snap)
+        code = row.pop("holder_code")
+        row.update(
+            license_type_id=types[snap["type_code"]].pk,
+            issuer_id=agencies[snap["issuer"]["code"]].pk,
+            serial=snap["serial"],
+            holder_code_enc=holder_code_encrypt(code),
+            holder_code_digest=holder_code_digest(code),
+        )
+        rows.append(row)
+        codes.append(code)
+    ids = copy_values(License, rows, with_ids=True)
+    _insert_history(chosen, rows, codes, ids)
+    return {e["seq"] for e in chosen}
+
+
+def _insertable(
+    candidates: list[dict[str, Any]], sender: str
+) -> tuple[list[dict[str, Any]], dict[str, Agency], dict[str, LicenseType]]:
+    """The candidates the fast path can insert (a known type, a licence and identifier not held
+    here, once in the envelope), with the agencies and types they name."""
     snaps = [e["payload"]["license"] for e in candidates]
     agencies = _agencies(snaps, sender)
     types = _types(snaps, sender)
@@ -121,26 +156,14 @@ def _insert(candidates: list[dict[str, Any]], sender: str) -> set[int]:
             continue  # the per-event path has the answer (and the error) for these
         seen.add(key)
         chosen.append(event)
-    if not chosen:
-        return set()
-    # Rows as plain values, not model instances: at thousands a second their constructors
-    # would cost more than the database's work. The stored columns are given as the models'
-    # setters would write them (the holder code encrypted and digested once, for both rows).
-    rows, codes = [], []
-    for event in chosen:
-        snap = event["payload"]["license"]
-        row = codec.license_fields(snap)
-        code = row.pop("holder_code")
-        row.update(
-            license_type_id=types[snap["type_code"]].pk,
-            issuer_id=agencies[snap["issuer"]["code"]].pk,
-            serial=snap["serial"],
-            holder_code_enc=holder_code_encrypt(code),
-            holder_code_digest=holder_code_digest(code),
-        )
-        rows.append(row)
-        codes.append(code)
-    ids = copy_values(License, rows, with_ids=True)
+    return chosen, agencies, types
+
+
+def _insert_history(
+    chosen: list[dict[str, Any]], rows: list[dict[str, Any]], codes: list[str], ids: list[int]
+) -> None:
+    """The inserted licences' first versions, events and arrivals (an arrival already held is
+    kept)."""
     versions, history, arrivals = [], [], []
     now, calendar = timezone.now(), workday_calendar()
     for event, row, code, pk in zip(chosen, rows, codes, ids, strict=True):
@@ -167,60 +190,6 @@ def _insert(candidates: list[dict[str, Any]], sender: str) -> set[int]:
         Arrival.objects.filter(key__in=[a["key"] for a in arrivals]).values_list("key", flat=True)
     )
     copy_values(Arrival, [a for a in arrivals if a["key"] not in held_arrivals])
-    return {e["seq"] for e in chosen}
-
-
-def _by_natural_key(
-    snaps: list[dict[str, Any]], agencies: dict[str, Agency], types: dict[str, LicenseType]
-) -> QuerySet[License]:
-    """The licences named by the snapshots' (issuer, type, serial): one index probe each."""
-    keys = []
-    for snap in snaps:
-        issuer, license_type = agencies.get(snap["issuer"]["code"]), types.get(snap["type_code"])
-        if issuer is not None and license_type is not None:
-            keys.append((issuer.pk, license_type.pk, snap["serial"]))
-    return licences_by_natural_key(keys)
-
-
-def _types(snaps: list[dict[str, Any]], sender: str) -> dict[str, LicenseType]:
-    """The known types the snapshots name that `sender` owns; a licence of any other type
-    goes one by one (unknown: `type_unknown`; another library's: `not_owner`)."""
-    return {
-        t.type_code: t
-        for t in LicenseType.objects.select_related("issuer").filter(
-            type_code__in={s["type_code"] for s in snaps}
-        )
-        if ownership.agency_owner({}, t.issuer) == sender
-    }
-
-
-def _agencies(snaps: list[dict[str, Any]], sender: str) -> dict[str, Agency]:
-    wanted = {s["issuer"]["code"]: s["issuer"] for s in snaps}
-    found = {a.code: a for a in Agency.objects.filter(code__in=wanted)}
-    for code, snap in wanted.items():
-        if code not in found or found[code].name != snap["name"]:
-            # new, or renamed: the per-event rule (which checks the sender owns it)
-            found[code] = _agency(snap, sender=sender)
-    return found
-
-
-def _version_values(
-    license_id: int, snap: dict[str, Any], licence_code: str, licence_row: dict[str, Any]
-) -> dict[str, Any]:
-    """A version row's columns; the holder code's ciphertext and digest are the licence
-    row's when the code is the same (`licence_code`), encrypted anew otherwise."""
-    row = codec.version_fields(snap)
-    code = row.pop("holder_code")
-    if code == licence_code:
-        enc, digest = licence_row["holder_code_enc"], licence_row["holder_code_digest"]
-    else:
-        enc, digest = holder_code_encrypt(code), holder_code_digest(code)
-    row.update(license_id=license_id, holder_code_enc=enc, holder_code_digest=digest)
-    return row
-
-
-def _event_values(license_id: int, snap: dict[str, Any]) -> dict[str, Any]:
-    return {"license_id": license_id, **codec.event_fields(snap)}
 
 
 # --- repairs ---------------------------------------------------------------------------------
@@ -300,29 +269,7 @@ def _repair(candidates: list[dict[str, Any]], sender: str) -> set[int]:
         .select_for_update(of=("self",))
         .select_related("issuer", "license_type")
     }
-    owners = dict(  # identifier → the key of the licence that holds it here
-        ((ident, (issuer, type_code, serial)))
-        for ident, issuer, type_code, serial in License.objects.filter(
-            identifier__in=[s["identifier"] for s in snaps]
-        ).values_list("identifier", "issuer__code", "license_type__type_code", "serial")
-    )
-    chosen, seen = [], set()
-    for event in candidates:
-        snap = event["payload"]["license"]
-        key = _key(snap)
-        owner = owners.get(snap["identifier"])
-        held_lic = held.get(key)
-        if (
-            snap["type_code"] not in types
-            or key in seen
-            or (owner and owner != key)
-            or (held_lic is not None and held_lic.library_code != sender)
-        ):
-            # unknown type, twice in the envelope, identifier taken, another library's
-            # licence: one by one (which says why)
-            continue
-        seen.add(key)
-        chosen.append(event)
+    chosen = _repairable(candidates, snaps, held, types, sender)
     if not chosen:
         return set()
     fresh, stale = [], []
@@ -350,6 +297,49 @@ def _repair(candidates: list[dict[str, Any]], sender: str) -> set[int]:
         for lic in stale:
             lic.updated_at = now  # as save() would
         copy_update(stale, REPAIRED_COLUMNS)
+    _repair_history(chosen)
+    for event in chosen:
+        _record_files(event["payload"], sender)
+    return {e["seq"] for e in chosen}
+
+
+def _repairable(
+    candidates: list[dict[str, Any]],
+    snaps: list[dict[str, Any]],
+    held: dict[tuple[str, str, str], License],
+    types: dict[str, LicenseType],
+    sender: str,
+) -> list[dict[str, Any]]:
+    """The candidates the fast path can repair; the rest go one by one (which says why)."""
+    owners = dict(  # identifier → the key of the licence that holds it here
+        ((ident, (issuer, type_code, serial)))
+        for ident, issuer, type_code, serial in License.objects.filter(
+            identifier__in=[s["identifier"] for s in snaps]
+        ).values_list("identifier", "issuer__code", "license_type__type_code", "serial")
+    )
+    chosen, seen = [], set()
+    for event in candidates:
+        snap = event["payload"]["license"]
+        key = _key(snap)
+        owner = owners.get(snap["identifier"])
+        held_lic = held.get(key)
+        if (
+            snap["type_code"] not in types
+            or key in seen
+            or (owner and owner != key)
+            or (held_lic is not None and held_lic.library_code != sender)
+        ):
+            # unknown type, twice in the envelope, identifier taken, another library's
+            # licence: one by one (which says why)
+            continue
+        seen.add(key)
+        chosen.append(event)
+    return chosen
+
+
+def _repair_history(chosen: list[dict[str, Any]]) -> None:
+    """The repaired licences' missing versions and events, and their arrivals; each event's
+    ``_licence`` (its licence, saved) is taken off it here."""
     versions, history, arrivals = [], [], []
     now, calendar = timezone.now(), workday_calendar()
     for event in chosen:
@@ -374,6 +364,3 @@ def _repair(candidates: list[dict[str, Any]], sender: str) -> set[int]:
         Arrival.objects.filter(key__in=[a.key for a in arrivals]).values_list("key", flat=True)
     )
     copy_insert([a for a in arrivals if a.key not in held_arrivals])
-    for event in chosen:
-        _record_files(event["payload"], sender)
-    return {e["seq"] for e in chosen}

@@ -14,7 +14,7 @@ import os
 import socket
 import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,7 +26,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from shared.core.errors import NotFoundError
-from shared.exchange.adapters import Ack, ExchangeError, PermanentExchangeError
+from shared.exchange.adapters import Ack, ExchangeAdapter, ExchangeError, PermanentExchangeError
 from shared.exchange.envelopes import seal, seal_wire
 from shared.federation.keys import peer_get, signing_key
 from shared.federation.models import OutboxEvent, StreamState
@@ -171,16 +171,7 @@ def relay_stream(*, stream: str, max_envelopes: int = 50) -> RelayResult:
                     break
                 rows = batch.rows
                 sent_at = timezone.now()
-                if adapter.name == "amqp":
-                    # Published now, acknowledged later: the rows say so meanwhile. Over HTTP
-                    # the answer comes back in the same call and one update records both.
-                    OutboxEvent.objects.filter(pk__in=[r.pk for r in rows]).update(
-                        state=OutboxEvent.State.SENT, sent_at=sent_at
-                    )
-                    sending = None
-                else:
-                    sending = sender.submit(adapter.send, batch.envelope, wire=batch.wire)
-                    ahead = _prepare(stream, rows[-1].seq, key, kid)
+                sending, ahead = _dispatch(stream, adapter, sender, batch, key, kid, sent_at)
                 try:
                     ack = sending.result() if sending else adapter.send(batch.envelope)
                 except ExchangeError as exc:
@@ -204,6 +195,28 @@ def relay_stream(*, stream: str, max_envelopes: int = 50) -> RelayResult:
     finally:
         _release(stream)
     return result
+
+
+def _dispatch(
+    stream: str,
+    adapter: ExchangeAdapter,
+    sender: ThreadPoolExecutor,
+    batch: _Batch,
+    key: Any,
+    kid: str,
+    sent_at: datetime,
+) -> tuple[Future[Ack | None] | None, _Batch | None]:
+    """Start sending `batch`: over HTTP in `sender`, returning the call and the next envelope,
+    read and signed meanwhile; over AMQP nothing (``relay_stream`` publishes it itself)."""
+    if adapter.name == "amqp":
+        # Published now, acknowledged later: the rows say so meanwhile. Over HTTP
+        # the answer comes back in the same call and one update records both.
+        OutboxEvent.objects.filter(pk__in=[r.pk for r in batch.rows]).update(
+            state=OutboxEvent.State.SENT, sent_at=sent_at
+        )
+        return None, None
+    sending = sender.submit(adapter.send, batch.envelope, wire=batch.wire)
+    return sending, _prepare(stream, batch.rows[-1].seq, key, kid)
 
 
 def _contiguous(rows: list[OutboxEvent], position: int) -> list[OutboxEvent]:
