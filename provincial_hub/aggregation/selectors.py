@@ -107,7 +107,7 @@ def _last_reconciliation(code: str) -> dict[str, Any] | None:
     }
 
 
-def remote_file_list(*, node: str | None = None, state: str | None = None):  # type: ignore[no-untyped-def]
+def remote_file_list(*, node: str | None = None, state: str | None = None):
     rows = RemoteFile.objects.all().order_by("-updated_at")
     if node:
         rows = rows.filter(node=node)

@@ -15,7 +15,7 @@ class AxesRequestBackend(AxesStandaloneBackend):
 
     def authenticate(
         self, request: Any, username: str | None = None, password: str | None = None, **kwargs: Any
-    ) -> Any:  # type: ignore[override]
+    ) -> Any:
         if request is None:
             return None
         return super().authenticate(request, username=username, password=password, **kwargs)

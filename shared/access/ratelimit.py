@@ -21,7 +21,7 @@ _local: dict[str, int] = defaultdict(int)
 _clients: dict[str, object] = {}
 
 
-def _redis():  # type: ignore[no-untyped-def]
+def _redis():
     url = getattr(settings, "CELERY_BROKER_URL", "") or ""
     if not url.startswith(("redis://", "rediss://")):
         return None

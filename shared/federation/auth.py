@@ -82,7 +82,7 @@ def authenticate_peer(request: Any, *, expected_sender: str | None = None) -> st
         raise ApplicationError("exchange.auth_required", "缺少交换签名令牌", status=401)
     issuer_holder: dict[str, str] = {}
 
-    def resolve(alg: str, kid: str):  # type: ignore[no-untyped-def]
+    def resolve(alg: str, kid: str):
         sender = issuer_holder.get("iss", "")
         return peer_public_key(sender, kid)
 

@@ -9,7 +9,7 @@ from django.db.models import Count, Max, Q
 from shared.federation.models import OutboxEvent
 
 
-def outbox_list(*, stream: str | None = None, state: str | None = None):  # type: ignore[no-untyped-def]
+def outbox_list(*, stream: str | None = None, state: str | None = None):
     rows = OutboxEvent.objects.all().order_by("stream", "-seq")
     if stream:
         rows = rows.filter(stream=stream)

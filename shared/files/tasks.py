@@ -6,7 +6,7 @@ from shared.files import services
 
 
 @shared_task(name="files.render", acks_late=True, bind=True, max_retries=5)
-def render_license_file(self, file_id: int) -> str:  # type: ignore[no-untyped-def]
+def render_license_file(self, file_id: int) -> str:
     """Render and seal one file row; safe to run twice (a ready row is left alone)."""
     try:
         row = services.license_file_render(file_id=file_id)

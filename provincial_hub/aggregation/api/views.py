@@ -39,10 +39,10 @@ class RemoteFileListApi(generics.ListAPIView):
         ],
         summary="城市签章文件的获取情况（按摘要获取）",
     )
-    def get(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
+    def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):
         params = self.request.query_params
         return selectors.remote_file_list(node=params.get("node"), state=params.get("state"))
 

@@ -37,7 +37,7 @@ class BulkRequestListApi(RecordedRefusalsMixin, generics.ListAPIView):
     access_operation = Operation.BULK_REQUEST
     serializer_class = BulkRequestSerializer
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return BulkRequest.objects.none()
         return selectors.bulk_request_list(user=authenticated(self.request).user).prefetch_related(

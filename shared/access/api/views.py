@@ -161,7 +161,7 @@ class GrantListApi(RecordedRefusalsMixin, generics.ListAPIView):
     access_operation = Operation.GRANT
     serializer_class = GrantSerializer
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Grant.objects.none()
         return selectors.grant_list(user=authenticated(self.request).user)
@@ -201,7 +201,7 @@ class GrantRevokeApi(RecordedRefusalsMixin, APIView):
 class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
     """Compared in UTC: PostgreSQL refuses offsets beyond ±15:59 that ISO 8601 allows."""
 
-    def filter(self, qs, value):  # type: ignore[no-untyped-def]
+    def filter(self, qs, value):
         if value is not None:
             try:
                 value = value.astimezone(UTC)
@@ -213,7 +213,7 @@ class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
 class TextFilter(django_filters.CharFilter):
     """Exact text; a value no record can hold (NUL characters) simply matches nothing."""
 
-    def filter(self, qs, value):  # type: ignore[no-untyped-def]
+    def filter(self, qs, value):
         if value and "\x00" in value:
             return qs.none()
         return super().filter(qs, value)
@@ -249,7 +249,7 @@ class AccessLogListApi(RecordedRefusalsMixin, generics.ListAPIView):
     serializer_class = AccessRecordSerializer
     filterset_class = AccessRecordFilterSet
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return AccessRecord.objects.none()
         return selectors.access_log_visible(user=authenticated(self.request).user).order_by("-id")
@@ -302,7 +302,7 @@ def _csv_rows(records: Any) -> Iterator[str]:
 class AccessLogExportApi(RecordedRefusalsMixin, generics.GenericAPIView):
     filterset_class = AccessRecordFilterSet
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return AccessRecord.objects.none()
         return selectors.access_log_visible(user=authenticated(self.request).user).order_by("id")

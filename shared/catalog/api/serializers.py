@@ -69,7 +69,7 @@ class LicenseTypeCreateSerializer(_TypeFields):
 
 
 class LicenseTypeUpdateSerializer(_TypeFields):
-    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
             field.required = False

@@ -32,7 +32,7 @@ class LicenseTypeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     lookup_field = "type_code"
     lookup_value_regex = "[^/]+"
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # OpenAPI generation: no user, no rows
             return LicenseType.objects.none()
         return selectors.license_type_list(user=authenticated(self.request).user)

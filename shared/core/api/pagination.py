@@ -22,7 +22,7 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
 
     max_limit = 1000
 
-    def paginate_queryset(self, queryset, request, view=None):  # type: ignore[no-untyped-def]
+    def paginate_queryset(self, queryset, request, view=None):
         # Both before DRF's count query (it reads `offset` only after counting).
         _refuse_out_of_range(request, self.limit_query_param)
         _refuse_out_of_range(request, self.offset_query_param)

@@ -202,7 +202,7 @@ class JSONParser(parsers.JSONParser):
     """DRF's JSON parser behind `guarded_json_loads`. The size limit is Django's
     (`DATA_UPLOAD_MAX_MEMORY_SIZE`, 413), enforced as DRF reads the body."""
 
-    def parse(self, stream, media_type=None, parser_context=None):  # type: ignore[no-untyped-def]
+    def parse(self, stream, media_type=None, parser_context=None):
         return guarded_json_loads(
             stream.read(),
             encoding=parsers.get_encoding(parser_context or {}),
@@ -215,7 +215,7 @@ class MultiPartParser(parsers.MultiPartParser):
     would otherwise fail at save time as a 500. (Form text is decoded with replacement, so it
     cannot hold a lone surrogate.)"""
 
-    def parse(self, stream, media_type=None, parser_context=None):  # type: ignore[no-untyped-def]
+    def parse(self, stream, media_type=None, parser_context=None):
         result = super().parse(stream, media_type, parser_context)
         if any(NUL in k or any(NUL in v for v in result.data.getlist(k)) for k in result.data):
             _refuse("request.nul_character", "请求表单含有空字符（\\u0000），无法保存")
@@ -226,5 +226,5 @@ class GuardedJSONDecoder(json.JSONDecoder):
     """`serializers.JSONField(binary=True, decoder=GuardedJSONDecoder)`: JSON that arrives as a
     string inside a form field is the caller's JSON too, and goes through the same guard."""
 
-    def decode(self, s, _w=None):  # type: ignore[no-untyped-def, override]
+    def decode(self, s, _w=None):
         return guarded_json_loads(s)

@@ -108,10 +108,10 @@ class OutboxListApi(generics.ListAPIView):
         ],
         summary="外发事件（投递状态）",
     )
-    def get(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
+    def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):
         params = self.request.query_params
         return selectors.outbox_list(stream=params.get("stream"), state=params.get("state"))
 

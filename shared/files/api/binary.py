@@ -18,7 +18,7 @@ class _Binary(BaseRenderer):
     charset = None
     render_style = "binary"
 
-    def render(self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None):  # type: ignore[no-untyped-def]
+    def render(self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None):
         return JSONRenderer().render(data)
 
 

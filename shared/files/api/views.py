@@ -235,7 +235,7 @@ class LicenseFileListApi(generics.ListAPIView):
     serializer_class = LicenseFileSerializer
     filterset_fields = ["state", "variant"]
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no user
             return LicenseFile.objects.none()
         return selectors.file_list(user=authenticated(self.request).user)

@@ -8,11 +8,11 @@ from shared.federation.management.commands import federation as shared_federatio
 
 
 class Command(shared_federation.Command):
-    def add_tier_actions(self, sub) -> None:  # type: ignore[no-untyped-def]
+    def add_tier_actions(self, sub) -> None:
         announce = sub.add_parser("announce-files", help="向省级库通告本库已生成的签章文件（补发）")
         announce.add_argument("--all", action="store_true", help="含已通告过的文件，全部重发")
 
-    def handle(self, *args, action: str, **options):  # type: ignore[no-untyped-def]
+    def handle(self, *args, action: str, **options):
         if action != "announce-files":
             return super().handle(*args, action=action, **options)
         count = files.files_announce(only_new=not options["all"])

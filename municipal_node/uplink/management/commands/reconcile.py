@@ -10,7 +10,7 @@ from shared.federation.reconciliation import reconcile_run
 class Command(BaseCommand):
     help = "与省级库对账：按桶比较摘要，只下钻到有差异的桶，修复并记录"
 
-    def handle(self, *args, **options):  # type: ignore[no-untyped-def]
+    def handle(self, *args, **options):
         try:
             run = reconcile_run(peer_code=settings.FEDERATION_HUB_CODE, trigger="manual")
         except ApplicationError as exc:

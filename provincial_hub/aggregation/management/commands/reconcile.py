@@ -9,7 +9,7 @@ from shared.federation.reconciliation import reconcile_run
 class Command(BaseCommand):
     help = "与市级节点对账：按桶比较摘要，只下钻到有差异的桶，修复并记录"
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser):
         parser.add_argument("--node", help="要对账的市级节点代码")
         parser.add_argument(
             "--history",
@@ -19,9 +19,7 @@ class Command(BaseCommand):
             "all 重发该节点的全部证照（一次性清理）",
         )
 
-    def handle(  # type: ignore[no-untyped-def]
-        self, *args, node: str | None = None, history: str = "", **options
-    ):
+    def handle(self, *args, node: str | None = None, history: str = "", **options):
         if not node:
             raise CommandError("请用 --node 指定市级节点代码")
         try:

@@ -9,10 +9,10 @@ from django_otp.oath import totp
 class Command(BaseCommand):
     help = "演示用：根据演示凭据文件中持证人的 TOTP 密钥，打印当前的 6 位动态口令"
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser):
         parser.add_argument("--credentials", required=True, help="seed_demo 写出的凭据 JSON")
 
-    def handle(self, *args, credentials: str, **options):  # type: ignore[no-untyped-def]
+    def handle(self, *args, credentials: str, **options):
         try:
             holder = json.loads(Path(credentials).read_text(encoding="utf-8"))["holder"]
         except (OSError, ValueError, KeyError) as exc:

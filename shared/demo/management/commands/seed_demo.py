@@ -10,10 +10,10 @@ from shared.demo.seed import seed_demo
 class Command(BaseCommand):
     help = "创建演示数据（单位、人员、令牌、证照类型与样例证照），可重复执行"
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser):
         parser.add_argument("--credentials", help="写入演示凭据 JSON 的文件路径")
 
-    def handle(self, *args, credentials: str | None = None, **options):  # type: ignore[no-untyped-def]
+    def handle(self, *args, credentials: str | None = None, **options):
         document = seed_demo()
         text = json.dumps(document, ensure_ascii=False, indent=2)
         if credentials:

@@ -24,14 +24,14 @@ class Worker(ConsumerMixin):
         self.connection = connection
         self.queue = queue
 
-    def get_consumers(self, Consumer, channel):  # type: ignore[no-untyped-def]  # noqa: N803
+    def get_consumers(self, Consumer, channel):  # noqa: N803
         return [
             Consumer(
                 queues=[self.queue], callbacks=[self.on_message], accept=["json"], prefetch_count=1
             )
         ]
 
-    def on_message(self, body, message):  # type: ignore[no-untyped-def]
+    def on_message(self, body, message):
         close_old_connections()
         try:
             result = ingest_envelope(body, transport="amqp")
@@ -56,7 +56,7 @@ class Worker(ConsumerMixin):
 class Command(BaseCommand):
     help = "从 AMQP 交换总线接收并应用交换信封"
 
-    def handle(self, *args, **options):  # type: ignore[no-untyped-def]
+    def handle(self, *args, **options):
         exchange = Exchange(settings.FEDERATION_AMQP_EXCHANGE, type="direct", durable=True)
         queue = Queue(
             f"{settings.FEDERATION_AMQP_EXCHANGE}.{settings.LIBRARY_CODE}",

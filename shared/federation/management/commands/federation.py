@@ -13,7 +13,7 @@ from shared.federation.models import Peer
 class Command(BaseCommand):
     help = "交换密钥与对端登记、手动投递与状态查看"
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
         sub.add_parser("keygen", help="生成本库交换密钥（已有则沿用）")
         export = sub.add_parser("export-key", help="导出本库公钥与代码（JSON）")
@@ -35,10 +35,10 @@ class Command(BaseCommand):
         env.add_argument("--to-seq", type=int, required=True)
         self.add_tier_actions(sub)
 
-    def add_tier_actions(self, sub) -> None:  # type: ignore[no-untyped-def]
+    def add_tier_actions(self, sub) -> None:
         """A tier's own actions: its app's `federation` command overrides this and `handle`."""
 
-    def handle(self, *args, action: str, **options):  # type: ignore[no-untyped-def]
+    def handle(self, *args, action: str, **options):
         if action == "keygen":
             key = keys.local_key_ensure()
             self.stdout.write(f"kid={key.kid} suite={key.suite}")

@@ -18,7 +18,7 @@ from shared.files.verification import trust_list_build
 class Command(BaseCommand):
     help = "证书体系：初始化根 CA、轮换电子印章与令牌密钥、导出根证书与信任列表"
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
         sub.add_parser("init", help="创建根 CA、令牌密钥和本库印章（可重复执行）")
         sub.add_parser("show", help="列出密钥与证书")
@@ -37,7 +37,7 @@ class Command(BaseCommand):
         trust = sub.add_parser("trust-list", help="输出签名的信任列表（JSON）")
         trust.add_argument("--out")
 
-    def handle(self, *args, action: str, **options):  # type: ignore[no-untyped-def]
+    def handle(self, *args, action: str, **options):
         handler = getattr(self, "do_" + action.replace("-", "_"))
         handler(**options)
 
@@ -49,7 +49,7 @@ class Command(BaseCommand):
             raise CommandError(f"单位不存在：{code}")
         return agency
 
-    def do_init(self, **options):  # type: ignore[no-untyped-def]
+    def do_init(self, **options):
         keys = keystore.pki_init()
         ca = certificate_from_pem(keys["ca"].certificate_pem)
         self.stdout.write(f"根 CA：{keys['ca'].subject}")
@@ -58,30 +58,30 @@ class Command(BaseCommand):
         self.stdout.write(f"本库印章：{keys['seal'].subject}")
         self.stdout.write(f"SM2 根 CA（OFD 电子印章）：{keys['sm2_ca'].subject}")
 
-    def do_show(self, **options):  # type: ignore[no-untyped-def]
+    def do_show(self, **options):
         for key in SigningKey.objects.select_related("agency").order_by("kind", "created_at"):
             state = "在用" if key.active else "已轮换"
             self.stdout.write(
                 f"{key.kind:6} {state:4} {key.backend:6} {key.key_id[:16]} {key.subject}"
             )
 
-    def do_rotate_seal(self, agency=None, **options):  # type: ignore[no-untyped-def]
+    def do_rotate_seal(self, agency=None, **options):
         key = keystore.seal_rotate(agency=self._agency(agency))
         self.stdout.write(f"新印章：{key.subject} {key.key_id}")
 
-    def do_rotate_sm2_seal(self, agency=None, **options):  # type: ignore[no-untyped-def]
+    def do_rotate_sm2_seal(self, agency=None, **options):
         key = keystore.sm2_seal_rotate(agency=self._agency(agency))
         self.stdout.write(f"新 SM2 印章：{key.subject} {key.key_id}")
 
-    def do_rotate_token(self, **options):  # type: ignore[no-untyped-def]
+    def do_rotate_token(self, **options):
         key = keystore.token_key_rotate()
         self.stdout.write(f"新令牌密钥：{key.key_id}（{key.suite}）")
 
-    def do_hsm_seal(self, agency=None, label="", **options):  # type: ignore[no-untyped-def]
+    def do_hsm_seal(self, agency=None, label="", **options):
         key = keystore.seal_create_pkcs11(agency=self._agency(agency), label=label)
         self.stdout.write(f"硬件模块印章：{key.subject} 标签 {key.pkcs11_label}")
 
-    def do_export_ca(self, out=None, **options):  # type: ignore[no-untyped-def]
+    def do_export_ca(self, out=None, **options):
         keystore.pki_init()
         pem = "".join(k.certificate_pem for k in SigningKey.objects.filter(kind=SigningKey.Kind.CA))
         if out:
@@ -90,7 +90,7 @@ class Command(BaseCommand):
         else:
             self.stdout.write(pem)
 
-    def do_nssdb(self, directory: str, **options):  # type: ignore[no-untyped-def]
+    def do_nssdb(self, directory: str, **options):
         certutil = shutil.which("certutil")
         if certutil is None:
             raise CommandError("缺少 certutil，请运行 deploy/system-packages.sh")
@@ -122,7 +122,7 @@ class Command(BaseCommand):
                 )
         self.stdout.write(f"NSS 数据库：sql:{folder}（pdfsig -nssdir sql:{folder} FILE.pdf）")
 
-    def do_trust_list(self, out=None, **options):  # type: ignore[no-untyped-def]
+    def do_trust_list(self, out=None, **options):
         text = json.dumps(trust_list_build(), ensure_ascii=False, indent=2)
         if out:
             Path(out).write_text(text, encoding="utf-8")

@@ -67,7 +67,7 @@ def _quiet(verbosity: int) -> Iterator[None]:
 class Command(BaseCommand):
     help = "离线验证证照 PDF/OFD 文件或二维码令牌（依据签名的信任列表与状态列表）"
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser):
         parser.add_argument("target", help="PDF 或 OFD 文件路径，或二维码令牌/网址")
         parser.add_argument("--trust-list", help="信任列表 JSON 文件；省略则使用本库的")
         parser.add_argument("--ca-fingerprint", default="", help="预置的根证书 SHA-256 指纹")
@@ -75,7 +75,7 @@ class Command(BaseCommand):
         parser.add_argument("--suspension-list", help="暂扣状态列表 JSON 文件（suspension）")
         parser.add_argument("--json", action="store_true", help="以 JSON 输出结果")
 
-    def handle(self, *args, **options):  # type: ignore[no-untyped-def]
+    def handle(self, *args, **options):
         with _quiet(int(options.get("verbosity", 1))):
             try:
                 result = self._verify(options)
