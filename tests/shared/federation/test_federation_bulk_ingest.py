@@ -99,6 +99,20 @@ def _state():
     return out
 
 
+def _fast_path_off(monkeypatch, *names: str) -> list[str]:
+    """Make the named bulk paths of `ingest` take nothing, so every event goes one by one;
+    returns the list of the paths that were asked (the test asserts they were)."""
+    asked: list[str] = []
+    for name in names:
+
+        def take_nothing(todo, sender, name=name):
+            asked.append(name)
+            return set()
+
+        monkeypatch.setattr(ingest, name, take_nothing)
+    return asked
+
+
 def test_a_whole_envelope_of_new_licences_lands_as_the_sender_holds_it(issuer, issue_payload):
     events = _outbox_events(issuer, issue_payload, 6, suspend_first=True)
     assert len(events) == 7
@@ -130,9 +144,10 @@ def test_the_fast_path_and_the_per_event_path_give_the_same_rows(
         _apply(events)
         fast = _state()
         transaction.set_rollback(True)
-    monkeypatch.setattr(ingest, "apply_new_licences", lambda todo, sender: set())
+    asked = _fast_path_off(monkeypatch, "apply_new_licences")
     _apply(events)
     slow = _state()
+    assert asked == ["apply_new_licences"]  # the comparison really ran one by one
     assert fast.keys() == slow.keys() and len(fast) == 5
     for ident in fast:
         f_lic, f_versions, f_events = fast[ident]
@@ -259,10 +274,10 @@ def test_repairs_fast_and_one_by_one_give_the_same_rows(issuer, issue_payload, m
         _apply(repairs)  # the receiver lacked them all: repairs create them
         fast = _state()
         transaction.set_rollback(True)
-    monkeypatch.setattr(ingest, "apply_new_licences", lambda todo, sender: set())
-    monkeypatch.setattr(ingest, "apply_repairs", lambda todo, sender: set())
+    asked = _fast_path_off(monkeypatch, "apply_new_licences", "apply_repairs")
     _apply(repairs)
     slow = _state()
+    assert sorted(set(asked)) == ["apply_new_licences", "apply_repairs"]
     assert len(fast) == 3 and fast.keys() == slow.keys()
     for ident in fast:
         assert fast[ident][1:] == slow[ident][1:]
