@@ -4,6 +4,7 @@ from shared.core.urls import library_urlpatterns
 
 urlpatterns = [
     path("api/v1/", include("municipal_node.uplink.api.urls")),
+    path("api/v1/", include("municipal_node.notices.api.urls")),
     *library_urlpatterns,
 ]
 

@@ -34,6 +34,7 @@ _shared_apps = INSTALLED_APPS.index("shared.core")  # noqa: F405
 INSTALLED_APPS = [
     *INSTALLED_APPS[:_shared_apps],  # noqa: F405
     "municipal_node.uplink",
+    "municipal_node.notices",
     *INSTALLED_APPS[_shared_apps:],  # noqa: F405
 ]
 # A copy, not shared.conf.base's dict: one tier's entries never reach the other's.

@@ -31,6 +31,9 @@ class NodeRole(FederationRole):
     def type_streams(self, license_type: LicenseType) -> list[str]:
         return [settings.FEDERATION_HUB_CODE]
 
+    def record_streams(self, library_code: str) -> list[str]:
+        return [settings.FEDERATION_HUB_CODE] if library_code == settings.LIBRARY_CODE else []
+
     def reconcile_peers(self) -> list[str]:
         hub = settings.FEDERATION_HUB_CODE
         return [hub] if Peer.objects.filter(code=hub, active=True).exists() else []

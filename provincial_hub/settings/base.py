@@ -21,6 +21,7 @@ _shared_apps = INSTALLED_APPS.index("shared.core")  # noqa: F405
 INSTALLED_APPS = [
     *INSTALLED_APPS[:_shared_apps],  # noqa: F405
     "provincial_hub.aggregation",
+    "provincial_hub.compliance",
     *INSTALLED_APPS[_shared_apps:],  # noqa: F405
 ]
 # A copy, not shared.conf.base's dict: one tier's entries never reach the other's.

@@ -57,6 +57,9 @@ class User(AbstractUser):
         AGENCY_ADMIN = "agency_admin", "单位管理员"
         LIBRARY_ADMIN = "library_admin", "库管理员（节点管理员/省级运营人员）"
         HOLDER = "holder", "持证人"
+        # The provincial management unit (省发改委, art. 6, 31): reads what supervision needs,
+        # issues and closes rectification notices; never issues, changes or queries licences.
+        SUPERVISOR = "supervisor", "监管人员（省级管理单位）"
 
     agency = models.ForeignKey(
         Agency, on_delete=models.PROTECT, null=True, blank=True, related_name="users"
@@ -85,6 +88,10 @@ class User(AbstractUser):
     @property
     def is_holder(self) -> bool:
         return self.role == self.Role.HOLDER
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.role == self.Role.SUPERVISOR
 
 
 class ApiToken(models.Model):

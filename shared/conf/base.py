@@ -20,6 +20,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "shared.core",
+    "shared.audit",
     "shared.accounts",
     "shared.calendars",
     "shared.catalog",
@@ -27,6 +28,9 @@ INSTALLED_APPS = [
     "shared.files",
     "shared.access",
     "shared.federation",
+    "shared.reviews",
+    "shared.inspections",
+    "shared.statistics",
     "shared.demo",  # `seed_demo` only; no app imports it
 ]
 

@@ -14,6 +14,10 @@ api_v1 = [
     path("", include("shared.licenses.api.urls")),
     path("", include("shared.access.api.urls")),
     path("", include("shared.federation.api.urls")),
+    path("", include("shared.audit.api.urls")),
+    path("", include("shared.reviews.api.urls")),
+    path("", include("shared.inspections.api.urls")),
+    path("", include("shared.statistics.api.urls")),
 ]
 
 library_urlpatterns = [

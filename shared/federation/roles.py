@@ -36,6 +36,11 @@ class FederationRole:
         """The streams a catalogue change goes on."""
         return []
 
+    def record_streams(self, library_code: str) -> list[str]:
+        """The streams a governance record (review request, inspection) about a licence of
+        `library_code` goes on: up to the hub from a city, for its own licences only."""
+        return []
+
     def reconcile_peers(self) -> list[str]:
         """The peers the beat reconciliation compares this library with."""
         return []

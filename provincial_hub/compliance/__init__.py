@@ -1,0 +1,1 @@
+"""Compliance at the hub (art. 31, 33): daily rules, rectification notices, public criticism."""
