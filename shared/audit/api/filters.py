@@ -34,23 +34,14 @@ class MomentFilter(django_filters.Filter):
     field_class = MomentField
 
 
-class TextFilter(django_filters.CharFilter):
-    """Exact text; a value no row can hold (NUL) simply matches nothing."""
-
-    def filter(self, qs: Any, value: Any) -> Any:
-        if value and "\x00" in value:
-            return qs.none()
-        return super().filter(qs, value)
-
-
 class AuditEntryFilterSet(django_filters.FilterSet):
-    action = TextFilter(help_text="操作代码，如 catalog.type.update")
-    action_prefix = TextFilter(
+    action = django_filters.CharFilter(help_text="操作代码，如 catalog.type.update")
+    action_prefix = django_filters.CharFilter(
         field_name="action", lookup_expr="startswith", help_text="操作代码前缀，如 catalog."
     )
-    target_type = TextFilter(help_text="对象类型，如 agency、user、catalog.type")
-    target_id = TextFilter(help_text="对象标识")
-    actor = TextFilter(field_name="username", help_text="操作人用户名")
+    target_type = django_filters.CharFilter(help_text="对象类型，如 agency、user、catalog.type")
+    target_id = django_filters.CharFilter(help_text="对象标识")
+    actor = django_filters.CharFilter(field_name="username", help_text="操作人用户名")
     since = MomentFilter(field_name="occurred_at", lookup_expr="gte", help_text="起始时间（含）")
     until = MomentFilter(field_name="occurred_at", lookup_expr="lt", help_text="截止时间（不含）")
 

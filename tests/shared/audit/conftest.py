@@ -37,3 +37,29 @@ def console(root):
     client = Client()
     client.force_login(root)
     return client
+
+
+def admin_form(model, obj, user) -> dict:
+    """The POST body of the admin's change form for `obj` as it stands (what a browser would
+    send back unchanged), to which a test applies its edits."""
+    from django import forms
+    from django.contrib import admin
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/")
+    request.user = user
+    model_admin = admin.site._registry[model]
+    form = model_admin.get_form(request, obj, change=obj is not None)(instance=obj)
+    data = {}
+    for name, field in form.fields.items():
+        if field.disabled:
+            continue
+        value = form[name].value()  # prepared for the widget, as the page renders it
+        if isinstance(field, forms.BooleanField):
+            if value:
+                data[name] = "on"
+        elif value is not None:
+            data[name] = value
+        if field.show_hidden_initial and value is not None:  # defaults that are callables
+            data[f"initial-{name}"] = value
+    return data
