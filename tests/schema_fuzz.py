@@ -14,7 +14,7 @@ the seeded objects about half the time, so requests get past the 404 into the co
 
 from collections import Counter
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import date, timedelta
 
 import hypothesis.strategies as st
 import pytest
@@ -32,6 +32,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from shared.accounts import services as accounts
+from shared.calendars import services as calendars
 from shared.domain.status import Action
 from shared.licenses import batches, issuing
 from shared.licenses import services as licenses
@@ -199,6 +200,7 @@ def _seed() -> dict[str, dict[str, str]]:
     batch = batches.batch_create(
         actor=issuer, mode="bulk", items=[{"type_code": plain.type_code, "number": "PL1"}]
     )
+    override, _ = calendars.override_set(actor=None, day=date(2026, 10, 10), is_workday=False)
 
     TARGETS.clear()
     TARGETS.update(
@@ -224,6 +226,7 @@ def _seed() -> dict[str, dict[str, str]]:
             "username": ["issuer_1", "issuer_2", "issuer_admin", "consumer_1", "admin"],
             "batch_id": [str(batch.pk)],
             "token_id": token_ids,
+            "day": [override.day.isoformat()],
         }
     )
     return headers
