@@ -9,6 +9,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from shared.accounts.requests import AuthenticatedRequest
 from shared.calendars import services
 from shared.calendars.models import WorkdayOverride
 from shared.core.api.schema import ErrorSerializer
@@ -69,7 +70,7 @@ class OverrideDayApi(_LibraryAdminOnly, generics.GenericAPIView):
         request=OverrideSetSerializer,
         responses={200: OverrideSerializer, 201: OverrideSerializer, 403: ErrorSerializer},
     )
-    def put(self, request: Request, day: str) -> Response:
+    def put(self, request: AuthenticatedRequest, day: str) -> Response:
         data = OverrideSetSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         row, created = services.override_set(
@@ -84,6 +85,6 @@ class OverrideDayApi(_LibraryAdminOnly, generics.GenericAPIView):
         request=None,
         responses={204: None, 400: ErrorSerializer, 403: ErrorSerializer},
     )
-    def delete(self, request: Request, day: str) -> Response:
+    def delete(self, request: AuthenticatedRequest, day: str) -> Response:
         services.override_delete(actor=request.user, day=_day(day))
         return Response(status=status.HTTP_204_NO_CONTENT)
