@@ -20,6 +20,7 @@ def test_seeding_is_audited_once(tmp_path):
     } <= actions
     published = AuditEntry.objects.filter(action="catalog.type.publish").first()
     assert published.username and published.agency_code  # the issuer's staff published it
+    assert published.detail["via"] == "command"
     count = AuditEntry.objects.count()
     call_command("seed_demo", credentials=str(tmp_path / "again.json"))
     assert AuditEntry.objects.count() == count

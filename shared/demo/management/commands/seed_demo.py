@@ -4,6 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
+from shared.audit.context import audit_via
 from shared.demo.seed import seed_demo
 
 
@@ -14,7 +15,8 @@ class Command(BaseCommand):
         parser.add_argument("--credentials", help="写入演示凭据 JSON 的文件路径")
 
     def handle(self, *args, credentials: str | None = None, **options):
-        document = seed_demo()
+        with audit_via("command"):  # the audit rows of what the seeding makes say so
+            document = seed_demo()
         text = json.dumps(document, ensure_ascii=False, indent=2)
         if credentials:
             path = Path(credentials)
