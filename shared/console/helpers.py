@@ -88,5 +88,5 @@ def _flatten(errors: Any, prefix: str = "") -> dict[str, str]:
             for value in errors:
                 flat.update(_flatten(value, prefix))
         else:
-            flat[prefix or "__all__"] = str(errors[0])
+            flat[prefix or "general"] = str(errors[0])
     return flat

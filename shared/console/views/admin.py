@@ -25,7 +25,7 @@ def agencies(request: AuthenticatedHttpRequest) -> HttpResponse:
             try:
                 agency = services.agency_create(actor=request.user, **values)
             except Refusal as exc:
-                errors = {"__all__": exc.message}
+                errors = {"general": exc.message}
             else:
                 messages.success(request, f"已登记单位：{agency}")
                 return redirect("console-agencies")
@@ -77,7 +77,7 @@ def users(request: AuthenticatedHttpRequest) -> HttpResponse:
             try:
                 person = services.user_create(actor=request.user, agency=agency, **values)
             except Refusal as exc:
-                errors = {"__all__": exc.message}
+                errors = {"general": exc.message}
             else:
                 return _enrolled(request, person, f"已新增人员 {person.username}")
     # The roles the API creates (UserCreateSerializer); library administrators and supervisors

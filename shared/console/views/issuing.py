@@ -90,14 +90,14 @@ def _issue_data(license_type: LicenseType, post: Any) -> dict[str, Any]:
 
 def _refusal_errors(exc: ApplicationError | DomainError) -> dict[str, str]:
     if exc.code == "surface.invalid":
-        return surface_errors(exc.detail) or {"__all__": exc.message}
+        return surface_errors(exc.detail) or {"general": exc.message}
     field = refusal_field(exc).replace("surface.", "surface__")
     field = FIELD_OF_CODE.get(exc.code) or FIELD_OF_CODE.get(exc.code.split(".")[0]) or field
     if exc.code == "holder.name_required":
         field = "holder.name"
     if exc.code in ("holder.category", "holder.code_type"):
         field = "holder.code_type"
-    return {field or "__all__": exc.message}
+    return {field or "general": exc.message}
 
 
 def _issue(request: AuthenticatedHttpRequest, license_type: LicenseType) -> dict[str, str] | Any:

@@ -78,7 +78,7 @@ def grant_page(request: AuthenticatedHttpRequest) -> HttpResponse:
             try:
                 grant = grants.grant_create(actor=request.user, **values)
             except Refusal as exc:
-                errors = {"__all__": exc.message}
+                errors = {"general": exc.message}
             else:
                 messages.success(request, f"已授权：{grant.agency.name} · {grant.license_type.name}")
                 return redirect("console-grants")
