@@ -20,24 +20,15 @@ PAGE_SIZE = 50
 
 def form_date(value: str, *, label: str, field: str) -> date:
     """A date typed into a form (YYYY-MM-DD), or a refusal naming the field."""
-    parsed = parse_date(value.strip()) if value.strip() else None
+    try:  # parse_date raises for a well-formed impossible date (2027-02-30)
+        parsed = parse_date(value.strip()) if value.strip() else None
+    except ValueError:
+        parsed = None
     if parsed is None:
         raise PermanentError("form.date", f"{label}不是有效日期（格式：年-月-日）", {"field": field})
     return parsed
 
 
-def form_datetime(value: str, *, label: str, field: str) -> datetime:
-    """A date and time from an <input type=datetime-local>, in the library's time zone."""
-    parsed = None
-    try:
-        parsed = parse_datetime(value.strip()) if value.strip() else None
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        raise PermanentError("form.datetime", f"{label}不是有效的日期时间", {"field": field})
-    if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed)
-    return parsed
 
 
 def form_int(value: str, *, default: int, low: int, high: int) -> int:
