@@ -85,7 +85,7 @@ def arrivals_chart(*, days: int = 30, city: str = "") -> Chart:
     return bar_chart(
         title=f"近 {days} 天每日汇聚证照数（柱）与平均时延（线）",
         unit="件",
-        points=[(d.strftime("%m-%d"), per_day.get(d, {}).get("n", 0)) for d in dates],
+        points=[(d.strftime("%m-%d"), per_day[d]["n"] if d in per_day else 0) for d in dates],
         line=[per_day[d]["lag"] if d in per_day else None for d in dates],
     )
 

@@ -16,6 +16,7 @@ from shared.accounts.requests import AuthenticatedHttpRequest
 from shared.core.errors import ApplicationError
 from shared.core.holder_codes import holder_code_mask
 
+
 def holder_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Signed in as a holder *and* verified with a one-time code in this session."""
 

@@ -21,7 +21,7 @@ def staff_list(*, user: User) -> QuerySet[User]:
     if user.is_library_admin:
         return people.order_by("agency__code", "username")
     if user.is_agency_admin:
-        return people.filter(agency_id=user.agency_id).order_by("username")
+        return people.filter(agency=user.agency).order_by("username")
     return people.none()
 
 

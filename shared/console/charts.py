@@ -36,9 +36,7 @@ class Chart:
 
 
 def _ticks(top: float, plot: float) -> tuple[tuple[float, str], ...]:
-    return tuple(
-        (HEIGHT - BOTTOM - plot * share, f"{top * share:g}") for share in (0.0, 0.5, 1.0)
-    )
+    return tuple((HEIGHT - BOTTOM - plot * share, f"{top * share:g}") for share in (0.0, 0.5, 1.0))
 
 
 def bar_chart(

@@ -1,13 +1,12 @@
 """Small helpers of the console's views: reading form values, saying what went wrong."""
 
 import base64
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from django.core.paginator import Page, Paginator
 from django.http import HttpRequest
-from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.dateparse import parse_date
 
 from shared.core.errors import ApplicationError, PermanentError
 from shared.crypto.qr import qr_png
@@ -25,10 +24,10 @@ def form_date(value: str, *, label: str, field: str) -> date:
     except ValueError:
         parsed = None
     if parsed is None:
-        raise PermanentError("form.date", f"{label}不是有效日期（格式：年-月-日）", {"field": field})
+        raise PermanentError(
+            "form.date", f"{label}不是有效日期（格式：年-月-日）", {"field": field}
+        )
     return parsed
-
-
 
 
 def form_int(value: str, *, default: int, low: int, high: int) -> int:
@@ -58,7 +57,9 @@ def qr_data_uri(text: str) -> str:
     return "data:image/png;base64," + base64.b64encode(qr_png(text)).decode()
 
 
-def validated(serializer_class: Any, data: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, str]]:
+def validated(
+    serializer_class: Any, data: dict[str, Any]
+) -> tuple[dict[str, Any] | None, dict[str, str]]:
     """The API's own input serializer over a form's values: (validated values, None) or
     (None, {field: first message}) for showing beside each field, nested fields dotted
     (`holder.code`). The console takes no input the API would refuse."""

@@ -77,11 +77,11 @@ def nav_register(section: NavSection) -> None:
 
 def nav_for(user: User, path: str) -> list[dict[str, object]]:
     """The sections and links `user` may see, the current one marked."""
-    shown = []
+    shown: list[dict[str, object]] = []
     for section in SECTIONS:
         if not section.allow(user):
             continue
-        links = []
+        links: list[dict[str, object]] = []
         for item in section.items:
             if item.allow is not None and not item.allow(user):
                 continue
@@ -91,7 +91,9 @@ def nav_for(user: User, path: str) -> list[dict[str, object]]:
                     url = reverse(item.url_name)
                 except NoReverseMatch:  # the tier does not serve it
                     continue
-            links.append({"label": item.label, "url": url, "current": bool(url) and path.startswith(url)})
+            links.append(
+                {"label": item.label, "url": url, "current": bool(url) and path.startswith(url)}
+            )
         if links:
             shown.append({"title": section.title, "links": links})
     return shown

@@ -6,7 +6,7 @@ from functools import wraps
 from typing import Any
 from urllib.parse import quote
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -50,8 +50,8 @@ def supervisor(user: User) -> bool:
 
 def console_view(allow: Allow | None = None) -> Callable[..., Callable[..., HttpResponse]]:
     """A console page: signed-in staff only (else to the sign-in page, coming back here
-    after), and of those only whom `allow` admits (else 403 with a page saying so). Never
-    cached: every page shows licences or people."""
+    after), and of those only whom `allow` admits (else 403 with a page saying so); what it
+    cannot find is a 404 page. Never cached: every page shows licences or people."""
 
     def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)
@@ -62,7 +62,11 @@ def console_view(allow: Allow | None = None) -> Callable[..., Callable[..., Http
                 return redirect(f"{reverse('console-login')}?next={target}")
             if allow is not None and not allow(request.user):  # type: ignore[arg-type]  # staff_signed_in: one of our users
                 return render(request, "console/forbidden.html", status=403)
-            return view(request, *args, **kwargs)
+            try:
+                return view(request, *args, **kwargs)
+            except Http404 as missing:  # a page, not the API's JSON answer (handler404)
+                context = {"message": str(missing) or "页面不存在"}
+                return render(request, "console/not_found.html", context, status=404)
 
         return wrapped
 

@@ -87,7 +87,9 @@ def surface_values(schema: dict[str, Any], data: QueryDict) -> dict[str, Any]:
         text = data.get(field.input_name, "").strip()
         if not text:
             continue
-        values[field.name] = _number(text, field.kind) if field.kind in ("integer", "number") else text
+        values[field.name] = (
+            _number(text, field.kind) if field.kind in ("integer", "number") else text
+        )
     return values
 
 

@@ -29,9 +29,7 @@ urlpatterns = [
     path("catalogue/", issuing.catalogue, name="console-catalogue"),
     path("catalogue/<str:type_code>/", issuing.type_detail, name="console-type"),
     path("catalogue/<str:type_code>/issue/", issuing.issue_form, name="console-issue"),
-    path(
-        "check/holder-code/", issuing.holder_code_check, name="console-holder-code-check"
-    ),
+    path("check/holder-code/", issuing.holder_code_check, name="console-holder-code-check"),
     path("licences/", licences.licence_list, name="console-licences"),
     path("licences/<str:identifier>/", licences.licence_detail, name="console-licence"),
     path("licences/<str:identifier>/qr/", licences.licence_qr, name="console-licence-qr"),

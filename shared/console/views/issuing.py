@@ -123,7 +123,9 @@ def issue_form(request: AuthenticatedHttpRequest, type_code: str) -> HttpRespons
     if request.method == "POST":
         outcome = _issue(request, license_type)
         if not isinstance(outcome, dict):
-            messages.success(request, f"已签发证照 {outcome.identifier}（{outcome.get_status_display()}）")
+            messages.success(
+                request, f"已签发证照 {outcome.identifier}（{outcome.get_status_display()}）"
+            )
             return redirect("console-licence", identifier=outcome.identifier)
         errors = outcome
     else:

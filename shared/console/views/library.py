@@ -20,8 +20,8 @@ from shared.calendars.models import WorkdayOverride
 from shared.calendars.services import workday_override_delete, workday_override_set
 from shared.catalog.models import LicenseType
 from shared.console import roles
-from shared.core.errors import NotFoundError
 from shared.console.helpers import Refusal, form_date, form_ids, form_int, paginate, validated
+from shared.core.errors import NotFoundError
 from shared.federation import relay
 from shared.federation.models import OutboxEvent
 from shared.federation.selectors import outbox_list, outbox_summary
@@ -35,9 +35,11 @@ def tokens(request: AuthenticatedHttpRequest) -> HttpResponse:
     context: dict[str, object] = {"days_offered": TOKEN_DAYS, "people": people}
     if request.method == "POST":
         username = request.POST.get("username", "")
-        owner = request.user if username == request.user.username else people.filter(
-            username=username
-        ).first()
+        owner = (
+            request.user
+            if username == request.user.username
+            else people.filter(username=username).first()
+        )
         days = form_int(request.POST.get("days", ""), default=90, low=1, high=TOKEN_DAYS[-1])
         try:
             if owner is None:
@@ -80,7 +82,9 @@ def grant_page(request: AuthenticatedHttpRequest) -> HttpResponse:
             except Refusal as exc:
                 errors = {"general": exc.message}
             else:
-                messages.success(request, f"已授权：{grant.agency.name} · {grant.license_type.name}")
+                messages.success(
+                    request, f"已授权：{grant.agency.name} · {grant.license_type.name}"
+                )
                 return redirect("console-grants")
     rows = grant_list(user=request.user).order_by("revoked_at", "-created_at")
     context = {

@@ -112,7 +112,11 @@ def licence_act(request: AuthenticatedHttpRequest, identifier: str, action: str)
             return redirect("console-licence", identifier=lic.identifier)
     context = {
         "lic": lic,
-        "action": {"value": chosen.value, "label": ACTION_LABELS[chosen], "danger": chosen in DANGER},
+        "action": {
+            "value": chosen.value,
+            "label": ACTION_LABELS[chosen],
+            "danger": chosen in DANGER,
+        },
         "reason_required": chosen in REASON_REQUIRED,
         "reason": reason,
         "error": error,

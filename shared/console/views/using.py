@@ -48,14 +48,16 @@ def _recorded(
     try:
         return {"answer": call(), "status": 200}
     except Refusal as exc:
-        if isinstance(exc, ApplicationError) and not getattr(exc, "access_recorded", False):
-            refusal_record(user=request.user, operation=operation, error=exc, **logged)
-        elif not isinstance(exc, ApplicationError):
+        error = exc if isinstance(exc, ApplicationError) else PermanentError(exc.code, exc.message)
+        if not getattr(error, "access_recorded", False):
             refusal_record(
                 user=request.user,
                 operation=operation,
-                error=PermanentError(exc.code, exc.message),
-                **logged,
+                error=error,
+                matter_code=logged.get("matter_code", ""),
+                use_cause=logged.get("use_cause", ""),
+                holder_code=logged.get("holder_code", ""),
+                holder_code_type=logged.get("holder_code_type", ""),
             )
         status = exc.status_code if isinstance(exc, ApplicationError) else 400
         return {"error": exc.message, "status": status}
@@ -100,18 +102,21 @@ def verify_file(request: AuthenticatedHttpRequest) -> HttpResponse:
                 operation="verify_file",
                 **purpose,
             )
-            info = result.info_code if result.version is None or shown is not None else 5
-            ok = result.version is not None and shown is not None and result.check.code == 0
+            version = result.version if shown is not None else None  # outside the grants
+            info = result.info_code if result.version is None or version is not None else 5
+            shown_fields = version is not None and result.check.code == 0
             return {
                 "file_result": {"code": result.check.code, "message": result.check.message},
                 "info_result": verification.info_result(info),
                 "check": result.check,
-                "license": verification.key_fields(result.version) if ok else None,
+                "license": verification.key_fields(version) if version and shown_fields else None,
             }
 
         context |= _recorded(request, Operation.VERIFY, check, **purpose)
         context["form"] = request.POST
-    return render(request, "console/using/verify_file.html", context, status=context.get("status", 200))
+    return render(
+        request, "console/using/verify_file.html", context, status=context.get("status", 200)
+    )
 
 
 @roles.console_view(roles.consumer)
@@ -143,6 +148,6 @@ def verify_qr(request: AuthenticatedHttpRequest) -> HttpResponse:
 
         context |= _recorded(request, Operation.VERIFY, check, **purpose)
         context["form"] = request.POST
-    return render(request, "console/using/verify_qr.html", context, status=context.get("status", 200))
-
-
+    return render(
+        request, "console/using/verify_qr.html", context, status=context.get("status", 200)
+    )

@@ -4,8 +4,6 @@ access record (`RecordedRefusalsMixin`), as in `shared.files.api.views`."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes

@@ -18,19 +18,41 @@ pytestmark = pytest.mark.django_db
 def arrival(key, city, *, late=False, lag=3.0):
     now = timezone.now()
     return Arrival.objects.create(
-        key=key, library_code=city, issuer_code="11410100MB0000001X", mode="online",
-        case_completed_at=now - timedelta(minutes=1), committed_at=now - timedelta(seconds=lag),
-        arrived_at=now, lag_seconds=lag, deadline_at=now + timedelta(minutes=1), late=late,
+        key=key,
+        library_code=city,
+        issuer_code="11410100MB0000001X",
+        mode="online",
+        case_completed_at=now - timedelta(minutes=1),
+        committed_at=now - timedelta(seconds=lag),
+        arrived_at=now,
+        lag_seconds=lag,
+        deadline_at=now + timedelta(minutes=1),
+        late=late,
     )
 
 
 def test_the_dashboard_shows_every_city_coloured_by_its_health(operator_console):
     # given: 郑州 in good order, 洛阳 behind, 开封 refusing
-    InboundCursor.objects.create(sender="410100", high_water_mark=12, last_event_at=timezone.now(), last_envelope_at=timezone.now())
+    InboundCursor.objects.create(
+        sender="410100",
+        high_water_mark=12,
+        last_event_at=timezone.now(),
+        last_envelope_at=timezone.now(),
+    )
     arrival("k1", "410100")
-    InboundCursor.objects.create(sender="410300", high_water_mark=3, backlog=40, last_envelope_at=timezone.now())
+    InboundCursor.objects.create(
+        sender="410300", high_water_mark=3, backlog=40, last_envelope_at=timezone.now()
+    )
     arrival("k2", "410300", late=True)
-    RejectedEvent.objects.create(sender="410200", seq=5, kind="license.upsert", key="k", error_code="federation.not_owner", error_message="不是该市的证照", payload={})
+    RejectedEvent.objects.create(
+        sender="410200",
+        seq=5,
+        kind="license.upsert",
+        key="k",
+        error_code="federation.not_owner",
+        error_message="不是该市的证照",
+        payload={},
+    )
     # when
     page = operator_console.get("/console/hub/").content.decode()
     # then
@@ -45,14 +67,43 @@ def test_the_dashboard_shows_every_city_coloured_by_its_health(operator_console)
 
 
 def test_a_city_shows_its_deliveries_dead_letters_and_files(operator_console):
-    ReceivedEnvelope.objects.create(envelope_id="e1", sender="410100", outcome="refused", error_code="exchange.signature", error_message="签名无效")
-    RejectedEvent.objects.create(sender="410100", seq=9, kind="license.upsert", key="1.2.156.3005.2.x", error_code="federation.not_owner", error_message="不是该市的证照", payload={})
-    failed = RemoteFile.objects.create(node="410100", identifier="1.2.156.3005.2.y", version=1, variant="pdf", sm3="a" * 64, size=10, state="failed", attempts=12, last_error="连接超时")
+    ReceivedEnvelope.objects.create(
+        envelope_id="e1",
+        sender="410100",
+        outcome="refused",
+        error_code="exchange.signature",
+        error_message="签名无效",
+    )
+    RejectedEvent.objects.create(
+        sender="410100",
+        seq=9,
+        kind="license.upsert",
+        key="1.2.156.3005.2.x",
+        error_code="federation.not_owner",
+        error_message="不是该市的证照",
+        payload={},
+    )
+    failed = RemoteFile.objects.create(
+        node="410100",
+        identifier="1.2.156.3005.2.y",
+        version=1,
+        variant="pdf",
+        sm3="a" * 64,
+        size=10,
+        state="failed",
+        attempts=12,
+        last_error="连接超时",
+    )
     page = operator_console.get("/console/hub/cities/410100/").content.decode()
     assert "签名无效" in page and "不是该市的证照" in page and "连接超时" in page
     assert operator_console.get("/console/hub/cities/999999/").status_code == 404
     # retry: the failed fetch is due again
-    assert operator_console.post("/console/hub/cities/410100/files/retry/", {"ids": [failed.pk]}).status_code == 302
+    assert (
+        operator_console.post(
+            "/console/hub/cities/410100/files/retry/", {"ids": [failed.pk]}
+        ).status_code
+        == 302
+    )
     failed.refresh_from_db()
     assert (failed.state, failed.attempts) == ("pending", 0)
 

@@ -7,16 +7,18 @@ from playwright.sync_api import expect
 
 from shared.conf.divisions import CITIES
 from shared.federation.models import InboundCursor
-from tests.console_browser import browser_page, chromium, nav, sign_in  # noqa: F401 - fixtures
+from tests.console_browser import nav, sign_in
 from tests.console_support import code_now, enrol
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_the_operator_sees_the_eighteen_cities_and_opens_one(browser_page, library_admin):  # noqa: F811
+def test_the_operator_sees_the_eighteen_cities_and_opens_one(browser_page, library_admin):
     # given: 郑州 has sent its changes
     now = timezone.now()
-    InboundCursor.objects.create(sender="410100", high_water_mark=7, last_event_at=now, last_envelope_at=now)
+    InboundCursor.objects.create(
+        sender="410100", high_water_mark=7, last_event_at=now, last_envelope_at=now
+    )
     enrol(library_admin)
     page = browser_page()
     # when

@@ -30,3 +30,7 @@ def pki(db):
     from shared.files import keystore
 
     return keystore.pki_init()
+
+
+# The browser tests: a real Chromium against the live server (tests/console_browser.py).
+from tests.console_browser import browser_page, chromium  # noqa: E402, F401

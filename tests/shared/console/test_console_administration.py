@@ -22,17 +22,32 @@ def test_agencies_are_registered_and_refused_inline(admin_console):
     code = make_uscc(dept="11", area="410100", body="00003001")
     created = admin_console.post(
         "/console/admin/agencies/",
-        {"name": "郑州市卫生健康委员会", "code": code, "area_code": "410100", "kind": "department", "level": "city", "is_issuer": "on"},
+        {
+            "name": "郑州市卫生健康委员会",
+            "code": code,
+            "area_code": "410100",
+            "kind": "department",
+            "level": "city",
+            "is_issuer": "on",
+        },
     )
     assert created.status_code == 302
     agency = Agency.objects.get(code=code)
     assert agency.is_issuer and not agency.is_consumer
     again = admin_console.post(
         "/console/admin/agencies/",
-        {"name": "重复", "code": code, "area_code": "410100", "kind": "department", "level": "city"},
+        {
+            "name": "重复",
+            "code": code,
+            "area_code": "410100",
+            "kind": "department",
+            "level": "city",
+        },
     )
     assert again.status_code == 400 and "已存在" in again.content.decode()
-    bad = admin_console.post("/console/admin/agencies/", {"name": "", "code": "1", "area_code": "41"})
+    bad = admin_console.post(
+        "/console/admin/agencies/", {"name": "", "code": "1", "area_code": "41"}
+    )
     assert bad.status_code == 400 and 'id="f-name-error"' in bad.content.decode()
     assert Agency.objects.filter(name="重复").count() == 0
 
@@ -40,7 +55,13 @@ def test_agencies_are_registered_and_refused_inline(admin_console):
 def test_a_new_member_of_staff_gets_a_one_time_code_device_shown_once(admin_console, issuer_agency):
     response = admin_console.post(
         "/console/admin/users/",
-        {"username": "issuer_9", "display_name": "王芳", "password": "Secret-12345", "agency": issuer_agency.code, "role": "staff"},
+        {
+            "username": "issuer_9",
+            "display_name": "王芳",
+            "password": "Secret-12345",
+            "agency": issuer_agency.code,
+            "role": "staff",
+        },
     )
     text = response.content.decode()
     person = User.objects.get(username="issuer_9")
@@ -62,7 +83,9 @@ def test_an_agency_admin_manages_only_their_agency(agency_admin, issuer_user, co
 
 
 def test_a_token_is_shown_once_and_can_be_revoked(admin_console, library_admin, issuer_user):
-    issued = admin_console.post("/console/admin/tokens/", {"username": "issuer_1", "name": "业务系统对接", "days": "30"})
+    issued = admin_console.post(
+        "/console/admin/tokens/", {"username": "issuer_1", "name": "业务系统对接", "days": "30"}
+    )
     text = issued.content.decode()
     token = ApiToken.objects.get(name="业务系统对接")
     assert token.user == issuer_user and 'data-testid="token-secret">elc_' in text
@@ -77,14 +100,22 @@ def test_a_token_is_shown_once_and_can_be_revoked(admin_console, library_admin, 
 def test_grants_are_given_and_revoked(admin_console, consumer_agency, license_type):
     given = admin_console.post(
         "/console/admin/grants/",
-        {"agency_code": consumer_agency.code, "type_code": license_type.type_code, "matter_code": MATTER},
+        {
+            "agency_code": consumer_agency.code,
+            "type_code": license_type.type_code,
+            "matter_code": MATTER,
+        },
     )
     assert given.status_code == 302
     grant = Grant.objects.get(agency=consumer_agency)
     assert grant.revoked_at is None and grant.matter_code == MATTER
     twice = admin_console.post(
         "/console/admin/grants/",
-        {"agency_code": consumer_agency.code, "type_code": license_type.type_code, "matter_code": MATTER},
+        {
+            "agency_code": consumer_agency.code,
+            "type_code": license_type.type_code,
+            "matter_code": MATTER,
+        },
     )
     assert twice.status_code == 400 and "已有" in twice.content.decode()
     admin_console.post(f"/console/admin/grants/{grant.pk}/revoke/")
@@ -93,9 +124,28 @@ def test_grants_are_given_and_revoked(admin_console, consumer_agency, license_ty
 
 
 def test_failed_and_dead_deliveries_are_listed_and_retried(admin_console):
-    failed = OutboxEvent.objects.create(stream="410000", seq=1, kind="license.upsert", key="k1", payload={}, state="failed", attempts=3, last_error="连接被拒绝")
-    dead = OutboxEvent.objects.create(stream="410000", seq=2, kind="license.upsert", key="k2", payload={}, state="dead", attempts=20)
-    done = OutboxEvent.objects.create(stream="410000", seq=3, kind="license.upsert", key="k3", payload={}, state="acknowledged")
+    failed = OutboxEvent.objects.create(
+        stream="410000",
+        seq=1,
+        kind="license.upsert",
+        key="k1",
+        payload={},
+        state="failed",
+        attempts=3,
+        last_error="连接被拒绝",
+    )
+    dead = OutboxEvent.objects.create(
+        stream="410000",
+        seq=2,
+        kind="license.upsert",
+        key="k2",
+        payload={},
+        state="dead",
+        attempts=20,
+    )
+    done = OutboxEvent.objects.create(
+        stream="410000", seq=3, kind="license.upsert", key="k3", payload={}, state="acknowledged"
+    )
     page = admin_console.get("/console/admin/outbox/").content.decode()
     assert "连接被拒绝" in page and "死信" in page and f'value="{done.pk}"' not in page
     nothing = admin_console.post("/console/admin/outbox/retry/", {"scope": "selected"})
@@ -112,7 +162,9 @@ def test_failed_and_dead_deliveries_are_listed_and_retried(admin_console):
 
 
 def test_working_day_overrides_are_set_and_removed(admin_console):
-    admin_console.post("/console/admin/workdays/", {"day": "2027-02-20", "is_workday": "1", "note": "春节调休上班"})
+    admin_console.post(
+        "/console/admin/workdays/", {"day": "2027-02-20", "is_workday": "1", "note": "春节调休上班"}
+    )
     row = WorkdayOverride.objects.get(day=date(2027, 2, 20))
     assert row.is_workday and row.note == "春节调休上班"
     bad = admin_console.post("/console/admin/workdays/", {"day": "2027-02-30", "is_workday": "0"})

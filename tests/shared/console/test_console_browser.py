@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from shared.access.models import Grant
 from shared.licenses.models import License
-from tests.console_browser import browser_page, chromium, nav, sign_in  # noqa: F401 - fixtures
+from tests.console_browser import nav, sign_in
 from tests.console_support import code_now, enrol
 from tests.shared.access.conftest import MATTER, grant
 from tests.support import make_uscc
@@ -21,7 +21,9 @@ HOLDER = make_uscc(dept="91", area="410100", body="MA3X7Y8L")
 
 def issue_through_the_form(page, license_type) -> str:
     nav(page, "证照目录").click()
-    page.get_by_role("row", name=re.compile(license_type.name)).get_by_role("link", name="签发").click()
+    page.get_by_role("row", name=re.compile(license_type.name)).get_by_role(
+        "link", name="签发"
+    ).click()
     page.get_by_label("证照编号（照面打印的编号）").fill("JY14101000077777")
     page.get_by_label("持证主体名称").fill("郑州豫中食品有限公司")
     page.get_by_label("持证主体代码", exact=False).last.fill(HOLDER[:-1] + "0")  # wrong check digit
@@ -38,7 +40,11 @@ def issue_through_the_form(page, license_type) -> str:
 
 
 def test_issue_find_suspend_then_a_consumer_queries(
-    browser_page, issuer_user, consumer_user, consumer_agency, license_type  # noqa: F811
+    browser_page,
+    issuer_user,
+    consumer_user,
+    consumer_agency,
+    license_type,
 ):
     # given
     enrol(issuer_user)

@@ -45,7 +45,9 @@ def test_password_alone_or_a_holder_account_is_refused_with_one_answer(issuer_us
     unknown = post_login(client, "nobody")
     assert wrong.status_code == unknown.status_code == 400
     assert "用户名、密码或动态口令错误" in wrong.content.decode()
-    assert wrong.content.decode().count("动态口令错误") == unknown.content.decode().count("动态口令错误")
+    assert wrong.content.decode().count("动态口令错误") == unknown.content.decode().count(
+        "动态口令错误"
+    )
     assert client.get("/console/").status_code == 302
 
 

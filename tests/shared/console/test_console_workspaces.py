@@ -68,7 +68,9 @@ def test_a_missing_surface_field_is_named_beside_it(issuer_console, license_type
     assert response.status_code == 400
     text = response.content.decode()
     assert '-error">缺少必填字段 经营者名称<' in text
-    assert 'name="surface__经营者名称" value="" maxlength="100" required aria-invalid="true"' in text
+    assert (
+        'name="surface__经营者名称" value="" maxlength="100" required aria-invalid="true"' in text
+    )
     assert License.objects.count() == 0
 
 
@@ -79,11 +81,18 @@ def test_issue_search_detail_and_suspend_behind_its_confirmation(issuer_console,
     )
     lic = License.objects.get()
     assert response.status_code == 302 and response.url == f"/console/licences/{lic.identifier}/"
-    assert lic.surface == {"经营者名称": "郑州豫中食品有限公司", "经营项目": "预包装食品销售", "从业人数": 12}
+    assert lic.surface == {
+        "经营者名称": "郑州豫中食品有限公司",
+        "经营项目": "预包装食品销售",
+        "从业人数": 12,
+    }
     # then: found by its holder's name and by its holder code
     assert lic.identifier in issuer_console.get("/console/licences/?q=豫中").content.decode()
     code = make_uscc(dept="91", area="410100", body="MA3X7Y8L")
-    assert lic.identifier in issuer_console.get(f"/console/licences/?holder_code={code}").content.decode()
+    assert (
+        lic.identifier
+        in issuer_console.get(f"/console/licences/?holder_code={code}").content.decode()
+    )
     detail = issuer_console.get(f"/console/licences/{lic.identifier}/").content.decode()
     assert "/act/suspend/" in detail and "事件" in detail
     # a suspension without its reason is refused and changes nothing
@@ -94,7 +103,9 @@ def test_issue_search_detail_and_suspend_behind_its_confirmation(issuer_console,
     lic.refresh_from_db()
     assert lic.status == "valid"
     # with its reason it is done and recorded
-    done = issuer_console.post(act, {"reason": "经营场所不符合要求，责令整改", "version": lic.version})
+    done = issuer_console.post(
+        act, {"reason": "经营场所不符合要求，责令整改", "version": lic.version}
+    )
     assert done.status_code == 302
     lic.refresh_from_db()
     assert lic.status == "suspended"
@@ -107,7 +118,10 @@ def test_another_agency_sees_no_licence_of_ours(issuer_user, license_type, other
     lic = issue(issuer_user, license_type)
     other = console_client(other_issuer_user)
     assert other.get(f"/console/licences/{lic.identifier}/").status_code == 404
-    assert other.post(f"/console/licences/{lic.identifier}/act/revoke/", {"reason": "x"}).status_code == 404
+    assert (
+        other.post(f"/console/licences/{lic.identifier}/act/revoke/", {"reason": "x"}).status_code
+        == 404
+    )
     lic.refresh_from_db()
     assert lic.status == "valid"
 
@@ -115,7 +129,9 @@ def test_another_agency_sees_no_licence_of_ours(issuer_user, license_type, other
 def test_holder_code_is_checked_as_typed(issuer_console):
     good = make_uscc(dept="91", area="410100", body="MA3X7Y8L")
     ok = issuer_console.get("/console/check/holder-code/", {"code": good, "code_type": "001"})
-    bad = issuer_console.get("/console/check/holder-code/", {"code": good[:-1] + "0", "code_type": "001"})
+    bad = issuer_console.get(
+        "/console/check/holder-code/", {"code": good[:-1] + "0", "code_type": "001"}
+    )
     assert ok.json()["ok"] is True
     assert bad.json()["ok"] is False and "校验" in bad.json()["message"]
 
@@ -125,18 +141,26 @@ def test_the_purpose_bound_query_needs_matter_and_purpose_and_is_recorded(
 ):
     lic = issue(issuer_user, license_type)
     grant(consumer_agency, license_type)
-    holder = {"holder_code": make_uscc(dept="91", area="410100", body="MA3X7Y8L"), "holder_code_type": "001"}
+    holder = {
+        "holder_code": make_uscc(dept="91", area="410100", body="MA3X7Y8L"),
+        "holder_code_type": "001",
+    }
     # no purpose: refused, and the refusal is an access record
     refused = consumer_console.post("/console/use/query/", {**holder, "matter_code": MATTER})
     assert refused.status_code == 403 and "用证事由" in refused.content.decode()
-    assert AccessRecord.objects.filter(outcome="refused", reason_code="access.purpose_required").exists()
+    assert AccessRecord.objects.filter(
+        outcome="refused", reason_code="access.purpose_required"
+    ).exists()
     # with holder, matter and purpose: the licence, recorded as a query
     found = consumer_console.post(
         "/console/use/query/", {**holder, "matter_code": MATTER, "use_cause": "办理变更，核验原证"}
     )
     assert found.status_code == 200 and lic.identifier in found.content.decode()
     assert AccessRecord.objects.filter(
-        operation="query", outcome="allowed", identifier=lic.identifier, use_cause="办理变更，核验原证"
+        operation="query",
+        outcome="allowed",
+        identifier=lic.identifier,
+        use_cause="办理变更，核验原证",
     ).exists()
 
 
