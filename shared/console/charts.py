@@ -59,7 +59,8 @@ def bar_chart(
             height=plot_h * value / top,
             label=label,
             value=value,
-            show_label=i % 7 == 0 or i == len(points) - 1,
+            # a label a week, and the last one, never two touching
+            show_label=(i % 7 == 0 and len(points) - 1 - i >= 3) or i == len(points) - 1,
         )
         for i, (label, value) in enumerate(points)
     )

@@ -48,7 +48,8 @@ def _kind(spec: dict[str, Any]) -> str:
 
 
 def surface_fields(schema: dict[str, Any]) -> list[SurfaceField]:
-    """The schema's properties in its order, required ones marked."""
+    """The schema's properties, required ones first (PostgreSQL's jsonb keeps keys in its own
+    order, not the author's, so "required first" is the order a person can rely on)."""
     properties = schema.get("properties") or {}
     required = set(schema.get("required") or [])
     fields = []
@@ -66,7 +67,7 @@ def surface_fields(schema: dict[str, Any]) -> list[SurfaceField]:
                 help=str(spec.get("description") or spec.get("title") or ""),
             )
         )
-    return fields
+    return sorted(fields, key=lambda f: not f.required)
 
 
 def _number(text: str, kind: str) -> Any:

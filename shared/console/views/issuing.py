@@ -107,6 +107,12 @@ def _issue(request: AuthenticatedHttpRequest, license_type: LicenseType) -> dict
         data.pop("valid_to")  # neither a date nor 长期: the serializer says it is required
     values, errors = validated(LicenseIssueSerializer, data)
     if values is None:
+        # The holder code's own rule is told at once, with the other fields' errors.
+        holder = data["holder"]
+        try:
+            validate_holder_code(holder["code"], holder["code_type"], today=timezone.localdate())
+        except DomainError as exc:
+            errors.setdefault("holder.code", exc.message)
         return errors
     holder = values.pop("holder")
     try:

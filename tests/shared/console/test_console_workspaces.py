@@ -178,3 +178,28 @@ def test_a_qr_made_at_the_counter_verifies_for_a_consumer(
         "/console/use/verify-qr/", {"url": url, "matter_code": MATTER, "use_cause": "核验营业执照"}
     ).content.decode()
     assert "信息正确且有效" in answer and lic.number in answer
+
+
+def test_a_sealed_file_verifies_and_a_forged_one_does_not(
+    consumer_console, consumer_agency, license_type, issuer_user, pki
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from shared.files import storage
+    from tests.shared.files.files_support import render_pending
+
+    lic = issue(issuer_user, license_type)
+    grant(consumer_agency, license_type)
+    row = render_pending()[0]
+    data = storage.read(row.path)
+    purpose = {"matter_code": MATTER, "use_cause": "核验持证人出示的电子证照"}
+    sealed = consumer_console.post(
+        "/console/use/verify-file/", {**purpose, "file": SimpleUploadedFile("a.pdf", data)}
+    ).content.decode()
+    assert "文件验证通过" in sealed and "信息正确且有效" in sealed and lic.number in sealed
+    altered = data.replace(b"%%EOF", b"%%EOF\n% altered\n", 1)[:-40] + b"\n%%EOF\n"
+    forged = consumer_console.post(
+        "/console/use/verify-file/", {**purpose, "file": SimpleUploadedFile("b.pdf", altered)}
+    ).content.decode()
+    assert "文件验证通过" not in forged
+    assert AccessRecord.objects.filter(operation="verify", identifier=lic.identifier).exists()
