@@ -19,17 +19,23 @@ ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator:
+    """One browser for a module of browser tests; stopped after it, so the tests that follow
+    run without Playwright's event loop in their thread."""
     from playwright.sync_api import sync_playwright
 
-    # Playwright's sync API runs an event loop in this thread; the tests' own ORM calls are
-    # still synchronous, so Django's guard against ORM calls from async code is lifted here.
+    # Playwright's sync API keeps an event loop in this thread while it runs; the tests' own
+    # ORM calls are still synchronous, so Django's guard against ORM calls from async code is
+    # lifted for as long as the browser is up, and only then.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            yield browser
+            browser.close()
+    finally:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 @pytest.fixture
