@@ -17,12 +17,16 @@ is created 0600/0700. DEBUG is off, as in production.
 A web server, worker, beat or the broker that dies is restarted (at most MAX_RESTARTS times a
 minute each); DEMO_DIR/logs/processes.json lists the pids and restarts.
 Ctrl-C (SIGINT) or SIGTERM stops every process and exits 0. `deploy/demo.py env hub` prints
-the exports that let manage.py work on a demo library (`eval "$(…)"`).
+the exports that let manage.py work on a demo library (`eval "$(…)"`); `deploy/demo.py code hub
+hub_admin` prints a demo user's current one-time code for the console's sign-in (from the TOTP
+secret the seed wrote to the library's credentials file).
 Ports: HUB_PORT (8000), NODE1_PORT (8001), NODE2_PORT (8002); DEMO_DIR moves the data.
 """
 
+import base64
 import ctypes
 import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -639,6 +643,8 @@ def banner(libs: list[dict[str, str]], demo: Demo, seconds: float) -> str:
         creds = json.loads(path.read_text(encoding="utf-8"))
         lines += [
             f"  {lib['label']}",
+            f"      控制台 console http://127.0.0.1:{lib['port']}/    "
+            f"动态口令 code: python deploy/demo.py code {lib['name']} {creds['admin']['username']}",
             f"      http://127.0.0.1:{lib['port']}/api/docs/    凭据 credentials: {show(path)}",
             f"      签发单位 issuer   {creds['issuer']['token']}  ({creds['issuer']['username']})",
             f"      应用单位 consumer {creds['consumer']['token']}  ({creds['consumer']['username']})",
@@ -650,6 +656,34 @@ def banner(libs: list[dict[str, str]], demo: Demo, seconds: float) -> str:
         "按 Ctrl-C 停止 / press Ctrl-C to stop.",
     ]
     return "\n".join(lines)
+
+
+def totp_now(secret: str, *, at: float | None = None) -> str:
+    """RFC 6238 (SHA-1, 30 s, 6 digits), as an authenticator app computes it."""
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    counter = int((time.time() if at is None else at) // 30)
+    digest = hmac.new(key, counter.to_bytes(8, "big"), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    number = int.from_bytes(digest[offset : offset + 4], "big") & 0x7FFFFFFF
+    return f"{number % 1_000_000:06d}"
+
+
+def print_code(name: str, username: str) -> int:
+    """`deploy/demo.py code <hub|410100|410300> <username>`: the demo user's one-time code now."""
+    var_root = Path(os.environ.get("DEMO_DIR") or ROOT / "var" / "demo").resolve()
+    path = var_root / "credentials" / f"{name}.json"
+    if not path.exists():
+        print(f"没有凭据文件 / no credentials: {show(path)} (make demo first)", file=sys.stderr)
+        return 2
+    creds = json.loads(path.read_text(encoding="utf-8"))
+    people = creds.get("console", {}).get("users", []) + [creds.get("holder", {})]
+    secret = next((p.get("totp_secret") for p in people if p.get("username") == username), None)
+    if not secret:
+        names = ", ".join(p["username"] for p in people if p.get("username"))
+        print(f"未知用户 / unknown user {username!r}; one of: {names}", file=sys.stderr)
+        return 2
+    print(totp_now(secret))
+    return 0
 
 
 def print_env(name: str) -> int:
@@ -683,6 +717,8 @@ def print_env(name: str) -> int:
 def main() -> int:
     if sys.argv[1:2] == ["env"]:
         return print_env(sys.argv[2] if len(sys.argv) > 2 else "")
+    if sys.argv[1:2] == ["code"] and len(sys.argv) == 4:
+        return print_code(sys.argv[2], sys.argv[3])
     started_at = time.monotonic()
     os.umask(0o077)  # databases, keys, credentials, logs: readable by this user only
     var_root = Path(os.environ.get("DEMO_DIR") or ROOT / "var" / "demo").resolve()

@@ -22,6 +22,7 @@ INSTALLED_APPS = [
     *INSTALLED_APPS[:_shared_apps],  # noqa: F405
     "provincial_hub.aggregation",
     "provincial_hub.compliance",
+    "provincial_hub.console",
     *INSTALLED_APPS[_shared_apps:],  # noqa: F405
 ]
 # A copy, not shared.conf.base's dict: one tier's entries never reach the other's.

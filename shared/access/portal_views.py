@@ -4,24 +4,17 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.contrib.auth import authenticate
-from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
-from django.contrib.auth.signals import user_login_failed
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
-from django_otp import login as otp_login
-from django_otp import match_token
 
 from shared.access import portal
+from shared.access.signin import LOGIN_FAILED, safe_next, sign_in
 from shared.accounts.requests import AuthenticatedHttpRequest
 from shared.core.errors import ApplicationError
 from shared.core.holder_codes import holder_code_mask
-
-# One answer for every failed sign-in: wrong password, unknown user, staff account, wrong code.
-LOGIN_FAILED = "用户名、密码或动态口令错误，请核对后重试（动态口令为验证器当前显示的 6 位数字）"
 
 
 def holder_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -42,31 +35,12 @@ def holder_login(request: HttpRequest) -> HttpResponse:
     error = ""
     username = ""
     if request.method == "POST":
-        username = request.POST.get("username", "").strip()[:150]
-        password = request.POST.get("password", "")
-        token = request.POST.get("otp_token", "").strip()[:16]
-        user = authenticate(request, username=username, password=password)
-        if getattr(request, "axes_locked_out", False):
+        attempt = sign_in(request, accept=lambda user: user.is_holder)
+        if attempt.locked:
             return render(request, "access/holder/locked.html", status=429)
-        device = None
-        if user is not None and user.is_holder and token.isdigit():
-            device = match_token(user, token)
-        if device is None:
-            # A right password with a wrong code, or a staff account, is a failed sign-in like
-            # a wrong password (axes counts it) and answers exactly as one: the answer must not
-            # tell a guesser that the password was right.
-            if user is not None:
-                user_login_failed.send(
-                    sender=__name__, credentials={"username": username}, request=request
-                )
-            error = LOGIN_FAILED
-        else:
-            auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            otp_login(request, device)
-            target = request.GET.get("next", "")
-            if not target.startswith("/holder/") or target.startswith("//"):
-                target = reverse("holder-home")
-            return redirect(target)
+        if attempt.user is not None:
+            return redirect(safe_next(request, prefix="/holder/", default=reverse("holder-home")))
+        error, username = LOGIN_FAILED, attempt.username
     status = 400 if error else 200
     return render(
         request, "access/holder/login.html", {"error": error, "username": username}, status=status

@@ -12,6 +12,8 @@ from shared.audit.services import audit_record
 from shared.audit.snapshots import model_snapshot
 from shared.calendars.models import WorkdayOverride
 from shared.core.errors import ForbiddenError, NotFoundError
+from shared.domain.dates import check_date
+from shared.domain.text import check_text
 
 
 def _require_library_admin(actor: User | None) -> None:
@@ -30,6 +32,8 @@ def override_set(
     """Set the override of `day` (created or replaced); returns it and whether it is new.
     `actor=None` is a system action (a command, seeding)."""
     _require_library_admin(actor)
+    check_date(day, field="day", label="日期")
+    note = check_text(note.strip()[:200], field="note", label="说明")
     row = WorkdayOverride.objects.select_for_update().filter(day=day).first()
     before = _snapshot(row) if row is not None else None
     if row is None:

@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "shared.reviews",
     "shared.inspections",
     "shared.statistics",
+    "shared.console",  # the staff console (issue #15): screens over the same services
     "shared.demo",  # `seed_demo` only; no app imports it
 ]
 
@@ -58,6 +59,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "shared.console.context.console",
             ],
         },
     },
@@ -235,6 +237,9 @@ AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "access/holder/locked.html"
+# A sign-in form (holder portal, staff console) answers a lockout with its own page; the rest
+# (the admin site) gets the holder portal's (shared.access.signin.lockout_response).
+AXES_LOCKOUT_CALLABLE = "shared.access.signin.lockout_response"
 AXES_VERBOSE = False  # no "AXES: BEGIN …" banner on every manage.py command
 OTP_TOTP_ISSUER = "河南省电子证照库"
 # Holder codes at rest (SM4 + HMAC-SM3 digest); production refuses the development default.

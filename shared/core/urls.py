@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from shared.core import views
@@ -32,4 +33,7 @@ library_urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("shared.files.urls")),
     path("", include("shared.access.urls")),
+    # The staff console (issue #15); the site's root opens it (its sign-in page, signed out).
+    path("console/", include("shared.console.urls")),
+    path("", RedirectView.as_view(url="/console/", permanent=False), name="root"),
 ]

@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from shared.core.holder_codes import holder_code_digest
 from shared.core.tier import library_tier
 from shared.crypto.ofd import is_ofd, ofd_verify
 from shared.crypto.pdfverify import FileCheck, verify_pdf
@@ -35,7 +36,7 @@ from shared.domain.identifiers import parse_identifier
 from shared.domain.status import STATUS_LABELS, UNRELEASED, Status
 from shared.files import keystore
 from shared.files.models import SigningKey
-from shared.licenses.models import LicenseVersion
+from shared.licenses.models import License, LicenseVersion
 
 INFO_MESSAGES = {
     0: "信息正确且有效",
@@ -215,6 +216,37 @@ def _claims(token: str) -> dict[str, Any]:
 
 
 COMPARABLE = ("number", "holder_name", "holder_code", "holder_code_type", "valid_from", "valid_to")
+
+
+def share_target(values: dict[str, Any]) -> tuple[LicenseVersion | None, str, int | None]:
+    """(version, outcome hint, early info code) for what a purpose-bound verify names: a QR
+    token (or the URL carrying it), an identifier, or a type with a number or holder code."""
+    token = (values.get("token") or "").strip()
+    if token:
+        if "/v/" in token:
+            token = token.rsplit("/v/", 1)[1].split("?", 1)[0]
+        check = token_check(token)
+        if check.outcome in ("forged", "qr_expired", "not_found"):
+            return None, check.outcome, check.info_code
+        return check.version, check.outcome, None
+    identifier = (values.get("identifier") or "").strip()
+    if identifier:
+        version = version_lookup(identifier)
+        return version, "" if version else "not_found", None if version else 5
+    type_code = (values.get("type_code") or "").strip()
+    number = (values.get("number") or "").strip()
+    holder_code = (values.get("holder_code") or "").strip().upper()
+    if type_code and (number or holder_code):
+        licences = License.objects.filter(license_type__type_code=type_code)
+        if number:
+            licences = licences.filter(number=number)
+        if holder_code:
+            licences = licences.filter(holder_code_digest=holder_code_digest(holder_code))
+        lic = licences.order_by("-created_at").first()
+        if lic is None:
+            return None, "not_found", 5
+        return version_lookup(lic.identifier), "", None
+    return None, "incomplete", 4
 
 
 def compare_fields(version: LicenseVersion, supplied: dict[str, Any]) -> list[str]:

@@ -152,6 +152,41 @@ def check_credentials(path: Path, name: str) -> dict:
     return creds
 
 
+def console_sign_in(port: int, name: str, creds: dict, demo_dir: Path) -> None:
+    """A seeded administrator signs in to the console with the password and the one-time code
+    `deploy/demo.py code` prints (as docs/console.md tells a new user)."""
+    import http.cookiejar
+    import re
+    import sys
+    import urllib.parse
+
+    username = creds["admin"]["username"]
+    assert any(u["username"] == username for u in creds["console"]["users"]), name
+    code = subprocess.run(
+        [sys.executable, str(ROOT / "deploy" / "demo.py"), "code", name, username],
+        env={**os.environ, "DEMO_DIR": str(demo_dir)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    base = f"http://127.0.0.1:{port}"
+    form = opener.open(base + "/", timeout=10).read().decode()  # / → the sign-in page
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+    body = urllib.parse.urlencode(
+        {
+            "username": username,
+            "password": creds["password"],
+            "otp_token": code,
+            "csrfmiddlewaretoken": csrf,
+        }
+    ).encode()
+    request = urllib.request.Request(base + "/console/login/", data=body, headers={"Referer": base})
+    home = opener.open(request, timeout=10).read().decode()
+    assert username in home and "退出登录" in home, home[-2000:]
+
+
 def issue_suspend_and_read_events(port: int, creds: dict) -> None:
     token = creds["issuer"]["token"]
     type_code = creds["issuer"]["type_codes"][0]
@@ -259,6 +294,7 @@ def test_make_demo_runs_the_federation_and_stops_on_ctrl_c(tmp_path):
             for name in LIBRARIES
         }
         issue_suspend_and_read_events(ports["410100"], creds["410100"])
+        console_sign_in(ports["hub"], "hub", creds["hub"], demo_dir)
 
         # Ctrl-C: deploy/demo.py handles SIGINT (its children run in their own sessions). It is
         # signalled alone because GNU make, when it gets SIGINT itself, always re-raises it.

@@ -1,12 +1,12 @@
 """Agencies, staff and tokens. Thin: parse, call a service, serialise."""
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from shared.accounts import services
+from shared.accounts import selectors, services
 from shared.accounts.api.serializers import (
     AgencyCreateSerializer,
     AgencySerializer,
@@ -23,16 +23,8 @@ from shared.core.api.schema import ErrorSerializer
 from shared.core.errors import ForbiddenError, NotFoundError
 
 
-def _visible_agencies(user: User) -> QuerySet[Agency]:
-    if user.is_library_admin:
-        return Agency.objects.all()
-    if user.agency_id is None:
-        return Agency.objects.none()
-    return Agency.objects.filter(pk=user.agency_id)
-
-
 def _agency_or_404(user: User, code: str) -> Agency:
-    agency = _visible_agencies(user).filter(code=code).first()
+    agency = selectors.agency_list(user=user).filter(code=code).first()
     if agency is None:
         raise NotFoundError("agency.not_found", "单位不存在")
     return agency
@@ -47,7 +39,7 @@ class MeApi(APIView):
 class AgencyListApi(APIView):
     @extend_schema(responses=AgencySerializer(many=True), summary="单位列表")
     def get(self, request: AuthenticatedRequest) -> Response:
-        return Response(AgencySerializer(_visible_agencies(request.user), many=True).data)
+        return Response(AgencySerializer(selectors.agency_list(user=request.user), many=True).data)
 
     @extend_schema(
         request=AgencyCreateSerializer,

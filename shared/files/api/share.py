@@ -4,8 +4,6 @@ access record (`RecordedRefusalsMixin`), as in `shared.files.api.views`."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -21,7 +19,6 @@ from shared.accounts.requests import AuthenticatedRequest
 from shared.core.api.parsers import MultiPartParser
 from shared.core.api.schema import ErrorSerializer
 from shared.core.errors import ApplicationError, ForbiddenError, NotFoundError, PermanentError
-from shared.core.holder_codes import holder_code_digest
 from shared.domain.status import UNRELEASED
 from shared.files import selectors, services, storage, verification
 from shared.files.access import authorize_share, copy_download_authorize, download_record
@@ -37,40 +34,9 @@ from shared.files.api.serializers import (
     ShareVerifySerializer,
     VerifyFileSerializer,
 )
-from shared.licenses.models import License, LicenseVersion
 
 ERRORS = {404: ErrorSerializer, 409: ErrorSerializer}
 Operation = AccessRecord.Operation
-
-
-def _share_target(values: dict[str, Any]) -> tuple[LicenseVersion | None, str, int | None]:
-    """(version, outcome hint, early info code) for what the request names."""
-    token = (values.get("token") or "").strip()
-    if token:
-        if "/v/" in token:
-            token = token.rsplit("/v/", 1)[1].split("?", 1)[0]
-        check = verification.token_check(token)
-        if check.outcome in ("forged", "qr_expired", "not_found"):
-            return None, check.outcome, check.info_code
-        return check.version, check.outcome, None
-    identifier = (values.get("identifier") or "").strip()
-    if identifier:
-        version = verification.version_lookup(identifier)
-        return version, "" if version else "not_found", None if version else 5
-    type_code = (values.get("type_code") or "").strip()
-    number = (values.get("number") or "").strip()
-    holder_code = (values.get("holder_code") or "").strip().upper()
-    if type_code and (number or holder_code):
-        licences = License.objects.filter(license_type__type_code=type_code)
-        if number:
-            licences = licences.filter(number=number)
-        if holder_code:
-            licences = licences.filter(holder_code_digest=holder_code_digest(holder_code))
-        lic = licences.order_by("-created_at").first()
-        if lic is None:
-            return None, "not_found", 5
-        return verification.version_lookup(lic.identifier), "", None
-    return None, "incomplete", 4
 
 
 class ShareVerifyApi(RecordedRefusalsMixin, APIView):
@@ -85,7 +51,7 @@ class ShareVerifyApi(RecordedRefusalsMixin, APIView):
         data = ShareVerifySerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        version, outcome, early = _share_target(values)
+        version, outcome, early = verification.share_target(values)
         shown = authorize_share(
             user=request.user,
             license=version.license if version else None,

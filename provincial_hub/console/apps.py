@@ -1,0 +1,27 @@
+from django.apps import AppConfig
+
+
+class HubConsoleConfig(AppConfig):
+    """The provincial operators' screens (issue #15): the 18 cities' aggregation at a glance,
+    drill-down to a city's deliveries, reconciliation runs and files. Hub only."""
+
+    name = "provincial_hub.console"
+    label = "hub_console"
+    verbose_name = "全省汇聚控制台"
+
+    def ready(self) -> None:
+        from shared.console import roles
+        from shared.console.nav import NavItem, NavSection, nav_register
+
+        nav_register(
+            NavSection(
+                title="全省汇聚",
+                allow=roles.library_admin,
+                items=(
+                    NavItem(label="汇聚总览", url_name="hub-console-dashboard"),
+                    NavItem(label="行业电子证照库"),
+                    NavItem(label="整改通知与通报"),
+                    NavItem(label="统计分析"),
+                ),
+            )
+        )

@@ -1,0 +1,74 @@
+"""Charts drawn on the server as SVG (the content policy loads nothing from elsewhere, and a
+chart needs no script): the geometry here, the <svg> in the template `console/_chart.html`."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+WIDTH, HEIGHT = 900, 240
+LEFT, RIGHT, TOP, BOTTOM = 48, 12, 12, 36
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    label: str
+    value: float
+    show_label: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Chart:
+    title: str
+    unit: str
+    bars: tuple[Bar, ...]
+    line: str  # SVG polyline points of the second series ("" when none)
+    ticks: tuple[tuple[float, str], ...]  # (y, label) of the value axis
+    width: int = WIDTH
+    height: int = HEIGHT
+    baseline: float = HEIGHT - BOTTOM
+
+    @property
+    def empty(self) -> bool:
+        return not any(bar.value for bar in self.bars)
+
+
+def _ticks(top: float, plot: float) -> tuple[tuple[float, str], ...]:
+    return tuple((HEIGHT - BOTTOM - plot * share, f"{top * share:g}") for share in (0.0, 0.5, 1.0))
+
+
+def bar_chart(
+    *,
+    title: str,
+    unit: str,
+    points: Sequence[tuple[str, float]],
+    line: Sequence[float | None] = (),
+) -> Chart:
+    """Bars of `points` (label, value), every seventh label written under its bar; `line`, a
+    second series of the same length, drawn over them on its own scale."""
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    top = max([value for _, value in points] + [1])
+    step = plot_w / max(len(points), 1)
+    bars = tuple(
+        Bar(
+            x=LEFT + i * step + step * 0.15,
+            y=HEIGHT - BOTTOM - plot_h * value / top,
+            width=step * 0.7,
+            height=plot_h * value / top,
+            label=label,
+            value=value,
+            # a label a week, and the last one, never two touching
+            show_label=(i % 7 == 0 and len(points) - 1 - i >= 3) or i == len(points) - 1,
+        )
+        for i, (label, value) in enumerate(points)
+    )
+    given = [v for v in line if v is not None]
+    line_top = max(given + [1.0])
+    polyline = " ".join(
+        f"{LEFT + i * step + step / 2:.1f},{HEIGHT - BOTTOM - plot_h * v / line_top:.1f}"
+        for i, v in enumerate(line)
+        if v is not None
+    )
+    return Chart(title=title, unit=unit, bars=bars, line=polyline, ticks=_ticks(top, plot_h))

@@ -1,0 +1,30 @@
+"""Template filters of the console."""
+
+from typing import Any
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def get_item(mapping: Any, key: str) -> Any:
+    """`mapping[key]` or "" (field errors and values by a field name held in a variable)."""
+    if isinstance(mapping, dict) or hasattr(mapping, "get"):
+        return mapping.get(key, "")
+    return ""
+
+
+@register.filter
+def duration(seconds: Any) -> str:
+    """Seconds as people read a lag: 秒, 分钟, 小时, 天."""
+    if seconds is None:
+        return "—"
+    value = float(seconds)
+    if value < 60:
+        return f"{value:.1f} 秒"
+    if value < 3600:
+        return f"{value / 60:.1f} 分钟"
+    if value < 86400:
+        return f"{value / 3600:.1f} 小时"
+    return f"{value / 86400:.1f} 天"

@@ -1,0 +1,45 @@
+"""The console under /console/ (both tiers; the hub adds /console/hub/, provincial_hub.console)."""
+
+from django.urls import path
+
+from shared.console.views import admin, auth, issuing, library, licences, using
+
+urlpatterns = [
+    path("", auth.console_home, name="console-home"),
+    path("login/", auth.console_login, name="console-login"),
+    path("logout/", auth.console_logout, name="console-logout"),
+    # library administration
+    path("admin/agencies/", admin.agencies, name="console-agencies"),
+    path("admin/agencies/<str:code>/toggle/", admin.agency_toggle, name="console-agency-toggle"),
+    path("admin/users/", admin.users, name="console-users"),
+    path("admin/users/<str:username>/otp/", admin.user_otp_reset, name="console-user-otp"),
+    path("admin/tokens/", library.tokens, name="console-tokens"),
+    path("admin/tokens/<int:token_id>/revoke/", library.token_revoke, name="console-token-revoke"),
+    path("admin/grants/", library.grant_page, name="console-grants"),
+    path("admin/grants/<int:grant_id>/revoke/", library.grant_revoke, name="console-grant-revoke"),
+    path("admin/outbox/", library.outbox, name="console-outbox"),
+    path("admin/outbox/retry/", library.outbox_retry, name="console-outbox-retry"),
+    path("admin/workdays/", library.workdays, name="console-workdays"),
+    path(
+        "admin/workdays/<int:override_id>/delete/",
+        library.workday_delete,
+        name="console-workday-delete",
+    ),
+    # issuing agency
+    path("catalogue/", issuing.catalogue, name="console-catalogue"),
+    path("catalogue/<str:type_code>/", issuing.type_detail, name="console-type"),
+    path("catalogue/<str:type_code>/issue/", issuing.issue_form, name="console-issue"),
+    path("check/holder-code/", issuing.holder_code_check, name="console-holder-code-check"),
+    path("licences/", licences.licence_list, name="console-licences"),
+    path("licences/<str:identifier>/", licences.licence_detail, name="console-licence"),
+    path("licences/<str:identifier>/qr/", licences.licence_qr, name="console-licence-qr"),
+    path(
+        "licences/<str:identifier>/act/<str:action>/",
+        licences.licence_act,
+        name="console-licence-act",
+    ),
+    # application agency
+    path("use/query/", using.query, name="console-query"),
+    path("use/verify-file/", using.verify_file, name="console-verify-file"),
+    path("use/verify-qr/", using.verify_qr, name="console-verify-qr"),
+]
