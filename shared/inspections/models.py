@@ -42,9 +42,7 @@ class Inspection(models.Model):
     )
     identifier = models.CharField("提交时的证照标识", max_length=120)
     year = models.PositiveSmallIntegerField("年检年度")
-    state = models.CharField(
-        "状态", max_length=10, choices=State.choices, default=State.SUBMITTED
-    )
+    state = models.CharField("状态", max_length=10, choices=State.choices, default=State.SUBMITTED)
     note = models.CharField("说明", max_length=500, blank=True)
     submitter_kind = models.CharField("提交人类别", max_length=10, choices=SubmitterKind.choices)
     submitted_at = models.DateTimeField("提交时间")

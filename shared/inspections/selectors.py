@@ -55,9 +55,7 @@ def material_get(*, user: User, inspection_id: Any, index: int) -> InspectionMat
     """A material with its content; 404 where the content is not held (a mirror)."""
     inspection = inspection_get(user=user, inspection_id=inspection_id)
     if not (user.is_holder or _issuer_staff(user)):
-        raise ForbiddenError(
-            "inspection.materials_forbidden", "年检材料仅供签发单位和持证人查看"
-        )
+        raise ForbiddenError("inspection.materials_forbidden", "年检材料仅供签发单位和持证人查看")
     material = inspection.materials.filter(index=index).first()
     if material is None:
         raise NotFoundError("inspection.material_not_found", "年检材料不存在")

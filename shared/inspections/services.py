@@ -70,9 +70,7 @@ def _submitter_kind(actor: User) -> str:
         return Inspection.SubmitterKind.HOLDER
     if _is_issuer_staff(actor):
         return Inspection.SubmitterKind.ISSUER
-    raise ForbiddenError(
-        "inspection.forbidden", "只有持证人或证照签发单位的人员可以提交年检申请"
-    )
+    raise ForbiddenError("inspection.forbidden", "只有持证人或证照签发单位的人员可以提交年检申请")
 
 
 def _licence_for(actor: User, identifier: str, kind: str) -> License:

@@ -47,9 +47,7 @@ def suspend_reason(year: int) -> str:
 
 def suspended_for_inspection(lic: License, *, up_to: int) -> bool:
     """Whether the licence's current suspension is the beat's, for a year up to `up_to`."""
-    last = (
-        LicenseEvent.objects.filter(license=lic, action=Action.suspend).order_by("-seq").first()
-    )
+    last = LicenseEvent.objects.filter(license=lic, action=Action.suspend).order_by("-seq").first()
     if last is None or last.data.get("cause") != CAUSE:
         return False
     year = last.data.get("year")

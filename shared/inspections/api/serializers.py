@@ -25,8 +25,10 @@ class InspectionSerializer(serializers.ModelSerializer):
     state_label = serializers.CharField(source="get_state_display")
     license_status = serializers.CharField(source="license.status")
     inspected_year = serializers.IntegerField(source="license.inspected_year", allow_null=True)
-    submitted_by = serializers.CharField(source="submitted_by.username", default=None)
-    decided_by = serializers.CharField(source="decided_by.username", default=None)
+    submitted_by = serializers.CharField(
+        source="submitted_by.username", default=None, allow_null=True
+    )
+    decided_by = serializers.CharField(source="decided_by.username", default=None, allow_null=True)
     materials = InspectionMaterialSerializer(many=True)
 
     class Meta:

@@ -5,7 +5,12 @@ from typing import Any
 import django_filters
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -45,6 +50,12 @@ def _verified(user: User) -> None:
         raise ForbiddenError("inspection.holder_unverified", "请先在持证人服务中以动态口令登录")
 
 
+@extend_schema_view(
+    get=extend_schema(
+        responses={200: InspectionSerializer(many=True), 403: ErrorSerializer},
+        summary="年检申请列表：签发单位的待办、持证人本人的申请",
+    )
+)
 class InspectionListApi(generics.ListAPIView):
     serializer_class = InspectionSerializer
     filterset_class = InspectionFilterSet
@@ -59,7 +70,8 @@ class InspectionListApi(generics.ListAPIView):
 
     @extend_schema(
         request={"multipart/form-data": InspectionSubmitSerializer},
-        responses={201: InspectionSerializer, 409: ErrorSerializer},
+        # 404: no such licence, or not the caller's; 409: see the service's rules.
+        responses={201: InspectionSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
         summary="提交网络年检申请（持证人，或签发单位代为提交），附年检材料",
     )
     def post(self, request: AuthenticatedRequest) -> Response:
@@ -81,7 +93,9 @@ class InspectionListApi(generics.ListAPIView):
 
 class InspectionDetailApi(APIView):
     @extend_schema(
-        responses={200: InspectionSerializer}, parameters=[ID_PARAM], summary="年检申请详情"
+        responses={200: InspectionSerializer, 403: ErrorSerializer},
+        parameters=[ID_PARAM],
+        summary="年检申请详情",
     )
     def get(self, request: AuthenticatedRequest, inspection_id: str) -> Response:
         _verified(request.user)
