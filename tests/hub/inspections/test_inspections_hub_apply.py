@@ -14,7 +14,7 @@ from django.utils import timezone
 from shared.crypto.suites import get_suite
 from shared.exchange.envelopes import seal
 from shared.federation.keys import peer_register
-from shared.federation.models import RejectedEvent
+from shared.federation.models import OutboxEvent, RejectedEvent
 from shared.federation.outbox import license_key
 from shared.inspections.models import Inspection
 from shared.licenses.models import License
@@ -145,6 +145,8 @@ def test_a_citys_inspection_is_applied_by_revision_with_metadata_only(
         DIGEST,
         None,
     )
+    # a mirror goes nowhere from the hub (record streams: none for another library's)
+    assert not OutboxEvent.objects.filter(kind="inspection.update").exists()
     # the hub reads it, but the material is held by the city, and the city decides
     client = token_client(issuer_user)
     base = f"/api/v1/inspections/{inspection_id}/"
