@@ -5,6 +5,7 @@ from shared.core.urls import library_urlpatterns
 urlpatterns = [
     path("api/v1/", include("provincial_hub.aggregation.api.urls")),
     path("api/v1/", include("provincial_hub.compliance.api.urls")),
+    path("", include("provincial_hub.compliance.urls")),
     *library_urlpatterns,
 ]
 

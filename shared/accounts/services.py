@@ -67,6 +67,11 @@ def _can_manage_staff(actor: User, agency: Agency) -> bool:
     return actor.is_library_admin or (actor.is_agency_admin and actor.agency_id == agency.pk)
 
 
+# Roles of the library itself rather than of an agency: the administrator and the provincial
+# supervisor (省发改委, art. 6, 31) belong to no issuing or consuming agency.
+_UNATTACHED_ROLES = (User.Role.LIBRARY_ADMIN, User.Role.SUPERVISOR)
+
+
 @transaction.atomic
 def user_create(
     *,
@@ -80,13 +85,13 @@ def user_create(
     """Create a staff user. Agency admins manage their own staff (art. 32); the library admin
     manages everyone. Only the library admin may create another library admin."""
     if actor is not None:
-        if role == User.Role.LIBRARY_ADMIN and not actor.is_library_admin:
-            raise ForbiddenError("permission.denied", "无权创建库管理员")
+        if role in _UNATTACHED_ROLES and not actor.is_library_admin:
+            raise ForbiddenError("permission.denied", "无权创建库管理员或监管人员")
         if agency is None and not actor.is_library_admin:
             raise ForbiddenError("permission.denied", "无权创建不属于单位的用户")
         if agency is not None and not _can_manage_staff(actor, agency):
             raise ForbiddenError("permission.denied", "只能管理本单位的人员")
-    if role != User.Role.LIBRARY_ADMIN and agency is None:
+    if role not in _UNATTACHED_ROLES and agency is None:
         raise ConflictError("user.agency_required", "经办人员和单位管理员必须属于某个单位")
     if User.objects.filter(username=username).exists():
         raise ConflictError("user.exists", "用户名已存在", {"username": username})

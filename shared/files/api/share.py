@@ -19,6 +19,7 @@ from shared.access.api.views import RecordedRefusalsMixin
 from shared.access.models import AccessRecord
 from shared.accounts.requests import AuthenticatedRequest
 from shared.core.api.parsers import MultiPartParser
+from shared.core.api.permissions import LICENCE_USERS
 from shared.core.api.schema import ErrorSerializer
 from shared.core.errors import ApplicationError, ForbiddenError, NotFoundError, PermanentError
 from shared.core.holder_codes import holder_code_digest
@@ -74,6 +75,7 @@ def _share_target(values: dict[str, Any]) -> tuple[LicenseVersion | None, str, i
 
 
 class ShareVerifyApi(RecordedRefusalsMixin, APIView):
+    permission_classes = LICENCE_USERS
     access_operation = Operation.VERIFY
 
     @extend_schema(
@@ -112,6 +114,7 @@ class ShareVerifyApi(RecordedRefusalsMixin, APIView):
 
 
 class ShareVerifyFileApi(RecordedRefusalsMixin, APIView):
+    permission_classes = LICENCE_USERS
     access_operation = Operation.VERIFY
     parser_classes = [MultiPartParser]
 
@@ -159,6 +162,7 @@ class ShareVerifyFileApi(RecordedRefusalsMixin, APIView):
 
 
 class CopyListApi(RecordedRefusalsMixin, APIView):
+    permission_classes = LICENCE_USERS
     access_operation = Operation.COPY
 
     @extend_schema(
@@ -198,6 +202,7 @@ class CopyListApi(RecordedRefusalsMixin, APIView):
 
 
 class CopyDetailApi(RecordedRefusalsMixin, APIView):
+    permission_classes = LICENCE_USERS
     access_operation = Operation.COPY
 
     @extend_schema(responses={200: CopySerializer, 404: ErrorSerializer}, summary="加注件信息")
@@ -206,6 +211,7 @@ class CopyDetailApi(RecordedRefusalsMixin, APIView):
 
 
 class CopyFileApi(RecordedRefusalsMixin, APIView):
+    permission_classes = LICENCE_USERS
     access_operation = Operation.DOWNLOAD
     renderer_classes = [JSONRenderer, PdfRenderer]
 
