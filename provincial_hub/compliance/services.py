@@ -146,7 +146,7 @@ def _step(
 
 def _locked(notice_id: Any) -> RectificationNotice:
     notice = (
-        RectificationNotice.objects.select_for_update()
+        RectificationNotice.objects.select_for_update(of=("self",))
         .select_related("agency")
         .filter(pk=notice_id)
         .first()

@@ -24,6 +24,7 @@ from shared.conf.divisions import CITIES, PROVINCE_NAME
 from shared.core.tier import is_hub, library_tier
 from shared.demo import data
 from shared.demo.access import seed_access_demo
+from shared.demo.supervision import supervisor_credentials
 from shared.domain.status import Action
 from shared.licenses.issuing import license_issue
 from shared.licenses.models import License
@@ -246,4 +247,5 @@ def seed_demo() -> dict[str, Any]:
             "username": agency_admin.username,
         },
         "password": DEMO_PASSWORD,
+        **supervisor_credentials(user=_user, token=_token_for),  # the hub's supervisor
     }
