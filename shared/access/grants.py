@@ -2,6 +2,7 @@
 type for a matter (arts. 21–22), or revokes it; both are recorded in the access log."""
 
 from datetime import date
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -10,12 +11,21 @@ from shared.access.models import AccessRecord, Grant
 from shared.access.selectors import grants_active
 from shared.access.services import access_record
 from shared.accounts.models import Agency, User
+from shared.audit.services import audit_record
+from shared.audit.snapshots import model_snapshot
 from shared.catalog.models import LicenseType
 from shared.core.errors import ConflictError, ForbiddenError, NotFoundError, PermanentError
 from shared.core.tier import is_hub
 
 Operation = AccessRecord.Operation
 Outcome = AccessRecord.Outcome
+
+
+def grant_snapshot(grant: Grant) -> dict[str, Any]:
+    return model_snapshot(grant) | {
+        "agency_code": grant.agency.code,
+        "type_code": grant.license_type.type_code,
+    }
 
 
 def _require_library_admin(actor: User) -> None:
@@ -79,6 +89,14 @@ def grant_create(
         outcome=Outcome.ALLOWED,
         detail={"grant": grant.pk, "agency_code": agency.code, "type_code": type_code},
     )
+    audit_record(
+        actor=actor,
+        action="grant.create",
+        target_type="grant",
+        target_id=str(grant.pk),
+        before=None,
+        after=grant_snapshot(grant),
+    )
     return grant
 
 
@@ -89,6 +107,7 @@ def grant_revoke(*, actor: User, grant_id: int) -> Grant:
     if grant is None:
         raise NotFoundError("grant.not_found", "授权不存在")
     if grant.revoked_at is None:
+        before = grant_snapshot(grant)
         grant.revoked_at, grant.revoked_by = timezone.now(), actor
         grant.save(update_fields=["revoked_at", "revoked_by"])
         access_record(
@@ -99,5 +118,13 @@ def grant_revoke(*, actor: User, grant_id: int) -> Grant:
             licenses=[],
             outcome=Outcome.ALLOWED,
             detail={"grant": grant.pk, "revoked": True},
+        )
+        audit_record(
+            actor=actor,
+            action="grant.revoke",
+            target_type="grant",
+            target_id=str(grant.pk),
+            before=before,
+            after=grant_snapshot(grant),
         )
     return grant

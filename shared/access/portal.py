@@ -20,6 +20,8 @@ from shared.access.ratelimit import retry_after
 from shared.access.services import RateLimitedError, access_record, anonymous_refusal
 from shared.access.text import purpose_check
 from shared.accounts.models import User
+from shared.accounts.services import user_snapshot
+from shared.audit.services import audit_record
 from shared.core.errors import ConflictError, NotFoundError, PermanentError
 from shared.core.holder_codes import holder_code_normalise
 from shared.domain.status import UNRELEASED
@@ -50,6 +52,15 @@ def holder_create(
     user.save()
     device = TOTPDevice.objects.create(
         user=user, name="默认动态口令", confirmed=True, **({"key": totp_key} if totp_key else {})
+    )
+    audit_record(
+        actor=None,
+        action="user.create",
+        target_type="user",
+        target_id=str(user.pk),
+        before=None,
+        after=user_snapshot(user),
+        detail={"holder": True},
     )
     return user, device
 

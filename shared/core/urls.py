@@ -9,6 +9,7 @@ from shared.core import views
 api_v1 = [
     path("", include("shared.accounts.api.urls")),
     path("", include("shared.catalog.api.urls")),
+    path("", include("shared.calendars.api.urls")),
     # Files first: their per-licence routes come before the licences' catch-all action route.
     path("", include("shared.files.api.urls")),
     path("", include("shared.licenses.api.urls")),

@@ -1,10 +1,13 @@
 """This library's exchange key and the registry of its peers' keys."""
 
 import functools
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 
+from shared.audit.services import audit_record
+from shared.audit.snapshots import model_snapshot
 from shared.core.errors import NotFoundError
 from shared.crypto import suites
 from shared.federation.models import LocalKey, Peer
@@ -25,12 +28,21 @@ def local_key_ensure() -> LocalKey:
     suite = suites.get_suite(getattr(settings, "CRYPTO_SUITE", "gm"))
     private = suite.generate_key()
     public = suite.public_key_of(private)
-    return LocalKey.objects.create(
+    key = LocalKey.objects.create(
         kid=suite.key_id(public),
         suite=suite.name,
         private_pem=suite.private_key_to_pem(private, _password()).decode(),
         public_pem=suite.public_key_to_pem(public).decode(),
     )
+    audit_record(
+        actor=None,
+        action="key.create",
+        target_type="federation.key",
+        target_id=key.kid,
+        before=None,
+        after=model_snapshot(key, exclude=("public_pem",)),
+    )
+    return key
 
 
 @functools.lru_cache(maxsize=4)
@@ -55,6 +67,15 @@ def export_public() -> dict[str, str]:
     }
 
 
+def _peer_snapshot(peer: Peer | None) -> dict[str, Any] | None:
+    # The public key is public, but long: its `kid` says which one it is.
+    return (
+        model_snapshot(peer, exclude=("public_pem", "created_at", "updated_at"))
+        if peer is not None
+        else None
+    )
+
+
 @transaction.atomic
 def peer_register(
     *,
@@ -64,8 +85,12 @@ def peer_register(
     base_url: str = "",
     name: str = "",
     adapter: str = "",
+    actor: Any = None,
 ) -> Peer:
+    """Register a peer library's exchange key (or replace it: a peer's key rotation); one
+    audit row, "peer.add" or "peer.update"."""
     suites.public_key_from_pem(public_key_pem.encode())  # refuse what does not parse
+    before = _peer_snapshot(Peer.objects.select_for_update().filter(code=code).first())
     peer, _ = Peer.objects.update_or_create(
         code=code,
         defaults={
@@ -76,6 +101,14 @@ def peer_register(
             "adapter": adapter,
             "active": True,
         },
+    )
+    audit_record(
+        actor=actor,
+        action="peer.add" if before is None else "peer.update",
+        target_type="federation.peer",
+        target_id=peer.code,
+        before=before,
+        after=_peer_snapshot(peer),
     )
     return peer
 

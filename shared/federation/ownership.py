@@ -22,10 +22,8 @@ change only the hub's licences, types and agencies.
 import logging
 from typing import Any
 
-from django.conf import settings
-
+from shared.accounts.libraries import agency_library
 from shared.accounts.models import Agency
-from shared.conf.divisions import CITIES
 from shared.core.errors import PermanentError
 
 logger = logging.getLogger(__name__)
@@ -37,18 +35,6 @@ class NotOwnerError(PermanentError):
     """The sender of an event does not own the record the event would change."""
 
     status_code = 403
-
-
-def agency_library(*, level: str, area_code: str) -> str:
-    """The library an agency belongs to, from its level and area code."""
-    hub = settings.FEDERATION_HUB_CODE
-    if level == Agency.Level.PROVINCE:
-        return hub
-    prefix = str(area_code or "")[:4]
-    for city in CITIES:
-        if len(prefix) == 4 and city[:4] == prefix:
-            return city
-    return hub
 
 
 def agency_owner(snapshot: dict[str, Any], stored: Agency | None) -> str:

@@ -25,6 +25,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from shared.audit.services import audit_record
 from shared.core.errors import NotFoundError
 from shared.exchange.adapters import Ack, ExchangeAdapter, ExchangeError, PermanentExchangeError
 from shared.exchange.envelopes import seal, seal_wire
@@ -278,11 +279,29 @@ def envelope_for(*, stream: str, first: int, last: int) -> dict:
     )
 
 
-def outbox_retry(*, stream: str | None = None, ids: list[int] | None = None) -> int:
-    """Operator's retry: failed and dead rows become pending, due now."""
+@transaction.atomic
+def outbox_retry(
+    *, actor: Any = None, stream: str | None = None, ids: list[int] | None = None
+) -> int:
+    """Operator's retry: failed and dead rows become pending, due now. One audit row
+    ("outbox.retry") names what was asked and which rows it put back; none when none."""
     rows = OutboxEvent.objects.filter(state__in=(OutboxEvent.State.FAILED, OutboxEvent.State.DEAD))
     if stream:
         rows = rows.filter(stream=stream)
     if ids:
         rows = rows.filter(pk__in=ids)
-    return rows.update(state=OutboxEvent.State.PENDING, next_attempt_at=timezone.now(), attempts=0)
+    retried = sorted(rows.select_for_update().values_list("pk", flat=True))
+    count = OutboxEvent.objects.filter(pk__in=retried).update(
+        state=OutboxEvent.State.PENDING, next_attempt_at=timezone.now(), attempts=0
+    )
+    if count:
+        audit_record(
+            actor=actor,
+            action="outbox.retry",
+            target_type="federation.outbox",
+            target_id=stream or "*",
+            before=None,
+            after=None,
+            detail={"stream": stream or "", "ids": retried[:1000], "count": count},
+        )
+    return count

@@ -128,7 +128,9 @@ class OutboxRetryApi(APIView):
         data = OutboxRetrySerializer(data=request.data)
         data.is_valid(raise_exception=True)
         count = relay.outbox_retry(
-            stream=data.validated_data.get("stream"), ids=data.validated_data.get("ids")
+            actor=request.user,
+            stream=data.validated_data.get("stream"),
+            ids=data.validated_data.get("ids"),
         )
         from shared.federation.tasks import relay_sweep
 

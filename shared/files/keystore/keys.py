@@ -19,6 +19,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from shared.accounts.models import Agency
+from shared.audit.services import audit_record
+from shared.audit.snapshots import model_snapshot
 from shared.core.errors import PermanentError
 from shared.crypto import pki, sm2x509
 from shared.crypto.suites import get_suite, private_key_from_pem
@@ -107,7 +109,31 @@ def store_sm2(
     )
 
 
-def retire(kind: str, agency: Agency | None) -> None:
-    SigningKey.objects.filter(kind=kind, agency=agency, active=True).update(
-        active=False, retired_at=timezone.now()
+def key_snapshot(key: SigningKey) -> dict[str, Any]:
+    """A key row for the audit: no private key, and its id rather than its long PEM texts."""
+    snap = model_snapshot(
+        key, exclude=("certificate_pem", "public_key_pem", "endorsement", "created_at")
+    )
+    return snap | {"agency_code": key.agency.code if key.agency else ""}
+
+
+def retire(kind: str, agency: Agency | None) -> list[dict[str, Any]]:
+    """Retire the active keys of `kind` for `agency`; their snapshots as they were."""
+    active = SigningKey.objects.select_for_update().filter(kind=kind, agency=agency, active=True)
+    retired = [key_snapshot(key) for key in active]
+    active.update(active=False, retired_at=timezone.now())
+    return retired
+
+
+def key_audit(*, retired: list[dict[str, Any]], key: SigningKey) -> None:
+    """One audit row for a key made by a rotation ("key.rotate") or for a first one
+    ("key.create"), in the rotation's transaction."""
+    audit_record(
+        actor=None,
+        action="key.rotate" if retired else "key.create",
+        target_type="signing_key",
+        target_id=key.key_id,
+        before=retired[0] if retired else None,
+        after=key_snapshot(key),
+        detail={"kind": key.kind, "retired": [r["key_id"] for r in retired]},
     )

@@ -31,6 +31,7 @@ from shared.files.keystore.ca import SEAL_DAYS, cas, issue_for, require_sm2_ca
 from shared.files.keystore.fonts import font_path
 from shared.files.keystore.keys import (
     forget_private_keys,
+    key_audit,
     private_key,
     retire,
     store_ec,
@@ -152,8 +153,9 @@ def seal_make(suite: SealSuite, agency: Agency | None) -> SigningKey:
 def seal_rotate_suite(suite: SealSuite, agency: Agency | None) -> SigningKey:
     """Retire the active seal and make a new one. Files sealed with the old one still verify:
     its certificate stays valid and chains to the CA in the trust list (docs/pki.md)."""
-    retire(suite.kind, agency)
+    retired = retire(suite.kind, agency)
     new = seal_make(suite, agency)
+    key_audit(retired=retired, key=new)
     transaction.on_commit(reset_caches)
     return new
 
@@ -187,12 +189,13 @@ def seal_create_pkcs11(*, agency: Agency | None, label: str) -> SigningKey:
     """An ECDSA seal whose P-256 key is generated inside the HSM; only the certificate is
     stored. It replaces the active one, as a rotation does."""
     public_key = hsm.pkcs11_generate_p256(label)
-    retire(ECDSA.kind, agency)
+    retired = retire(ECDSA.kind, agency)
     name = _x509_name(agency)
     issued = issue_for(public_key, name=name)
     key = store_ec(
         kind=ECDSA.kind, agency=agency, key=None, issued=issued, subject=name, pkcs11_label=label
     )
+    key_audit(retired=retired, key=key)
     transaction.on_commit(reset_caches)
     return key
 

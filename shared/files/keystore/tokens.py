@@ -14,7 +14,7 @@ from shared.core.errors import ConflictError
 from shared.crypto.suites import PublicKey, get_suite, public_key_from_pem
 from shared.crypto.tokens import TOKEN_ALGORITHMS, sign_token
 from shared.files.keystore.ca import CA_DAYS, require_ca
-from shared.files.keystore.keys import key_password, private_key, retire
+from shared.files.keystore.keys import key_audit, key_password, private_key, retire
 from shared.files.models import SigningKey
 
 
@@ -66,10 +66,10 @@ def token_key_rotate() -> SigningKey:
             "iat": int(timezone.now().timestamp()),
         },
     )
-    retire(SigningKey.Kind.TOKEN, None)
+    retired = retire(SigningKey.Kind.TOKEN, None)
     if SigningKey.objects.filter(key_id=kid).exists():  # astronomically unlikely
         raise ConflictError("pki.key_exists", "密钥标识冲突，请重试")
-    return SigningKey.objects.create(
+    created = SigningKey.objects.create(
         kind=SigningKey.Kind.TOKEN,
         agency=None,
         suite=suite.name,
@@ -81,3 +81,5 @@ def token_key_rotate() -> SigningKey:
         not_before=timezone.now(),
         not_after=timezone.now() + timedelta(days=CA_DAYS),
     )
+    key_audit(retired=retired, key=created)
+    return created

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from shared.audit.context import audit_via
 from shared.federation import keys, relay, selectors
 from shared.federation.models import Peer
 
@@ -39,6 +40,10 @@ class Command(BaseCommand):
         """A tier's own actions: its app's `federation` command overrides this and `handle`."""
 
     def handle(self, *args, action: str, **options):
+        with audit_via("command"):  # the audit rows of what it changes say so
+            self.run(action, **options)
+
+    def run(self, action: str, **options) -> None:
         if action == "keygen":
             key = keys.local_key_ensure()
             self.stdout.write(f"kid={key.kid} suite={key.suite}")

@@ -9,6 +9,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from shared.accounts.models import Agency
+from shared.audit.context import audit_via
 from shared.crypto.pki import certificate_fingerprint, certificate_from_pem
 from shared.files import keystore
 from shared.files.models import SigningKey
@@ -39,7 +40,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, action: str, **options):
         handler = getattr(self, "do_" + action.replace("-", "_"))
-        handler(**options)
+        with audit_via("command"):  # the audit rows of the keys it makes say so
+            handler(**options)
 
     def _agency(self, code: str | None) -> Agency | None:
         if not code:
