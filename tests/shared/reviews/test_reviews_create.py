@@ -52,7 +52,7 @@ def test_an_application_agency_files_a_request_and_it_is_an_access(consumer, gra
     assert record.detail == {"review": answer["id"]}
 
 
-def test_a_second_open_request_by_the_same_agency_is_refused(consumer, filed, lic, second_consumer):
+def test_a_second_open_request_by_the_same_agency_is_refused(consumer, filed, lic):
     # when
     again = consumer.post("/api/v1/reviews/", body(lic.identifier), format="json")
     # then
