@@ -121,7 +121,6 @@ class EvaluationRun(models.Model):
     breaches = models.PositiveIntegerField(default=0)
     notices_created = models.PositiveIntegerField(default=0)
     by_rule = models.JSONField(default=dict, blank=True)
-    skipped_rules = models.JSONField(default=list, blank=True)
 
     class Meta:
         verbose_name = "合规考核记录"

@@ -6,9 +6,8 @@ Each breach names its period (the year for the catalogue, the month for the rest
 notice's unique (rule, subject, period) and "no open notice for the same rule and subject"
 (`provincial_hub.compliance.evaluation`), a breach found again the next day makes no new notice.
 
-Reviews and inspections are other apps' models (`shared.reviews`, `shared.inspections`); a rule
-that reads one returns None ("not evaluated") while that model is not installed, so the daily run
-works before those apps land and says which rules it skipped.
+Reviews and inspections are read from their apps' models as the hub mirrors them
+(`shared.reviews`, `shared.inspections`: the same rows under the same ids as at the city).
 """
 
 from collections import defaultdict
@@ -17,9 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.apps import apps
 from django.conf import settings
-from django.db import models
 from django.db.models import Count, Exists, Min, OuterRef, Q
 from django.utils import timezone
 
@@ -30,7 +27,9 @@ from shared.domain.notices import Rule
 from shared.domain.workdays import WorkdayCalendar
 from shared.federation.models import Arrival
 from shared.federation.ownership import agency_library
+from shared.inspections.models import Inspection
 from shared.licenses.models import License
+from shared.reviews.models import ReviewRequest
 
 # How many examples (types, licences, requests) a breach's findings list at most.
 EXAMPLES = 20
@@ -74,14 +73,6 @@ def _city_of(agency: Agency) -> str:
 
 def _agencies(ids: Iterable[int]) -> dict[int, Agency]:
     return {a.pk: a for a in Agency.objects.filter(pk__in=set(ids))}
-
-
-def _model(label: str, name: str) -> type[models.Model] | None:
-    """Another app's model, or None while that app has not landed."""
-    try:
-        return apps.get_model(label, name)
-    except LookupError:
-        return None
 
 
 # --- (a) the catalogue -----------------------------------------------------------------------
@@ -232,16 +223,10 @@ def aggregation_late(ctx: Context) -> list[Breach]:
 # --- (c) reviews, (d) inspections (their apps' models) -----------------------------------------
 
 
-def reviews_overdue(ctx: Context) -> list[Breach] | None:
+def reviews_overdue(ctx: Context) -> list[Breach]:
     """Open review requests past their deadline (art. 24: 5 working days), per issuer."""
-    review_model = _model("reviews", "ReviewRequest")
-    if review_model is None:
-        return None
-    rows = (
-        review_model._default_manager.filter(overdue=True, state="open")
-        .values("issuer_id")
-        .annotate(n=Count("pk"), oldest=Min("deadline"))
-    )
+    overdue = ReviewRequest.objects.filter(overdue=True, state=ReviewRequest.State.OPEN)
+    rows = overdue.values("issuer_id").annotate(n=Count("pk"), oldest=Min("deadline"))
     breaches = []
     agencies = _agencies(row["issuer_id"] for row in rows)
     for row in rows:
@@ -249,9 +234,7 @@ def reviews_overdue(ctx: Context) -> list[Breach] | None:
             continue
         agency = agencies[row["issuer_id"]]
         examples = list(
-            review_model._default_manager.filter(
-                overdue=True, state="open", issuer_id=row["issuer_id"]
-            )
+            overdue.filter(issuer_id=row["issuer_id"])
             .order_by("deadline")
             .values_list("identifier", flat=True)[:EXAMPLES]
         )
@@ -272,16 +255,13 @@ def reviews_overdue(ctx: Context) -> list[Breach] | None:
     return breaches
 
 
-def inspections_backlog(ctx: Context) -> list[Breach] | None:
+def inspections_backlog(ctx: Context) -> list[Breach]:
     """Inspections submitted and undecided for more than COMPLIANCE_INSPECTION_BACKLOG_DAYS
     working days (art. 26), per issuer."""
-    inspection_model = _model("inspections", "Inspection")
-    if inspection_model is None:
-        return None
     days = settings.COMPLIANCE_INSPECTION_BACKLOG_DAYS
     # N working days are at least N calendar days: a cheap bound before counting exactly.
-    candidates = inspection_model._default_manager.filter(
-        state="submitted", submitted_at__lt=ctx.end - timedelta(days=days)
+    candidates = Inspection.objects.filter(
+        state=Inspection.State.SUBMITTED, submitted_at__lt=ctx.end - timedelta(days=days)
     ).values_list("issuer_id", "submitted_at")
     waiting: dict[int, list[date]] = defaultdict(list)
     tz = timezone.get_current_timezone()
@@ -313,7 +293,7 @@ def inspections_backlog(ctx: Context) -> list[Breach] | None:
 
 
 # In the order the daily run evaluates them.
-RULES: dict[Rule, Callable[[Context], list[Breach] | None]] = {
+RULES: dict[Rule, Callable[[Context], list[Breach]]] = {
     Rule.catalog_unregistered: catalog_unregistered,
     Rule.catalog_stale: catalog_stale,
     Rule.aggregation_late: aggregation_late,

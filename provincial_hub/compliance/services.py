@@ -11,9 +11,7 @@ Who may take which step:
 A step out of order is refused with 409 `notice.illegal_transition` and changes nothing.
 """
 
-import importlib
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -25,6 +23,7 @@ from django.utils import timezone
 from provincial_hub.compliance import federation
 from provincial_hub.compliance.models import NoticeStep, RectificationNotice
 from shared.accounts.models import Agency, User
+from shared.audit.services import audit_record
 from shared.calendars.selectors import workday_calendar
 from shared.conf.divisions import CITIES
 from shared.core.errors import ConflictError, ForbiddenError, NotFoundError, PermanentError
@@ -96,8 +95,7 @@ def _audit(
 ) -> None:
     """A person's step is an administrative change (art. 28): one audit row, in this
     transaction. The clock's and a city's steps are recorded by their NoticeStep alone."""
-    audit_record = _audit_service()
-    if who.actor is None or audit_record is None:
+    if who.actor is None:
         return
     audit_record(
         actor=who.actor,
@@ -108,17 +106,6 @@ def _audit(
         after=_snapshot(notice),
         detail=detail,
     )
-
-
-def _audit_service() -> Callable[..., Any] | None:
-    # AUDIT-PENDING (issue #12 item 6): `shared.audit.services.audit_record` (CONTRACT12) lands
-    # on branch i12-audit. Once it is merged, import it at the top of this module and drop this
-    # lookup, so a missing audit service is an import error rather than a silent skip.
-    try:
-        module = importlib.import_module("shared.audit.services")
-    except ImportError:
-        return None
-    return getattr(module, "audit_record", None)
 
 
 def _step(
@@ -247,7 +234,13 @@ def notice_issue(
     )
     who = Who.person(actor) if actor is not None else Who.system()
     _step(notice, StepKind.issue, who, notice.summary, at=now)
-    _audit(who, action="compliance.notice_issue", notice=notice, before=None)
+    _audit(
+        who,
+        action="compliance.notice_issue",
+        notice=notice,
+        before=None,
+        detail={"rule": rule, "subject": notice.subject_key, "summary": notice.summary},
+    )
     return notice
 
 
@@ -281,7 +274,13 @@ def notice_answer(
     notice.answered_at = timezone.now()
     notice.save()
     _step(notice, StepKind.answer, who, answer)
-    _audit(who, action="compliance.notice_answer", notice=notice, before=before)
+    _audit(
+        who,
+        action="compliance.notice_answer",
+        notice=notice,
+        before=before,
+        detail={"text": answer},
+    )
     return notice
 
 
@@ -302,7 +301,13 @@ def notice_decide(
     notice.save()
     who = Who.person(actor)
     _step(notice, kind, who, text)
-    _audit(who, action=f"compliance.notice_{kind.value}", notice=notice, before=before)
+    _audit(
+        who,
+        action=f"compliance.notice_{kind.value}",
+        notice=notice,
+        before=before,
+        detail={"reason": text},
+    )
     return notice
 
 

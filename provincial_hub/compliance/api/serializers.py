@@ -115,7 +115,6 @@ class EvaluationRunSerializer(serializers.ModelSerializer):
             "breaches",
             "notices_created",
             "by_rule",
-            "skipped_rules",
         ]
 
 

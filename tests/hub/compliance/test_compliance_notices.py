@@ -364,3 +364,33 @@ def test_the_escalate_command(notice):
     call_command("compliance", "escalate", "--date", "2026-01-06")
     notice.refresh_from_db()
     assert notice.state == "escalated"
+
+
+def test_every_step_by_a_person_is_audited_once(supervisor, zz_agency, zz_peer):
+    from shared.audit.models import AuditEntry
+
+    # given: a notice issued by hand, answered by the city (no person here), then reopened
+    created = supervisor.post(
+        "/api/v1/compliance/notices/",
+        {"agency_code": zz_agency.code, "summary": "目录未维护"},
+        format="json",
+    ).json()
+    notice = RectificationNotice.objects.get(pk=created["id"])
+    answer_from(ZZ, notice)
+    supervisor.post(
+        f"/api/v1/compliance/notices/{notice.pk}/reopen/", {"reason": "不充分"}, format="json"
+    )
+    # then: the supervisor's two steps, each once, with before and after
+    rows = list(
+        AuditEntry.objects.filter(target_type="compliance.notice").order_by("occurred_at", "id")
+    )
+    assert [(r.action, r.username, r.target_id) for r in rows] == [
+        ("compliance.notice_issue", "supervisor", str(notice.pk)),
+        ("compliance.notice_reopen", "supervisor", str(notice.pk)),
+    ]
+    assert rows[0].before is None
+    assert (rows[1].before["state"], rows[1].after["state"]) == ("answered", "reopened")
+    assert rows[1].detail["reason"] == "不充分"
+    # and the supervisor reads the audit trail
+    listed = supervisor.get("/api/v1/audit/?target_type=compliance.notice")
+    assert listed.status_code == 200

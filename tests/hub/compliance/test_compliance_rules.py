@@ -19,6 +19,8 @@ from shared.calendars.selectors import workday_calendar
 from shared.catalog.models import LicenseType
 from shared.domain.notices import StepKind
 from shared.federation.models import OutboxEvent
+from shared.inspections.models import Inspection
+from shared.reviews.models import ReviewRequest
 from tests.hub.compliance.conftest import LY, ZZ, arrivals
 from tests.shared.access.conftest import issue
 from tests.support import make_type, make_user
@@ -183,29 +185,78 @@ def test_a_closed_breach_is_not_noticed_again_in_its_period_nor_while_open_in_th
     assert by_subject == {zz_agency.code: 2, ZZ: 1}
 
 
-def test_rules_of_apps_not_landed_are_skipped_and_said(zz_agency):
-    from django.apps import apps
+# --- (c) reviews, (d) inspections (as the hub mirrors them) ---------------------------------
 
-    run = compliance_evaluate(day=date(2026, 5, 6))
-    expected = [
-        code
-        for code, (label, name) in {
-            "reviews.overdue": ("reviews", "ReviewRequest"),
-            "inspections.backlog": ("inspections", "Inspection"),
-        }.items()
-        if not _has_model(apps, label, name)
+
+def review(lic, *, overdue=True, state="open", deadline=date(2026, 5, 13)):
+    return ReviewRequest.objects.create(
+        library_code=ZZ,
+        license=lic,
+        identifier=lic.identifier,
+        issuer=lic.issuer,
+        license_type=lic.license_type,
+        requester_kind="holder",
+        reason="地址有误",
+        received_at=timezone.now() - timedelta(days=10),
+        deadline=deadline,
+        state=state,
+        overdue=overdue,
+    )
+
+
+def inspection(lic, *, submitted_on, year=2026, state="submitted"):
+    return Inspection.objects.create(
+        library_code=ZZ,
+        license=lic,
+        issuer=lic.issuer,
+        license_type=lic.license_type,
+        identifier=lic.identifier,
+        year=year,
+        state=state,
+        submitter_kind="holder",
+        submitted_at=datetime.combine(submitted_on, time(10), tzinfo=SHANGHAI),
+    )
+
+
+def test_open_overdue_reviews_are_a_breach_of_their_issuer(zz_licence, zz_agency):
+    review(zz_licence, deadline=date(2026, 5, 13))
+    review(zz_licence, deadline=date(2026, 5, 8))
+    review(zz_licence, overdue=False)  # not yet overdue
+    review(zz_licence, state="rejected")  # answered (late or not): not open
+    found = rules.reviews_overdue(context(date(2026, 5, 20)))
+    assert [(b.agency, b.city_code, b.period) for b in found] == [(zz_agency, ZZ, "2026-05")]
+    assert found[0].findings["overdue"] == 2
+    assert found[0].findings["oldest_deadline"] == "2026-05-08"
+    assert found[0].summary == "2 件复核申请逾期未办理（最早期限 2026-05-08）"
+
+
+def test_inspections_undecided_past_the_working_days_are_a_breach(zz_licence, zz_agency, settings):
+    settings.COMPLIANCE_INSPECTION_BACKLOG_DAYS = 20
+    day = date(2026, 10, 30)
+    # 20 working days before the day (National Day's holidays do not count): not yet a breach
+    inspection(zz_licence, submitted_on=date(2026, 9, 28), year=2025)
+    assert rules.inspections_backlog(context(day)) == []
+    # 21 working days (35 calendar days)
+    inspection(zz_licence, submitted_on=date(2026, 9, 25), year=2026)
+    found = rules.inspections_backlog(context(day))
+    assert [(b.agency, b.period, b.findings["waiting"]) for b in found] == [
+        (zz_agency, "2026-10", 1)
     ]
-    assert run.skipped_rules == expected
+    assert found[0].findings["oldest_submitted"] == "2026-09-25"
+    # decided: no longer waiting
+    Inspection.objects.filter(year=2026).update(state="approved")
+    assert rules.inspections_backlog(context(day)) == []
+
+
+def test_the_daily_run_evaluates_every_rule(zz_licence, zz_agency):
+    review(zz_licence)
+    run = compliance_evaluate(day=date(2026, 5, 20))
+    assert set(run.by_rule) == {r.value for r in rules.RULES}
+    assert run.by_rule["reviews.overdue"] == {"breaches": 1, "notices": 1}
     assert run.finished_at is not None
-    assert set(run.by_rule) | set(run.skipped_rules) == set(r.value for r in rules.RULES)
-
-
-def _has_model(apps, label, name):
-    try:
-        apps.get_model(label, name)
-    except LookupError:
-        return False
-    return True
+    notice = RectificationNotice.objects.get(rule="reviews.overdue")
+    assert (notice.agency, notice.period, notice.automatic) == (zz_agency, "2026-05", True)
+    assert [n.rule for n in RectificationNotice.objects.all()] == ["reviews.overdue"]
 
 
 def test_beat_evaluates_daily_and_escalates_hourly():

@@ -124,6 +124,10 @@ def test_the_supervisor_reads_what_supervision_needs(supervisor, license_type):
         "/api/v1/compliance/runs/",
         "/api/v1/compliance/timeliness/",
         "/api/v1/aggregation/nodes/",
+        "/api/v1/audit/",
+        "/api/v1/reviews/",
+        "/api/v1/reviews/overdue/",
+        "/api/v1/inspections/",
         "/api/v1/catalog/types/",
         "/api/v1/me/",
     ):

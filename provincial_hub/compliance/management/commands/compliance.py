@@ -38,8 +38,7 @@ class Command(BaseCommand):
             if action == "evaluate":
                 run = compliance_evaluate(day=_day(options["date"]), trigger="manual")
                 self.stdout.write(
-                    f"day={run.day} breaches={run.breaches} notices={run.notices_created} "
-                    f"skipped={','.join(run.skipped_rules) or '-'}"
+                    f"day={run.day} breaches={run.breaches} notices={run.notices_created}"
                 )
             elif action == "escalate":
                 count = notice_escalate_due(today=_day(options["date"]))
