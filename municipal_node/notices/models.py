@@ -7,6 +7,8 @@ what) and an outbox row up to the hub; until the hub's next state arrives, the c
 answer as sent (`steps[…]["pending"]`).
 """
 
+from typing import ClassVar
+
 from django.db import models
 
 from shared.accounts.models import Agency, User
@@ -42,6 +44,9 @@ class Notice(models.Model):
     steps = models.JSONField("办理步骤", default=list, blank=True)
     received_at = models.DateTimeField("最近接收时间", auto_now=True)
 
+    # Spelled out: the type checker runs with the hub's settings, where this app is not installed.
+    objects: ClassVar[models.Manager["Notice"]] = models.Manager()
+
     class Meta:
         verbose_name = "整改通知"
         verbose_name_plural = "整改通知"
@@ -61,10 +66,12 @@ class NoticeAnswer(models.Model):
     based_on_revision = models.PositiveIntegerField("答复时的修订号")
     at = models.DateTimeField("答复时间")
 
+    objects: ClassVar[models.Manager["NoticeAnswer"]] = models.Manager()
+
     class Meta:
         verbose_name = "整改答复"
         verbose_name_plural = "整改答复"
         ordering = ["notice", "at"]
 
     def __str__(self) -> str:
-        return f"{self.notice_id} {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.text[:20]} {self.at:%Y-%m-%d %H:%M}"

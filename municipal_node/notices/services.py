@@ -95,8 +95,8 @@ def notice_apply(payload: dict[str, Any], *, sender: str) -> Notice:
 def _may_answer(actor: User, notice: Notice) -> None:
     """The notice's agency answers (its staff or administrator); a notice about the node itself
     is answered by the node's administrator."""
-    if notice.agency_id is not None:
-        allowed = actor.agency_id == notice.agency_id
+    if notice.agency is not None:
+        allowed = actor.agency_id == notice.agency.pk
     else:
         allowed = actor.is_library_admin
     if not allowed or actor.is_supervisor:
@@ -104,7 +104,12 @@ def _may_answer(actor: User, notice: Notice) -> None:
 
 
 def _locked(notice_id: Any) -> Notice:
-    notice = Notice.objects.select_for_update().filter(pk=notice_id).first()
+    notice = (
+        Notice.objects.select_for_update(of=("self",))
+        .select_related("agency")
+        .filter(pk=notice_id)
+        .first()
+    )
     if notice is None:
         raise NotFoundError("compliance.notice_not_found", "整改通知不存在")
     return notice

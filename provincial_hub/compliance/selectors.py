@@ -32,7 +32,9 @@ def notice_list(*, user: User) -> QuerySet[RectificationNotice]:
     )
     if user.is_supervisor or user.is_library_admin:
         return notices
-    return notices.filter(agency_id=user.agency_id, city_code=settings.LIBRARY_CODE)
+    if user.agency is None:
+        return notices.none()
+    return notices.filter(agency=user.agency, city_code=settings.LIBRARY_CODE)
 
 
 def notice_get(*, user: User, notice_id: Any) -> RectificationNotice:

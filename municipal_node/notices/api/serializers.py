@@ -57,7 +57,7 @@ class CityNoticeSerializer(serializers.ModelSerializer):
         return f"{CITIES.get(notice.city_code, notice.city_code)}电子证照库"
 
     def get_state_label(self, notice: Notice) -> str:
-        return STATE_LABELS.get(notice.state, notice.state)  # type: ignore[call-overload, no-any-return]
+        return STATE_LABELS.get(notice.state, notice.state)  # type: ignore[call-overload]
 
     def get_allowed_steps(self, notice: Notice) -> list[str]:
         # Only the agency's step is taken here; accepting and reopening are the hub's.

@@ -14,7 +14,7 @@ class NoticeStepSerializer(serializers.ModelSerializer):
         fields = ["seq", "kind", "kind_label", "actor_name", "library_code", "text", "at"]
 
     def get_kind_label(self, step: NoticeStep) -> str:
-        return STEP_LABELS.get(step.kind, step.kind)  # type: ignore[call-overload, no-any-return]
+        return STEP_LABELS.get(step.kind, step.kind)  # type: ignore[call-overload]
 
 
 class NoticeSerializer(serializers.ModelSerializer):
@@ -58,10 +58,10 @@ class NoticeSerializer(serializers.ModelSerializer):
         ]
 
     def get_rule_label(self, notice: RectificationNotice) -> str:
-        return RULE_LABELS.get(notice.rule, notice.rule)  # type: ignore[call-overload, no-any-return]
+        return RULE_LABELS.get(notice.rule, notice.rule)  # type: ignore[call-overload]
 
     def get_state_label(self, notice: RectificationNotice) -> str:
-        return STATE_LABELS.get(notice.state, notice.state)  # type: ignore[call-overload, no-any-return]
+        return STATE_LABELS.get(notice.state, notice.state)  # type: ignore[call-overload]
 
     def get_subject_name(self, notice: RectificationNotice) -> str:
         return subject_name(notice)
