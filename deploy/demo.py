@@ -414,30 +414,29 @@ def run_all(
             proc.wait()
 
 
+# The hub then seeds its compliance demo (issue #12): one notice escalated to public criticism
+# and one open for 郑州's issuer, once that agency has reached the hub (its credentials file
+# names it), in the same process: no second start-up.
+HUB_SEED = SEED + "; call_command('compliance', 'demo', '--credentials', sys.argv[2])"
+
+
 def seed(demo: Demo, libs: list[dict[str, str]], managed: list[Managed]) -> None:
+    credentials = {
+        lib["name"]: str(demo.var_root / "credentials" / f"{lib['name']}.json") for lib in libs
+    }
     run_all(
         demo,
         {
-            lib["name"]: [SEED, str(demo.var_root / "credentials" / f"{lib['name']}.json")]
+            lib["name"]: (
+                [HUB_SEED, credentials[lib["name"]], credentials["410100"]]
+                if lib["tier"] == "hub"
+                else [SEED, credentials[lib["name"]]]
+            )
             for lib in libs
         },
         libs,
         managed,
     )
-
-
-# The hub's compliance demo (issue #12): one notice escalated to public criticism and one open
-# for 郑州's issuer, which waits for that agency to reach the hub and then travels down to it.
-COMPLIANCE = (
-    "import sys, django; from django.core.management import call_command; django.setup(); "
-    "call_command('compliance', 'demo', '--agency', sys.argv[1])"
-)
-
-
-def seed_compliance(demo: Demo, libs: list[dict[str, str]], managed: list[Managed]) -> None:
-    city = demo.var_root / "credentials" / "410100.json"
-    agency = json.loads(city.read_text(encoding="utf-8"))["issuer"]["agency_code"]
-    run_all(demo, {"hub": [COMPLIANCE, agency]}, libs, managed)
 
 
 def set_up(demo: Demo, libs: list[dict[str, str]]) -> None:
@@ -609,7 +608,6 @@ def bring_up(demo: Demo, libs: list[dict[str, str]], managed: list[Managed]) -> 
         time.sleep(0.2)
     step("服务进程已启动 / web, workers and beat up")
     seed(demo, libs, managed)
-    seed_compliance(demo, libs, managed)
     step("演示数据已写入 / demo data seeded")
 
 

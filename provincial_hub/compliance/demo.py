@@ -43,7 +43,7 @@ def seed_compliance_demo(*, city_agency_code: str, wait_seconds: float = 60) -> 
         provincial = (
             Agency.objects.filter(level=Agency.Level.PROVINCE, is_issuer=True)
             .order_by("code")
-            .last()
+            .first()
         )
         if provincial is None:
             raise NotFoundError("agency.not_found", "省级库尚无签发单位，请先运行 seed_demo")

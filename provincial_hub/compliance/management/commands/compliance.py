@@ -1,7 +1,9 @@
 """`python manage.py hub compliance <evaluate|escalate|demo>`."""
 
 import json
+import time
 from datetime import date
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -20,6 +22,19 @@ def _day(value: str | None) -> date | None:
         raise CommandError(f"日期格式应为 YYYY-MM-DD：{value}") from exc
 
 
+def _issuer_of(path: str, wait_seconds: float) -> str:
+    """The issuer's agency code in a city's demo credentials, which its own seeding is writing
+    (`make demo` seeds the libraries side by side)."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return str(json.loads(Path(path).read_text(encoding="utf-8"))["issuer"]["agency_code"])
+        except (OSError, ValueError, KeyError):
+            if time.monotonic() >= deadline:
+                raise CommandError(f"演示凭据文件不可用：{path}") from None
+            time.sleep(0.5)
+
+
 class Command(BaseCommand):
     help = "合规考核：按规则考核各单位与各市并下发整改通知；逾期未整改的予以通报批评"
 
@@ -30,8 +45,10 @@ class Command(BaseCommand):
         escalate = sub.add_parser("escalate", help="把整改期限已过、未答复的通知通报批评")
         escalate.add_argument("--date", help="以该日为今天（YYYY-MM-DD），缺省为今天")
         demo = sub.add_parser("demo", help="写入演示用的整改通知（一条已通报批评，一条待整改）")
-        demo.add_argument("--agency", required=True, help="待整改通知的市级单位代码")
-        demo.add_argument("--wait", type=float, default=60, help="等待该单位汇聚到省级库的秒数")
+        who = demo.add_mutually_exclusive_group(required=True)
+        who.add_argument("--agency", help="待整改通知的市级单位代码")
+        who.add_argument("--credentials", help="或：该市的演示凭据文件（签发单位；等待其写入）")
+        demo.add_argument("--wait", type=float, default=90, help="等待该单位汇聚到省级库的秒数")
 
     def handle(self, *args, action: str, **options):
         try:
@@ -44,9 +61,8 @@ class Command(BaseCommand):
                 count = notice_escalate_due(today=_day(options["date"]))
                 self.stdout.write(f"escalated={count}")
             else:
-                result = seed_compliance_demo(
-                    city_agency_code=options["agency"], wait_seconds=options["wait"]
-                )
+                code = options["agency"] or _issuer_of(options["credentials"], options["wait"])
+                result = seed_compliance_demo(city_agency_code=code, wait_seconds=options["wait"])
                 self.stdout.write(json.dumps(result, ensure_ascii=False))
         except ApplicationError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from exc
