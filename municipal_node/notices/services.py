@@ -20,6 +20,7 @@ from shared.accounts.models import Agency, User
 from shared.core.errors import ConflictError, ForbiddenError, NotFoundError, PermanentError
 from shared.domain.errors import DomainError
 from shared.domain.notices import ANSWER_KIND, SNAPSHOT_SCHEMA, StepKind, notice_next
+from shared.domain.text import check_text, is_blank
 from shared.federation.outbox import outbox_write
 from shared.federation.ownership import NOT_OWNER, NotOwnerError, agency_library
 
@@ -122,10 +123,11 @@ def notice_answer(*, actor: User, notice_id: Any, text: str) -> Notice:
     notice = _locked(notice_id)
     _may_answer(actor, notice)
     answer = (text or "").strip()
-    if not answer or len(answer) > MAX_TEXT:
+    if is_blank(answer) or len(answer) > MAX_TEXT:
         raise PermanentError(
             "compliance.text_required", f"请填写整改情况（不超过 {MAX_TEXT} 字）", {"field": "text"}
         )
+    check_text(answer, field="text", label="整改情况", multiline=True)
     try:
         notice.state = notice_next(state=notice.state, step=StepKind.answer).value
     except DomainError as exc:

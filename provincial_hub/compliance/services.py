@@ -29,6 +29,7 @@ from shared.conf.divisions import CITIES
 from shared.core.errors import ConflictError, ForbiddenError, NotFoundError, PermanentError
 from shared.domain.errors import DomainError
 from shared.domain.notices import RULE_LABELS, NoticeState, StepKind, notice_next
+from shared.domain.text import check_text, check_text_tree, is_blank
 from shared.federation.ownership import agency_library
 
 SYSTEM = "省级库每日合规考核（系统）"
@@ -64,15 +65,17 @@ def require_supervisor(actor: User) -> None:
         )
 
 
-def _text(value: str, *, field: str, required: bool = True) -> str:
+def _text(value: str, *, field: str, label: str, multiline: bool = True) -> str:
+    """Text as stored and shown (the summary on the public page too): stripped, bounded,
+    nothing invisible (`shared.domain.text`)."""
     text = (value or "").strip()
-    if required and not text:
-        raise PermanentError("compliance.text_required", "请填写说明", {"field": field})
+    if is_blank(text):
+        raise PermanentError("compliance.text_required", f"请填写{label}", {"field": field})
     if len(text) > MAX_TEXT:
         raise PermanentError(
-            "compliance.text_too_long", f"说明不能超过 {MAX_TEXT} 个字符", {"field": field}
+            "compliance.text_too_long", f"{label}不能超过 {MAX_TEXT} 个字符", {"field": field}
         )
-    return text
+    return check_text(text, field=field, label=label, multiline=multiline)
 
 
 def _snapshot(notice: RectificationNotice) -> dict[str, Any]:
@@ -224,8 +227,8 @@ def notice_issue(
         subject_key=agency.code if agency is not None else library,
         period=period,
         automatic=actor is None,
-        summary=_text(summary, field="summary")[:500],
-        findings=findings or {},
+        summary=_text(summary, field="summary", label="问题摘要", multiline=False)[:500],
+        findings=check_text_tree(findings or {}, field="findings", label="考核发现"),
         issued_at=now,
         issued_by=actor,
         deadline=deadline,
@@ -268,7 +271,7 @@ def notice_answer(
         who = Who.person(actor)
     if who is None:
         raise PermanentError("compliance.actor_required", "答复必须指明答复人")
-    answer = _text(text, field="text")
+    answer = _text(text, field="text", label="整改情况")
     before = _snapshot(notice)
     _advance(notice, StepKind.answer)
     notice.answered_at = timezone.now()
@@ -293,7 +296,7 @@ def notice_decide(
     if kind not in (StepKind.accept, StepKind.reopen):
         raise PermanentError("compliance.step_unknown", "不支持的整改通知操作", {"step": kind})
     notice = _locked(notice_id)
-    text = _text(reason, field="reason")
+    text = _text(reason, field="reason", label="验收意见或退回理由")
     before = _snapshot(notice)
     _advance(notice, kind)
     if kind == StepKind.accept:

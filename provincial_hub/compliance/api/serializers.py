@@ -1,9 +1,14 @@
+import json
+from typing import Any
+
 from rest_framework import serializers
 
 from provincial_hub.compliance.models import EvaluationRun, NoticeStep, RectificationNotice
 from provincial_hub.compliance.selectors import subject_name
 from shared.conf.divisions import CITIES
 from shared.domain.notices import RULE_LABELS, STATE_LABELS, STEP_LABELS, Rule, allowed_steps
+
+MAX_FINDINGS = 20_000  # characters of JSON: findings travel in every copy of the notice
 
 
 class NoticeStepSerializer(serializers.ModelSerializer):
@@ -77,7 +82,14 @@ class NoticeIssueSerializer(serializers.Serializer):
         choices=list(CITIES), required=False, help_text="无整改单位时，整改对象为该市的证照库节点"
     )
     summary = serializers.CharField(max_length=500)
-    findings = serializers.DictField(required=False, default=dict)
+    findings = serializers.DictField(
+        required=False, default=dict, help_text="考核发现（JSON 对象，下达至被通知单位，不公开）"
+    )
+
+    def validate_findings(self, value: dict[str, Any]) -> dict[str, Any]:
+        if len(json.dumps(value, ensure_ascii=False)) > MAX_FINDINGS:
+            raise serializers.ValidationError(f"考核发现不能超过 {MAX_FINDINGS} 个字符")
+        return value
 
 
 class NoticeDecisionSerializer(serializers.Serializer):

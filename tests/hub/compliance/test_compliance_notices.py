@@ -394,3 +394,21 @@ def test_every_step_by_a_person_is_audited_once(supervisor, zz_agency, zz_peer):
     # and the supervisor reads the audit trail
     listed = supervisor.get("/api/v1/audit/?target_type=compliance.notice")
     assert listed.status_code == 200
+
+
+def test_findings_are_an_object_of_bounded_size(supervisor, zz_agency):
+    body = {"agency_code": zz_agency.code, "summary": "问题", "findings": {"x": "很" * 20_001}}
+    response = supervisor.post("/api/v1/compliance/notices/", body, format="json")
+    assert (response.status_code, response.json()["code"]) == (400, "validation_error")
+    listed = supervisor.post(
+        "/api/v1/compliance/notices/", {**body, "findings": ["不是对象"]}, format="json"
+    )
+    assert listed.status_code == 400
+    assert not RectificationNotice.objects.exists()
+
+
+def test_invisible_characters_are_refused_in_what_the_public_page_shows(supervisor, zz_agency):
+    body = {"agency_code": zz_agency.code, "summary": "目录\u202e未维护"}
+    response = supervisor.post("/api/v1/compliance/notices/", body, format="json")
+    assert (response.status_code, response.json()["code"]) == (400, "text.invalid_character")
+    assert not RectificationNotice.objects.exists()
