@@ -418,11 +418,24 @@ def run_all(
             proc.wait()
 
 
+# The hub then seeds its compliance demo (issue #12): one notice escalated to public criticism
+# and one open for 郑州's issuer, once that agency has reached the hub (its credentials file
+# names it), in the same process: no second start-up.
+HUB_SEED = SEED + "; call_command('compliance', 'demo', '--credentials', sys.argv[2])"
+
+
 def seed(demo: Demo, libs: list[dict[str, str]], managed: list[Managed]) -> None:
+    credentials = {
+        lib["name"]: str(demo.var_root / "credentials" / f"{lib['name']}.json") for lib in libs
+    }
     run_all(
         demo,
         {
-            lib["name"]: [SEED, str(demo.var_root / "credentials" / f"{lib['name']}.json")]
+            lib["name"]: (
+                [HUB_SEED, credentials[lib["name"]], credentials["410100"]]
+                if lib["tier"] == "hub"
+                else [SEED, credentials[lib["name"]]]
+            )
             for lib in libs
         },
         libs,

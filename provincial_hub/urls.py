@@ -6,6 +6,7 @@ urlpatterns = [
     path("api/v1/", include("provincial_hub.aggregation.api.urls")),
     path("api/v1/", include("provincial_hub.compliance.api.urls")),
     path("console/hub/", include("provincial_hub.console.urls")),
+    path("", include("provincial_hub.compliance.urls")),
     *library_urlpatterns,
 ]
 

@@ -1,9 +1,11 @@
 """The provincial hub: the provincial library that also aggregates the cities."""
 
+from celery.schedules import crontab
+
 from shared.conf.base import *  # noqa: F403
 from shared.conf.base import INSTALLED_APPS  # named: extended below
 from shared.conf.divisions import PROVINCE_CODE, PROVINCE_NAME
-from shared.conf.env import broker_url, database_config
+from shared.conf.env import broker_url, database_config, env, env_int
 
 LIBRARY_TIER = "hub"
 LIBRARY_CODE = PROVINCE_CODE
@@ -32,4 +34,23 @@ CELERY_BEAT_SCHEDULE = {
         "task": "federation.fetch_files_sweep",
         "schedule": FEDERATION_FILE_SWEEP_SECONDS,  # noqa: F405
     },
+}
+
+# Compliance (art. 31, 33; provincial_hub.compliance): the rules evaluated every day, and the
+# escalation of notices not answered by their deadline to public criticism.
+COMPLIANCE_NOTICE_DEADLINE_DAYS = env_int("COMPLIANCE_NOTICE_DEADLINE_DAYS", 10)  # working days
+COMPLIANCE_CATALOG_STALE_DAYS = env_int("COMPLIANCE_CATALOG_STALE_DAYS", 365)
+COMPLIANCE_LATE_WINDOW_DAYS = env_int("COMPLIANCE_LATE_WINDOW_DAYS", 30)
+COMPLIANCE_LATE_MIN_COUNT = env_int("COMPLIANCE_LATE_MIN_COUNT", 5)  # late arrivals at least
+COMPLIANCE_LATE_RATIO = float(env("COMPLIANCE_LATE_RATIO", "0.05"))  # and above this share
+COMPLIANCE_REVIEWS_OVERDUE_MIN = env_int("COMPLIANCE_REVIEWS_OVERDUE_MIN", 1)
+COMPLIANCE_INSPECTION_BACKLOG_DAYS = env_int("COMPLIANCE_INSPECTION_BACKLOG_DAYS", 20)  # working
+COMPLIANCE_INSPECTION_BACKLOG_MIN = env_int("COMPLIANCE_INSPECTION_BACKLOG_MIN", 1)
+CELERY_BEAT_SCHEDULE["compliance-evaluate"] = {
+    "task": "compliance.evaluate",
+    "schedule": crontab(hour=env_int("COMPLIANCE_EVALUATE_HOUR", 1), minute=30),
+}
+CELERY_BEAT_SCHEDULE["compliance-escalate"] = {
+    "task": "compliance.escalate",
+    "schedule": env_int("COMPLIANCE_ESCALATE_SECONDS", 3600),
 }

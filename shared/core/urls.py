@@ -33,6 +33,7 @@ library_urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("shared.files.urls")),
     path("", include("shared.access.urls")),
+    path("", include("shared.reviews.urls")),
     path("", include("shared.inspections.urls")),
     # The staff console (issue #15); the site's root opens it (its sign-in page, signed out).
     path("console/", include("shared.console.urls")),

@@ -26,6 +26,7 @@ from shared.demo import data
 from shared.demo.access import seed_access_demo
 from shared.demo.console import seed_console_demo
 from shared.demo.inspections import seed_inspections_demo
+from shared.demo.supervision import supervisor_credentials
 from shared.domain.status import Action
 from shared.licenses.issuing import license_issue
 from shared.licenses.models import License
@@ -252,4 +253,5 @@ def seed_demo() -> dict[str, Any]:
         },
         "password": DEMO_PASSWORD,
         "console": seed_console_demo([*staff.values(), *reviewers.values(), agency_admin, admin]),
+        **supervisor_credentials(user=_user, token=_token_for),  # the hub's supervisor
     }

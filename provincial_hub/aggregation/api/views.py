@@ -13,12 +13,12 @@ from provincial_hub.aggregation.api.serializers import (
     RemoteFileRetrySerializer,
     RemoteFileSerializer,
 )
-from shared.core.api.permissions import IsLibraryAdmin
+from shared.core.api.permissions import IsLibraryAdmin, IsLibraryAdminOrSupervisor
 from shared.federation.api.serializers import OutboxRetryResultSerializer
 
 
 class AggregationNodesApi(APIView):
-    permission_classes = [IsLibraryAdmin]
+    permission_classes = [IsLibraryAdminOrSupervisor]  # the supervisor reads timeliness too
 
     @extend_schema(
         responses={200: AggregationNodeSerializer(many=True)},

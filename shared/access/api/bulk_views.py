@@ -19,6 +19,7 @@ from shared.access.api.serializers import (
 from shared.access.api.views import RecordedRefusalsMixin
 from shared.access.models import AccessRecord, BulkRequest
 from shared.accounts.requests import AuthenticatedRequest, authenticated
+from shared.core.api.permissions import LICENCE_USERS
 from shared.core.api.schema import ErrorSerializer
 from shared.core.errors import NotFoundError
 
@@ -34,6 +35,7 @@ def _uuid(value: str) -> uuid.UUID:
 
 
 class BulkRequestListApi(RecordedRefusalsMixin, generics.ListAPIView):
+    permission_classes = LICENCE_USERS
     access_operation = Operation.BULK_REQUEST
     serializer_class = BulkRequestSerializer
 
@@ -57,6 +59,7 @@ class BulkRequestListApi(RecordedRefusalsMixin, generics.ListAPIView):
 
 
 class BulkRequestDetailApi(RecordedRefusalsMixin, APIView):
+    permission_classes = LICENCE_USERS
     access_operation = Operation.BULK_REQUEST
 
     @extend_schema(
@@ -72,6 +75,7 @@ class BulkRequestDetailApi(RecordedRefusalsMixin, APIView):
 
 
 class BulkRequestDecisionApi(RecordedRefusalsMixin, APIView):
+    permission_classes = LICENCE_USERS
     access_operation = Operation.BULK_DECISION
 
     @extend_schema(
@@ -104,6 +108,7 @@ class BulkRequestDecisionApi(RecordedRefusalsMixin, APIView):
 
 
 class BulkRequestDownloadApi(RecordedRefusalsMixin, APIView):
+    permission_classes = LICENCE_USERS
     access_operation = Operation.DOWNLOAD
 
     @extend_schema(

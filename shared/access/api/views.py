@@ -35,6 +35,7 @@ from shared.access.models import AccessRecord, Checkpoint, Grant
 from shared.access.text import csv_cell
 from shared.accounts.requests import AuthenticatedRequest, authenticated
 from shared.core.api.exceptions import DRF_CODES
+from shared.core.api.permissions import LICENCE_USERS
 from shared.core.api.schema import ErrorSerializer
 from shared.core.errors import ApplicationError, ForbiddenError, NotFoundError
 
@@ -115,6 +116,7 @@ class RecordedRefusalsMixin:
 
 
 class ShareQueryApi(RecordedRefusalsMixin, APIView):
+    permission_classes = LICENCE_USERS
     access_operation = Operation.QUERY
 
     @extend_schema(

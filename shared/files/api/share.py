@@ -17,6 +17,7 @@ from shared.access.api.views import RecordedRefusalsMixin
 from shared.access.models import AccessRecord
 from shared.accounts.requests import AuthenticatedRequest
 from shared.core.api.parsers import MultiPartParser
+from shared.core.api.permissions import LICENCE_USERS
 from shared.core.api.schema import ErrorSerializer
 from shared.core.errors import ApplicationError, ForbiddenError, NotFoundError, PermanentError
 from shared.domain.status import UNRELEASED
@@ -40,6 +41,7 @@ Operation = AccessRecord.Operation
 
 
 class ShareVerifyApi(RecordedRefusalsMixin, APIView):
+    permission_classes = LICENCE_USERS
     access_operation = Operation.VERIFY
 
     @extend_schema(
@@ -78,6 +80,7 @@ class ShareVerifyApi(RecordedRefusalsMixin, APIView):
 
 
 class ShareVerifyFileApi(RecordedRefusalsMixin, APIView):
+    permission_classes = LICENCE_USERS
     access_operation = Operation.VERIFY
     parser_classes = [MultiPartParser]
 
@@ -125,6 +128,7 @@ class ShareVerifyFileApi(RecordedRefusalsMixin, APIView):
 
 
 class CopyListApi(RecordedRefusalsMixin, APIView):
+    permission_classes = LICENCE_USERS
     access_operation = Operation.COPY
 
     @extend_schema(
@@ -164,6 +168,7 @@ class CopyListApi(RecordedRefusalsMixin, APIView):
 
 
 class CopyDetailApi(RecordedRefusalsMixin, APIView):
+    permission_classes = LICENCE_USERS
     access_operation = Operation.COPY
 
     @extend_schema(responses={200: CopySerializer, 404: ErrorSerializer}, summary="加注件信息")
@@ -172,6 +177,7 @@ class CopyDetailApi(RecordedRefusalsMixin, APIView):
 
 
 class CopyFileApi(RecordedRefusalsMixin, APIView):
+    permission_classes = LICENCE_USERS
     access_operation = Operation.DOWNLOAD
     renderer_classes = [JSONRenderer, PdfRenderer]
 

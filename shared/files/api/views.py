@@ -22,6 +22,7 @@ from shared.access.api.views import RecordedRefusalsMixin
 from shared.access.models import AccessRecord
 from shared.accounts.requests import AuthenticatedRequest, authenticated
 from shared.core.api.parsers import MultiPartParser
+from shared.core.api.permissions import LICENCE_USERS
 from shared.core.api.schema import ErrorSerializer
 from shared.core.errors import NotFoundError, PermanentError
 from shared.crypto.qr import qr_png
@@ -56,6 +57,7 @@ Operation = AccessRecord.Operation
 
 
 class LicenseFilePdfApi(RecordedRefusalsMixin, APIView):
+    permission_classes = LICENCE_USERS
     access_operation = Operation.DOWNLOAD
     renderer_classes = [JSONRenderer, PdfRenderer]
 
@@ -76,6 +78,7 @@ class LicenseFilePdfApi(RecordedRefusalsMixin, APIView):
 
 
 class LicenseFileOfdApi(RecordedRefusalsMixin, APIView):
+    permission_classes = LICENCE_USERS
     access_operation = Operation.DOWNLOAD
     renderer_classes = [JSONRenderer, OfdRenderer]
 
@@ -106,6 +109,7 @@ class LicenseFileOfdApi(RecordedRefusalsMixin, APIView):
 
 
 class LicenseQrPngApi(RecordedRefusalsMixin, APIView):
+    permission_classes = LICENCE_USERS
     access_operation = Operation.DOWNLOAD
     renderer_classes = [JSONRenderer, PngRenderer]
 
@@ -132,6 +136,7 @@ def _fresh_qr(lic: License, identifier: str) -> documents.QrToken:
 
 
 class LicenseQrTokenApi(RecordedRefusalsMixin, APIView):
+    permission_classes = LICENCE_USERS
     access_operation = Operation.DOWNLOAD
 
     @extend_schema(
@@ -153,6 +158,7 @@ class LicenseQrTokenApi(RecordedRefusalsMixin, APIView):
 
 
 class LicenseArchiveApi(RecordedRefusalsMixin, APIView):
+    permission_classes = LICENCE_USERS
     access_operation = Operation.DOWNLOAD
     renderer_classes = [JSONRenderer, ZipRenderer]
 
@@ -232,6 +238,7 @@ class StatusListApi(APIView):
 
 
 class LicenseFileListApi(generics.ListAPIView):
+    permission_classes = LICENCE_USERS
     serializer_class = LicenseFileSerializer
     filterset_fields = ["state", "variant"]
 
@@ -242,6 +249,8 @@ class LicenseFileListApi(generics.ListAPIView):
 
 
 class LicenseFileRetryApi(APIView):
+    permission_classes = LICENCE_USERS
+
     @extend_schema(
         request=None,
         responses={200: LicenseFileSerializer, 404: ErrorSerializer},
@@ -255,6 +264,7 @@ class LicenseFileRetryApi(APIView):
 
 
 class LegacyIssueApi(APIView):
+    permission_classes = LICENCE_USERS
     parser_classes = [MultiPartParser]
 
     @extend_schema(

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from shared.accounts.requests import AuthenticatedRequest, authenticated
+from shared.core.api.permissions import LICENCE_USERS
 from shared.core.api.schema import ErrorSerializer
 from shared.core.errors import NotFoundError
 from shared.core.holder_codes import holder_code_digest
@@ -52,6 +53,7 @@ class LicenseFilterSet(django_filters.FilterSet):
 
 
 class LicenseListApi(generics.ListAPIView):
+    permission_classes = LICENCE_USERS
     serializer_class = LicenseSerializer
     filterset_class = LicenseFilterSet
 
@@ -79,6 +81,8 @@ class LicenseListApi(generics.ListAPIView):
 
 
 class LicenseDetailApi(APIView):
+    permission_classes = LICENCE_USERS
+
     @extend_schema(responses=LicenseSerializer, summary="证照详情（可用任一版本的标识）")
     def get(self, request: AuthenticatedRequest, identifier: str) -> Response:
         lic = selectors.license_get(user=request.user, identifier=identifier)
@@ -86,6 +90,8 @@ class LicenseDetailApi(APIView):
 
 
 class LicenseVersionListApi(APIView):
+    permission_classes = LICENCE_USERS
+
     @extend_schema(responses=LicenseVersionSerializer(many=True), summary="证照版本")
     def get(self, request: AuthenticatedRequest, identifier: str) -> Response:
         lic = selectors.license_get(user=request.user, identifier=identifier)
@@ -94,6 +100,8 @@ class LicenseVersionListApi(APIView):
 
 
 class LicenseEventListApi(APIView):
+    permission_classes = LICENCE_USERS
+
     @extend_schema(responses=LicenseEventSerializer(many=True), summary="证照事件")
     def get(self, request: AuthenticatedRequest, identifier: str) -> Response:
         lic = selectors.license_get(user=request.user, identifier=identifier)
@@ -102,6 +110,8 @@ class LicenseEventListApi(APIView):
 
 
 class LicenseActionApi(APIView):
+    permission_classes = LICENCE_USERS
+
     @extend_schema(
         request=LicenseActionSerializer,
         # 409: illegal transition, pledge state or `expected_version` conflict.
@@ -128,6 +138,7 @@ class LicenseActionApi(APIView):
 
 
 class BatchListApi(generics.ListAPIView):
+    permission_classes = LICENCE_USERS
     serializer_class = BatchSerializer
 
     def get_queryset(self):
@@ -153,6 +164,8 @@ class BatchListApi(generics.ListAPIView):
 
 
 class BatchDetailApi(APIView):
+    permission_classes = LICENCE_USERS
+
     @extend_schema(
         responses=BatchSerializer,
         parameters=[OpenApiParameter("batch_id", OpenApiTypes.UUID, OpenApiParameter.PATH)],

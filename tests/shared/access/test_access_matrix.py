@@ -53,6 +53,7 @@ ROLES = [
     "library_admin",
     "consumer_granted",
     "issuer",
+    "supervisor",
 ]
 
 
@@ -64,34 +65,34 @@ def row(*statuses):
     return dict(zip(ROLES, statuses, strict=True))
 
 
-#         anon hold oiss nogr omat ocit olib admn cons issr
+#         anon hold oiss nogr omat ocit olib admn cons issr supv
 MATRIX = {
-    "query": row(401, 403, 403, 403, 403, 403, 401, 403, 200, 403),
-    "log": row(401, 200, 200, 200, 200, 200, 401, 200, 200, 200),
-    "log_export": row(401, 200, 200, 200, 200, 200, 401, 200, 200, 200),
-    "proof": row(401, 404, 404, 404, 404, 404, 401, 200, 200, 200),
-    "checkpoint": row(401, 403, 200, 200, 200, 200, 401, 200, 200, 200),
-    "verify": row(401, 403, 403, 403, 403, 403, 401, 200, 403, 403),
-    "grants": row(401, 200, 200, 200, 200, 200, 401, 200, 200, 200),
-    "grant_create": row(401, 403, 403, 403, 403, 403, 401, 201, 403, 403),
-    "grant_revoke": row(401, 403, 403, 403, 403, 403, 401, 200, 403, 403),
-    "bulk_list": row(401, 200, 200, 200, 200, 200, 401, 200, 200, 200),
-    "bulk_create": row(401, 403, 403, 201, 201, 403, 401, 403, 201, 403),
-    "bulk_detail": row(401, 404, 404, 404, 404, 404, 401, 200, 200, 200),
-    "bulk_approve": row(401, 403, 404, 404, 404, 404, 401, 404, 403, 200),
-    "bulk_download": row(401, 404, 404, 404, 404, 404, 401, 404, 409, 404),
+    "query": row(401, 403, 403, 403, 403, 403, 401, 403, 200, 403, 403),
+    "log": row(401, 200, 200, 200, 200, 200, 401, 200, 200, 200, 200),
+    "log_export": row(401, 200, 200, 200, 200, 200, 401, 200, 200, 200, 200),
+    "proof": row(401, 404, 404, 404, 404, 404, 401, 200, 200, 200, 404),
+    "checkpoint": row(401, 403, 200, 200, 200, 200, 401, 200, 200, 200, 200),
+    "verify": row(401, 403, 403, 403, 403, 403, 401, 200, 403, 403, 403),
+    "grants": row(401, 200, 200, 200, 200, 200, 401, 200, 200, 200, 200),
+    "grant_create": row(401, 403, 403, 403, 403, 403, 401, 201, 403, 403, 403),
+    "grant_revoke": row(401, 403, 403, 403, 403, 403, 401, 200, 403, 403, 403),
+    "bulk_list": row(401, 200, 200, 200, 200, 200, 401, 200, 200, 200, 403),
+    "bulk_create": row(401, 403, 403, 201, 201, 403, 401, 403, 201, 403, 403),
+    "bulk_detail": row(401, 404, 404, 404, 404, 404, 401, 200, 200, 200, 403),
+    "bulk_approve": row(401, 403, 404, 404, 404, 404, 401, 404, 403, 200, 403),
+    "bulk_download": row(401, 404, 404, 404, 404, 404, 401, 404, 409, 404, 403),
     # the files app: purpose-bound sharing (the holder's session POSTs carry no CSRF token)
-    "share_verify": row(401, 403, 403, 403, 403, 403, 401, 200, 200, 200),
-    "share_verify_file": row(401, 403, 403, 403, 403, 403, 401, 200, 200, 200),
-    "copy_create": row(401, 403, 403, 403, 403, 403, 401, 403, 201, 201),
-    "copy_detail": row(401, 404, 404, 404, 404, 404, 401, 200, 200, 404),
-    "copy_file": row(401, 404, 404, 404, 404, 404, 401, 200, 200, 404),
+    "share_verify": row(401, 403, 403, 403, 403, 403, 401, 200, 200, 200, 403),
+    "share_verify_file": row(401, 403, 403, 403, 403, 403, 401, 200, 200, 200, 403),
+    "copy_create": row(401, 403, 403, 403, 403, 403, 401, 403, 201, 201, 403),
+    "copy_detail": row(401, 404, 404, 404, 404, 404, 401, 200, 200, 404, 403),
+    "copy_file": row(401, 404, 404, 404, 404, 404, 401, 200, 200, 404, 403),
     # the files app: per-licence files (issuer and library administrator; consumers use copies)
-    "file_pdf": row(401, 404, 404, 404, 404, 404, 401, 200, 404, 200),
-    "file_ofd": row(401, 404, 404, 404, 404, 404, 401, OFD, 404, OFD),
-    "qr_png": row(401, 404, 404, 404, 404, 404, 401, 200, 404, 200),
-    "qr_token": row(401, 403, 404, 404, 404, 404, 401, 201, 404, 201),
-    "archive_zip": row(401, 404, 404, 404, 404, 404, 401, 200, 404, 200),
+    "file_pdf": row(401, 404, 404, 404, 404, 404, 401, 200, 404, 200, 403),
+    "file_ofd": row(401, 404, 404, 404, 404, 404, 401, OFD, 404, OFD, 403),
+    "qr_png": row(401, 404, 404, 404, 404, 404, 401, 200, 404, 200, 403),
+    "qr_token": row(401, 403, 404, 404, 404, 404, 401, 201, 404, 201, 403),
+    "archive_zip": row(401, 404, 404, 404, 404, 404, 401, 200, 404, 200, 403),
     # anyone may
     "verify_page": row(*[200] * len(ROLES)),
     "public_verify": row(*[200] * len(ROLES)),
@@ -99,8 +100,8 @@ MATRIX = {
     "status_list": row(*[200] * len(ROLES)),
     "holder_share_open": row(*[200] * len(ROLES)),
     # the holder portal (server-rendered): the signed-in holder, or the sign-in page
-    "holder_home": row(302, 200, 302, 302, 302, 302, 302, 302, 302, 302),
-    "holder_accesses": row(302, 200, 302, 302, 302, 302, 302, 302, 302, 302),
+    "holder_home": row(302, 200, 302, 302, 302, 302, 302, 302, 302, 302, 302),
+    "holder_accesses": row(302, 200, 302, 302, 302, 302, 302, 302, 302, 302, 302),
 }
 # Who may see the licence's identifier in a 2xx answer.
 SEES_LICENCE = {
@@ -184,6 +185,7 @@ def world(
         "library_admin": library_admin,
         "consumer_granted": consumer_user,
         "issuer": issuer_user,
+        "supervisor": make_user("supervisor_1", None, role="supervisor"),
     }
     # Who each refusal must name in the log: (username, agency code).
     who = {
