@@ -81,7 +81,10 @@ def test_a_request_names_only_fields_the_type_has(consumer, granted, lic):
 
 
 def test_the_reason_is_required_and_clean(consumer, granted, lic):
-    for reason, code in (("   ", "validation_error"), ("请核实\u202e更正", "text.invalid_character")):
+    for reason, code in (
+        ("   ", "validation_error"),
+        ("请核实\u202e更正", "text.invalid_character"),
+    ):
         response = consumer.post(
             "/api/v1/reviews/", body(lic.identifier, reason=reason), format="json"
         )
