@@ -31,6 +31,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from shared.access.models import Grant
 from shared.accounts import services as accounts
 from shared.calendars import services as calendars
 from shared.domain.status import Action
@@ -38,6 +39,7 @@ from shared.inspections.services import inspection_submit
 from shared.licenses import batches, issuing
 from shared.licenses import services as licenses
 from shared.licenses.validation import Holder
+from shared.reviews.services import review_create
 from tests.support import SURFACE_SCHEMA, make_agency, make_type, make_uscc, make_user
 
 pytestmark = pytest.mark.django_db
@@ -141,6 +143,27 @@ HOLDER = {
 SURFACE = {"经营者名称": "郑州豫中食品有限公司", "经营项目": "预包装食品销售"}
 
 
+def _review(consumer_agency, consumer, license_type, lic):
+    """An open review request of the consumer (with a grant for the type), with an attachment."""
+    Grant.objects.create(
+        agency=consumer_agency,
+        license_type=license_type,
+        matter_code="M0001",
+        tier=Grant.Tier.CITY,
+        valid_from=timezone.localdate(),
+    )
+    review = review_create(
+        actor=consumer,
+        identifier=lic.identifier,
+        reason="经营项目与营业执照不一致",
+        fields=["经营项目"],
+        matter_code="M0001",
+        use_cause="办理食品经营许可变更，核验原证",
+        attachments=[("证明.pdf", b"%PDF-1.7\n%%EOF\n")],
+    )
+    return review, review.attachments.get()
+
+
 def _seed() -> dict[str, dict[str, str]]:
     """Agencies, users with tokens, types in every state and licences in several; returns each
     role's headers and fills `TARGETS`."""
@@ -217,6 +240,8 @@ def _seed() -> dict[str, dict[str, str]]:
         files=[("report.pdf", b"%PDF-1.7\n%%EOF\n")],
     )
 
+    dispute, attachment = _review(consumer_agency, users["consumer"], plain, valid)
+
     TARGETS.clear()
     TARGETS.update(
         {
@@ -243,6 +268,8 @@ def _seed() -> dict[str, dict[str, str]]:
             "inspection_id": [str(inspection.pk)],
             "token_id": token_ids,
             "day": [override.day.isoformat()],
+            "review_id": [str(dispute.pk)],
+            "attachment_id": [attachment.pk],
         }
     )
     return headers

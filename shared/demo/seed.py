@@ -27,6 +27,7 @@ from shared.demo.access import seed_access_demo
 from shared.demo.console import seed_console_demo
 from shared.demo.inspections import seed_inspections_demo
 from shared.demo.supervision import supervisor_credentials
+from shared.demo.reviews import seed_reviews_demo
 from shared.domain.status import Action
 from shared.licenses.issuing import license_issue
 from shared.licenses.models import License
@@ -222,6 +223,7 @@ def seed_demo() -> dict[str, Any]:
         password=DEMO_PASSWORD,
         prefix=prefix,
     )
+    seed_reviews_demo(consumer=staff["zwzx"], access=access)  # review requests (issue #12)
     return {
         "library": {
             "tier": library_tier(),

@@ -54,7 +54,9 @@ def review_remind(
     today = timezone.localdate(at)
     if review.overdue or today > review.deadline:
         raise ConflictError(
-            "review.reminder_not_due", "复核申请已逾期，不再提醒", {"deadline": str(review.deadline)}
+            "review.reminder_not_due",
+            "复核申请已逾期，不再提醒",
+            {"deadline": str(review.deadline)},
         )
     days_left, _ = (calendar or workday_calendar()).workdays_between(today, review.deadline)
     ordinal = reminder_due(days_left=days_left)

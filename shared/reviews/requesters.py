@@ -116,11 +116,12 @@ def licence_for_agency(
         operation=Operation.REVIEW,
     )
     lic = _licence_by_identifier(identifier)
-    granted = lic is not None and (
-        grants_active(
-            agency=user.agency,  # type: ignore[misc]  # an agency requester has one
-            matter_code=matter_code.strip(),
-            license_type=lic.license_type,
+    agency = user.agency
+    granted = (
+        lic is not None
+        and agency is not None
+        and grants_active(
+            agency=agency, matter_code=matter_code.strip(), license_type=lic.license_type
         ).exists()
     )
     if lic is None or not granted:

@@ -59,7 +59,9 @@ METADATA_FIELDS = {
 }
 
 
-def review_deadline(*, received_at: datetime, calendar: WorkdayCalendar | None = None) -> WorkdayResult:
+def review_deadline(
+    *, received_at: datetime, calendar: WorkdayCalendar | None = None
+) -> WorkdayResult:
     """The answer is due by the end of the fifth working day after the day received (local
     time); make-up working days count, the operator's overrides apply."""
     day = timezone.localdate(received_at)
@@ -172,9 +174,7 @@ def review_create(
     lic = _licence_for(
         requester, identifier=identifier, matter_code=matter_code, use_cause=use_cause
     )
-    reason = check_reason(
-        reason, field="reason", label="申请理由", required=True, limit=REASON_MAX
-    )
+    reason = check_reason(reason, field="reason", label="申请理由", required=True, limit=REASON_MAX)
     names = check_fields(lic.license_type, list(fields))
     files = check_attachments(list(attachments))
     License.objects.select_for_update().filter(pk=lic.pk).first()
@@ -240,9 +240,7 @@ def check_open(review: ReviewRequest) -> None:
         )
 
 
-def _corrected(
-    review: ReviewRequest, *, actor: User, reason: str, amend: dict[str, Any]
-) -> str:
+def _corrected(review: ReviewRequest, *, actor: User, reason: str, amend: dict[str, Any]) -> str:
     """Amend the licence through its normal lifecycle (new version, event, outbox row)."""
     lic, _ = license_act(
         actor=actor,
@@ -288,8 +286,8 @@ def review_answer(
     reason = check_reason(
         reason, field="reason", label="答复说明", required=required, limit=ANSWER_REASON_MAX
     )
-    amend = {"surface": surface, "holder_name": holder_name}
-    amend = {k: v for k, v in amend.items() if v is not None}
+    given: dict[str, Any] = {"surface": surface, "holder_name": holder_name}
+    amend = {k: v for k, v in given.items() if v is not None}
     if valid_to_given:
         amend |= {"valid_to": valid_to, "valid_to_given": True}
     if outcome == State.CORRECTED:

@@ -9,7 +9,9 @@ class ReviewCreateSerializer(serializers.Serializer):
     reason = serializers.CharField(
         max_length=REASON_MAX, help_text=f"申请理由（必填，不超过 {REASON_MAX} 字）"
     )
-    fields = serializers.ListField(
+    # The API's name (DESIGN §8); it shadows `Serializer.fields` only in the class body,
+    # which DRF's metaclass takes the declared field out of.
+    fields = serializers.ListField(  # type: ignore[assignment]
         child=serializers.CharField(max_length=64),
         required=False,
         default=list,
@@ -88,7 +90,7 @@ class ReviewSerializer(serializers.ModelSerializer):
     issuer_code = serializers.CharField(source="issuer.code", read_only=True)
     issuer_name = serializers.CharField(source="issuer.name", read_only=True)
     state_label = serializers.CharField(source="get_state_display", read_only=True)
-    fields = serializers.ListField(child=serializers.CharField(), read_only=True)
+    fields = serializers.ListField(child=serializers.CharField(), read_only=True)  # type: ignore[assignment]  # as above
     attachments = ReviewAttachmentSerializer(many=True, read_only=True)
     reminders = ReviewReminderSerializer(many=True, read_only=True)
 

@@ -12,7 +12,9 @@ def uploaded_files(files: list[Any], *, field: str = "attachments") -> list[tupl
     limit = attachments.max_bytes()
     read = []
     for upload in files:
-        name = str(getattr(upload, "name", "") or "附件")[:100]
+        # Shown to others and stored as text: nothing invisible, no NUL (PostgreSQL).
+        name = "".join(c for c in str(getattr(upload, "name", "")) if c.isprintable())[:100]
+        name = name.strip() or "附件"
         if (upload.size or 0) > limit:
             raise PermanentError(
                 "attachment.too_large",

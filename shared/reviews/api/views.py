@@ -181,7 +181,9 @@ class ReviewAttachmentApi(APIView):
         ],
         summary="下载复核申请附件（仅签发单位与申请人）",
     )
-    def get(self, request: AuthenticatedRequest, review_id: str, attachment_id: str) -> HttpResponse:
+    def get(
+        self, request: AuthenticatedRequest, review_id: str, attachment_id: str
+    ) -> HttpResponse:
         attachment = selectors.attachment_get(
             user=request.user, review_id=review_id, attachment_id=attachment_id
         )
@@ -189,7 +191,7 @@ class ReviewAttachmentApi(APIView):
             attachment.content_type, "jpg"
         )
         return binary_response(
-            bytes(attachment.content),
+            bytes(attachment.content or b""),
             attachment.content_type,
             f"review-{attachment.review_id}-{attachment.pk}.{extension}",
             cache="no-store",
@@ -207,4 +209,6 @@ class ReviewOverdueApi(APIView):
         rows = [
             {"issuer_code": code, "issuer_name": row["name"], **row} for code, row in counts.items()
         ]
-        return Response(OverdueCountSerializer(sorted(rows, key=lambda r: r["issuer_code"]), many=True).data)
+        return Response(
+            OverdueCountSerializer(sorted(rows, key=lambda r: r["issuer_code"]), many=True).data
+        )

@@ -219,7 +219,9 @@ def _new_licence_events(client, issue_payload, count):
                 lic = License.objects.get(identifier=response.json()["identifier"])
                 payload = license_payload(lic, lic.events.get(seq=1), new_version=True)
                 payload["license"]["library_code"] = ZZ
-                captured.append({"kind": "license.event", "key": license_key(lic), "payload": payload})
+                captured.append(
+                    {"kind": "license.event", "key": license_key(lic), "payload": payload}
+                )
             raise _Rollback
     except _Rollback:
         pass

@@ -81,7 +81,10 @@ def test_a_request_names_only_fields_the_type_has(consumer, granted, lic):
 
 
 def test_the_reason_is_required_and_clean(consumer, granted, lic):
-    for reason, code in (("   ", "validation_error"), ("请核实\u202e更正", "text.invalid_character")):
+    for reason, code in (
+        ("   ", "validation_error"),
+        ("请核实\u202e更正", "text.invalid_character"),
+    ):
         response = consumer.post(
             "/api/v1/reviews/", body(lic.identifier, reason=reason), format="json"
         )
@@ -247,3 +250,12 @@ def test_an_older_version_may_be_disputed(consumer, granted, lic, issuer_user):
     response = consumer.post("/api/v1/reviews/", body(first), format="json")
     assert response.status_code == 201
     assert response.json()["identifier"] == first
+
+
+def test_an_attachment_name_is_stored_without_invisible_characters(consumer, granted, lic):
+    pdf = SimpleUploadedFile("证\u202e明\u200b.pdf", PDF, content_type="application/pdf")
+    response = consumer.post(
+        "/api/v1/reviews/", {**body(lic.identifier), "attachments": [pdf]}, format="multipart"
+    )
+    assert response.status_code == 201, response.json()
+    assert [a["name"] for a in response.json()["attachments"]] == ["证明.pdf"]
