@@ -26,8 +26,8 @@ from shared.demo import data
 from shared.demo.access import seed_access_demo
 from shared.demo.console import seed_console_demo
 from shared.demo.inspections import seed_inspections_demo
-from shared.demo.supervision import supervisor_credentials
 from shared.demo.reviews import seed_reviews_demo
+from shared.demo.supervision import supervisor_credentials
 from shared.domain.status import Action
 from shared.licenses.issuing import license_issue
 from shared.licenses.models import License
