@@ -36,11 +36,11 @@ BY_LABELS: dict[str, str] = {
 }
 # filter parameter → (counter column, what a value looks like)
 FILTERS: dict[str, tuple[str, re.Pattern[str]]] = {
-    "city": ("library_code", re.compile(r"\d{6}")),
+    "city": ("library_code", re.compile(r"[0-9]{6}")),
     "agency": ("agency_code", re.compile(r"[0-9A-Z]{1,18}")),
     "type": ("type_code", re.compile(r"[0-9A-Z]{1,21}")),
 }
-MONTH = re.compile(r"(\d{4})-(\d{2})")
+MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
