@@ -46,7 +46,7 @@ COUNTER_COLUMNS = (
     "consumer_code",
     "matter_code",
 )
-UPSERT_CHUNK = 500  # rows per statement: 4,000 parameters, well inside SQLite's limit
+UPSERT_CHUNK = 500  # rows per SQLite statement: 4,000 parameters, well inside its limit
 MAX_GAPS = 10000  # gap ranges kept per source; beyond, the oldest are given up (and logged)
 
 
@@ -222,12 +222,25 @@ def counters_add(counts: Tally[CounterKey]) -> None:
     columns = ", ".join(connection.ops.quote_name(c) for c in (*COUNTER_COLUMNS, "count"))
     conflict = ", ".join(connection.ops.quote_name(c) for c in COUNTER_COLUMNS)
     count = connection.ops.quote_name("count")
-    group = "(" + ", ".join(["%s"] * (len(COUNTER_COLUMNS) + 1)) + ")"
+    upsert = f"ON CONFLICT ({conflict}) DO UPDATE SET {count} = {table}.{count} + excluded.{count}"
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # one array a column: eight parameters, however many rows (the driver would
+            # otherwise parse a statement of thousands of placeholders on every call)
+            arrays = [
+                list(column) for column in zip(*(key + (n,) for key, n in items), strict=True)
+            ]
+            types = ["date", *["text"] * (len(COUNTER_COLUMNS) - 1), "bigint"]
+            unnest = ", ".join(f"%s::{t}[]" for t in types)
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({unnest}) {upsert}",  # noqa: S608 - model names only
+                arrays,
+            )
+            return
+        group = "(" + ", ".join(["%s"] * (len(COUNTER_COLUMNS) + 1)) + ")"
         for start in range(0, len(items), UPSERT_CHUNK):
             chunk = items[start : start + UPSERT_CHUNK]
             cursor.execute(
-                f"INSERT INTO {table} ({columns}) VALUES {', '.join([group] * len(chunk))} "  # noqa: S608 - model names only
-                f"ON CONFLICT ({conflict}) DO UPDATE SET {count} = {table}.{count} + excluded.{count}",
+                f"INSERT INTO {table} ({columns}) VALUES {', '.join([group] * len(chunk))} {upsert}",  # noqa: S608 - model names only
                 [value for key, n in chunk for value in (*key, n)],
             )

@@ -134,7 +134,10 @@ def statistics_report(*, user: User, query: ReportQuery) -> Report:
     by_key: dict[str, dict[str, int]] = {}
     totals = dict.fromkeys(metrics, 0)
     for key, metric, total in found:
-        by_key.setdefault(key, dict.fromkeys(metrics, 0))[metric] += total
+        row = by_key.get(key)
+        if row is None:
+            row = by_key[key] = dict.fromkeys(metrics, 0)
+        row[metric] += total
         totals[metric] += total
     names = _names(query.by, list(by_key))
     return Report(

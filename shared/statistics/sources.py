@@ -12,16 +12,15 @@ The review and inspection models come from `shared.reviews` and `shared.inspecti
 
 from __future__ import annotations
 
-import functools
 from collections import Counter as Tally
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime
 from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.db.models import Model, Q, QuerySet
+from django.db.models import DateField, Model, Q, QuerySet
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
@@ -45,19 +44,14 @@ def month_of(moment: datetime | date) -> date:
     """The first day of the month `moment` falls in, in the library's zone (Asia/Shanghai):
     an event at 2026-11-30T23:30+08:00 is November's."""
     if isinstance(moment, datetime):
-        return _month_of_moment(moment, timezone.get_default_timezone())
+        moment = timezone.localtime(moment, timezone.get_default_timezone()).date()
     return moment.replace(day=1)
 
 
-@functools.lru_cache(maxsize=512)
-def _month_of_moment(moment: datetime, zone: tzinfo) -> date:
-    # The appended sources hand over months already truncated: a handful of distinct values
-    # per batch, so the conversion runs a few times rather than once per row.
-    return timezone.localtime(moment, zone).date().replace(day=1)
-
-
 def _truncated_month(field: str) -> TruncMonth:
-    return TruncMonth(field, tzinfo=timezone.get_default_timezone())
+    """The month of `field`, truncated by the database in the library's zone, as a date (no
+    conversion per row in Python)."""
+    return TruncMonth(field, tzinfo=timezone.get_default_timezone(), output_field=DateField())
 
 
 def counts_library(library_code: str) -> bool:
@@ -117,7 +111,7 @@ class LicenseEventSource(KeyedSource):
         counts: Tally[CounterKey] = Tally()
         for _, month, action, library, agency, type_code in rows:
             if counts_library(library):
-                counts[(month_of(month), library, agency, type_code, action, "", "")] += 1
+                counts[(month, library, agency, type_code, action, "", "")] += 1
         return counts
 
 
@@ -169,7 +163,7 @@ class AccessSource(KeyedSource):
                 continue
             metric = "access_refused" if outcome == refused else operation
             # the licence's library where one was found, else the library asked
-            key = (month_of(month), source or library, issuer, type_code, metric, consumer, matter)
+            key = (month, source or library, issuer, type_code, metric, consumer, matter)
             counts[key] += 1
         return counts
 
@@ -190,7 +184,7 @@ class ArrivalSource(KeyedSource):
             if not counts_library(library):
                 continue
             type_code = key.split(".", 1)[0]  # the key is type_code.issuer_code.serial
-            base = (month_of(month), library, issuer, type_code)
+            base = (month, library, issuer, type_code)
             counts[(*base, "arrival", "", "")] += 1
             if late:
                 counts[(*base, "arrival_late", "", "")] += 1
