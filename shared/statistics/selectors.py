@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from django.db.models import Max, Q, Sum
+from django.db import connection
+from django.db.models import BigIntegerField, Max, Q, QuerySet, Sum
+from django.db.models.functions import Cast
 
 from shared.accounts.models import Agency, User
 from shared.catalog.models import LicenseType
@@ -125,10 +127,18 @@ def statistics_report(*, user: User, query: ReportQuery) -> Report:
         counters = counters.filter(**{FILTERS[name][0]: value})
     column = BY_COLUMNS[query.by]
     grouped = (
-        counters.order_by().values_list(column, "metric").annotate(total=Sum("count")).order_by()
+        counters.order_by()
+        .values_list(column, "metric")
+        .annotate(total=Cast(Sum("count"), BigIntegerField()))
+        .order_by()
     )
+    # Tens of thousands of (key, metric) sums for a province: read as plain tuples, without
+    # the ORM's per-row conversions (a third of the time otherwise).
+    sql, params = grouped.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found: list[tuple[str, str, int]] = cursor.fetchall()
     metrics = all_metrics()
-    found = [(key, metric, int(total)) for key, metric, total in grouped]
     # a metric counted by older code (an action since renamed) is still shown, by its code
     metrics |= {metric: metric for _, metric, _ in found if metric not in metrics}
     by_key: dict[str, dict[str, int]] = {}
@@ -157,11 +167,9 @@ def _names(by: str, keys: list[str]) -> dict[str, str]:
     if by == "city":
         names |= {PROVINCE_CODE: PROVINCE_NAME, **CITIES}
     elif by in ("agency", "consumer"):
-        names |= dict(Agency.objects.filter(code__in=keys).values_list("code", "name"))
+        names |= _looked_up(Agency.objects.all(), "code", keys)
     elif by == "type":
-        names |= dict(
-            LicenseType.objects.filter(type_code__in=keys).values_list("type_code", "name")
-        )
+        names |= _looked_up(LicenseType.objects.all(), "type_code", keys)
     else:
         wanted = set(keys)
         for matters in LicenseType.objects.values_list("related_matters", flat=True):
@@ -169,3 +177,12 @@ def _names(by: str, keys: list[str]) -> dict[str, str]:
                 if isinstance(matter, dict) and matter.get("code") in wanted:
                     names.setdefault(str(matter["code"]), str(matter.get("name", "")))
     return names
+
+
+def _looked_up(rows: QuerySet[Any], field: str, keys: list[str]) -> dict[str, str]:
+    """`field` → name of the rows with those keys: by key for a few, the whole (small) table
+    for many (a list of thousands of parameters costs more to send than the table)."""
+    if len(keys) <= 200:
+        rows = rows.filter(**{f"{field}__in": keys})
+    wanted = set(keys)
+    return {key: name for key, name in rows.values_list(field, "name") if key in wanted}
