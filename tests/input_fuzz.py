@@ -136,6 +136,8 @@ def plausible() -> dict:
         "mode": "online",
         "use_cause": "办理食品经营许可变更，核验原证",
         "reason": "核查需要",
+        "outcome": "rejected",
+        "fields": ["经营项目"],
         "name": "令牌",
         "holder_name": "郑州豫中食品有限公司",
         "pledgee": "中原银行",

@@ -31,11 +31,13 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from shared.access.models import Grant
 from shared.accounts import services as accounts
 from shared.domain.status import Action
 from shared.licenses import batches, issuing
 from shared.licenses import services as licenses
 from shared.licenses.validation import Holder
+from shared.reviews.services import review_create
 from tests.support import SURFACE_SCHEMA, make_agency, make_type, make_uscc, make_user
 
 pytestmark = pytest.mark.django_db
@@ -139,6 +141,27 @@ HOLDER = {
 SURFACE = {"经营者名称": "郑州豫中食品有限公司", "经营项目": "预包装食品销售"}
 
 
+def _review(consumer_agency, consumer, license_type, lic):
+    """An open review request of the consumer (with a grant for the type), with an attachment."""
+    Grant.objects.create(
+        agency=consumer_agency,
+        license_type=license_type,
+        matter_code="M0001",
+        tier=Grant.Tier.CITY,
+        valid_from=timezone.localdate(),
+    )
+    review = review_create(
+        actor=consumer,
+        identifier=lic.identifier,
+        reason="经营项目与营业执照不一致",
+        fields=["经营项目"],
+        matter_code="M0001",
+        use_cause="办理食品经营许可变更，核验原证",
+        attachments=[("证明.pdf", b"%PDF-1.7\n%%EOF\n")],
+    )
+    return review, review.attachments.get()
+
+
 def _seed() -> dict[str, dict[str, str]]:
     """Agencies, users with tokens, types in every state and licences in several; returns each
     role's headers and fills `TARGETS`."""
@@ -200,6 +223,8 @@ def _seed() -> dict[str, dict[str, str]]:
         actor=issuer, mode="bulk", items=[{"type_code": plain.type_code, "number": "PL1"}]
     )
 
+    dispute, attachment = _review(consumer_agency, users["consumer"], plain, valid)
+
     TARGETS.clear()
     TARGETS.update(
         {
@@ -224,6 +249,8 @@ def _seed() -> dict[str, dict[str, str]]:
             "username": ["issuer_1", "issuer_2", "issuer_admin", "consumer_1", "admin"],
             "batch_id": [str(batch.pk)],
             "token_id": token_ids,
+            "review_id": [str(dispute.pk)],
+            "attachment_id": [attachment.pk],
         }
     )
     return headers

@@ -69,6 +69,7 @@ class AccessRecord(models.Model):
         LOG_READ = "log_read", "查阅用证记录"
         GRANT = "grant", "用证授权管理"
         HOLDER_VIEW = "holder_view", "持证人查看"
+        REVIEW = "review", "复核申请"
 
     class Outcome(models.TextChoices):
         ALLOWED = "allowed", "已提供"

@@ -261,6 +261,11 @@ CELERY_BEAT_SCHEDULE["access-checkpoint"] = {
 }
 CELERY_BEAT_SCHEDULE["access-purge"] = {"task": "access.purge_expired", "schedule": 86400}
 CELERY_BEAT_SCHEDULE["access-bulk-sweep"] = {"task": "access.bulk_sweep", "schedule": 300}
+# review requests (art. 24): reminders at 2 and 1 working days left, overdue flagged once.
+CELERY_BEAT_SCHEDULE["reviews-sweep"] = {
+    "task": "reviews.sweep",
+    "schedule": env_int("REVIEWS_SWEEP_SECONDS", 3600),
+}
 
 # federation (DESIGN §6): exchange keys, adapter, delivery and reconciliation schedule.
 FEDERATION_HUB_CODE = "410000"

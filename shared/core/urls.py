@@ -31,4 +31,5 @@ library_urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("shared.files.urls")),
     path("", include("shared.access.urls")),
+    path("", include("shared.reviews.urls")),
 ]

@@ -24,6 +24,7 @@ from shared.conf.divisions import CITIES, PROVINCE_NAME
 from shared.core.tier import is_hub, library_tier
 from shared.demo import data
 from shared.demo.access import seed_access_demo
+from shared.demo.reviews import seed_reviews_demo
 from shared.domain.status import Action
 from shared.licenses.issuing import license_issue
 from shared.licenses.models import License
@@ -219,6 +220,7 @@ def seed_demo() -> dict[str, Any]:
         password=DEMO_PASSWORD,
         prefix=prefix,
     )
+    seed_reviews_demo(consumer=staff["zwzx"], access=access)  # review requests (issue #12)
     return {
         "library": {
             "tier": library_tier(),
