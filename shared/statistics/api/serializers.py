@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 class MetricSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="指标代码，如 issue、renew、query、review_late")
-    label = serializers.CharField(help_text="指标名称")
+    name = serializers.CharField(help_text="指标名称")
 
 
 class ReportRowSerializer(serializers.Serializer):

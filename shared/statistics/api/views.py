@@ -56,7 +56,7 @@ def report_body(report: selectors.Report, filters: dict[str, str]) -> dict[str, 
         "scope": report.scope,
         "library_code": settings.LIBRARY_CODE,
         "filters": filters,
-        "metrics": [{"code": c, "label": label} for c, label in report.metrics.items()],
+        "metrics": [{"code": c, "name": label} for c, label in report.metrics.items()],
         "rows": [{"key": r.key, "name": r.name, "metrics": r.metrics} for r in report.rows],
         "totals": report.totals,
         "rolled_up_at": (
