@@ -34,6 +34,7 @@ from schemathesis.specs.openapi.checks import (
 from shared.access.models import Grant
 from shared.accounts import services as accounts
 from shared.domain.status import Action
+from shared.inspections.services import inspection_submit
 from shared.licenses import batches, issuing
 from shared.licenses import services as licenses
 from shared.licenses.validation import Holder
@@ -222,6 +223,20 @@ def _seed() -> dict[str, dict[str, str]]:
     batch = batches.batch_create(
         actor=issuer, mode="bulk", items=[{"type_code": plain.type_code, "number": "PL1"}]
     )
+    # 网络年检 (#12): a type whose window is the whole year, and a submission to decide.
+    yearly = make_type(
+        issuer,
+        seq=5,
+        requires_review=False,
+        annual_inspection=True,
+        inspection_window_start="01-01",
+        inspection_window_end="12-31",
+    )
+    inspection = inspection_submit(
+        actor=issuer,
+        identifier=_issue(issuer, yearly, "NJ1").identifier,
+        files=[("report.pdf", b"%PDF-1.7\n%%EOF\n")],
+    )
 
     dispute, attachment = _review(consumer_agency, users["consumer"], plain, valid)
 
@@ -248,6 +263,7 @@ def _seed() -> dict[str, dict[str, str]]:
             "matter_code": ["M0001"],
             "username": ["issuer_1", "issuer_2", "issuer_admin", "consumer_1", "admin"],
             "batch_id": [str(batch.pk)],
+            "inspection_id": [str(inspection.pk)],
             "token_id": token_ids,
             "review_id": [str(dispute.pk)],
             "attachment_id": [attachment.pk],

@@ -50,6 +50,15 @@ class LicenseType(models.Model):
     template = models.JSONField("证照底图与版式", default=dict, blank=True)
     qr_validity_days = models.PositiveIntegerField("二维码有效期（天）", default=30)
     annual_inspection = models.BooleanField("需要年检", default=False)
+    # The yearly window of the online annual inspection (网络年检, art. 26), "MM-DD" each end,
+    # within one calendar year; required when `annual_inspection` (shared.catalog.inspection).
+    # A database default too: rows inserted by SQL (bench) leave them out.
+    inspection_window_start = models.CharField(
+        "年检开始日期（MM-DD）", max_length=5, blank=True, default="", db_default=""
+    )
+    inspection_window_end = models.CharField(
+        "年检截止日期（MM-DD）", max_length=5, blank=True, default="", db_default=""
+    )
     requires_review = models.BooleanField("签发前需审核", default=False)
     state = models.CharField("状态", max_length=10, choices=State.choices, default=State.DRAFT)
     description = models.TextField("说明", blank=True)

@@ -10,7 +10,9 @@ from shared.catalog.models import LicenseType
 from shared.catalog.signals import license_type_changed
 from shared.catalog.surface import check_schema
 from shared.core.errors import ConflictError, ForbiddenError, PermanentError
+from shared.domain.errors import DomainError
 from shared.domain.identifiers import validate_type_code
+from shared.domain.windows import parse_window
 
 # Fields that may change after publication: they do not alter what an issued licence means.
 PUBLISHED_EDITABLE = frozenset({"description", "qr_validity_days", "related_matters", "template"})
@@ -29,6 +31,8 @@ EDITABLE = frozenset(
         "template",
         "qr_validity_days",
         "annual_inspection",
+        "inspection_window_start",
+        "inspection_window_end",
         "requires_review",
         "description",
     }
@@ -52,6 +56,29 @@ def _check_validity(min_days: int | None, max_days: int | None) -> None:
         raise PermanentError("catalog.validity_range", "最短有效期不能大于最长有效期")
 
 
+def _check_inspection(annual: bool, start: str, end: str) -> None:
+    """A type that requires annual inspection names its window; one that does not names none
+    (it would mean nothing)."""
+    if not annual:
+        if start or end:
+            raise PermanentError(
+                "catalog.inspection_window",
+                "未要求年检的证照类型不能设置年检时段",
+                {"field": "inspection_window_start" if start else "inspection_window_end"},
+            )
+        return
+    if not start or not end:
+        raise PermanentError(
+            "catalog.inspection_window",
+            "需要年检的证照类型必须设置年检时段（开始与截止日期，MM-DD）",
+            {"field": "inspection_window_end" if start else "inspection_window_start"},
+        )
+    try:
+        parse_window(start, end)
+    except DomainError as exc:
+        raise PermanentError(exc.code, exc.message, exc.detail) from exc
+
+
 @transaction.atomic
 def license_type_create(*, actor: User, type_code: str, **fields: Any) -> LicenseType:
     """Register a catalogue entry (draft) owned by the actor's issuing agency."""
@@ -60,6 +87,11 @@ def license_type_create(*, actor: User, type_code: str, **fields: Any) -> Licens
     schema = fields.get("surface_schema") or {"type": "object", "properties": {}}
     check_schema(schema)
     _check_validity(fields.get("validity_min_days"), fields.get("validity_max_days"))
+    _check_inspection(
+        bool(fields.get("annual_inspection")),
+        fields.get("inspection_window_start", ""),
+        fields.get("inspection_window_end", ""),
+    )
     data = {k: v for k, v in fields.items() if k in EDITABLE}
     data["surface_schema"] = schema
     data.setdefault("definer_code", code[:18])
@@ -91,6 +123,11 @@ def license_type_update(*, actor: User, license_type: LicenseType, **fields: Any
     _check_validity(
         fields.get("validity_min_days", license_type.validity_min_days),
         fields.get("validity_max_days", license_type.validity_max_days),
+    )
+    _check_inspection(
+        fields.get("annual_inspection", license_type.annual_inspection),
+        fields.get("inspection_window_start", license_type.inspection_window_start),
+        fields.get("inspection_window_end", license_type.inspection_window_end),
     )
     for key, value in fields.items():
         if key in EDITABLE:

@@ -169,6 +169,13 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# 网络年检 (art. 26): once a day, suspend the licences whose inspection window closed without an
+# approved inspection (shared.inspections.suspension; both tiers issue, so both run it).
+CELERY_BEAT_SCHEDULE["inspections-close-window"] = {
+    "task": "inspections.close_window",
+    "schedule": env_int("INSPECTION_SWEEP_SECONDS", 86400),
+}
+
 BATCH_MAX_ITEMS = env_int("BATCH_MAX_ITEMS", 5000)
 # A request body may be this large: a full bulk upload (BATCH_MAX_ITEMS rows of about a
 # kilobyte each) or an envelope of whole-licence repairs must fit; Django's default is 2.5 MB.

@@ -32,4 +32,5 @@ library_urlpatterns = [
     path("", include("shared.files.urls")),
     path("", include("shared.access.urls")),
     path("", include("shared.reviews.urls")),
+    path("", include("shared.inspections.urls")),
 ]

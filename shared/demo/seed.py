@@ -24,6 +24,7 @@ from shared.conf.divisions import CITIES, PROVINCE_NAME
 from shared.core.tier import is_hub, library_tier
 from shared.demo import data
 from shared.demo.access import seed_access_demo
+from shared.demo.inspections import seed_inspections_demo
 from shared.demo.reviews import seed_reviews_demo
 from shared.domain.status import Action
 from shared.licenses.issuing import license_issue
@@ -241,6 +242,9 @@ def seed_demo() -> dict[str, Any]:
             "grants": access["grants"],
         },
         "holder": access["holder"],
+        "inspections": seed_inspections_demo(
+            issuer=staff["scj"], reviewer=reviewers["scj"], holder=access["holder"]
+        ),
         "admin": {"token": _token_for(admin), "username": admin.username},
         "agency_admin": {
             "token": _token_for(agency_admin),

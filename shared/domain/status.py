@@ -63,6 +63,9 @@ class Action(StrEnum):
     pledge = "pledge"
     release = "release"
     expire = "expire"
+    # 网络年检 (art. 26): the issuer approved the year's inspection. The state does not change
+    # (a licence suspended for a missed inspection resumes by a separate `resume` event).
+    inspect = "inspect"
 
 
 ACTION_LABELS: dict[Action, str] = {
@@ -79,6 +82,7 @@ ACTION_LABELS: dict[Action, str] = {
     Action.pledge: "质押",
     Action.release: "解除质押",
     Action.expire: "到期",
+    Action.inspect: "年检通过",
 }
 
 
@@ -151,6 +155,7 @@ TRANSITIONS: Mapping[Action, Transition] = MappingProxyType(
                 Action.release, {Status.valid}, None, requires_pledged=True, sets_pledged=False
             ),
             _transition(Action.expire, {Status.valid}, Status.expired),
+            _transition(Action.inspect, {Status.valid, Status.suspended}, None),
         ]
     )
 )

@@ -27,7 +27,7 @@ from shared.catalog.models import LicenseType
 from shared.core.errors import PermanentError
 from shared.federation import ownership
 from shared.federation.models import QuarantinedRecord
-from shared.federation.snapshots import TYPE_FIELDS
+from shared.federation.snapshots import TYPE_FIELDS, TYPE_FIELDS_ADDED
 from shared.licenses import codec
 from shared.licenses.models import License, LicenseEvent, LicenseVersion
 
@@ -78,7 +78,11 @@ def apply_type(payload: dict[str, Any], *, sender: str) -> None:
             "证照类型代码已由其他签发单位登记",
             {"type_code": snap["type_code"]},
         )
-    fields = {k: snap[k] for k in TYPE_FIELDS if k != "type_code"}
+    fields = {
+        k: snap.get(k, TYPE_FIELDS_ADDED[k]) if k in TYPE_FIELDS_ADDED else snap[k]
+        for k in TYPE_FIELDS
+        if k != "type_code"
+    }
     fields["published_at"] = _dt(snap.get("published_at"))
     fields["retired_at"] = _dt(snap.get("retired_at"))
     LicenseType.objects.update_or_create(

@@ -49,10 +49,16 @@ TYPE_FIELDS = (
     "template",
     "qr_validity_days",
     "annual_inspection",
+    "inspection_window_start",
+    "inspection_window_end",
     "requires_review",
     "state",
     "description",
 )
+
+
+# Type fields added after schema 1, with what a snapshot without them (an older peer's) means.
+TYPE_FIELDS_ADDED: dict[str, Any] = {"inspection_window_start": "", "inspection_window_end": ""}
 
 
 def type_snapshot(license_type: LicenseType) -> dict[str, Any]:

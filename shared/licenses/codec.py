@@ -54,7 +54,11 @@ class Column:
     - ``stored``: the table columns behind an attribute that is not one (the holder code is a
       property over its ciphertext and lookup digest);
     - ``content``: part of a version's content: copied from the licence when a version is
-      written, and covered by the content digest.
+      written, and covered by the content digest;
+    - ``optional``: added to schema 1 after it was pinned: written only when it holds a value
+      and read as null when absent, so a snapshot without it (an older peer's, or a licence
+      that never had it) is byte-identical to what schema 1 wrote, and either age reads the
+      other's.
     """
 
     name: str
@@ -65,6 +69,7 @@ class Column:
     stored: tuple[str, ...] = ()
     content: bool = False
     shown: Shown = Shown.ISSUER
+    optional: bool = False
 
 
 def _col(name: str, kind: Kind = Kind.VALUE, **flags: Any) -> Column:
@@ -102,6 +107,8 @@ LICENSE: tuple[Column, ...] = (
     _col("content_digest", shown=_ALL),
     _col("library_code", shown=_ALL),
     _col("last_event_seq", shown=Shown.NOBODY),
+    # The latest year of annual inspection (网络年检, art. 26) the issuer approved.
+    _col("inspected_year", optional=True),
 )
 
 # An immutable version, in snapshot order.
@@ -157,6 +164,8 @@ def _put(column: Column, row: Any, into: dict[str, Any]) -> None:
         value = getattr(row, column.name)
     else:
         value = _iso(getattr(row, column.name))
+    if column.optional and value is None:
+        return
     if column.holder:
         into.setdefault("holder", {})[column.holder] = value
     else:
@@ -213,14 +222,17 @@ class _Plan:
     would cost it more than the hand-written reads did."""
 
     plain: tuple[str, ...]  # as they are
+    optional: tuple[str, ...]  # as they are, null when absent
     held: tuple[tuple[str, str], ...]  # (attribute, key) inside "holder"
     parsed: tuple[tuple[str, Callable[[Any], Any]], ...]  # (attribute, parser)
 
 
 def _plan(columns: tuple[Column, ...]) -> _Plan:
     received = [c for c in columns if c.received and not c.key]
+    plain = [c for c in received if c.kind is Kind.VALUE and not c.holder]
     return _Plan(
-        plain=tuple(c.name for c in received if c.kind is Kind.VALUE and not c.holder),
+        plain=tuple(c.name for c in plain if not c.optional),
+        optional=tuple(c.name for c in plain if c.optional),
         held=tuple((c.name, c.holder) for c in received if c.holder),
         parsed=tuple((c.name, _PARSE[c.kind]) for c in received if c.kind is not Kind.VALUE),
     )
@@ -231,6 +243,8 @@ _LICENSE_PLAN, _VERSION_PLAN, _EVENT_PLAN = _plan(LICENSE), _plan(VERSION), _pla
 
 def _load(plan: _Plan, snap: dict[str, Any]) -> dict[str, Any]:
     row = {name: snap[name] for name in plan.plain}
+    for name in plan.optional:
+        row[name] = snap.get(name)
     if plan.held:
         held = snap["holder"]
         for name, key in plan.held:

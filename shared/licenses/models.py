@@ -59,6 +59,9 @@ class License(models.Model):
     content_digest = models.CharField("内容摘要（SM3）", max_length=64)
     library_code = models.CharField("所属证照库", max_length=6)
     last_event_seq = models.PositiveIntegerField(default=0)
+    # Set only by the `inspect` action (shared.inspections approves a year): the latest year
+    # whose annual inspection passed; null = never inspected.
+    inspected_year = models.PositiveSmallIntegerField("最近年检年度", null=True, blank=True)
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
     )

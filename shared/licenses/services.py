@@ -67,11 +67,16 @@ def license_act(
     holder_name: str | None = None,
     pledgee: str = "",
     until: date | None = None,
+    year: int | None = None,
+    event_data: dict[str, Any] | None = None,
 ) -> tuple[License, LicenseEvent]:
     """Apply one lifecycle action (DESIGN §4) to the licence and record its event.
 
-    `actor=None` is the system (expiry by the clock). Renew and amend write a new version whose
-    identifier carries the next version number; the old version stays readable, superseded.
+    `actor=None` is the system (expiry by the clock, suspension for a missed inspection).
+    Renew and amend write a new version whose identifier carries the next version number; the
+    old version stays readable, superseded. `inspect` records `year` on the licence (its
+    `inspected_year` never goes back) and in the event. `event_data`: what the caller adds to
+    the event's data, e.g. why the system suspends (`{"cause": "inspection", "year": 2026}`).
     """
     if action not in TRANSITIONS:
         raise PermanentError("license.action_unknown", "不支持的证照操作", {"action": str(action)})
@@ -80,7 +85,7 @@ def license_act(
     reason = _check_act(lic, actor=actor, action=action, reason=reason, expected=expected_version)
     from_status = lic.status
     outcome = apply_action(status=Status(lic.status), pledged=lic.pledged, action=action)
-    data: dict[str, Any] = {}
+    data: dict[str, Any] = dict(event_data or {})
     previous_identifier = lic.identifier
     if outcome.new_version:
         _prepare_new_version(
@@ -95,6 +100,8 @@ def license_act(
         data["previous_identifier"] = previous_identifier
     if action in {Action.pledge, Action.release}:
         _set_pledge(lic, action=action, pledgee=pledgee, until=until, data=data)
+    if action == Action.inspect:
+        _set_inspected(lic, year=year, data=data)
     if action == Action.approve:
         lic.reviewed_by = actor
     lic.status = outcome.status.value
@@ -150,6 +157,14 @@ def _set_pledge(
     check_date(until, field="until", label="质押期限")
     lic.pledgee, lic.pledge_until = pledgee.strip(), until
     data.update({"pledgee": lic.pledgee, "until": until.isoformat()})
+
+
+def _set_inspected(lic: License, *, year: int | None, data: dict[str, Any]) -> None:
+    """Record an approved annual inspection (网络年检) of `year`."""
+    if year is None or not 2000 <= year <= 2199:
+        raise PermanentError("inspect.year", "年检年度无效", {"field": "year"})
+    lic.inspected_year = max(lic.inspected_year or 0, year)
+    data["year"] = year
 
 
 def _prepare_new_version(

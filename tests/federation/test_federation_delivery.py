@@ -55,7 +55,8 @@ def test_issue_and_lifecycle_reach_the_hub_and_reconcile_clean(make_federation):
     # the seeded sample licences and catalogue travel first
     seeded = node.count("library_code = '410100' AND status NOT IN ('pending', 'returned')")
     wait_until(lambda: hub.count("library_code = '410100'") == seeded, message="seed arrives")
-    assert hub.sql("SELECT count(*) FROM catalog_licensetype")[0][0] == 5 + 5
+    # five demo types and the annual inspection demo's (#12) at each library
+    assert hub.sql("SELECT count(*) FROM catalog_licensetype")[0][0] == 6 + 6
     # when a licence is issued and suspended at the node
     body = issue_body(creds, fields, 1)
     created = requests.post(

@@ -28,6 +28,8 @@ class LicenseTypeSerializer(serializers.ModelSerializer):
             "template",
             "qr_validity_days",
             "annual_inspection",
+            "inspection_window_start",
+            "inspection_window_end",
             "description",
             "published_at",
             "retired_at",
@@ -60,6 +62,18 @@ class _TypeFields(serializers.Serializer):
     template = serializers.JSONField(required=False)
     qr_validity_days = serializers.IntegerField(min_value=1, max_value=3650, required=False)
     annual_inspection = serializers.BooleanField(required=False)
+    inspection_window_start = serializers.CharField(
+        max_length=5,
+        required=False,
+        allow_blank=True,
+        help_text="年检开始日期（MM-DD，如 01-01）；需要年检时必填，发布后不可修改",
+    )
+    inspection_window_end = serializers.CharField(
+        max_length=5,
+        required=False,
+        allow_blank=True,
+        help_text="年检截止日期（MM-DD，如 06-30，含当日）；须晚于开始日期，不跨年",
+    )
     requires_review = serializers.BooleanField(required=False)
     description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 

@@ -30,8 +30,9 @@ from shared.licenses.api.serializers import (
 from shared.licenses.models import Batch, License
 from shared.licenses.validation import Holder
 
-# Actions a person may call over the API; `expire` belongs to the clock.
-API_ACTIONS = [a.value for a in TRANSITIONS if a != Action.expire]
+# Actions a person may call over the API; `expire` belongs to the clock, `inspect` to the
+# annual inspection workflow (`/api/v1/inspections/{id}/approve/`).
+API_ACTIONS = [a.value for a in TRANSITIONS if a not in (Action.expire, Action.inspect)]
 
 
 class LicenseFilterSet(django_filters.FilterSet):

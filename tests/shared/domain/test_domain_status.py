@@ -44,6 +44,7 @@ cancel     -        -        cancelled  cancelled  -        -        -          
 pledge     -        -        valid/p    -          -        -        -          -
 release    -        -        P          -          -        -        -          -
 expire     -        -        expired    -          -        -        -          -
+inspect    -        -        valid      suspended  -        -        -          -
 """
 
 PLEDGED = """
@@ -60,6 +61,7 @@ cancel     -        -        P          P          -        -        -          
 pledge     -        -        P          -          -        -        -          -
 release    -        -        valid/u    -          -        -        -          -
 expire     -        -        expired    -          -        -        -          -
+inspect    -        -        valid      suspended  -        -        -          -
 """
 
 
@@ -151,6 +153,7 @@ def test_allowed_actions_for_a_valid_unpledged_licence() -> None:
         Action.cancel,
         Action.pledge,
         Action.expire,
+        Action.inspect,
     ]
 
 
@@ -223,4 +226,5 @@ def test_enum_values_and_labels() -> None:
         Action.pledge: "质押",
         Action.release: "解除质押",
         Action.expire: "到期",
+        Action.inspect: "年检通过",
     }

@@ -157,6 +157,23 @@ def test_a_snapshot_reads_back_to_the_columns_it_was_written_from():
     assert event_fields["data"] == {"pledgee": "中原银行", "actor": "zhang"}
 
 
+def test_the_inspected_year_travels_only_when_set_and_reads_back_as_null_when_absent():
+    """Added to schema 1 after it was pinned (`Column.optional`): a licence never inspected
+    writes exactly the pinned snapshot, an older peer's snapshot reads as never inspected."""
+    # given
+    lic, _, _ = _rows()
+    plain = license_snapshot(lic)
+    # when
+    lic.inspected_year = 2026
+    inspected = license_snapshot(lic)
+    # then
+    assert "inspected_year" not in plain
+    assert codec.license_fields(plain)["inspected_year"] is None
+    assert list(inspected)[-1] == "inspected_year" and inspected["inspected_year"] == 2026
+    assert {k: v for k, v in inspected.items() if k != "inspected_year"} == plain
+    assert codec.license_fields(inspected)["inspected_year"] == 2026
+
+
 def test_bulk_repair_overwrites_the_stored_columns_a_snapshot_carries():
     assert bulk_apply.REPAIRED_COLUMNS == [
         "identifier",
@@ -183,6 +200,7 @@ def test_bulk_repair_overwrites_the_stored_columns_a_snapshot_carries():
         "content_digest",
         "library_code",
         "last_event_seq",
+        "inspected_year",
         "updated_at",
     ]
 
@@ -197,6 +215,7 @@ def test_the_api_shows_the_fields_it_showed_before_the_codec():
         *("matter_code", "surface", "mode", "case_completed_at", "sync_deadline"),
         *("sync_deadline_provisional", "content_digest", "library_code", "allowed_actions"),
         *("file", "created_at", "updated_at"),
+        "inspected_year",  # 网络年检 (issue #12): the issuer sees the year last inspected
     }
     assert set(SharedLicenseSerializer.Meta.fields) == {
         *("identifier", "version", "status", "status_label", "pledged", "type_code"),
