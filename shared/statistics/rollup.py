@@ -32,6 +32,7 @@ from shared.statistics.sources import (
     CounterKey,
     KeyedSource,
     MutableSource,
+    counts_library,
     source_names,
 )
 
@@ -183,8 +184,10 @@ def mutable_batch(
     counts: Tally[CounterKey] = Tally()
     masks: dict[str, int] = {}
     for row, object_id in zip(rows, ids, strict=True):
-        mask = known.get(object_id, 0)
         library, agency, type_code, consumer, matter = source.dimensions(row)
+        if not counts_library(library):
+            continue
+        mask = known.get(object_id, 0)
         for fact in source.facts(row):
             if mask & fact.bit:
                 continue

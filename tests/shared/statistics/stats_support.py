@@ -84,3 +84,40 @@ def direct_arrivals():
 
 def event_metrics():
     return set(LicenseEvent.objects.values_list("action", flat=True).distinct())
+
+
+def direct_reviews():
+    """The review facts counted straight from the requests: received in the month received,
+    answered (how, on time or late) in the month answered, overdue in the deadline's month."""
+    from shared.reviews.models import ReviewRequest
+
+    found = Tally()
+    for r in ReviewRequest.objects.select_related("issuer", "license_type"):
+        dims = (r.library_code, r.issuer.code, r.license_type.type_code)
+        tail = (r.requester_agency_code, r.matter_code)
+        found[(month(r.received_at), *dims, "review_received", *tail)] += 1
+        if r.state != "open":
+            answered = month(r.answered_at)
+            found[(answered, *dims, f"review_{r.state}", *tail)] += 1
+            found[
+                (answered, *dims, "review_late" if r.answered_late else "review_on_time", *tail)
+            ] += 1
+        if r.overdue:
+            found[(r.deadline.replace(day=1), *dims, "review_overdue", *tail)] += 1
+    return dict(found)
+
+
+def direct_inspections():
+    from shared.inspections.models import Inspection
+
+    found = Tally()
+    for i in Inspection.objects.select_related("issuer", "license_type"):
+        dims = (i.library_code, i.issuer.code, i.license_type.type_code)
+        found[(month(i.submitted_at), *dims, "inspection_submitted", "", "")] += 1
+        if i.state == "approved":
+            found[(month(i.decided_at), *dims, "inspection_approved", "", "")] += 1
+            if i.late:
+                found[(month(i.decided_at), *dims, "inspection_late", "", "")] += 1
+        elif i.state == "refused":
+            found[(month(i.decided_at), *dims, "inspection_refused", "", "")] += 1
+    return dict(found)

@@ -111,7 +111,7 @@ def test_a_second_run_adds_nothing_and_a_later_one_only_what_is_new(
     # when: run again
     read = statistics_rollup()
     # then
-    assert read == {"license_event": 0, "access": 0, "arrival": 0}
+    assert read == {"license_event": 0, "access": 0, "arrival": 0, "review": 0, "inspection": 0}
     assert counters() == first
     # when: more happens, and the rollup runs twice
     (ident,) = issued(1, prefix="NEW")
@@ -175,7 +175,13 @@ def test_the_command_and_the_beat_task_run_the_rollup(issued, capsys, settings):
     call_command("statistics", "status")
     assert "license_event\tat=" in capsys.readouterr().out
     issued(1, prefix="B")
-    assert tasks.rollup() == {"license_event": 1, "access": 0, "arrival": 0}
+    assert tasks.rollup() == {
+        "license_event": 1,
+        "access": 0,
+        "arrival": 0,
+        "review": 0,
+        "inspection": 0,
+    }
     entry = settings.CELERY_BEAT_SCHEDULE["statistics-rollup"]
     assert (entry["task"], entry["schedule"]) == ("statistics.rollup", 60)
     assert sum(counters().values()) == 3
