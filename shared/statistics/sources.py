@@ -86,10 +86,13 @@ class KeyedSource:
 
     def rows_in(self, ranges: list[tuple[int, int]]) -> list[tuple[Any, ...]]:
         """The rows whose keys fall in any of `ranges` (inclusive), found since they were missed."""
-        where = Q()
-        for low, high in ranges:
-            where |= Q(**{f"{self.key}__range": (low, high)})
-        return list(self.rows().filter(where).order_by(self.key))
+        found: list[tuple[Any, ...]] = []
+        for start in range(0, len(ranges), 200):  # a statement of a bounded size
+            where = Q()
+            for low, high in ranges[start : start + 200]:
+                where |= Q(**{f"{self.key}__range": (low, high)})
+            found += self.rows().filter(where).order_by(self.key)
+        return found
 
 
 class LicenseEventSource(KeyedSource):
