@@ -284,7 +284,7 @@ def phase_naive_and_rollup(events: int) -> dict:
         naive = naive_report(month)
         naive_ms.append((time.perf_counter() - t0) * 1000)
     t0 = time.perf_counter()
-    read = statistics_rollup(sources=["license_event"], batch_size=5000)["license_event"]
+    read = statistics_rollup(sources=["license_event"])["license_event"]
     rollup_s = time.perf_counter() - t0
     rolled = {
         (c.library_code, c.agency_code, c.type_code, c.metric): c.count

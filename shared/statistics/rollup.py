@@ -48,13 +48,14 @@ COUNTER_COLUMNS = (
     "matter_code",
 )
 UPSERT_CHUNK = 500  # rows per SQLite statement: 4,000 parameters, well inside its limit
+MUTABLE_BATCH = 5000
 MAX_GAPS = 10000  # gap ranges kept per source; beyond, the oldest are given up (and logged)
 
 
 def statistics_rollup(
     *,
     sources: list[str] | None = None,
-    batch_size: int = 5000,
+    batch_size: int = 20000,
     budget_seconds: float | None = None,
 ) -> dict[str, int]:
     """Bring the counters up to date; returns the rows read per source. `budget_seconds`: stop
@@ -72,14 +73,16 @@ def statistics_rollup(
                 read[keyed.name] += got
                 if got < batch_size or _past(deadline):
                     break
+    # a mutable batch looks its rows' facts up by id: a list SQLite takes in one statement
+    mutable_size = min(batch_size, MUTABLE_BATCH)
     for mutable in MUTABLE_SOURCES:
         if mutable.name in wanted and mutable.model() is not None:
             read[mutable.name], cursor = 0, None
             while True:
                 # a run goes forward from its own cursor: the overlap is re-read once per run
-                got, cursor = mutable_batch(mutable, batch_size=batch_size, resume=cursor)
+                got, cursor = mutable_batch(mutable, batch_size=mutable_size, resume=cursor)
                 read[mutable.name] += got
-                if got < batch_size or _past(deadline):
+                if got < mutable_size or _past(deadline):
                     break
     return read
 

@@ -18,7 +18,7 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="action", required=True)
         run = sub.add_parser("rollup", help="把各数据来源自上次水位以来的新记录计入月度计数")
         run.add_argument("--source", action="append", default=None, help="只汇总该来源（可重复）")
-        run.add_argument("--batch-size", type=int, default=5000)
+        run.add_argument("--batch-size", type=int, default=20000)
         sub.add_parser("status", help="各数据来源的水位与最近一次汇总时间")
 
     def handle(self, *args, action: str, **options):
