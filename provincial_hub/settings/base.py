@@ -27,6 +27,8 @@ INSTALLED_APPS = [
     "provincial_hub.console",
     *INSTALLED_APPS[_shared_apps:],  # noqa: F405
 ]
+# The province's statistics count the licences of every city, not only its own.
+STATISTICS_ALL_LIBRARIES = True
 # A copy, not shared.conf.base's dict: one tier's entries never reach the other's.
 CELERY_BEAT_SCHEDULE = {
     **CELERY_BEAT_SCHEDULE,  # noqa: F405

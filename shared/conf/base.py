@@ -312,3 +312,17 @@ SILENCED_SYSTEM_CHECKS = ["models.W040", "models.W047"]
 # django-axes warns when the lockout leaves out the client address; it does so on purpose (per
 # account, not per address: see AXES_LOCKOUT_PARAMETERS above).
 SILENCED_SYSTEM_CHECKS += ["axes.W006"]
+
+# statistics (issue #12, art. 27, 31): monthly counters kept by a rollup every minute.
+# A city counts its own licences; the hub every library's (provincial_hub.settings).
+STATISTICS_ALL_LIBRARIES = False
+STATISTICS_ROLLUP_SECONDS = env_int("STATISTICS_ROLLUP_SECONDS", 60)
+# A licence event or arrival id stepped over (its transaction not committed yet) is looked for
+# again this long before it is taken for a rolled-back insert; review requests and inspections
+# are re-read this far behind their watermark.
+STATISTICS_GAP_SECONDS = env_int("STATISTICS_GAP_SECONDS", 600)
+STATISTICS_OVERLAP_SECONDS = env_int("STATISTICS_OVERLAP_SECONDS", 600)
+CELERY_BEAT_SCHEDULE["statistics-rollup"] = {
+    "task": "statistics.rollup",
+    "schedule": STATISTICS_ROLLUP_SECONDS,
+}
