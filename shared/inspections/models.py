@@ -83,6 +83,8 @@ class Inspection(models.Model):
         ]
         indexes = [
             models.Index(fields=["issuer", "state"], name="inspection_issuer_state_idx"),
+            # the statistics rollup reads changed rows in this order past its watermark
+            models.Index(fields=["updated_at", "id"], name="inspection_changed_idx"),
             models.Index(fields=["state", "submitted_at"], name="inspection_backlog_idx"),
         ]
 

@@ -90,6 +90,8 @@ class ReviewRequest(models.Model):
         indexes = [
             models.Index(fields=["issuer", "state"], name="reviews_issuer_state_idx"),
             models.Index(fields=["state", "deadline"], name="reviews_state_deadline_idx"),
+            # the statistics rollup reads changed rows in this order past its watermark
+            models.Index(fields=["updated_at", "id"], name="reviews_changed_idx"),
         ]
         constraints = [
             # One open request per requester and licence. The hub's mirror rows have no
