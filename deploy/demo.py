@@ -178,6 +178,8 @@ class Demo:
         env["FILES_PKI_AUTO_INIT"] = "0"  # setup runs `pki init`, as production must
         env["PYTHONUNBUFFERED"] = "1"
         env["FILES_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{lib['port']}"  # QR codes, status lists
+        # The landing page lists the demo accounts from here (never set in production).
+        env["DEMO_CREDENTIALS_FILE"] = str(self.var_root / "credentials" / f"{lib['name']}.json")
         env.update(self.secrets[lib["name"]])
         if lib["code"]:
             env["NODE_CODE"] = lib["code"]
@@ -651,12 +653,16 @@ def banner(libs: list[dict[str, str]], demo: Demo, seconds: float) -> str:
     else:
         broker = "Redis (REDIS_URL)"
     lines = [f"\n演示环境已启动 / the federation is running ({seconds:.1f} s, broker: {broker}):"]
+    # The landing page first: it says what each library is and where each role signs in.
+    first = libs[0]
+    lines.append(f"  首页 landing page: http://127.0.0.1:{first['port']}/   ({first['label']})")
+    lines += [f"      http://127.0.0.1:{lib['port']}/   ({lib['label']})" for lib in libs[1:]]
     for lib in libs:
         path = demo.var_root / "credentials" / f"{lib['name']}.json"
         creds = json.loads(path.read_text(encoding="utf-8"))
         lines += [
             f"  {lib['label']}",
-            f"      控制台 console http://127.0.0.1:{lib['port']}/    "
+            f"      控制台 console http://127.0.0.1:{lib['port']}/console/    "
             f"动态口令 code: python deploy/demo.py code {lib['name']} {creds['admin']['username']}",
             f"      http://127.0.0.1:{lib['port']}/api/docs/    凭据 credentials: {show(path)}",
             f"      签发单位 issuer   {creds['issuer']['token']}  ({creds['issuer']['username']})",

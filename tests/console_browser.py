@@ -55,8 +55,9 @@ def browser_page(chromium, live_server):
 
 
 def sign_in(page, username: str, code: str, password: str = "Secret-12345") -> None:
-    """Open the site's root, land on the console's sign-in page, sign in."""
+    """Open the site's root (the landing page), follow its link to the console's sign-in, sign in."""
     page.goto("/")
+    page.get_by_role("link", name="登录管理控制台").click()
     page.get_by_label("用户名").fill(username)
     page.get_by_label("密码", exact=True).fill(password)
     page.get_by_label("动态口令").fill(code)

@@ -207,6 +207,9 @@ CELERY_BEAT_SCHEDULE["files-retry-pending"] = {
     "task": "files.retry_pending",
     "schedule": env_int("FILES_SWEEP_SECONDS", 60),
 }
+# The demo's credentials file (deploy/demo.py sets it): the landing page at / lists the demo
+# accounts (names and roles) while it is set; production refuses to start with it.
+DEMO_CREDENTIALS_FILE = env("DEMO_CREDENTIALS_FILE", "")
 CRYPTO_SUITE = env("CRYPTO_SUITE", "gm")  # QR tokens, trust list, status lists: gm | intl
 FILES_ROOT = env("FILES_ROOT", "")  # default: VAR_DIR/files/<library code>
 FILES_KEY_PASSWORD = env("FILES_KEY_PASSWORD", "")  # encrypts seal keys at rest; default: derived

@@ -66,5 +66,7 @@ def check_production_settings(settings: dict) -> None:
                 f"{name} must be set to a random value of at least 32 characters, "
                 "not the SECRET_KEY"
             )
+    if settings.get("DEMO_CREDENTIALS_FILE"):
+        problems.append("DEMO_CREDENTIALS_FILE is the demo's (the landing page lists its accounts)")
     if problems:
         raise ImproperlyConfiguredError("; ".join(problems))

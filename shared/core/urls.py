@@ -2,7 +2,6 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from shared.core import views
@@ -35,7 +34,7 @@ library_urlpatterns = [
     path("", include("shared.access.urls")),
     path("", include("shared.reviews.urls")),
     path("", include("shared.inspections.urls")),
-    # The staff console (issue #15); the site's root opens it (its sign-in page, signed out).
+    # The staff console (issue #15); the site's root is the landing page (each role's sign-in).
     path("console/", include("shared.console.urls")),
-    path("", RedirectView.as_view(url="/console/", permanent=False), name="root"),
+    path("", include("shared.console.landing_urls")),
 ]

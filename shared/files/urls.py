@@ -7,9 +7,22 @@ older licences and typed by people. Django matches paths case-sensitively, hence
 
 from django.urls import path
 
-from shared.files import views
+from shared.files import holder_views, views
 
 urlpatterns = [
     path("v/<str:token>", views.verify_page, name="verify-page"),
     path("V/<str:token>", views.verify_page, name="verify-page-qr"),
+    # The holder portal's downloads of the holder's own licence files (issue #15).
+    path(
+        "holder/licences/<str:identifier>/file.pdf",
+        holder_views.holder_file,
+        {"kind": "pdf"},
+        name="holder-file-pdf",
+    ),
+    path(
+        "holder/licences/<str:identifier>/file.ofd",
+        holder_views.holder_file,
+        {"kind": "ofd"},
+        name="holder-file-ofd",
+    ),
 ]

@@ -115,10 +115,10 @@ def test_every_form_needs_its_csrf_token(issuer_user, license_type):
     assert License.objects.count() == 0
 
 
-def test_the_root_opens_the_console_and_the_other_paths_still_answer(db):
+def test_the_root_is_the_landing_page_and_the_other_paths_still_answer(db):
     client = Client()
     root = client.get("/")
-    assert root.status_code == 302 and root.url == "/console/"
+    assert root.status_code == 200 and 'href="/console/login/"' in root.content.decode()
     assert client.get("/console/").url.startswith("/console/login/")
     assert client.get("/console/login/").status_code == 200
     assert client.get("/api/v1/me/").status_code == 401
