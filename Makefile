@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install system demo test lint format clean
+.PHONY: install system demo test screenshots lint format clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,13 @@ test: install
 	$(PY) -m pytest tests/shared tests/node --ds=municipal_node.settings.test $(PYTEST_ARGS)
 	$(PY) -m pytest tests/hub --ds=provincial_hub.settings.test $(PYTEST_ARGS)
 	$(PY) -m pytest tests/federation --ds=municipal_node.settings.test $(PYTEST_ARGS)
+
+## PNGs of the main screens into docs/screenshots/ (a real Chromium against the test live
+## server, as the browser tests): landing, sign-in, dashboards, issue form, licence, holder portal.
+screenshots: install
+	$(PY) deploy/check_services.py
+	$(PY) -m pytest tests/screenshots/shoot_node.py --ds=municipal_node.settings.test -q $(PYTEST_ARGS)
+	$(PY) -m pytest tests/screenshots/shoot_hub.py --ds=provincial_hub.settings.test -q $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
