@@ -172,7 +172,11 @@ def console_sign_in(port: int, name: str, creds: dict, demo_dir: Path) -> None:
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     base = f"http://127.0.0.1:{port}"
-    form = opener.open(base + "/", timeout=10).read().decode()  # / → the sign-in page
+    landing = opener.open(base + "/", timeout=10).read().decode()  # the landing page
+    # the demo (and only the demo) lists its accounts there, never a password
+    assert "演示账户" in landing and username in landing, landing[-2000:]
+    assert creds["password"] not in landing
+    form = opener.open(base + "/console/login/", timeout=10).read().decode()
     csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
     body = urllib.parse.urlencode(
         {

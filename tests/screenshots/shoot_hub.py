@@ -5,7 +5,7 @@ import pytest
 from django.utils import timezone
 
 from shared.federation.models import InboundCursor
-from tests.console_browser import browser_page, chromium, nav, sign_in  # noqa: F401
+from tests.console_browser import nav, sign_in
 from tests.console_support import code_now, enrol
 from tests.screenshots.screens import DESKTOP, shoot
 

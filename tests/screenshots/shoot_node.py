@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from shared.access.portal import holder_create
 from shared.files import keystore
-from tests.console_browser import browser_page, chromium, nav, sign_in  # noqa: F401
+from tests.console_browser import sign_in
 from tests.console_support import code_now, enrol
 from tests.screenshots.screens import DESKTOP, PHONE, shoot
 from tests.shared.access.conftest import issue

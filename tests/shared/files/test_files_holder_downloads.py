@@ -10,8 +10,10 @@ from django_otp.oath import totp
 
 from shared.access.models import AccessRecord
 from shared.access.portal import holder_create
-from tests.shared.access.conftest import clean_access_log  # noqa: F401  # a clean log per test
-from tests.shared.access.conftest import issue
+from tests.shared.access.conftest import (
+    clean_access_log,  # noqa: F401  # a clean log per test
+    issue,
+)
 from tests.shared.files.files_support import render_pending
 from tests.support import make_uscc
 
@@ -83,9 +85,7 @@ def test_the_holder_downloads_the_ofd_of_their_licence(holder_client, licences):
     ).exists()
 
 
-def test_another_holders_licence_is_not_downloaded_and_nothing_is_recorded(
-    holder_client, licences
-):
+def test_another_holders_licence_is_not_downloaded_and_nothing_is_recorded(holder_client, licences):
     _, other = licences
     response = holder_client.get(f"/holder/licences/{other.identifier}/file.pdf", follow=True)
     assert response.redirect_chain[-1][0] == "/holder/"
