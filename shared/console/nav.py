@@ -48,6 +48,8 @@ SECTIONS: list[NavSection] = [
         items=(
             NavItem(label="证照目录", url_name="console-catalogue"),
             NavItem(label="证照查询", url_name="console-licences"),
+            # workspace part two (bulk upload)
+            NavItem(label="批量签发", url_name="console-bulk"),
             NavItem(label="复核申请"),
             NavItem(label="年检"),
         ),
