@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from shared.console.views import admin, auth, bulk, issuing, library, licences, using
+from shared.console.views import admin, auth, bulk, changes, issuing, library, licences, using
 
 urlpatterns = [
     path("", auth.console_home, name="console-home"),
@@ -50,4 +50,9 @@ urlpatterns = [
     path("bulk/<str:batch_id>/", bulk.batch_page, name="console-batch"),
     path("bulk/<str:batch_id>/status/", bulk.batch_status, name="console-batch-status"),
     path("bulk/<str:batch_id>/report/", bulk.batch_report, name="console-batch-report"),
+    path(
+        "licences/<str:identifier>/change/<str:action>/",
+        changes.licence_change,
+        name="console-licence-change",
+    ),
 ]
