@@ -46,6 +46,7 @@ urlpatterns = [
     # preview, copies and bulk analysis)
     path("bulk/", bulk.bulk_upload, name="console-bulk"),
     path("bulk/report/", bulk.bulk_upload_report, name="console-bulk-report"),
+    path("catalogue/<str:type_code>/preview.png", bulk.type_preview, name="console-type-preview"),
     path("bulk/template/<str:type_code>/", bulk.bulk_template, name="console-bulk-template"),
     path("bulk/<str:batch_id>/", bulk.batch_page, name="console-batch"),
     path("bulk/<str:batch_id>/status/", bulk.batch_status, name="console-batch-status"),

@@ -1,7 +1,7 @@
 """The issuing agency's bulk upload (issue #15 item 4): a CSV template per type, an upload
 turned into a batch by the batch service (as POST /api/v1/licenses/batches/), a page whose
 progress bar follows the batch (console/bulk.js polls the JSON status view), and the per-row
-error report to download, fix and upload again."""
+error report to download, fix and upload again; and the type's template preview image."""
 
 import uuid
 
@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from shared.accounts.requests import AuthenticatedHttpRequest
-from shared.console import bulk_file, roles
+from shared.console import bulk_file, preview, roles
 from shared.console.helpers import Refusal
 from shared.console.views.issuing import _own_types, _type_or_404
 from shared.licenses import batches, selectors
@@ -138,3 +138,16 @@ def batch_status(request: AuthenticatedHttpRequest, batch_id: str) -> JsonRespon
 def batch_report(request: AuthenticatedHttpRequest, batch_id: str) -> HttpResponse:
     batch = _batch(request, batch_id)
     return _csv(bulk_file.report_csv(_error_rows(batch)), f"batch-{batch.pk}-errors.csv")
+
+
+@roles.console_view(roles.issuer)
+def type_preview(request: AuthenticatedHttpRequest, type_code: str) -> HttpResponse:
+    """The type's page drawn with placeholder values, as a PNG (shared/console/preview.py)."""
+    license_type = _type_or_404(request, type_code)
+    try:
+        png = preview.preview_png(license_type)
+    except Refusal as exc:
+        return HttpResponse(exc.message, status=409, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(png, content_type="image/png")
+    response["Cache-Control"] = "private, max-age=300"
+    return response
