@@ -61,6 +61,9 @@ SECTIONS: list[NavSection] = [
             NavItem(label="用证查询", url_name="console-query"),
             NavItem(label="文件验证", url_name="console-verify-file"),
             NavItem(label="二维码验证", url_name="console-verify-qr"),
+            # workspace part two (copies, bulk analysis)
+            NavItem(label="加注件", url_name="console-copies"),
+            NavItem(label="批量分析", url_name="console-bulk-requests"),
         ),
     ),
     NavSection(

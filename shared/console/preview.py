@@ -9,6 +9,7 @@ the image is cached per type and version of its template and schema.
 
 import hashlib
 import json
+import shutil
 import subprocess
 from dataclasses import replace
 from datetime import timedelta
@@ -57,7 +58,9 @@ def _sample(license_type: LicenseType) -> tuple[License, LicenseVersion]:
         valid_from=today,
         valid_to=today + timedelta(days=days) if days else None,
         issue_date=today,
-        surface={k: _sample_value(k, v if isinstance(v, dict) else {}) for k, v in properties.items()},
+        surface={
+            k: _sample_value(k, v if isinstance(v, dict) else {}) for k, v in properties.items()
+        },
         version=1,
     )
     return lic, LicenseVersion(license=lic, **codec.version_content(lic))
@@ -74,8 +77,13 @@ def _key(license_type: LicenseType) -> str:
 
 
 def _to_png(pdf: bytes) -> bytes:
+    program = shutil.which("pdftoppm")  # poppler-utils, deploy/system-packages.sh
+    if program is None:
+        raise PermanentError(
+            "preview.pdftoppm", "本机未安装 pdftoppm（poppler-utils），无法生成模板预览"
+        )
     result = subprocess.run(  # noqa: S603  # a fixed program and arguments; the PDF on stdin
-        ["pdftoppm", "-png", "-r", str(DPI), "-singlefile", "-"],
+        [program, "-png", "-r", str(DPI), "-singlefile", "-"],
         input=pdf,
         capture_output=True,
         timeout=30,

@@ -2,7 +2,17 @@
 
 from django.urls import path
 
-from shared.console.views import admin, auth, bulk, changes, issuing, library, licences, using
+from shared.console.views import (
+    admin,
+    applying,
+    auth,
+    bulk,
+    changes,
+    issuing,
+    library,
+    licences,
+    using,
+)
 
 urlpatterns = [
     path("", auth.console_home, name="console-home"),
@@ -55,5 +65,13 @@ urlpatterns = [
         "licences/<str:identifier>/change/<str:action>/",
         changes.licence_change,
         name="console-licence-change",
+    ),
+    path("use/copies/", applying.copies, name="console-copies"),
+    path("use/copies/<str:copy_id>/pdf/", applying.copy_download, name="console-copy-download"),
+    path("use/bulk-requests/", applying.bulk_requests, name="console-bulk-requests"),
+    path(
+        "use/bulk-requests/<str:request_id>/download/",
+        applying.bulk_request_download,
+        name="console-bulk-request-download",
     ),
 ]

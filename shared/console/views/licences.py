@@ -13,8 +13,8 @@ from django.views.decorators.http import require_POST
 from shared.accounts.requests import AuthenticatedHttpRequest
 from shared.catalog.selectors import license_type_list
 from shared.console import roles
-from shared.console.views.changes import change_actions
 from shared.console.helpers import Refusal, paginate, qr_data_uri
+from shared.console.views.changes import change_actions
 from shared.core.errors import ApplicationError
 from shared.domain.status import ACTION_LABELS, Action, Status, allowed_actions
 from shared.files import documents

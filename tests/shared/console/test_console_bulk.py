@@ -28,7 +28,9 @@ def bulk_csv(rows: int, *, bad_surface=(), bad_date=()) -> bytes:
         start = "2026-02-30" if i in bad_date else today.isoformat()
         name = "" if i in bad_surface else f"批量企业{i}"
         end = (today + timedelta(days=365)).isoformat()
-        lines.append(f"PL{i:05d},批量企业{i},001,{code},{start},{end},{done},M0001,{name},食品销售,{i}")
+        lines.append(
+            f"PL{i:05d},批量企业{i},001,{code},{start},{end},{done},M0001,{name},食品销售,{i}"
+        )
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -84,9 +86,7 @@ def test_a_gb18030_file_from_excel_is_read(issuer_console, license_type):
     assert Batch.objects.get().total == 2
 
 
-def test_a_batch_reports_each_refused_row_by_line_field_and_message(
-    issuer_console, license_type
-):
+def test_a_batch_reports_each_refused_row_by_line_field_and_message(issuer_console, license_type):
     response = upload(issuer_console, license_type, bulk_csv(4, bad_surface={2}))
     assert response.status_code == 302
     batch = Batch.objects.get()

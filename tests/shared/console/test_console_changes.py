@@ -81,7 +81,9 @@ def test_amend_shows_a_surface_refusal_beside_its_field(issuer_console, lic):
 
 def test_pledge_then_release(issuer_console, lic):
     until = (timezone.localdate() + timedelta(days=90)).isoformat()
-    response = issuer_console.post(url(lic, "pledge"), {"pledgee": "中原银行郑州分行", "until": until})
+    response = issuer_console.post(
+        url(lic, "pledge"), {"pledgee": "中原银行郑州分行", "until": until}
+    )
     assert response.status_code == 302
     pledged = License.objects.get(pk=lic.pk)
     assert pledged.pledged and pledged.pledgee == "中原银行郑州分行"
@@ -91,7 +93,9 @@ def test_pledge_then_release(issuer_console, lic):
 
 
 def test_pledge_needs_a_pledgee_and_a_date_not_past(issuer_console, lic):
-    response = issuer_console.post(url(lic, "pledge"), {"pledgee": "中原银行", "until": "2000-01-01"})
+    response = issuer_console.post(
+        url(lic, "pledge"), {"pledgee": "中原银行", "until": "2000-01-01"}
+    )
     assert response.status_code == 400
     assert "质押期限必须是今天或以后的日期" in response.content.decode()
     response = issuer_console.post(url(lic, "pledge"), {"pledgee": " ", "until": "2099-01-01"})
@@ -100,9 +104,7 @@ def test_pledge_needs_a_pledgee_and_a_date_not_past(issuer_console, lic):
 
 
 def test_a_stale_form_is_refused_as_a_conflict(issuer_console, lic):
-    response = issuer_console.post(
-        url(lic, "renew"), {"valid_to": "2099-01-01", "version": "7"}
-    )
+    response = issuer_console.post(url(lic, "renew"), {"valid_to": "2099-01-01", "version": "7"})
     assert response.status_code == 409 and "请刷新后重试" in response.content.decode()
 
 
