@@ -59,7 +59,9 @@ def test_a_copy_is_made_listed_and_downloaded(consumer_console, granted, lic, pk
 
 
 def test_a_copy_needs_a_purpose_and_a_grant(consumer_console, lic, pki):
-    response = consumer_console.post("/console/use/copies/", {**PURPOSE, "identifier": lic.identifier})
+    response = consumer_console.post(
+        "/console/use/copies/", {**PURPOSE, "identifier": lic.identifier}
+    )
     assert response.status_code in (403, 404)  # no grant: refused, as over the API
     response = consumer_console.post(
         "/console/use/copies/", {"identifier": lic.identifier, "matter_code": MATTER}
