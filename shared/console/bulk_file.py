@@ -1,5 +1,6 @@
-"""Bulk upload files: the CSV template of a type, reading an upload into the batch API's rows,
-and the per-row error report (row number, field, message).
+"""Bulk upload files: the CSV and XLSX templates of a type, reading an upload (CSV, or XLSX
+through `bulk_xlsx`) into the batch API's rows, and the per-row error report (row number,
+field, message).
 
 A row is shape-checked by the issue API's own input serializer (as the batch API does); a file
 with any malformed row is refused whole, with every such row in the report, so nothing is half
@@ -11,12 +12,16 @@ file (`source_row`), so the report names the line the person has to fix.
 import csv
 import io
 import json
+from collections.abc import Iterator
 from typing import Any
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import QueryDict
 
 from shared.catalog.models import LicenseType
+from shared.console import bulk_xlsx
+from shared.console.bulk_xlsx import xlsx_rows
 from shared.console.helpers import _flatten
 from shared.console.surface_form import surface_fields, surface_values
 from shared.core.errors import PermanentError
@@ -44,14 +49,20 @@ def surface_names(license_type: LicenseType) -> list[str]:
     return [f.name for f in surface_fields(license_type.surface_schema or {})]
 
 
+def _template(license_type: LicenseType) -> tuple[list[str], list[str]]:
+    names = surface_names(license_type)
+    return [h for h, _, _ in COLUMNS] + names, [e for _, _, e in COLUMNS] + ["" for _ in names]
+
+
 def template_csv(license_type: LicenseType) -> bytes:
     """Headers and one example row; UTF-8 with a BOM so Excel opens the Chinese right."""
     out = io.StringIO()
-    writer = csv.writer(out)
-    names = surface_names(license_type)
-    writer.writerow([h for h, _, _ in COLUMNS] + names)
-    writer.writerow([e for _, _, e in COLUMNS] + ["" for _ in names])
+    csv.writer(out).writerows(_template(license_type))
     return ("\ufeff" + out.getvalue()).encode()
+
+
+def template_xlsx(license_type: LicenseType) -> bytes:
+    return bulk_xlsx.template_xlsx(*_template(license_type))
 
 
 def _decode(raw: bytes) -> str:
@@ -91,29 +102,44 @@ def _row_data(license_type: LicenseType, record: dict[str, str]) -> dict:
     return data
 
 
+def _csv_rows(raw: bytes) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
+    if b"\x00" in raw[:4096]:
+        raise PermanentError("bulk.not_csv", "文件不是 CSV 或 XLSX 文件，请使用下载的模板")
+    reader = csv.DictReader(io.StringIO(_decode(raw)))
+    headers = [h.strip() for h in (reader.fieldnames or [])]
+    reader.fieldnames = headers
+
+    def records() -> Iterator[tuple[int, dict[str, str]]]:
+        for record in reader:
+            yield reader.line_num, {k: v for k, v in record.items() if isinstance(v, str)}
+
+    return headers, records()
+
+
 def read_upload(
     license_type: LicenseType, raw: bytes
 ) -> tuple[list[dict[str, Any]], list[tuple[int, str, str]]]:
-    """The rows of an uploaded CSV as batch items, or the errors of its malformed rows
-    [(line, field, message)]. A file that is not a CSV of this type is refused outright."""
+    """The rows of an uploaded CSV or XLSX as batch items, or the errors of its malformed rows
+    [(line, field, message)]. A file that is neither, or not of this type, is refused outright."""
     if len(raw) > MAX_BYTES:
         raise PermanentError("bulk.too_large", "文件超过 5 MB，请分批上传")
-    if b"\x00" in raw[:4096] or raw[:4] == b"PK\x03\x04":
-        raise PermanentError("bulk.not_csv", "文件不是 CSV 文本文件，请使用下载的模板另存为 CSV")
-    reader = csv.DictReader(io.StringIO(_decode(raw)))
-    headers = [h.strip() for h in (reader.fieldnames or [])]
+    limit = settings.BATCH_MAX_ITEMS
+    if raw[:4] == b"PK\x03\x04":  # a zip: an XLSX workbook
+        headers, records = xlsx_rows(raw, limit=limit)
+    else:
+        headers, records = _csv_rows(raw)
     missing = [h for h, _, _ in COLUMNS[:7] if h not in headers]
     if missing:
         raise PermanentError(
             "bulk.columns", f"文件缺少列：{'、'.join(missing)}。请使用本类证照的模板", {}
         )
-    reader.fieldnames = headers
     items: list[dict[str, Any]] = []
     errors: list[tuple[int, str, str]] = []
-    for record in reader:
-        line = reader.line_num
-        if not any((v or "").strip() for v in record.values() if isinstance(v, str)):
+    for line, record in records:
+        if not any(v.strip() for v in record.values()):
             continue  # a blank line
+        if len(items) + len(errors) >= limit:
+            raise PermanentError("batch.too_large", f"单个批量任务最多 {limit} 条记录")
         serializer = LicenseIssueSerializer(data=_row_data(license_type, record))
         if not serializer.is_valid():
             for field, message in _flatten(serializer.errors).items():

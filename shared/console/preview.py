@@ -53,7 +53,6 @@ def _sample(license_type: LicenseType) -> tuple[License, LicenseVersion]:
         identifier="（证照标识）",
         number="（证照编号）",
         holder_name="（持证主体名称）",
-        holder_code="（持证主体代码）",
         holder_code_type="001" if license_type.holder_category != "person" else "111",
         valid_from=today,
         valid_to=today + timedelta(days=days) if days else None,
@@ -63,6 +62,7 @@ def _sample(license_type: LicenseType) -> tuple[License, LicenseVersion]:
         },
         version=1,
     )
+    lic.holder_code = "（持证主体代码）"  # a descriptor (stored encrypted), not a column
     return lic, LicenseVersion(license=lic, **codec.version_content(lic))
 
 

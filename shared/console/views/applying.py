@@ -64,7 +64,7 @@ def copies(request: AuthenticatedHttpRequest) -> HttpResponse:
             messages.success(request, f"已生成加注件：{identifier}")
             return redirect("console-copies")
         context["form"] = request.POST
-    rows = AnnotatedCopy.objects.filter(agency_id=request.user.agency_id).select_related("license")
+    rows = AnnotatedCopy.objects.filter(agency=request.user.agency).select_related("license")
     context["copies"] = rows.order_by("-created_at")[:50]
     context["now"] = timezone.now()
     return render(

@@ -16,6 +16,8 @@ from shared.console.views.issuing import _own_types, _type_or_404
 from shared.licenses import batches, selectors
 from shared.licenses.models import Batch, BatchItem, Mode
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
 
 def _csv(body: bytes, filename: str) -> HttpResponse:
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
@@ -26,6 +28,10 @@ def _csv(body: bytes, filename: str) -> HttpResponse:
 @roles.console_view(roles.issuer)
 def bulk_template(request: AuthenticatedHttpRequest, type_code: str) -> HttpResponse:
     license_type = _type_or_404(request, type_code)
+    if request.GET.get("format") == "xlsx":
+        response = HttpResponse(bulk_file.template_xlsx(license_type), content_type=XLSX)
+        response["Content-Disposition"] = f'attachment; filename="bulk-template-{type_code}.xlsx"'
+        return response
     return _csv(bulk_file.template_csv(license_type), f"bulk-template-{type_code}.csv")
 
 
@@ -47,7 +53,7 @@ def _upload(request: AuthenticatedHttpRequest) -> tuple[Batch | None, str, bytes
     if license_type is None:
         return None, "请选择证照类型", None
     if upload is None:
-        return None, "请选择要上传的 CSV 文件", None
+        return None, "请选择要上传的 CSV 或 XLSX 文件", None
     try:
         items, errors = bulk_file.read_upload(license_type, upload.read())
         if errors:

@@ -57,7 +57,7 @@ def test_the_template_has_the_fixed_columns_and_the_surface_fields(issuer_consol
     ("body", "message"),
     [
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00", "不是 CSV"),
-        (b"PK\x03\x04rest-of-a-zip", "不是 CSV"),
+        (b"PK\x03\x04rest-of-a-zip", "不是有效的 XLSX 工作簿"),
         ("姓名,年龄\n张三,30\n".encode(), "文件缺少列：证照编号"),
         (HEADER.encode() + b"\n", "没有数据行"),
         ("证照编号".encode("utf-16"), "编码无法识别"),
@@ -78,6 +78,36 @@ def test_a_malformed_row_refuses_the_file_with_its_report(issuer_console, licens
     report = report_rows(issuer_console.get("/console/bulk/report/"))
     assert report[0] == ["行号", "字段", "错误信息"]
     assert [r[:2] for r in report[1:]] == [["3", "有效期起始"]]  # the header is line 1
+
+
+def test_an_xlsx_template_filled_in_is_uploaded(issuer_console, license_type):
+    from openpyxl import load_workbook
+
+    response = issuer_console.get(
+        f"/console/bulk/template/{license_type.type_code}/", {"format": "xlsx"}
+    )
+    assert response.status_code == 200 and response.content.startswith(b"PK")
+    book = load_workbook(io.BytesIO(response.content))
+    sheet = book.active
+    assert sheet.cell(row=1, column=4).value == "持证主体代码"
+    assert sheet.cell(row=3, column=4).number_format == "@"  # text: Excel keeps the code
+    column = {cell.value: cell.column for cell in sheet[1]}  # the template's own order
+    lines = bulk_csv(3, bad_surface={1}).decode().splitlines()[1:]
+    for row, line in enumerate(lines, start=2):  # over the example row
+        values: list = line.split(",")
+        values[-1] = int(values[-1])  # a number typed as a number
+        for header, value in zip(HEADER.split(","), values, strict=True):
+            sheet.cell(row=row, column=column[header]).value = value
+    sheet.cell(row=2, column=column["有效期起始"]).value = timezone.localdate()  # as a date
+    out = io.BytesIO()
+    book.save(out)
+    response = upload(issuer_console, license_type, out.getvalue(), name="rows.xlsx")
+    assert response.status_code == 302, response.content.decode()[:300]
+    batch = Batch.objects.get()
+    batch_process(batch_id=str(batch.pk))
+    status = issuer_console.get(f"/console/bulk/{batch.pk}/status/").json()
+    assert (status["succeeded"], status["failed"]) == (2, 1)
+    assert [e["row"] for e in status["errors"]] == [3]  # the sheet's row 3
 
 
 def test_a_gb18030_file_from_excel_is_read(issuer_console, license_type):

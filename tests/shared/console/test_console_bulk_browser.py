@@ -26,7 +26,7 @@ def test_upload_a_bulk_file_and_watch_it_reach_100_percent(
     sign_in(page, "issuer_1", code_now())
     nav(page, "批量签发").click()
     page.get_by_label("证照类型").select_option(license_type.type_code)
-    page.get_by_label("CSV 文件").set_input_files(
+    page.get_by_label("CSV 或 XLSX 文件").set_input_files(
         {"name": "rows.csv", "mimeType": "text/csv", "buffer": bulk_csv(6, bad_surface={3})}
     )
     page.get_by_role("button", name="上传并签发").click()
