@@ -29,7 +29,10 @@ def test_upload_a_bulk_file_and_watch_it_reach_100_percent(
     page.get_by_label("CSV 或 XLSX 文件").set_input_files(
         {"name": "rows.csv", "mimeType": "text/csv", "buffer": bulk_csv(6, bad_surface={3})}
     )
-    page.get_by_role("button", name="上传并签发").click()
+    # the page's script follows the batch through its JSON status view
+    with page.expect_response(lambda r: r.url.endswith("/status/")) as polled:
+        page.get_by_role("button", name="上传并签发").click()
+    assert polled.value.ok and "percent" in polled.value.json()
     expect(page.get_by_role("heading", name="批量任务进度")).to_be_visible()
     expect(page.get_by_test_id("batch-percent")).to_have_text("100%", timeout=30_000)
     expect(page.locator("#batch-progress")).to_have_attribute("value", "100")
