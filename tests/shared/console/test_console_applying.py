@@ -98,7 +98,7 @@ def test_a_bulk_request_is_made_approved_exported_and_downloaded(
     consumer_console, granted, lic, issuer_user, license_type
 ):
     page = consumer_console.get("/console/use/bulk-requests/").content.decode()
-    assert "surface.经营项目" in page and license_type.type_code in page
+    assert 'value="surface.经营项目"' in page and license_type.type_code in page
     response = consumer_console.post("/console/use/bulk-requests/", application(license_type))
     assert response.status_code == 302
     found = BulkRequest.objects.get()
