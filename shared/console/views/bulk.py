@@ -16,6 +16,7 @@ from shared.console.views.issuing import _own_types, _type_or_404
 from shared.licenses import batches, selectors
 from shared.licenses.models import Batch, BatchItem, Mode
 
+REPORT_KEPT = 1000
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -58,7 +59,8 @@ def _upload(request: AuthenticatedHttpRequest) -> tuple[Batch | None, str, bytes
         items, errors = bulk_file.read_upload(license_type, upload.read())
         if errors:
             message = f"文件中有 {len({e[0] for e in errors})} 行格式错误，未签发任何记录；请下载错误报告修改后重新上传"
-            return None, message, bulk_file.report_csv(errors)
+            # The session is saved on every request: its report is kept to the first lines.
+            return None, message, bulk_file.report_csv(errors[:REPORT_KEPT])
         mode = Mode.LEGACY if request.POST.get("mode") == Mode.LEGACY else Mode.BULK
         return batches.batch_create(actor=request.user, mode=mode, items=items), "", None
     except Refusal as exc:
@@ -71,6 +73,7 @@ def bulk_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
     error, report = "", None
     if request.method == "POST":
         batch, error, report = _upload(request)
+        request.session.pop("bulk_report", None)
         if batch is not None:
             return redirect("console-batch", batch_id=str(batch.pk))
         if report is not None:  # kept for one download, in this person's session
