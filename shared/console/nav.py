@@ -48,6 +48,8 @@ SECTIONS: list[NavSection] = [
         items=(
             NavItem(label="证照目录", url_name="console-catalogue"),
             NavItem(label="证照查询", url_name="console-licences"),
+            # workspace part two (bulk upload)
+            NavItem(label="批量签发", url_name="console-bulk"),
             NavItem(label="复核申请"),
             NavItem(label="年检"),
         ),
@@ -59,6 +61,9 @@ SECTIONS: list[NavSection] = [
             NavItem(label="用证查询", url_name="console-query"),
             NavItem(label="文件验证", url_name="console-verify-file"),
             NavItem(label="二维码验证", url_name="console-verify-qr"),
+            # workspace part two (copies, bulk analysis)
+            NavItem(label="加注件", url_name="console-copies"),
+            NavItem(label="批量分析", url_name="console-bulk-requests"),
         ),
     ),
     NavSection(

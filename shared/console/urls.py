@@ -2,7 +2,17 @@
 
 from django.urls import path
 
-from shared.console.views import admin, auth, issuing, library, licences, using
+from shared.console.views import (
+    admin,
+    applying,
+    auth,
+    bulk,
+    changes,
+    issuing,
+    library,
+    licences,
+    using,
+)
 
 urlpatterns = [
     path("", auth.console_home, name="console-home"),
@@ -42,4 +52,26 @@ urlpatterns = [
     path("use/query/", using.query, name="console-query"),
     path("use/verify-file/", using.verify_file, name="console-verify-file"),
     path("use/verify-qr/", using.verify_qr, name="console-verify-qr"),
+    # issuing and application agencies, part two (bulk upload, renew/amend/pledge, template
+    # preview, copies and bulk analysis)
+    path("bulk/", bulk.bulk_upload, name="console-bulk"),
+    path("bulk/report/", bulk.bulk_upload_report, name="console-bulk-report"),
+    path("catalogue/<str:type_code>/preview.png", bulk.type_preview, name="console-type-preview"),
+    path("bulk/template/<str:type_code>/", bulk.bulk_template, name="console-bulk-template"),
+    path("bulk/<str:batch_id>/", bulk.batch_page, name="console-batch"),
+    path("bulk/<str:batch_id>/status/", bulk.batch_status, name="console-batch-status"),
+    path("bulk/<str:batch_id>/report/", bulk.batch_report, name="console-batch-report"),
+    path(
+        "licences/<str:identifier>/change/<str:action>/",
+        changes.licence_change,
+        name="console-licence-change",
+    ),
+    path("use/copies/", applying.copies, name="console-copies"),
+    path("use/copies/<str:copy_id>/pdf/", applying.copy_download, name="console-copy-download"),
+    path("use/bulk-requests/", applying.bulk_requests, name="console-bulk-requests"),
+    path(
+        "use/bulk-requests/<str:request_id>/download/",
+        applying.bulk_request_download,
+        name="console-bulk-request-download",
+    ),
 ]

@@ -14,6 +14,7 @@ from shared.accounts.requests import AuthenticatedHttpRequest
 from shared.catalog.selectors import license_type_list
 from shared.console import roles
 from shared.console.helpers import Refusal, paginate, qr_data_uri
+from shared.console.views.changes import change_actions
 from shared.core.errors import ApplicationError
 from shared.domain.status import ACTION_LABELS, Action, Status, allowed_actions
 from shared.files import documents
@@ -25,7 +26,7 @@ from shared.licenses.models import STATUS_CHOICES, License, LicenseVersion
 from shared.licenses.services import REASON_REQUIRED, license_act
 
 # Actions a confirmation page takes with a reason alone; renew, amend and pledge need new
-# dates or surface fields and are made over the API for now.
+# dates or surface fields: their forms are in views/changes.py.
 CONFIRMABLE = (
     Action.approve,
     Action.return_,
@@ -83,6 +84,7 @@ def licence_detail(request: AuthenticatedHttpRequest, identifier: str) -> HttpRe
         "events": selectors.license_events(license=lic),
         "file": file_status(lic=lic),
         "actions": _actions(lic),
+        "changes": change_actions(lic),  # renew, amend, pledge: forms of their own
         "released": lic.status not in (Status.pending, Status.returned),
     }
     return render(request, "console/issuer/licence.html", context)
