@@ -39,7 +39,8 @@ SECTIONS: list[NavSection] = [
             NavItem(label="用证授权", url_name="console-grants", allow=roles.library_admin),
             NavItem(label="交换队列", url_name="console-outbox", allow=roles.library_admin),
             NavItem(label="工作日调整", url_name="console-workdays", allow=roles.library_admin),
-            NavItem(label="管理审计", allow=roles.library_admin),
+            NavItem(label="管理审计", url_name="console-audit", allow=roles.library_admin),
+            NavItem(label="统计分析", url_name="console-statistics"),
         ),
     ),
     NavSection(
@@ -64,7 +65,11 @@ SECTIONS: list[NavSection] = [
     NavSection(
         title="监督管理",
         allow=roles.supervisor,
-        items=(NavItem(label="整改通知"), NavItem(label="统计分析"), NavItem(label="审计日志")),
+        # supervision (i15-supervision); the hub adds its compliance section itself
+        items=(
+            NavItem(label="统计分析", url_name="console-statistics"),
+            NavItem(label="管理审计", url_name="console-audit"),
+        ),
     ),
 ]
 

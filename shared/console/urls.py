@@ -3,6 +3,7 @@
 from django.urls import path
 
 from shared.console.views import admin, auth, issuing, library, licences, using
+from shared.console.views import audit, statistics
 
 urlpatterns = [
     path("", auth.console_home, name="console-home"),
@@ -42,4 +43,9 @@ urlpatterns = [
     path("use/query/", using.query, name="console-query"),
     path("use/verify-file/", using.verify_file, name="console-verify-file"),
     path("use/verify-qr/", using.verify_qr, name="console-verify-qr"),
+    # supervision: statistics and the audit trail (i15-supervision)
+    path("statistics/", statistics.statistics, name="console-statistics"),
+    path("statistics/export.csv", statistics.statistics_csv, name="console-statistics-csv"),
+    path("audit/", audit.audit, name="console-audit"),
+    path("audit/export.csv", audit.audit_csv, name="console-audit-csv"),
 ]
