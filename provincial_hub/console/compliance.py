@@ -4,6 +4,7 @@ evaluations (run one now). Reads are `provincial_hub.compliance.selectors`; ever
 service the API calls (`notice_issue`, `notice_decide`, `compliance_evaluate`), which checks the
 role again."""
 
+import uuid
 from datetime import date, timedelta
 from typing import Any
 
@@ -90,9 +91,12 @@ def notice(request: AuthenticatedHttpRequest, notice_id: str) -> HttpResponse:
 def _notice_or_404(user: User, notice_id: str) -> RectificationNotice:
     """The notice, or the console's 404 page (a malformed id is a notice that does not exist)."""
     try:
+        uuid.UUID(notice_id)
         return selectors.notice_get(user=user, notice_id=notice_id)
-    except (Refusal, ValueError) as exc:
-        raise Http404(getattr(exc, "message", "整改通知不存在")) from exc
+    except ValueError as exc:
+        raise Http404("整改通知不存在") from exc
+    except Refusal as exc:
+        raise Http404(exc.message) from exc
 
 
 @roles.console_view(roles.supervisor)
