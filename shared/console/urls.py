@@ -2,8 +2,7 @@
 
 from django.urls import path
 
-from shared.console.views import admin, auth, issuing, library, licences, using
-from shared.console.views import audit, statistics
+from shared.console.views import admin, audit, auth, issuing, library, licences, statistics, using
 
 urlpatterns = [
     path("", auth.console_home, name="console-home"),

@@ -87,9 +87,7 @@ def audit(request: AuthenticatedHttpRequest) -> HttpResponse:
         "errors": errors,
         "csv_query": request.GET.urlencode(),
     }
-    return render(
-        request, "console/supervision/audit.html", context, status=400 if errors else 200
-    )
+    return render(request, "console/supervision/audit.html", context, status=400 if errors else 200)
 
 
 @roles.console_view(reads_audit)

@@ -10,13 +10,7 @@ from django.utils import timezone
 from provincial_hub.compliance import services
 from provincial_hub.compliance.models import EvaluationRun, RectificationNotice
 from tests.console_support import console_client
-from tests.hub.compliance.conftest import (  # noqa: F401
-    ZZ,
-    ly_agency,
-    supervisor_user,
-    zz_agency,
-    zz_peer,
-)
+from tests.hub.compliance.conftest import ZZ
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from provincial_hub.compliance import services
 from shared.statistics.models import Counter
 from tests.console_browser import nav, sign_in
 from tests.console_support import code_now, enrol
-from tests.hub.compliance.conftest import ZZ, supervisor_user, zz_agency, zz_peer  # noqa: F401
+from tests.hub.compliance.conftest import ZZ
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

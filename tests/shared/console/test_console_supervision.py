@@ -11,7 +11,7 @@ from django.utils import timezone
 from shared.audit.services import audit_record
 from shared.statistics.models import Counter
 from tests.console_support import console_client
-from tests.support import make_agency, make_user
+from tests.support import make_user
 
 pytestmark = pytest.mark.django_db
 MONTH = date(2026, 11, 1)
