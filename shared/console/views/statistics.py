@@ -117,7 +117,9 @@ def statistics(request: AuthenticatedHttpRequest) -> HttpResponse:
     except Refusal as exc:
         context["error"] = exc.message
         return render(request, "console/supervision/statistics.html", context, status=400)
-    rows = [{"key": r.key, "name": r.name, "figures": main_figures(r.metrics)} for r in report.rows]
+    rows: list[dict[str, Any]] = [
+        {"key": r.key, "name": r.name, "figures": main_figures(r.metrics)} for r in report.rows
+    ]
     busiest = sorted(rows, key=lambda r: -sum(r["figures"].values()))[:CHART_ROWS]
     title = f"{report.month:%Y 年 %m 月}按{selectors.BY_LABELS[report.by]}的主要指标"
     context |= {
