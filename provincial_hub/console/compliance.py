@@ -140,7 +140,8 @@ def notice_issue(request: AuthenticatedHttpRequest) -> HttpResponse:
                 summary=values["summary"],
             )
         except Refusal as exc:
-            errors[refusal_field(exc) or "general"] = exc.message
+            field = refusal_field(exc)
+            errors[field if field in ("agency_code", "summary") else "general"] = exc.message
         else:
             messages.success(request, f"已下发整改通知：{selectors.subject_name(created)}")
             return redirect("hub-compliance-notice", notice_id=created.pk)

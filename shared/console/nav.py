@@ -7,6 +7,7 @@ until their screens land.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.urls import NoReverseMatch, reverse
 
@@ -80,13 +81,13 @@ def nav_register(section: NavSection) -> None:
         SECTIONS.insert(0, section)
 
 
-def nav_for(user: User, path: str) -> list[dict[str, object]]:
+def nav_for(user: User, path: str) -> list[dict[str, Any]]:
     """The sections and links `user` may see, the current one marked."""
-    shown: list[dict[str, object]] = []
+    shown: list[dict[str, Any]] = []
     for section in SECTIONS:
         if not section.allow(user):
             continue
-        links: list[dict[str, object]] = []
+        links: list[dict[str, Any]] = []
         for item in section.items:
             if item.allow is not None and not item.allow(user):
                 continue
@@ -96,9 +97,17 @@ def nav_for(user: User, path: str) -> list[dict[str, object]]:
                     url = reverse(item.url_name)
                 except NoReverseMatch:  # the tier does not serve it
                     continue
-            links.append(
-                {"label": item.label, "url": url, "current": bool(url) and path.startswith(url)}
-            )
+            links.append({"label": item.label, "url": url, "current": False})
         if links:
             shown.append({"title": section.title, "links": links})
+    _mark_current(shown, path)
     return shown
+
+
+def _mark_current(shown: list[dict[str, Any]], path: str) -> None:
+    """Only the longest link the path starts with is current: /console/hub/compliance/ is 整改通知,
+    not also 汇聚总览 (/console/hub/)."""
+    links = [link for section in shown for link in section["links"]]
+    matching = [link for link in links if link["url"] and path.startswith(link["url"])]
+    if matching:
+        max(matching, key=lambda link: len(link["url"]))["current"] = True

@@ -49,7 +49,7 @@ def _shown(value: Any) -> str:
     if value is None:
         return "—"
     if isinstance(value, str):
-        return value
+        return value or "（空）"
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 

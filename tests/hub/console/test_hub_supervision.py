@@ -48,6 +48,9 @@ def test_notices_are_filtered_and_marked_by_deadline(
     assert marks == {late.pk: "overdue", near.pk: "at-risk"}
     body = response.content.decode()
     assert 'href="/public/criticism/"' in body and "下发整改通知" in body
+    # one current link: 整改通知, not also 汇聚总览 (/console/hub/ is a prefix of its path)
+    assert body.count('aria-current="page"') == 1
+    assert 'href="/console/hub/compliance/" aria-current="page"' in body
     by_rule = supervisor_console.get("/console/hub/compliance/?rule=manual")
     assert [r["notice"].pk for r in by_rule.context["rows"]] == [near.pk]
     by_city = supervisor_console.get(f"/console/hub/compliance/?city={ZZ}&state=issued")
@@ -94,6 +97,8 @@ def test_the_supervisor_issues_a_notice_by_hand(supervisor_console, zz_agency, z
         "/console/hub/compliance/issue/", {"agency_code": "NOPE", "summary": "x"}
     )
     assert bad.status_code == 400 and "单位不存在" in bad.content.decode()
+    nobody = supervisor_console.post("/console/hub/compliance/issue/", {"summary": "无对象"})
+    assert nobody.status_code == 400 and "请指明整改单位或市级节点" in nobody.content.decode()
     response = supervisor_console.post(
         "/console/hub/compliance/issue/",
         {"rule": "manual", "agency_code": zz_agency.code, "summary": "关联事项与办事指南不一致"},

@@ -66,6 +66,7 @@ def test_the_supervisor_lands_on_what_they_may_see(supervisor_console):
     body = supervisor_console.get("/console/").content.decode()
     assert 'data-testid="supervisor-landing"' in body
     assert 'href="/console/statistics/"' in body and 'href="/console/audit/"' in body
+    assert "依照监管职责分离，监管人员不能签发、查询、验证或下载证照" in body
     assert 'href="/console/licences/"' not in body and 'href="/console/use/query/"' not in body
 
 
