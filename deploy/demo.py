@@ -696,6 +696,7 @@ def print_code(name: str, username: str) -> int:
         return 2
     creds = json.loads(path.read_text(encoding="utf-8"))
     people = creds.get("console", {}).get("users", []) + [creds.get("holder", {})]
+    people.append(creds.get("supervisor", {}))  # the hub's supervisor signs in to the console too
     secret = next((p.get("totp_secret") for p in people if p.get("username") == username), None)
     if not secret:
         names = ", ".join(p["username"] for p in people if p.get("username"))

@@ -20,8 +20,26 @@ class HubConsoleConfig(AppConfig):
                 items=(
                     NavItem(label="汇聚总览", url_name="hub-console-dashboard"),
                     NavItem(label="行业电子证照库"),
-                    NavItem(label="整改通知与通报"),
-                    NavItem(label="统计分析"),
+                ),
+            )
+        )
+        # supervision (i15-supervision): the province's compliance screens, for the
+        # supervisor and the hub's operator; the aggregation dashboard read-only for the former
+        from provincial_hub.console.compliance import reads_notices
+
+        nav_register(
+            NavSection(
+                title="合规监管",
+                allow=reads_notices,
+                items=(
+                    NavItem(label="整改通知", url_name="hub-compliance-notices"),
+                    NavItem(label="每日考核", url_name="hub-compliance-runs"),
+                    NavItem(label="通报批评（公开）", url_name="criticism-page"),
+                    NavItem(
+                        label="汇聚总览（只读）",
+                        url_name="hub-console-dashboard",
+                        allow=roles.supervisor,
+                    ),
                 ),
             )
         )

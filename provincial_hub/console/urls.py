@@ -2,11 +2,22 @@
 
 from django.urls import path
 
-from provincial_hub.console import views
+from provincial_hub.console import compliance, views
 
 urlpatterns = [
     path("", views.dashboard, name="hub-console-dashboard"),
     path("cities/<str:code>/", views.city, name="hub-console-city"),
     path("cities/<str:code>/reconcile/", views.reconcile, name="hub-console-reconcile"),
     path("cities/<str:code>/files/retry/", views.files_retry, name="hub-console-files-retry"),
+    # supervision: compliance notices and the daily evaluations (i15-supervision)
+    path("compliance/", compliance.notices, name="hub-compliance-notices"),
+    path("compliance/issue/", compliance.notice_issue, name="hub-compliance-issue"),
+    path("compliance/runs/", compliance.runs, name="hub-compliance-runs"),
+    path("compliance/runs/now/", compliance.run_now, name="hub-compliance-run"),
+    path("compliance/<str:notice_id>/", compliance.notice, name="hub-compliance-notice"),
+    path(
+        "compliance/<str:notice_id>/<str:kind>/",
+        compliance.notice_decide,
+        name="hub-compliance-decide",
+    ),
 ]

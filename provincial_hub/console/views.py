@@ -11,6 +11,7 @@ from provincial_hub.aggregation.files import remote_file_retry
 from provincial_hub.aggregation.models import RemoteFile
 from provincial_hub.aggregation.selectors import remote_file_list
 from provincial_hub.console import selectors
+from shared.accounts.models import User
 from shared.accounts.requests import AuthenticatedHttpRequest
 from shared.conf.divisions import CITIES
 from shared.console import roles
@@ -19,7 +20,12 @@ from shared.federation.keys import peer_get
 from shared.federation.models import ReconcileRun
 
 
-@roles.console_view(roles.library_admin)
+def _watches(user: User) -> bool:
+    """The operator, and the supervisor read-only (the writes below stay the operator's)."""
+    return user.is_library_admin or user.is_supervisor
+
+
+@roles.console_view(_watches)
 def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     cities = selectors.cities()
     counts = {h: sum(1 for c in cities if c["health"] == h) for h in selectors.HEALTH_LABELS}
@@ -31,7 +37,7 @@ def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "hub_console/dashboard.html", context)
 
 
-@roles.console_view(roles.library_admin)
+@roles.console_view(_watches)
 def city(request: AuthenticatedHttpRequest, code: str) -> HttpResponse:
     if code not in CITIES:
         raise Http404("没有这个市级节点")

@@ -7,6 +7,7 @@ until their screens land.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.urls import NoReverseMatch, reverse
 
@@ -39,7 +40,8 @@ SECTIONS: list[NavSection] = [
             NavItem(label="用证授权", url_name="console-grants", allow=roles.library_admin),
             NavItem(label="交换队列", url_name="console-outbox", allow=roles.library_admin),
             NavItem(label="工作日调整", url_name="console-workdays", allow=roles.library_admin),
-            NavItem(label="管理审计", allow=roles.library_admin),
+            NavItem(label="管理审计", url_name="console-audit", allow=roles.library_admin),
+            NavItem(label="统计分析", url_name="console-statistics"),
         ),
     ),
     NavSection(
@@ -69,7 +71,11 @@ SECTIONS: list[NavSection] = [
     NavSection(
         title="监督管理",
         allow=roles.supervisor,
-        items=(NavItem(label="整改通知"), NavItem(label="统计分析"), NavItem(label="审计日志")),
+        # supervision (i15-supervision); the hub adds its compliance section itself
+        items=(
+            NavItem(label="统计分析", url_name="console-statistics"),
+            NavItem(label="管理审计", url_name="console-audit"),
+        ),
     ),
 ]
 
@@ -80,13 +86,13 @@ def nav_register(section: NavSection) -> None:
         SECTIONS.insert(0, section)
 
 
-def nav_for(user: User, path: str) -> list[dict[str, object]]:
+def nav_for(user: User, path: str) -> list[dict[str, Any]]:
     """The sections and links `user` may see, the current one marked."""
-    shown: list[dict[str, object]] = []
+    shown: list[dict[str, Any]] = []
     for section in SECTIONS:
         if not section.allow(user):
             continue
-        links: list[dict[str, object]] = []
+        links: list[dict[str, Any]] = []
         for item in section.items:
             if item.allow is not None and not item.allow(user):
                 continue
@@ -96,9 +102,17 @@ def nav_for(user: User, path: str) -> list[dict[str, object]]:
                     url = reverse(item.url_name)
                 except NoReverseMatch:  # the tier does not serve it
                     continue
-            links.append(
-                {"label": item.label, "url": url, "current": bool(url) and path.startswith(url)}
-            )
+            links.append({"label": item.label, "url": url, "current": False})
         if links:
             shown.append({"title": section.title, "links": links})
+    _mark_current(shown, path)
     return shown
+
+
+def _mark_current(shown: list[dict[str, Any]], path: str) -> None:
+    """Only the longest link the path starts with is current: /console/hub/compliance/ is 整改通知,
+    not also 汇聚总览 (/console/hub/)."""
+    links = [link for section in shown for link in section["links"]]
+    matching = [link for link in links if link["url"] and path.startswith(link["url"])]
+    if matching:
+        max(matching, key=lambda link: len(link["url"]))["current"] = True

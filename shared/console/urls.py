@@ -5,12 +5,14 @@ from django.urls import path
 from shared.console.views import (
     admin,
     applying,
+    audit,
     auth,
     bulk,
     changes,
     issuing,
     library,
     licences,
+    statistics,
     using,
 )
 
@@ -74,4 +76,9 @@ urlpatterns = [
         applying.bulk_request_download,
         name="console-bulk-request-download",
     ),
+    # supervision: statistics and the audit trail (i15-supervision)
+    path("statistics/", statistics.statistics, name="console-statistics"),
+    path("statistics/export.csv", statistics.statistics_csv, name="console-statistics-csv"),
+    path("audit/", audit.audit, name="console-audit"),
+    path("audit/export.csv", audit.audit_csv, name="console-audit-csv"),
 ]

@@ -7,6 +7,7 @@ from typing import Any
 
 from shared.accounts.models import Agency, User
 from shared.core.tier import is_hub
+from shared.demo.console import seed_console_demo
 
 
 def supervisor_credentials(
@@ -14,8 +15,11 @@ def supervisor_credentials(
     user: Callable[[str, Agency | None, str, str], User],
     token: Callable[[User], str],
 ) -> dict[str, Any]:
-    """`{"supervisor": {"token", "username"}}` at the hub, nothing at a city node."""
+    """`{"supervisor": {"token", "username", "totp_secret", …}}` at the hub (the TOTP secret
+    signs the supervisor in to the console: `deploy/demo.py code hub hub_supervisor`), nothing
+    at a city node."""
     if not is_hub():
         return {}
     supervisor = user("hub_supervisor", None, User.Role.SUPERVISOR, "省发展改革委监管人员")
-    return {"supervisor": {"token": token(supervisor), "username": supervisor.username}}
+    [console] = seed_console_demo([supervisor])["users"]
+    return {"supervisor": {**console, "token": token(supervisor)}}

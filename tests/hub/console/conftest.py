@@ -12,3 +12,12 @@ def operator_console(library_admin):
 
 # The browser tests: a real Chromium against the live server (tests/console_browser.py).
 from tests.console_browser import browser_page, chromium  # noqa: E402, F401
+
+# The supervision screens' tests (i15-supervision): the compliance tests' supervisor, 郑州's
+# and 洛阳's agencies as the hub holds them, and 郑州's node as a peer.
+from tests.hub.compliance.conftest import (  # noqa: E402, F401
+    ly_agency,
+    supervisor_user,
+    zz_agency,
+    zz_peer,
+)
