@@ -2,7 +2,16 @@
 
 from django.urls import path
 
-from shared.console.views import admin, auth, issuing, library, licences, using
+from shared.console.views import (
+    admin,
+    auth,
+    issuer_gov,
+    issuing,
+    library,
+    licences,
+    reviews_inbox,
+    using,
+)
 
 urlpatterns = [
     path("", auth.console_home, name="console-home"),
@@ -37,6 +46,22 @@ urlpatterns = [
         "licences/<str:identifier>/act/<str:action>/",
         licences.licence_act,
         name="console-licence-act",
+    ),
+    # issuing agency, governance (#15 item 4): reviews, inspections, usage, bulk approvals
+    path("reviews/", reviews_inbox.review_inbox, name="console-reviews"),
+    path("reviews/<str:review_id>/", reviews_inbox.review_detail, name="console-review"),
+    path("inspections/", issuer_gov.inspection_inbox, name="console-inspections"),
+    path(
+        "inspections/<str:inspection_id>/",
+        issuer_gov.inspection_detail,
+        name="console-inspection",
+    ),
+    path("usage/", issuer_gov.usage, name="console-usage"),
+    path("bulk-requests/", issuer_gov.bulk_inbox, name="console-bulk"),
+    path(
+        "bulk-requests/<str:request_id>/<str:decision>/",
+        issuer_gov.bulk_decide,
+        name="console-bulk-decide",
     ),
     # application agency
     path("use/query/", using.query, name="console-query"),
