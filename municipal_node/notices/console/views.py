@@ -9,6 +9,8 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from municipal_node.notices import selectors
 from municipal_node.notices.models import Notice
@@ -72,9 +74,24 @@ def _notice(request: AuthenticatedHttpRequest, notice_id: str) -> Notice:
         raise Http404("整改通知不存在") from exc
 
 
+def _step_label(kind: Any) -> str:
+    known = {k.value: k for k in StepKind}
+    return STEP_LABELS[known[kind]] if kind in known else str(kind or "")
+
+
+def _when(value: Any) -> Any:
+    """A step's time (ISO text as the hub sent it) in local time, or as sent if unreadable."""
+    try:
+        moment = parse_datetime(str(value or ""))
+    except ValueError:
+        moment = None
+    return timezone.localtime(moment) if moment and timezone.is_aware(moment) else value
+
+
 def _steps(notice: Notice) -> list[dict[str, Any]]:
+    """The hub's steps, each with its Chinese name (a kind this node does not know: as sent)."""
     return [
-        {**step, "label": STEP_LABELS.get(step.get("kind"), step.get("kind", ""))}  # type: ignore[call-overload]
+        {**step, "label": _step_label(step.get("kind")), "when": _when(step.get("at"))}
         for step in notice.steps
         if isinstance(step, dict)
     ]

@@ -51,8 +51,8 @@ def _with_clock(reviews: Any) -> list[ReviewRequest]:
     calendar, today = workday_calendar(), timezone.localdate()
     shown = list(reviews)
     for review in shown:
-        review.days_left = days_left(review, today=today, calendar=calendar)  # type: ignore[attr-defined]
-        review.past_deadline = review.state == State.OPEN and today > review.deadline  # type: ignore[attr-defined]
+        review.days_left = days_left(review, today=today, calendar=calendar)
+        review.past_deadline = review.state == State.OPEN and today > review.deadline
     return shown
 
 

@@ -30,6 +30,7 @@ def test_the_agency_reads_its_notice_with_its_steps_and_answers_it(issuer_user, 
     assert "证照数据汇聚不及时" in listed and URL in listed
     detail = client.get(URL).content.decode()
     assert "下发整改通知" in detail and "省级库每日合规考核（系统）" in detail
+    assert "2026-05-06 01:30" in detail  # the hub's step, in local time
     response = client.post(URL, {"text": ANSWER})
     assert response.status_code == 302
     notice.refresh_from_db()
