@@ -20,6 +20,7 @@ from shared.accounts.requests import AuthenticatedHttpRequest
 from shared.conf.divisions import CITIES
 from shared.console import roles
 from shared.console.helpers import Refusal, paginate
+from shared.console.views.reviews_inbox import refusal_status
 from shared.core.errors import ApplicationError, ForbiddenError
 from shared.domain.notices import STATE_LABELS, STEP_LABELS, StepKind, allowed_steps
 
@@ -106,7 +107,7 @@ def notice_detail(request: AuthenticatedHttpRequest, notice_id: str) -> HttpResp
         try:
             notice_answer(actor=request.user, notice_id=notice.pk, text=text)
         except Refusal as exc:
-            error, status = exc.message, getattr(exc, "status_code", 409)
+            error, status = exc.message, refusal_status(exc)
         else:
             messages.success(request, "已答复整改通知，等待省级库验收")
             return redirect("node-console-notice", notice_id=str(notice.pk))

@@ -12,12 +12,14 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from shared.access import selectors as access_selectors
+from shared.access.api.serializers import BulkDecisionSerializer
 from shared.access.api.views import AccessRecordFilterSet
 from shared.access.bulk import bulk_request_decide
 from shared.access.models import AccessRecord, BulkRequest
 from shared.accounts.requests import AuthenticatedHttpRequest
 from shared.console import roles
-from shared.console.helpers import Refusal, form_int, paginate
+from shared.console.helpers import Refusal, form_int, paginate, validated
+from shared.console.views.reviews_inbox import refusal_status
 from shared.core.errors import ApplicationError
 from shared.inspections import selectors as inspection_selectors
 from shared.inspections.models import Inspection
@@ -68,7 +70,7 @@ def inspection_detail(request: AuthenticatedHttpRequest, inspection_id: str) -> 
             else:
                 raise Http404("不支持的审核操作")
         except Refusal as exc:
-            error, status = exc.message, getattr(exc, "status_code", 409)
+            error, status = exc.message, refusal_status(exc)
         else:
             messages.success(request, "已审核年检申请")
             return redirect("console-inspection", inspection_id=str(inspection.pk))
@@ -149,12 +151,16 @@ def bulk_decide(request: AuthenticatedHttpRequest, request_id: str, decision: st
         raise Http404("批量分析申请不存在") from None
     if decision not in ("approve", "refuse") or not _bulk_rows(request).filter(pk=pk).exists():
         raise Http404("批量分析申请不存在")
+    values, errors = validated(BulkDecisionSerializer, {"reason": request.POST.get("reason", "")})
+    if values is None:  # what the API's input serializer refuses (too long, NUL characters)
+        messages.error(request, f"拒绝理由：{next(iter(errors.values()))}")
+        return redirect("console-bulk")
     try:
         bulk_request_decide(
             actor=request.user,
             bulk_request_id=pk,
             approve=decision == "approve",
-            reason=request.POST.get("reason", "")[:500],
+            reason=values.get("reason", ""),
         )
     except Refusal as exc:
         messages.error(request, exc.message)

@@ -18,6 +18,7 @@ from shared.calendars.selectors import workday_calendar
 from shared.console import roles
 from shared.console.helpers import Refusal, form_date, paginate, refusal_field
 from shared.console.surface_form import surface_errors, surface_fields, surface_values
+from shared.core.api.exceptions import CONFLICT_CODES
 from shared.core.errors import ApplicationError
 from shared.domain.workdays import WorkdayCalendar
 from shared.reviews import selectors
@@ -30,6 +31,13 @@ OUTCOMES = [
     (State.CORRECTED.value, "已更正（同时变更证照）"),
     (State.REJECTED.value, "不予更正"),
 ]
+
+
+def refusal_status(exc: Exception) -> int:
+    """The status the API answers a service's refusal with (a page says it the same way)."""
+    if isinstance(exc, ApplicationError):
+        return exc.status_code
+    return 409 if getattr(exc, "code", "") in CONFLICT_CODES else 400
 
 
 def _inbox(request: AuthenticatedHttpRequest) -> Any:
@@ -135,7 +143,7 @@ def review_detail(request: AuthenticatedHttpRequest, review_id: str) -> HttpResp
             values = _answer_values(review, request.POST)
             review_answer(actor=request.user, review_id=review.pk, **values)
         except Refusal as exc:
-            error, status = exc.message, getattr(exc, "status_code", 409)
+            error, status = exc.message, refusal_status(exc)
             detail = getattr(exc, "detail", None)
             errors = surface_errors(detail) or {refusal_field(exc) or "general": exc.message}
         else:

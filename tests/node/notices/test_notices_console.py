@@ -45,6 +45,8 @@ def test_the_agency_reads_its_notice_with_its_steps_and_answers_it(issuer_user, 
 def test_a_blank_answer_is_refused_with_the_services_message(issuer_user, notice):
     response = console_client(issuer_user).post(URL, {"text": "  "})
     assert response.status_code == 400 and "请填写整改情况" in response.content.decode()
+    assert console_client(issuer_user).post(URL, {"text": "整改\x00"}).status_code == 400
+    assert console_client(issuer_user).get("/console/node/notices/?state=%00").status_code == 200
     assert Notice.objects.get(pk=NOTICE_ID).state == "issued"
 
 

@@ -299,3 +299,43 @@ def test_another_agencys_bulk_request_is_not_found(other_issuer_user, bulk_pendi
     assert posted.status_code == 404
     assert BulkRequest.objects.get(pk=bulk_pending.pk).state == "pending"
     assert "食品经营许可年度统计分析" not in page(client, "/console/bulk-requests/")
+
+
+def test_text_the_api_would_refuse_is_refused_on_every_form_not_a_500(
+    issuer_console, review, submitted, bulk_pending
+):
+    nul = "理由\x00"
+    answered = issuer_console.post(
+        f"/console/reviews/{review.pk}/",
+        {"outcome": "corrected", "reason": nul, "holder_name": nul, "surface__经营项目": nul},
+    )
+    assert answered.status_code == 400
+    assert (
+        issuer_console.post(
+            f"/console/reviews/{review.pk}/",
+            {"outcome": "corrected", "reason": "更正", "valid_to": "2027-02-30"},
+        ).status_code
+        == 400
+    )
+    assert (
+        issuer_console.post(f"/console/reviews/{review.pk}/", {"outcome": "?"}).status_code == 400
+    )
+    refused = issuer_console.post(
+        f"/console/inspections/{submitted.pk}/", {"decision": "refuse", "reason": nul}
+    )
+    assert refused.status_code == 400
+    assert (
+        issuer_console.post(f"/console/inspections/{submitted.pk}/", {"decision": "x"}).status_code
+        == 404
+    )
+    bulk = issuer_console.post(
+        f"/console/bulk-requests/{bulk_pending.pk}/refuse/", {"reason": nul}, follow=True
+    )
+    assert bulk.status_code == 200 and "拒绝理由" in bulk.content.decode()
+    for query in ("since=2026-13-45", "since=%00", "operation=nope", "identifier=%00", "page=x"):
+        assert issuer_console.get(f"/console/usage/?{query}").status_code == 200, query
+    assert issuer_console.get("/console/inspections/?year=abc&state=%00").status_code == 200
+    assert issuer_console.get("/console/reviews/?state=%00&page=99999").status_code == 200
+    assert ReviewRequest.objects.get(pk=review.pk).state == "open"
+    assert Inspection.objects.get(pk=submitted.pk).state == "submitted"
+    assert BulkRequest.objects.get(pk=bulk_pending.pk).state == "pending"
