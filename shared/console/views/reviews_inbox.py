@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 
 from django.contrib import messages
+from django.db.models import Case, Value, When
 from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -73,7 +74,8 @@ def review_inbox(request: AuthenticatedHttpRequest) -> HttpResponse:
         rows = rows.filter(state=state)
     if request.GET.get("overdue") == "1":
         rows = rows.filter(overdue=True)
-    page = paginate(request, rows.order_by("-state", "deadline", "received_at", "id"))
+    waiting = Case(When(state=State.OPEN, then=Value(0)), default=Value(1))
+    page = paginate(request, rows.order_by(waiting, "deadline", "received_at", "id"))
     context = {
         "page": page,
         "rows": _with_clock(page.object_list),

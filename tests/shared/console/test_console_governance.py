@@ -339,3 +339,29 @@ def test_text_the_api_would_refuse_is_refused_on_every_form_not_a_500(
     assert ReviewRequest.objects.get(pk=review.pk).state == "open"
     assert Inspection.objects.get(pk=submitted.pk).state == "submitted"
     assert BulkRequest.objects.get(pk=bulk_pending.pk).state == "pending"
+
+
+def test_open_requests_come_first_the_nearest_deadline_first(
+    issuer_console, review, issuer_user, license_type, consumer_user
+):
+    other = issue(issuer_user, license_type, holder_body="MA3X7Y9Q", number="JY2")
+    second = review_create(
+        actor=consumer_user,
+        identifier=other.identifier,
+        reason=REASON,
+        matter_code=MATTER,
+        use_cause=CAUSE,
+    )
+    ReviewRequest.objects.filter(pk=second.pk).update(deadline=review.deadline - timedelta(days=1))
+    ReviewRequest.objects.filter(pk=review.pk).update(state="rejected")
+    third = ReviewRequest.objects.create(
+        **{
+            f.name: getattr(second, f.name)
+            for f in ReviewRequest._meta.concrete_fields
+            if f.name not in ("id", "requester_agency_code")
+        },
+        requester_agency_code="X",
+    )
+    ReviewRequest.objects.filter(pk=third.pk).update(deadline=review.deadline + timedelta(days=9))
+    html = page(issuer_console, "/console/reviews/")
+    assert html.index(str(second.pk)) < html.index(str(third.pk)) < html.index(str(review.pk))
