@@ -5,6 +5,7 @@ from shared.core.urls import library_urlpatterns
 urlpatterns = [
     path("api/v1/", include("municipal_node.uplink.api.urls")),
     path("api/v1/", include("municipal_node.notices.api.urls")),
+    path("console/node/", include("municipal_node.notices.console.urls")),
     *library_urlpatterns,
 ]
 

@@ -16,3 +16,18 @@ class NoticesConfig(AppConfig):
         from shared.federation.apply import HANDLERS
 
         HANDLERS[NOTICE_KIND] = services.notice_apply
+        self._console_nav()
+
+    @staticmethod
+    def _console_nav() -> None:
+        """The node's notices screen in the console's navigation (shared code never names it)."""
+        from municipal_node.notices.console.views import may_read
+        from shared.console.nav import NavItem, NavSection, nav_register
+
+        nav_register(
+            NavSection(
+                title="整改通知",
+                allow=may_read,
+                items=(NavItem(label="整改通知", url_name="node-console-notices"),),
+            )
+        )

@@ -52,8 +52,11 @@ SECTIONS: list[NavSection] = [
             NavItem(label="证照查询", url_name="console-licences"),
             # workspace part two (bulk upload)
             NavItem(label="批量签发", url_name="console-bulk"),
-            NavItem(label="复核申请"),
-            NavItem(label="年检"),
+            # governance of the issuing agency (#15 item 4)
+            NavItem(label="复核申请", url_name="console-reviews"),
+            NavItem(label="网络年检", url_name="console-inspections"),
+            NavItem(label="用证记录", url_name="console-usage"),
+            NavItem(label="批量分析审批", url_name="console-bulk-approvals"),
         ),
     ),
     NavSection(

@@ -9,9 +9,11 @@ from shared.console.views import (
     auth,
     bulk,
     changes,
+    issuer_gov,
     issuing,
     library,
     licences,
+    reviews_inbox,
     statistics,
     using,
 )
@@ -49,6 +51,22 @@ urlpatterns = [
         "licences/<str:identifier>/act/<str:action>/",
         licences.licence_act,
         name="console-licence-act",
+    ),
+    # issuing agency, governance (#15 item 4): reviews, inspections, usage, bulk approvals
+    path("reviews/", reviews_inbox.review_inbox, name="console-reviews"),
+    path("reviews/<str:review_id>/", reviews_inbox.review_detail, name="console-review"),
+    path("inspections/", issuer_gov.inspection_inbox, name="console-inspections"),
+    path(
+        "inspections/<str:inspection_id>/",
+        issuer_gov.inspection_detail,
+        name="console-inspection",
+    ),
+    path("usage/", issuer_gov.usage, name="console-usage"),
+    path("bulk-requests/", issuer_gov.bulk_inbox, name="console-bulk-approvals"),
+    path(
+        "bulk-requests/<str:request_id>/<str:decision>/",
+        issuer_gov.bulk_decide,
+        name="console-bulk-decide",
     ),
     # application agency
     path("use/query/", using.query, name="console-query"),
