@@ -3,6 +3,11 @@
 Plain functions, not factory_boy factories: a builder must go through the service (audit row,
 outbox row, signals), which a model factory would bypass or merely wrap."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.db import transaction
 from rest_framework.test import APIClient
 
 from shared.accounts import services as accounts
@@ -10,8 +15,19 @@ from shared.accounts.models import Agency, User
 from shared.catalog import services as catalog
 from shared.catalog.models import LicenseType
 from shared.demo.data import make_citizen_id, make_uscc
+from shared.federation.outbox import license_key, license_payload
+from shared.licenses.models import License
 
-__all__ = ["make_agency", "make_citizen_id", "make_type", "make_user", "make_uscc", "token_client"]
+__all__ = [
+    "issued_events",
+    "make_agency",
+    "make_citizen_id",
+    "make_type",
+    "make_user",
+    "make_uscc",
+    "token_client",
+    "undone",
+]
 
 SURFACE_SCHEMA = {
     "type": "object",
@@ -72,3 +88,38 @@ def token_client(user: User) -> APIClient:
 
 def type_count() -> int:
     return LicenseType.objects.count()
+
+
+class _Undone(Exception):
+    """Ends the transaction of `undone()`."""
+
+
+@contextmanager
+def undone() -> Iterator[None]:
+    """Run the block in a transaction rolled back at its end: what it wrote is captured inside
+    the block (outbox rows, payloads), then gone, as a receiver lacks a sender's new licences."""
+    try:
+        with transaction.atomic():
+            yield
+            raise _Undone
+    except _Undone:
+        pass
+
+
+def issued_events(
+    client: APIClient, bodies: list[dict[str, Any]], *, library_code: str = ""
+) -> list[dict[str, Any]]:
+    """The `license.event` items a sender writes for issuing each of `bodies` through `client`
+    (POST /api/v1/licenses/), the licences then undone here. `library_code` relabels the
+    payloads as another library's (a city's issue, built at the hub that must receive it)."""
+    captured = []
+    with undone():
+        for body in bodies:
+            response = client.post("/api/v1/licenses/", body, format="json")
+            assert response.status_code == 201, response.content
+            lic = License.objects.get(identifier=response.json()["identifier"])
+            payload = license_payload(lic, lic.events.get(seq=1), new_version=True)
+            if library_code:
+                payload["license"]["library_code"] = library_code
+            captured.append({"kind": "license.event", "key": license_key(lic), "payload": payload})
+    return captured

@@ -12,7 +12,6 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
 from django.utils import timezone
 
 from provincial_hub.aggregation.selectors import aggregation_nodes
@@ -34,7 +33,7 @@ from shared.federation.models import (
 from shared.federation.outbox import license_key, license_payload, repair_payload
 from shared.federation.snapshots import type_snapshot
 from shared.licenses.models import License, LicenseEvent, LicenseVersion
-from tests.support import make_agency, make_type, make_uscc, make_user, token_client
+from tests.support import issued_events, make_agency, make_type, make_uscc, make_user, token_client
 
 pytestmark = pytest.mark.django_db
 
@@ -239,37 +238,22 @@ def _forged(lic, claim):
 # --- the bulk (COPY) paths ---------------------------------------------------------------------
 
 
-class _Rollback(Exception):
-    pass
-
-
 def _new_licence_events(client, issue_payload, type_code, count, *, prefix, tag):
     """The `license.event` payloads of `count` issues by `client`'s agency, then undone: the
     hub lacks these licences, as a receiver lacks a city's new ones."""
-    captured = []
-    try:
-        with transaction.atomic():
-            for i in range(count):
-                body = issue_payload(
-                    type_code=type_code,
-                    number=f"{prefix}{i:06d}",
-                    holder={
-                        "name": f"新证持有人{prefix}{i}",
-                        "code": make_uscc(dept="91", area="410300", body=f"{tag}{i:06d}"),
-                        "code_type": "001",
-                    },
-                )
-                response = client.post("/api/v1/licenses/", body, format="json")
-                assert response.status_code == 201, response.content
-                lic = License.objects.get(identifier=response.json()["identifier"])
-                payload = license_payload(lic, lic.events.get(seq=1), new_version=True)
-                captured.append(
-                    {"kind": "license.event", "key": license_key(lic), "payload": payload}
-                )
-            raise _Rollback
-    except _Rollback:
-        pass
-    return captured
+    bodies = [
+        issue_payload(
+            type_code=type_code,
+            number=f"{prefix}{i:06d}",
+            holder={
+                "name": f"新证持有人{prefix}{i}",
+                "code": make_uscc(dept="91", area="410300", body=f"{tag}{i:06d}"),
+                "code_type": "001",
+            },
+        )
+        for i in range(count)
+    ]
+    return issued_events(client, bodies)
 
 
 def test_the_bulk_paths_take_only_the_senders_own_licences(

@@ -12,20 +12,18 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
 from django.utils import timezone
 
 from shared.federation import bulk_apply
 from shared.federation.apply import HANDLERS
 from shared.federation.models import OutboxEvent, RejectedEvent
-from shared.federation.outbox import license_key, license_payload
 from shared.licenses.models import License
 from shared.reviews import sync
 from shared.reviews.deadlines import review_sweep
 from shared.reviews.models import ReviewAttachment, ReviewRequest
 from tests.hub.test_hardening_federation import HUB, LY, ZZ, City, numbered, post
 from tests.shared.reviews.conftest import CAUSE, REASON
-from tests.support import make_uscc
+from tests.support import issued_events, make_uscc
 
 pytestmark = pytest.mark.django_db
 
@@ -198,34 +196,20 @@ def test_unknown_licences_and_bad_payloads_are_dead_letters(anon, zhengzhou, zz_
     assert list(ReviewRequest.objects.values_list("pk", flat=True)) == [uuid.UUID(good["id"])]
 
 
-class _Rollback(Exception):
-    pass
-
-
 def _new_licence_events(client, issue_payload, count):
     """`license.event` issues of licences the hub then lacks (the transaction is undone)."""
-    captured = []
-    try:
-        with transaction.atomic():
-            for i in range(count):
-                holder = {
-                    "name": f"新证持有人{i}",
-                    "code": make_uscc(dept="91", area=ZZ, body=f"RW{i:06d}"),
-                    "code_type": "001",
-                }
-                body = issue_payload(number=f"NEW{i:06d}", holder=holder)
-                response = client.post("/api/v1/licenses/", body, format="json")
-                assert response.status_code == 201, response.content
-                lic = License.objects.get(identifier=response.json()["identifier"])
-                payload = license_payload(lic, lic.events.get(seq=1), new_version=True)
-                payload["license"]["library_code"] = ZZ
-                captured.append(
-                    {"kind": "license.event", "key": license_key(lic), "payload": payload}
-                )
-            raise _Rollback
-    except _Rollback:
-        pass
-    return captured
+    bodies = [
+        issue_payload(
+            number=f"NEW{i:06d}",
+            holder={
+                "name": f"新证持有人{i}",
+                "code": make_uscc(dept="91", area=ZZ, body=f"RW{i:06d}"),
+                "code_type": "001",
+            },
+        )
+        for i in range(count)
+    ]
+    return issued_events(client, bodies, library_code=ZZ)
 
 
 def test_the_bulk_paths_leave_review_updates_to_the_per_event_path(

@@ -4,22 +4,15 @@ node's relay sends them; the access fixtures give each test an empty log."""
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
 from django.utils import timezone
 
 from shared.crypto.suites import get_suite
 from shared.exchange.envelopes import seal
 from shared.federation.keys import peer_register
-from shared.federation.outbox import license_key, license_payload
-from shared.licenses.models import License
 from tests.shared.statistics.conftest import *  # noqa: F403
-from tests.support import make_agency, make_type, make_uscc, make_user, token_client
+from tests.support import issued_events, make_agency, make_type, make_uscc, make_user, token_client
 
 LY, HUB = "410300", "410000"
-
-
-class _Rollback(Exception):
-    pass
 
 
 @pytest.fixture
@@ -50,31 +43,20 @@ def luoyang(db):
 def luoyang_licences(luoyang, issue_payload, bodies):
     """The `license.event` payloads of 洛阳 issuing `bodies`, written as 洛阳 would (the rows
     are rolled back here: the hub lacks these licences, as it lacks a city's new ones)."""
-    captured = []
-    try:
-        with transaction.atomic():
-            for i, overrides in enumerate(bodies):
-                body = issue_payload(
-                    type_code=luoyang["type"].type_code,
-                    number=f"LY{i:06d}",
-                    holder={
-                        "name": f"洛阳持证企业{i}",
-                        "code": make_uscc(dept="91", area=LY, body=f"LA{i:06d}"),
-                        "code_type": "001",
-                    },
-                    **overrides,
-                )
-                response = luoyang["client"].post("/api/v1/licenses/", body, format="json")
-                assert response.status_code == 201, response.json()
-                lic = License.objects.get(identifier=response.json()["identifier"])
-                payload = license_payload(lic, lic.events.get(seq=1), new_version=True)
-                payload["license"]["library_code"] = LY
-                captured.append(
-                    {"kind": "license.event", "key": license_key(lic), "payload": payload}
-                )
-            raise _Rollback
-    except _Rollback:
-        pass
+    bodies = [
+        issue_payload(
+            type_code=luoyang["type"].type_code,
+            number=f"LY{i:06d}",
+            holder={
+                "name": f"洛阳持证企业{i}",
+                "code": make_uscc(dept="91", area=LY, body=f"LA{i:06d}"),
+                "code_type": "001",
+            },
+            **overrides,
+        )
+        for i, overrides in enumerate(bodies)
+    ]
+    captured = issued_events(luoyang["client"], bodies, library_code=LY)
     return [dict(e, seq=n) for n, e in enumerate(captured, start=1)]
 
 

@@ -3,7 +3,6 @@ bulk repair); inspections go up on the hub's stream; the beat is scheduled."""
 
 import pytest
 from django.conf import settings
-from django.db import transaction
 
 from shared.domain.status import Action
 from shared.federation import bulk_apply
@@ -14,34 +13,27 @@ from shared.inspections.sync import apply_inspection
 from shared.licenses.models import License
 from shared.licenses.services import license_act
 from tests.shared.inspections.conftest import issue
+from tests.support import undone
 
 pytestmark = pytest.mark.django_db
 
 SENDER = "410100"  # this node's code: the licences are its own
 
 
-class _Rollback(Exception):
-    """Raised to undo the issuing once its outbox rows are captured."""
-
-
 def _captured(issuer_user, inspection_type, count):
     """Repairs and inspect events of `count` inspected licences, the licences then undone so
     this library lacks them (the receiver's view)."""
     repairs, events = [], []
-    try:
-        with transaction.atomic():
-            for n in range(count):
-                lic = issue(issuer_user, inspection_type, number=f"TH{n:04d}")
-                license_act(
-                    actor=issuer_user, identifier=lic.identifier, action=Action.inspect, year=2026
-                )
-                lic = License.objects.get(pk=lic.pk)
-                repairs.append(repair_payload(lic))
-            rows = OutboxEvent.objects.filter(kind="license.event").order_by("seq")
-            events = [{"kind": r.kind, "key": r.key, "payload": r.payload} for r in rows]
-            raise _Rollback
-    except _Rollback:
-        pass
+    with undone():
+        for n in range(count):
+            lic = issue(issuer_user, inspection_type, number=f"TH{n:04d}")
+            license_act(
+                actor=issuer_user, identifier=lic.identifier, action=Action.inspect, year=2026
+            )
+            lic = License.objects.get(pk=lic.pk)
+            repairs.append(repair_payload(lic))
+        rows = OutboxEvent.objects.filter(kind="license.event").order_by("seq")
+        events = [{"kind": r.kind, "key": r.key, "payload": r.payload} for r in rows]
     assert not License.objects.exists()
     return repairs, events
 
