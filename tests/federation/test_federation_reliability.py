@@ -19,7 +19,6 @@ from tests.federation.fedlib import (
     hub_copy,
     issue_batch,
     node_released,
-    reconcile,
     wait_batch,
     wait_synced,
 )
@@ -165,35 +164,6 @@ def test_forged_envelope_is_refused_and_logged(make_federation):
     assert hub.sql("SELECT count(*) FROM catalog_licensetype")[0][0] == hub_types
     node.start_worker()
     assert_converged(hub, node)
-
-
-def test_rows_altered_or_deleted_at_the_hub_are_found_and_repaired(make_federation):
-    fed = make_federation(("hub", "410100"))
-    hub, node = fed["hub"], fed["410100"]
-    fed.start()
-    issue_batch(node, 40)
-    wait_synced(hub, node)
-    # Licences without review requests: a request's mirror holds its licence (PROTECT), so the
-    # database itself refuses to delete a disputed licence by hand.
-    rows = hub.sql(
-        "SELECT id, identifier FROM licenses_license WHERE library_code = '410100' AND id NOT IN "
-        "(SELECT license_id FROM reviews_reviewrequest) ORDER BY id LIMIT 3"
-    )
-    (altered_id, _), (deleted_id, deleted_ident), (pledged_id, _) = rows
-    # someone changes the hub's copy directly in the database
-    hub.sql("UPDATE licenses_license SET status = 'revoked' WHERE id = %s", (altered_id,))
-    hub.sql("UPDATE licenses_license SET pledged = true WHERE id = %s", (pledged_id,))
-    hub.sql("DELETE FROM licenses_licenseevent WHERE license_id = %s", (deleted_id,))
-    hub.sql("DELETE FROM licenses_licenseversion WHERE license_id = %s", (deleted_id,))
-    hub.sql("DELETE FROM licenses_license WHERE id = %s", (deleted_id,))
-    # reconciliation finds exactly those three, and the node re-sends them
-    found = reconcile(hub, node)
-    assert (found["differences"], found["missing_at_hub"], found["stale_at_hub"]) == (3, 1, 2)
-    assert found["repaired"] == 3
-    assert_converged(hub, node)
-    assert hub.count("identifier = %s", (deleted_ident,)) == 1
-    runs = hub.sql("SELECT differences, repaired FROM federation_reconcilerun ORDER BY id")
-    assert runs[-2] == (3, 3) and runs[-1][0] == 0
 
 
 def test_postgresql_restart_at_the_hub_during_ingest(make_federation):

@@ -11,10 +11,8 @@ def auth(token):
     return {"Authorization": f"Bearer {token}"}
 
 
-def test_a_notice_goes_down_to_the_city_and_its_answer_comes_back_up(make_federation):
-    fed = make_federation(("hub", "410100"))
-    hub, node = fed["hub"], fed["410100"]
-    fed.start()
+def test_a_notice_goes_down_to_the_city_and_its_answer_comes_back_up(federation):
+    hub, node = federation["hub"], federation["410100"]
     supervisor = hub.credentials()["supervisor"]["token"]
     city = node.credentials()["issuer"]
     # the agency reaches the hub with the city's seeded licences

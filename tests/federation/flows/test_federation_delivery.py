@@ -1,44 +1,10 @@
 """A city's changes reach the hub over real HTTP, in order, and reconciliation agrees."""
 
-from datetime import timedelta
-
 import requests
-from django.utils import timezone
 
 from shared.domain.canonical import sm3_hex
+from tests.federation.fedlib import auth, item, surface_fields
 from tests.federation.harness import wait_until
-from tests.support import make_uscc
-
-
-def issue_body(creds, type_schema_fields, i, *, mode="online"):
-    today = timezone.localdate()
-    return {
-        "type_code": creds["issuer"]["type_codes"][0],
-        "number": f"FED{i:06d}",
-        "holder": {
-            "name": f"联邦测试企业{i}",
-            "code": make_uscc(dept="91", area="410100", body=f"FT{i:06d}"),
-            "code_type": "001",
-        },
-        "valid_from": today.isoformat(),
-        "valid_to": (today + timedelta(days=365)).isoformat(),
-        "mode": mode,
-        "case_completed_at": timezone.now().isoformat(),
-        "surface": {name: f"测试{i}" for name in type_schema_fields},
-    }
-
-
-def required_fields(lib, creds):
-    response = requests.get(
-        f"{lib.url}/api/v1/catalog/types/{creds['issuer']['type_codes'][0]}/",
-        headers=auth(creds["issuer"]["token"]),
-        timeout=10,
-    )
-    return response.json()["surface_schema"]["required"]
-
-
-def auth(token):
-    return {"Authorization": f"Bearer {token}"}
 
 
 def reconcile(hub, node_code):
@@ -46,19 +12,17 @@ def reconcile(hub, node_code):
     return dict(part.split("=") for part in out.split())
 
 
-def test_issue_and_lifecycle_reach_the_hub_and_reconcile_clean(make_federation):
-    fed = make_federation(("hub", "410100"))
-    hub, node = fed["hub"], fed["410100"]
-    fed.start()
+def test_issue_and_lifecycle_reach_the_hub_and_reconcile_clean(federation):
+    hub, node = federation["hub"], federation["410100"]
     creds = node.credentials()
-    fields = required_fields(node, creds)
+    fields = surface_fields(node)
     # the seeded sample licences and catalogue travel first
     seeded = node.count("library_code = '410100' AND status NOT IN ('pending', 'returned')")
     wait_until(lambda: hub.count("library_code = '410100'") == seeded, message="seed arrives")
     # five demo types and the annual inspection demo's (#12) at each library
     assert hub.sql("SELECT count(*) FROM catalog_licensetype")[0][0] == 6 + 6
     # when a licence is issued and suspended at the node
-    body = issue_body(creds, fields, 1)
+    body = item(node, fields, 1)
     created = requests.post(
         f"{node.url}/api/v1/licenses/",
         json=body,
@@ -117,16 +81,18 @@ def test_issue_and_lifecycle_reach_the_hub_and_reconcile_clean(make_federation):
     assert zhengzhou["last_reconciliation"]["differences"] == 0
 
 
-def test_access_log_checkpoints_are_witnessed_by_the_hub(make_federation):
-    fed = make_federation(("hub", "410100"))
-    hub, node = fed["hub"], fed["410100"]
-    fed.start()
+def test_access_log_checkpoints_are_witnessed_by_the_hub(federation):
+    hub, node = federation["hub"], federation["410100"]
     forward = "from municipal_node.uplink.checkpoints import checkpoint_forward; print(checkpoint_forward())"
     first = int(node.manage("shell", "-c", forward).stdout.strip().splitlines()[-1])
     assert first > 0  # the demo seed made access records
     wait_until(
         lambda: (
-            hub.sql("SELECT tree_size, status FROM access_witness WHERE node_code = '410100'")
+            hub.sql(
+                "SELECT tree_size, status FROM access_witness "
+                "WHERE node_code = '410100' AND tree_size = %s",
+                (first,),
+            )
             == [(first, "consistent")]
         ),
         timeout=30,
@@ -151,7 +117,9 @@ def test_access_log_checkpoints_are_witnessed_by_the_hub(make_federation):
     wait_until(
         lambda: (
             hub.sql(
-                "SELECT tree_size, status FROM access_witness WHERE node_code = '410100' ORDER BY tree_size"
+                "SELECT tree_size, status FROM access_witness "
+                "WHERE node_code = '410100' AND tree_size >= %s ORDER BY tree_size",
+                (first,),
             )
             == [(first, "consistent"), (second, "consistent")]
         ),
@@ -160,14 +128,12 @@ def test_access_log_checkpoints_are_witnessed_by_the_hub(make_federation):
     )
 
 
-def test_a_city_file_reaches_the_hub_by_digest(make_federation):
-    fed = make_federation(("hub", "410100"))
-    hub, node = fed["hub"], fed["410100"]
-    fed.start()
+def test_a_city_file_reaches_the_hub_by_digest(federation):
+    hub, node = federation["hub"], federation["410100"]
     creds = node.credentials()
     created = requests.post(
         f"{node.url}/api/v1/licenses/",
-        json=issue_body(creds, required_fields(node, creds), 7),
+        json=item(node, surface_fields(node), 7),
         headers=auth(creds["issuer"]["token"]),
         timeout=10,
     )

@@ -30,10 +30,8 @@ def hub_last_event(hub, ident):
     )[0]
 
 
-def test_the_automatic_suspension_and_the_late_approval_reach_the_hub(make_federation):
-    fed = make_federation(("hub", "410100"))
-    hub, node = fed["hub"], fed["410100"]
-    fed.start()
+def test_the_automatic_suspension_and_the_late_approval_reach_the_hub(federation):
+    hub, node = federation["hub"], federation["410100"]
     creds = node.credentials()
     missed = creds["inspections"]["identifiers"][2]  # the licence nobody submitted for
     wait_until(lambda: hub_licence(hub, missed) == ("valid", None), message="seed arrives")

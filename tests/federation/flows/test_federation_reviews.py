@@ -4,8 +4,8 @@ corrected answer together with the licence's new version."""
 
 import requests
 
+from tests.federation.fedlib import auth, item, surface_fields
 from tests.federation.harness import wait_until
-from tests.federation.test_federation_delivery import auth, issue_body, required_fields
 
 PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
@@ -18,10 +18,8 @@ def mirrors(hub, where="TRUE", params=()):
     )
 
 
-def test_review_requests_and_their_answers_reach_the_hub(make_federation):
-    fed = make_federation(("hub", "410100"))
-    hub, node = fed["hub"], fed["410100"]
-    fed.start()
+def test_review_requests_and_their_answers_reach_the_hub(federation):
+    hub, node = federation["hub"], federation["410100"]
     creds = node.credentials()
     # the demo's requests travel first, overdue flag included, without their people
     seeded = node.sql("SELECT id::text, revision, overdue FROM reviews_reviewrequest ORDER BY id")
@@ -36,7 +34,7 @@ def test_review_requests_and_their_answers_reach_the_hub(make_federation):
     issuer = auth(creds["issuer"]["token"])
     created = requests.post(
         f"{node.url}/api/v1/licenses/",
-        json=issue_body(creds, required_fields(node, creds), 1),
+        json=item(node, surface_fields(node), 21),
         headers=issuer,
         timeout=10,
     )
