@@ -50,6 +50,25 @@ META_FIELDS = (
     "area_code",
     "library_code",
 )
+# The Chinese names of the fields a request may name (screens; the export's header keeps
+# the stable names above).
+META_LABELS = {
+    "identifier": "证照标识",
+    "version": "版本",
+    "status": "状态",
+    "type_code": "证照类型代码",
+    "type_name": "证照名称",
+    "issuer_code": "签发单位代码",
+    "number": "证照编号",
+    "holder_name": "持证主体名称",
+    "holder_code": "持证主体代码",
+    "holder_code_type": "持证主体代码类型",
+    "issue_date": "颁证日期",
+    "valid_from": "有效期起始",
+    "valid_to": "有效期截止",
+    "area_code": "行政区划代码",
+    "library_code": "所属证照库",
+}
 MAX_ATTEMPTS = 5
 PROGRESS_EVERY = 200
 
@@ -66,6 +85,40 @@ def _allowed_fields(types: list[LicenseType]) -> set[str]:
         properties = (license_type.surface_schema or {}).get("properties", {})
         allowed.update(f"surface.{key}" for key in properties)
     return allowed
+
+
+def field_label(name: str) -> str:
+    """A field's Chinese name: a metadata field's label, a surface field's key（照面）."""
+    if name.startswith("surface."):
+        return f"{name.removeprefix('surface.')}（照面）"
+    return META_LABELS.get(name, name)
+
+
+def _approved_fields(request: BulkRequest, fields: list[str] | None) -> list[str]:
+    """The fields an approval grants: all requested (None) or a non-empty subset of them,
+    each one the types allow; in the request's order, so the export's columns are too."""
+    if fields is None:
+        return list(request.fields)
+    chosen = set(fields)
+    if not chosen:
+        raise PermanentError(
+            "bulk.fields_empty", "批准时至少保留一个字段；不同意请拒绝", {"field": "fields"}
+        )
+    unknown = sorted(chosen - _allowed_fields(list(request.license_types.all())))
+    if unknown:
+        raise PermanentError(
+            "bulk.field_unknown",
+            "批准的字段不在所申请证照类型的可用字段之内：" + "、".join(unknown),
+            {"field": "fields", "fields": unknown},
+        )
+    extra = sorted(chosen - set(request.fields))
+    if extra:
+        raise PermanentError(
+            "bulk.field_not_requested",
+            "只能批准申请中的字段，不能多于申请：" + "、".join(extra),
+            {"field": "fields", "fields": extra},
+        )
+    return [name for name in request.fields if name in chosen]
 
 
 def _not_found() -> NotFoundError:
@@ -153,7 +206,11 @@ def bulk_request_decide(
     fields: list[str] | None = None,
     expires_in_days: int | None = None,
 ) -> BulkRequest:
-    """The issuer of the requested types approves (possibly fewer fields) or refuses."""
+    """The issuer of the requested types approves or refuses (with a reason).
+
+    An approval grants the requested fields, or `fields`: a non-empty subset of them (never
+    more, never one the types do not allow: 400, nothing changed); the export then has only
+    the approved fields (`approved_fields`, which the requester reads)."""
     request = BulkRequest.objects.select_for_update().filter(pk=bulk_request_id).first()
     if request is None or actor.agency_id is None:
         raise _not_found()
@@ -165,13 +222,7 @@ def bulk_request_decide(
         raise ConflictError("bulk.state", "该申请已审批", {"state": request.state})
     reason = reason.strip()
     if approve:
-        approved = list(fields) if fields else list(request.fields)
-        extra = sorted(set(approved) - set(request.fields))
-        if extra:
-            raise PermanentError(
-                "bulk.field_not_requested", "只能批准申请中的字段", {"fields": extra}
-            )
-        request.approved_fields = approved
+        request.approved_fields = _approved_fields(request, fields)
         request.state = BulkRequest.State.APPROVED
         days = expires_in_days or settings.BULK_EXPORT_DAYS
         request.expires_at = timezone.now() + timedelta(days=days)
@@ -189,7 +240,12 @@ def bulk_request_decide(
         licenses=[],
         outcome=Outcome.ALLOWED if approve else Outcome.REFUSED,
         reason_code="" if approve else "bulk.refused",
-        detail={"bulk_request": str(request.pk), "approved": approve, "reason": reason},
+        detail={
+            "bulk_request": str(request.pk),
+            "approved": approve,
+            "reason": reason,
+            "fields": request.approved_fields if approve else [],
+        },
     )
     if approve:
         from shared.access.tasks import bulk_export

@@ -112,23 +112,7 @@ def copy_download(request: AuthenticatedHttpRequest, copy_id: str) -> HttpRespon
     return response
 
 
-FIELD_LABELS = {
-    "identifier": "证照标识",
-    "version": "版本",
-    "status": "状态",
-    "type_code": "证照类型代码",
-    "type_name": "证照名称",
-    "issuer_code": "签发单位代码",
-    "number": "证照编号",
-    "holder_name": "持证主体名称",
-    "holder_code": "持证主体代码",
-    "holder_code_type": "持证主体代码类型",
-    "issue_date": "颁证日期",
-    "valid_from": "有效期起始",
-    "valid_to": "有效期截止",
-    "area_code": "行政区划代码",
-    "library_code": "所属证照库",
-}
+FIELD_LABELS = bulk.META_LABELS
 
 
 def _types_and_fields(request: AuthenticatedHttpRequest) -> tuple[list[Any], list[tuple[str, str]]]:
@@ -140,7 +124,7 @@ def _types_and_fields(request: AuthenticatedHttpRequest) -> tuple[list[Any], lis
     for license_type in types.values():
         for key in (license_type.surface_schema or {}).get("properties", {}):
             if all(value != f"surface.{key}" for value, _ in fields):
-                fields.append((f"surface.{key}", f"{key}（照面）"))
+                fields.append((f"surface.{key}", bulk.field_label(f"surface.{key}")))
     return sorted(types.values(), key=lambda t: t.type_code), fields
 
 
