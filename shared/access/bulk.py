@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from shared.access.bulk_fields import allowed_fields, approved_fields
 from shared.access.models import AccessRecord, BulkRequest
 from shared.access.services import access_record, refusal_record
 from shared.access.text import csv_cell, purpose_check
@@ -33,42 +34,6 @@ from shared.licenses.models import License
 
 Operation = AccessRecord.Operation
 Outcome = AccessRecord.Outcome
-META_FIELDS = (
-    "identifier",
-    "version",
-    "status",
-    "type_code",
-    "type_name",
-    "issuer_code",
-    "number",
-    "holder_name",
-    "holder_code",
-    "holder_code_type",
-    "issue_date",
-    "valid_from",
-    "valid_to",
-    "area_code",
-    "library_code",
-)
-# The Chinese names of the fields a request may name (screens; the export's header keeps
-# the stable names above).
-META_LABELS = {
-    "identifier": "证照标识",
-    "version": "版本",
-    "status": "状态",
-    "type_code": "证照类型代码",
-    "type_name": "证照名称",
-    "issuer_code": "签发单位代码",
-    "number": "证照编号",
-    "holder_name": "持证主体名称",
-    "holder_code": "持证主体代码",
-    "holder_code_type": "持证主体代码类型",
-    "issue_date": "颁证日期",
-    "valid_from": "有效期起始",
-    "valid_to": "有效期截止",
-    "area_code": "行政区划代码",
-    "library_code": "所属证照库",
-}
 MAX_ATTEMPTS = 5
 PROGRESS_EVERY = 200
 
@@ -77,48 +42,6 @@ def _export_dir() -> Path:
     path = Path(settings.BULK_EXPORT_DIR or var_dir() / "bulk-exports")
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def _allowed_fields(types: list[LicenseType]) -> set[str]:
-    allowed = set(META_FIELDS)
-    for license_type in types:
-        properties = (license_type.surface_schema or {}).get("properties", {})
-        allowed.update(f"surface.{key}" for key in properties)
-    return allowed
-
-
-def field_label(name: str) -> str:
-    """A field's Chinese name: a metadata field's label, a surface field's key（照面）."""
-    if name.startswith("surface."):
-        return f"{name.removeprefix('surface.')}（照面）"
-    return META_LABELS.get(name, name)
-
-
-def _approved_fields(request: BulkRequest, fields: list[str] | None) -> list[str]:
-    """The fields an approval grants: all requested (None) or a non-empty subset of them,
-    each one the types allow; in the request's order, so the export's columns are too."""
-    if fields is None:
-        return list(request.fields)
-    chosen = set(fields)
-    if not chosen:
-        raise PermanentError(
-            "bulk.fields_empty", "批准时至少保留一个字段；不同意请拒绝", {"field": "fields"}
-        )
-    unknown = sorted(chosen - _allowed_fields(list(request.license_types.all())))
-    if unknown:
-        raise PermanentError(
-            "bulk.field_unknown",
-            "批准的字段不在所申请证照类型的可用字段之内：" + "、".join(unknown),
-            {"field": "fields", "fields": unknown},
-        )
-    extra = sorted(chosen - set(request.fields))
-    if extra:
-        raise PermanentError(
-            "bulk.field_not_requested",
-            "只能批准申请中的字段，不能多于申请：" + "、".join(extra),
-            {"field": "fields", "fields": extra},
-        )
-    return [name for name in request.fields if name in chosen]
 
 
 def _not_found() -> NotFoundError:
@@ -160,7 +83,7 @@ def bulk_request_create(
         raise PermanentError(
             "bulk.mixed_issuers", "一次申请只能包含同一签发单位的证照类型，由其审批"
         )
-    unknown = sorted(set(fields) - _allowed_fields(types))
+    unknown = sorted(set(fields) - allowed_fields(types))
     if unknown:
         raise PermanentError("bulk.field_unknown", "申请的字段不存在", {"fields": unknown})
     if period_to < period_from:
@@ -222,7 +145,7 @@ def bulk_request_decide(
         raise ConflictError("bulk.state", "该申请已审批", {"state": request.state})
     reason = reason.strip()
     if approve:
-        request.approved_fields = _approved_fields(request, fields)
+        request.approved_fields = approved_fields(request, fields)
         request.state = BulkRequest.State.APPROVED
         days = expires_in_days or settings.BULK_EXPORT_DAYS
         request.expires_at = timezone.now() + timedelta(days=days)

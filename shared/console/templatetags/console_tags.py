@@ -33,6 +33,6 @@ def duration(seconds: Any) -> str:
 @register.filter
 def bulk_field(name: str) -> str:
     """A bulk-analysis field's Chinese name (证照标识, 经营项目（照面）)."""
-    from shared.access.bulk import field_label
+    from shared.access.bulk_fields import field_label
 
     return field_label(str(name))
