@@ -76,7 +76,7 @@ def test_the_library_admin_sees_every_key_with_its_days_left_coloured(admin_cons
     assert "印章证书" in html and html.count('data-testid="seal-row"') == SigningKey.objects.count()
     seal = row_of(html, keys["seal"])
     assert "seal-soon" in seal and "10 天" in seal and keys["seal"].serial_hex in seal
-    assert "市场监督管理局" in seal and "ECDSA P-256" in seal and "文件（加密存储）" in seal
+    assert "市场监督管理局" in seal and "ECDSA P-256" in seal and "加密文件" in seal
     assert "seal-expired" in row_of(html, keys["own"]) and "已过期" in row_of(html, keys["own"])
     assert "seal-ok" in row_of(html, keys["sm2"]) and "SM2" in row_of(html, keys["sm2"])
     ca = SigningKey.objects.get(kind="ca")
