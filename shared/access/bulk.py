@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from shared.access.bulk_fields import allowed_fields, approved_fields
 from shared.access.models import AccessRecord, BulkRequest
 from shared.access.services import access_record, refusal_record
 from shared.access.text import csv_cell, purpose_check
@@ -33,23 +34,6 @@ from shared.licenses.models import License
 
 Operation = AccessRecord.Operation
 Outcome = AccessRecord.Outcome
-META_FIELDS = (
-    "identifier",
-    "version",
-    "status",
-    "type_code",
-    "type_name",
-    "issuer_code",
-    "number",
-    "holder_name",
-    "holder_code",
-    "holder_code_type",
-    "issue_date",
-    "valid_from",
-    "valid_to",
-    "area_code",
-    "library_code",
-)
 MAX_ATTEMPTS = 5
 PROGRESS_EVERY = 200
 
@@ -58,14 +42,6 @@ def _export_dir() -> Path:
     path = Path(settings.BULK_EXPORT_DIR or var_dir() / "bulk-exports")
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def _allowed_fields(types: list[LicenseType]) -> set[str]:
-    allowed = set(META_FIELDS)
-    for license_type in types:
-        properties = (license_type.surface_schema or {}).get("properties", {})
-        allowed.update(f"surface.{key}" for key in properties)
-    return allowed
 
 
 def _not_found() -> NotFoundError:
@@ -107,7 +83,7 @@ def bulk_request_create(
         raise PermanentError(
             "bulk.mixed_issuers", "一次申请只能包含同一签发单位的证照类型，由其审批"
         )
-    unknown = sorted(set(fields) - _allowed_fields(types))
+    unknown = sorted(set(fields) - allowed_fields(types))
     if unknown:
         raise PermanentError("bulk.field_unknown", "申请的字段不存在", {"fields": unknown})
     if period_to < period_from:
@@ -153,7 +129,11 @@ def bulk_request_decide(
     fields: list[str] | None = None,
     expires_in_days: int | None = None,
 ) -> BulkRequest:
-    """The issuer of the requested types approves (possibly fewer fields) or refuses."""
+    """The issuer of the requested types approves or refuses (with a reason).
+
+    An approval grants the requested fields, or `fields`: a non-empty subset of them (never
+    more, never one the types do not allow: 400, nothing changed); the export then has only
+    the approved fields (`approved_fields`, which the requester reads)."""
     request = BulkRequest.objects.select_for_update().filter(pk=bulk_request_id).first()
     if request is None or actor.agency_id is None:
         raise _not_found()
@@ -165,13 +145,7 @@ def bulk_request_decide(
         raise ConflictError("bulk.state", "该申请已审批", {"state": request.state})
     reason = reason.strip()
     if approve:
-        approved = list(fields) if fields else list(request.fields)
-        extra = sorted(set(approved) - set(request.fields))
-        if extra:
-            raise PermanentError(
-                "bulk.field_not_requested", "只能批准申请中的字段", {"fields": extra}
-            )
-        request.approved_fields = approved
+        request.approved_fields = approved_fields(request, fields)
         request.state = BulkRequest.State.APPROVED
         days = expires_in_days or settings.BULK_EXPORT_DAYS
         request.expires_at = timezone.now() + timedelta(days=days)
@@ -189,7 +163,12 @@ def bulk_request_decide(
         licenses=[],
         outcome=Outcome.ALLOWED if approve else Outcome.REFUSED,
         reason_code="" if approve else "bulk.refused",
-        detail={"bulk_request": str(request.pk), "approved": approve, "reason": reason},
+        detail={
+            "bulk_request": str(request.pk),
+            "approved": approve,
+            "reason": reason,
+            "fields": request.approved_fields if approve else [],
+        },
     )
     if approve:
         from shared.access.tasks import bulk_export

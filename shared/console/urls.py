@@ -14,6 +14,7 @@ from shared.console.views import (
     library,
     licences,
     reviews_inbox,
+    seals,
     statistics,
     using,
 )
@@ -39,6 +40,8 @@ urlpatterns = [
         library.workday_delete,
         name="console-workday-delete",
     ),
+    path("admin/seals/", seals.seals, name="console-seals"),
+    path("admin/seals/<str:key_id>/rotate/", seals.seal_rotate, name="console-seal-rotate"),
     # issuing agency
     path("catalogue/", issuing.catalogue, name="console-catalogue"),
     path("catalogue/<str:type_code>/", issuing.type_detail, name="console-type"),

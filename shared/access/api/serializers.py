@@ -188,7 +188,12 @@ class BulkDecisionSerializer(serializers.Serializer):
     fields = serializers.ListField(  # type: ignore[assignment]  # DRF's metaclass takes declared fields off the class: Serializer.fields stays
         child=serializers.CharField(max_length=100),
         required=False,
-        help_text="批准：可只批准申请字段的一部分",
+        max_length=100,
+        help_text=(
+            "批准：只批准申请字段的一部分（不填为全部申请字段；不能为空，不能多于申请，"
+            "不能含证照类型不允许的字段：400 bulk.fields_empty / bulk.field_not_requested / "
+            "bulk.field_unknown）"
+        ),
     )
     expires_in_days = serializers.IntegerField(min_value=1, max_value=90, required=False)
 

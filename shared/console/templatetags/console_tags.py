@@ -28,3 +28,11 @@ def duration(seconds: Any) -> str:
     if value < 86400:
         return f"{value / 3600:.1f} 小时"
     return f"{value / 86400:.1f} 天"
+
+
+@register.filter
+def bulk_field(name: str) -> str:
+    """A bulk-analysis field's Chinese name (证照标识, 经营项目（照面）)."""
+    from shared.access.bulk_fields import field_label
+
+    return field_label(str(name))

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from shared.access import bulk
 from shared.access.api.serializers import BulkRequestCreateSerializer
+from shared.access.bulk_fields import META_FIELDS, field_label
 from shared.access.models import AccessRecord, BulkRequest
 from shared.access.selectors import bulk_request_list, grant_list
 from shared.accounts.requests import AuthenticatedHttpRequest
@@ -112,35 +113,16 @@ def copy_download(request: AuthenticatedHttpRequest, copy_id: str) -> HttpRespon
     return response
 
 
-FIELD_LABELS = {
-    "identifier": "证照标识",
-    "version": "版本",
-    "status": "状态",
-    "type_code": "证照类型代码",
-    "type_name": "证照名称",
-    "issuer_code": "签发单位代码",
-    "number": "证照编号",
-    "holder_name": "持证主体名称",
-    "holder_code": "持证主体代码",
-    "holder_code_type": "持证主体代码类型",
-    "issue_date": "颁证日期",
-    "valid_from": "有效期起始",
-    "valid_to": "有效期截止",
-    "area_code": "行政区划代码",
-    "library_code": "所属证照库",
-}
-
-
 def _types_and_fields(request: AuthenticatedHttpRequest) -> tuple[list[Any], list[tuple[str, str]]]:
     """The types the agency is granted, and the fields a request may name for them
     (value, label)."""
     grants = grant_list(user=request.user).filter(revoked_at__isnull=True)
     types = {g.license_type.type_code: g.license_type for g in grants}
-    fields = [(name, FIELD_LABELS.get(name, name)) for name in bulk.META_FIELDS]
+    fields = [(name, field_label(name)) for name in META_FIELDS]
     for license_type in types.values():
         for key in (license_type.surface_schema or {}).get("properties", {}):
             if all(value != f"surface.{key}" for value, _ in fields):
-                fields.append((f"surface.{key}", f"{key}（照面）"))
+                fields.append((f"surface.{key}", field_label(f"surface.{key}")))
     return sorted(types.values(), key=lambda t: t.type_code), fields
 
 

@@ -143,17 +143,24 @@ def bulk_inbox(request: AuthenticatedHttpRequest) -> HttpResponse:
 @roles.console_view(roles.issuer)
 @require_POST
 def bulk_decide(request: AuthenticatedHttpRequest, request_id: str, decision: str) -> HttpResponse:
-    """Approve (the requested fields) or refuse with a reason, as POST
-    /api/v1/bulk-requests/<id>/<approve|refuse>/; a refusal of the service is shown."""
+    """Approve (the fields ticked: the requested ones, or fewer) or refuse with a reason, as
+    POST /api/v1/bulk-requests/<id>/<approve|refuse>/; a refusal of the service is shown.
+    The approval form marks itself (`fields_shown`) so that unticking every box is an empty
+    approval the service refuses, not "all the requested fields"."""
     try:
         pk = uuid.UUID(request_id)
     except ValueError:
         raise Http404("批量分析申请不存在") from None
     if decision not in ("approve", "refuse") or not _bulk_rows(request).filter(pk=pk).exists():
         raise Http404("批量分析申请不存在")
-    values, errors = validated(BulkDecisionSerializer, {"reason": request.POST.get("reason", "")})
+    data: dict[str, Any] = {"reason": request.POST.get("reason", "")}
+    picked = decision == "approve" and request.POST.get("fields_shown") == "1"
+    if picked:
+        data["fields"] = request.POST.getlist("fields")[:100]
+    values, errors = validated(BulkDecisionSerializer, data)
     if values is None:  # what the API's input serializer refuses (too long, NUL characters)
-        messages.error(request, f"拒绝理由：{next(iter(errors.values()))}")
+        label = "拒绝理由" if "reason" in errors else "字段"
+        messages.error(request, f"{label}：{next(iter(errors.values()))}")
         return redirect("console-bulk-approvals")
     try:
         bulk_request_decide(
@@ -161,6 +168,7 @@ def bulk_decide(request: AuthenticatedHttpRequest, request_id: str, decision: st
             bulk_request_id=pk,
             approve=decision == "approve",
             reason=values.get("reason", ""),
+            fields=values.get("fields", []) if picked else None,
         )
     except Refusal as exc:
         messages.error(request, exc.message)

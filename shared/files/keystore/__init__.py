@@ -9,6 +9,7 @@ decrypted keys and pyHanko signers (FIELD-NOTES: parsing a key per signature hal
 - `ca`: the ECDSA and SM2 certificate authorities, and the TSA certificate;
 - `seals`: the seal family, its signers, `reset_caches`;
 - `tokens`: the QR-token and trust-list key;
+- `rotation`: the keys the console shows, and rotating one (`key_rotate`);
 - `hsm`: PKCS#11; `fonts`: the CJK font; `bootstrap`: `pki_init`.
 
 Callers use `from shared.files import keystore` and `keystore.<name>`: the names below.
@@ -26,6 +27,7 @@ from shared.files.keystore.ca import (
 from shared.files.keystore.fonts import font_path
 from shared.files.keystore.hsm import pkcs11_close, pkcs11_session
 from shared.files.keystore.keys import private_key
+from shared.files.keystore.rotation import key_rotatable, key_rotate, signing_key_list
 from shared.files.keystore.seals import (
     ECDSA,
     OFD_SEAL_MM,
@@ -60,6 +62,8 @@ __all__ = [
     "SealSuite",
     "ca_active",
     "font_path",
+    "key_rotatable",
+    "key_rotate",
     "ofd_signer",
     "pkcs11_close",
     "pkcs11_session",
@@ -71,6 +75,7 @@ __all__ = [
     "seal_for",
     "seal_rotate",
     "seal_signer",
+    "signing_key_list",
     "sm2_ca_active",
     "sm2_seal_create",
     "sm2_seal_for",

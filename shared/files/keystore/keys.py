@@ -125,15 +125,21 @@ def retire(kind: str, agency: Agency | None) -> list[dict[str, Any]]:
     return retired
 
 
-def key_audit(*, retired: list[dict[str, Any]], key: SigningKey) -> None:
+def key_audit(
+    *, retired: list[dict[str, Any]], key: SigningKey, actor: Any = None, reason: str = ""
+) -> None:
     """One audit row for a key made by a rotation ("key.rotate") or for a first one
-    ("key.create"), in the rotation's transaction."""
+    ("key.create"), in the rotation's transaction. `actor` is the administrator who rotated
+    it from the console (None: a command, or a key made on first use), `reason` theirs."""
+    detail: dict[str, Any] = {"kind": key.kind, "retired": [r["key_id"] for r in retired]}
+    if reason:
+        detail["reason"] = reason
     audit_record(
-        actor=None,
+        actor=actor,
         action="key.rotate" if retired else "key.create",
         target_type="signing_key",
         target_id=key.key_id,
         before=retired[0] if retired else None,
         after=key_snapshot(key),
-        detail={"kind": key.kind, "retired": [r["key_id"] for r in retired]},
+        detail=detail,
     )

@@ -150,12 +150,14 @@ def seal_make(suite: SealSuite, agency: Agency | None) -> SigningKey:
 
 
 @transaction.atomic
-def seal_rotate_suite(suite: SealSuite, agency: Agency | None) -> SigningKey:
+def seal_rotate_suite(
+    suite: SealSuite, agency: Agency | None, *, actor: Any = None, reason: str = ""
+) -> SigningKey:
     """Retire the active seal and make a new one. Files sealed with the old one still verify:
     its certificate stays valid and chains to the CA in the trust list (docs/pki.md)."""
     retired = retire(suite.kind, agency)
     new = seal_make(suite, agency)
-    key_audit(retired=retired, key=new)
+    key_audit(retired=retired, key=new, actor=actor, reason=reason)
     transaction.on_commit(reset_caches)
     return new
 
@@ -168,8 +170,8 @@ def seal_create(*, agency: Agency | None) -> SigningKey:
     return seal_make(ECDSA, agency)
 
 
-def seal_rotate(*, agency: Agency | None) -> SigningKey:
-    return seal_rotate_suite(ECDSA, agency)
+def seal_rotate(*, agency: Agency | None, actor: Any = None, reason: str = "") -> SigningKey:
+    return seal_rotate_suite(ECDSA, agency, actor=actor, reason=reason)
 
 
 def sm2_seal_for(*, agency: Agency | None) -> SigningKey:
@@ -180,8 +182,8 @@ def sm2_seal_create(*, agency: Agency | None) -> SigningKey:
     return seal_make(SM2, agency)
 
 
-def sm2_seal_rotate(*, agency: Agency | None) -> SigningKey:
-    return seal_rotate_suite(SM2, agency)
+def sm2_seal_rotate(*, agency: Agency | None, actor: Any = None, reason: str = "") -> SigningKey:
+    return seal_rotate_suite(SM2, agency, actor=actor, reason=reason)
 
 
 @transaction.atomic

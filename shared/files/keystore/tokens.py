@@ -44,7 +44,7 @@ def token_sign(claims: dict[str, Any]) -> str:
 
 
 @transaction.atomic
-def token_key_rotate() -> SigningKey:
+def token_key_rotate(*, actor: Any = None, reason: str = "") -> SigningKey:
     """A new token key in the configured suite, endorsed by the CA; the old one stays published
     in the trust list, so printed QR codes keep verifying until they expire."""
     suite = get_suite(settings.CRYPTO_SUITE)
@@ -81,5 +81,5 @@ def token_key_rotate() -> SigningKey:
         not_before=timezone.now(),
         not_after=timezone.now() + timedelta(days=CA_DAYS),
     )
-    key_audit(retired=retired, key=created)
+    key_audit(retired=retired, key=created, actor=actor, reason=reason)
     return created
