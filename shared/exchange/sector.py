@@ -3,6 +3,7 @@
 A sector library answers purpose-bound queries for the licence types its department serves
 from its own system: `POST {base_url}/query` with the holder, the matter and the purpose, and
 it answers `{"licenses": [...]}`. The hub asks it at query time and copies nothing.
+`GET {base_url}/health` answers 2xx while the library is up (the operator's 检测 button).
 """
 
 from dataclasses import dataclass
@@ -55,3 +56,15 @@ class SectorLibraryClient:
         if not isinstance(licenses, list):
             raise SectorUnavailableError("malformed answer")
         return [item for item in licenses if isinstance(item, dict)]
+
+    def health(self) -> None:
+        """Returns if the library answers its health check (2xx), else raises
+        SectorUnavailableError with why."""
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        try:
+            response = requests.get(
+                self.base_url + "/health", headers=headers, timeout=self.timeout
+            )
+            response.raise_for_status()
+        except requests.RequestException as exc:
+            raise SectorUnavailableError(str(exc)) from exc
