@@ -249,8 +249,8 @@ def sector_library_health() -> list[dict[str, Any]]:
     the last failure, and over 24 hours the calls, failures, error rate and latency; `health`
     is healthy / late (slow or some failures) / failing / idle (disabled, or not called)."""
     since = timezone.now() - timedelta(hours=24)
-    recent = {
-        row["library"]: row
+    recent: dict[int, dict[str, Any]] = {
+        row["library"]: dict(row)
         for row in SectorCall.objects.filter(at__gte=since)
         .values("library")
         .annotate(
