@@ -9,6 +9,10 @@ made: the console's health screen reads them.
 """
 
 import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
 
 from provincial_hub.aggregation.models import SectorCall, SectorLibrary
 from shared.access.sources import SectorAnswer
@@ -71,6 +75,14 @@ def sector_library_probe(*, library: SectorLibrary, actor: str) -> SectorCall:
     except SectorUnavailableError as exc:
         return _record(library, SectorCall.Kind.PROBE, started, error=str(exc), by=actor)
     return _record(library, SectorCall.Kind.PROBE, started, by=actor)
+
+
+def sector_calls_purge() -> int:
+    """Forget call records older than SECTOR_CALLS_KEEP_DAYS (the screen reads 24 hours and
+    the last success / failure); returns how many went. Safe to run twice."""
+    before = timezone.now() - timedelta(days=settings.SECTOR_CALLS_KEEP_DAYS)
+    deleted, _ = SectorCall.objects.filter(at__lt=before).delete()
+    return deleted
 
 
 def _record(

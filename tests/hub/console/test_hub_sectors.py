@@ -152,3 +152,15 @@ def test_the_hub_nav_leads_to_the_sectors_and_the_statistics(operator_console, s
     assert 'href="/console/statistics/"' in home
     response = supervisor.get("/console/statistics/export.csv")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+
+
+def test_call_records_past_their_keeping_time_are_purged(settings):
+    from provincial_hub.aggregation.tasks import sector_calls_purge
+
+    settings.SECTOR_CALLS_KEEP_DAYS = 90
+    lib = library("yjglt")
+    calls(lib, True, ago=timedelta(days=91))
+    calls(lib, False, ago=timedelta(days=89))
+    assert sector_calls_purge() == 1
+    assert list(SectorCall.objects.values_list("ok", flat=True)) == [False]
+    assert sector_calls_purge() == 0
