@@ -71,9 +71,10 @@ def sector_libraries():
 
 def test_hub_screens(browser_page, library_admin):
     now = timezone.now()
-    InboundCursor.objects.create(
-        sender="410100", high_water_mark=7, last_event_at=now, last_envelope_at=now
-    )
+    for city in ("410100", "410300"):  # the two cities the lag chart's arrivals came from
+        InboundCursor.objects.create(
+            sender=city, high_water_mark=7, last_event_at=now, last_envelope_at=now
+        )
     lags_of_a_day()
     sector_libraries()
     enrol(library_admin)
