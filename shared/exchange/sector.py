@@ -13,7 +13,22 @@ import requests
 
 
 class SectorUnavailableError(Exception):
-    """The sector library did not answer, or answered something unusable."""
+    """The sector library did not answer, or answered something unusable; the message says
+    which, in Chinese first (the hub's operators read it), then the cause as raised."""
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, requests.Timeout):
+        label = "响应超时"
+    elif isinstance(exc, requests.ConnectionError):
+        label = "无法连接"
+    elif isinstance(exc, requests.HTTPError) and exc.response is not None:
+        label = f"应答 HTTP {exc.response.status_code}"
+    elif isinstance(exc, requests.RequestException):
+        label = "请求失败"
+    else:
+        label = "应答格式不正确"
+    return f"{label}：{exc}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,9 +67,9 @@ class SectorLibraryClient:
             response.raise_for_status()
             licenses = response.json()["licenses"]
         except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
-            raise SectorUnavailableError(str(exc)) from exc
+            raise SectorUnavailableError(_why(exc)) from exc
         if not isinstance(licenses, list):
-            raise SectorUnavailableError("malformed answer")
+            raise SectorUnavailableError("应答格式不正确：licenses 不是列表")
         return [item for item in licenses if isinstance(item, dict)]
 
     def health(self) -> None:
@@ -67,4 +82,4 @@ class SectorLibraryClient:
             )
             response.raise_for_status()
         except requests.RequestException as exc:
-            raise SectorUnavailableError(str(exc)) from exc
+            raise SectorUnavailableError(_why(exc)) from exc
