@@ -6,6 +6,7 @@ the old names, so existing hub databases keep their rows (migration 0001 is stat
 """
 
 from django.db import models
+from django.utils import timezone
 
 
 class SectorLibrary(models.Model):
@@ -25,6 +26,37 @@ class SectorLibrary(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SectorCall(models.Model):
+    """One call the hub made to a sector library — a share query or an operator's probe — and
+    its outcome: the library's health (last success, error rate, latency) is read from these.
+    Written where the call is made, whatever the outcome; insert-only, so concurrent queries
+    never wait on each other."""
+
+    class Kind(models.TextChoices):
+        QUERY = "query", "查询"
+        PROBE = "probe", "检测"
+
+    library = models.ForeignKey(SectorLibrary, on_delete=models.CASCADE, related_name="calls")
+    kind = models.CharField(max_length=5, choices=Kind.choices)
+    ok = models.BooleanField()
+    latency_ms = models.FloatField()
+    error = models.CharField(max_length=300, blank=True)
+    by = models.CharField("发起人", max_length=150, blank=True, help_text="a probe's operator")
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "行业库调用"
+        verbose_name_plural = "行业库调用"
+        ordering = ["-at"]
+        indexes = [
+            models.Index(fields=["library", "at"], name="sector_call_library_at"),
+            models.Index(fields=["library", "ok", "at"], name="sector_call_library_ok_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.library_id} {self.kind} {'ok' if self.ok else 'failed'}"
 
 
 class RemoteFile(models.Model):

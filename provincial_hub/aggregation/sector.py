@@ -3,9 +3,18 @@
 Their licences are never stored here nor sent to cities: each answer item says which library it
 came from, and a library that does not answer is named in `unavailable` instead of failing the
 whole query.
+
+Every call's outcome (a query or a probe) is a `SectorCall` row written right where the call is
+made: the console's health screen reads them.
 """
 
-from provincial_hub.aggregation.models import SectorLibrary
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from provincial_hub.aggregation.models import SectorCall, SectorLibrary
 from shared.access.sources import SectorAnswer
 from shared.exchange.sector import SectorLibraryClient, SectorQuery, SectorUnavailableError
 
@@ -25,6 +34,7 @@ def sector_query(
         if not wanted:
             continue
         client = SectorLibraryClient(base_url=library.base_url, token=library.token)
+        started = time.monotonic()
         try:
             items = client.query(
                 SectorQuery(
@@ -36,9 +46,11 @@ def sector_query(
                     type_codes=tuple(wanted),
                 )
             )
-        except SectorUnavailableError:
+        except SectorUnavailableError as exc:
+            _record(library, SectorCall.Kind.QUERY, started, error=str(exc))
             answer.unavailable.append(library.code)
             continue
+        _record(library, SectorCall.Kind.QUERY, started)
         for item in items:
             if item.get("type_code") in wanted:
                 answer.licenses.append(
@@ -50,3 +62,37 @@ def sector_query(
                     }
                 )
     return answer
+
+
+def sector_library_probe(*, library: SectorLibrary, actor: str) -> SectorCall:
+    """The operator's 检测: call the library's health check now and record the outcome as any
+    other call (so the screen's health reflects it). Disabled libraries are probed too: that
+    is how an operator checks one before enabling it."""
+    client = SectorLibraryClient(base_url=library.base_url, token=library.token)
+    started = time.monotonic()
+    try:
+        client.health()
+    except SectorUnavailableError as exc:
+        return _record(library, SectorCall.Kind.PROBE, started, error=str(exc), by=actor)
+    return _record(library, SectorCall.Kind.PROBE, started, by=actor)
+
+
+def sector_calls_purge() -> int:
+    """Forget call records older than SECTOR_CALLS_KEEP_DAYS (the screen reads 24 hours and
+    the last success / failure); returns how many went. Safe to run twice."""
+    before = timezone.now() - timedelta(days=settings.SECTOR_CALLS_KEEP_DAYS)
+    deleted, _ = SectorCall.objects.filter(at__lt=before).delete()
+    return deleted
+
+
+def _record(
+    library: SectorLibrary, kind: str, started: float, *, error: str = "", by: str = ""
+) -> SectorCall:
+    return SectorCall.objects.create(
+        library=library,
+        kind=kind,
+        ok=not error,
+        latency_ms=(time.monotonic() - started) * 1000,
+        error=error[:300],
+        by=by,
+    )

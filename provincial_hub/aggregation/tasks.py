@@ -4,6 +4,7 @@ and queued messages name them)."""
 from celery import shared_task
 
 from provincial_hub.aggregation.files import remote_file_fetch, remote_file_sweep
+from provincial_hub.aggregation.sector import sector_calls_purge as purge
 
 
 @shared_task(name="federation.fetch_file", acks_late=True)
@@ -19,3 +20,9 @@ def fetch_files_sweep() -> int:
     for file_id in ids:
         fetch_remote_file.delay(file_id)
     return len(ids)
+
+
+@shared_task(name="aggregation.sector_calls_purge")
+def sector_calls_purge() -> int:
+    """Beat, daily: forget the sector libraries' call records past their keeping time."""
+    return purge()

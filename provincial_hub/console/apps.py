@@ -19,7 +19,7 @@ class HubConsoleConfig(AppConfig):
                 allow=roles.library_admin,
                 items=(
                     NavItem(label="汇聚总览", url_name="hub-console-dashboard"),
-                    NavItem(label="行业电子证照库"),
+                    NavItem(label="行业电子证照库", url_name="hub-console-sectors"),
                 ),
             )
         )
@@ -38,6 +38,11 @@ class HubConsoleConfig(AppConfig):
                     NavItem(
                         label="汇聚总览（只读）",
                         url_name="hub-console-dashboard",
+                        allow=roles.supervisor,
+                    ),
+                    NavItem(
+                        label="行业电子证照库（只读）",
+                        url_name="hub-console-sectors",
                         allow=roles.supervisor,
                     ),
                 ),

@@ -1,5 +1,5 @@
 """Reads behind the hub's console: each city's health from the aggregation selector (the one
-behind /api/v1/aggregation/nodes/), and licences aggregated per day."""
+behind /api/v1/aggregation/nodes/), licences aggregated per day, and the sync lag over time."""
 
 from datetime import timedelta
 from typing import Any
@@ -8,8 +8,14 @@ from django.db.models import Avg, Count, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from provincial_hub.aggregation.selectors import aggregation_nodes
-from shared.console.charts import Chart, bar_chart
+from provincial_hub.aggregation.selectors import (
+    LAG_SCALES,
+    LagBucket,
+    LagScale,
+    aggregation_nodes,
+    arrival_lag_series,
+)
+from shared.console.charts import Chart, LineChart, bar_chart, line_chart
 from shared.federation.models import Arrival, ReceivedEnvelope, RejectedEvent
 
 # Behind by more than this (no event although the city has a backlog, or lag on arrivals)
@@ -96,3 +102,33 @@ def city_envelopes(code: str) -> QuerySet[ReceivedEnvelope]:
 
 def city_dead_letters(code: str) -> QuerySet[RejectedEvent]:
     return RejectedEvent.objects.filter(sender=code).order_by("-created_at")
+
+
+# p50, p95, max: the colours of the lag chart's three lines
+LAG_LINES = (
+    ("p50", "中位数 p50", "#1a5fb4"),
+    ("p95", "p95", "#c64600"),
+    ("max", "最大", "#c01c28"),
+)
+
+
+def lag_scale(asked: str | None) -> LagScale:
+    """The `lag` query parameter: `day` (30 days) or anything else the default, `hour`."""
+    return "day" if asked == "day" else "hour"
+
+
+def lag_chart(*, scale: LagScale, city: str = "") -> tuple[LineChart, list[LagBucket]]:
+    """The sync lag over time as three lines (p50, p95, max, in seconds), and its buckets
+    (the table under the chart lists those with arrivals)."""
+    buckets = arrival_lag_series(scale=scale, city=city)
+    fmt = "%H:00" if scale == "hour" else "%m-%d"
+    chart = line_chart(
+        title=f"同步时延 {LAG_SCALES[scale][0]}：中位数、p95 与最大值",
+        unit="秒",
+        labels=[b.start.strftime(fmt) for b in buckets],
+        series=[
+            (label, colour, [getattr(b, key) for b in buckets]) for key, label, colour in LAG_LINES
+        ],
+        label_every=3 if scale == "hour" else 7,
+    )
+    return chart, [b for b in buckets if b.count]

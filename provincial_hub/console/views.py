@@ -33,8 +33,16 @@ def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
         "cities": cities,
         "counts": [(h, selectors.HEALTH_LABELS[h], n) for h, n in counts.items()],
         "chart": selectors.arrivals_chart(),
+        **_lag(request),
     }
     return render(request, "hub_console/dashboard.html", context)
+
+
+def _lag(request: AuthenticatedHttpRequest, city: str = "") -> dict[str, object]:
+    """The sync lag chart, per hour (`?lag=hour`, the default) or per day (`?lag=day`)."""
+    scale = selectors.lag_scale(request.GET.get("lag"))
+    chart, buckets = selectors.lag_chart(scale=scale, city=city)
+    return {"lag_scale": scale, "lag_chart": chart, "lag_buckets": buckets}
 
 
 @roles.console_view(_watches)
@@ -50,6 +58,7 @@ def city(request: AuthenticatedHttpRequest, code: str) -> HttpResponse:
         "dead_letters": selectors.city_dead_letters(code)[:50],
         "runs": ReconcileRun.objects.filter(scope=code)[:20],
         "files": files[:100],
+        **_lag(request, code),
     }
     return render(request, "hub_console/city.html", context)
 

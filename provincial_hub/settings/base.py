@@ -36,7 +36,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "federation.fetch_files_sweep",
         "schedule": FEDERATION_FILE_SWEEP_SECONDS,  # noqa: F405
     },
+    # the sector libraries' call records (their health) older than SECTOR_CALLS_KEEP_DAYS
+    "aggregation-sector-calls-purge": {
+        "task": "aggregation.sector_calls_purge",
+        "schedule": crontab(hour=3, minute=10),
+    },
 }
+SECTOR_CALLS_KEEP_DAYS = env_int("SECTOR_CALLS_KEEP_DAYS", 90)
 
 # Compliance (art. 31, 33; provincial_hub.compliance): the rules evaluated every day, and the
 # escalation of notices not answered by their deadline to public criticism.

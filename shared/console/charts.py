@@ -72,3 +72,89 @@ def bar_chart(
         if v is not None
     )
     return Chart(title=title, unit=unit, bars=bars, line=polyline, ticks=_ticks(top, plot_h))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Dot:
+    x: float
+    y: float
+    title: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Series:
+    label: str
+    colour: str
+    segments: tuple[str, ...]  # SVG polyline points, broken where a value is missing
+    dots: tuple[Dot, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LineChart:
+    title: str
+    unit: str
+    series: tuple[Series, ...]
+    labels: tuple[tuple[float, str], ...]  # (x, label) under the axis
+    ticks: tuple[tuple[float, str], ...]
+    legend: tuple[tuple[float, str, str], ...]  # (x, colour, label)
+    width: int = WIDTH
+    height: int = HEIGHT
+    baseline: float = HEIGHT - BOTTOM
+
+    @property
+    def empty(self) -> bool:
+        return not any(s.dots for s in self.series)
+
+
+def line_chart(
+    *,
+    title: str,
+    unit: str,
+    labels: Sequence[str],
+    series: Sequence[tuple[str, str, Sequence[float | None]]],
+    label_every: int = 7,
+) -> LineChart:
+    """Lines over `labels` (one x each), every series (label, colour, values) on one scale; a
+    missing value breaks its line. Every `label_every`-th label and the last are written."""
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    top = max([v for _, _, values in series for v in values if v is not None] + [1.0])
+    step = plot_w / max(len(labels), 1)
+
+    def xy(i: int, value: float) -> tuple[float, float]:
+        return round(LEFT + i * step + step / 2, 1), round(
+            HEIGHT - BOTTOM - plot_h * value / top, 1
+        )
+
+    drawn = []
+    for name, colour, values in series:
+        segments: list[list[str]] = [[]]
+        dots = []
+        for i, value in enumerate(values):
+            if value is None:
+                segments.append([])
+                continue
+            x, y = xy(i, value)
+            segments[-1].append(f"{x},{y}")
+            dots.append(Dot(x=x, y=y, title=f"{labels[i]} {name}：{value:.1f} {unit}"))
+        drawn.append(
+            Series(
+                label=name,
+                colour=colour,
+                segments=tuple(" ".join(s) for s in segments if s),
+                dots=tuple(dots),
+            )
+        )
+    shown = tuple(
+        (round(LEFT + i * step + step / 2, 1), label)
+        for i, label in enumerate(labels)
+        if (i % label_every == 0 and len(labels) - 1 - i >= label_every / 2) or i == len(labels) - 1
+    )
+    legend = tuple(
+        (LEFT + 20 + 110 * i, colour, name) for i, (name, colour, _) in enumerate(series)
+    )
+    ticks = tuple(
+        (HEIGHT - BOTTOM - plot_h * share, f"{top * share:.3g}") for share in (0.0, 0.5, 1.0)
+    )
+    return LineChart(
+        title=title, unit=unit, series=tuple(drawn), labels=shown, ticks=ticks, legend=legend
+    )

@@ -209,7 +209,19 @@ class Arrival(models.Model):
     late = models.BooleanField(default=False)
 
     class Meta:
-        indexes = [models.Index(fields=["library_code", "late"])]
+        indexes = [
+            models.Index(fields=["library_code", "late"]),
+            # the sync lag over time (hub console): a range of arrived_at, the lag carried
+            # along so the percentiles are an index-only scan
+            models.Index(
+                fields=["arrived_at"], include=["lag_seconds"], name="arrival_arrived_lag"
+            ),
+            models.Index(
+                fields=["library_code", "arrived_at"],
+                include=["lag_seconds"],
+                name="arrival_city_arrived_lag",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.key} {'late' if self.late else 'on time'}"

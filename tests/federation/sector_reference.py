@@ -1,5 +1,6 @@
 """A small real reference sector library: a WSGI service answering `POST /query` from a fixed
-set of licences, served on loopback by the tests (what a department's own library would do)."""
+set of licences and `GET /health` (`health_status`, 200 unless a test says otherwise), served
+on loopback by the tests (what a department's own library would do)."""
 
 import json
 import threading
@@ -15,11 +16,16 @@ class SectorReference:
     def __init__(self, licenses):
         self.licenses = licenses
         self.requests = []
+        self.health_status = "200 OK"
         self.server = make_server("127.0.0.1", 0, self.app, handler_class=QuietHandler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def app(self, environ, start_response):
+        if environ["PATH_INFO"] == "/health" and environ["REQUEST_METHOD"] == "GET":
+            self.requests.append({"health": True})
+            start_response(self.health_status, [("Content-Type", "application/json")])
+            return [b'{"status": "ok"}']
         if environ["PATH_INFO"] != "/query" or environ["REQUEST_METHOD"] != "POST":
             start_response("404 Not Found", [("Content-Type", "application/json")])
             return [b'{"error": "not found"}']

@@ -21,3 +21,11 @@ from tests.hub.compliance.conftest import (  # noqa: E402, F401
     zz_agency,
     zz_peer,
 )
+
+
+@pytest.fixture(autouse=True)
+def _lag_cache_cleared():
+    """The sync lag's ended buckets are cached (per process): each test starts without them."""
+    from django.core.cache import cache
+
+    cache.clear()
