@@ -63,12 +63,15 @@ def _export_dir() -> Path:
     return path
 
 
-def allowed_fields(types: list[LicenseType]) -> set[str]:
+def _allowed_fields(types: list[LicenseType]) -> set[str]:
     allowed = set(META_FIELDS)
     for license_type in types:
         properties = (license_type.surface_schema or {}).get("properties", {})
         allowed.update(f"surface.{key}" for key in properties)
     return allowed
+
+
+allowed_fields = _allowed_fields  # what a request may ask for (the city checks the hub's too)
 
 
 def _not_found() -> NotFoundError:
@@ -141,7 +144,7 @@ def bulk_request_create(
         raise PermanentError(
             "bulk.mixed_issuers", "一次申请只能包含同一签发单位的证照类型，由其审批"
         )
-    unknown = sorted(set(fields) - allowed_fields(types))
+    unknown = sorted(set(fields) - _allowed_fields(types))
     if unknown:
         raise PermanentError("bulk.field_unknown", "申请的字段不存在", {"fields": unknown})
     if period_to < period_from:
