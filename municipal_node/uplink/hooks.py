@@ -5,8 +5,10 @@ from typing import Any
 
 from django.conf import settings
 
-from municipal_node.uplink import files
+from municipal_node.uplink import bulk, files
+from shared.access.bulk import REQUEST_KIND, bulk_federation_register
 from shared.catalog.models import LicenseType
+from shared.federation.apply import HANDLERS
 from shared.federation.models import Peer, ReconcileRun
 from shared.federation.roles import FederationRole, role_register
 from shared.files.models import LicenseFile
@@ -49,4 +51,6 @@ class NodeRole(FederationRole):
 
 def register() -> None:
     role_register(NodeRole())
+    HANDLERS[REQUEST_KIND] = bulk.apply_bulk_request
+    bulk_federation_register(bulk.NodeBulk())
     license_file_ready.connect(files.on_license_file_ready, dispatch_uid="uplink.files.ready")

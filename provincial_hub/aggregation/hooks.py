@@ -7,7 +7,8 @@ from typing import Any
 
 from django.conf import settings
 
-from provincial_hub.aggregation import files, sector, witness
+from provincial_hub.aggregation import bulk, files, sector, witness
+from shared.access.bulk import bulk_federation_register
 from shared.access.sources import sector_source_register
 from shared.federation import snapshots
 from shared.federation.apply import HANDLERS, files_recorder_register
@@ -58,6 +59,8 @@ def register() -> None:
     role_register(HubRole())
     HANDLERS["access.checkpoint"] = _apply_checkpoint
     HANDLERS["file.ready"] = files.apply_file_ready
+    HANDLERS[bulk.DECISION_KIND] = bulk.apply_bulk_decision
+    bulk_federation_register(bulk.HubBulk())
     files_recorder_register(files.record_files)
     sector_source_register(sector.sector_query)
     remote_files_register(files.RemoteFiles())

@@ -35,6 +35,9 @@ from shared.licenses.models import License
 Operation = AccessRecord.Operation
 Outcome = AccessRecord.Outcome
 MAX_ATTEMPTS = 5
+# Across tiers: the hub sends a request down to the city of its issuer, the city's decision
+# comes back up (provincial_hub.aggregation.bulk, municipal_node.uplink.bulk).
+REQUEST_KIND, DECISION_KIND, WIRE_SCHEMA = "bulk.request", "bulk.decision", 1
 PROGRESS_EVERY = 200
 
 
@@ -46,6 +49,37 @@ def _export_dir() -> Path:
 
 def _not_found() -> NotFoundError:
     return NotFoundError("bulk.not_found", "批量分析申请不存在")
+
+
+class BulkFederation:
+    """What a tier adds to bulk analysis across libraries (issue #13 item 4), registered from
+    its AppConfig.ready; the defaults are a library alone. Both are called inside the
+    service's transaction, so what they write (an outbox row) commits with the change."""
+
+    def created(self, request: BulkRequest) -> None:
+        """A request was made here: hand it to the library whose issuer decides it (and set
+        `decider_library`), or refuse it (an ApplicationError rolls the request back)."""
+
+    def decided(self, request: BulkRequest) -> None:
+        """A request was decided here: send the decision back to where it was made."""
+
+
+_federation = BulkFederation()
+
+
+def bulk_federation_register(federation: BulkFederation) -> None:
+    global _federation
+    _federation = federation
+
+
+def _decidable_here(request: BulkRequest) -> None:
+    """A request whose issuer belongs to another library is decided there, never here."""
+    if request.decider_library:
+        raise ConflictError(
+            "bulk.decided_elsewhere",
+            f"该申请由签发单位所在的证照库（{request.decider_library}）审批",
+            {"decider_library": request.decider_library},
+        )
 
 
 @transaction.atomic
@@ -107,6 +141,7 @@ def bulk_request_create(
         format=format,
     )
     request.license_types.set(types)
+    _federation.created(request)
     access_record(
         user=actor,
         operation=Operation.BULK_REQUEST,
@@ -141,6 +176,7 @@ def bulk_request_decide(
         if actor.agency_id == request.agency_id:
             raise ForbiddenError("bulk.not_issuer", "只有所申请证照类型的签发单位可以审批")
         raise _not_found()
+    _decidable_here(request)
     if request.state != BulkRequest.State.PENDING:
         raise ConflictError("bulk.state", "该申请已审批", {"state": request.state})
     reason = reason.strip()
@@ -155,6 +191,7 @@ def bulk_request_decide(
         request.state = BulkRequest.State.REFUSED
     request.decided_by, request.decided_at, request.decision_reason = actor, timezone.now(), reason
     request.save()
+    _federation.decided(request)
     access_record(
         user=actor,
         operation=Operation.BULK_DECISION,
@@ -200,8 +237,8 @@ def bulk_export_run(*, bulk_request_id: str) -> BulkRequest | None:
             BulkRequest.State.EXPORTING,
             BulkRequest.State.FAILED,
         )
-        if request is None or request.state not in runnable:
-            return request
+        if request is None or request.state not in runnable or request.origin_library:
+            return request  # a request from another library is exported there
         if request.expires_at and request.expires_at <= timezone.now():
             request.state = BulkRequest.State.EXPIRED
             request.save(update_fields=["state"])
@@ -328,6 +365,8 @@ def bulk_sweep() -> list[str]:
     )
     failed = BulkRequest.objects.filter(state=BulkRequest.State.FAILED, attempts__lt=MAX_ATTEMPTS)
     approved = BulkRequest.objects.filter(
-        state=BulkRequest.State.APPROVED, decided_at__lt=now - timedelta(minutes=2)
+        state=BulkRequest.State.APPROVED,
+        decided_at__lt=now - timedelta(minutes=2),
+        origin_library="",
     )
     return [str(pk) for q in (stale, failed, approved) for pk in q.values_list("pk", flat=True)]

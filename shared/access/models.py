@@ -213,8 +213,13 @@ class BulkRequest(models.Model):
         JSONL = "jsonl", "JSON Lines"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="bulk_requests")
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    # Empty for a request that came from another library (its applicant is in `requester`).
+    agency = models.ForeignKey(
+        Agency, on_delete=models.PROTECT, related_name="bulk_requests", null=True, blank=True
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
+    )
     issuer = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
     license_types = models.ManyToManyField(LicenseType, related_name="+")
     fields = models.JSONField("字段")
@@ -241,6 +246,13 @@ class BulkRequest(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Across tiers (issue #13 item 4): at the library where it was made, the library whose
+    # issuer decides it (empty: decided here); at the deciding city, where it came from and who
+    # applied there; at the requesting library, who decided at the city.
+    decider_library = models.CharField("审批所在证照库", max_length=6, blank=True, default="")
+    origin_library = models.CharField("申请所在证照库", max_length=6, blank=True, default="")
+    requester = models.JSONField("申请方（外库）", default=dict, blank=True)
+    decided_by_name = models.CharField("审批人（外库）", max_length=200, blank=True, default="")
 
     class Meta:
         verbose_name = "批量分析申请"
@@ -249,6 +261,24 @@ class BulkRequest(models.Model):
 
     def __str__(self) -> str:
         return f"bulk {self.pk} {self.state}"
+
+    @property
+    def applicant_name(self) -> str:
+        """The applying agency, also for a request that came from another library."""
+        if self.agency is not None:
+            return self.agency.name
+        name = str(self.requester.get("agency_name", ""))
+        return f"{name}（{self.origin_library}）" if self.origin_library else name
+
+    @property
+    def applicant_user(self) -> str:
+        if self.requested_by is not None:
+            return self.requested_by.username
+        return str(self.requester.get("username", ""))
+
+    @property
+    def decider_name(self) -> str:
+        return self.decided_by.username if self.decided_by is not None else self.decided_by_name
 
 
 class HolderShare(models.Model):

@@ -199,9 +199,11 @@ class BulkDecisionSerializer(serializers.Serializer):
 
 
 class BulkRequestSerializer(serializers.ModelSerializer):
-    agency_code = serializers.CharField(source="agency.code")
+    agency_code = serializers.CharField(source="agency.code", allow_null=True)
     issuer_code = serializers.CharField(source="issuer.code")
-    requested_by = serializers.CharField(source="requested_by.username")
+    requested_by = serializers.CharField(source="applicant_user")
+    applicant_name = serializers.CharField()
+    decided_by = serializers.CharField(source="decider_name")
     type_codes = serializers.SerializerMethodField()
     progress = serializers.SerializerMethodField()
 
@@ -212,6 +214,10 @@ class BulkRequestSerializer(serializers.ModelSerializer):
             "agency_code",
             "issuer_code",
             "requested_by",
+            "applicant_name",
+            "origin_library",
+            "decider_library",
+            "decided_by",
             "type_codes",
             "fields",
             "approved_fields",
