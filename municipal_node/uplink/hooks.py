@@ -5,8 +5,10 @@ from typing import Any
 
 from django.conf import settings
 
-from municipal_node.uplink import files
+from municipal_node.uplink import files, share, usage
+from shared.access.federated import forwarder_register
 from shared.catalog.models import LicenseType
+from shared.federation.apply import HANDLERS
 from shared.federation.models import Peer, ReconcileRun
 from shared.federation.roles import FederationRole, role_register
 from shared.files.models import LicenseFile
@@ -49,4 +51,7 @@ class NodeRole(FederationRole):
 
 def register() -> None:
     role_register(NodeRole())
+    # Issue #13: consumers ask the province through this node; the hub's usage comes down.
+    forwarder_register(share.HubForwarder())
+    HANDLERS["access.record"] = usage.apply_access_record
     license_file_ready.connect(files.on_license_file_ready, dispatch_uid="uplink.files.ready")

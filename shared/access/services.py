@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
-from shared.access import ratelimit
+from shared.access import federated, ratelimit
 from shared.access.log import committed_write, log_append
 from shared.access.models import AccessRecord, AnonymousCount, Grant
 from shared.access.selectors import grants_active
@@ -205,43 +205,68 @@ def anonymous_refusal(*, kind: str, client: str) -> bool:
 # --- authorisation ---------------------------------------------------------------------------
 
 
-def _authorize(
+def _refuse(
     *,
     user: Any,
-    license_type: LicenseType | None,
+    operation: str,
+    code: str,
+    message: str,
+    matter_code: str,
+    use_cause: str,
+    holder_code: str,
+    holder_code_type: str,
+) -> ForbiddenError:
+    error = ForbiddenError(code, message)
+    refusal_record(
+        user=user,
+        operation=operation,
+        error=error,
+        matter_code=matter_code,
+        use_cause=use_cause,
+        holder_code=holder_code,
+        holder_code_type=holder_code_type,
+    )
+    agency = getattr(user, "agency", None) if getattr(user, "is_authenticated", False) else None
+    if agency is not None:
+        ratelimit.rate_miss(agency_key=agency.code)
+    return error
+
+
+def caller_check(
+    *,
+    user: Any,
     matter_code: str,
     use_cause: str,
     operation: str,
     holder_code: str,
     holder_code_type: str,
-) -> list[Grant]:
-    def refuse(code: str, message: str) -> ForbiddenError:
-        error = ForbiddenError(code, message)
-        refusal_record(
-            user=user,
-            operation=operation,
-            error=error,
-            matter_code=matter_code,
-            use_cause=use_cause,
-            holder_code=holder_code,
-            holder_code_type=holder_code_type,
-        )
-        agency = getattr(user, "agency", None) if getattr(user, "is_authenticated", False) else None
-        if agency is not None:
-            ratelimit.rate_miss(agency_key=agency.code)
-        return error
-
+) -> None:
+    """Everything a purpose-bound call must satisfy before grants are looked at: an active
+    consumer, a matter, a visible purpose of ≤ 200 characters, a holder for a query. Each
+    refusal is recorded before it is raised (the same codes at every library)."""
+    said = {
+        "user": user,
+        "operation": operation,
+        "matter_code": matter_code,
+        "use_cause": use_cause,
+        "holder_code": holder_code,
+        "holder_code_type": holder_code_type,
+    }
     authenticated = bool(user is not None and getattr(user, "is_authenticated", False))
     agency = getattr(user, "agency", None) if authenticated else None
     if agency is None or not agency.is_consumer or not agency.active:
-        raise refuse("access.not_consumer", "只有证照应用单位的人员可以用证")
+        raise _refuse(**said, code="access.not_consumer", message="只有证照应用单位的人员可以用证")
     if not (matter_code or "").strip():
-        raise refuse("access.matter_required", "用证必须指明办理的事项编码")
+        raise _refuse(**said, code="access.matter_required", message="用证必须指明办理的事项编码")
     cause = (use_cause or "").strip()
     if not cause:
-        raise refuse("access.purpose_required", "用证必须填写用证事由")
+        raise _refuse(**said, code="access.purpose_required", message="用证必须填写用证事由")
     if len(cause) > MAX_USE_CAUSE:
-        raise refuse("access.purpose_too_long", f"用证事由不能超过 {MAX_USE_CAUSE} 个字符")
+        raise _refuse(
+            **said,
+            code="access.purpose_too_long",
+            message=f"用证事由不能超过 {MAX_USE_CAUSE} 个字符",
+        )
     try:
         purpose_check(cause)
     except PermanentError as invalid:
@@ -256,12 +281,57 @@ def _authorize(
         )
         raise
     if operation == Operation.QUERY and not (holder_code or "").strip():
-        raise refuse("access.holder_required", "查询必须指明持证主体代码")
+        raise _refuse(**said, code="access.holder_required", message="查询必须指明持证主体代码")
+
+
+def no_grant(
+    *,
+    user: Any,
+    operation: str,
+    matter_code: str,
+    use_cause: str,
+    holder_code: str = "",
+    holder_code_type: str = "",
+) -> ForbiddenError:
+    """The recorded `access.no_grant` refusal, to raise."""
+    return _refuse(
+        user=user,
+        operation=operation,
+        code="access.no_grant",
+        message="本单位没有该证照类型和事项的用证授权",
+        matter_code=matter_code,
+        use_cause=use_cause,
+        holder_code=holder_code,
+        holder_code_type=holder_code_type,
+    )
+
+
+def _authorize(
+    *,
+    user: Any,
+    license_type: LicenseType | None,
+    matter_code: str,
+    use_cause: str,
+    operation: str,
+    holder_code: str,
+    holder_code_type: str,
+) -> list[Grant]:
+    said = {
+        "user": user,
+        "operation": operation,
+        "matter_code": matter_code,
+        "use_cause": use_cause,
+        "holder_code": holder_code,
+        "holder_code_type": holder_code_type,
+    }
+    caller_check(**said)
     grants = list(
-        grants_active(agency=agency, matter_code=matter_code.strip(), license_type=license_type)
+        grants_active(
+            agency=user.agency, matter_code=matter_code.strip(), license_type=license_type
+        )
     )
     if not grants:
-        raise refuse("access.no_grant", "本单位没有该证照类型和事项的用证授权")
+        raise no_grant(**said)
     return grants
 
 
@@ -324,6 +394,10 @@ class QueryAnswer:
     licenses: list[License]
     sector: list[dict] = field(default_factory=list)
     unavailable: list[str] = field(default_factory=list)
+    # Answered by the hub for a city node (`shared.access.federated`): its licences, as the
+    # hub's API shows them, and its code.
+    remote: list[dict] = field(default_factory=list)
+    forwarded_to: str = ""
 
 
 def share_query(
@@ -334,28 +408,55 @@ def share_query(
     matter_code: str,
     use_cause: str,
     type_code: str = "",
+    scope: str = "auto",
 ) -> QueryAnswer:
     """The released licences of one holder, of the types the agency holds grants for this
     matter; at the hub this covers every city's aggregated licences too (`library_code` says
     where each came from). No grant → `access.no_grant`; an unknown type is answered the same
     way as a type without a grant, and a holder with nothing the same as one with nothing
-    granted, so guessing learns nothing."""
+    granted, so guessing learns nothing.
+
+    At a city node with a hub (`shared.access.federated`), a consumer's query that finds nothing
+    here — or that asks `scope="province"` — is forwarded to the hub, which answers from the
+    province's aggregate under its own grant rule; both libraries record it."""
     rate_check(user=user, operation=Operation.QUERY, matter_code=matter_code, use_cause=use_cause)
     license_type = None
     if type_code:
         license_type = LicenseType.objects.filter(type_code=type_code).first()
         if license_type is None:
             license_type = LicenseType(pk=-1)  # no grant can name it: refused like any other
-    grants = _authorize(
-        user=user,
-        license_type=license_type,
-        matter_code=matter_code,
-        use_cause=use_cause,
-        operation=Operation.QUERY,
-        holder_code=holder_code,
-        holder_code_type=holder_code_type,
-    )
-    code = holder_code_normalise(holder_code, holder_code_type)
+    said = {
+        "user": user,
+        "matter_code": matter_code,
+        "use_cause": use_cause,
+        "operation": Operation.QUERY,
+        "holder_code": holder_code,
+        "holder_code_type": holder_code_type,
+    }
+    if federated.forwarder() is not None and federated.may_forward(user):
+        caller_check(**said)
+        grants = list(
+            grants_active(
+                agency=user.agency, matter_code=matter_code.strip(), license_type=license_type
+            )
+        )
+        if scope != "province" and grants:
+            answer = query_answer(grants=grants, said=said)
+            if answer.licenses or answer.sector:
+                return answer
+        return _query_forwarded(said=said, type_code=type_code)
+    grants = _authorize(license_type=license_type, **said)
+    return query_answer(grants=grants, said=said)
+
+
+def query_answer(
+    *, grants: list[Any], said: dict[str, Any], detail: dict[str, Any] | None = None
+) -> QueryAnswer:
+    """Find, record and answer a query the caller is entitled to: the licences of the types of
+    `grants` (anything with `license_type_id` and `license_type`) for the holder in `said`."""
+    user, matter_code, use_cause = said["user"], said["matter_code"], said["use_cause"]
+    holder_code_type = said["holder_code_type"]
+    code = holder_code_normalise(said["holder_code"], holder_code_type)
     found = list(
         License.objects.filter(
             holder_code_digest=holder_code_digest(code),
@@ -385,6 +486,7 @@ def share_query(
         outcome=Outcome.ALLOWED if found or sector.licenses else Outcome.NONE,
         holder_code=code,
         holder_code_type=holder_code_type,
+        detail=detail,
     )
     if not found and not sector.licenses:
         ratelimit.rate_miss(agency_key=user.agency.code)
@@ -393,4 +495,35 @@ def share_query(
         licenses=found,
         sector=sector.licenses,
         unavailable=sector.unavailable,
+    )
+
+
+def _query_forwarded(*, said: dict[str, Any], type_code: str) -> QueryAnswer:
+    user, holder_code_type = said["user"], said["holder_code_type"]
+    code = holder_code_normalise(said["holder_code"], holder_code_type)
+    answer, record = federated.forward(
+        user=user,
+        operation=Operation.QUERY,
+        data={
+            "holder": {"code": code, "code_type": holder_code_type},
+            "matter_code": said["matter_code"].strip(),
+            "use_cause": said["use_cause"],
+            "type_code": type_code,
+        },
+        matter_code=said["matter_code"],
+        use_cause=said["use_cause"],
+        holder_code=code,
+        holder_code_type=holder_code_type,
+    )
+    remote = [r for r in answer.get("results", []) if isinstance(r, dict)][:QUERY_LIMIT]
+    sector = [r for r in answer.get("sector_results", []) if isinstance(r, dict)][:QUERY_LIMIT]
+    if not remote and not sector:
+        ratelimit.rate_miss(agency_key=user.agency.code)
+    return QueryAnswer(
+        request_id=record.request_id,
+        licenses=[],
+        sector=sector,
+        unavailable=[str(u) for u in answer.get("unavailable_libraries", [])][:50],
+        remote=remote,
+        forwarded_to=str(record.detail.get("forwarded_to", "")),
     )
