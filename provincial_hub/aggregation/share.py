@@ -162,6 +162,7 @@ def forwarded_query(
         raise no_grant(**said)
     grants = [_Granted(pk, _TypeCode(code)) for pk, code in types.items()]
     answer = query_answer(grants=grants, said=said, detail=_detail(caller))
+    assert answer is not None  # without `forward_if_empty` there is always an answer
     results = SharedLicenseSerializer(answer.licenses, many=True).data
     return {
         "request_id": str(answer.request_id),

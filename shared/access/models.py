@@ -101,7 +101,9 @@ class AccessRecord(models.Model):
     detail = models.JSONField(default=dict, blank=True)
     # A record another library wrote about one of this library's licences and sent here (the
     # hub's `access.record`): that library's code and its record id. Blank for our own.
-    origin_library = models.CharField("记录来源库", max_length=6, blank=True, default="", db_default="")
+    origin_library = models.CharField(
+        "记录来源库", max_length=6, blank=True, default="", db_default=""
+    )
     origin_id = models.BigIntegerField("来源库记录 ID", null=True, blank=True)
 
     class Meta:

@@ -441,19 +441,30 @@ def share_query(
             )
         )
         if scope != "province" and grants:
-            answer = query_answer(grants=grants, said=said)
-            if answer.licenses or answer.sector:
+            answer = query_answer(grants=grants, said=said, forward_if_empty=True)
+            if answer is not None:
                 return answer
         return _query_forwarded(said=said, type_code=type_code)
     grants = _authorize(license_type=license_type, **said)
-    return query_answer(grants=grants, said=said)
+    return _answered(query_answer(grants=grants, said=said))
+
+
+def _answered(answer: QueryAnswer | None) -> QueryAnswer:
+    assert answer is not None  # only `forward_if_empty` answers None
+    return answer
 
 
 def query_answer(
-    *, grants: list[Any], said: dict[str, Any], detail: dict[str, Any] | None = None
-) -> QueryAnswer:
+    *,
+    grants: list[Any],
+    said: dict[str, Any],
+    detail: dict[str, Any] | None = None,
+    forward_if_empty: bool = False,
+) -> QueryAnswer | None:
     """Find, record and answer a query the caller is entitled to: the licences of the types of
-    `grants` (anything with `license_type_id` and `license_type`) for the holder in `said`."""
+    `grants` (anything with `license_type_id` and `license_type`) for the holder in `said`.
+    With `forward_if_empty`, finding nothing records nothing and answers None: the call goes
+    on to the hub, and that is the one record of it here."""
     user, matter_code, use_cause = said["user"], said["matter_code"], said["use_cause"]
     holder_code_type = said["holder_code_type"]
     code = holder_code_normalise(said["holder_code"], holder_code_type)
@@ -477,6 +488,8 @@ def query_answer(
         requester=user.agency.code,
         type_codes=sorted({g.license_type.type_code for g in grants}),
     )
+    if forward_if_empty and not found and not sector.licenses:
+        return None
     record = access_record(
         user=user,
         operation=Operation.QUERY,
