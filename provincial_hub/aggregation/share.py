@@ -39,7 +39,7 @@ from shared.accounts.models import Agency
 from shared.catalog.models import LicenseType
 from shared.federation.ownership import NOT_OWNER, NotOwnerError, agency_owner
 from shared.files import verification
-from shared.files.access import share_purpose_check
+from shared.files.access import share_purpose_check, verify_answer
 from shared.licenses.models import License
 
 Operation = AccessRecord.Operation
@@ -230,7 +230,7 @@ def forwarded_verify(
         reason_code=reason,
         detail=detail,
     )
-    body = verification.verify_answer(
+    body = verify_answer(
         version=version, outcome=outcome, early=early, supplied=values.get("fields") or {}
     )
     body["record"] = {

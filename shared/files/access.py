@@ -21,8 +21,9 @@ from shared.access.services import access_record, rate_check, use_authorize
 from shared.access.text import purpose_check
 from shared.accounts.models import User
 from shared.core.errors import ForbiddenError, PermanentError
+from shared.files import verification
 from shared.files.models import AnnotatedCopy
-from shared.licenses.models import License
+from shared.licenses.models import License, LicenseVersion
 
 MAX_USE_CAUSE = 200
 # The share views' operations, as the access log names them.
@@ -209,3 +210,27 @@ def copy_download_authorize(*, user: User, copy: AnnotatedCopy) -> None:
     )
     error.access_recorded = True  # type: ignore[attr-defined]  # recorded just above
     raise error
+
+
+def verify_answer(
+    *,
+    version: LicenseVersion | None,
+    outcome: str,
+    early: int | None,
+    supplied: dict[str, Any],
+) -> dict[str, Any]:
+    """The answer of a purpose-bound verify (比对 included) for what the caller may be shown:
+    `version` None answers "查无此信息" (or the early code of a token or incomplete request)."""
+    mismatched: list[str] = []
+    if version is not None:
+        mismatched = verification.compare_fields(version, supplied)
+        outcome = verification.version_outcome(version)
+        code = 6 if mismatched else verification.OUTCOME_CODES[outcome]
+    else:
+        code = early if early is not None else 4
+    return {
+        "info_result": verification.info_result(code),
+        "outcome": "mismatch" if mismatched else outcome,
+        "license": verification.key_fields(version) if version and not mismatched else None,
+        "mismatched": mismatched,
+    }

@@ -249,30 +249,6 @@ def share_target(values: dict[str, Any]) -> tuple[LicenseVersion | None, str, in
     return None, "incomplete", 4
 
 
-def verify_answer(
-    *,
-    version: LicenseVersion | None,
-    outcome: str,
-    early: int | None,
-    supplied: dict[str, Any],
-) -> dict[str, Any]:
-    """The answer of a purpose-bound verify (比对 included) for what the caller may be shown:
-    `version` None answers "查无此信息" (or the early code of a token or incomplete request)."""
-    mismatched: list[str] = []
-    if version is not None:
-        mismatched = compare_fields(version, supplied)
-        outcome = version_outcome(version)
-        code = 6 if mismatched else OUTCOME_CODES[outcome]
-    else:
-        code = early if early is not None else 4
-    return {
-        "info_result": info_result(code),
-        "outcome": "mismatch" if mismatched else outcome,
-        "license": key_fields(version) if version and not mismatched else None,
-        "mismatched": mismatched,
-    }
-
-
 def compare_fields(version: LicenseVersion, supplied: dict[str, Any]) -> list[str]:
     """Names of supplied fields (比对) that differ from the version; values are not echoed."""
     mismatched = []

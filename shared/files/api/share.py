@@ -28,6 +28,7 @@ from shared.files.access import (
     download_record,
     forwarding,
     share_forward,
+    verify_answer,
 )
 from shared.files.api.binary import (
     PdfRenderer,
@@ -72,7 +73,7 @@ class ShareVerifyApi(RecordedRefusalsMixin, APIView):
         )
         if version is not None and shown is None:  # outside the grants: as if it did not exist
             version, outcome, early = None, "not_found", 5
-        body = verification.verify_answer(
+        body = verify_answer(
             version=version, outcome=outcome, early=early, supplied=values.get("fields") or {}
         )
         return Response(body)
