@@ -5,8 +5,9 @@ from typing import Any
 
 from django.conf import settings
 
-from municipal_node.uplink import bulk, files
+from municipal_node.uplink import bulk, files, share, usage
 from shared.access.bulk import REQUEST_KIND, bulk_federation_register
+from shared.access.federated import forwarder_register
 from shared.catalog.models import LicenseType
 from shared.federation.apply import HANDLERS
 from shared.federation.models import Peer, ReconcileRun
@@ -53,4 +54,7 @@ def register() -> None:
     role_register(NodeRole())
     HANDLERS[REQUEST_KIND] = bulk.apply_bulk_request
     bulk_federation_register(bulk.NodeBulk())
+    # Issue #13: consumers ask the province through this node; the hub's usage comes down.
+    forwarder_register(share.HubForwarder())
+    HANDLERS["access.record"] = usage.apply_access_record
     license_file_ready.connect(files.on_license_file_ready, dispatch_uid="uplink.files.ready")

@@ -7,8 +7,9 @@ from typing import Any
 
 from django.conf import settings
 
-from provincial_hub.aggregation import bulk, files, sector, witness
+from provincial_hub.aggregation import bulk, files, sector, usage, witness
 from shared.access.bulk import bulk_federation_register
+from shared.access.log import appended_listener_register, sequenced_listener_register
 from shared.access.sources import sector_source_register
 from shared.federation import snapshots
 from shared.federation.apply import HANDLERS, files_recorder_register
@@ -64,3 +65,6 @@ def register() -> None:
     files_recorder_register(files.record_files)
     sector_source_register(sector.sector_query)
     remote_files_register(files.RemoteFiles())
+    # Usage flows back (issue #13): records about a city's licences go down to that city.
+    sequenced_listener_register(usage.records_sequenced)
+    appended_listener_register(usage.records_appended)

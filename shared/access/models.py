@@ -99,11 +99,25 @@ class AccessRecord(models.Model):
     holder_digest = models.CharField("持证主体代码摘要", max_length=64, blank=True)
     holder_code_type = models.CharField(max_length=3, blank=True)
     detail = models.JSONField(default=dict, blank=True)
+    # A record another library wrote about one of this library's licences and sent here (the
+    # hub's `access.record`): that library's code and its record id. Blank for our own.
+    origin_library = models.CharField(
+        "记录来源库", max_length=6, blank=True, default="", db_default=""
+    )
+    origin_id = models.BigIntegerField("来源库记录 ID", null=True, blank=True)
 
     class Meta:
         verbose_name = "用证记录"
         verbose_name_plural = "用证记录"
         ordering = ["-id"]
+        constraints = [
+            # An imported record is held once, however often it is delivered.
+            models.UniqueConstraint(
+                fields=["origin_library", "origin_id"],
+                condition=~models.Q(origin_library=""),
+                name="access_record_origin_once",
+            )
+        ]
         indexes = [
             models.Index(fields=["issuer_code", "occurred_at"]),
             models.Index(fields=["holder_digest", "occurred_at"]),

@@ -9,7 +9,6 @@ record, no answer (arts. 21–22, 27, 30).
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -20,7 +19,6 @@ from shared.access import ratelimit
 from shared.access.log import committed_write, log_append
 from shared.access.models import AccessRecord, AnonymousCount, Grant
 from shared.access.selectors import grants_active
-from shared.access.sources import sector_query
 from shared.access.text import log_text, purpose_check
 from shared.catalog.models import LicenseType
 from shared.core.errors import (
@@ -29,7 +27,6 @@ from shared.core.errors import (
     PermanentError,
 )
 from shared.core.holder_codes import holder_code_digest, holder_code_normalise
-from shared.domain.status import UNRELEASED
 from shared.licenses.models import License
 
 MAX_USE_CAUSE = 200
@@ -205,43 +202,68 @@ def anonymous_refusal(*, kind: str, client: str) -> bool:
 # --- authorisation ---------------------------------------------------------------------------
 
 
-def _authorize(
+def _refuse(
     *,
     user: Any,
-    license_type: LicenseType | None,
+    operation: str,
+    code: str,
+    message: str,
+    matter_code: str,
+    use_cause: str,
+    holder_code: str,
+    holder_code_type: str,
+) -> ForbiddenError:
+    error = ForbiddenError(code, message)
+    refusal_record(
+        user=user,
+        operation=operation,
+        error=error,
+        matter_code=matter_code,
+        use_cause=use_cause,
+        holder_code=holder_code,
+        holder_code_type=holder_code_type,
+    )
+    agency = getattr(user, "agency", None) if getattr(user, "is_authenticated", False) else None
+    if agency is not None:
+        ratelimit.rate_miss(agency_key=agency.code)
+    return error
+
+
+def caller_check(
+    *,
+    user: Any,
     matter_code: str,
     use_cause: str,
     operation: str,
     holder_code: str,
     holder_code_type: str,
-) -> list[Grant]:
-    def refuse(code: str, message: str) -> ForbiddenError:
-        error = ForbiddenError(code, message)
-        refusal_record(
-            user=user,
-            operation=operation,
-            error=error,
-            matter_code=matter_code,
-            use_cause=use_cause,
-            holder_code=holder_code,
-            holder_code_type=holder_code_type,
-        )
-        agency = getattr(user, "agency", None) if getattr(user, "is_authenticated", False) else None
-        if agency is not None:
-            ratelimit.rate_miss(agency_key=agency.code)
-        return error
-
+) -> None:
+    """Everything a purpose-bound call must satisfy before grants are looked at: an active
+    consumer, a matter, a visible purpose of ≤ 200 characters, a holder for a query. Each
+    refusal is recorded before it is raised (the same codes at every library)."""
+    said = {
+        "user": user,
+        "operation": operation,
+        "matter_code": matter_code,
+        "use_cause": use_cause,
+        "holder_code": holder_code,
+        "holder_code_type": holder_code_type,
+    }
     authenticated = bool(user is not None and getattr(user, "is_authenticated", False))
     agency = getattr(user, "agency", None) if authenticated else None
     if agency is None or not agency.is_consumer or not agency.active:
-        raise refuse("access.not_consumer", "只有证照应用单位的人员可以用证")
+        raise _refuse(**said, code="access.not_consumer", message="只有证照应用单位的人员可以用证")
     if not (matter_code or "").strip():
-        raise refuse("access.matter_required", "用证必须指明办理的事项编码")
+        raise _refuse(**said, code="access.matter_required", message="用证必须指明办理的事项编码")
     cause = (use_cause or "").strip()
     if not cause:
-        raise refuse("access.purpose_required", "用证必须填写用证事由")
+        raise _refuse(**said, code="access.purpose_required", message="用证必须填写用证事由")
     if len(cause) > MAX_USE_CAUSE:
-        raise refuse("access.purpose_too_long", f"用证事由不能超过 {MAX_USE_CAUSE} 个字符")
+        raise _refuse(
+            **said,
+            code="access.purpose_too_long",
+            message=f"用证事由不能超过 {MAX_USE_CAUSE} 个字符",
+        )
     try:
         purpose_check(cause)
     except PermanentError as invalid:
@@ -256,12 +278,57 @@ def _authorize(
         )
         raise
     if operation == Operation.QUERY and not (holder_code or "").strip():
-        raise refuse("access.holder_required", "查询必须指明持证主体代码")
+        raise _refuse(**said, code="access.holder_required", message="查询必须指明持证主体代码")
+
+
+def no_grant(
+    *,
+    user: Any,
+    operation: str,
+    matter_code: str,
+    use_cause: str,
+    holder_code: str = "",
+    holder_code_type: str = "",
+) -> ForbiddenError:
+    """The recorded `access.no_grant` refusal, to raise."""
+    return _refuse(
+        user=user,
+        operation=operation,
+        code="access.no_grant",
+        message="本单位没有该证照类型和事项的用证授权",
+        matter_code=matter_code,
+        use_cause=use_cause,
+        holder_code=holder_code,
+        holder_code_type=holder_code_type,
+    )
+
+
+def _authorize(
+    *,
+    user: Any,
+    license_type: LicenseType | None,
+    matter_code: str,
+    use_cause: str,
+    operation: str,
+    holder_code: str,
+    holder_code_type: str,
+) -> list[Grant]:
+    said = {
+        "user": user,
+        "operation": operation,
+        "matter_code": matter_code,
+        "use_cause": use_cause,
+        "holder_code": holder_code,
+        "holder_code_type": holder_code_type,
+    }
+    caller_check(**said)
     grants = list(
-        grants_active(agency=agency, matter_code=matter_code.strip(), license_type=license_type)
+        grants_active(
+            agency=user.agency, matter_code=matter_code.strip(), license_type=license_type
+        )
     )
     if not grants:
-        raise refuse("access.no_grant", "本单位没有该证照类型和事项的用证授权")
+        raise no_grant(**said)
     return grants
 
 
@@ -315,82 +382,7 @@ def rate_check(*, user: Any, operation: str, matter_code: str = "", use_cause: s
         raise error
 
 
-# --- the purpose-bound query -----------------------------------------------------------------
+# The purpose-bound query lives in `shared.access.query`; its names stay importable from here.
+from shared.access.query import QueryAnswer, query_answer, share_query  # noqa: E402
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class QueryAnswer:
-    request_id: uuid.UUID
-    licenses: list[License]
-    sector: list[dict] = field(default_factory=list)
-    unavailable: list[str] = field(default_factory=list)
-
-
-def share_query(
-    *,
-    user: Any,
-    holder_code: str,
-    holder_code_type: str,
-    matter_code: str,
-    use_cause: str,
-    type_code: str = "",
-) -> QueryAnswer:
-    """The released licences of one holder, of the types the agency holds grants for this
-    matter; at the hub this covers every city's aggregated licences too (`library_code` says
-    where each came from). No grant → `access.no_grant`; an unknown type is answered the same
-    way as a type without a grant, and a holder with nothing the same as one with nothing
-    granted, so guessing learns nothing."""
-    rate_check(user=user, operation=Operation.QUERY, matter_code=matter_code, use_cause=use_cause)
-    license_type = None
-    if type_code:
-        license_type = LicenseType.objects.filter(type_code=type_code).first()
-        if license_type is None:
-            license_type = LicenseType(pk=-1)  # no grant can name it: refused like any other
-    grants = _authorize(
-        user=user,
-        license_type=license_type,
-        matter_code=matter_code,
-        use_cause=use_cause,
-        operation=Operation.QUERY,
-        holder_code=holder_code,
-        holder_code_type=holder_code_type,
-    )
-    code = holder_code_normalise(holder_code, holder_code_type)
-    found = list(
-        License.objects.filter(
-            holder_code_digest=holder_code_digest(code),
-            holder_code_type=holder_code_type,
-            license_type_id__in={g.license_type_id for g in grants},
-        )
-        .exclude(status__in=UNRELEASED)
-        .select_related("license_type", "issuer")
-        .order_by("-issue_date", "-id")[:QUERY_LIMIT]
-    )
-    # At the hub, the provincial sector libraries answer for the granted types they serve
-    # (art. 9); their licences are shown, recorded, and never stored here.
-    sector = sector_query(
-        holder_code=code,
-        holder_code_type=holder_code_type,
-        matter_code=matter_code.strip(),
-        use_cause=use_cause,
-        requester=user.agency.code,
-        type_codes=sorted({g.license_type.type_code for g in grants}),
-    )
-    record = access_record(
-        user=user,
-        operation=Operation.QUERY,
-        matter_code=matter_code.strip(),
-        use_cause=use_cause,
-        licenses=[*found, *sector.licenses],
-        outcome=Outcome.ALLOWED if found or sector.licenses else Outcome.NONE,
-        holder_code=code,
-        holder_code_type=holder_code_type,
-    )
-    if not found and not sector.licenses:
-        ratelimit.rate_miss(agency_key=user.agency.code)
-    return QueryAnswer(
-        request_id=record.request_id,
-        licenses=found,
-        sector=sector.licenses,
-        unavailable=sector.unavailable,
-    )
+__all__ = ["QueryAnswer", "query_answer", "share_query"]

@@ -16,6 +16,13 @@ def checkpoint() -> int:
     return cp.tree_size if cp else 0
 
 
+@shared_task(name="access.sequence")
+def sequence() -> int:
+    """Chain the records appended so far (what the chain's listeners act on: at the hub, the
+    records about a city's licences go down to it); beat's checkpoint does it too."""
+    return log.log_sequence()
+
+
 @shared_task(name="access.purge_expired")
 def purge_expired() -> int:
     """Archive and remove records older than the retention period (daily)."""

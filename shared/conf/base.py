@@ -294,6 +294,8 @@ FEDERATION_MAX_ATTEMPTS = env_int("FEDERATION_MAX_ATTEMPTS", 20)
 FEDERATION_ONLINE_DEADLINE_SECONDS = env_int("FEDERATION_ONLINE_DEADLINE_SECONDS", 60)
 FEDERATION_PUSH_DOWN = env_bool("FEDERATION_PUSH_DOWN", True)
 FEDERATION_HTTP_TIMEOUT = (3.0, float(env_int("FEDERATION_HTTP_TIMEOUT", 30)))
+# A consumer waits on a forwarded query or verify (issue #13): connect, then read, in seconds.
+FEDERATION_QUERY_TIMEOUT = (2.0, float(env_int("FEDERATION_QUERY_TIMEOUT", 8)))
 CELERY_BEAT_SCHEDULE["federation-relay-sweep"] = {
     "task": "federation.relay_sweep",
     "schedule": env_int("FEDERATION_SWEEP_SECONDS", 5),

@@ -11,16 +11,19 @@ grants for the matter do not cover is recorded as refused and answered as if it 
 """
 
 import functools
+from datetime import date
+from typing import Any
 
-from shared.access import ratelimit
+from shared.access import federated, ratelimit
 from shared.access.models import AccessRecord
 from shared.access.selectors import grants_active
 from shared.access.services import access_record, rate_check, use_authorize
 from shared.access.text import purpose_check
 from shared.accounts.models import User
 from shared.core.errors import ForbiddenError, PermanentError
+from shared.files import verification
 from shared.files.models import AnnotatedCopy
-from shared.licenses.models import License
+from shared.licenses.models import License, LicenseVersion
 
 MAX_USE_CAUSE = 200
 # The share views' operations, as the access log names them.
@@ -39,7 +42,7 @@ def authorize_share(
     None is also returned for a licence outside the consumer's grants: the caller answers it
     exactly as a licence that does not exist, while the log records the refusal.
     """
-    _check_purpose(matter_code=matter_code, use_cause=use_cause)
+    share_purpose_check(matter_code=matter_code, use_cause=use_cause)
     logged = OPERATIONS.get(operation, "verify")
     record = functools.partial(
         access_record,
@@ -96,7 +99,47 @@ def authorize_share(
     raise error
 
 
-def _check_purpose(*, matter_code: str, use_cause: str) -> None:
+def forwarding(*, user: User, values: dict[str, Any], found: bool, hint: str) -> bool:
+    """Whether a verify goes to the hub (`shared.access.federated`): at a city node with a hub,
+    for a consumer, when the licence is not held here or the caller asks province-wide."""
+    if federated.forwarder() is None or not federated.may_forward(user):
+        return False
+    return values.get("scope") == "province" or (not found and hint == "not_found")
+
+
+def share_forward(*, user: User, values: dict[str, Any]) -> dict[str, Any]:
+    """Forward a verify to the hub and record it here; the hub checks the grant and records
+    it too. The same checks of matter, purpose and budget come first, as for a local one."""
+    matter_code, use_cause = values["matter_code"], values["use_cause"]
+    share_purpose_check(matter_code=matter_code, use_cause=use_cause)
+    rate_check(user=user, operation="verify", matter_code=matter_code, use_cause=use_cause)
+    data = {
+        k: _plain(values[k])
+        for k in ("identifier", "token", "type_code", "number", "holder_code", "fields")
+        if values.get(k)
+    }
+    data |= {"matter_code": matter_code.strip(), "use_cause": use_cause}
+    answer, _ = federated.forward(
+        user=user,
+        operation=Operation.VERIFY,
+        data=data,
+        matter_code=matter_code,
+        use_cause=use_cause,
+    )
+    keys = ("info_result", "outcome", "license", "mismatched")
+    return {k: answer.get(k) for k in keys} | {"forwarded_to": federated.hub_code()}
+
+
+def _plain(value: Any) -> Any:
+    """JSON for what a serializer validated (dates of compared fields)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def share_purpose_check(*, matter_code: str, use_cause: str) -> None:
     """Every share names its matter and why (art. 21), before anything is looked at."""
     if not matter_code.strip():
         raise PermanentError("share.matter_required", "必须填写事项编码", {"field": "matter_code"})
@@ -167,3 +210,27 @@ def copy_download_authorize(*, user: User, copy: AnnotatedCopy) -> None:
     )
     error.access_recorded = True  # type: ignore[attr-defined]  # recorded just above
     raise error
+
+
+def verify_answer(
+    *,
+    version: LicenseVersion | None,
+    outcome: str,
+    early: int | None,
+    supplied: dict[str, Any],
+) -> dict[str, Any]:
+    """The answer of a purpose-bound verify (比对 included) for what the caller may be shown:
+    `version` None answers "查无此信息" (or the early code of a token or incomplete request)."""
+    mismatched: list[str] = []
+    if version is not None:
+        mismatched = verification.compare_fields(version, supplied)
+        outcome = verification.version_outcome(version)
+        code = 6 if mismatched else verification.OUTCOME_CODES[outcome]
+    else:
+        code = early if early is not None else 4
+    return {
+        "info_result": verification.info_result(code),
+        "outcome": "mismatch" if mismatched else outcome,
+        "license": verification.key_fields(version) if version and not mismatched else None,
+        "mismatched": mismatched,
+    }

@@ -1,6 +1,8 @@
 from rest_framework import serializers
 
 from provincial_hub.aggregation.models import RemoteFile
+from shared.access.api.serializers import ShareQuerySerializer
+from shared.files.api.serializers import ShareVerifySerializer
 
 
 class AggregationNodeSerializer(serializers.Serializer):
@@ -59,3 +61,34 @@ class RemoteFileRetrySerializer(serializers.Serializer):
         required=False,
         max_length=1000,
     )
+
+
+class ForwardedAgencySerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=18)
+    name = serializers.CharField(max_length=200)
+    level = serializers.CharField(max_length=10, allow_blank=True, required=False, default="")
+    area_code = serializers.CharField(max_length=6)
+    is_consumer = serializers.BooleanField()
+
+
+class ForwardedUserSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    ref = serializers.IntegerField(allow_null=True, required=False, default=None)
+
+
+class ForwardedCallerSerializer(serializers.Serializer):
+    """Who asks, as the forwarding node vouches for it (shared.access.federated)."""
+
+    agency = ForwardedAgencySerializer()
+    user = ForwardedUserSerializer()
+    city_grants = serializers.ListField(
+        child=serializers.CharField(max_length=21), max_length=200, required=False, default=list
+    )
+
+
+class ForwardedQuerySerializer(ForwardedCallerSerializer, ShareQuerySerializer):
+    pass
+
+
+class ForwardedVerifySerializer(ForwardedCallerSerializer, ShareVerifySerializer):
+    pass

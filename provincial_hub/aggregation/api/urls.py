@@ -13,6 +13,16 @@ urlpatterns = [
         exchange.DigestsApi.as_view(scope_is_sender=True),
         name="exchange-digests",
     ),
+    path(
+        "exchange/share/query/",
+        views.ForwardedShareQueryApi.as_view(),
+        name="exchange-share-query",
+    ),
+    path(
+        "exchange/share/verify/",
+        views.ForwardedShareVerifyApi.as_view(),
+        name="exchange-share-verify",
+    ),
     path("aggregation/nodes/", views.AggregationNodesApi.as_view(), name="aggregation-nodes"),
     path("aggregation/files/", views.RemoteFileListApi.as_view(), name="aggregation-files"),
     path(

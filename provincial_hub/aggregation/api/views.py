@@ -7,14 +7,22 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from provincial_hub.aggregation import files, selectors
+from provincial_hub.aggregation import files, selectors, share
 from provincial_hub.aggregation.api.serializers import (
     AggregationNodeSerializer,
+    ForwardedQuerySerializer,
+    ForwardedVerifySerializer,
     RemoteFileRetrySerializer,
     RemoteFileSerializer,
 )
+from shared.access.api.serializers import ShareQueryResultSerializer
 from shared.core.api.permissions import IsLibraryAdmin, IsLibraryAdminOrSupervisor
 from shared.federation.api.serializers import OutboxRetryResultSerializer
+from shared.federation.api.views import PEER_ERRORS, PeerOnlyApi
+from shared.federation.auth import authenticate_peer
+from shared.files.api.serializers import ShareVerifyResultSerializer
+
+CALLER = ("agency", "user", "city_grants")
 
 
 class AggregationNodesApi(APIView):
@@ -62,3 +70,37 @@ class RemoteFileRetryApi(APIView):
             node=data.validated_data.get("node"), ids=data.validated_data.get("ids")
         )
         return Response({"retried": count})
+
+
+class ForwardedShareQueryApi(PeerOnlyApi):
+    """A city node forwards its consumer's purpose-bound query (signed by the node)."""
+
+    @extend_schema(
+        request=ForwardedQuerySerializer,
+        responses={200: ShareQueryResultSerializer, **PEER_ERRORS, 429: OpenApiTypes.OBJECT},
+        summary="市级节点转发的用证查询（节点签名；按全省授权或可认可的市级授权在汇聚库中查询并留痕）",
+    )
+    def post(self, request: Request) -> Response:
+        sender = authenticate_peer(request)
+        data = ForwardedQuerySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        values.pop("scope", None)
+        return Response(share.forwarded_query(sender=sender, **values))
+
+
+class ForwardedShareVerifyApi(PeerOnlyApi):
+    """A city node forwards its consumer's purpose-bound verify (signed by the node)."""
+
+    @extend_schema(
+        request=ForwardedVerifySerializer,
+        responses={200: ShareVerifyResultSerializer, **PEER_ERRORS, 429: OpenApiTypes.OBJECT},
+        summary="市级节点转发的证照验证与比对（节点签名；在汇聚库中验证并留痕）",
+    )
+    def post(self, request: Request) -> Response:
+        sender = authenticate_peer(request)
+        data = ForwardedVerifySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        caller = {k: values.pop(k) for k in CALLER}
+        return Response(share.forwarded_verify(sender=sender, values=values, **caller))

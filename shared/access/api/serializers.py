@@ -33,6 +33,15 @@ class ShareQuerySerializer(serializers.Serializer):
     type_code = serializers.CharField(
         max_length=21, required=False, allow_blank=True, default="", help_text="证照类型（可选）"
     )
+    scope = serializers.ChoiceField(
+        choices=[
+            ("auto", "本库优先，本库无结果时经省级枢纽查询"),
+            ("province", "经省级枢纽查询全省"),
+        ],
+        required=False,
+        default="auto",
+        help_text="市级节点：auto（默认）本库无结果时转省级枢纽查询全省；province 直接查询全省",
+    )
 
     def validate_use_cause(self, value: str) -> str:
         return purpose_check(value)
@@ -58,6 +67,11 @@ class ShareQueryResultSerializer(serializers.Serializer):
     )
     unavailable_libraries = serializers.ListField(
         child=serializers.CharField(), help_text="未能应答的行业库代码"
+    )
+    forwarded_to = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="仅当经省级枢纽应答时出现，为 410000（结果来自全省汇聚库）",
     )
 
 
@@ -131,6 +145,7 @@ class AccessRecordSerializer(serializers.ModelSerializer):
             "type_code",
             "issuer_code",
             "source_library",
+            "origin_library",
             "leaf_hash",
             "record_hash",
         ]

@@ -129,8 +129,10 @@ class ShareQueryApi(RecordedRefusalsMixin, APIView):
         summary="按事项和用证事由查询一个持证主体的证照（用证留痕）",
         description=(
             "只返回本单位对该事项有用证授权的证照类型；在省级枢纽，结果涵盖各市节点汇聚的证照与"
-            "行业库证照（`library_code` 表示来源库）。没有持证主体、事项或用证事由的查询、列表与"
-            "前缀查询一律拒绝。每次查询（含被拒绝的）都在应答前写入用证记录。"
+            "行业库证照（`library_code` 表示来源库）。在市级节点，本库无结果（或 `scope` 为"
+            " `province`）时转省级枢纽查询全省，`forwarded_to` 为 410000；枢纽不可用时返回 503"
+            " `federation.hub_unavailable` 与 Retry-After。没有持证主体、事项或用证事由的查询、"
+            "列表与前缀查询一律拒绝。每次查询（含被拒绝的）都在应答前写入用证记录。"
         ),
     )
     def post(self, request: AuthenticatedRequest) -> Response:
@@ -144,16 +146,23 @@ class ShareQueryApi(RecordedRefusalsMixin, APIView):
             matter_code=values["matter_code"],
             use_cause=values["use_cause"],
             type_code=values.get("type_code", ""),
+            scope=values.get("scope", "auto"),
         )
         body = {
             "request_id": answer.request_id,
             "library_code": settings.LIBRARY_CODE,
-            "count": len(answer.licenses),
+            "count": len(answer.licenses) + len(answer.remote),
             "results": answer.licenses,
             "sector_results": answer.sector,
             "unavailable_libraries": answer.unavailable,
+            "forwarded_to": answer.forwarded_to,
         }
-        return Response(ShareQueryResultSerializer(body).data)
+        result = ShareQueryResultSerializer(body).data
+        if answer.remote:  # the hub's licences, already in this shape (the hub's serializer)
+            result["results"] = [*result["results"], *answer.remote]
+        if not answer.forwarded_to:
+            del result["forwarded_to"]  # a local answer is what it always was
+        return Response(result)
 
 
 # --- grants ----------------------------------------------------------------------------------
@@ -279,6 +288,7 @@ CSV_COLUMNS = [
     ("type_code", "证照类型代码"),
     ("issuer_code", "签发单位代码"),
     ("source_library", "证照来源库"),
+    ("origin_library", "记录来源库"),
     ("record_hash", "记录哈希"),
 ]
 

@@ -15,7 +15,13 @@ use `from shared.access import log` and `log.<name>`: the names below are the pu
 """
 
 from shared.access.keys import log_signing_key
-from shared.access.log.append import committed_write, log_append, log_flush_deferred
+from shared.access.log.append import (
+    appended_listener_register,
+    committed_write,
+    log_append,
+    log_flush_deferred,
+    log_import,
+)
 from shared.access.log.checkpoints import (
     checkpoint_create,
     checkpoint_document,
@@ -33,7 +39,7 @@ from shared.access.log.records import (
     genesis_hash,
     record_content,
 )
-from shared.access.log.sequence import log_sequence
+from shared.access.log.sequence import log_sequence, sequenced_listener_register
 from shared.access.log.verify import ChainReport, log_verify
 
 __all__ = [
@@ -42,6 +48,7 @@ __all__ = [
     "ChainReport",
     "LogIntegrityError",
     "access_purge",
+    "appended_listener_register",
     "archive_verify",
     "chain_hash",
     "checkpoint_create",
@@ -54,9 +61,11 @@ __all__ = [
     "genesis_hash",
     "log_append",
     "log_flush_deferred",
+    "log_import",
     "log_proof",
     "log_sequence",
     "log_signing_key",
     "log_verify",
     "record_content",
+    "sequenced_listener_register",
 ]

@@ -45,6 +45,31 @@ def log_append(rows: list[AccessRecord]) -> list[AccessRecord]:
         row.leaf_hash = content_leaf_hash(record_content(row))
     committed_write(functools.partial(_group_commit.append, rows))
     _maybe_request_checkpoint(rows[-1].pk)
+    for listener in _appended:
+        listener(rows)
+    return rows
+
+
+# Told of every append (after it is committed or, on SQLite, queued for the commit): the hub
+# asks for a prompt sequencing when records about a city's licences wait to go down.
+_appended: list[Callable[[list[AccessRecord]], None]] = []
+
+
+def appended_listener_register(listener: Callable[[list[AccessRecord]], None]) -> None:
+    if listener not in _appended:
+        _appended.append(listener)
+
+
+def log_import(rows: list[AccessRecord]) -> list[AccessRecord]:
+    """Write records another library sent (imported, `origin_library` set) inside the caller's
+    transaction, on its own connection: they commit with the envelope that carried them, so a
+    delivery that rolls back leaves nothing and its redelivery writes them once. Chained later
+    by the sequencer like every row of this library."""
+    if not settings.ACCESS_LOG_ENABLED or not rows:
+        return rows
+    for row in rows:
+        row.leaf_hash = content_leaf_hash(record_content(row))
+    _insert(rows, DEFAULT_DB_ALIAS)
     return rows
 
 

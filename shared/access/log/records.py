@@ -45,6 +45,11 @@ def record_content(record: AccessRecord) -> dict[str, Any]:
     content = {name: getattr(record, name) for name in CONTENT_FIELDS}
     content["request_id"] = str(content["request_id"])
     content["occurred_at"] = record.occurred_at
+    # A record imported from another library (the hub's `access.record`) says so, and its hash
+    # covers it; our own records' content is what it always was, so old leaves still verify.
+    if record.origin_library:
+        content["origin_library"] = record.origin_library
+        content["origin_id"] = record.origin_id
     return content
 
 

@@ -5,11 +5,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 from shared.access.log.records import chain_hash, genesis_hash
 from shared.access.models import AccessRecord, ChainHead
+
+# Called inside the sequencer's transaction with the ids it has just chained, in chain order:
+# what must happen exactly once per record and together with its place in the chain (the hub
+# writes `access.record` outbox rows for the cities' licences, provincial_hub.aggregation).
+SequencedListener = Callable[[list[int]], None]
+_listeners: list[SequencedListener] = []
+
+
+def sequenced_listener_register(listener: SequencedListener) -> None:
+    if listener not in _listeners:
+        _listeners.append(listener)
 
 
 def head_for_update() -> ChainHead:
@@ -39,6 +52,8 @@ def log_sequence(*, limit: int = 20000) -> int:
         links.append((pk, seq, prev, record_hash))
         prev = record_hash
     _write_links(links)
+    for listener in _listeners:
+        listener([pk for pk, _ in pending])
     head.seq, head.record_hash = seq, prev
     head.save(update_fields=["seq", "record_hash", "updated_at"])
     return len(pending)

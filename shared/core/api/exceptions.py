@@ -99,7 +99,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             headers={"Retry-After": "2"},
         )
     if isinstance(exc, ApplicationError):
-        return Response(error_body(exc.code, exc.message, exc.detail), status=exc.status_code)
+        # Advice to retry (429, 503) goes in the header HTTP clients read, too.
+        retry = exc.detail.get("retry_after_seconds") if isinstance(exc.detail, dict) else None
+        headers = {"Retry-After": str(int(retry))} if isinstance(retry, int | float) else None
+        return Response(
+            error_body(exc.code, exc.message, exc.detail), status=exc.status_code, headers=headers
+        )
     if isinstance(exc, DomainError):
         answer = status.HTTP_409_CONFLICT if exc.code in CONFLICT_CODES else 400
         return Response(error_body(exc.code, exc.message, exc.detail), status=answer)

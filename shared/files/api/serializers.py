@@ -87,6 +87,12 @@ class ShareVerifySerializer(PurposeSerializer):
     number = serializers.CharField(max_length=64, required=False, allow_blank=True)
     holder_code = serializers.CharField(max_length=64, required=False, allow_blank=True)
     fields = ComparedFieldsSerializer(required=False)  # type: ignore[assignment]  # DRF's metaclass takes declared fields off the class: Serializer.fields stays
+    scope = serializers.ChoiceField(
+        choices=[("auto", "本库优先"), ("province", "经省级枢纽验证")],
+        required=False,
+        default="auto",
+        help_text="市级节点：auto（默认）本库未持有该证照时转省级枢纽验证；province 直接经枢纽验证",
+    )
 
 
 class ShareVerifyResultSerializer(serializers.Serializer):
@@ -94,6 +100,9 @@ class ShareVerifyResultSerializer(serializers.Serializer):
     outcome = serializers.CharField()
     license = KeyFieldsSerializer(allow_null=True)
     mismatched = serializers.ListField(child=serializers.CharField())
+    forwarded_to = serializers.CharField(
+        required=False, help_text="经省级枢纽验证时为 410000（市级节点未持有该证照）"
+    )
 
 
 class VerifyFileSerializer(PurposeSerializer):

@@ -22,7 +22,14 @@ from shared.core.api.schema import ErrorSerializer
 from shared.core.errors import ApplicationError, ForbiddenError, NotFoundError, PermanentError
 from shared.domain.status import UNRELEASED
 from shared.files import selectors, services, storage, verification
-from shared.files.access import authorize_share, copy_download_authorize, download_record
+from shared.files.access import (
+    authorize_share,
+    copy_download_authorize,
+    download_record,
+    forwarding,
+    share_forward,
+    verify_answer,
+)
 from shared.files.api.binary import (
     PdfRenderer,
     binary_response,
@@ -54,6 +61,9 @@ class ShareVerifyApi(RecordedRefusalsMixin, APIView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         version, outcome, early = verification.share_target(values)
+        if forwarding(user=request.user, values=values, found=version is not None, hint=outcome):
+            # Not held here (or asked province-wide): the hub answers from the aggregate.
+            return Response(share_forward(user=request.user, values=values))
         shown = authorize_share(
             user=request.user,
             license=version.license if version else None,
@@ -63,19 +73,9 @@ class ShareVerifyApi(RecordedRefusalsMixin, APIView):
         )
         if version is not None and shown is None:  # outside the grants: as if it did not exist
             version, outcome, early = None, "not_found", 5
-        mismatched: list[str] = []
-        if version is not None:
-            mismatched = verification.compare_fields(version, values.get("fields") or {})
-            outcome = verification.version_outcome(version)
-            code = 6 if mismatched else verification.OUTCOME_CODES[outcome]
-        else:
-            code = early if early is not None else 4
-        body = {
-            "info_result": verification.info_result(code),
-            "outcome": "mismatch" if mismatched else outcome,
-            "license": verification.key_fields(version) if version and not mismatched else None,
-            "mismatched": mismatched,
-        }
+        body = verify_answer(
+            version=version, outcome=outcome, early=early, supplied=values.get("fields") or {}
+        )
         return Response(body)
 
 
