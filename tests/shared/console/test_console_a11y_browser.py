@@ -159,6 +159,10 @@ def test_administrator_and_supervisor_screens(browser_page, library_admin, issue
     sign_in(other, supervisor.username, code_now())
     assert_accessible(other, "监管人员工作台")
     visit_all(other, [reverse("console-statistics"), reverse("console-audit")])
+    # the page that refuses a screen to a role passes too
+    response = other.goto(reverse("console-catalogue"))
+    assert response is not None and response.status == 403
+    assert_accessible(other, "403")
 
 
 def test_holder_portal(browser_page, suspended):
