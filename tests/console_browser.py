@@ -16,6 +16,7 @@ ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--lang=zh-CN",  # date and time fields in Chinese (Debian's chromium-l10n)
 ]
 
 
@@ -31,7 +32,9 @@ def chromium() -> Iterator:
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            # Chromium formats date and time fields by LANG (with chromium-l10n installed)
+            env = {**os.environ, "LANG": "zh_CN.UTF-8", "LANGUAGE": "zh_CN"}
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, env=env)
             yield browser
             browser.close()
     finally:

@@ -93,6 +93,7 @@ def arrivals_chart(*, days: int = 30, city: str = "") -> Chart:
         unit="件",
         points=[(d.strftime("%m-%d"), per_day[d]["n"] if d in per_day else 0) for d in dates],
         line=[per_day[d]["lag"] if d in per_day else None for d in dates],
+        line_label="平均时延（秒）",
     )
 
 

@@ -26,6 +26,11 @@ class Chart:
     bars: tuple[Bar, ...]
     line: str  # SVG polyline points of the second series ("" when none)
     ticks: tuple[tuple[float, str], ...]  # (y, label) of the value axis
+    # the line's values and their column heading, for the table that goes with the chart
+    # (the same figures for a screen reader or to read exactly)
+    line_values: tuple[float | None, ...] = ()
+    line_label: str = ""
+    label_heading: str = "日期"
     width: int = WIDTH
     height: int = HEIGHT
     baseline: float = HEIGHT - BOTTOM
@@ -33,6 +38,12 @@ class Chart:
     @property
     def empty(self) -> bool:
         return not any(bar.value for bar in self.bars)
+
+    @property
+    def rows(self) -> tuple[tuple[str, float, float | None], ...]:
+        """(label, bar value, line value) per bar: the chart's table."""
+        lines = self.line_values or (None,) * len(self.bars)
+        return tuple((bar.label, bar.value, v) for bar, v in zip(self.bars, lines, strict=True))
 
 
 def _ticks(top: float, plot: float) -> tuple[tuple[float, str], ...]:
@@ -45,6 +56,7 @@ def bar_chart(
     unit: str,
     points: Sequence[tuple[str, float]],
     line: Sequence[float | None] = (),
+    line_label: str = "",
 ) -> Chart:
     """Bars of `points` (label, value), every seventh label written under its bar; `line`, a
     second series of the same length, drawn over them on its own scale."""
@@ -71,7 +83,15 @@ def bar_chart(
         for i, v in enumerate(line)
         if v is not None
     )
-    return Chart(title=title, unit=unit, bars=bars, line=polyline, ticks=_ticks(top, plot_h))
+    return Chart(
+        title=title,
+        unit=unit,
+        bars=bars,
+        line=polyline,
+        ticks=_ticks(top, plot_h),
+        line_values=tuple(line),
+        line_label=line_label,
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -46,7 +46,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
 # names the URL patterns (Django's DEBUG 404 page lists them all).
 BROWSER_PREFIXES = ("/holder/", "/v/", "/V/")  # /V/: the QR code's upper-case URL
 NOT_FOUND_PAGE = """<!doctype html>
-<html lang="zh-Hans"><head><meta charset="utf-8"><title>页面不存在 · 河南省电子证照库</title></head>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>页面不存在 · 河南省电子证照库</title></head>
 <body><h1>页面不存在</h1><p>您访问的地址不存在或已失效。</p></body></html>
 """
 

@@ -23,7 +23,7 @@ from tests.support import make_uscc
 pytestmark = pytest.mark.django_db
 KEY = "3132333435363738393031323334353637383930"  # RFC 6238's test key, hex
 PASSWORD = "Holder-12345"
-ERROR = re.compile(r'<p class="error">(.*?)</p>', re.S)
+ERROR = re.compile(r'<p class="error"[^>]*>(.*?)</p>', re.S)
 
 
 @pytest.fixture

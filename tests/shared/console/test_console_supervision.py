@@ -164,7 +164,8 @@ def test_the_audit_trail_shows_a_readable_diff(admin_console, entries):
         {"field": "name", "was": "旧名称", "now": "新名称", "changed": True},
     ]
     body = response.content.decode()
-    assert '<td class="was">旧名称</td>' in body and '<td class="now">新名称</td>' in body
+    assert '<td class="was"><span class="vh">原值：</span>旧名称</td>' in body
+    assert '<td class="now"><span class="vh">新值：</span>新名称</td>' in body
 
 
 def test_the_audit_trail_filters_by_actor_and_dates(supervisor_console, entries, library_admin):
