@@ -44,6 +44,7 @@ def test_hub_screens_pass_the_checker(browser_page, supervisor_user, zz_agency, 
     for url in (
         reverse("hub-console-dashboard"),
         reverse("hub-console-city", args=[ZZ]),
+        reverse("hub-console-sectors"),
         reverse("hub-compliance-notices"),
         reverse("hub-compliance-notice", args=[notice.pk]),
         reverse("hub-compliance-issue"),

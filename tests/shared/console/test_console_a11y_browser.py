@@ -148,6 +148,7 @@ def test_administrator_and_supervisor_screens(browser_page, library_admin, issue
             reverse("console-users"),
             reverse("console-tokens"),
             reverse("console-grants"),
+            reverse("console-seals"),
             reverse("console-outbox"),
             reverse("console-workdays"),
             reverse("console-audit"),
