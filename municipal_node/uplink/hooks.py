@@ -4,13 +4,15 @@ receivers of the library's signals that only a city needs."""
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 
-from municipal_node.uplink import files
+from municipal_node.uplink import files, trust
 from shared.catalog.models import LicenseType
 from shared.federation.models import Peer, ReconcileRun
 from shared.federation.roles import FederationRole, role_register
 from shared.files.models import LicenseFile
-from shared.files.signals import license_file_ready
+from shared.files.signals import license_file_ready, trust_material_changed
+from shared.files.trust import trust_refresher_register
 from shared.licenses.models import License
 
 
@@ -50,3 +52,10 @@ class NodeRole(FederationRole):
 def register() -> None:
     role_register(NodeRole())
     license_file_ready.connect(files.on_license_file_ready, dispatch_uid="uplink.files.ready")
+    trust_material_changed.connect(_on_trust_material_changed, dispatch_uid="uplink.trust")
+    trust_refresher_register(trust.trust_list_fetch)
+
+
+def _on_trust_material_changed(sender: Any, **_: Any) -> None:
+    # After commit: the material then holds the committed keys (a rotation or a revocation).
+    transaction.on_commit(trust.trust_keys_forward)

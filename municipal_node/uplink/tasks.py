@@ -3,8 +3,21 @@
 from celery import shared_task
 
 from municipal_node.uplink.checkpoints import checkpoint_forward
+from municipal_node.uplink.trust import trust_keys_forward, trust_list_fetch
 
 
 @shared_task(name="federation.forward_checkpoint")
 def forward_checkpoint() -> int | None:
     return checkpoint_forward()
+
+
+@shared_task(name="trust.send_keys")
+def send_trust_keys() -> bool:
+    """Beat: this library's trust material up to the hub, if it changed since last sent."""
+    return trust_keys_forward()
+
+
+@shared_task(name="trust.fetch_list")
+def fetch_trust_list() -> bool:
+    """Beat: the hub's signed provincial trust list."""
+    return trust_list_fetch()

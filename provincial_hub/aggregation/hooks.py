@@ -6,8 +6,9 @@ query asks (`shared.access.sources`) and the city files it serves by reference
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 
-from provincial_hub.aggregation import files, sector, witness
+from provincial_hub.aggregation import files, sector, trust, witness
 from shared.access.sources import sector_source_register
 from shared.federation import snapshots
 from shared.federation.apply import HANDLERS, files_recorder_register
@@ -15,6 +16,8 @@ from shared.federation.models import Peer, ReconcileRun
 from shared.federation.outbox import holder_city
 from shared.federation.roles import FederationRole, role_register
 from shared.files.remote import remote_files_register
+from shared.files.signals import trust_material_changed
+from shared.files.trust import trust_refresher_register
 from shared.licenses.models import License
 
 
@@ -61,3 +64,13 @@ def register() -> None:
     files_recorder_register(files.record_files)
     sector_source_register(sector.sector_query)
     remote_files_register(files.RemoteFiles())
+    HANDLERS["trust.keys"] = trust.apply_trust_keys
+    trust_refresher_register(trust.trust_list_publish)
+    trust_material_changed.connect(_on_trust_material_changed, dispatch_uid="aggregation.trust")
+
+
+def _on_trust_material_changed(sender: Any, **_: Any) -> None:
+    # The hub's own keys changed: a new list version once the change is committed.
+    from provincial_hub.aggregation.tasks import publish_trust_list
+
+    transaction.on_commit(publish_trust_list.delay)

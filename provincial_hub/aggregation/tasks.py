@@ -4,6 +4,7 @@ and queued messages name them)."""
 from celery import shared_task
 
 from provincial_hub.aggregation.files import remote_file_fetch, remote_file_sweep
+from provincial_hub.aggregation.trust import trust_list_publish
 
 
 @shared_task(name="federation.fetch_file", acks_late=True)
@@ -19,3 +20,9 @@ def fetch_files_sweep() -> int:
     for file_id in ids:
         fetch_remote_file.delay(file_id)
     return len(ids)
+
+
+@shared_task(name="trust.publish_list")
+def publish_trust_list() -> int:
+    """Beat and after the hub's own keys change: a new list version when anything changed."""
+    return trust_list_publish().version

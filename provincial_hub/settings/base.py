@@ -36,6 +36,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "federation.fetch_files_sweep",
         "schedule": FEDERATION_FILE_SWEEP_SECONDS,  # noqa: F405
     },
+    "trust-publish-list": {
+        "task": "trust.publish_list",
+        "schedule": TRUST_LIST_FETCH_SECONDS,  # noqa: F405
+    },
 }
 
 # Compliance (art. 31, 33; provincial_hub.compliance): the rules evaluated every day, and the

@@ -7,7 +7,8 @@ A forged QR token answers 6 and an expired one 4: never 0.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -18,7 +19,7 @@ from shared.core.holder_codes import holder_code_digest
 from shared.core.tier import library_tier
 from shared.crypto.ofd import is_ofd, ofd_verify
 from shared.crypto.pdfverify import FileCheck, verify_pdf
-from shared.crypto.pki import certificate_fingerprint, certificate_from_pem
+from shared.crypto.pki import certificate_from_pem
 from shared.crypto.suites import PublicKey, public_key_from_pem
 from shared.crypto.tokens import (
     TOKEN_ALGORITHMS,
@@ -34,7 +35,7 @@ from shared.domain.canonical import canonical_json, sm3_hex
 from shared.domain.errors import DomainError
 from shared.domain.identifiers import parse_identifier
 from shared.domain.status import STATUS_LABELS, UNRELEASED, Status
-from shared.files import keystore
+from shared.files import keystore, trust
 from shared.files.models import SigningKey
 from shared.licenses.models import License, LicenseVersion
 
@@ -60,6 +61,9 @@ OUTCOME_LABELS = {
     "qr_expired": "二维码已过期",
     "forged": "二维码无效（伪造或被篡改）",
     "not_found": "查无此证照",
+    # Another library's licence, its status read from that library's signed status list.
+    "ended": "已失效（吊销、撤销或注销）",
+    "status_unknown": "状态暂不可确认",
 }
 OUTCOME_CODES = {
     "valid": 0,
@@ -73,6 +77,8 @@ OUTCOME_CODES = {
     "qr_expired": 4,
     "forged": 6,
     "not_found": 5,
+    "ended": 3,
+    "status_unknown": 4,
 }
 
 
@@ -140,6 +146,8 @@ class TokenCheck:
     version: LicenseVersion | None = None
     claims: dict[str, Any] = field(default_factory=dict)
     token_error: str = ""
+    # The library whose token key signed it (this one, or another from the provincial list).
+    library: str = ""
 
     @property
     def label(self) -> str:
@@ -164,6 +172,19 @@ class TokenCheck:
             if isinstance(expires, int) and self.outcome != "forged"
             else None,
             "token_error": self.token_error,
+            "signed_by_library": self.library if self.outcome != "forged" else "",
+            # Another library's licence this library does not hold: what the signed token says,
+            # with the status from that library's status list.
+            "remote": {
+                "identifier": self.claims.get("id"),
+                "version": self.claims.get("ver"),
+                "issuer_code": self.claims.get("iss"),
+                "library": self.library,
+                "status_source": "status_list",
+            }
+            if self.version is None
+            and self.outcome in ("valid", "suspended", "ended", "status_unknown")
+            else None,
         }
 
 
@@ -172,11 +193,14 @@ def token_check(token: str, *, now: datetime | None = None) -> TokenCheck:
 
     Takes the compact QR token, a verify URL holding one, or a JWS token of the former QR
     format: codes printed before the compact form keep verifying until they expire.
+    A token signed by another library's key (from the provincial trust list) is that library's:
+    a licence this library holds must belong to it, and one it does not hold is answered from
+    that library's signed status list, or "status_unknown" when the list cannot be had.
     """
     now = now or timezone.now()
     token = token_from_text(token) if isinstance(token, str) else token
     try:
-        verified = _token_verify(token, now=now)
+        verified, library = _token_verify(token, now=now)
     except TokenError as exc:
         if exc.code == "token.expired":
             return TokenCheck(outcome="qr_expired", token_error=exc.code, claims=_claims(token))
@@ -184,17 +208,77 @@ def token_check(token: str, *, now: datetime | None = None) -> TokenCheck:
     claims = verified.claims
     identifier = claims.get("id")
     version = version_lookup(identifier) if isinstance(identifier, str) else None
+    local = library == settings.LIBRARY_CODE
     if version is None:
-        return TokenCheck(outcome="not_found", claims=claims)
+        if local:
+            return TokenCheck(outcome="not_found", claims=claims, library=library)
+        return TokenCheck(outcome=_remote_outcome(claims, library), claims=claims, library=library)
     if claims.get("ver") != version.version or claims.get("iss") != version.license.issuer.code:
         return TokenCheck(outcome="forged", token_error="token.claims_mismatch")
-    return TokenCheck(outcome=version_outcome(version), version=version, claims=claims)
+    if not local and version.license.library_code != library:
+        # Another library's key over a licence it does not own: a forgery by that library.
+        return TokenCheck(outcome="forged", token_error="token.not_owner")
+    return TokenCheck(
+        outcome=version_outcome(version), version=version, claims=claims, library=library
+    )
 
 
-def _token_verify(token: str, *, now: datetime | None) -> VerifiedToken:
+def _remote_outcome(claims: dict[str, Any], library: str) -> str:
+    lib = trust.province().libraries.get(library)
+    index, issuer = claims.get("sli"), claims.get("iss")
+    if lib is None or not isinstance(index, int) or not isinstance(issuer, str):
+        return "status_unknown"
+    return trust.foreign_status(lib=lib, issuer_code=issuer, index=index) or "status_unknown"
+
+
+def _token_verify(token: str, *, now: datetime | None) -> tuple[VerifiedToken, str]:
+    """The verified token and the library whose key signed it: this library's keys first,
+    then each other library's from the provincial list, one library at a time (so a key id
+    prefix another library copied cannot borrow its name); an unknown key id refreshes the
+    list once (rate-limited) and tries again."""
+    try:
+        return _verify_with(
+            token, now=now, qr=_token_keys_by_prefix, jws=keystore.token_public_key
+        ), (settings.LIBRARY_CODE)
+    except TokenError as exc:
+        if exc.code != "token.unknown_key":
+            raise
+    try:
+        return _verify_foreign(token, now=now)
+    except TokenError as exc:
+        if exc.code != "token.unknown_key" or not trust.trust_refresh_on_demand():
+            raise
+    return _verify_foreign(token, now=now)
+
+
+def _verify_with(
+    token: str,
+    *,
+    now: datetime | None,
+    qr: Callable[[str, str], list[PublicKey]],
+    jws: Callable[[str, str], PublicKey | None],
+) -> VerifiedToken:
     if is_qr_token(token):
-        return verify_qr_token(token, resolve_keys=_token_keys_by_prefix, now=now)
-    return verify_token(token, resolve_key=keystore.token_public_key, now=now)
+        return verify_qr_token(token, resolve_keys=qr, now=now)
+    return verify_token(token, resolve_key=jws, now=now)
+
+
+def _verify_foreign(token: str, *, now: datetime | None) -> tuple[VerifiedToken, str]:
+    error = TokenError("token.unknown_key")
+    for lib in trust.foreign_libraries():
+        try:
+            verified = _verify_with(
+                token,
+                now=now,
+                qr=lambda alg, prefix, lib=lib: trust.keys_with_prefix(lib, alg, prefix),  # type: ignore[misc]
+                jws=lambda alg, kid, lib=lib: lib.token_keys.get(kid),  # type: ignore[misc]
+            )
+        except TokenError as exc:
+            if exc.code != "token.unknown_key":
+                error = exc  # a known key that does not verify: keep looking, report this
+            continue
+        return verified, lib.code
+    raise error
 
 
 def _token_keys_by_prefix(alg: str, kid_prefix: str) -> list[PublicKey]:
@@ -210,7 +294,7 @@ def _token_keys_by_prefix(alg: str, kid_prefix: str) -> list[PublicKey]:
 def _claims(token: str) -> dict[str, Any]:
     """Claims of a token whose signature verified but which expired (for the expiry date)."""
     try:
-        return _token_verify(token, now=None).claims
+        return _token_verify(token, now=None)[0].claims
     except TokenError:
         return {}
 
@@ -268,10 +352,11 @@ def compare_fields(version: LicenseVersion, supplied: dict[str, Any]) -> list[st
 
 
 def trust_roots() -> list[Any]:
+    """This library's CA certificates and every other library's from the provincial list."""
     return [
         certificate_from_pem(k.certificate_pem)
         for k in SigningKey.objects.filter(kind=SigningKey.Kind.CA)
-    ]
+    ] + trust.foreign_ca_roots()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -282,11 +367,49 @@ class FileVerification:
     mismatched: list[str]
 
 
+SEAL_REVOKED_MESSAGE = "电子印章证书已于 {at} 吊销（{reason}），该文件签章时间不早于吊销时间"
+SEALED_BEFORE_REVOCATION = "电子印章证书已于 {at} 吊销（{reason}）；该文件签章早于吊销，仍然有效"
+
+
 def file_check(data: bytes) -> FileCheck:
-    """The seal check of an uploaded file: an OFD package (GB/T 38540, SM2 roots) or a PDF."""
+    """The seal check of an uploaded file: an OFD package (GB/T 38540, SM2 roots) or a PDF,
+    against this library's roots and every other library's (provincial trust list); then the
+    seal's revocation: a file sealed at or after it fails with the reason (`seal_revoked`), one
+    sealed before still verifies and says so (`metadata["seal_note"]`)."""
     if is_ofd(data):
-        return ofd_check(data, trust_roots=keystore.sm2_trust_roots(), now=timezone.now())
-    return verify_pdf(data, trust_roots=trust_roots())
+        check = ofd_check(
+            data,
+            trust_roots=keystore.sm2_trust_roots() + trust.foreign_sm2_roots(),
+            now=timezone.now(),
+        )
+    else:
+        check = verify_pdf(data, trust_roots=trust_roots())
+    return _revocation_applied(check)
+
+
+def _revocation_applied(check: FileCheck) -> FileCheck:
+    if check.code != 0:
+        return check
+    revocation = trust.seal_revocation(check.signer_fingerprint)
+    if revocation is None:
+        return check
+    at = timezone.localtime(revocation.revoked_at).strftime("%Y-%m-%d %H:%M:%S")
+    facts = {
+        "seal_revoked_at": revocation.revoked_at.isoformat(),
+        "seal_revocation_reason": revocation.reason,
+    }
+    # Without a trusted timestamp the signing time is what the signer stated: a file of
+    # unknown time counts as sealed after the revocation.
+    if check.signing_time is None or check.signing_time >= revocation.revoked_at:
+        note = SEAL_REVOKED_MESSAGE.format(at=at, reason=revocation.reason)
+        return replace(
+            check,
+            code=1,
+            reason="seal_revoked",
+            metadata={**check.metadata, **facts, "seal_note": note},
+        )
+    note = SEALED_BEFORE_REVOCATION.format(at=at, reason=revocation.reason)
+    return replace(check, metadata={**check.metadata, **facts, "seal_note": note})
 
 
 def ofd_check(data: bytes, *, trust_roots: list[Any], now: datetime | None) -> FileCheck:
@@ -325,19 +448,7 @@ def trust_list_build() -> dict[str, Any]:
     keystore.token_key_active()
     now = timezone.now().replace(microsecond=0)
 
-    def cert_entry(key: SigningKey) -> dict[str, Any]:
-        return {
-            "key_id": key.key_id,
-            "agency_code": key.agency.code if key.agency else "",
-            "agency_name": key.agency.name if key.agency else settings.LIBRARY_NAME,
-            "subject": key.subject,
-            "certificate": key.certificate_pem,
-            "fingerprint": certificate_fingerprint(certificate_from_pem(key.certificate_pem)),
-            "not_before": key.not_before.isoformat() if key.not_before else None,
-            "not_after": key.not_after.isoformat() if key.not_after else None,
-            "active": key.active,
-            "backend": key.backend,
-        }
+    cert_entry = trust.cert_entry
 
     keys = list(SigningKey.objects.select_related("agency").order_by("kind", "created_at"))
     document = {

@@ -13,6 +13,11 @@ urlpatterns = [
         exchange.DigestsApi.as_view(scope_is_sender=True),
         name="exchange-digests",
     ),
+    path(
+        "federation/trust-list/",
+        views.ProvincialTrustListApi.as_view(),
+        name="federation-trust-list",
+    ),
     path("aggregation/nodes/", views.AggregationNodesApi.as_view(), name="aggregation-nodes"),
     path("aggregation/files/", views.RemoteFileListApi.as_view(), name="aggregation-files"),
     path(
