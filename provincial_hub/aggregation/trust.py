@@ -51,11 +51,12 @@ def library_trust_record(*, library: str, material: dict[str, Any]) -> bool:
 def apply_trust_keys(payload: dict[str, Any], *, sender: str) -> None:
     """`trust.keys` from a city: its own material only (`federation.not_owner` otherwise), its
     seals only for its own agencies; a duplicate changes nothing."""
-    material = trust_keys_check(payload, sender=sender)
+    raw = payload.get("material")
     codes = {
         str(entry.get("agency_code") or "")
         for name in ("seals", "sm2_seals")
-        for entry in material.get(name, [])
+        for entry in (raw.get(name) or [] if isinstance(raw, dict) else [])
+        if isinstance(entry, dict)
     } - {""}
     for agency in Agency.objects.filter(code__in=codes):
         owner = ownership.agency_owner({}, agency)
@@ -65,6 +66,7 @@ def apply_trust_keys(payload: dict[str, Any], *, sender: str) -> None:
                 "发送方只能报送本库单位的电子印章证书",
                 {"sender": sender, "record": "seal", "key": agency.code, "owner": owner},
             )
+    material = trust_keys_check(payload, sender=sender)
     if library_trust_record(library=sender, material=material):
         trust_list_publish()
 
