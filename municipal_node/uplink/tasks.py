@@ -1,6 +1,9 @@
 """Thin node tasks (the name predates the move and stays: beat rows name it)."""
 
+from typing import Any
+
 from celery import shared_task
+from celery.signals import beat_init
 
 from municipal_node.uplink.checkpoints import checkpoint_forward
 from municipal_node.uplink.trust import trust_keys_forward, trust_list_fetch
@@ -21,3 +24,10 @@ def send_trust_keys() -> bool:
 def fetch_trust_list() -> bool:
     """Beat: the hub's signed provincial trust list."""
     return trust_list_fetch()
+
+
+@beat_init.connect
+def _trust_at_start(sender: Any = None, **_: Any) -> None:
+    # At start, not only after the first beat interval: keys up, the province's list down.
+    send_trust_keys.delay()
+    fetch_trust_list.delay()

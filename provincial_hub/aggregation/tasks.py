@@ -1,7 +1,10 @@
 """Thin hub tasks: fetch city files by digest (the names predate the move and stay: beat rows
 and queued messages name them)."""
 
+from typing import Any
+
 from celery import shared_task
+from celery.signals import beat_init
 
 from provincial_hub.aggregation.files import remote_file_fetch, remote_file_sweep
 from provincial_hub.aggregation.trust import trust_list_publish
@@ -26,3 +29,9 @@ def fetch_files_sweep() -> int:
 def publish_trust_list() -> int:
     """Beat and after the hub's own keys change: a new list version when anything changed."""
     return trust_list_publish().version
+
+
+@beat_init.connect
+def _publish_at_start(sender: Any = None, **_: Any) -> None:
+    # The hub's own keys in the list from the start.
+    publish_trust_list.delay()

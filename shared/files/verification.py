@@ -384,10 +384,10 @@ def file_check(data: bytes) -> FileCheck:
         )
     else:
         check = verify_pdf(data, trust_roots=trust_roots())
-    return _revocation_applied(check)
+    return revocation_applied(check)
 
 
-def _revocation_applied(check: FileCheck) -> FileCheck:
+def revocation_applied(check: FileCheck) -> FileCheck:
     if check.code != 0:
         return check
     revocation = trust.seal_revocation(check.signer_fingerprint)

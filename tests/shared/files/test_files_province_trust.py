@@ -311,3 +311,27 @@ def test_file_sealed_before_the_revocation_still_verifies_and_says_so(
         call_command("pki", "revoke-seal", "--key-id", seal.key_id, "--reason", "别的原因")
     seal.refresh_from_db()
     assert seal.revocation_reason == "机构撤并"
+
+
+def test_verify_command_uses_the_provincial_list_and_revocations(
+    hub_peer, license_type, issuer, issued, issuer_agency, capsys, tmp_path
+):
+    # given 洛阳's key in the provincial list
+    luoyang = Library()
+    trust_list_accept(province([luoyang.entry]), hub_code=HUB)
+    # when a 洛阳 token is verified with the command (no trust-list file): its key is found
+    call_command("verify", luoyang.qr(foreign_identifier(license_type)))
+    out = capsys.readouterr().out
+    assert "outcome: valid" in out and "revocation_list: unavailable" in out
+    # and a file whose seal was revoked before it was sealed fails, with the reason
+    pdf = tmp_path / "f.pdf"
+    pdf.write_bytes(issuer.get(f"/api/v1/licenses/{issued['identifier']}/file.pdf").content)
+    seal = SigningKey.objects.get(kind="seal", agency=issuer_agency, active=True)
+    since = (timezone.now() - timedelta(hours=1)).isoformat()
+    call_command(
+        "pki", "revoke-seal", "--key-id", seal.key_id, "--reason", "私钥泄露", "--since", since
+    )
+    with pytest.raises(SystemExit):
+        call_command("verify", str(pdf))
+    out = capsys.readouterr().out
+    assert "reason: seal_revoked" in out and "私钥泄露" in out
