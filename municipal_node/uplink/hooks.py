@@ -1,6 +1,7 @@
 """The node registers what it adds to the shared protocol (`shared.federation.roles`) and the
 receivers of the library's signals that only a city needs."""
 
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -14,6 +15,8 @@ from shared.files.models import LicenseFile
 from shared.files.signals import license_file_ready, trust_material_changed
 from shared.files.trust import trust_refresher_register
 from shared.licenses.models import License
+
+logger = logging.getLogger(__name__)
 
 
 class NodeRole(FederationRole):
@@ -58,4 +61,13 @@ def register() -> None:
 
 def _on_trust_material_changed(sender: Any, **_: Any) -> None:
     # After commit: the material then holds the committed keys (a rotation or a revocation).
-    transaction.on_commit(trust.trust_keys_forward)
+    transaction.on_commit(_forward_quietly)
+
+
+def _forward_quietly() -> None:
+    # After the key change committed: a failure here must not fail the request that made the
+    # key (beat sends the material again; it only goes when its digest changed).
+    try:
+        trust.trust_keys_forward()
+    except Exception:  # noqa: BLE001
+        logger.warning("trust.keys_forward_failed", exc_info=True)

@@ -3,6 +3,7 @@
 query asks (`shared.access.sources`) and the city files it serves by reference
 (`shared.files.remote`)."""
 
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -19,6 +20,8 @@ from shared.files.remote import remote_files_register
 from shared.files.signals import trust_material_changed
 from shared.files.trust import trust_refresher_register
 from shared.licenses.models import License
+
+logger = logging.getLogger(__name__)
 
 
 class HubRole(FederationRole):
@@ -73,4 +76,11 @@ def _on_trust_material_changed(sender: Any, **_: Any) -> None:
     # The hub's own keys changed: a new list version once the change is committed.
     from provincial_hub.aggregation.tasks import publish_trust_list
 
-    transaction.on_commit(publish_trust_list.delay)
+    transaction.on_commit(lambda: _publish_quietly(publish_trust_list))
+
+
+def _publish_quietly(task: Any) -> None:
+    try:
+        task.delay()
+    except Exception:  # noqa: BLE001 - broker down: the beat publishes within minutes
+        logger.warning("trust.publish_enqueue_failed", exc_info=True)

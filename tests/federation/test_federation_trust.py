@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
+from shared.crypto.qr_tokens import qr_token_header
 from tests.federation.fedlib import auth
 from tests.federation.harness import Federation, wait_until
 
@@ -64,19 +65,30 @@ def hub_holds_material(fed, code):
     return bool(rows) and rows[0][0] == fed[code].url
 
 
+def lists_key(lib, prefix):
+    """Whether `lib`'s provincial list holds a 郑州 token key starting with `prefix`."""
+    return lib.sql(
+        "SELECT count(*) FROM files_provincialtrustlist, "
+        "jsonb_array_elements(document->'libraries') lib, "
+        "jsonb_array_elements(lib->'token_keys') k "
+        "WHERE lib->>'library' = '410100' AND k->>'kid' LIKE %s",
+        (prefix + "%",),
+    )[0][0]
+
+
 def test_a_zhengzhou_qr_code_verifies_at_luoyang_and_at_the_hub(fed, zhengzhou_file):
     hub, luoyang = fed["hub"], fed["410300"]
+    prefix = qr_token_header(zhengzhou_file["token"])["kid"]
     wait_until(lambda: hub_holds_material(fed, "410100"), message="郑州's keys reach the hub")
-    wait_until(
-        lambda: luoyang.sql(
-            "SELECT count(*) FROM files_provincialtrustlist, "
-            "jsonb_array_elements(document->'libraries') lib WHERE lib->>'library' = '410100'"
-        )[0][0],
-        message="洛阳 holds a list with 郑州",
-    )
+    wait_until(lambda: lists_key(hub, prefix), message="the hub lists 郑州's token key")
     token = zhengzhou_file["token"]
     at_luoyang = public_verify(luoyang, token)
-    assert at_luoyang["outcome"] == "valid", at_luoyang
+    assert at_luoyang["outcome"] == "valid", (
+        at_luoyang,
+        lists_key(luoyang, prefix),
+        luoyang.sql("SELECT version, last_error FROM files_provincialtrustlist"),
+        luoyang.log("web")[-3000:],
+    )
     assert at_luoyang["info_result"]["code"] == 0
     assert at_luoyang["signed_by_library"] == "410100"
     assert at_luoyang["remote"]["identifier"] == zhengzhou_file["identifier"]

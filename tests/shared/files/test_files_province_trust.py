@@ -335,3 +335,14 @@ def test_verify_command_uses_the_provincial_list_and_revocations(
         call_command("verify", str(pdf))
     out = capsys.readouterr().out
     assert "reason: seal_revoked" in out and "私钥泄露" in out
+
+
+def test_real_material_round_trips_through_the_list(hub_peer, pki):
+    from shared.files.trust import province as held
+    from shared.files.trust import trust_material
+
+    material = trust_material() | {"library": "410300"}
+    trust_list_accept(province([material]), hub_code=HUB)
+    lib = held().libraries["410300"]
+    assert set(lib.token_keys) == {pki["token"].key_id}
+    assert len(lib.ca_roots) == 1 and len(lib.sm2_roots) == 1
