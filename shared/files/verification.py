@@ -310,7 +310,9 @@ def share_target(values: dict[str, Any]) -> tuple[LicenseVersion | None, str, in
         if "/v/" in token:
             token = token.rsplit("/v/", 1)[1].split("?", 1)[0]
         check = token_check(token)
-        if check.outcome in ("forged", "qr_expired", "not_found"):
+        if check.version is None:
+            # forged, expired, not found, or another library's licence answered from its
+            # status list (the same answer as the public verify gives)
             return None, check.outcome, check.info_code
         return check.version, check.outcome, None
     identifier = (values.get("identifier") or "").strip()
