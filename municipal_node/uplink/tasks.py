@@ -1,5 +1,6 @@
 """Thin node tasks (the name predates the move and stays: beat rows name it)."""
 
+import logging
 from typing import Any
 
 from celery import shared_task
@@ -7,6 +8,9 @@ from celery.signals import beat_init
 
 from municipal_node.uplink.checkpoints import checkpoint_forward
 from municipal_node.uplink.trust import trust_keys_forward, trust_list_fetch
+from shared.core.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="federation.forward_checkpoint")
@@ -22,8 +26,13 @@ def send_trust_keys() -> bool:
 
 @shared_task(name="trust.fetch_list")
 def fetch_trust_list() -> bool:
-    """Beat: the hub's signed provincial trust list."""
-    return trust_list_fetch()
+    """Beat: the hub's signed provincial trust list (a failure is recorded on the cached row's
+    `last_error`; the next beat tries again)."""
+    try:
+        return trust_list_fetch()
+    except ApplicationError as exc:
+        logger.warning("trust_list.fetch_failed %s %s", exc.code, exc.message)
+        return False
 
 
 @beat_init.connect

@@ -79,8 +79,12 @@ def lists_key(lib, prefix):
 def test_a_zhengzhou_qr_code_verifies_at_luoyang_and_at_the_hub(fed, zhengzhou_file):
     hub, luoyang = fed["hub"], fed["410300"]
     prefix = qr_token_header(zhengzhou_file["token"])["kid"]
-    wait_until(lambda: hub_holds_material(fed, "410100"), message="郑州's keys reach the hub")
-    wait_until(lambda: lists_key(hub, prefix), message="the hub lists 郑州's token key")
+    wait_until(
+        lambda: hub_holds_material(fed, "410100"), timeout=180, message="郑州's keys reach the hub"
+    )
+    wait_until(
+        lambda: lists_key(hub, prefix), timeout=180, message="the hub lists 郑州's token key"
+    )
     token = zhengzhou_file["token"]
     at_luoyang = public_verify(luoyang, token)
     assert at_luoyang["outcome"] == "valid", (
@@ -94,7 +98,9 @@ def test_a_zhengzhou_qr_code_verifies_at_luoyang_and_at_the_hub(fed, zhengzhou_f
     assert at_luoyang["remote"]["identifier"] == zhengzhou_file["identifier"]
     page = requests.get(f"{luoyang.url}/v/{token}", timeout=30)
     assert page.status_code == 200 and 'data-outcome="valid"' in page.text
-    wait_until(lambda: hub.count("identifier = %s", (zhengzhou_file["identifier"],)) == 1)
+    wait_until(
+        lambda: hub.count("identifier = %s", (zhengzhou_file["identifier"],)) == 1, timeout=180
+    )
     at_hub = public_verify(hub, token)
     assert at_hub["outcome"] == "valid", at_hub
     assert at_hub["license"]["identifier"] == zhengzhou_file["identifier"]
@@ -154,8 +160,8 @@ def test_a_revoked_seal_fails_with_the_reason_everywhere(fed, zhengzhou_file):
             (zhengzhou_file["seal"],),
         )[0][0]
 
-    wait_until(lambda: revoked_at(hub), message="the revocation reaches the hub's list")
-    wait_until(lambda: revoked_at(luoyang), message="洛阳 fetches the new list")
+    wait_until(lambda: revoked_at(hub), timeout=180, message="the revocation reaches the hub")
+    wait_until(lambda: revoked_at(luoyang), timeout=180, message="洛阳 fetches the new list")
     # then: the file fails at every library, with the reason
     for lib in (node, hub, luoyang):
         body = verify_file(lib, pdf)
