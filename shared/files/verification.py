@@ -7,16 +7,14 @@ A forged QR token answers 6 and an expired one 4: never 0.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
 
 from shared.core.holder_codes import holder_code_digest
-from shared.core.tier import library_tier
 from shared.crypto.ofd import is_ofd, ofd_verify
 from shared.crypto.pdfverify import FileCheck, verify_pdf
 from shared.crypto.pki import certificate_from_pem
@@ -25,18 +23,20 @@ from shared.crypto.tokens import (
     TOKEN_ALGORITHMS,
     TokenError,
     VerifiedToken,
-    is_qr_token,
-    read_token_header,
     token_from_text,
-    verify_qr_token,
-    verify_token,
 )
-from shared.domain.canonical import canonical_json, sm3_hex
 from shared.domain.errors import DomainError
 from shared.domain.identifiers import parse_identifier
 from shared.domain.status import STATUS_LABELS, UNRELEASED, Status
 from shared.files import keystore, trust
 from shared.files.models import SigningKey
+from shared.files.own_trust_list import trust_list_build  # noqa: F401 - callers import it here
+from shared.files.remote_verification import (
+    remote_outcome,
+    revocation_applied,
+    verify_foreign,
+    verify_with,
+)
 from shared.licenses.models import License, LicenseVersion
 
 INFO_MESSAGES = {
@@ -212,7 +212,7 @@ def token_check(token: str, *, now: datetime | None = None) -> TokenCheck:
     if version is None:
         if local:
             return TokenCheck(outcome="not_found", claims=claims, library=library)
-        return TokenCheck(outcome=_remote_outcome(claims, library), claims=claims, library=library)
+        return TokenCheck(outcome=remote_outcome(claims, library), claims=claims, library=library)
     if claims.get("ver") != version.version or claims.get("iss") != version.license.issuer.code:
         return TokenCheck(outcome="forged", token_error="token.claims_mismatch")
     if not local and version.license.library_code != library:
@@ -223,62 +223,24 @@ def token_check(token: str, *, now: datetime | None = None) -> TokenCheck:
     )
 
 
-def _remote_outcome(claims: dict[str, Any], library: str) -> str:
-    lib = trust.province().libraries.get(library)
-    index, issuer = claims.get("sli"), claims.get("iss")
-    if lib is None or not isinstance(index, int) or not isinstance(issuer, str):
-        return "status_unknown"
-    return trust.foreign_status(lib=lib, issuer_code=issuer, index=index) or "status_unknown"
-
-
 def _token_verify(token: str, *, now: datetime | None) -> tuple[VerifiedToken, str]:
     """The verified token and the library whose key signed it: this library's keys first,
     then each other library's from the provincial list, one library at a time (so a key id
     prefix another library copied cannot borrow its name); an unknown key id refreshes the
     list once (rate-limited) and tries again."""
     try:
-        return _verify_with(
+        return verify_with(
             token, now=now, qr=_token_keys_by_prefix, jws=keystore.token_public_key
         ), (settings.LIBRARY_CODE)
     except TokenError as exc:
         if exc.code != "token.unknown_key":
             raise
     try:
-        return _verify_foreign(token, now=now)
+        return verify_foreign(token, now=now)
     except TokenError as exc:
         if exc.code != "token.unknown_key" or not trust.trust_refresh_on_demand():
             raise
-    return _verify_foreign(token, now=now)
-
-
-def _verify_with(
-    token: str,
-    *,
-    now: datetime | None,
-    qr: Callable[[str, str], list[PublicKey]],
-    jws: Callable[[str, str], PublicKey | None],
-) -> VerifiedToken:
-    if is_qr_token(token):
-        return verify_qr_token(token, resolve_keys=qr, now=now)
-    return verify_token(token, resolve_key=jws, now=now)
-
-
-def _verify_foreign(token: str, *, now: datetime | None) -> tuple[VerifiedToken, str]:
-    error = TokenError("token.unknown_key")
-    for lib in trust.foreign_libraries():
-        try:
-            verified = _verify_with(
-                token,
-                now=now,
-                qr=lambda alg, prefix, lib=lib: trust.keys_with_prefix(lib, alg, prefix),  # type: ignore[misc]
-                jws=lambda alg, kid, lib=lib: lib.token_keys.get(kid),  # type: ignore[misc]
-            )
-        except TokenError as exc:
-            if exc.code != "token.unknown_key":
-                error = exc  # a known key that does not verify: keep looking, report this
-            continue
-        return verified, lib.code
-    raise error
+    return verify_foreign(token, now=now)
 
 
 def _token_keys_by_prefix(alg: str, kid_prefix: str) -> list[PublicKey]:
@@ -369,10 +331,6 @@ class FileVerification:
     mismatched: list[str]
 
 
-SEAL_REVOKED_MESSAGE = "电子印章证书已于 {at} 吊销（{reason}），该文件签章时间不早于吊销时间"
-SEALED_BEFORE_REVOCATION = "电子印章证书已于 {at} 吊销（{reason}）；该文件签章早于吊销，仍然有效"
-
-
 def file_check(data: bytes) -> FileCheck:
     """The seal check of an uploaded file: an OFD package (GB/T 38540, SM2 roots) or a PDF,
     against this library's roots and every other library's (provincial trust list); then the
@@ -387,31 +345,6 @@ def file_check(data: bytes) -> FileCheck:
     else:
         check = verify_pdf(data, trust_roots=trust_roots())
     return revocation_applied(check)
-
-
-def revocation_applied(check: FileCheck) -> FileCheck:
-    if check.code != 0:
-        return check
-    revocation = trust.seal_revocation(check.signer_fingerprint)
-    if revocation is None:
-        return check
-    at = timezone.localtime(revocation.revoked_at).strftime("%Y-%m-%d %H:%M:%S")
-    facts = {
-        "seal_revoked_at": revocation.revoked_at.isoformat(),
-        "seal_revocation_reason": revocation.reason,
-    }
-    # Without a trusted timestamp the signing time is what the signer stated: a file of
-    # unknown time counts as sealed after the revocation.
-    if check.signing_time is None or check.signing_time >= revocation.revoked_at:
-        note = SEAL_REVOKED_MESSAGE.format(at=at, reason=revocation.reason)
-        return replace(
-            check,
-            code=1,
-            reason="seal_revoked",
-            metadata={**check.metadata, **facts, "seal_note": note},
-        )
-    note = SEALED_BEFORE_REVOCATION.format(at=at, reason=revocation.reason)
-    return replace(check, metadata={**check.metadata, **facts, "seal_note": note})
 
 
 def ofd_check(data: bytes, *, trust_roots: list[Any], now: datetime | None) -> FileCheck:
@@ -443,51 +376,3 @@ def file_verify(data: bytes) -> FileVerification:
         info_code=OUTCOME_CODES[version_outcome(version)],
         mismatched=[],
     )
-
-
-def trust_list_build() -> dict[str, Any]:
-    """The signed trust list (see `shared.crypto.trustlist` for how a verifier reads it)."""
-    keystore.token_key_active()
-    now = timezone.now().replace(microsecond=0)
-
-    cert_entry = trust.cert_entry
-
-    keys = list(SigningKey.objects.select_related("agency").order_by("kind", "created_at"))
-    document = {
-        "type": "ElicenseTrustList",
-        "library": settings.LIBRARY_CODE,
-        "library_name": settings.LIBRARY_NAME,
-        "tier": library_tier(),
-        "suite": settings.CRYPTO_SUITE,
-        "issued_at": now.isoformat(),
-        "next_update": (now + timedelta(days=1)).isoformat(),
-        "ca": [cert_entry(k) for k in keys if k.kind == SigningKey.Kind.CA],
-        "seals": [cert_entry(k) for k in keys if k.kind == SigningKey.Kind.SEAL],
-        "tsa": [cert_entry(k) for k in keys if k.kind == SigningKey.Kind.TSA],
-        # The SM2 hierarchy of the OFD e-seals (GB/T 38540): trusted through this signed list.
-        "sm2_ca": [cert_entry(k) for k in keys if k.kind == SigningKey.Kind.SM2_CA],
-        "sm2_seals": [cert_entry(k) for k in keys if k.kind == SigningKey.Kind.SM2_SEAL],
-        "token_keys": [
-            {
-                "kid": k.key_id,
-                "alg": "SM2-SM3" if k.suite == "gm" else "ES256",
-                "public_key": k.public_key_pem,
-                "endorsement": k.endorsement,
-                "active": k.active,
-            }
-            for k in keys
-            if k.kind == SigningKey.Kind.TOKEN
-        ],
-        "status_lists": (
-            f"{settings.FILES_PUBLIC_BASE_URL.rstrip('/')}"
-            "/api/v1/public/status-lists/{issuer_code}/{purpose}"
-        ),
-    }
-    token = keystore.token_sign(
-        {"typ": "trust-list", "sm3": sm3_hex(canonical_json(document)), "iat": int(now.timestamp())}
-    )
-    header = read_token_header(token)
-    return {
-        "trust_list": document,
-        "signature": {"alg": header["alg"], "kid": header["kid"], "token": token},
-    }
