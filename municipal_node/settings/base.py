@@ -44,4 +44,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "federation.forward_checkpoint",
         "schedule": env_int("ACCESS_CHECKPOINT_SECONDS", 60),
     },
+    # Province-wide trust (issue #13): send this library's keys up when they changed, fetch
+    # the hub's signed provincial trust list.
+    "trust-send-keys": {"task": "trust.send_keys", "schedule": TRUST_KEYS_SECONDS},  # noqa: F405
+    "trust-fetch-list": {
+        "task": "trust.fetch_list",
+        "schedule": TRUST_LIST_FETCH_SECONDS,  # noqa: F405
+    },
 }

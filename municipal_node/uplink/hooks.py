@@ -1,11 +1,13 @@
 """The node registers what it adds to the shared protocol (`shared.federation.roles`) and the
 receivers of the library's signals that only a city needs."""
 
+import logging
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 
-from municipal_node.uplink import bulk, files, share, usage
+from municipal_node.uplink import bulk, files, share, trust, usage
 from shared.access.bulk import REQUEST_KIND, bulk_federation_register
 from shared.access.federated import forwarder_register
 from shared.catalog.models import LicenseType
@@ -13,8 +15,11 @@ from shared.federation.apply import HANDLERS
 from shared.federation.models import Peer, ReconcileRun
 from shared.federation.roles import FederationRole, role_register
 from shared.files.models import LicenseFile
-from shared.files.signals import license_file_ready
+from shared.files.signals import license_file_ready, trust_material_changed
+from shared.files.trust import trust_refresher_register
 from shared.licenses.models import License
+
+logger = logging.getLogger(__name__)
 
 
 class NodeRole(FederationRole):
@@ -58,3 +63,19 @@ def register() -> None:
     forwarder_register(share.HubForwarder())
     HANDLERS["access.record"] = usage.apply_access_record
     license_file_ready.connect(files.on_license_file_ready, dispatch_uid="uplink.files.ready")
+    trust_material_changed.connect(_on_trust_material_changed, dispatch_uid="uplink.trust")
+    trust_refresher_register(trust.trust_list_fetch)
+
+
+def _on_trust_material_changed(sender: Any, **_: Any) -> None:
+    # After commit: the material then holds the committed keys (a rotation or a revocation).
+    transaction.on_commit(_forward_quietly)
+
+
+def _forward_quietly() -> None:
+    # After the key change committed: a failure here must not fail the request that made the
+    # key (beat sends the material again; it only goes when its digest changed).
+    try:
+        trust.trust_keys_forward()
+    except Exception:  # noqa: BLE001
+        logger.warning("trust.keys_forward_failed", exc_info=True)

@@ -3,11 +3,13 @@
 query asks (`shared.access.sources`) and the city files it serves by reference
 (`shared.files.remote`)."""
 
+import logging
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 
-from provincial_hub.aggregation import bulk, files, sector, usage, witness
+from provincial_hub.aggregation import bulk, files, sector, trust, usage, witness
 from shared.access.bulk import bulk_federation_register
 from shared.access.log import appended_listener_register, sequenced_listener_register
 from shared.access.sources import sector_source_register
@@ -17,7 +19,11 @@ from shared.federation.models import Peer, ReconcileRun
 from shared.federation.outbox import holder_city
 from shared.federation.roles import FederationRole, role_register
 from shared.files.remote import remote_files_register
+from shared.files.signals import trust_material_changed
+from shared.files.trust import trust_refresher_register
 from shared.licenses.models import License
+
+logger = logging.getLogger(__name__)
 
 
 class HubRole(FederationRole):
@@ -68,3 +74,20 @@ def register() -> None:
     # Usage flows back (issue #13): records about a city's licences go down to that city.
     sequenced_listener_register(usage.records_sequenced)
     appended_listener_register(usage.records_appended)
+    HANDLERS["trust.keys"] = trust.apply_trust_keys
+    trust_refresher_register(trust.trust_list_publish)
+    trust_material_changed.connect(_on_trust_material_changed, dispatch_uid="aggregation.trust")
+
+
+def _on_trust_material_changed(sender: Any, **_: Any) -> None:
+    # The hub's own keys changed: a new list version once the change is committed.
+    from provincial_hub.aggregation.tasks import publish_trust_list
+
+    transaction.on_commit(lambda: _publish_quietly(publish_trust_list))
+
+
+def _publish_quietly(task: Any) -> None:
+    try:
+        task.delay()
+    except Exception:  # noqa: BLE001 - broker down: the beat publishes within minutes
+        logger.warning("trust.publish_enqueue_failed", exc_info=True)

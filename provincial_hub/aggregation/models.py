@@ -141,3 +141,23 @@ class Witness(models.Model):
 
     def __str__(self) -> str:
         return f"{self.node_code}@{self.tree_size} {self.status}"
+
+
+class LibraryTrust(models.Model):
+    """One library's public trust material as it last reported it (`trust.keys`; the hub's
+    own is read from its keys): token keys, CA and seal certificates, SM2 seals, revocations.
+    The provincial trust list is built from these rows (`aggregation.trust`)."""
+
+    library = models.CharField("库代码", max_length=6, unique=True)
+    material = models.JSONField("信任材料")
+    sm3 = models.CharField("材料摘要（SM3）", max_length=64)
+    received_at = models.DateTimeField("最近收到", auto_now=True)
+    changed_at = models.DateTimeField("最近变化")
+
+    class Meta:
+        verbose_name = "证照库信任材料"
+        verbose_name_plural = "证照库信任材料"
+        ordering = ["library"]
+
+    def __str__(self) -> str:
+        return f"{self.library} 信任材料"

@@ -1,10 +1,14 @@
 """Thin hub tasks: fetch city files by digest (the names predate the move and stay: beat rows
 and queued messages name them)."""
 
+from typing import Any
+
 from celery import shared_task
+from celery.signals import beat_init
 
 from provincial_hub.aggregation.files import remote_file_fetch, remote_file_sweep
 from provincial_hub.aggregation.sector import sector_calls_purge as purge
+from provincial_hub.aggregation.trust import trust_list_publish
 
 
 @shared_task(name="federation.fetch_file", acks_late=True)
@@ -26,3 +30,15 @@ def fetch_files_sweep() -> int:
 def sector_calls_purge() -> int:
     """Beat, daily: forget the sector libraries' call records past their keeping time."""
     return purge()
+
+
+@shared_task(name="trust.publish_list")
+def publish_trust_list() -> int:
+    """Beat and after the hub's own keys change: a new list version when anything changed."""
+    return trust_list_publish().version
+
+
+@beat_init.connect
+def _publish_at_start(sender: Any = None, **_: Any) -> None:
+    # The hub's own keys in the list from the start.
+    publish_trust_list.delay()

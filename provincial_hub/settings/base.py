@@ -41,6 +41,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "aggregation.sector_calls_purge",
         "schedule": crontab(hour=3, minute=10),
     },
+    "trust-publish-list": {
+        "task": "trust.publish_list",
+        "schedule": TRUST_LIST_FETCH_SECONDS,  # noqa: F405
+    },
 }
 SECTOR_CALLS_KEEP_DAYS = env_int("SECTOR_CALLS_KEEP_DAYS", 90)
 

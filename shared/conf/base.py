@@ -224,6 +224,13 @@ FILES_PKCS11_LIB = env("FILES_PKCS11_LIB", "")  # e.g. /usr/lib/softhsm/libsofth
 FILES_PKCS11_TOKEN = env("FILES_PKCS11_TOKEN", "")
 FILES_PKCS11_PIN = env("FILES_PKCS11_PIN", "")
 FILES_UPLOAD_MAX_BYTES = env_int("FILES_UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
+# Province-wide trust (issue #13; docs/federation.md "Provincial trust list"): an unknown key id
+# refreshes the provincial list at most this often; another city's status list is fetched with
+# this timeout. The beat entries (send trust.keys, fetch the list) are in each tier's settings.
+TRUST_LIST_REFRESH_MIN_SECONDS = env_int("TRUST_LIST_REFRESH_MIN_SECONDS", 30)
+TRUST_LIST_FETCH_SECONDS = env_int("TRUST_LIST_FETCH_SECONDS", 300)
+TRUST_KEYS_SECONDS = env_int("TRUST_KEYS_SECONDS", 300)
+TRUST_STATUS_LIST_TIMEOUT = (2.0, float(env_int("TRUST_STATUS_LIST_TIMEOUT", 5)))
 
 # access (issue #5): grants, purpose-bound use, the access log, holders (DESIGN §7).
 INSTALLED_APPS += ["django_otp", "django_otp.plugins.otp_totp", "axes"]

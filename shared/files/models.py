@@ -52,6 +52,10 @@ class SigningKey(models.Model):
     active = models.BooleanField("在用", default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     retired_at = models.DateTimeField(null=True, blank=True)
+    # Revocation (seal certificates): files signed at or after `revoked_at` fail with the
+    # reason; files signed before still verify. Published in the provincial trust list.
+    revoked_at = models.DateTimeField("吊销时间", null=True, blank=True)
+    revocation_reason = models.CharField("吊销原因", max_length=200, blank=True)
 
     class Meta:
         verbose_name = "签名密钥与证书"
@@ -201,3 +205,54 @@ class LegacyScan(models.Model):
 
     def __str__(self) -> str:
         return f"扫描件 {self.license_id}"
+
+
+class ProvincialTrustList(models.Model):
+    """This library's copy of the provincial trust list (every library's token keys, seal
+    certificates, SM2 seals, revocations), as the hub signed it with its federation key.
+
+    One row (`name="province"`). A node stores what it fetched and verified; the hub stores
+    what it publishes. Kept in the database so verification works after a restart and while
+    the hub is unreachable. `last_attempt_at` rate-limits on-demand refreshes.
+    """
+
+    name = models.CharField(max_length=16, unique=True, default="province")
+    version = models.BigIntegerField("版本", default=0)
+    issued_at = models.DateTimeField("签发时间", null=True, blank=True)
+    document = models.JSONField("信任列表", default=dict)
+    signature = models.TextField("签名", blank=True)
+    fetched_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = "全省信任列表（缓存）"
+        verbose_name_plural = "全省信任列表（缓存）"
+
+    def __str__(self) -> str:
+        return f"全省信任列表 v{self.version}"
+
+
+class StatusListCache(models.Model):
+    """Another library's signed status list for one issuer and purpose, kept until its
+    `valid_until` (its TTL): the status of another city's licence is read from it, never
+    guessed."""
+
+    library = models.CharField("库代码", max_length=6)
+    issuer_code = models.CharField("签发单位代码", max_length=64)
+    purpose = models.CharField(max_length=16)
+    token = models.TextField()
+    valid_until = models.DateTimeField()
+    fetched_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "外库状态列表（缓存）"
+        verbose_name_plural = "外库状态列表（缓存）"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["library", "issuer_code", "purpose"], name="status_list_cache_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.library}/{self.issuer_code}/{self.purpose}"

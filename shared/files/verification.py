@@ -8,34 +8,35 @@ A forged QR token answers 6 and an expired one 4: never 0.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
 
 from shared.core.holder_codes import holder_code_digest
-from shared.core.tier import library_tier
 from shared.crypto.ofd import is_ofd, ofd_verify
 from shared.crypto.pdfverify import FileCheck, verify_pdf
-from shared.crypto.pki import certificate_fingerprint, certificate_from_pem
+from shared.crypto.pki import certificate_from_pem
 from shared.crypto.suites import PublicKey, public_key_from_pem
 from shared.crypto.tokens import (
     TOKEN_ALGORITHMS,
     TokenError,
     VerifiedToken,
-    is_qr_token,
-    read_token_header,
     token_from_text,
-    verify_qr_token,
-    verify_token,
 )
-from shared.domain.canonical import canonical_json, sm3_hex
 from shared.domain.errors import DomainError
 from shared.domain.identifiers import parse_identifier
 from shared.domain.status import STATUS_LABELS, UNRELEASED, Status
-from shared.files import keystore
+from shared.files import keystore, trust
 from shared.files.models import SigningKey
+from shared.files.own_trust_list import trust_list_build  # noqa: F401 - callers import it here
+from shared.files.remote_verification import (
+    remote_outcome,
+    revocation_applied,
+    verify_foreign,
+    verify_with,
+)
 from shared.licenses.models import License, LicenseVersion
 
 INFO_MESSAGES = {
@@ -60,6 +61,9 @@ OUTCOME_LABELS = {
     "qr_expired": "二维码已过期",
     "forged": "二维码无效（伪造或被篡改）",
     "not_found": "查无此证照",
+    # Another library's licence, its status read from that library's signed status list.
+    "ended": "已失效（吊销、撤销或注销）",
+    "status_unknown": "状态暂不可确认",
 }
 OUTCOME_CODES = {
     "valid": 0,
@@ -73,6 +77,8 @@ OUTCOME_CODES = {
     "qr_expired": 4,
     "forged": 6,
     "not_found": 5,
+    "ended": 3,
+    "status_unknown": 4,
 }
 
 
@@ -140,6 +146,8 @@ class TokenCheck:
     version: LicenseVersion | None = None
     claims: dict[str, Any] = field(default_factory=dict)
     token_error: str = ""
+    # The library whose token key signed it (this one, or another from the provincial list).
+    library: str = ""
 
     @property
     def label(self) -> str:
@@ -164,6 +172,19 @@ class TokenCheck:
             if isinstance(expires, int) and self.outcome != "forged"
             else None,
             "token_error": self.token_error,
+            "signed_by_library": self.library if self.outcome != "forged" else "",
+            # Another library's licence this library does not hold: what the signed token says,
+            # with the status from that library's status list.
+            "remote": {
+                "identifier": self.claims.get("id"),
+                "version": self.claims.get("ver"),
+                "issuer_code": self.claims.get("iss"),
+                "library": self.library,
+                "status_source": "status_list",
+            }
+            if self.version is None
+            and self.outcome in ("valid", "suspended", "ended", "status_unknown")
+            else None,
         }
 
 
@@ -172,11 +193,14 @@ def token_check(token: str, *, now: datetime | None = None) -> TokenCheck:
 
     Takes the compact QR token, a verify URL holding one, or a JWS token of the former QR
     format: codes printed before the compact form keep verifying until they expire.
+    A token signed by another library's key (from the provincial trust list) is that library's:
+    a licence this library holds must belong to it, and one it does not hold is answered from
+    that library's signed status list, or "status_unknown" when the list cannot be had.
     """
     now = now or timezone.now()
     token = token_from_text(token) if isinstance(token, str) else token
     try:
-        verified = _token_verify(token, now=now)
+        verified, library = _token_verify(token, now=now)
     except TokenError as exc:
         if exc.code == "token.expired":
             return TokenCheck(outcome="qr_expired", token_error=exc.code, claims=_claims(token))
@@ -184,17 +208,39 @@ def token_check(token: str, *, now: datetime | None = None) -> TokenCheck:
     claims = verified.claims
     identifier = claims.get("id")
     version = version_lookup(identifier) if isinstance(identifier, str) else None
+    local = library == settings.LIBRARY_CODE
     if version is None:
-        return TokenCheck(outcome="not_found", claims=claims)
+        if local:
+            return TokenCheck(outcome="not_found", claims=claims, library=library)
+        return TokenCheck(outcome=remote_outcome(claims, library), claims=claims, library=library)
     if claims.get("ver") != version.version or claims.get("iss") != version.license.issuer.code:
         return TokenCheck(outcome="forged", token_error="token.claims_mismatch")
-    return TokenCheck(outcome=version_outcome(version), version=version, claims=claims)
+    if not local and version.license.library_code != library:
+        # Another library's key over a licence it does not own: a forgery by that library.
+        return TokenCheck(outcome="forged", token_error="token.not_owner")
+    return TokenCheck(
+        outcome=version_outcome(version), version=version, claims=claims, library=library
+    )
 
 
-def _token_verify(token: str, *, now: datetime | None) -> VerifiedToken:
-    if is_qr_token(token):
-        return verify_qr_token(token, resolve_keys=_token_keys_by_prefix, now=now)
-    return verify_token(token, resolve_key=keystore.token_public_key, now=now)
+def _token_verify(token: str, *, now: datetime | None) -> tuple[VerifiedToken, str]:
+    """The verified token and the library whose key signed it: this library's keys first,
+    then each other library's from the provincial list, one library at a time (so a key id
+    prefix another library copied cannot borrow its name); an unknown key id refreshes the
+    list once (rate-limited) and tries again."""
+    try:
+        return verify_with(
+            token, now=now, qr=_token_keys_by_prefix, jws=keystore.token_public_key
+        ), (settings.LIBRARY_CODE)
+    except TokenError as exc:
+        if exc.code != "token.unknown_key":
+            raise
+    try:
+        return verify_foreign(token, now=now)
+    except TokenError as exc:
+        if exc.code != "token.unknown_key" or not trust.trust_refresh_on_demand():
+            raise
+    return verify_foreign(token, now=now)
 
 
 def _token_keys_by_prefix(alg: str, kid_prefix: str) -> list[PublicKey]:
@@ -210,7 +256,7 @@ def _token_keys_by_prefix(alg: str, kid_prefix: str) -> list[PublicKey]:
 def _claims(token: str) -> dict[str, Any]:
     """Claims of a token whose signature verified but which expired (for the expiry date)."""
     try:
-        return _token_verify(token, now=None).claims
+        return _token_verify(token, now=None)[0].claims
     except TokenError:
         return {}
 
@@ -226,7 +272,9 @@ def share_target(values: dict[str, Any]) -> tuple[LicenseVersion | None, str, in
         if "/v/" in token:
             token = token.rsplit("/v/", 1)[1].split("?", 1)[0]
         check = token_check(token)
-        if check.outcome in ("forged", "qr_expired", "not_found"):
+        if check.version is None:
+            # forged, expired, not found, or another library's licence answered from its
+            # status list (the same answer as the public verify gives)
             return None, check.outcome, check.info_code
         return check.version, check.outcome, None
     identifier = (values.get("identifier") or "").strip()
@@ -268,10 +316,11 @@ def compare_fields(version: LicenseVersion, supplied: dict[str, Any]) -> list[st
 
 
 def trust_roots() -> list[Any]:
+    """This library's CA certificates and every other library's from the provincial list."""
     return [
         certificate_from_pem(k.certificate_pem)
         for k in SigningKey.objects.filter(kind=SigningKey.Kind.CA)
-    ]
+    ] + trust.foreign_ca_roots()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -283,10 +332,19 @@ class FileVerification:
 
 
 def file_check(data: bytes) -> FileCheck:
-    """The seal check of an uploaded file: an OFD package (GB/T 38540, SM2 roots) or a PDF."""
+    """The seal check of an uploaded file: an OFD package (GB/T 38540, SM2 roots) or a PDF,
+    against this library's roots and every other library's (provincial trust list); then the
+    seal's revocation: a file sealed at or after it fails with the reason (`seal_revoked`), one
+    sealed before still verifies and says so (`metadata["seal_note"]`)."""
     if is_ofd(data):
-        return ofd_check(data, trust_roots=keystore.sm2_trust_roots(), now=timezone.now())
-    return verify_pdf(data, trust_roots=trust_roots())
+        check = ofd_check(
+            data,
+            trust_roots=keystore.sm2_trust_roots() + trust.foreign_sm2_roots(),
+            now=timezone.now(),
+        )
+    else:
+        check = verify_pdf(data, trust_roots=trust_roots())
+    return revocation_applied(check)
 
 
 def ofd_check(data: bytes, *, trust_roots: list[Any], now: datetime | None) -> FileCheck:
@@ -318,63 +376,3 @@ def file_verify(data: bytes) -> FileVerification:
         info_code=OUTCOME_CODES[version_outcome(version)],
         mismatched=[],
     )
-
-
-def trust_list_build() -> dict[str, Any]:
-    """The signed trust list (see `shared.crypto.trustlist` for how a verifier reads it)."""
-    keystore.token_key_active()
-    now = timezone.now().replace(microsecond=0)
-
-    def cert_entry(key: SigningKey) -> dict[str, Any]:
-        return {
-            "key_id": key.key_id,
-            "agency_code": key.agency.code if key.agency else "",
-            "agency_name": key.agency.name if key.agency else settings.LIBRARY_NAME,
-            "subject": key.subject,
-            "certificate": key.certificate_pem,
-            "fingerprint": certificate_fingerprint(certificate_from_pem(key.certificate_pem)),
-            "not_before": key.not_before.isoformat() if key.not_before else None,
-            "not_after": key.not_after.isoformat() if key.not_after else None,
-            "active": key.active,
-            "backend": key.backend,
-        }
-
-    keys = list(SigningKey.objects.select_related("agency").order_by("kind", "created_at"))
-    document = {
-        "type": "ElicenseTrustList",
-        "library": settings.LIBRARY_CODE,
-        "library_name": settings.LIBRARY_NAME,
-        "tier": library_tier(),
-        "suite": settings.CRYPTO_SUITE,
-        "issued_at": now.isoformat(),
-        "next_update": (now + timedelta(days=1)).isoformat(),
-        "ca": [cert_entry(k) for k in keys if k.kind == SigningKey.Kind.CA],
-        "seals": [cert_entry(k) for k in keys if k.kind == SigningKey.Kind.SEAL],
-        "tsa": [cert_entry(k) for k in keys if k.kind == SigningKey.Kind.TSA],
-        # The SM2 hierarchy of the OFD e-seals (GB/T 38540): trusted through this signed list.
-        "sm2_ca": [cert_entry(k) for k in keys if k.kind == SigningKey.Kind.SM2_CA],
-        "sm2_seals": [cert_entry(k) for k in keys if k.kind == SigningKey.Kind.SM2_SEAL],
-        "token_keys": [
-            {
-                "kid": k.key_id,
-                "alg": "SM2-SM3" if k.suite == "gm" else "ES256",
-                "public_key": k.public_key_pem,
-                "endorsement": k.endorsement,
-                "active": k.active,
-            }
-            for k in keys
-            if k.kind == SigningKey.Kind.TOKEN
-        ],
-        "status_lists": (
-            f"{settings.FILES_PUBLIC_BASE_URL.rstrip('/')}"
-            "/api/v1/public/status-lists/{issuer_code}/{purpose}"
-        ),
-    }
-    token = keystore.token_sign(
-        {"typ": "trust-list", "sm3": sm3_hex(canonical_json(document)), "iat": int(now.timestamp())}
-    )
-    header = read_token_header(token)
-    return {
-        "trust_list": document,
-        "signature": {"alg": header["alg"], "kid": header["kid"], "token": token},
-    }

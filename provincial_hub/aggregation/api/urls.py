@@ -23,6 +23,11 @@ urlpatterns = [
         views.ForwardedShareVerifyApi.as_view(),
         name="exchange-share-verify",
     ),
+    path(
+        "federation/trust-list/",
+        views.ProvincialTrustListApi.as_view(),
+        name="federation-trust-list",
+    ),
     path("aggregation/nodes/", views.AggregationNodesApi.as_view(), name="aggregation-nodes"),
     path("aggregation/files/", views.RemoteFileListApi.as_view(), name="aggregation-files"),
     path(

@@ -1,13 +1,14 @@
 """The hub operators' view of aggregation: every city, and the city files fetched."""
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from provincial_hub.aggregation import files, selectors, share
+from provincial_hub.aggregation import files, selectors, share, trust
 from provincial_hub.aggregation.api.serializers import (
     AggregationNodeSerializer,
     ForwardedQuerySerializer,
@@ -104,3 +105,20 @@ class ForwardedShareVerifyApi(PeerOnlyApi):
         values = dict(data.validated_data)
         caller = {k: values.pop(k) for k in CALLER}
         return Response(share.forwarded_verify(sender=sender, values=values, **caller))
+
+
+class ProvincialTrustListApi(APIView):
+    """The provincial trust list: every library's token keys, seal certificates, SM2 seals and
+    revocations, signed with the hub's federation key (public: it holds only public keys)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, "全省信任列表（省级库签名）")},
+        summary="全省信任列表：各证照库的令牌密钥、印章证书、SM2 印章与吊销（省级库交换密钥签名）",
+    )
+    def get(self, request: Request) -> Response:
+        response = Response(trust.trust_list_published())
+        response["Cache-Control"] = "public, max-age=60"
+        return response

@@ -52,6 +52,8 @@ class PublicVerifySerializer(serializers.Serializer):
             "qr_expired",
             "forged",
             "not_found",
+            "ended",
+            "status_unknown",
         ]
     )
     label = serializers.CharField()  # type: ignore[assignment]  # DRF's metaclass takes declared fields off the class: Field.label stays
@@ -59,6 +61,10 @@ class PublicVerifySerializer(serializers.Serializer):
     license = KeyFieldsSerializer(allow_null=True)
     qr_expires_at = serializers.DateTimeField(allow_null=True)
     token_error = serializers.CharField(allow_blank=True)
+    signed_by_library = serializers.CharField(allow_blank=True, help_text="签发二维码的证照库")
+    remote = serializers.DictField(
+        allow_null=True, help_text="本库未持有的外地证照：令牌内容与其状态列表给出的状态"
+    )
 
 
 class PurposeSerializer(serializers.Serializer):
@@ -117,6 +123,7 @@ class FileResultSerializer(serializers.Serializer):
     signer = serializers.CharField(allow_blank=True)
     signing_time = serializers.DateTimeField(allow_null=True)
     timestamped = serializers.BooleanField()
+    seal_note = serializers.CharField(allow_blank=True, help_text="印章证书吊销说明")
     license = KeyFieldsSerializer(allow_null=True)
 
 

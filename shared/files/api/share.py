@@ -120,6 +120,8 @@ class ShareVerifyFileApi(RecordedRefusalsMixin, APIView):
             "signer": check.signer,
             "signing_time": check.signing_time,
             "timestamped": check.timestamped,
+            # A revoked seal: why the file fails, or that it was sealed before the revocation.
+            "seal_note": check.metadata.get("seal_note", ""),
             "license": verification.key_fields(result.version)
             if result.version is not None and check.code == 0
             else None,

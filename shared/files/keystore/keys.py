@@ -25,6 +25,7 @@ from shared.core.errors import PermanentError
 from shared.crypto import pki, sm2x509
 from shared.crypto.suites import get_suite, private_key_from_pem
 from shared.files.models import SigningKey
+from shared.files.signals import trust_material_changed
 
 # Decrypted private keys, one per key and worker process (FIELD-NOTES: parsing a key per
 # signature halves the signing rate).
@@ -143,3 +144,4 @@ def key_audit(
         after=key_snapshot(key),
         detail=detail,
     )
+    trust_material_changed.send(sender=SigningKey)

@@ -14,6 +14,7 @@ import base64
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, cast
 
 from django.conf import settings
@@ -21,6 +22,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from shared.accounts.models import Agency
+from shared.audit.services import audit_record
+from shared.core.errors import ConflictError, NotFoundError, PermanentError
 from shared.crypto import pki, ses, sm2x509
 from shared.crypto.ofd import OfdSigner
 from shared.crypto.pdfsign import CachedKeySigner, SealSigner
@@ -32,6 +35,7 @@ from shared.files.keystore.fonts import font_path
 from shared.files.keystore.keys import (
     forget_private_keys,
     key_audit,
+    key_snapshot,
     private_key,
     retire,
     store_ec,
@@ -39,6 +43,7 @@ from shared.files.keystore.keys import (
 )
 from shared.files.models import SigningKey
 from shared.files.seal_image import seal_png
+from shared.files.signals import trust_material_changed
 
 SEAL_CAPTION = "电子证照专用章"
 OFD_SEAL_MM = 42  # the printed size of the e-seal picture, as on the PDF
@@ -198,6 +203,60 @@ def seal_create_pkcs11(*, agency: Agency | None, label: str) -> SigningKey:
         kind=ECDSA.kind, agency=agency, key=None, issued=issued, subject=name, pkcs11_label=label
     )
     key_audit(retired=retired, key=key)
+    transaction.on_commit(reset_caches)
+    return key
+
+
+@transaction.atomic
+def seal_revoke(
+    *, key_id: str, reason: str, revoked_at: datetime | None = None, actor: Any = None
+) -> SigningKey:
+    """Revoke a seal certificate (ECDSA or SM2) of this library: files signed at or after
+    `revoked_at` (default now; earlier when the key was compromised before it was noticed) fail
+    verification with `reason`; files signed before still verify. An active seal is retired,
+    so the next file is sealed with a new one. One audit row ("key.revoke"); revoking again
+    with the same time and reason changes nothing, with another is a conflict."""
+    reason = (reason or "").strip()
+    if not reason or len(reason) > 200:
+        raise PermanentError("pki.revoke_reason", "请填写吊销原因（不超过 200 字）")
+    when = revoked_at or timezone.now()
+    if when.utcoffset() is None:
+        raise PermanentError("pki.revoke_time", "吊销时间须带时区")
+    key = (
+        SigningKey.objects.select_for_update(of=("self",))
+        .select_related("agency")
+        .filter(key_id=key_id, kind__in=[SigningKey.Kind.SEAL, SigningKey.Kind.SM2_SEAL])
+        .first()
+    )
+    if key is None:
+        raise NotFoundError("pki.seal_not_found", "本库没有该电子印章证书", {"key_id": key_id})
+    if key.revoked_at is not None:
+        if key.revoked_at == when and key.revocation_reason == reason:
+            return key
+        raise ConflictError(
+            "pki.already_revoked",
+            "该电子印章证书已吊销",
+            {"revoked_at": key.revoked_at.isoformat(), "reason": key.revocation_reason},
+        )
+    before = key_snapshot(key)
+    key.revoked_at = when
+    key.revocation_reason = reason
+    fields = ["revoked_at", "revocation_reason"]
+    if key.active:
+        key.active = False
+        key.retired_at = timezone.now()
+        fields += ["active", "retired_at"]
+    key.save(update_fields=fields)
+    audit_record(
+        actor=actor,
+        action="key.revoke",
+        target_type="signing_key",
+        target_id=key.key_id,
+        before=before,
+        after=key_snapshot(key),
+        detail={"kind": key.kind, "reason": reason, "revoked_at": key.revoked_at.isoformat()},
+    )
+    trust_material_changed.send(sender=SigningKey)
     transaction.on_commit(reset_caches)
     return key
 

@@ -1,9 +1,10 @@
-"""`python manage.py node federation …`: the shared actions plus the node's `announce-files`.
+"""`python manage.py node federation …`: the shared actions plus the node's `announce-files`
+and `send-trust-keys`.
 
 Django takes a command from the first installed app that has it, and the node's settings list
 `municipal_node.uplink` before the shared apps, so this command replaces the shared one here."""
 
-from municipal_node.uplink import files
+from municipal_node.uplink import files, trust
 from shared.federation.management.commands import federation as shared_federation
 
 
@@ -11,8 +12,18 @@ class Command(shared_federation.Command):
     def add_tier_actions(self, sub) -> None:
         announce = sub.add_parser("announce-files", help="向省级库通告本库已生成的签章文件（补发）")
         announce.add_argument("--all", action="store_true", help="含已通告过的文件，全部重发")
+        sub.add_parser(
+            "send-trust-keys",
+            help="向省级库报送本库的信任材料（令牌密钥、印章证书、吊销；有变化才发）",
+        )
 
     def handle(self, *args, action: str, **options):
+        if action == "send-trust-keys":
+            sent = trust.trust_keys_forward()
+            self.stdout.write(
+                "已写入信任材料（trust.keys），将随交换流发往省级库" if sent else "信任材料无变化"
+            )
+            return None
         if action != "announce-files":
             return super().handle(*args, action=action, **options)
         count = files.files_announce(only_new=not options["all"])

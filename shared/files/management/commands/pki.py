@@ -1,17 +1,20 @@
-"""`python manage.py <hub|node> pki <init|show|rotate-seal|rotate-sm2-seal|rotate-token|hsm-seal|export-ca|nssdb|trust-list>`."""
+"""`python manage.py <hub|node> pki <init|show|rotate-seal|rotate-sm2-seal|rotate-token|hsm-seal|revoke-seal|export-ca|nssdb|trust-list|provincial-trust>`."""
 
 import json
 import shutil
 import subprocess
 import tempfile
+from datetime import datetime
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from shared.accounts.models import Agency
 from shared.audit.context import audit_via
+from shared.core.errors import ApplicationError
 from shared.crypto.pki import certificate_fingerprint, certificate_from_pem
-from shared.files import keystore
+from shared.files import keystore, trust
 from shared.files.models import SigningKey
 from shared.files.verification import trust_list_build
 
@@ -31,6 +34,22 @@ class Command(BaseCommand):
         hsm = sub.add_parser("hsm-seal", help="在 PKCS#11 硬件模块中生成单位印章密钥并签发证书")
         hsm.add_argument("--agency", help="单位统一社会信用代码；省略则为本库印章")
         hsm.add_argument("--label", required=True, help="密钥在令牌中的标签")
+        revoke = sub.add_parser(
+            "revoke-seal",
+            help="吊销电子印章证书：吊销时间及以后签章的文件验证失败并说明原因，之前的仍有效",
+        )
+        which = revoke.add_mutually_exclusive_group(required=True)
+        which.add_argument("--key-id", help="印章密钥标识（pki show 列出）")
+        which.add_argument("--agency", help="吊销该单位在用的印章（统一社会信用代码）")
+        revoke.add_argument("--sm2", action="store_true", help="与 --agency 合用：SM2 印章（OFD）")
+        revoke.add_argument("--reason", required=True, help="吊销原因（不超过 200 字）")
+        revoke.add_argument(
+            "--since", help="吊销生效时间（ISO 8601，如私钥泄露的时间）；省略则为现在"
+        )
+        province = sub.add_parser("provincial-trust", help="显示本库持有的全省信任列表")
+        province.add_argument(
+            "--refresh", action="store_true", help="先刷新（市级：从省级库获取；省级：重新发布）"
+        )
         export = sub.add_parser("export-ca", help="输出根证书（PEM）")
         export.add_argument("--out", help="写入文件；省略则输出到标准输出")
         nss = sub.add_parser("nssdb", help="创建信任本库根证书的 NSS 数据库，供 pdfsig 使用")
@@ -41,7 +60,10 @@ class Command(BaseCommand):
     def handle(self, *args, action: str, **options):
         handler = getattr(self, "do_" + action.replace("-", "_"))
         with audit_via("command"):  # the audit rows of the keys it makes say so
-            handler(**options)
+            try:
+                handler(**options)
+            except ApplicationError as exc:
+                raise CommandError(f"{exc.message}（{exc.code}）") from exc
 
     def _agency(self, code: str | None) -> Agency | None:
         if not code:
@@ -62,7 +84,7 @@ class Command(BaseCommand):
 
     def do_show(self, **options):
         for key in SigningKey.objects.select_related("agency").order_by("kind", "created_at"):
-            state = "在用" if key.active else "已轮换"
+            state = "已吊销" if key.revoked_at else "在用" if key.active else "已轮换"
             self.stdout.write(
                 f"{key.kind:6} {state:4} {key.backend:6} {key.key_id[:16]} {key.subject}"
             )
@@ -82,6 +104,44 @@ class Command(BaseCommand):
     def do_hsm_seal(self, agency=None, label="", **options):
         key = keystore.seal_create_pkcs11(agency=self._agency(agency), label=label)
         self.stdout.write(f"硬件模块印章：{key.subject} 标签 {key.pkcs11_label}")
+
+    def do_revoke_seal(self, key_id=None, agency=None, sm2=False, reason="", since=None, **options):
+        if key_id is None:
+            suite = keystore.SM2 if sm2 else keystore.ECDSA
+            active = SigningKey.objects.filter(
+                kind=suite.kind, agency=self._agency(agency), active=True
+            ).first()
+            if active is None:
+                raise CommandError("该单位没有在用的印章")
+            key_id = active.key_id
+        when = None
+        if since:
+            try:
+                when = datetime.fromisoformat(since)
+            except ValueError as exc:
+                raise CommandError(f"吊销时间格式错误：{since}") from exc
+            if when.utcoffset() is None:
+                when = timezone.make_aware(when)
+        key = keystore.seal_revoke(key_id=key_id, reason=reason, revoked_at=when)
+        self.stdout.write(
+            f"已吊销：{key.subject} {key.key_id} 自 {key.revoked_at.isoformat()}，原因：{reason}"
+        )
+
+    def do_provincial_trust(self, refresh=False, **options):
+        if refresh and not trust.trust_refresh_now():
+            raise CommandError("本库没有全省信任列表的来源")
+        row = trust.trust_list_row()
+        if row is None or not row.version:
+            self.stdout.write("尚未持有全省信任列表")
+            return
+        self.stdout.write(f"全省信任列表 v{row.version}，签发于 {row.issued_at}")
+        for entry in row.document.get("libraries", []):
+            self.stdout.write(
+                f"{entry.get('library')} {entry.get('library_name')}："
+                f"令牌密钥 {len(entry.get('token_keys', []))}，"
+                f"印章证书 {len(entry.get('seals', []))}，"
+                f"吊销 {len(entry.get('revocations', []))}"
+            )
 
     def do_export_ca(self, out=None, **options):
         keystore.pki_init()

@@ -29,7 +29,8 @@ from shared.crypto.tokens import TokenError
 from shared.crypto.trustlist import TrustList, TrustListError, load_trust_list, status_from_list
 from shared.domain.errors import DomainError
 from shared.domain.identifiers import parse_identifier
-from shared.files.verification import ofd_check, trust_list_build
+from shared.files import trust as province_trust
+from shared.files.verification import ofd_check, revocation_applied, trust_list_build
 
 # A licence file is a page and a seal, well under this; a larger target is not one.
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -66,6 +67,8 @@ def _quiet(verbosity: int) -> Iterator[None]:
 
 class Command(BaseCommand):
     help = "离线验证证照 PDF/OFD 文件或二维码令牌（依据签名的信任列表与状态列表）"
+    # Without --trust-list: this library's list plus the provincial one, and its revocations.
+    _local = True
 
     def add_arguments(self, parser):
         parser.add_argument("target", help="PDF 或 OFD 文件路径，或二维码令牌/网址")
@@ -104,6 +107,7 @@ class Command(BaseCommand):
         if not target.strip():
             raise Unusable("verify.empty", "请给出要验证的 PDF/OFD 文件路径、二维码令牌或网址")
         data = _read_target(target)
+        self._local = not options["trust_list"]
         trust = self._trust(options["trust_list"], options["ca_fingerprint"])
         if data is not None:
             return self._file(data, trust)
@@ -115,7 +119,8 @@ class Command(BaseCommand):
         else:
             body = trust_list_build()
         try:
-            return load_trust_list(body, ca_fingerprint=pin)
+            own = load_trust_list(body, ca_fingerprint=pin)
+            return own if path else _with_province(own)
         except TrustListError as exc:
             raise Unusable(exc.code, f"信任列表无效：{exc.message}") from exc
         except Exception as exc:  # noqa: BLE001 - a JSON document of another shape
@@ -126,6 +131,8 @@ class Command(BaseCommand):
             check = ofd_check(data, trust_roots=trust.sm2_roots, now=datetime.now(UTC))
         else:
             check = verify_pdf(data, trust_roots=trust.ca_certificates)
+        if self._local:  # this library's and the province's revocations
+            check = revocation_applied(check)
         return {
             "valid": check.code == 0,
             "file_result": f"{check.code} {check.message}",
@@ -134,6 +141,7 @@ class Command(BaseCommand):
             "signer": check.signer,
             "signing_time": check.signing_time,
             "timestamped": check.timestamped,
+            **({"seal_note": check.metadata["seal_note"]} if "seal_note" in check.metadata else {}),
         }
 
     def _status_token(self, option: str | None, issuer: str, purpose: str) -> str | None:
@@ -201,6 +209,21 @@ class Command(BaseCommand):
                     result["outcome"] = "revoked" if purpose == "revocation" else "suspended"
                 result[f"{purpose}_list"] = "checked"
         return result
+
+
+def _with_province(own: TrustList) -> TrustList:
+    """This library's list plus every other library's keys and roots from the provincial trust
+    list this library holds (verified against the hub's signature when it was fetched)."""
+    others = province_trust.foreign_libraries()
+    return TrustList(
+        document=own.document,
+        ca_certificates=own.ca_certificates + [c for lib in others for c in lib.ca_roots],
+        token_keys={
+            **{kid: key for lib in others for kid, key in lib.token_keys.items()},
+            **own.token_keys,
+        },
+        sm2_roots=own.sm2_roots + [r for lib in others for r in lib.sm2_roots],
+    )
 
 
 def _is_licence_claims(claims: dict[str, Any]) -> bool:
