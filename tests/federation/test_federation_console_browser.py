@@ -150,7 +150,7 @@ def upload_with_one_bad_row(page, type_code: str, matter: str) -> None:
     expect(page.get_by_test_id("batch-failed")).to_have_text("1")
     row = page.locator("#batch-errors tr")
     expect(row).to_have_count(1)
-    expect(row).to_contain_text("4")  # the file's line: the header, then rows 0, 1, 2
+    expect(row.locator("td").first).to_have_text("4")  # the file's line: header, rows 0–2
     expect(row).to_contain_text("经营者名称")
 
 
@@ -201,7 +201,7 @@ def test_issue_bulk_suspend_then_hub_consumer_qr_and_holder_see_it(federation, c
             watch.reload()
         expect(mark).to_have_text(str(last_seq[0][0]))
         expect(watch.locator("dt", has_text="汇聚证照").locator(NEXT_DD)).to_contain_text(
-            str(released)
+            f"{released}（"
         )
         expect(watch.locator("h1 .tag")).to_have_text("正常")
         assert hub.sql(
