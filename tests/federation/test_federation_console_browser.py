@@ -203,7 +203,8 @@ def test_issue_bulk_suspend_then_hub_consumer_qr_and_holder_see_it(federation, c
         expect(watch.locator("dt", has_text="汇聚证照").locator(NEXT_DD)).to_contain_text(
             f"{released}（"
         )
-        expect(watch.locator("h1 .tag")).to_have_text("正常")
+        # nothing refused or dead-lettered (滞后 is allowed: the new files may still be fetched)
+        expect(watch.locator("h1 .tag")).not_to_have_text("异常")
         assert hub.sql(
             "SELECT status FROM licenses_license WHERE identifier = %s", (identifier,)
         ) == [("suspended",)]
