@@ -140,6 +140,9 @@ def issue_form(request: AuthenticatedHttpRequest, type_code: str) -> HttpRespons
         form = {
             "valid_from": today.isoformat(),
             "valid_to": (today + timedelta(days=days - 1)).isoformat() if days else "",
+            # A type without a maximum validity (e.g. 个体工商户营业执照) is issued 长期 unless
+            # the issuer gives an end date; an empty, unticked end date was refused as missing.
+            "long_term": not days,
             "case_completed_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
             "mode": Mode.ONLINE,
         }

@@ -2,6 +2,7 @@
 generated issue form with inline errors, search and detail, an action behind its
 confirmation, a QR; the purpose-bound query and verifying a QR by its URL."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -10,7 +11,7 @@ from django.utils import timezone
 from shared.access.models import AccessRecord
 from shared.licenses.models import License
 from tests.shared.access.conftest import MATTER, grant, issue
-from tests.support import make_uscc
+from tests.support import make_citizen_id, make_type, make_uscc
 
 pytestmark = pytest.mark.django_db
 
@@ -42,6 +43,39 @@ def test_the_form_is_generated_from_the_surface_schema(issuer_console, license_t
     assert 'name="surface__经营者名称"' in text and 'name="surface__经营项目"' in text
     assert 'name="surface__从业人数"' in text and 'type="number"' in text
     assert "001 统一社会信用代码" in text  # a type for legal persons: no citizen ID offered
+
+
+def test_a_type_without_a_maximum_validity_opens_the_form_long_term(issuer_console, issuer_user):
+    # given: a type for people, valid without end (as the demo's 个体工商户营业执照)
+    endless = make_type(
+        issuer_user, seq=9, requires_review=False, validity_max_days=None, holder_category="person"
+    )
+    # when
+    page = issuer_console.get(f"/console/catalogue/{endless.type_code}/issue/").content.decode()
+    # then: 长期有效 is ticked, so the form as opened issues without an end date
+    assert re.search(r'<input type="checkbox" name="long_term"[^>]* checked>', page)
+    posted = issuer_console.post(
+        f"/console/catalogue/{endless.type_code}/issue/",
+        issue_form(
+            endless,
+            valid_to="",
+            long_term="on",
+            holder_code_type="111",
+            holder_code=make_citizen_id(area="410102", birth="19850312", seq="123"),
+        ),
+    )
+    assert posted.status_code == 302, posted.content.decode()[-1500:]
+    assert License.objects.get(license_type=endless).valid_to is None
+
+
+def test_a_type_with_a_maximum_validity_opens_the_form_with_an_end_date(
+    issuer_console, license_type
+):
+    page = issuer_console.get(
+        f"/console/catalogue/{license_type.type_code}/issue/"
+    ).content.decode()
+    assert re.search(r'<input type="checkbox" name="long_term"[^>]*>', page)
+    assert not re.search(r'<input type="checkbox" name="long_term"[^>]* checked>', page)
 
 
 def test_a_bad_holder_code_is_refused_beside_its_field_and_nothing_is_issued(
