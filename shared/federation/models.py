@@ -263,6 +263,10 @@ class Leaf(models.Model):
 
 
 class ReconcileRun(models.Model):
+    """One reconciliation with a peer. `repairs` says what it did in which direction: entries
+    `{"kind": "license"|"type"|"file", "direction": "up"|"down", "action", "count", "keys"}`
+    ("up": the hub's copy repaired from the city; "down": the city's copy from the hub)."""
+
     class State(models.TextChoices):
         RUNNING = "running", "进行中"
         DONE = "done", "完成"
@@ -280,6 +284,11 @@ class ReconcileRun(models.Model):
     only_at_hub = models.PositiveIntegerField(default=0)
     repaired = models.PositiveIntegerField(default=0)
     flagged = models.JSONField(default=list, blank=True)
+    repairs = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="what was repaired or flagged: kind × direction × action, count and keys",
+    )
     error = models.CharField(max_length=500, blank=True)
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -297,11 +306,14 @@ class ReconcileRun(models.Model):
 class QuarantinedRecord(models.Model):
     """A licence event or version a whole-licence repair from the licence's owner did not carry
     (or carried with other content): never the owner's, so moved out of the licence's history
-    and kept here for an operator (issue #10: reconciliation repairs events as well as rows)."""
+    and kept here for an operator (issue #10: reconciliation repairs events as well as rows).
+    Kind `license`: a whole licence held at the hub under a city's code that the city never
+    issued (no arrival from it, absent at the city): moved out by reconciliation (issue #13)."""
 
     class Kind(models.TextChoices):
         EVENT = "event", "证照事件"
         VERSION = "version", "证照版本"
+        LICENSE = "license", "证照"
 
     kind = models.CharField(max_length=8, choices=Kind.choices)
     license_id = models.BigIntegerField(db_index=True)
