@@ -303,7 +303,7 @@ def remote_file_audit(*, node: str) -> list[str]:
                 _enqueue_fetch(row.pk)
                 if row.node == node:
                     queued.append(f"{row.identifier}/{row.variant}")
-    logger.warning("federation.file_refetch node=%s files=%s", node, queued)
+    logger.warning("federation.file_refetch node=%s files=%s reasons=%s", node, queued, broken)
     return queued
 
 

@@ -302,6 +302,36 @@ class ReconcileRun(models.Model):
     def __str__(self) -> str:
         return f"{self.scope} {self.started_at:%Y-%m-%d %H:%M} {self.differences}"
 
+    def repairs_display(self) -> list[str]:
+        """The repairs in words, for screens: "证照·下行（枢纽→城市）·重发 2"."""
+        return [
+            "·".join(
+                (
+                    REPAIR_WORDS.get(r["kind"], r["kind"]),
+                    REPAIR_WORDS.get(r["direction"], r["direction"]),
+                    REPAIR_WORDS.get(r["action"], r["action"]),
+                )
+            )
+            + f" {r['count']}"
+            for r in self.repairs
+        ]
+
+
+REPAIR_WORDS = {
+    "license": "证照",
+    "type": "证照类型",
+    "file": "文件",
+    "up": "上行（城市→枢纽）",
+    "down": "下行（枢纽→城市）",
+    "resent": "由签发方重发",
+    "refetched": "重新获取",
+    "quarantined": "隔离（城市从未签发）",
+    "flagged_lost_at_node": "标记：城市缺失（保留）",
+    "flagged_referenced": "标记：仅枢纽有且被引用（保留）",
+    "flagged_orphan": "标记：仅城市有（枢纽无此证照）",
+    "flagged_only_at_hub": "标记：仅枢纽有",
+}
+
 
 class QuarantinedRecord(models.Model):
     """A licence event or version a whole-licence repair from the licence's owner did not carry
