@@ -277,7 +277,7 @@ def zz_type(db):
     return make_type(make_user("zz_issuer", agency), seq=8, requires_review=False)
 
 
-def test_a_type_altered_at_the_hub_is_resent_by_the_city(node, zz_type):
+def test_a_type_altered_at_the_hub_is_resent_by_the_city(node, zz_type, admin):
     # given: the hub's copy of 郑州's type altered
     _mirror(node)
     LicenseType.objects.filter(pk=zz_type.pk).update(name="被改动的名称")
@@ -288,6 +288,17 @@ def test_a_type_altered_at_the_hub_is_resent_by_the_city(node, zz_type):
     assert node.resends == [{"keys": [], "types": [zz_type.type_code]}]
     assert _repairs(run) == {("type", "up", "resent"): [zz_type.type_code]}
     assert run.differences == 1
+    # the operators' API lists the run with its repairs
+    (listed,) = admin.get("/api/v1/federation/reconciliations/").json()["results"]
+    assert listed["repairs"] == [
+        {
+            "kind": "type",
+            "direction": "up",
+            "action": "resent",
+            "count": 1,
+            "keys": [zz_type.type_code],
+        }
+    ]
 
 
 def test_a_type_only_at_the_hub_is_flagged_not_resent(node, zz_type):
