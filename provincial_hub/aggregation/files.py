@@ -265,6 +265,48 @@ def remote_file_retry(*, node: str | None = None, ids: list[int] | None = None) 
     return len(pks)
 
 
+def remote_file_audit(*, node: str) -> list[str]:
+    """Reconciliation (issue #13): every fetched file of `node` the hub should hold is checked
+    on disk — present, of its size, of its SM3 — and one that is missing or corrupt is fetched
+    again from the node (the owner): its row goes back to `pending` with fresh attempts, and so
+    do the rows that share its stored path. Returns the identifiers queued (`identifier/variant`).
+    Reads every ready file of the city: its cost is the city's file volume."""
+    root = storage.files_root()
+    broken: dict[str, str] = {}  # path -> reason
+    rows = RemoteFile.objects.filter(node=node, state=RemoteFile.State.READY).order_by("pk")
+    for path, size, sm3 in rows.values_list("path", "size", "sm3").distinct():
+        if path in broken:
+            continue
+        target = root / path
+        if not target.is_file():
+            broken[path] = "federation.file_missing: 对账发现省级库中的文件缺失，重新获取"
+        elif target.stat().st_size != size or sm3_hex(target.read_bytes()) != sm3:
+            broken[path] = "federation.file_corrupt: 对账发现省级库中的文件已损坏，重新获取"
+    if not broken:
+        return []
+    queued: list[str] = []
+    with transaction.atomic():
+        for path, reason in broken.items():
+            stale = RemoteFile.objects.select_for_update().filter(
+                path=path, state=RemoteFile.State.READY
+            )
+            for row in stale:
+                RemoteFile.objects.filter(pk=row.pk).update(
+                    state=RemoteFile.State.PENDING,
+                    path="",
+                    attempts=0,
+                    last_error=reason,
+                    fetched_at=None,
+                    next_attempt_at=_lost_kick_guard(),
+                    updated_at=timezone.now(),
+                )
+                _enqueue_fetch(row.pk)
+                if row.node == node:
+                    queued.append(f"{row.identifier}/{row.variant}")
+    logger.warning("federation.file_refetch node=%s files=%s reasons=%s", node, queued, broken)
+    return queued
+
+
 class RemoteFiles:
     """`shared.files.remote.RemoteFiles` at the hub: a licence a city issued serves the file
     fetched from the node by digest, never one rendered at the hub."""

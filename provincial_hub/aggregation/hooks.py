@@ -42,6 +42,12 @@ class HubRole(FederationRole):
     def license_payload_extend(self, lic: License, payload: dict[str, Any]) -> None:
         payload["type"] = snapshots.type_snapshot(lic.license_type)
 
+    def repair_payload_extend(self, lic: License, payload: dict[str, Any]) -> None:
+        # A reconciliation repair down to a city carries the type too (cities do not receive
+        # the provincial catalogue; a city that lost the type still takes the licence).
+        if lic.library_code == settings.LIBRARY_CODE:
+            payload["type"] = snapshots.type_snapshot(lic.license_type)
+
     def reconcile_peers(self) -> list[str]:
         return list(
             Peer.objects.filter(active=True)

@@ -108,6 +108,9 @@ def _last_reconciliation(code: str) -> dict[str, Any] | None:
         "state": last_run.state,
         "differences": last_run.differences,
         "repaired": last_run.repaired,
+        "repairs": [
+            {k: r[k] for k in ("kind", "direction", "action", "count")} for r in last_run.repairs
+        ],
         "duration_ms": last_run.duration_ms,
     }
 

@@ -10,16 +10,21 @@ licence's base identifier; level 2 are the licences themselves.
 """
 
 import hashlib
+import json
 from collections import defaultdict
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, connections
 from django.db.models import F
 
+from shared.accounts.libraries import agency_library
+from shared.catalog.models import LicenseType
 from shared.domain.status import UNRELEASED
 from shared.exchange.reconcile import Digests
 from shared.federation.models import Bucket, Leaf
+from shared.federation.snapshots import type_snapshot
 from shared.licenses.models import License
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -284,3 +289,79 @@ class DatabaseDigests:
                     ),
                 )
         return result
+
+
+class MemoryDigests:
+    """Digests of a given set of leaves, bucketed as the trigger buckets them: the hub's side of
+    the downward comparison, whose scope (the hub's licences pushed to one city) is a subset of
+    the hub's own bucket scope. Built from the rows in one pass (cost: the pushed licences)."""
+
+    def __init__(self, leaves: dict[str, tuple[str, str, str]]) -> None:
+        self.leaves_by_base = leaves  # base key -> (level-0 key, level-1 key, leaf digest)
+
+    def digests(self, level: int, prefixes: list[str]) -> Digests:
+        if level == 2:
+            wanted = set(prefixes)
+            return {b: (1, d) for b, (_, l1, d) in self.leaves_by_base.items() if l1 in wanted}
+        acc: dict[str, list[int]] = {}
+        wanted = set(prefixes)
+        for l0, l1, digest in self.leaves_by_base.values():
+            if level == 1 and l0 not in wanted:
+                continue
+            slot = acc.setdefault(l0 if level == 0 else l1, [0, 0])
+            slot[0] += 1
+            slot[1] ^= int(digest[:16], 16)
+        return {k: (count, f"{x & MASK64:016x}") for k, (count, x) in acc.items()}
+
+
+def licence_leaves(*, scope: str, keys: set[str]) -> MemoryDigests:
+    """The released licences of library `scope` named by `keys` (base keys), as digests."""
+    issuers = {k.split(".", 2)[1] for k in keys if k.count(".") >= 2}
+    rows = (
+        License.objects.filter(library_code=scope, issuer__code__in=issuers)
+        .exclude(status__in=UNRELEASED)
+        .values_list(
+            "license_type__type_code",
+            "issuer__code",
+            "serial",
+            "identifier",
+            "version",
+            "status",
+            "pledged",
+            "last_event_seq",
+            "content_digest",
+            "case_completed_at",
+        )
+    )
+    leaves: dict[str, tuple[str, str, str]] = {}
+    for type_code, issuer, serial, ident, version, status, pledged, seq, digest, done in rows:
+        base = base_key(type_code=type_code, issuer_code=issuer, serial=serial)
+        if base not in keys:
+            continue
+        l0, l1 = bucket_keys(issuer_code=issuer, case_completed_at=done, base=base)
+        leaf = leaf_digest(
+            identifier=ident,
+            version=version,
+            status=status,
+            pledged=pledged,
+            last_event_seq=seq,
+            content_digest=digest,
+        )
+        leaves[base] = (l0, l1, leaf)
+    return MemoryDigests(leaves)
+
+
+def type_digests(scope: str) -> Digests:
+    """The catalogue of library `scope` as this library holds it: type code -> (1, md5 of the
+    type's snapshot with its issuer's code). Drafts never leave their library, so they are not
+    compared; the issuer agency's other fields are left out (only its name travels again)."""
+    result: Digests = {}
+    types = LicenseType.objects.select_related("issuer").exclude(state=LicenseType.State.DRAFT)
+    for license_type in types:
+        issuer = license_type.issuer
+        if agency_library(level=issuer.level, area_code=issuer.area_code) != scope:
+            continue
+        snapshot = type_snapshot(license_type) | {"issuer": issuer.code}
+        text = json.dumps(snapshot, sort_keys=True, ensure_ascii=False, cls=DjangoJSONEncoder)
+        result[license_type.type_code] = (1, _md5(text))
+    return result

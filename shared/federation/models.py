@@ -275,6 +275,10 @@ class Leaf(models.Model):
 
 
 class ReconcileRun(models.Model):
+    """One reconciliation with a peer. `repairs` says what it did in which direction: entries
+    `{"kind": "license"|"type"|"file", "direction": "up"|"down", "action", "count", "keys"}`
+    ("up": the hub's copy repaired from the city; "down": the city's copy from the hub)."""
+
     class State(models.TextChoices):
         RUNNING = "running", "进行中"
         DONE = "done", "完成"
@@ -292,6 +296,11 @@ class ReconcileRun(models.Model):
     only_at_hub = models.PositiveIntegerField(default=0)
     repaired = models.PositiveIntegerField(default=0)
     flagged = models.JSONField(default=list, blank=True)
+    repairs = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="what was repaired or flagged: kind × direction × action, count and keys",
+    )
     error = models.CharField(max_length=500, blank=True)
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -305,15 +314,48 @@ class ReconcileRun(models.Model):
     def __str__(self) -> str:
         return f"{self.scope} {self.started_at:%Y-%m-%d %H:%M} {self.differences}"
 
+    def repairs_display(self) -> list[str]:
+        """The repairs in words, for screens: "证照·下行（枢纽→城市）·重发 2"."""
+        return [
+            "·".join(
+                (
+                    REPAIR_WORDS.get(r["kind"], r["kind"]),
+                    REPAIR_WORDS.get(r["direction"], r["direction"]),
+                    REPAIR_WORDS.get(r["action"], r["action"]),
+                )
+            )
+            + f" {r['count']}"
+            for r in self.repairs
+        ]
+
+
+REPAIR_WORDS = {
+    "license": "证照",
+    "type": "证照类型",
+    "file": "文件",
+    "up": "上行（城市→枢纽）",
+    "down": "下行（枢纽→城市）",
+    "resent": "由签发方重发",
+    "refetched": "重新获取",
+    "quarantined": "隔离（城市从未签发）",
+    "flagged_lost_at_node": "标记：城市缺失（保留）",
+    "flagged_referenced": "标记：仅枢纽有且被引用（保留）",
+    "flagged_orphan": "标记：仅城市有（枢纽无此证照）",
+    "flagged_only_at_hub": "标记：仅枢纽有",
+}
+
 
 class QuarantinedRecord(models.Model):
     """A licence event or version a whole-licence repair from the licence's owner did not carry
     (or carried with other content): never the owner's, so moved out of the licence's history
-    and kept here for an operator (issue #10: reconciliation repairs events as well as rows)."""
+    and kept here for an operator (issue #10: reconciliation repairs events as well as rows).
+    Kind `license`: a whole licence held at the hub under a city's code that the city never
+    issued (no arrival from it, absent at the city): moved out by reconciliation (issue #13)."""
 
     class Kind(models.TextChoices):
         EVENT = "event", "证照事件"
         VERSION = "version", "证照版本"
+        LICENSE = "license", "证照"
 
     kind = models.CharField(max_length=8, choices=Kind.choices)
     license_id = models.BigIntegerField(db_index=True)

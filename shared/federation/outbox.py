@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 
+from shared.accounts.libraries import agency_library
 from shared.accounts.models import Agency
 from shared.catalog.models import LicenseType
 from shared.core.counters import counter_next
@@ -200,3 +201,27 @@ def license_resend(*, stream: str, keys: list[str]) -> int:
                     payload=repair_payload(found[key]),
                 )
     return len(found)
+
+
+def type_resend(*, stream: str, type_codes: list[str]) -> int:
+    """Queue a `catalog.type` event for each published type this library owns among
+    `type_codes` (catalogue reconciliation), in one transaction."""
+    wanted = set(type_codes)
+    types = [
+        t
+        for t in LicenseType.objects.select_related("issuer")
+        .filter(type_code__in=wanted)
+        .exclude(state=LicenseType.State.DRAFT)
+        .order_by("type_code")
+        if agency_library(level=t.issuer.level, area_code=t.issuer.area_code)
+        == settings.LIBRARY_CODE
+    ]
+    with transaction.atomic():
+        for license_type in types:
+            outbox_write(
+                stream=stream,
+                kind="catalog.type",
+                key=license_type.type_code,
+                payload={"schema": snapshots.SCHEMA, "type": snapshots.type_snapshot(license_type)},
+            )
+    return len(types)

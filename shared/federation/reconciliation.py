@@ -2,9 +2,11 @@
 
 The protocol is shared; each tier's driver orients it (`provincial_hub.aggregation.
 reconciliation`, `municipal_node.uplink.reconciliation`). At the hub, `reconcile --node X`
-compares the hub's copy of city X's licences with the node's own; at a node, the beat job compares the node's licences with the hub's copy of them. Either
-way the node is the authority for its licences: what the hub lacks or holds stale is re-sent by
-the node as whole-licence repairs; what only the hub holds is flagged for an operator.
+compares both directions with city X (the city's licences, catalogue and files at the hub; the
+hub's licences pushed down to X at the city); at a node, the beat job compares the node's
+licences with the hub's copy of them. The issuing library is the authority for its records:
+what the other side lacks or holds stale is re-sent by the owner as whole-licence repairs (or
+type events); each run records what it repaired in which direction (`ReconcileRun.repairs`).
 
 A repair is authoritative for the licence's history as well as its row (`apply.history_enforce`):
 events and versions the hub holds that the node's repair does not carry are quarantined. Since
@@ -25,7 +27,12 @@ from django.utils import timezone
 from shared.core.errors import RetryableError
 from shared.exchange.reconcile import Difference, Digests, DigestSource
 from shared.federation.auth import signed_json
-from shared.federation.digests import DatabaseDigests, rebuild_buckets, uses_trigger
+from shared.federation.digests import (
+    DatabaseDigests,
+    rebuild_buckets,
+    type_digests,
+    uses_trigger,
+)
 from shared.federation.keys import peer_get
 from shared.federation.models import Peer, ReconcileRun
 from shared.federation.roles import role
@@ -37,11 +44,12 @@ DIGESTS_PATH = {"hub": "/api/v1/exchange/digests/", "node": "/api/v1/federation/
 class HttpDigests:
     """A peer's digests, over HTTP with a signed request token."""
 
-    def __init__(self, peer: Peer, *, scope: str) -> None:
+    def __init__(self, peer: Peer, *, scope: str, kind: str = "licenses") -> None:
         tier = "hub" if peer.code == settings.FEDERATION_HUB_CODE else "node"
         self.url = peer.base_url.rstrip("/") + DIGESTS_PATH[tier]
         self.peer = peer
         self.scope = scope
+        self.kind = kind
         self.session = requests.Session()
 
     def digests(self, level: int, prefixes: list[str]) -> Digests:
@@ -49,7 +57,12 @@ class HttpDigests:
             body, headers = signed_json(
                 audience=self.peer.code,
                 url=self.url,
-                data={"scope": self.scope, "level": level, "prefixes": prefixes},
+                data={
+                    "scope": self.scope,
+                    "level": level,
+                    "prefixes": prefixes,
+                    "kind": self.kind,
+                },
             )
             response = self.session.post(
                 self.url, data=body, headers=headers, timeout=settings.FEDERATION_HTTP_TIMEOUT
@@ -110,7 +123,33 @@ def run_fill(
     run.flagged = [{"key": k, "kind": "only_at_hub"} for k in only_at_hub[:1000]] + (flagged or [])
 
 
-def digests_for(*, scope: str, level: int, prefixes: list[str]) -> dict[str, Any]:
+def run_record(
+    run: ReconcileRun, *, kind: str, direction: str, action: str, keys: list[str]
+) -> None:
+    """Note on `run` what it did to `keys` of `kind` in `direction` ("up": the hub's copy
+    repaired from the city; "down": the city's copy repaired from the hub)."""
+    if keys:
+        run.repairs.append(
+            {
+                "kind": kind,
+                "direction": direction,
+                "action": action,
+                "count": len(keys),
+                "keys": sorted(keys)[:1000],
+            }
+        )
+
+
+def repairs_summary(run: ReconcileRun) -> str:
+    """`kind.direction.action=count` words, for the commands' one-line output."""
+    return " ".join(f"{r['kind']}.{r['direction']}.{r['action']}={r['count']}" for r in run.repairs)
+
+
+def digests_for(
+    *, scope: str, level: int, prefixes: list[str], kind: str = "licenses"
+) -> dict[str, Any]:
+    if kind == "types":
+        return {"digests": {k: list(v) for k, v in type_digests(scope).items()}}
     source = DatabaseDigests(scope)
     if level == 0 and not uses_trigger():
         rebuild_buckets(scope)

@@ -517,11 +517,12 @@ class FakeNode:
     """A node's digests and resend endpoints over real HTTP: digests as given, resend recorded
     with the token the hub signed for it."""
 
-    def __init__(self, digests):
+    def __init__(self, digests, types=None):
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         self.digests = digests
+        self.types = types or {}
         self.calls = []
         node = self
 
@@ -532,7 +533,11 @@ class FakeNode:
                 node.calls.append(
                     {"path": self.path, "body": body, "token": self.headers["X-Exchange-Token"]}
                 )
-                if self.path.endswith("/digests/"):
+                if self.path.endswith("/digests/") and data.get("kind") == "types":
+                    answer = {"digests": node.types}
+                elif self.path.endswith("/digests/") and data["scope"] != ZZ:
+                    answer = {"digests": {}}  # no licence of the hub's came down to it
+                elif self.path.endswith("/digests/"):
                     answer = {"digests": node.digests[data["level"]]}
                 else:
                     answer = {"queued": len(data["keys"])}
@@ -570,7 +575,10 @@ def test_reconciliation_has_the_node_resend_a_licence_whose_forged_event_outlive
     owners_copy = repair_payload(lic)
     _plant_forgery(lic)
     License.objects.filter(pk=lic.pk).update(status="valid", last_event_seq=1)
-    node = FakeNode({0: digests_for(scope=ZZ, level=0, prefixes=[])["digests"]})
+    node = FakeNode(
+        {0: digests_for(scope=ZZ, level=0, prefixes=[])["digests"]},
+        types=digests_for(scope=ZZ, level=0, prefixes=[], kind="types")["digests"],
+    )
     peer = peer_get(ZZ)
     peer.base_url = node.url
     peer.save()

@@ -13,7 +13,7 @@ from shared.core.api.schema import ErrorSerializer
 from shared.federation.api.serializers import ResendRequestSerializer, ResendResponseSerializer
 from shared.federation.api.views import PEER_ERRORS, PeerOnlyApi
 from shared.federation.auth import authenticate_peer
-from shared.federation.outbox import license_resend
+from shared.federation.outbox import license_resend, type_resend
 from shared.files.api.binary import PdfRenderer
 
 
@@ -21,14 +21,15 @@ class ResendApi(PeerOnlyApi):
     @extend_schema(
         request=ResendRequestSerializer,
         responses={200: ResendResponseSerializer, **PEER_ERRORS},
-        summary="省级枢纽请求节点重发证照（对账修复）",
+        summary="省级枢纽请求节点重发证照及证照类型（对账修复）",
     )
     def post(self, request: Request) -> Response:
         sender = authenticate_peer(request, expected_sender=settings.FEDERATION_HUB_CODE)
         data = ResendRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         queued = license_resend(stream=sender, keys=data.validated_data["keys"])
-        return Response({"queued": queued})
+        types = type_resend(stream=sender, type_codes=data.validated_data["types"])
+        return Response({"queued": queued, "types_queued": types})
 
 
 class NodeFileApi(PeerOnlyApi):

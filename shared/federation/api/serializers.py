@@ -21,6 +21,8 @@ class DigestRequestSerializer(serializers.Serializer):
     prefixes = serializers.ListField(
         child=serializers.CharField(max_length=64, allow_blank=True), max_length=1000, default=list
     )
+    # "types": the catalogue of `scope` (one flat map of type code -> digest; level ignored)
+    kind = serializers.ChoiceField(choices=["licenses", "types"], default="licenses")
 
 
 class DigestResponseSerializer(serializers.Serializer):
@@ -29,10 +31,14 @@ class DigestResponseSerializer(serializers.Serializer):
 
 class ResendRequestSerializer(serializers.Serializer):
     keys = serializers.ListField(child=serializers.CharField(max_length=120), max_length=10000)
+    types = serializers.ListField(
+        child=serializers.CharField(max_length=32), max_length=10000, required=False, default=list
+    )
 
 
 class ResendResponseSerializer(serializers.Serializer):
     queued = serializers.IntegerField()
+    types_queued = serializers.IntegerField()
 
 
 class OutboxEventSerializer(serializers.ModelSerializer):
@@ -90,6 +96,7 @@ class ReconcileRunSerializer(serializers.ModelSerializer):
             "only_at_hub",
             "repaired",
             "flagged",
+            "repairs",
             "error",
             "started_at",
             "finished_at",

@@ -76,7 +76,7 @@ class StatusApi(PeerOnlyApi):
 
 class DigestsApi(PeerOnlyApi):
     # The hub serves each city the digests of that city's licences (the sender's scope); a
-    # node serves only its own. The tier's URLconf says which (`as_view(scope_is_sender=True)`).
+    # node serves its own, and to the hub also those of the hub's licences it holds. The tier's URLconf says which (`as_view(scope_is_sender=True)`).
     scope_is_sender = False
 
     @extend_schema(
@@ -88,12 +88,23 @@ class DigestsApi(PeerOnlyApi):
         sender = authenticate_peer(request)
         data = DigestRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        scope = data.validated_data["scope"]
-        allowed = sender if self.scope_is_sender else settings.LIBRARY_CODE
-        if scope != allowed:
+        scope, kind = data.validated_data["scope"], data.validated_data["kind"]
+        allowed = {sender} if self.scope_is_sender else {settings.LIBRARY_CODE}
+        if (
+            not self.scope_is_sender
+            and kind == "licenses"
+            and sender == settings.FEDERATION_HUB_CODE
+        ):
+            # the hub reconciles the licences it pushed down to this city (it owns them)
+            allowed.add(sender)
+        if scope not in allowed:
             raise ApplicationError("exchange.forbidden", "无权获取该库的摘要", status=403)
         return Response(
-            digests_for(scope=scope, **{k: data.validated_data[k] for k in ("level", "prefixes")})
+            digests_for(
+                scope=scope,
+                kind=kind,
+                **{k: data.validated_data[k] for k in ("level", "prefixes")},
+            )
         )
 
 

@@ -118,3 +118,23 @@ def test_only_the_operator_opens_the_hub_screens(issuer_user, operator_console):
     assert staff.get("/console/hub/").status_code == 403
     assert staff.post("/console/hub/cities/410100/files/retry/").status_code == 403
     assert "/console/hub/" in operator_console.get("/console/").content.decode()
+
+
+def test_the_city_page_shows_what_each_run_repaired_and_in_which_direction(operator_console):
+    from shared.federation.models import ReconcileRun
+
+    ReconcileRun.objects.create(
+        scope="410100",
+        peer="410100",
+        state=ReconcileRun.State.DONE,
+        differences=3,
+        repaired=3,
+        repairs=[
+            {"kind": "license", "direction": "down", "action": "resent", "count": 2, "keys": []},
+            {"kind": "file", "direction": "up", "action": "refetched", "count": 1, "keys": []},
+        ],
+    )
+    page = operator_console.get("/console/hub/cities/410100/").content.decode()
+    assert "修复明细（方向）" in page
+    assert "证照·下行（枢纽→城市）·由签发方重发 2" in page
+    assert "文件·上行（城市→枢纽）·重新获取 1" in page

@@ -188,7 +188,7 @@ def test_a_hub_token_for_a_file_cannot_order_a_resend(client, hub):
         content_type="application/json",
         HTTP_X_EXCHANGE_TOKEN=_token(hub, "POST", RESEND, body),
     )
-    assert good.status_code == 200 and good.json() == {"queued": 0}
+    assert good.status_code == 200 and good.json() == {"queued": 0, "types_queued": 0}
     file_token = _token(hub, "GET", "/api/v1/federation/files/" + "a" * 64)
     replayed = client.generic(
         "POST", RESEND, body, content_type="application/json", HTTP_X_EXCHANGE_TOKEN=file_token

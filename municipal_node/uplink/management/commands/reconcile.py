@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from shared.core.errors import ApplicationError
-from shared.federation.reconciliation import reconcile_run
+from shared.federation.reconciliation import reconcile_run, repairs_summary
 
 
 class Command(BaseCommand):
@@ -21,3 +21,5 @@ class Command(BaseCommand):
             f"stale_at_hub={run.stale_at_hub} only_at_hub={run.only_at_hub} "
             f"repaired={run.repaired} duration_ms={run.duration_ms}"
         )
+        if run.repairs:  # what was repaired, by kind.direction.action (up: at the hub)
+            self.stdout.write(repairs_summary(run))

@@ -3,11 +3,13 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from shared.core.errors import ApplicationError
-from shared.federation.reconciliation import reconcile_run
+from shared.federation.reconciliation import reconcile_run, repairs_summary
 
 
 class Command(BaseCommand):
-    help = "与市级节点对账：按桶比较摘要，只下钻到有差异的桶，修复并记录"
+    help = (
+        "与市级节点双向对账（证照上行与下行、证照目录、文件）：按桶比较摘要，由签发方修复并记录方向"
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--node", help="要对账的市级节点代码")
@@ -32,3 +34,5 @@ class Command(BaseCommand):
             f"stale_at_hub={run.stale_at_hub} only_at_hub={run.only_at_hub} "
             f"repaired={run.repaired} duration_ms={run.duration_ms}"
         )
+        if run.repairs:  # what was repaired, by kind.direction.action (up: at the hub)
+            self.stdout.write(repairs_summary(run))
