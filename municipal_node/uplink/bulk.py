@@ -44,23 +44,8 @@ def _text(value: Any, limit: int) -> str:
 
 
 @transaction.atomic
-def apply_bulk_request(payload: dict[str, Any], *, sender: str) -> BulkRequest:
-    """`bulk.request` from the hub, about this city's licence types."""
-    snap = payload["request"]
-    key = _text(snap.get("id"), 64)
-    hub, here = settings.FEDERATION_HUB_CODE, settings.LIBRARY_CODE
-    if sender != hub:
-        raise _not_owner(
-            sender=sender, key=key, owner=hub, message="只有省级库可以转交批量分析申请"
-        )
-    request_id = uuid.UUID(key)  # ValueError: dead-lettered as a payload error
-    held = BulkRequest.objects.filter(pk=request_id).first()
-    if held is not None:
-        if held.origin_library != sender:
-            raise _not_owner(
-                sender=sender, key=key, owner=here, message="该批量分析申请不是发送方转交的"
-            )
-        return held  # a duplicate delivery
+def _local_types(snap: dict[str, Any], *, sender: str, key: str) -> list[LicenseType]:
+    """The request's types: all held here, all of one issuer of this city."""
     codes = sorted({str(code) for code in snap["type_codes"]})
     types = list(LicenseType.objects.select_related("issuer").filter(type_code__in=codes))
     if not codes or len(types) != len(codes):
@@ -79,6 +64,27 @@ def apply_bulk_request(payload: dict[str, Any], *, sender: str) -> BulkRequest:
         raise PermanentError(
             "bulk.mixed_issuers", "一次申请只能包含同一签发单位的证照类型，由其审批"
         )
+    return types
+
+
+def apply_bulk_request(payload: dict[str, Any], *, sender: str) -> BulkRequest:
+    """`bulk.request` from the hub, about this city's licence types."""
+    snap = payload["request"]
+    key = _text(snap.get("id"), 64)
+    hub, here = settings.FEDERATION_HUB_CODE, settings.LIBRARY_CODE
+    if sender != hub:
+        raise _not_owner(
+            sender=sender, key=key, owner=hub, message="只有省级库可以转交批量分析申请"
+        )
+    request_id = uuid.UUID(key)  # ValueError: dead-lettered as a payload error
+    held = BulkRequest.objects.filter(pk=request_id).first()
+    if held is not None:
+        if held.origin_library != sender:
+            raise _not_owner(
+                sender=sender, key=key, owner=here, message="该批量分析申请不是发送方转交的"
+            )
+        return held  # a duplicate delivery
+    types = _local_types(snap, sender=sender, key=key)
     fields = list(dict.fromkeys(str(f) for f in snap["fields"]))
     unknown = sorted(set(fields) - allowed_fields(types))
     if not fields or unknown:

@@ -90,6 +90,39 @@ def _ignored(reason: str, *, key: str, sender: str) -> None:
 
 
 @transaction.atomic
+def _check_decider(request: BulkRequest, *, sender: str, key: str) -> None:
+    """Only the city the request went to, and which owns its issuer, decides it."""
+    owner = agency_library(level=request.issuer.level, area_code=request.issuer.area_code)
+    if request.decider_library != sender or owner != sender:
+        logger.warning(
+            "%s sender=%s record=bulk_request key=%s owner=%s", NOT_OWNER, sender, key, owner
+        )
+        raise NotOwnerError(
+            NOT_OWNER,
+            "发送方无权审批其他签发单位的批量分析申请",
+            {"sender": sender, "record": "bulk_request", "key": key, "owner": owner},
+        )
+
+
+def _approval_apply(
+    request: BulkRequest, decision: dict[str, Any], *, sender: str, key: str
+) -> bool:
+    """The approved fields and expiry onto `request`; False when the approval came too late."""
+    fields = [str(f) for f in decision["approved_fields"]]
+    extra = sorted(set(fields) - set(request.fields))
+    if not fields or extra:
+        raise PermanentError("bulk.field_not_requested", "只能批准申请中的字段", {"fields": extra})
+    expires_at = parse_datetime(str(decision["expires_at"]))
+    if expires_at is None or expires_at.tzinfo is None:
+        raise PermanentError("bulk.payload_invalid", "导出有效期格式错误")
+    if expires_at <= timezone.now():
+        _ignored("expired", key=key, sender=sender)
+        return False
+    request.approved_fields, request.expires_at = list(dict.fromkeys(fields)), expires_at
+    request.state = BulkRequest.State.APPROVED
+    return True
+
+
 def apply_bulk_decision(payload: dict[str, Any], *, sender: str) -> BulkRequest | None:
     """`bulk.decision` from the city that decides the request."""
     decision = payload["decision"]
@@ -103,36 +136,15 @@ def apply_bulk_decision(payload: dict[str, Any], *, sender: str) -> BulkRequest 
     if request is None:
         _ignored("unknown", key=key, sender=sender)
         return None
-    owner = agency_library(level=request.issuer.level, area_code=request.issuer.area_code)
-    if request.decider_library != sender or owner != sender:
-        logger.warning(
-            "%s sender=%s record=bulk_request key=%s owner=%s", NOT_OWNER, sender, key, owner
-        )
-        raise NotOwnerError(
-            NOT_OWNER,
-            "发送方无权审批其他签发单位的批量分析申请",
-            {"sender": sender, "record": "bulk_request", "key": key, "owner": owner},
-        )
+    _check_decider(request, sender=sender, key=key)
     if request.state != BulkRequest.State.PENDING:
         _ignored(f"state:{request.state}", key=key, sender=sender)
         return request
     approve = decision["approve"] is True
     reason = str(decision.get("reason") or "")[:500]
     if approve:
-        fields = [str(f) for f in decision["approved_fields"]]
-        extra = sorted(set(fields) - set(request.fields))
-        if not fields or extra:
-            raise PermanentError(
-                "bulk.field_not_requested", "只能批准申请中的字段", {"fields": extra}
-            )
-        expires_at = parse_datetime(str(decision["expires_at"]))
-        if expires_at is None or expires_at.tzinfo is None:
-            raise PermanentError("bulk.payload_invalid", "导出有效期格式错误")
-        if expires_at <= timezone.now():
-            _ignored("expired", key=key, sender=sender)
+        if not _approval_apply(request, decision, sender=sender, key=key):
             return request
-        request.approved_fields, request.expires_at = list(dict.fromkeys(fields)), expires_at
-        request.state = BulkRequest.State.APPROVED
     else:
         request.state = BulkRequest.State.REFUSED
     decided_at = parse_datetime(str(decision.get("decided_at") or ""))
