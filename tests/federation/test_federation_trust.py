@@ -40,6 +40,7 @@ def zhengzhou_file(fed):
             "SELECT count(*) FROM files_licensefile f JOIN licenses_license l "
             "ON l.id = f.license_id WHERE f.state = 'ready' AND l.library_code = '410100'"
         )[0][0],
+        timeout=300,  # the first render at a node just started next to two others
         message="a 郑州 file is ready",
     )
     identifier, qr_url, seal = node.sql(

@@ -2,7 +2,7 @@
 the hub for an analysis of 郑州's licence type; the request goes down to 郑州, where the issuer
 decides it in its own 批量分析审批; the decision comes back up and only an approval lets the hub
 export, from its aggregate, within the approved fields and the row cap. One federation (hub +
-410100) serves both steps."""
+410100, the folder's) serves both steps."""
 
 import csv
 import io
@@ -11,21 +11,16 @@ import pytest
 import requests
 
 from tests.federation.fedlib import auth, issuer, wait_synced
-from tests.federation.harness import Federation, wait_until
+from tests.federation.harness import wait_until
 
 FIELDS = ["identifier", "holder_name", "valid_to"]
 
 
 @pytest.fixture(scope="module")
-def fed(templates, tmp_path_factory):
-    federation = Federation(tmp_path_factory.mktemp("bulk"), templates, ["hub", "410100"])
-    try:
-        federation.start()
-        hub, node = federation["hub"], federation["410100"]
-        wait_synced(hub, node)  # the seeded catalogue and licences are at the hub
-        yield federation
-    finally:
-        federation.stop()
+def fed(federation):
+    """The folder's running federation, once the seeded catalogue and licences are at the hub."""
+    wait_synced(federation["hub"], federation["410100"])
+    return federation
 
 
 def ask(hub, type_code: str, purpose: str) -> str:
