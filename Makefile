@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+XDIST ?= -n 2 --dist loadfile  # pytest-xdist workers for the in-process suites (XDIST= for one)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: install system demo test screenshots lint format clean
@@ -25,13 +26,20 @@ demo: install
 
 ## The whole suite against a real PostgreSQL and Redis: one pytest run per deployment, each
 ## folder under the settings it needs (tests mirror the code: docs/architecture.md).
-## Three runs: the shared library and the node's uplink under the node's settings, the hub's
-## aggregation under the hub's, and the federation of real processes.
+## The shared library and the node's uplink under the node's settings, then the hub's
+## aggregation under the hub's, each on two pytest-xdist workers; beside them, the federation
+## of real processes (mostly waiting on its processes), whose output follows at the end.
 test: install
 	$(PY) deploy/check_services.py
-	$(PY) -m pytest tests/shared tests/node --ds=municipal_node.settings.test $(PYTEST_ARGS)
-	$(PY) -m pytest tests/hub --ds=provincial_hub.settings.test $(PYTEST_ARGS)
-	$(PY) -m pytest tests/federation --ds=municipal_node.settings.test $(PYTEST_ARGS)
+	@mkdir -p var
+	@$(PY) -m pytest tests/federation --ds=municipal_node.settings.test $(PYTEST_ARGS) \
+		> var/test-federation.log 2>&1 & fed=$$!; \
+	$(PY) -m pytest tests/shared tests/node --ds=municipal_node.settings.test $(XDIST) $(PYTEST_ARGS); node=$$?; \
+	$(PY) -m pytest tests/hub --ds=provincial_hub.settings.test $(XDIST) $(PYTEST_ARGS); hub=$$?; \
+	echo "== tests/federation (var/test-federation.log)"; wait $$fed; federation=$$?; \
+	cat var/test-federation.log; \
+	echo "== exit codes: node $$node, hub $$hub, federation $$federation"; \
+	test $$node -eq 0 -a $$hub -eq 0 -a $$federation -eq 0
 
 ## PNGs of the main screens into docs/screenshots/ (a real Chromium against the test live
 ## server, as the browser tests): landing, sign-in, dashboards, issue form, licence, holder portal.

@@ -6,7 +6,7 @@ database and broker are computed here again from the test URLs.
 
 import os
 
-from shared.conf.env import broker_url, database_config
+from shared.conf.env import broker_url, database_config, test_worker_redis_url, test_worker_var_dir
 
 from .base import *  # noqa: F403
 
@@ -17,6 +17,7 @@ DATABASES = {
     )
 }
 CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = broker_url(
-    "unused", os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    "unused", test_worker_redis_url(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
 )
+test_worker_var_dir()
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -87,3 +87,22 @@ def broker_url(queue_dir_name: str, redis_url: str = "") -> tuple[str, dict]:
         # worker then does one task a second, whatever the queue holds.
         "polling_interval": 0.05,
     }
+
+
+def test_worker_redis_url(url: str) -> str:
+    """The test Redis database of this pytest-xdist worker: `make test` runs each suite on two
+    workers (`-n 2`), and two workers' in-process Celery workers on one Redis database would
+    take each other's tasks. gw0 keeps the database named in `url`, gw1 the one below it."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return url
+    base, _, db = url.rpartition("/")
+    return f"{base}/{int(db or 0) - int(worker[2:])}"
+
+
+def test_worker_var_dir() -> None:
+    """Give each pytest-xdist worker its own VAR_DIR (keys, files, archives made on first use),
+    so two workers never race to create the same key file."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw"):
+        os.environ["VAR_DIR"] = str(Path(env("VAR_DIR", str(BASE_DIR / "var"))) / f"test-{worker}")

@@ -24,6 +24,22 @@ VENV_BIN = Path(sys.executable).parent
 PG = "postgresql://postgres@127.0.0.1:5432/"
 SECRET = "federation-test-secret-key-0123456789-abcdefghij"
 REDIS_DBS = {"hub": 4, "410100": 5, "410300": 6}
+# Process groups of the running federation, one file per database and role: a run killed from
+# outside (a timeout, Ctrl-C twice) leaves its gunicorn and Celery processes behind, and they
+# would work on the next run's databases and Redis queues of the same names.
+PIDS = Path(os.environ.get("FEDRUN_PIDS", "/tmp/elicense-fedrun-pids"))
+
+
+def leftovers_kill(db: str) -> None:
+    """Kill the process groups a previous run left for `db` (their pid files name them)."""
+    if not PIDS.is_dir():
+        return
+    for pidfile in PIDS.glob(f"{db}.*.pid"):
+        try:
+            os.killpg(int(pidfile.read_text()), signal.SIGKILL)
+        except (ValueError, ProcessLookupError, PermissionError):
+            pass
+        pidfile.unlink(missing_ok=True)
 
 
 def pg_admin(sql: str) -> None:
@@ -48,6 +64,9 @@ class Library:
     # Queues the worker consumes (default: all). bench/sync leaves `signing` to other machines.
     worker_queues: str = ""
     web_workers: int = 1  # gunicorn processes (8 threads each)
+    pg: str = (
+        PG  # the PostgreSQL server holding `db` (tests/federation/pgcluster.py: a private one)
+    )
 
     @property
     def tier(self) -> str:
@@ -70,7 +89,7 @@ class Library:
         env.update(
             DJANGO_SETTINGS_MODULE=f"{self.module}.settings",
             DJANGO_ENV="local",
-            DATABASE_URL=PG + self.db,
+            DATABASE_URL=self.pg + self.db,
             REDIS_URL=f"redis://127.0.0.1:6379/{REDIS_DBS[self.name]}",
             VAR_DIR=str(self.workdir),
             SECRET_KEY=SECRET,
@@ -101,7 +120,7 @@ class Library:
         return result
 
     def sql(self, query: str, params: tuple = ()) -> list[tuple]:
-        with psycopg.connect(PG + self.db, autocommit=True) as conn:
+        with psycopg.connect(self.pg + self.db, autocommit=True) as conn:
             cur = conn.execute(query, params)
             return cur.fetchall() if cur.description else []
 
@@ -115,6 +134,8 @@ class Library:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        PIDS.mkdir(parents=True, exist_ok=True)
+        (PIDS / f"{self.db}.{role}.pid").write_text(str(self.procs[role].pid))
 
     def start_web(self) -> None:
         self._spawn(
@@ -162,6 +183,7 @@ class Library:
 
     def stop(self, role: str, sig: int = signal.SIGTERM) -> None:
         proc = self.procs.pop(role, None)
+        (PIDS / f"{self.db}.{role}.pid").unlink(missing_ok=True)
         if proc is None or proc.poll() is not None:
             return
         os.killpg(proc.pid, sig)
@@ -270,14 +292,28 @@ class Federation:
     """Clones of the templates, started as real processes."""
 
     def __init__(
-        self, workdir: Path, templates: dict[str, Path], names: list[str], **extra_env: str
+        self,
+        workdir: Path,
+        templates: dict[str, Path],
+        names: list[str],
+        clusters: dict | None = None,
+        **extra_env: str,
     ):
+        """`clusters` maps a library to a private PostgreSQL cluster (pgcluster.Cluster) that
+        holds its database instead of the machine's."""
         self.libs: dict[str, Library] = {}
         for name in names:
             db = f"fedrun_{name}"
+            leftovers_kill(db)
             pg_admin(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
-            pg_admin(f"CREATE DATABASE {db} TEMPLATE fedtpl_{name}")
+            cluster = (clusters or {}).get(name)
+            if cluster is None:
+                pg_admin(f"CREATE DATABASE {db} TEMPLATE fedtpl_{name}")
+            else:
+                cluster.clone(f"fedtpl_{name}", db, PG)
             lib = Library(name=name, db=db, workdir=workdir / name, extra_env=dict(extra_env))
+            if cluster is not None:
+                lib.pg = cluster.url
             lib.workdir.mkdir(parents=True, exist_ok=True)
             (lib.workdir / "credentials.json").write_text(
                 (templates[name] / "credentials.json").read_text()

@@ -14,6 +14,8 @@ from tests.federation.harness import Federation
 @pytest.fixture(scope="package")
 def federation(templates, tmp_path_factory):
     fed = Federation(tmp_path_factory.mktemp("flows"), templates, ["hub", "410100"])
+    node = fed["410100"]
+    node.extra_env["FILES_PUBLIC_BASE_URL"] = node.url  # QR codes point at this node (browser)
     fed.start()
     yield fed
     fed.stop()

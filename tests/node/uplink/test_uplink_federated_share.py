@@ -1,6 +1,6 @@
 """Issue #13 at a city node: a consumer's query or verify of a licence the node does not hold
 goes to the hub (here: a hub that is down or does not answer gives 503 at once; the real round
-trip is tests/federation/test_federation_query.py), a licence held here is answered here, and
+trip is tests/federation/province/test_query.py), a licence held here is answered here, and
 the hub's `access.record` about one of this city's licences joins the log once."""
 
 import socket

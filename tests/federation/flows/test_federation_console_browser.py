@@ -12,29 +12,17 @@ import csv
 import io
 from datetime import timedelta
 
-import pytest
 from django.utils import timezone
 from django_otp.oath import totp
 from playwright.sync_api import expect
 
 from tests.console_browser import chromium, nav, sign_in  # noqa: F401
-from tests.federation.harness import Federation, Library
+from tests.federation.harness import Library
 from tests.support import make_uscc
 
 CAUSE = "办理个体工商户变更登记，核验营业执照（联邦浏览器测试）"
 SUSPEND_REASON = "经营场所与登记不符，责令整改"
 NEXT_DD = "xpath=following-sibling::dd[1]"  # a <dt>'s value
-
-
-@pytest.fixture(scope="module")
-def federation(templates, tmp_path_factory):
-    """One started federation (hub + 郑州) for this module."""
-    fed = Federation(tmp_path_factory.mktemp("fedbrowser"), templates, ["hub", "410100"])
-    node = fed["410100"]
-    node.extra_env["FILES_PUBLIC_BASE_URL"] = node.url  # the QR's URL points at this node
-    fed.start()
-    yield fed
-    fed.stop()
 
 
 def one_time_code(secret: str) -> str:

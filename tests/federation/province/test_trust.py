@@ -2,7 +2,7 @@
 (`trust.keys`), the hub signs one provincial list, 洛阳 fetches and checks it; a 郑州 QR code
 then verifies at 洛阳 (status from 郑州's signed status list) and at the hub, a forged one
 fails at every library, and a 郑州 seal revoked since before a file was sealed makes that file
-fail everywhere with the reason. One federation for the module; the steps run in order."""
+fail everywhere with the reason. Runs on the folder's one started province (conftest.py)."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -11,24 +11,9 @@ import requests
 
 from shared.crypto.qr_tokens import qr_token_header
 from tests.federation.fedlib import auth
-from tests.federation.harness import Federation, wait_until
+from tests.federation.harness import wait_until
 
 PURPOSE = {"matter_code": "M0001", "use_cause": "跨市核验"}
-
-
-@pytest.fixture(scope="module")
-def fed(templates, tmp_path_factory):
-    federation = Federation(
-        tmp_path_factory.mktemp("trust"),
-        templates,
-        ["hub", "410100", "410300"],
-        TRUST_LIST_FETCH_SECONDS="2",
-    )
-    for lib in federation.libs.values():  # QR codes and status lists at each library's own URL
-        lib.extra_env["FILES_PUBLIC_BASE_URL"] = lib.url
-    federation.start()
-    yield federation
-    federation.stop()
 
 
 @pytest.fixture(scope="module")
