@@ -18,6 +18,7 @@ from shared.access.services import access_record
 from shared.core.holder_codes import holder_code_digest
 from shared.crypto.suites import get_suite
 from shared.exchange.envelopes import seal
+from shared.federation import ingest
 from shared.federation.ingest import _apply_one
 from shared.federation.keys import peer_register
 from shared.federation.models import OutboxEvent, RejectedEvent
@@ -289,3 +290,32 @@ def test_a_subscription_with_a_bad_id_is_dead_lettered(zhengzhou):
     assert not Watch.objects.exists()
     # and a well-formed id from the right city is taken
     assert deliver(ZZ, "watch.subscribe", subscription(watch_id=str(uuid.uuid4())), seq=2) is None
+
+
+def test_a_failing_listener_does_not_stall_the_citys_stream(
+    anon, zhengzhou, luoyang, issue_payload, caplog
+):
+    # given: a listener of applied events that fails (a bug in a matcher)
+    def boom(sender, events):
+        Watch.objects.create(
+            home_library="410999",
+            holder_code_type="001",
+            since=timezone.now(),
+            holder_code_enc=b"x",
+            holder_code_digest="x",
+        )
+        raise RuntimeError("matcher bug")
+
+    ingest.applied_listener_register(boom)
+    try:
+        # when: 洛阳 delivers a licence
+        events = licence_events(luoyang, issue_payload, ZZ_CODE)
+        result = luoyang.send(anon, events)
+    finally:
+        ingest._applied_listeners.remove(boom)
+    # then: the licence is applied and the mark advanced; the listener's writes rolled back
+    assert (result["applied"], result["high_water_mark"]) == (1, 1)
+    identifier = events[0]["payload"]["license"]["identifier"]
+    assert License.objects.filter(identifier=identifier).count() == 1
+    assert not Watch.objects.exists()
+    assert "ingest.applied_listener_failed" in caplog.text
