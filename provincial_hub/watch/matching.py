@@ -30,6 +30,7 @@ from shared.conf.divisions import CITIES, PROVINCE_NAME
 from shared.core.effects import enqueue_on_commit
 from shared.core.holder_codes import holder_code_digest
 from shared.domain.status import ACTION_LABELS, UNRELEASED, Action
+from shared.federation.digests import base_key
 from shared.federation.outbox import license_key, outbox_write
 from shared.licenses.models import License, LicenseEvent
 from shared.watch.models import Watch
@@ -98,7 +99,9 @@ def _from_payload(payload: dict[str, Any]) -> Happening | None:
     holder = snap.get("holder") or {}
     occurred_at = _moment(event.get("created_at")) or timezone.now()
     action = str(event.get("action", ""))
-    base = f"{snap['type_code']}.{snap['issuer']['code']}.{snap['serial']}"
+    base = base_key(
+        type_code=snap["type_code"], issuer_code=snap["issuer"]["code"], serial=snap["serial"]
+    )
     return Happening(
         holder_digest=holder_code_digest(str(holder.get("code", ""))),
         holder_code_type=str(holder.get("code_type", "")),
