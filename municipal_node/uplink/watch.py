@@ -14,7 +14,8 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from shared.federation.outbox import outbox_write
+from shared.core.errors import PermanentError
+from shared.federation.outbox import holder_city, outbox_write
 from shared.federation.ownership import NOT_OWNER, NotOwnerError
 from shared.watch.federation import WatchFederation
 from shared.watch.models import Watch, WatchAlert
@@ -24,6 +25,15 @@ from shared.watch.wire import CANCEL_KIND, SUBSCRIBE_KIND, cancel_payload, subsc
 
 class NodeWatch(WatchFederation):
     def subscribed(self, watch: Watch) -> None:
+        # The hub takes a city's watch only for a holder whose code names that city: say so
+        # here, before anything is written, rather than have the hub refuse it unseen.
+        home = holder_city(watch.holder_code, watch.holder_code_type) or ""
+        if home != settings.LIBRARY_CODE:
+            raise PermanentError(
+                "watch.not_home",
+                "证照监视须在持证主体代码所属地市的证照库订阅",
+                {"library": home},
+            )
         outbox_write(
             stream=settings.FEDERATION_HUB_CODE,
             kind=SUBSCRIBE_KIND,

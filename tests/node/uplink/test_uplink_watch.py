@@ -107,6 +107,29 @@ def test_a_holder_subscribes_and_the_watch_goes_up_once(holder_client, holder_us
     assert "取消监视" in page
 
 
+def test_a_holder_of_another_city_is_sent_home_and_nothing_changes(client):
+    # given: a holder signed in at 郑州 whose credit code names 洛阳
+    holder_create(
+        username="holder_ly",
+        password="Holder-12345",
+        display_name="洛阳某企业",
+        holder_code=make_uscc(dept="91", area=LY, body="WATCH009"),
+        holder_code_type="001",
+        totp_key=KEY,
+    )
+    otp = f"{totp(unhexlify(KEY)):06d}"
+    client.post(
+        "/holder/login/", {"username": "holder_ly", "password": "Holder-12345", "otp_token": otp}
+    )
+    # when: the holder turns the watch on here
+    assert client.post("/holder/watch/subscribe/").status_code == 302
+    # then: told where to subscribe; no watch, nothing sent, nothing audited
+    assert "所属地市的证照库订阅" in client.get("/holder/watch/").content.decode()
+    assert not Watch.objects.exists()
+    assert up("watch.subscribe") == []
+    assert not AuditEntry.objects.filter(action="watch.subscribe").exists()
+
+
 def test_a_holder_cancels_once(holder_client, watch):
     # when: the holder cancels
     assert holder_client.post("/holder/watch/cancel/").status_code == 302
