@@ -7,12 +7,15 @@ and changes nothing."""
 from binascii import unhexlify
 
 import pytest
+from django.apps import apps
 from django.test import Client
 from django.utils import timezone
 from django_otp.oath import totp
 
+from municipal_node.uplink.watch import apply_watch_alert
 from shared.access.portal import holder_create
 from shared.audit.models import AuditEntry
+from shared.federation.apply import HANDLERS
 from shared.federation.ingest import _apply_one
 from shared.federation.models import OutboxEvent, RejectedEvent
 from shared.watch.models import Watch, WatchAlert
@@ -203,6 +206,12 @@ def test_a_malformed_alert_is_dead_lettered(watch, notify_calls):
     assert (bad["code"], naive["code"]) == ("watch.payload_invalid", "watch.payload_invalid")
     assert not WatchAlert.objects.exists()
     assert notify_calls == []
+
+
+def test_a_city_applies_alerts_and_none_of_the_hubs_watch_messages():
+    assert not apps.is_installed("provincial_hub.watch")
+    assert HANDLERS["watch.alert"] is apply_watch_alert
+    assert {"watch.subscribe", "watch.cancel"}.isdisjoint(HANDLERS)
 
 
 def test_the_page_needs_a_signed_in_holder(client):
