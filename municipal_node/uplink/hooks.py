@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from municipal_node.uplink import bulk, files, share, trust, usage
+from municipal_node.uplink import bulk, files, share, trust, usage, watch
 from shared.access.bulk import REQUEST_KIND, bulk_federation_register
 from shared.access.federated import forwarder_register
 from shared.catalog.models import LicenseType
@@ -18,6 +18,8 @@ from shared.files.models import LicenseFile
 from shared.files.signals import license_file_ready, trust_material_changed
 from shared.files.trust import trust_refresher_register
 from shared.licenses.models import License
+from shared.watch.federation import watch_federation_register
+from shared.watch.wire import ALERT_KIND
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +64,9 @@ def register() -> None:
     # Issue #13: consumers ask the province through this node; the hub's usage comes down.
     forwarder_register(share.HubForwarder())
     HANDLERS["access.record"] = usage.apply_access_record
+    # Issue #14 item 5: holders' watches go up to the hub, its alerts come down.
+    watch_federation_register(watch.NodeWatch())
+    HANDLERS[ALERT_KIND] = watch.apply_watch_alert
     license_file_ready.connect(files.on_license_file_ready, dispatch_uid="uplink.files.ready")
     trust_material_changed.connect(_on_trust_material_changed, dispatch_uid="uplink.trust")
     trust_refresher_register(trust.trust_list_fetch)

@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "provincial_hub.aggregation",
     "provincial_hub.compliance",
     "provincial_hub.console",
+    "provincial_hub.watch",  # 持证人监视: matching (issue #14 item 5)
     *INSTALLED_APPS[_shared_apps:],  # noqa: F405
 ]
 # The province's statistics count the licences of every city, not only its own.

@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "shared.reviews",
     "shared.inspections",
     "shared.statistics",
+    "shared.watch",  # 持证人监视 (issue #14 item 5)
     "shared.console",  # the staff console (issue #15): screens over the same services
     "shared.demo",  # `seed_demo` only; no app imports it
 ]

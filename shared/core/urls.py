@@ -34,6 +34,7 @@ library_urlpatterns = [
     path("", include("shared.access.urls")),
     path("", include("shared.reviews.urls")),
     path("", include("shared.inspections.urls")),
+    path("", include("shared.watch.urls")),
     # The staff console (issue #15); the site's root is the landing page (each role's sign-in).
     path("console/", include("shared.console.urls")),
     path("", include("shared.console.landing_urls")),

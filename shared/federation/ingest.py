@@ -14,6 +14,8 @@ an envelope refused before (malformed, unknown key, bad signature) names its sen
 claim (`claimed_sender`), which counts against nobody.
 """
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +31,8 @@ from shared.federation.arrivals import arrival_for
 from shared.federation.bulk_apply import apply_new_licences, apply_repairs
 from shared.federation.keys import peer_public_key
 from shared.federation.models import Arrival, InboundCursor, ReceivedEnvelope, RejectedEvent
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -160,6 +164,7 @@ def _apply(opened: OpenedEnvelope, envelope: Any, *, transport: str) -> IngestRe
     # for the per-event path is recognised as older there and changes nothing.
     done = apply_new_licences(todo, opened.sender) | apply_repairs(todo, opened.sender)
     result.applied += len(done)
+    applied: list[dict[str, Any]] = []
     for event in todo:
         if event["seq"] not in done:
             error = _apply_one(opened.sender, event)
@@ -167,7 +172,11 @@ def _apply(opened: OpenedEnvelope, envelope: Any, *, transport: str) -> IngestRe
                 result.rejected.append({"seq": event["seq"], **error})
             else:
                 result.applied += 1
+                applied.append(event)
+        else:
+            applied.append(event)
         cursor.high_water_mark = event["seq"]
+    _tell_applied(opened.sender, applied)
     cursor.last_envelope_at = timezone.now()
     if result.applied:
         cursor.last_event_at = cursor.last_envelope_at
@@ -190,6 +199,32 @@ def _apply(opened: OpenedEnvelope, envelope: Any, *, transport: str) -> IngestRe
         rejected=len(result.rejected),
     )
     return result
+
+
+# Told, inside the envelope's transaction, of the events just applied from an authenticated
+# sender, in sequence order (the hub's holder watch matches the licences among them).
+AppliedListener = Callable[[str, list[dict[str, Any]]], None]
+_applied_listeners: list[AppliedListener] = []
+
+
+def applied_listener_register(listener: AppliedListener) -> None:
+    if listener not in _applied_listeners:
+        _applied_listeners.append(listener)
+
+
+def _tell_applied(sender: str, events: list[dict[str, Any]]) -> None:
+    """A listener's failure is its own (logged, its savepoint rolled back): it must not stall
+    the sender's stream, whose events are applied."""
+    if not events:
+        return
+    for listener in _applied_listeners:
+        try:
+            with transaction.atomic():
+                listener(sender, events)
+        except Exception:  # noqa: BLE001 - logged with its traceback
+            logger.exception(
+                "ingest.applied_listener_failed listener=%r sender=%s", listener, sender
+            )
 
 
 def opened_backlog(envelope: dict[str, Any]) -> int:

@@ -183,7 +183,9 @@ def test_holder_portal(browser_page, suspended):
     page.get_by_role("button", name="登录").click()
     page.wait_for_url("**/holder/")
     assert_accessible(page, "我的证照")
-    visit_all(page, ["/holder/accesses/", "/holder/reviews/", "/holder/inspections/"])
+    visit_all(
+        page, ["/holder/accesses/", "/holder/reviews/", "/holder/inspections/", "/holder/watch/"]
+    )
     page.set_viewport_size(PHONE)
     visit_all(page, ["/holder/"])
 

@@ -8,11 +8,12 @@ from shared.accounts.models import User
 from shared.core.holder_codes import HolderCode, holder_code_digest
 from shared.crypto import holder_codes as cipher
 from shared.licenses.models import License, LicenseVersion
+from shared.watch.models import Watch
 
 CODE = "91410100MA3X7Y8L0X"
 
 
-@pytest.mark.parametrize("model", [License, LicenseVersion, User])
+@pytest.mark.parametrize("model", [License, LicenseVersion, User, Watch])
 @override_settings(HOLDER_CODE_KEY="fixed-test-master")
 def test_every_model_keeps_the_code_encrypted_with_its_digest(model):
     row = model(holder_code=CODE)  # a keyword, as Django accepts for properties
