@@ -349,3 +349,4 @@ OIDC_CLIENT_SECRET = env("OIDC_CLIENT_SECRET", "")
 OIDC_SCOPE = env("OIDC_SCOPE", "openid profile holder")
 OIDC_TIMEOUT = float(env_int("OIDC_TIMEOUT", 5))
 HOLDER_RECOVERY_CODES = 10
+HOLDER_ENROL_PER_MINUTE = env_int("HOLDER_ENROL_PER_MINUTE", 5)  # registry checks per address/code

@@ -344,6 +344,33 @@ def _person(text: str) -> Person:
     )
 
 
+DEMO_PASSWORD = "demo-idp-123"  # noqa: S105 - the demo provider's people, printed by the demo
+
+
+def demo_people() -> list[Person]:
+    """The demo's people (`make demo`): 张伟, the 郑州 demo holder (his first sign-in here links
+    to his existing account), and 李娜, who has no account yet (her first sign-in enrols her)."""
+    from shared.domain.holder_codes import citizen_id_check
+
+    def code(first17: str) -> str:
+        return first17 + citizen_id_check(first17)
+
+    return [
+        Person(
+            username="zhangwei",
+            password=DEMO_PASSWORD,
+            name="张伟",
+            holder_code=code("41010219850312123"),
+        ),
+        Person(
+            username="lina",
+            password=DEMO_PASSWORD,
+            name="李娜",
+            holder_code=code("41010219900607246"),
+        ),
+    ]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="河南省统一身份认证的参考 OpenID Connect 提供方")
     parser.add_argument("--port", type=int, default=8095)
@@ -357,12 +384,13 @@ def main(argv: list[str] | None = None) -> None:
         help="username:password:姓名:代码类型:代码 (repeatable)",
     )
     parser.add_argument("--auto-approve", default="", help="sign this username in without a form")
+    parser.add_argument("--demo", action="store_true", help="add the demo's people (make demo)")
     args = parser.parse_args(argv)
     provider = ReferenceProvider(
         client_id=args.client_id,
         client_secret=args.client_secret,
         redirect_uris=args.redirect_uri,
-        people=[_person(p) for p in args.person],
+        people=[_person(p) for p in args.person] + (demo_people() if args.demo else []),
         auto_approve=args.auto_approve,
         port=args.port,
     )

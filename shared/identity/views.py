@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import segno
+from django.conf import settings
 from django.contrib.auth import login as auth_login
 from django.contrib.auth.signals import user_login_failed
 from django.http import HttpRequest, HttpResponse
@@ -17,9 +18,12 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_otp import login as otp_login
 
 from shared.access.otp import one_time_code_match, totp_secret
+from shared.access.ratelimit import budget_take, retry_after
+from shared.access.services import RateLimitedError
 from shared.access.signin import safe_next
 from shared.accounts.models import User
 from shared.core.errors import ApplicationError
+from shared.core.holder_codes import holder_code_digest
 from shared.domain.holder_codes import CODE_TYPE_CITIZEN_ID, CODE_TYPE_USCC, CODE_TYPES
 from shared.identity import services
 from shared.identity.oidc import Pending, identity_provider, oidc_enabled
@@ -93,6 +97,13 @@ def enrol(request: HttpRequest) -> HttpResponse:
     form: dict[str, Any] = {"code_type": CODE_TYPE_CITIZEN_ID}
     if request.method == "POST":
         form = {k: request.POST.get(k, "")[:200] for k in ("name", "code", "code_type", "username")}
+        if not _enrol_budget(request, code=form["code"]):
+            limited = RateLimitedError(
+                "rate_limited",
+                "注册核验过于频繁，请稍后再试",
+                {"retry_after_seconds": retry_after()},
+            )
+            return _refusal(request, limited)
         try:
             user = services.holder_enrol_registry(
                 username=form["username"],
@@ -115,6 +126,18 @@ def enrol(request: HttpRequest) -> HttpResponse:
         "oidc": oidc_enabled(),
     }
     return render(request, "identity/enrol.html", context, status=status)
+
+
+def _enrol_budget(request: HttpRequest, *, code: str) -> bool:
+    """The registry check must not become a way to test names against codes: a few tries a
+    minute per address and per code (HOLDER_ENROL_PER_MINUTE), then 429."""
+    limit = settings.HOLDER_ENROL_PER_MINUTE
+    address = str(request.META.get("REMOTE_ADDR", ""))[:64] or "-"
+    by_address = budget_take(kind="enrol", key=address, limit=limit)
+    by_code = budget_take(
+        kind="enrol-code", key=holder_code_digest(code.strip().upper()), limit=limit
+    )
+    return by_address and by_code
 
 
 def _qr(uri: str) -> str:

@@ -10,6 +10,7 @@ from django.test import Client
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from shared.access import ratelimit
 from shared.access.registry_reference import ReferenceRegistry
 from shared.identity.reference_provider import Person, ReferenceProvider
 from tests.support import make_citizen_id, make_uscc
@@ -24,6 +25,13 @@ ZHANG = Person(
     holder_code=ZHANG_CODE,
     holder_code_type="111",
 )
+
+
+@pytest.fixture(autouse=True)
+def fresh_budgets():
+    ratelimit.rate_reset()  # the enrolment budget per address and code (Redis)
+    yield
+    ratelimit.rate_reset()
 
 
 @pytest.fixture

@@ -4,6 +4,9 @@ token's signature against the JWKS, iss/aud/exp; every refusal makes no account.
 
 import base64
 import hashlib
+import socket
+import subprocess
+import sys
 import urllib.parse
 
 import pytest
@@ -13,6 +16,7 @@ from django.test import Client
 from shared.accounts.models import User
 from shared.audit.models import AuditEntry
 from shared.identity.models import ExternalIdentity
+from shared.identity.reference_provider import DEMO_PASSWORD
 from tests.shared.identity.conftest import CALLBACK, ZHANG, ZHANG_CODE, oidc_round_trip
 
 pytestmark = pytest.mark.django_db
@@ -61,6 +65,29 @@ def test_a_later_sign_in_finds_the_same_account(provider):
     assert User.objects.filter(role=User.Role.HOLDER).count() == 1
     assert ExternalIdentity.objects.count() == 1
     assert AuditEntry.objects.filter(action="account.enrol").count() == 1
+
+
+def test_an_existing_holder_account_of_the_same_code_is_linked_not_doubled(provider):
+    # given: a holder account made at the counter for the same person
+    from shared.access.portal import holder_create
+
+    existing, _ = holder_create(
+        username="zhang_counter",
+        password="Holder-12345",
+        display_name="张伟",
+        holder_code=ZHANG_CODE,
+        holder_code_type="111",
+    )
+    client = Client()
+    # when
+    response = oidc_round_trip(client)
+    # then
+    assert response.status_code == 302
+    assert signed_in_user(client) == str(existing.pk)
+    assert User.objects.filter(role=User.Role.HOLDER).count() == 1
+    assert ExternalIdentity.objects.get().user == existing
+    assert AuditEntry.objects.get(action="account.link").target_id == str(existing.pk)
+    assert not AuditEntry.objects.filter(action="account.enrol").exists()
 
 
 def test_the_signed_in_holder_is_not_verified_until_the_second_factor(provider):
@@ -216,3 +243,47 @@ def test_the_button_is_shown_only_when_configured(provider, settings):
     settings.OIDC_CLIENT_SECRET = ""
     assert 'data-testid="oidc-login"' not in Client().get("/holder/login/").content.decode()
     assert Client().get("/holder/oidc/login/").status_code == 404
+
+
+@pytest.fixture
+def provider_process(settings):
+    """The provider as the demo runs it: `python -m shared.identity.reference_provider --demo`."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shared.identity.reference_provider", "--demo", "--port", str(port)]
+        + ["--client-id", "demo-client", "--client-secret", "demo-secret"]
+        + ["--redirect-uri", CALLBACK],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert "reference OIDC provider at" in proc.stdout.readline()
+        settings.OIDC_ISSUER = f"http://127.0.0.1:{port}"
+        settings.OIDC_CLIENT_ID = "demo-client"
+        settings.OIDC_CLIENT_SECRET = "demo-secret"  # noqa: S105
+        yield settings.OIDC_ISSUER
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_the_demo_provider_process_enrols_a_new_person_through_its_form(provider_process):
+    # given
+    client = Client()
+    start = client.get("/holder/oidc/login/")
+    fields = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(start["Location"]).query))
+    # when: 李娜 signs in at the provider's form
+    answer = requests.post(
+        f"{provider_process}/authorize",
+        data=fields | {"username": "lina", "password": DEMO_PASSWORD},
+        allow_redirects=False,
+        timeout=5,
+    )
+    back = urllib.parse.urlsplit(answer.headers["Location"])
+    response = client.get(back.path + "?" + back.query)
+    # then
+    assert (response.status_code, response["Location"]) == (302, "/holder/otp/")
+    holder = User.objects.get(role=User.Role.HOLDER)
+    assert holder.display_name == "李娜" and holder.holder_code.startswith("41010219900607246")

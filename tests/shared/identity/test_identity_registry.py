@@ -129,3 +129,19 @@ def test_a_short_password_is_refused(registry):
     assert "密码至少 10 位" in response.content.decode()
     assert holders().count() == 0
     assert registry.requests == []
+
+
+def test_guessing_names_for_a_code_runs_out_of_budget(registry, settings):
+    # given: the budget of tries per address and per code
+    settings.HOLDER_ENROL_PER_MINUTE = 3
+    client = Client()
+    for guess in ("张三", "张四", "张五"):
+        assert client.post("/holder/enrol/", form(name=guess)).status_code == 400
+    asked = len(registry.requests)
+    # when: one more try, even with the right name
+    response = client.post("/holder/enrol/", form())
+    # then
+    assert response.status_code == 429
+    assert "注册核验过于频繁，请稍后再试" in response.content.decode()
+    assert len(registry.requests) == asked == 3  # the registry was not asked again
+    assert holders().count() == 0
