@@ -7,8 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import segno
+from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.contrib.auth import login as auth_login
+from django.contrib.auth import logout as auth_logout
 from django.contrib.auth.signals import user_login_failed
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -168,15 +170,20 @@ def _next(request: HttpRequest) -> str:
 
 def _verify(request: HttpRequest, user: User) -> HttpResponse:
     error = ""
+    credentials = {"username": user.username}
+    if AxesProxyHandler.is_locked(request, credentials):  # the password form's lockout, too
+        auth_logout(request)
+        return render(request, "access/holder/locked.html", status=429)
     if request.method == "POST":
         device = one_time_code_match(user, request.POST.get("otp_token", "")[:16])
         if device is not None:
             otp_login(request, device)
             return redirect(_next(request))
         # Counted like a failed sign-in (django-axes locks the account after repeated ones).
-        user_login_failed.send(
-            sender=__name__, credentials={"username": user.username}, request=request
-        )
+        user_login_failed.send(sender=__name__, credentials=credentials, request=request)
+        if AxesProxyHandler.is_locked(request, credentials):
+            auth_logout(request)
+            return render(request, "access/holder/locked.html", status=429)
         error = "动态口令或恢复码不正确"
     status = 400 if error else 200
     return render(request, "identity/verify.html", {"error": error}, status=status)

@@ -212,3 +212,20 @@ def test_a_staff_reset_is_audited_with_actor_and_reason(library_admin, issuer_us
     assert TOTPDevice.objects.get(user=issuer_user).pk != before
     entry = AuditEntry.objects.filter(action="user.otp_reset", target_id=str(issuer_user.pk)).get()
     assert entry.actor_id == library_admin.pk and entry.detail["reason"] == "更换手机"
+
+
+def test_guessing_codes_after_a_unified_sign_in_locks_the_account(provider):
+    # given: a holder with a bound authenticator, signed in again through the provider
+    first = Client()
+    oidc_round_trip(first)
+    holder = User.objects.get(role=User.Role.HOLDER)
+    confirm(first, holder)
+    client = Client()
+    oidc_round_trip(client)
+    # when: five wrong recovery codes
+    answers = [client.post("/holder/otp/", {"otp_token": f"wrong{n}aa"}) for n in range(5)]
+    # then: the fifth locks the account and ends the session
+    assert [a.status_code for a in answers] == [400, 400, 400, 400, 429]
+    assert "已暂时锁定" in answers[-1].content.decode()
+    assert client.session.get("_auth_user_id") is None
+    assert StaticToken.objects.filter(device__user=holder).count() == 10
