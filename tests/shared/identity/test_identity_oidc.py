@@ -287,3 +287,56 @@ def test_the_demo_provider_process_enrols_a_new_person_through_its_form(provider
     assert (response.status_code, response["Location"]) == (302, "/holder/otp/")
     holder = User.objects.get(role=User.Role.HOLDER)
     assert holder.display_name == "李娜" and holder.holder_code.startswith("41010219900607246")
+
+
+def test_production_refuses_a_unified_login_without_tls():
+    from shared.conf.env import ImproperlyConfiguredError
+    from shared.conf.production import check_production_settings
+    from tests.shared.demo.test_hardening_secrets import production_settings
+
+    check_production_settings(production_settings(OIDC_ISSUER="https://login.henan.gov.cn"))
+    with pytest.raises(ImproperlyConfiguredError) as refused:
+        check_production_settings(production_settings(OIDC_ISSUER="http://login.henan.gov.cn"))
+    assert "OIDC_ISSUER must be an https:// URL" in str(refused.value)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_first_sign_ins_at_once_make_one_account():
+    # given: the same verified identity arriving twice at the same moment
+    import threading
+
+    from django.db import connection
+
+    from shared.identity.oidc import Identity
+    from shared.identity.services import holder_enrol_oidc
+
+    identity = Identity(
+        issuer="https://login.example",
+        subject="sub-race",
+        name="张伟",
+        holder_code=ZHANG_CODE,
+        holder_code_type="111",
+    )
+    barrier = threading.Barrier(2)
+    results, errors = [], []
+
+    def sign_in():
+        try:
+            barrier.wait()
+            results.append(holder_enrol_oidc(identity=identity))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    # when
+    threads = [threading.Thread(target=sign_in) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # then: one account, one link, both sign-ins reach it
+    assert errors == []
+    assert User.objects.filter(role=User.Role.HOLDER).count() == 1
+    assert ExternalIdentity.objects.count() == 1
+    assert {user.pk for user, _ in results} == {User.objects.get(role=User.Role.HOLDER).pk}
