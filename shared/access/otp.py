@@ -5,6 +5,8 @@ enrol one themselves (`shared.identity.services`), with single-use recovery code
 (`one_time_code_match`)."""
 
 import base64
+import hashlib
+import secrets
 from binascii import unhexlify
 
 from django.db import transaction
@@ -25,18 +27,37 @@ def totp_secret(device: TOTPDevice) -> str:
     return base64.b32encode(unhexlify(device.key)).decode().rstrip("=")
 
 
+RECOVERY_GROUPS = 4  # a recovery code: 4 groups of 4 base32 characters (80 bits)
+
+
+def recovery_code_new() -> str:
+    """A recovery code as shown to the holder, e.g. `k3vq-7mxa-p2dn-hw4e`; never all digits
+    (a code of digits only would be taken for a TOTP code)."""
+    while True:
+        raw = base64.b32encode(secrets.token_bytes(10)).decode().lower()
+        if not raw.isdigit():
+            return "-".join(raw[i : i + 4] for i in range(0, 4 * RECOVERY_GROUPS, 4))
+
+
+def recovery_code_digest(code: str) -> str:
+    """What is stored of a recovery code (in otp_static's 16-character token column): 64 bits
+    of its SHA-256. The code has 80 random bits, so the digest cannot be walked back; a
+    database reader learns no usable code."""
+    normal = "".join(code.split()).replace("-", "").lower()
+    return hashlib.sha256(normal.encode()).hexdigest()[:16]
+
+
 def one_time_code_match(user: User, token: str) -> Device | None:
     """The device that accepts `token`: six digits are a TOTP code (django_otp's throttled
-    check), letters and digits a recovery code, used up here by one DELETE (of two sign-ins
+    check), anything else a recovery code, used up here by one DELETE (of two sign-ins
     racing with the same code, exactly one gets the row)."""
-    token = token.strip().lower()
+    token = token.strip()
     if token.isdigit():
         return match_token(user, token)
-    if not token.isalnum():
-        return None
+    digest = recovery_code_digest(token)
     with transaction.atomic():
         used = StaticToken.objects.filter(
-            device__user=user, device__confirmed=True, token=token
+            device__user=user, device__confirmed=True, token=digest
         ).select_related("device")
         row = used.first()
         if row is None or StaticToken.objects.filter(pk=row.pk).delete()[0] != 1:

@@ -46,7 +46,7 @@ def sign_in(
     the caller sends it to enrol a device (shared.identity)."""
     username = request.POST.get("username", "").strip()[:150]
     password = request.POST.get("password", "")
-    token = request.POST.get("otp_token", "").strip()[:16]
+    token = request.POST.get("otp_token", "").strip()[:32]
     user = authenticate(request, username=username, password=password)
     if getattr(request, "axes_locked_out", False):
         return SignIn(username=username, locked=True)

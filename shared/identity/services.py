@@ -18,6 +18,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from shared.access.otp import recovery_code_digest, recovery_code_new
 from shared.access.registry import REGISTER_NAMES, registry_adapter, same_name
 from shared.accounts.models import User
 from shared.accounts.services import user_snapshot
@@ -244,8 +245,10 @@ def holder_totp_confirm(*, user: User, token: str) -> tuple[TOTPDevice, list[str
 def _recovery_codes_replace(user: User) -> list[str]:
     StaticDevice.objects.filter(user=user).delete()
     device = StaticDevice.objects.create(user=user, name=RECOVERY_NAME, confirmed=True)
-    codes = [StaticToken.random_token()[:10] for _ in range(settings.HOLDER_RECOVERY_CODES)]
-    StaticToken.objects.bulk_create([StaticToken(device=device, token=c) for c in codes])
+    codes = [recovery_code_new() for _ in range(settings.HOLDER_RECOVERY_CODES)]
+    StaticToken.objects.bulk_create(
+        [StaticToken(device=device, token=recovery_code_digest(c)) for c in codes]
+    )
     return codes
 
 

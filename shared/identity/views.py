@@ -175,7 +175,7 @@ def _verify(request: HttpRequest, user: User) -> HttpResponse:
         auth_logout(request)
         return render(request, "access/holder/locked.html", status=429)
     if request.method == "POST":
-        device = one_time_code_match(user, request.POST.get("otp_token", "")[:16])
+        device = one_time_code_match(user, request.POST.get("otp_token", "")[:32])
         if device is not None:
             otp_login(request, device)
             return redirect(_next(request))

@@ -42,7 +42,7 @@ def confirm(client, holder):
     """Open the enrolment page, confirm with the code shown now; the recovery codes."""
     client.get("/holder/otp/")
     page = client.post("/holder/otp/", {"otp_token": totp_code(holder)}).content.decode()
-    return re.findall(r'<li><span class="id">([a-z2-7]+)</span></li>', page)
+    return re.findall(r'<li><span class="id">([a-z2-7-]+)</span></li>', page)
 
 
 def password_sign_in(token=""):
@@ -92,6 +92,10 @@ def test_confirming_the_code_verifies_the_session_and_shows_recovery_codes_once(
     codes = confirm(client, holder)
     # then
     assert len(codes) == 10 and len(set(codes)) == 10
+    assert all(re.fullmatch(r"[a-z2-7]{4}(-[a-z2-7]{4}){3}", c) for c in codes)
+    # what is kept is a digest, never a code
+    stored = set(StaticToken.objects.filter(device__user=holder).values_list("token", flat=True))
+    assert len(stored) == 10 and not stored & ({c.replace("-", "") for c in codes} | set(codes))
     assert TOTPDevice.objects.get(user=holder).confirmed
     assert client.get("/holder/").status_code == 200
     assert AuditEntry.objects.filter(action="account.otp_enrol", target_id=str(holder.pk)).exists()
@@ -104,7 +108,8 @@ def test_a_recovery_code_signs_in_once(enrolled):
     client, holder = enrolled
     codes = confirm(client, holder)
     # when
-    first_client, first = password_sign_in(codes[0].upper())  # case does not matter
+    typed = codes[0].upper().replace("-", " ")  # case, spaces and dashes do not matter
+    first_client, first = password_sign_in(typed)
     _, second = password_sign_in(codes[0])
     # then
     assert first.status_code == 302 and first_client.get("/holder/").status_code == 200
