@@ -252,6 +252,29 @@ def _recovery_codes_replace(user: User) -> list[str]:
     return codes
 
 
+@transaction.atomic
+def holder_recovery_renew(*, user: User, token: str) -> list[str]:
+    """New recovery codes for a holder who proves the device with a current TOTP code; the
+    old ones stop working. Returns the codes (shown once)."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    token = token.strip()
+    if device is None:
+        raise ConflictError("otp.no_device", "尚未绑定动态口令")
+    if not (token.isdigit() and device.verify_token(token)):
+        raise PermanentError("otp.wrong_code", "动态口令不正确，请输入验证器当前显示的 6 位数字")
+    codes = _recovery_codes_replace(user)
+    audit_record(
+        actor=user,
+        action="account.recovery_renew",
+        target_type="user",
+        target_id=str(user.pk),
+        before=None,
+        after=None,
+        detail={"recovery_codes": len(codes)},
+    )
+    return codes
+
+
 def recovery_codes_left(*, user: User) -> int:
     return StaticToken.objects.filter(device__user=user, device__confirmed=True).count()
 

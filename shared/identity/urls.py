@@ -9,4 +9,5 @@ urlpatterns = [
     path("holder/oidc/callback/", views.oidc_callback, name="holder-oidc-callback"),
     path("holder/enrol/", views.enrol, name="holder-enrol"),
     path("holder/otp/", views.otp, name="holder-otp"),
+    path("holder/security/", views.security, name="holder-security"),
 ]

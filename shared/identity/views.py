@@ -213,3 +213,31 @@ def _enrol_device(request: HttpRequest, user: User) -> HttpResponse:
         "uri": device.config_url,
     }
     return render(request, "identity/totp_enrol.html", context, status=400 if error else 200)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def security(request: HttpRequest) -> HttpResponse:
+    """账户安全: how many recovery codes are left; new ones against a current TOTP code."""
+    user = request.user
+    if not (user.is_authenticated and isinstance(user, User) and user.is_holder):
+        return redirect("holder-login")
+    if not user.is_verified():  # type: ignore[attr-defined]  # set by django_otp's OTPMiddleware
+        return redirect(f"{reverse('holder-otp')}?next={request.path}")
+    error = ""
+    if request.method == "POST":
+        try:
+            codes = services.holder_recovery_renew(
+                user=user, token=request.POST.get("otp_token", "")[:16]
+            )
+        except ApplicationError as exc:
+            error = exc.message
+        else:
+            context = {"codes": codes, "next": reverse("holder-security")}
+            return render(request, "identity/recovery_codes.html", context)
+    context = {
+        "error": error,
+        "left": services.recovery_codes_left(user=user),
+        "oidc": user.external_identities.exists(),
+    }
+    return render(request, "identity/security.html", context, status=400 if error else 200)

@@ -49,6 +49,9 @@ def test_enrolment_screens(browser_page, registry, library_admin):  # noqa: F811
     assert_accessible(page, "恢复码")
     page.get_by_role("link", name="我已保存，进入持证人服务").click()
     page.wait_for_url("**/holder/")
+    page.get_by_role("link", name="账户安全").click()
+    expect(page.get_by_test_id("recovery-left")).to_have_text("10")
+    assert_accessible(page, "账户安全")
     # the administrator's list of holder accounts
     enrol(library_admin)
     admin = browser_page()

@@ -234,3 +234,24 @@ def test_guessing_codes_after_a_unified_sign_in_locks_the_account(provider):
     assert "已暂时锁定" in answers[-1].content.decode()
     assert client.session.get("_auth_user_id") is None
     assert StaticToken.objects.filter(device__user=holder).count() == 10
+
+
+def test_new_recovery_codes_need_a_current_code_and_void_the_old(enrolled):
+    # given: a verified holder who used one recovery code
+    client, holder = enrolled
+    old = confirm(client, holder)
+    assert password_sign_in(old[0])[1].status_code == 302
+    page = client.get("/holder/security/").content.decode()
+    assert 'data-testid="recovery-left">9<' in page
+    wrong = "000000" if totp_code(holder, drift=1) != "000000" else "111111"
+    # when: a wrong code changes nothing
+    refused = client.post("/holder/security/", {"otp_token": wrong})
+    assert refused.status_code == 400
+    assert StaticToken.objects.filter(device__user=holder).count() == 9
+    renewed = client.post("/holder/security/", {"otp_token": totp_code(holder, drift=1)})
+    # then
+    codes = re.findall(r'<li><span class="id">([a-z2-7-]+)</span></li>', renewed.content.decode())
+    assert len(codes) == 10 and not set(codes) & set(old)
+    assert password_sign_in(old[1])[1].status_code == 400
+    assert password_sign_in(codes[0])[1].status_code == 302
+    assert AuditEntry.objects.filter(action="account.recovery_renew").count() == 1
