@@ -233,9 +233,9 @@ def security(request: HttpRequest) -> HttpResponse:
         except ApplicationError as exc:
             error = exc.message
         else:
-            context = {"codes": codes, "next": reverse("holder-security")}
-            return render(request, "identity/recovery_codes.html", context)
-    context = {
+            shown = {"codes": codes, "next": reverse("holder-security")}
+            return render(request, "identity/recovery_codes.html", shown)
+    context: dict[str, Any] = {
         "error": error,
         "left": services.recovery_codes_left(user=user),
         "oidc": user.external_identities.exists(),
