@@ -348,5 +348,6 @@ OIDC_CLIENT_ID = env("OIDC_CLIENT_ID", "")
 OIDC_CLIENT_SECRET = env("OIDC_CLIENT_SECRET", "")
 OIDC_SCOPE = env("OIDC_SCOPE", "openid profile holder")
 OIDC_TIMEOUT = float(env_int("OIDC_TIMEOUT", 5))
+OIDC_CACHE_SECONDS = env_int("OIDC_CACHE_SECONDS", 300)  # discovery and JWKS, per process
 HOLDER_RECOVERY_CODES = 10
 HOLDER_ENROL_PER_MINUTE = env_int("HOLDER_ENROL_PER_MINUTE", 5)  # registry checks per address/code

@@ -5,7 +5,9 @@ verified `Identity` (`finish`). `OidcProvider` speaks the authorisation-code flo
 nonce and PKCE (S256); the ID token's signature is checked against the provider's JWKS
 (RS256/ES256 only: never `none`, never a symmetric algorithm) and its `iss`, `aud`, `exp`,
 `iat` and `nonce` are checked before anything is believed. Discovery, token and JWKS calls
-have explicit timeouts; a provider that does not answer is a retryable error.
+have explicit timeouts; a provider that does not answer is a retryable error. Discovery and
+JWKS are kept OIDC_CACHE_SECONDS; a token signed with a key the kept JWKS lacks (the provider
+rotated its key) fetches the JWKS again, once.
 
 Settings: OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET (the login is off while any is
 unset), OIDC_TIMEOUT, OIDC_SCOPE.
@@ -14,6 +16,8 @@ unset), OIDC_TIMEOUT, OIDC_SCOPE.
 from __future__ import annotations
 
 import secrets
+import threading
+import time
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -24,13 +28,19 @@ from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from django.conf import settings
 from joserfc import jwt
-from joserfc.errors import JoseError
+from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 
 from shared.core.errors import PermanentError, RetryableError
 
 ALGORITHMS = ["RS256", "ES256"]
 LEEWAY_SECONDS = 60
+_cache: dict[str, tuple[float, dict[str, Any]]] = {}
+_cache_lock = threading.Lock()
+
+
+class _UnknownKey(Exception):  # noqa: N818 - control flow: the token names a key not in the JWKS
+    pass
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,7 +99,14 @@ class OidcProvider:
         self.timeout = timeout
         self.scope = scope
 
-    def _get(self, url: str) -> dict[str, Any]:
+    def _get(self, url: str, *, fresh: bool = False) -> dict[str, Any]:
+        """A JSON document of the provider, kept OIDC_CACHE_SECONDS per process (discovery and
+        JWKS change seldom; a key the kept JWKS lacks makes `finish` fetch it again)."""
+        now = time.monotonic()
+        with _cache_lock:
+            kept = _cache.get(url)
+        if kept is not None and not fresh and now - kept[0] < settings.OIDC_CACHE_SECONDS:
+            return kept[1]
         try:
             response = requests.get(url, timeout=self.timeout)
             response.raise_for_status()
@@ -98,6 +115,8 @@ class OidcProvider:
             raise _unavailable(type(exc).__name__) from exc
         if not isinstance(body, dict):
             raise _unavailable("not an object")
+        with _cache_lock:
+            _cache[url] = (now, body)
         return body
 
     def discovery(self) -> dict[str, Any]:
@@ -157,7 +176,16 @@ class OidcProvider:
         id_token = token.get("id_token")
         if not isinstance(id_token, str):
             raise refused("no_id_token")
-        claims = self.verify(id_token, jwks=self._get(document["jwks_uri"]), nonce=pending.nonce)
+        try:
+            claims = self.verify(
+                id_token, jwks=self._get(document["jwks_uri"]), nonce=pending.nonce
+            )
+        except _UnknownKey:  # the provider rotated its key since the JWKS was kept: once more
+            jwks = self._get(document["jwks_uri"], fresh=True)
+            try:
+                claims = self.verify(id_token, jwks=jwks, nonce=pending.nonce)
+            except _UnknownKey as exc:
+                raise refused("bad_signature", "InvalidKeyIdError") from exc
         return Identity(
             issuer=self.issuer,
             subject=str(claims["sub"]),
@@ -171,6 +199,8 @@ class OidcProvider:
         try:
             keys = KeySet.import_key_set(jwks)  # type: ignore[arg-type]  # a JWKS document
             token = jwt.decode(id_token, keys, algorithms=ALGORITHMS)
+        except InvalidKeyIdError as exc:
+            raise _UnknownKey from exc
         except (JoseError, ValueError, KeyError) as exc:
             raise refused("bad_signature", type(exc).__name__) from exc
         claims: dict[str, Any] = dict(token.claims)

@@ -16,7 +16,8 @@ the people it was given:
 The ID token carries `name`, `holder_code` and `holder_code_type` (111 公民身份号码, 001 统一社会
 信用代码) besides the standard claims. `fault` makes it misbehave for the refusal tests:
 `wrong_nonce`, `wrong_audience`, `wrong_issuer`, `expired`, `bad_signature` (signed with a key
-that is not in the JWKS, under the published key id).
+that is not in the JWKS, under the published key id), `unknown_key` (under a key id the JWKS
+does not list). `rotate_key()` switches to a new key and key id.
 
 Pure Python: no Django.
 """
@@ -40,7 +41,14 @@ from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
 CODE_SECONDS = 60
-FAULTS = ("wrong_nonce", "wrong_audience", "wrong_issuer", "expired", "bad_signature")
+FAULTS = (
+    "wrong_nonce",
+    "wrong_audience",
+    "wrong_issuer",
+    "expired",
+    "bad_signature",
+    "unknown_key",
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -131,6 +139,11 @@ class ReferenceProvider:
         if value and value not in FAULTS:
             raise ValueError(value)
         self.state.fault = value
+
+    def rotate_key(self) -> None:
+        """Sign with a new key under a new key id from now on; the JWKS lists only it."""
+        number = int(str(self.key.kid).rsplit("-", 1)[-1]) + 1
+        self.key = RSAKey.generate_key(2048, parameters={"kid": f"ref-{number}", "use": "sig"})
 
     @property
     def url(self) -> str:
@@ -284,9 +297,11 @@ class ReferenceProvider:
             "holder_code_type": grant.person.holder_code_type,
         }
         key = self.key
-        if fault == "bad_signature":
-            key = RSAKey.generate_key(2048, parameters={"kid": "ref-1"})
-        return jwt.encode({"alg": "RS256", "kid": "ref-1", "typ": "JWT"}, claims, key)
+        if fault == "bad_signature":  # another key under the published key id
+            key = RSAKey.generate_key(2048, parameters={"kid": str(self.key.kid)})
+        elif fault == "unknown_key":  # a key under a key id the JWKS does not list
+            key = RSAKey.generate_key(2048, parameters={"kid": "not-published"})
+        return jwt.encode({"alg": "RS256", "kid": str(key.kid), "typ": "JWT"}, claims, key)
 
 
 def _json(request: BaseHTTPRequestHandler, status: int, body: dict[str, Any]) -> None:

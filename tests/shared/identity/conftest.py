@@ -12,6 +12,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from shared.access import ratelimit
 from shared.access.registry_reference import ReferenceRegistry
+from shared.identity import oidc
 from shared.identity.reference_provider import Person, ReferenceProvider
 from tests.support import make_citizen_id, make_uscc
 
@@ -30,6 +31,7 @@ ZHANG = Person(
 @pytest.fixture(autouse=True)
 def fresh_budgets():
     ratelimit.rate_reset()  # the enrolment budget per address and code (Redis)
+    oidc._cache.clear()  # discovery and JWKS kept per process
     yield
     ratelimit.rate_reset()
 

@@ -46,7 +46,6 @@ def test_first_sign_in_enrols_the_holder_from_the_verified_token(provider):
     assert provider.state.requests == [
         "GET /.well-known/openid-configuration",
         "GET /authorize",
-        "GET /.well-known/openid-configuration",
         "POST /token",
         "GET /jwks",
     ]
@@ -88,6 +87,25 @@ def test_an_existing_holder_account_of_the_same_code_is_linked_not_doubled(provi
     assert ExternalIdentity.objects.get().user == existing
     assert AuditEntry.objects.get(action="account.link").target_id == str(existing.pk)
     assert not AuditEntry.objects.filter(action="account.enrol").exists()
+
+
+def test_a_rotated_provider_key_is_fetched_once_and_an_unknown_one_refused(provider):
+    # given: one sign-in (discovery and JWKS now kept), then the provider rotates its key
+    oidc_round_trip(Client())
+    provider.rotate_key()
+    # when
+    client = Client()
+    response = oidc_round_trip(client)
+    # then: the JWKS fetched again, once; the holder signed in
+    assert response.status_code == 302 and signed_in_user(client) is not None
+    assert provider.state.requests.count("GET /jwks") == 2
+    assert provider.state.requests.count("GET /.well-known/openid-configuration") == 1
+    # and a token under a key id the provider does not publish: fetched once more, refused
+    provider.fault = "unknown_key"
+    refused = oidc_round_trip(Client())
+    assert refused.status_code == 400 and "oidc.bad_signature" in refused.content.decode()
+    assert provider.state.requests.count("GET /jwks") == 3
+    assert User.objects.filter(role=User.Role.HOLDER).count() == 1
 
 
 def test_the_signed_in_holder_is_not_verified_until_the_second_factor(provider):
