@@ -358,3 +358,17 @@ def test_two_first_sign_ins_at_once_make_one_account():
     assert User.objects.filter(role=User.Role.HOLDER).count() == 1
     assert ExternalIdentity.objects.count() == 1
     assert {user.pk for user, _ in results} == {User.objects.get(role=User.Role.HOLDER).pk}
+
+
+def test_the_provider_saying_no_is_a_refusal(provider):
+    # given: the person declined at the provider
+    def declined(url):
+        state = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["state"][0]
+        return f"{CALLBACK}?error=access_denied&state={state}"
+
+    # when
+    response = oidc_round_trip(Client(), tamper=declined)
+    # then
+    assert response.status_code == 400
+    assert "oidc.provider_error" in response.content.decode()
+    assert User.objects.filter(role=User.Role.HOLDER).count() == 0

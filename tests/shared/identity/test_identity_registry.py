@@ -145,3 +145,23 @@ def test_guessing_names_for_a_code_runs_out_of_budget(registry, settings):
     assert "注册核验过于频繁，请稍后再试" in response.content.decode()
     assert len(registry.requests) == asked == 3  # the registry was not asked again
     assert holders().count() == 0
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"code_type": "999"},
+        {"code_type": ""},
+        {"code": ""},
+        {"code": "x" * 300},
+        {"name": ""},
+        {"username": ""},
+        {"code_type": "414", "code": "E12345678"},  # a passport: no registry covers it
+    ],
+    ids=str,
+)
+def test_odd_input_is_a_refusal_not_an_error(registry, changes):
+    response = Client().post("/holder/enrol/", form(**changes))
+    assert 400 <= response.status_code < 500
+    assert 'data-testid="enrol-error"' in response.content.decode()
+    assert holders().count() == 0
