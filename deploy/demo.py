@@ -49,6 +49,10 @@ START_TIMEOUT = 90.0  # seconds for every web server, worker and beat to come up
 STOP_TIMEOUT = 15.0  # seconds for a graceful stop before SIGKILL
 MAX_RESTARTS = int(os.environ.get("DEMO_MAX_RESTARTS", "3"))  # per process and minute
 REDIS_DB = {"hub": 1, "410100": 2, "410300": 3}
+# The reference OpenID Connect provider standing in for the provincial unified login
+# (shared/identity/reference_provider.py, docs/holders.md); every library is its client.
+IDP_PORT = os.environ.get("IDP_PORT", "8095")
+IDP_CLIENT_ID = "henan-elicense-demo"
 # Variables of the caller that would make the three libraries share a database, settings or
 # secrets (each library gets its own from secrets.json).
 SCRUBBED = ("DATABASE_URL", "HUB_SETTINGS_MODULE", "NODE_SETTINGS_MODULE", "TEST_DATABASE_NAME")
@@ -168,6 +172,7 @@ class Demo:
     logs: Path
     secrets: dict[str, dict[str, str]]
     broker_socket: Path | None = None  # the embedded redis-server; None with REDIS_URL
+    oidc_secret: str = ""  # the reference OIDC provider's client secret; "" runs without it
 
     def env_for(self, lib: dict[str, str]) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
@@ -192,6 +197,10 @@ class Demo:
             )
         elif os.environ.get("REDIS_URL"):
             env["REDIS_URL"] = redis_url_for(os.environ["REDIS_URL"], REDIS_DB[lib["name"]])
+        if self.oidc_secret:
+            env["OIDC_ISSUER"] = f"http://127.0.0.1:{IDP_PORT}"
+            env["OIDC_CLIENT_ID"] = IDP_CLIENT_ID
+            env["OIDC_CLIENT_SECRET"] = self.oidc_secret
         return env
 
 
@@ -523,6 +532,19 @@ def app_processes(demo: Demo, lib: dict[str, str]) -> list[Managed]:
     ]
 
 
+def idp_process(demo: Demo, libs: list[dict[str, str]]) -> Managed:
+    """The reference OIDC provider, with every library's callback and the demo's people."""
+    callbacks = [
+        arg
+        for lib in libs
+        for arg in ("--redirect-uri", f"http://127.0.0.1:{lib['port']}/holder/oidc/callback/")
+    ]
+    command = [PY, "-m", "shared.identity.reference_provider", "--port", IDP_PORT, "--demo"]
+    command += ["--client-id", IDP_CLIENT_ID, "--client-secret", demo.oidc_secret, *callbacks]
+    env = {k: v for k, v in os.environ.items() if k not in SCRUBBED} | {"PYTHONUNBUFFERED": "1"}
+    return Managed(name="idp", role="idp", command=command, env=env, log=demo.logs / "idp.log")
+
+
 def readyz(port: str) -> bool:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as resp:  # noqa: S310
@@ -592,6 +614,10 @@ def bring_up(demo: Demo, libs: list[dict[str, str]], managed: list[Managed]) -> 
                 raise RuntimeError(f"消息代理未启动 / broker not up:\n{tail(broker.log)}")
             time.sleep(0.05)
         step("消息代理已启动 / broker up")
+    if demo.oidc_secret:
+        idp = idp_process(demo, libs)
+        idp.start()
+        managed.append(idp)
     set_up(demo, libs)
     step("数据库、密钥与对端已就绪 / databases, keys and peers ready")
     apps = [m for lib in libs for m in app_processes(demo, lib)]
@@ -669,6 +695,11 @@ def banner(libs: list[dict[str, str]], demo: Demo, seconds: float) -> str:
             f"      应用单位 consumer {creds['consumer']['token']}  ({creds['consumer']['username']})",
             f"      库管理员 admin    {creds['admin']['token']}  ({creds['admin']['username']})",
         ]
+    if demo.oidc_secret:
+        lines.append(
+            f"  统一身份认证（参考 OIDC）http://127.0.0.1:{IDP_PORT}/   持证人 zhangwei（已有账户）"
+            " / lina（首次登录即注册），密码 demo-idp-123；入口：持证人登录页"
+        )
     lines += [
         f"  用户密码 password: {creds['password']}    日志 logs: {show(demo.logs)}",
         f"  密钥与口令 secrets: {show(demo.var_root / 'secrets.json')} (0600)",
@@ -768,6 +799,12 @@ def main() -> int:
     managed: list[Managed] = []
     try:
         demo = Demo(var_root=var_root, logs=logs, secrets=load_secrets(var_root, libs))
+        if port_free(int(IDP_PORT)):  # else the demo runs without the unified login
+            demo.oidc_secret = secrets.token_urlsafe(24)
+        else:
+            print(
+                f"端口 {IDP_PORT} 已被占用，不启动统一身份认证 / IDP_PORT in use", file=sys.stderr
+            )
         if not os.environ.get("REDIS_URL"):
             demo.broker_socket = broker_socket_path(var_root)
         print(

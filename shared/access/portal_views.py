@@ -4,6 +4,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import logout as auth_logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -23,7 +24,10 @@ def holder_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResp
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         user = request.user
-        if not (user.is_authenticated and user.is_holder and user.is_verified()):  # type: ignore[attr-defined]  # is_verified: set by django_otp's OTPMiddleware
+        if user.is_authenticated and user.is_holder and not user.is_verified():  # type: ignore[attr-defined]  # is_verified: set by django_otp's OTPMiddleware
+            # Signed in, second factor still to give or to enrol (shared.identity).
+            return redirect(f"{reverse('holder-otp')}?next={request.path}")
+        if not (user.is_authenticated and user.is_holder and user.is_verified()):  # type: ignore[attr-defined]
             return redirect(f"{reverse('holder-login')}?next={request.path}")
         return view(request, *args, **kwargs)
 
@@ -35,16 +39,19 @@ def holder_login(request: HttpRequest) -> HttpResponse:
     error = ""
     username = ""
     if request.method == "POST":
-        attempt = sign_in(request, accept=lambda user: user.is_holder)
+        attempt = sign_in(request, accept=lambda user: user.is_holder, unenrolled=True)
         if attempt.locked:
             return render(request, "access/holder/locked.html", status=429)
+        if attempt.user is not None and not attempt.verified:  # no device yet: enrol one
+            return redirect("holder-otp")
         if attempt.user is not None:
             return redirect(safe_next(request, prefix="/holder/", default=reverse("holder-home")))
         error, username = LOGIN_FAILED, attempt.username
     status = 400 if error else 200
-    return render(
-        request, "access/holder/login.html", {"error": error, "username": username}, status=status
-    )
+    # The provincial unified login (shared.identity.oidc) is offered once it is configured.
+    oidc = bool(settings.OIDC_ISSUER and settings.OIDC_CLIENT_ID and settings.OIDC_CLIENT_SECRET)
+    context = {"error": error, "username": username, "oidc": oidc}
+    return render(request, "access/holder/login.html", context, status=status)
 
 
 @require_POST

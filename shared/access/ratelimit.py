@@ -94,3 +94,10 @@ def anonymous_take(*, client_key: str) -> bool:
     `ACCESS_ANON_PER_MINUTE` this minute: the caller then answers 429."""
     calls, _ = _count(f"anon:{client_key}", call=1, miss=0)
     return calls <= settings.ACCESS_ANON_PER_MINUTE
+
+
+def budget_take(*, kind: str, key: str, limit: int) -> bool:
+    """Count one use of a budget of our own (`kind`, e.g. `enrol`) by `key` (an address, a
+    code's digest); False when over `limit` this minute: the caller then answers 429."""
+    calls, _ = _count(f"{kind}:{key}", call=1, miss=0)
+    return calls <= limit

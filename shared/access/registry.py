@@ -82,7 +82,7 @@ def registry_adapter() -> RegistryAdapter:
     return OffRegistry()
 
 
-def _same_name(a: str, b: str) -> bool:
+def same_name(a: str, b: str) -> bool:
     def norm(text: str) -> str:
         return "".join(unicodedata.normalize("NFKC", text).split())
 
@@ -102,7 +102,7 @@ def registry_check(*, holder_name: str, holder_code: str, holder_code_type: str)
             f"{register}中查无此持证主体代码，不能签发",
             {"code_type": holder_code_type},
         )
-    if not _same_name(entry.name, holder_name):
+    if not same_name(entry.name, holder_name):
         raise PermanentError(
             "holder.registry_mismatch",
             f"持证主体名称与{register}登记的名称不一致，不能签发",

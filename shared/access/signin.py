@@ -16,8 +16,8 @@ from django.contrib.auth.signals import user_login_failed
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_otp import login as otp_login
-from django_otp import match_token
 
+from shared.access.otp import one_time_code_devices, one_time_code_match
 from shared.accounts.models import User
 
 LOGIN_FAILED = "用户名、密码或动态口令错误，请核对后重试（动态口令为验证器当前显示的 6 位数字）"
@@ -26,26 +26,37 @@ LOGIN_FAILED = "用户名、密码或动态口令错误，请核对后重试（�
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SignIn:
     """What a sign-in attempt came to: `user` when it succeeded, `locked` when the account is
-    locked out, otherwise a failure to answer with LOGIN_FAILED."""
+    locked out, otherwise a failure to answer with LOGIN_FAILED. `verified` is False for an
+    account signed in that has no device yet: it must enrol one before anything else."""
 
     username: str
     user: User | None = None
     locked: bool = False
+    verified: bool = True
 
 
-def sign_in(request: HttpRequest, *, accept: Callable[[User], bool]) -> SignIn:
-    """Check the posted username, password and one-time code; on success sign the user in
-    and mark the session verified (django_otp). `accept` says which accounts this form is
-    for; any other account fails exactly as a wrong password does."""
+def sign_in(
+    request: HttpRequest, *, accept: Callable[[User], bool], unenrolled: bool = False
+) -> SignIn:
+    """Check the posted username, password and one-time code (a TOTP code or a single-use
+    recovery code); on success sign the user in and mark the session verified (django_otp).
+    `accept` says which accounts this form is for; any other account fails exactly as a wrong
+    password does. With `unenrolled`, an account with no confirmed device at all (new, or
+    reset by the library administrator) signs in with its password alone, *not* verified:
+    the caller sends it to enrol a device (shared.identity)."""
     username = request.POST.get("username", "").strip()[:150]
     password = request.POST.get("password", "")
-    token = request.POST.get("otp_token", "").strip()[:16]
+    token = request.POST.get("otp_token", "").strip()[:32]
     user = authenticate(request, username=username, password=password)
     if getattr(request, "axes_locked_out", False):
         return SignIn(username=username, locked=True)
     device = None
-    if user is not None and accept(user) and token.isdigit():
-        device = match_token(user, token)
+    if user is not None and accept(user):
+        if unenrolled and not one_time_code_devices(user):
+            auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            return SignIn(username=username, user=user, verified=False)
+        if token:
+            device = one_time_code_match(user, token)
     if device is None:
         # A right password with a wrong code, or an account of the other kind, is a failed
         # sign-in like a wrong password (axes counts it).

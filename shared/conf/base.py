@@ -339,3 +339,16 @@ CELERY_BEAT_SCHEDULE["statistics-rollup"] = {
     "task": "statistics.rollup",
     "schedule": STATISTICS_ROLLUP_SECONDS,
 }
+
+# identity (issue #14 item 1, docs/holders.md): holder enrolment through the provincial unified
+# login (OpenID Connect; off while any of the three is unset: the button is not shown) or the
+# population / legal-entity registry; TOTP enrolment and single-use recovery codes (otp_static).
+INSTALLED_APPS += ["django_otp.plugins.otp_static", "shared.identity"]
+OIDC_ISSUER = env("OIDC_ISSUER", "")
+OIDC_CLIENT_ID = env("OIDC_CLIENT_ID", "")
+OIDC_CLIENT_SECRET = env("OIDC_CLIENT_SECRET", "")
+OIDC_SCOPE = env("OIDC_SCOPE", "openid profile holder")
+OIDC_TIMEOUT = float(env_int("OIDC_TIMEOUT", 5))
+OIDC_CACHE_SECONDS = env_int("OIDC_CACHE_SECONDS", 300)  # discovery and JWKS, per process
+HOLDER_RECOVERY_CODES = 10
+HOLDER_ENROL_PER_MINUTE = env_int("HOLDER_ENROL_PER_MINUTE", 5)  # registry checks per address/code

@@ -66,6 +66,9 @@ def check_production_settings(settings: dict) -> None:
                 f"{name} must be set to a random value of at least 32 characters, "
                 "not the SECRET_KEY"
             )
+    # The unified login's tokens and client secret travel over TLS only (docs/holders.md).
+    if settings.get("OIDC_ISSUER") and not str(settings["OIDC_ISSUER"]).startswith("https://"):
+        problems.append("OIDC_ISSUER must be an https:// URL in production")
     if settings.get("DEMO_CREDENTIALS_FILE"):
         problems.append("DEMO_CREDENTIALS_FILE is the demo's (the landing page lists its accounts)")
     if problems:

@@ -36,6 +36,7 @@ SECTIONS: list[NavSection] = [
         items=(
             NavItem(label="单位", url_name="console-agencies", allow=roles.library_admin),
             NavItem(label="人员", url_name="console-users"),
+            NavItem(label="持证人账户", url_name="console-holders", allow=roles.library_admin),
             NavItem(label="API 令牌", url_name="console-tokens"),
             NavItem(label="用证授权", url_name="console-grants", allow=roles.library_admin),
             NavItem(label="印章证书", url_name="console-seals"),

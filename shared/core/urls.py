@@ -32,6 +32,7 @@ library_urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("shared.files.urls")),
     path("", include("shared.access.urls")),
+    path("", include("shared.identity.urls")),  # holder enrolment (issue #14)
     path("", include("shared.reviews.urls")),
     path("", include("shared.inspections.urls")),
     path("", include("shared.watch.urls")),

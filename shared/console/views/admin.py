@@ -51,10 +51,12 @@ def agency_toggle(request: AuthenticatedHttpRequest, code: str) -> HttpResponse:
     return redirect("console-agencies")
 
 
-def _enrolled(request: AuthenticatedHttpRequest, user: User, headline: str) -> HttpResponse:
+def _enrolled(
+    request: AuthenticatedHttpRequest, user: User, headline: str, reason: str = ""
+) -> HttpResponse:
     """The new device's secret, shown once: nothing keeps it in a readable form but the
-    person's authenticator."""
-    device = staff_totp_enrol(actor=request.user, user=user)
+    person's authenticator. Audited with the actor and the reason (`staff_totp_enrol`)."""
+    device = staff_totp_enrol(actor=request.user, user=user, reason=reason)
     context = {
         "person": user,
         "headline": headline,
@@ -101,7 +103,11 @@ def user_otp_reset(request: AuthenticatedHttpRequest, username: str) -> HttpResp
         messages.error(request, "人员不存在")
         return redirect("console-users")
     try:
-        return _enrolled(request, person, f"已为 {person.username} 重新设置动态口令")
+        reason = request.POST.get("reason", "").strip()[:200]
+        if not reason:  # a reset is audited with its reason (art. 29)
+            messages.error(request, "请填写重新设置动态口令的原因")
+            return redirect("console-users")
+        return _enrolled(request, person, f"已为 {person.username} 重新设置动态口令", reason)
     except Refusal as exc:
         messages.error(request, exc.message)
         return redirect("console-users")
