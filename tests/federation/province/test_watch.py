@@ -2,8 +2,8 @@
 and 洛阳: 郑州's holder turns the watch on in 郑州's portal and the hub holds it; a licence 洛阳
 issues under that holder's identity reaches the holder's watch at 郑州 once — listed in the
 portal with 洛阳 as the issuing library and its agency — and a redelivery changes nothing; a
-licence 洛阳 issues for a different holder reaches nobody's watch. One federation for the
-module; the steps run in order and share it."""
+licence 洛阳 issues for a different holder reaches nobody's watch. Runs on the folder's one
+started province (conftest.py); the steps run in order."""
 
 import base64
 import re
@@ -15,25 +15,13 @@ from django.utils import timezone
 from django_otp.oath import totp
 
 from shared.demo.data import make_citizen_id
-from tests.federation.harness import Federation, wait_until
+from tests.federation.harness import wait_until
 
 ALERTS = "SELECT identifier, library_code, issuer_name, kind FROM watch_watchalert"
 
 
 def auth(token):
     return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture(scope="module")
-def fed(templates, tmp_path_factory):
-    federation = Federation(
-        tmp_path_factory.mktemp("watch"), templates, ["hub", "410100", "410300"]
-    )
-    try:
-        federation.start()
-        yield federation
-    finally:
-        federation.stop()
 
 
 def _csrf(session, url):
