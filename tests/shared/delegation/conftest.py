@@ -61,3 +61,7 @@ def company_licence(issuer_user, license_type, pki):  # noqa: F811 - the PKI fix
     lic = issue(issuer_user, license_type)
     render_pending()
     return lic
+
+
+# The browser tests: a real Chromium against the live server (tests/console_browser.py).
+from tests.console_browser import browser_page, chromium  # noqa: E402, F401
