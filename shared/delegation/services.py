@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from shared.accounts.models import User
@@ -38,6 +38,15 @@ def _is_natural_person(user: User | None) -> bool:
     return bool(user is not None and user.is_holder and user.holder_code_type != CODE_TYPE_USCC)
 
 
+def _live(*, principal: User, delegate: User) -> Delegation | None:
+    return (
+        Delegation.objects.select_for_update()
+        .select_related("principal", "delegate")
+        .filter(principal=principal, delegate=delegate, revoked_at__isnull=True)
+        .first()
+    )
+
+
 @transaction.atomic
 def delegation_grant(*, principal: User, delegate_username: str, days: int) -> Delegation:
     """Let `delegate_username` (a natural person's holder account) act for `principal` (a legal
@@ -60,18 +69,19 @@ def delegation_grant(*, principal: User, delegate_username: str, days: int) -> D
         )
     assert delegate is not None  # narrowed by _is_natural_person
     expires_at = timezone.now() + timedelta(days=days)
-    row = (
-        Delegation.objects.select_for_update()
-        .select_related("principal", "delegate")
-        .filter(principal=principal, delegate=delegate, revoked_at__isnull=True)
-        .first()
-    )
+    row = _live(principal=principal, delegate=delegate)
     before = _snapshot(row) if row is not None else None
     if row is None:
-        row = Delegation.objects.create(
-            principal=principal, delegate=delegate, expires_at=expires_at
-        )
-    else:
+        try:
+            with transaction.atomic():  # a grant racing this one may have made the row
+                row = Delegation.objects.create(
+                    principal=principal, delegate=delegate, expires_at=expires_at
+                )
+        except IntegrityError:
+            row = _live(principal=principal, delegate=delegate)
+            assert row is not None  # the unique row the racing grant committed
+            before = _snapshot(row)
+    if before is not None:
         row.expires_at = expires_at
         row.save(update_fields=["expires_at", "updated_at"])
     audit_record(
