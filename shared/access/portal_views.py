@@ -191,6 +191,9 @@ def holder_share(request: HolderHttpRequest, identifier: str) -> HttpResponse:
 def holder_shares(request: HolderHttpRequest) -> HttpResponse:
     shares = list(portal.holder_shares(holder=request.acting.holder)[:200])
     now = timezone.now()
+    for share in shares:  # a live link can be shown again at the counter
+        token = portal.holder_share_link_token(share)
+        share.link = request.build_absolute_uri(reverse("holder-share-open", args=[token]))  # type: ignore[attr-defined]  # for the template only
     context = {
         "shares": shares,
         "now": now,

@@ -115,6 +115,7 @@ def test_the_holder_revokes_the_link_and_the_counter_can_no_longer_open_it(share
     # given: the holder sees the link among theirs, with a revoke button
     page = client.get("/holder/shares/").content.decode()
     assert "申请银行贷款" in page and f"/holder/shares/{share.pk}/revoke/" in page
+    assert f'href="http://testserver{url}"' in page  # the live link, to show again
     # when
     response = client.post(f"/holder/shares/{share.pk}/revoke/")
     # then
@@ -123,7 +124,8 @@ def test_the_holder_revokes_the_link_and_the_counter_can_no_longer_open_it(share
     assert share.revoked_at is not None
     entry = AuditEntry.objects.get(action="holder_share.revoke")
     assert (entry.target_id, entry.username) == (str(share.pk), "holder_yuzhong")
-    assert "已撤销" in client.get("/holder/shares/").content.decode()
+    after = client.get("/holder/shares/").content.decode()
+    assert "已撤销" in after and url not in after
     again = Client().get(url)
     assert again.status_code == 404
     outcomes = [r.outcome for r in copies(detail__by="link")]
