@@ -1,7 +1,8 @@
 """The holder portal's downloads at the hub (issue #14 item 2): the hub holds a city's licence
 as the PDF fetched from the node, so a holder signed in there downloads that PDF of their own
 licence (an access record), is told where OFD and the archive package are, and gets a 404 with
-nothing recorded for another holder's licence."""
+nothing recorded for another holder's licence; a company's staff acting for it under a
+delegation download its PDF there too, recorded with both identities."""
 
 from binascii import unhexlify
 
@@ -13,11 +14,13 @@ from django_otp.oath import totp
 from provincial_hub.aggregation.models import RemoteFile
 from shared.access.models import AccessRecord
 from shared.access.portal import holder_create
+from shared.accounts.models import User
+from shared.delegation.services import delegation_grant
 from shared.domain.canonical import sm3_hex
 from shared.files import storage
 from shared.licenses.models import License
 from tests.shared.access.conftest import issue
-from tests.support import make_uscc
+from tests.support import make_citizen_id, make_uscc
 
 pytestmark = pytest.mark.django_db
 KEY = "3132333435363738393031323334353637383930"  # RFC 6238's test key, hex
@@ -120,3 +123,35 @@ def test_at_the_hub_another_holders_licence_is_404_and_nothing_is_recorded(
     assert response.status_code == 404
     assert "证照不存在" in response.content.decode()
     assert not AccessRecord.objects.filter(operation=AccessRecord.Operation.DOWNLOAD).exists()
+
+
+def test_at_the_hub_staff_acting_for_the_company_download_its_pdf(holder_client, licences):
+    own, _ = licences
+    # given: the company delegated to its staff member, who signs in at the hub and switches
+    holder_create(
+        username="zhang_wei",
+        password="Holder-12345",
+        display_name="张伟",
+        holder_code=make_citizen_id(area="410102", birth="19900307", seq="123"),
+        holder_code_type="111",
+        totp_key=KEY,
+    )
+    company = User.objects.get(username="holder_yuzhong")
+    delegation = delegation_grant(principal=company, delegate_username="zhang_wei", days=30)
+    staff = Client()
+    staff.post(
+        "/holder/login/",
+        {
+            "username": "zhang_wei",
+            "password": "Holder-12345",
+            "otp_token": f"{totp(unhexlify(KEY)):06d}",
+        },
+    )
+    assert staff.post("/holder/act/", {"delegation": str(delegation.pk)}).status_code == 302
+    # when
+    response = staff.get(f"/holder/licences/{own.identifier}/file.pdf")
+    # then
+    assert response.status_code == 200 and response.content == PDF
+    record = AccessRecord.objects.get(operation=AccessRecord.Operation.DOWNLOAD)
+    assert record.username == "zhang_wei"
+    assert (record.detail["by"], record.detail["on_behalf_of"]) == ("delegate", "holder_yuzhong")
