@@ -71,6 +71,9 @@ def test_staff_switch_to_the_legal_person_and_see_its_licences(company, staff, c
     home = client.get("/holder/").content.decode()
     assert "代表 <strong>郑州豫中食品有限公司</strong> 办理" in home
     assert company_licence.identifier in home
+    assert 'data-testid="acting"' in client.get("/holder/shares/").content.decode()
+    # review requests stay the person's own: no banner there
+    assert 'data-testid="acting"' not in client.get("/holder/reviews/").content.decode()
     # and back to themselves
     client.post("/holder/act/", {"delegation": ""})
     assert company_licence.identifier not in client.get("/holder/").content.decode()
