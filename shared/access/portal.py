@@ -8,8 +8,10 @@ in there sees their licences across every city.
 from __future__ import annotations
 
 import secrets
+import uuid
 from datetime import timedelta
 
+from django.core import signing
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -28,6 +30,7 @@ from shared.domain.status import UNRELEASED
 from shared.licenses.models import License
 
 SHARE_DAYS_MAX = 30
+SHARE_SALT = "shared.access.holder-share"
 
 
 @transaction.atomic
@@ -94,10 +97,19 @@ def holder_license(*, holder: User, identifier: str) -> License:
 
 @transaction.atomic
 def holder_share_create(
-    *, holder: User, identifier: str, use_cause: str, recipient: str = "", days: int = 7
+    *,
+    holder: User,
+    identifier: str,
+    use_cause: str,
+    recipient: str = "",
+    days: int = 7,
+    actor: User | None = None,
+    actor_detail: dict[str, str] | None = None,
 ) -> HolderShare:
     """A purpose-bound copy (加注件) of one licence: a link that shows the licence with the
-    purpose and expiry written across it, until it expires; each view is an access record."""
+    purpose and expiry written across it, until it expires or the holder revokes it; each view
+    is an access record. `actor` is who made it when not the holder (a legal person's staff
+    under a delegation, named in `actor_detail`)."""
     lic = holder_license(holder=holder, identifier=identifier)
     use_cause = use_cause.strip()
     if not use_cause or len(use_cause) > 200:
@@ -113,27 +125,81 @@ def holder_share_create(
         expires_at=timezone.now() + timedelta(days=days),
     )
     access_record(
-        user=holder,
+        user=actor or holder,
         operation=AccessRecord.Operation.COPY,
         matter_code="",
         use_cause=use_cause,
         licenses=[lic],
         outcome=AccessRecord.Outcome.ALLOWED,
-        detail={"share": str(share.pk), "recipient": share.recipient, "by": "holder"},
+        detail={
+            "share": str(share.pk),
+            "recipient": share.recipient,
+            **(actor_detail or {"by": "holder"}),
+        },
+    )
+    return share
+
+
+def holder_share_link_token(share: HolderShare) -> str:
+    """What the link carries: the share's random token signed with the site's key (salted for
+    this use), so a token that was not made here is refused before any lookup."""
+    return signing.Signer(salt=SHARE_SALT).sign(share.token)
+
+
+def holder_shares(*, holder: User) -> QuerySet[HolderShare]:
+    return HolderShare.objects.filter(holder=holder).select_related("license__license_type")
+
+
+@transaction.atomic
+def holder_share_revoke(
+    *, holder: User, share_id: str, actor: User | None = None, actor_detail: dict | None = None
+) -> HolderShare:
+    """The holder ends a link now (the counter it was given to can no longer open it).
+    Revoking a link already revoked changes nothing; another holder's link is 404."""
+    try:
+        key = uuid.UUID(str(share_id))
+    except ValueError:
+        key = None
+    share = (
+        HolderShare.objects.select_for_update().filter(pk=key, holder=holder).first()
+        if key
+        else None
+    )
+    if share is None:
+        raise NotFoundError("share.not_found", "加注件不存在")
+    if share.revoked_at is not None:
+        return share
+    share.revoked_at = timezone.now()
+    share.save(update_fields=["revoked_at"])
+    audit_record(
+        actor=actor or holder,
+        action="holder_share.revoke",
+        target_type="holder_share",
+        target_id=str(share.pk),
+        before={"revoked_at": None},
+        after={"revoked_at": share.revoked_at.isoformat()},
+        detail={"identifier": share.license.identifier, **(actor_detail or {"by": "holder"})},
     )
     return share
 
 
 def holder_share_open(*, token: str, client: str = "") -> HolderShare:
-    """The shared copy behind a link, recorded as a use. A revoked or expired link is a
+    """The shared copy behind a link (`holder_share_link_token`), recorded as a use. A link
+    whose signature does not check is one this site never made. A revoked or expired link is a
     recorded refusal (an access record on the holder's licence). A link that does not exist
     names no licence: it is anonymous noise, counted per minute (`anonymous_refusal`, kind
     `holder_link:share.not_found`) and never written with the caller's token; over the
     address's budget → 429 `rate_limited`."""
+    try:
+        raw = signing.Signer(salt=SHARE_SALT).unsign(token)
+    except signing.BadSignature:
+        raw = None
     share = (
         HolderShare.objects.select_related("license__license_type", "license__issuer", "holder")
-        .filter(token=token)
+        .filter(token=raw)
         .first()
+        if raw
+        else None
     )
     if share is None:
         if anonymous_refusal(kind="holder_link:share.not_found", client=client):

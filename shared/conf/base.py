@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "shared.licenses",
     "shared.files",
     "shared.access",
+    "shared.delegation",  # a legal person's staff act for it in the holder portal (issue #14)
     "shared.federation",
     "shared.reviews",
     "shared.inspections",

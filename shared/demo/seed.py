@@ -25,6 +25,7 @@ from shared.core.tier import is_hub, library_tier
 from shared.demo import data
 from shared.demo.access import seed_access_demo
 from shared.demo.console import seed_console_demo
+from shared.demo.delegation import seed_delegation_demo
 from shared.demo.inspections import seed_inspections_demo
 from shared.demo.reviews import seed_reviews_demo
 from shared.demo.supervision import supervisor_credentials
@@ -244,6 +245,10 @@ def seed_demo() -> dict[str, Any]:
             "grants": access["grants"],
         },
         "holder": access["holder"],
+        # a legal person that delegated to the holder (issue #14; docs/holders.md)
+        "legal_person": seed_delegation_demo(
+            holder=access["holder"], password=DEMO_PASSWORD, prefix=prefix
+        ),
         "inspections": seed_inspections_demo(
             issuer=staff["scj"], reviewer=reviewers["scj"], holder=access["holder"]
         ),

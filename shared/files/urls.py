@@ -25,4 +25,10 @@ urlpatterns = [
         {"kind": "ofd"},
         name="holder-file-ofd",
     ),
+    path(
+        "holder/licences/<str:identifier>/archive.zip",
+        holder_views.holder_file,
+        {"kind": "archive"},
+        name="holder-file-archive",
+    ),
 ]

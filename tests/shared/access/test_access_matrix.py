@@ -32,7 +32,7 @@ from rest_framework.test import APIClient
 from shared.access import log
 from shared.access.bulk import bulk_request_create
 from shared.access.models import AccessRecord, AnonymousCount, Grant
-from shared.access.portal import holder_create, holder_share_create
+from shared.access.portal import holder_create, holder_share_create, holder_share_link_token
 from shared.files import documents, keystore, services, storage
 from shared.files.selectors import file_row
 from shared.licenses.models import LicenseVersion
@@ -102,6 +102,12 @@ MATRIX = {
     # the holder portal (server-rendered): the signed-in holder, or the sign-in page
     "holder_home": row(302, 200, 302, 302, 302, 302, 302, 302, 302, 302, 302),
     "holder_accesses": row(302, 200, 302, 302, 302, 302, 302, 302, 302, 302, 302),
+    # issue #14: own files, the log's CSV, share links and delegations
+    "holder_file_pdf": row(302, 200, 302, 302, 302, 302, 302, 302, 302, 302, 302),
+    "holder_archive_zip": row(302, 200, 302, 302, 302, 302, 302, 302, 302, 302, 302),
+    "holder_accesses_csv": row(302, 200, 302, 302, 302, 302, 302, 302, 302, 302, 302),
+    "holder_shares": row(302, 200, 302, 302, 302, 302, 302, 302, 302, 302, 302),
+    "holder_delegations": row(302, 200, 302, 302, 302, 302, 302, 302, 302, 302, 302),
 }
 # Who may see the licence's identifier in a 2xx answer.
 SEES_LICENCE = {
@@ -289,9 +295,14 @@ def world(
             f"/api/v1/public/status-lists/{licence.issuer.code}/revocation",
             None,
         ),
-        "holder_share_open": ("get", f"/holder/s/{holder_share.token}/", None),
+        "holder_share_open": ("get", f"/holder/s/{holder_share_link_token(holder_share)}/", None),
         "holder_home": ("get", "/holder/", None),
         "holder_accesses": ("get", "/holder/accesses/", None),
+        "holder_file_pdf": ("get", f"/holder/licences/{ident}/file.pdf", None),
+        "holder_archive_zip": ("get", f"/holder/licences/{ident}/archive.zip", None),
+        "holder_accesses_csv": ("get", "/holder/accesses.csv", None),
+        "holder_shares": ("get", "/holder/shares/", None),
+        "holder_delegations": ("get", "/holder/delegations/", None),
     }
     return {
         "clients": clients,
@@ -441,7 +452,7 @@ def test_an_unknown_or_expired_holder_link_is_a_recorded_refusal(world):
 
     share = HolderShare.objects.get()
     HolderShare.objects.filter(pk=share.pk).update(expires_at=timezone.now())
-    for token in ("no-such-link", share.token):
+    for token in ("no-such-link", holder_share_link_token(share)):
         before = AccessRecord.objects.order_by("-id").values_list("id", flat=True).first() or 0
         anon_before = anonymous_counted()
         response = APIClient().get(f"/holder/s/{token}/")

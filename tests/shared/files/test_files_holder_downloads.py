@@ -1,7 +1,9 @@
-"""The holder portal's downloads (issue #15): a holder signed in with a one-time code downloads
-the signed PDF and OFD of their own licences, never another holder's, and every download is an
+"""The holder portal's downloads (issues #14, #15): a holder signed in with a one-time code downloads
+the signed PDF, OFD and archive package of their own licences, never another holder's, and every download is an
 access record the holder then sees in their own access log."""
 
+import io
+import zipfile
 from binascii import unhexlify
 
 import pytest
@@ -85,10 +87,34 @@ def test_the_holder_downloads_the_ofd_of_their_licence(holder_client, licences):
     ).exists()
 
 
-def test_another_holders_licence_is_not_downloaded_and_nothing_is_recorded(holder_client, licences):
+def test_the_holder_downloads_the_archive_package_of_their_licence(holder_client, licences):
+    own, _ = licences
+    # given: the portal links the archive package
+    assert (
+        f"/holder/licences/{own.identifier}/archive.zip"
+        in holder_client.get("/holder/").content.decode()
+    )
+    # when
+    response = holder_client.get(f"/holder/licences/{own.identifier}/archive.zip")
+    # then: the package of the API's archive route, handed out as an attachment and recorded
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/zip"
+    assert response["Content-Disposition"].startswith("attachment;")
+    names = zipfile.ZipFile(io.BytesIO(response.content)).namelist()
+    assert {"metadata.json", "metadata.xml", "manifest.json", "manifest.sig"} <= set(names)
+    assert any(n.startswith("files/v001-original") for n in names)
+    record = AccessRecord.objects.get(operation=AccessRecord.Operation.DOWNLOAD)
+    assert (record.identifier, record.username) == (own.identifier, "holder_yuzhong")
+    assert record.detail["file"] == "archive.zip" and record.detail["by"] == "holder"
+
+
+@pytest.mark.parametrize("name", ["file.pdf", "file.ofd", "archive.zip"])
+def test_another_holders_licence_is_404_and_nothing_is_recorded(holder_client, licences, name):
     _, other = licences
-    response = holder_client.get(f"/holder/licences/{other.identifier}/file.pdf", follow=True)
-    assert response.redirect_chain[-1][0] == "/holder/"
+    # when
+    response = holder_client.get(f"/holder/licences/{other.identifier}/{name}")
+    # then
+    assert response.status_code == 404
     assert "证照不存在" in response.content.decode()
     assert not AccessRecord.objects.filter(operation=AccessRecord.Operation.DOWNLOAD).exists()
 
