@@ -218,5 +218,7 @@ def holder_key_retire(*, version: int, reason: str = "", actor: Any = None) -> H
             before=None,
             after={"version": version, "reason": reason},
         )
+        # This process reads it at once; the others within RETIRED_CACHE_SECONDS.
+        holder_keyring_reset()
         transaction.on_commit(holder_keyring_reset)
     return retirement
