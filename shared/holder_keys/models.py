@@ -23,7 +23,7 @@ class HolderKeyRotation(models.Model):
     state = models.CharField("状态", max_length=10, choices=State.choices, default=State.RUNNING)
     total = models.PositiveIntegerField("待重新加密（开始时）", default=0)
     rewritten = models.PositiveIntegerField("已重新加密", default=0)
-    failed = models.PositiveIntegerField("无法读取", default=0)
+    failed = models.PositiveIntegerField("无法读取（上一遍）", default=0)
     passes = models.PositiveIntegerField("遍数", default=1)
     # Per model label, the last primary key done in this pass (None: this pass is past it).
     cursors = models.JSONField(default=dict, blank=True)

@@ -122,7 +122,6 @@ def _rewrite(
         try:
             code = cipher.keyring_decrypt(ring, row.holder_code_enc)
         except CryptoError as exc:
-            run.failed += 1
             run.pass_failed += 1
             run.last_error = f"{label} #{row.pk}: {exc.message}"[:500]
             continue
@@ -137,6 +136,7 @@ def _rewrite(
 
 
 def _end_of_pass(run: HolderKeyRotation) -> None:
+    run.failed = run.pass_failed  # the rows this whole pass could not read
     remaining = holder_key_rows_off(version=run.to_version)
     if remaining == 0:
         _finish(run, HolderKeyRotation.State.DONE, "")
