@@ -76,12 +76,16 @@ def holder_key_rotation_step(
     *, run_id: int, batch_size: int | None = None
 ) -> HolderKeyRotation | None:
     """Re-encrypt the next batch of a running run and queue the next step on commit; None
-    when another worker is on it or it is over (so a duplicate task does nothing)."""
+    when the run is over (so a late duplicate does nothing).
+
+    The run row is locked, waiting: a duplicate step (the command run twice, beat resuming)
+    does its batch after this one, and anyone else holding the row briefly (a retirement
+    being refused) delays the chain instead of ending it."""
     configured: int = getattr(settings, "HOLDER_KEY_ROTATION_BATCH", DEFAULT_BATCH)
     size = batch_size if batch_size else configured
     with transaction.atomic():
         run = (
-            HolderKeyRotation.objects.select_for_update(skip_locked=True)
+            HolderKeyRotation.objects.select_for_update()
             .filter(pk=run_id, state=HolderKeyRotation.State.RUNNING)
             .first()
         )

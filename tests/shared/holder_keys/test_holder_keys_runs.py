@@ -8,9 +8,15 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from shared.core.errors import ConflictError
+from shared.core.holder_codes import holder_keyring
 from shared.crypto import holder_codes as cipher
-from shared.holder_keys.models import HolderKeyRotation
-from shared.holder_keys.services import holder_key_rotation_stalled, holder_key_rotation_step
+from shared.holder_keys.models import HolderKeyRetirement, HolderKeyRotation
+from shared.holder_keys.services import (
+    holder_key_retire,
+    holder_key_rotation_stalled,
+    holder_key_rotation_step,
+)
 from shared.licenses.models import License
 from tests.shared.holder_keys.conftest import holder_code
 
@@ -82,3 +88,16 @@ def test_a_second_step_of_a_finished_run_does_nothing(add_new_key):
     assert again is None
     run.refresh_from_db()
     assert (run.state, run.rewritten) == ("done", 0)
+
+
+def test_retiring_while_a_rotation_runs_is_refused(add_new_key):
+    # given: no row under version 1, but a run still going
+    add_new_key()
+    HolderKeyRotation.objects.create(to_version=2)
+    # when
+    with pytest.raises(ConflictError) as excinfo:
+        holder_key_retire(version=1)
+    # then
+    assert excinfo.value.code == "holder_key.rotation_running"
+    assert HolderKeyRetirement.objects.count() == 0
+    assert holder_keyring().readable == (2, 1)

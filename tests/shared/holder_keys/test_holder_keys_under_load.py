@@ -87,7 +87,7 @@ def test_rotation_under_load_leaves_every_row_readable_and_found(
     errors: list[BaseException] = []
     issued: dict[str, str] = {}
     lookups = {"during": 0, "missed": []}
-    started = threading.Event()
+    started, finished = threading.Event(), threading.Event()
 
     def issue_more():
         own = token_client(issuer_user)
@@ -100,7 +100,7 @@ def test_rotation_under_load_leaves_every_row_readable_and_found(
         started.wait(10)
         run_id = HolderKeyRotation.objects.get().pk
         n = 0
-        while _running(run_id) or n < SEEDED:
+        while not finished.is_set() or n < SEEDED:
             identifier, code = list(codes.items())[n % SEEDED]
             found = own.get("/api/v1/licenses/", {"holder_code": code}).json()["results"]
             mine = holder_licenses(holder=holders[n % HOLDERS]).exists()
@@ -114,7 +114,7 @@ def test_rotation_under_load_leaves_every_row_readable_and_found(
         started.wait(10)
         first = License.objects.order_by("pk").first()
         ring = cipher.HolderKeyring.single(holder_keyring().keys[1])
-        while True:
+        while not finished.is_set():
             with transaction.atomic():
                 run = HolderKeyRotation.objects.select_for_update().get()
                 if run.state != "running":
@@ -126,6 +126,7 @@ def test_rotation_under_load_leaves_every_row_readable_and_found(
                     )
                     return
             time.sleep(0.005)
+        raise AssertionError("the stale write never happened")
 
     # when: the rotation starts while the threads issue, look up, and write stale values
     threads = [_in_thread(w, errors) for w in (issue_more, look_up, stale_writer)]
@@ -136,6 +137,7 @@ def test_rotation_under_load_leaves_every_row_readable_and_found(
     while _running(run.pk) and time.monotonic() < deadline:
         time.sleep(0.1)
     seconds = time.monotonic() - began
+    finished.set()
     for thread in threads:
         thread.join(60)
     run.refresh_from_db()
