@@ -101,3 +101,20 @@ def test_retiring_while_a_rotation_runs_is_refused(add_new_key):
     assert excinfo.value.code == "holder_key.rotation_running"
     assert HolderKeyRetirement.objects.count() == 0
     assert holder_keyring().readable == (2, 1)
+
+
+def test_a_run_for_a_version_no_longer_current_fails_and_changes_nothing(
+    issuer, issue, add_new_key, settings
+):
+    # given: a run towards version 2, then version 3 configured in front before it started
+    identifier = issue(issuer, 1)
+    add_new_key()
+    run = HolderKeyRotation.objects.create(to_version=2, total=2)
+    settings.HOLDER_CODE_KEYS = "3:" + "t" * 40 + "," + settings.HOLDER_CODE_KEYS
+    # when
+    run = holder_key_rotation_step(run_id=run.pk)
+    # then
+    assert (run.state, run.rewritten, run.last_error) == ("failed", 0, "当前密钥版本已改为 3")
+    lic = License.objects.get(identifier=identifier)
+    assert cipher.digest_version(lic.holder_code_digest) == 1
+    assert lic.holder_code == holder_code(1)
