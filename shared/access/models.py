@@ -96,7 +96,7 @@ class AccessRecord(models.Model):
     type_code = models.CharField("证照类型代码", max_length=21, blank=True)
     issuer_code = models.CharField("签发单位代码", max_length=18, blank=True)
     source_library = models.CharField("证照来源库", max_length=6, blank=True)
-    holder_digest = models.CharField("持证主体代码摘要", max_length=64, blank=True)
+    holder_digest = models.CharField("持证主体代码摘要", max_length=72, blank=True)
     holder_code_type = models.CharField(max_length=3, blank=True)
     detail = models.JSONField(default=dict, blank=True)
     # A record another library wrote about one of this library's licences and sent here (the

@@ -25,7 +25,7 @@ from shared.accounts.models import User
 from shared.accounts.services import user_snapshot
 from shared.audit.services import audit_record
 from shared.core.errors import ConflictError, NotFoundError, PermanentError
-from shared.core.holder_codes import holder_code_normalise
+from shared.core.holder_codes import holder_code_normalise, holder_digests_of
 from shared.domain.status import UNRELEASED
 from shared.licenses.models import License
 
@@ -73,7 +73,7 @@ def holder_licenses(*, holder: User) -> QuerySet[License]:
         return License.objects.none()
     return (
         License.objects.filter(
-            holder_code_digest=holder.holder_code_digest,
+            holder_code_digest__in=holder_digests_of(holder),
             holder_code_type=holder.holder_code_type,
         )
         .exclude(status__in=UNRELEASED)

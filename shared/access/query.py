@@ -13,7 +13,7 @@ from shared.access.selectors import grants_active
 from shared.access.services import _authorize, access_record, caller_check, rate_check
 from shared.access.sources import sector_query
 from shared.catalog.models import LicenseType
-from shared.core.holder_codes import holder_code_digest, holder_code_normalise
+from shared.core.holder_codes import holder_code_digests, holder_code_normalise
 from shared.domain.status import UNRELEASED
 from shared.licenses.models import License
 
@@ -104,7 +104,7 @@ def query_answer(
     code = holder_code_normalise(said["holder_code"], holder_code_type)
     found = list(
         License.objects.filter(
-            holder_code_digest=holder_code_digest(code),
+            holder_code_digest__in=holder_code_digests(code),
             holder_code_type=holder_code_type,
             license_type_id__in={g.license_type_id for g in grants},
         )

@@ -6,6 +6,7 @@ from django.utils import timezone
 from shared.access.models import AccessRecord, BulkRequest, Grant
 from shared.accounts.models import Agency, User
 from shared.catalog.models import LicenseType
+from shared.core.holder_codes import holder_digests_of
 
 
 def access_log_visible(*, user: User) -> QuerySet[AccessRecord]:
@@ -32,7 +33,7 @@ def access_log_for_holder(*, user: User) -> QuerySet[AccessRecord]:
     if not getattr(user, "is_holder", False) or not user.holder_code_digest:
         return AccessRecord.objects.none()
     return AccessRecord.objects.filter(
-        holder_digest=user.holder_code_digest, holder_code_type=user.holder_code_type
+        holder_digest__in=holder_digests_of(user), holder_code_type=user.holder_code_type
     ).exclude(operation=AccessRecord.Operation.HOLDER_VIEW)
 
 

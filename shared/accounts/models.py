@@ -70,7 +70,7 @@ class User(AbstractUser):
     # ciphertext plus a keyed digest for lookup (shared.core.holder_codes), never in plaintext.
     holder_code_type = models.CharField("持证主体代码类型", max_length=3, blank=True)
     holder_code_enc = models.BinaryField("持证主体代码（密文）", null=True, blank=True)
-    holder_code_digest = models.CharField(max_length=64, blank=True, db_index=True)
+    holder_code_digest = models.CharField(max_length=72, blank=True, db_index=True)
     holder_code = HolderCode()
 
     class Meta:

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "shared.watch",  # 持证人监视 (issue #14 item 5)
     "shared.console",  # the staff console (issue #15): screens over the same services
     "shared.demo",  # `seed_demo` only; no app imports it
+    "shared.holder_keys",  # holder-code key versions, rotation and retirement (issue #14)
 ]
 
 MIDDLEWARE = [
@@ -263,6 +264,9 @@ AXES_VERBOSE = False  # no "AXES: BEGIN …" banner on every manage.py command
 OTP_TOTP_ISSUER = "河南省电子证照库"
 # Holder codes at rest (SM4 + HMAC-SM3 digest); production refuses the development default.
 HOLDER_CODE_KEY = env("HOLDER_CODE_KEY", INSECURE_SECRET_PREFIX + "holder-code-key")
+# Key versions (docs/pki.md): "2:<secret>,1:<old secret>", the writing version first; when
+# empty, HOLDER_CODE_KEY alone is version 1. Rotate with `manage.py node|hub holder_keys`.
+HOLDER_CODE_KEYS = env("HOLDER_CODE_KEYS", "")
 ACCESS_LOG_ENABLED = env_bool("ACCESS_LOG_ENABLED", True)  # off only in bench/query; prod refuses
 ACCESS_RATE_PER_MINUTE = env_int("ACCESS_RATE_PER_MINUTE", 600)  # purpose-bound calls per agency
 ACCESS_MISS_PER_MINUTE = env_int("ACCESS_MISS_PER_MINUTE", 60)  # empty or refused answers
@@ -353,3 +357,8 @@ OIDC_TIMEOUT = float(env_int("OIDC_TIMEOUT", 5))
 OIDC_CACHE_SECONDS = env_int("OIDC_CACHE_SECONDS", 300)  # discovery and JWKS, per process
 HOLDER_RECOVERY_CODES = 10
 HOLDER_ENROL_PER_MINUTE = env_int("HOLDER_ENROL_PER_MINUTE", 5)  # registry checks per address/code
+
+# Holder-code key rotation (shared.holder_keys): rows re-encrypted per task; beat queues a
+# running rotation again when nobody advanced it for two minutes (a lost task, a crash).
+HOLDER_KEY_ROTATION_BATCH = env_int("HOLDER_KEY_ROTATION_BATCH", 500)
+CELERY_BEAT_SCHEDULE["holder-keys-resume"] = {"task": "holder_keys.resume", "schedule": 60}

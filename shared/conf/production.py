@@ -41,9 +41,7 @@ def check_production_settings(settings: dict) -> None:
         problems.append("DATABASE_URL must point at PostgreSQL in production")
     if settings.get("CELERY_BROKER_URL", "").startswith("filesystem://"):
         problems.append("REDIS_URL must be set in production")
-    holder_key = settings.get("HOLDER_CODE_KEY", "")
-    if not holder_key or holder_key.startswith(INSECURE_SECRET_PREFIX) or len(holder_key) < 32:
-        problems.append("HOLDER_CODE_KEY must be set to a random value of at least 32 characters")
+    problems.extend(_holder_key_problems(settings))
     if not settings.get("ACCESS_LOG_ENABLED", True):
         problems.append("ACCESS_LOG_ENABLED cannot be off in production (art. 27)")
     if not settings.get("SECURE_SSL_REDIRECT"):
@@ -73,3 +71,36 @@ def check_production_settings(settings: dict) -> None:
         problems.append("DEMO_CREDENTIALS_FILE is the demo's (the landing page lists its accounts)")
     if problems:
         raise ImproperlyConfiguredError("; ".join(problems))
+
+
+def _holder_key_problems(settings: dict) -> list[str]:
+    """HOLDER_CODE_KEYS, when set, replaces HOLDER_CODE_KEY (then version 1): every version's
+    secret random and long, none the SECRET_KEY (docs/pki.md, 持证主体代码密钥)."""
+    from shared.crypto.holder_codes import HolderKeyring
+
+    def weak(secret: str) -> bool:
+        return (
+            not secret
+            or secret.startswith(INSECURE_SECRET_PREFIX)
+            or len(secret) < 32
+            or secret == settings.get("SECRET_KEY")
+        )
+
+    keys = (settings.get("HOLDER_CODE_KEYS") or "").strip()
+    if not keys:
+        if weak(settings.get("HOLDER_CODE_KEY", "")):
+            return ["HOLDER_CODE_KEY must be set to a random value of at least 32 characters"]
+        return []
+    try:
+        ring = HolderKeyring.parse(keys)
+    except ValueError as exc:
+        return [f"HOLDER_CODE_KEYS is malformed: {exc}"]
+    bad = sorted(version for version, secret in ring.keys.items() if weak(secret))
+    if bad:
+        return [
+            "HOLDER_CODE_KEYS: each key must be a random value of at least 32 characters "
+            f"(versions {', '.join(map(str, bad))} are not)"
+        ]
+    if len(set(ring.keys.values())) != len(ring.keys):
+        return ["HOLDER_CODE_KEYS: two versions share one secret"]
+    return []

@@ -16,6 +16,7 @@ from shared.access.portal import holder_create
 from shared.access.services import share_query
 from shared.accounts.models import Agency, User
 from shared.catalog.models import LicenseType
+from shared.core.holder_codes import holder_digests_of
 from shared.core.tier import is_hub
 from shared.demo import data
 from shared.licenses.models import License
@@ -65,7 +66,7 @@ def seed_access_demo(
     has_licence = License.objects.filter(license_type=personal).exists()
     if (
         has_licence
-        and not AccessRecord.objects.filter(holder_digest=user.holder_code_digest).exists()
+        and not AccessRecord.objects.filter(holder_digest__in=holder_digests_of(user)).exists()
     ):
         for cause in ("办理个体工商户变更登记，核验营业执照", "申请创业担保贷款贴息，核验经营资格"):
             share_query(

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from shared.accounts.models import User
 from shared.calendars.selectors import workday_calendar
+from shared.core.holder_codes import holder_digests_of
 from shared.licenses.models import License
 from shared.reviews.deadlines import review_sweep
 from shared.reviews.models import ReviewRequest
@@ -61,7 +62,9 @@ def seed_reviews_demo(*, consumer: User, access: dict[str, Any]) -> int:
         filed += 1
     person = User.objects.filter(username=access["holder"]["username"]).first()
     mine = (
-        License.objects.filter(holder_code_digest=person.holder_code_digest, status="valid").first()
+        License.objects.filter(
+            holder_code_digest__in=holder_digests_of(person), status="valid"
+        ).first()
         if person is not None
         else None
     )

@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from shared.core.holder_codes import holder_code_digest
+from shared.core.holder_codes import holder_code_digests
 from shared.crypto.ofd import is_ofd, ofd_verify
 from shared.crypto.pdfverify import FileCheck, verify_pdf
 from shared.crypto.pki import certificate_from_pem
@@ -289,7 +289,7 @@ def share_target(values: dict[str, Any]) -> tuple[LicenseVersion | None, str, in
         if number:
             licences = licences.filter(number=number)
         if holder_code:
-            licences = licences.filter(holder_code_digest=holder_code_digest(holder_code))
+            licences = licences.filter(holder_code_digest__in=holder_code_digests(holder_code))
         lic = licences.order_by("-created_at").first()
         if lic is None:
             return None, "not_found", 5

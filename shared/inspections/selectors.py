@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 
 from shared.accounts.models import User
 from shared.core.errors import ForbiddenError, NotFoundError
+from shared.core.holder_codes import holder_digests_of
 from shared.inspections.models import Inspection, InspectionMaterial
 
 
@@ -30,7 +31,7 @@ def inspection_list(*, user: User) -> QuerySet[Inspection]:
         if not user.holder_code_digest:
             return rows.none()
         return rows.filter(
-            license__holder_code_digest=user.holder_code_digest,
+            license__holder_code_digest__in=holder_digests_of(user),
             license__holder_code_type=user.holder_code_type,
         )
     if _issuer_staff(user):

@@ -26,6 +26,7 @@ from shared.accounts.models import User
 from shared.catalog.models import LicenseType
 from shared.core.attachments import Attachment, check_attachments
 from shared.core.errors import ConflictError, ForbiddenError, NotFoundError, PermanentError
+from shared.core.holder_codes import holder_codes_equal
 from shared.domain.canonical import sm3_hex
 from shared.domain.errors import DomainError
 from shared.domain.status import STATUS_LABELS, Action, Status
@@ -80,7 +81,7 @@ def _licence_for(actor: User, identifier: str, kind: str) -> License:
     if kind == Inspection.SubmitterKind.HOLDER:
         mine = (
             bool(actor.holder_code_digest)
-            and lic.holder_code_digest == actor.holder_code_digest
+            and holder_codes_equal(lic, actor)
             and lic.holder_code_type == actor.holder_code_type
             and lic.status not in (Status.pending, Status.returned)
         )

@@ -43,7 +43,7 @@ class License(models.Model):
     # The code is stored as SM4 ciphertext plus a keyed digest for lookup (DESIGN §5);
     # `holder_code` reads and writes the plaintext.
     holder_code_enc = models.BinaryField("持证主体代码（密文）")
-    holder_code_digest = models.CharField("持证主体代码摘要", max_length=64)
+    holder_code_digest = models.CharField("持证主体代码摘要", max_length=72)
     holder_code = HolderCode()
     holder_code_type = models.CharField("持证主体代码类型", max_length=3)
     issue_date = models.DateField("颁证日期")
@@ -99,7 +99,7 @@ class LicenseVersion(models.Model):
     number = models.CharField("证照编号", max_length=64)
     holder_name = models.CharField(max_length=200)
     holder_code_enc = models.BinaryField()
-    holder_code_digest = models.CharField(max_length=64)
+    holder_code_digest = models.CharField(max_length=72)
     holder_code = HolderCode()
     holder_code_type = models.CharField(max_length=3)
     issue_date = models.DateField()

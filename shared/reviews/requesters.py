@@ -17,6 +17,7 @@ from shared.access.selectors import grants_active
 from shared.access.services import access_record, rate_check, refusal_record, use_authorize
 from shared.accounts.models import User
 from shared.core.errors import ForbiddenError, NotFoundError, PermanentError
+from shared.core.holder_codes import holder_codes_equal
 from shared.domain.errors import DomainError
 from shared.domain.identifiers import parse_identifier
 from shared.domain.status import UNRELEASED
@@ -92,7 +93,7 @@ def licence_for_holder(*, requester: Requester, identifier: str) -> License:
     user = requester.user
     if (
         lic is None
-        or lic.holder_code_digest != user.holder_code_digest
+        or not holder_codes_equal(lic, user)
         or lic.holder_code_type != user.holder_code_type
     ):
         raise _not_found()

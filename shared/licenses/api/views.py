@@ -15,7 +15,7 @@ from shared.accounts.requests import AuthenticatedRequest, authenticated
 from shared.core.api.permissions import LICENCE_USERS
 from shared.core.api.schema import ErrorSerializer
 from shared.core.errors import NotFoundError
-from shared.core.holder_codes import holder_code_digest
+from shared.core.holder_codes import holder_code_digests
 from shared.domain.status import TRANSITIONS, Action
 from shared.licenses import batches, issuing, selectors, services
 from shared.licenses.api.serializers import (
@@ -49,7 +49,9 @@ class LicenseFilterSet(django_filters.FilterSet):
 
     def filter_holder_code(self, queryset, name, value):
         codes = {value.strip(), value.strip().upper()}  # USCCs and IDs are stored upper-case
-        return queryset.filter(holder_code_digest__in=[holder_code_digest(c) for c in codes])
+        return queryset.filter(
+            holder_code_digest__in=[d for c in codes for d in holder_code_digests(c)]
+        )
 
 
 class LicenseListApi(generics.ListAPIView):
