@@ -8,7 +8,8 @@ Three feeds, each inside the transaction that makes what it reports:
   licence.
 
 The holder code of an incoming licence is digested under the hub's key and looked up among
-the active watches; only what happened at or after the watch's `since` counts. Each match is
+the active watches (under every readable key version while a holder-code key rotation runs:
+`shared.holder_keys`); only what happened at or after the watch's `since` counts. Each match is
 one `WatchHit` (unique per watch, kind and source: a licence's event, or an access record), and
 a new hit is sent to the watch's home in the same transaction — an outbox row `watch.alert` on
 the home city's stream, or the alert stored here for a watch made at the hub's own portal.
@@ -28,7 +29,7 @@ from shared.accounts.models import Agency
 from shared.catalog.models import LicenseType
 from shared.conf.divisions import CITIES, PROVINCE_NAME
 from shared.core.effects import enqueue_on_commit
-from shared.core.holder_codes import holder_code_digest
+from shared.core.holder_codes import holder_code_digests, holder_digests_of, holder_keyring
 from shared.domain.status import ACTION_LABELS, UNRELEASED, Action
 from shared.federation.digests import base_key
 from shared.federation.outbox import license_key, outbox_write
@@ -44,7 +45,7 @@ ISSUING_ACTIONS = {"issue", "approve"}  # a licence's first release
 class Happening:
     """Something under a holder's identity that a watch may match."""
 
-    holder_digest: str
+    holder_digests: tuple[str, ...]  # one per readable key version (one outside a rotation)
     holder_code_type: str
     kind: str
     source: str
@@ -103,7 +104,7 @@ def _from_payload(payload: dict[str, Any]) -> Happening | None:
         type_code=snap["type_code"], issuer_code=snap["issuer"]["code"], serial=snap["serial"]
     )
     return Happening(
-        holder_digest=holder_code_digest(str(holder.get("code", ""))),
+        holder_digests=tuple(holder_code_digests(str(holder.get("code", "")))),
         holder_code_type=str(holder.get("code_type", "")),
         kind="issued" if action in ISSUING_ACTIONS else "changed",
         source=f"{base}#{event['seq']}",
@@ -149,7 +150,7 @@ def licence_changed(
     match(
         [
             Happening(
-                holder_digest=license.holder_code_digest,
+                holder_digests=tuple(holder_digests_of(license)),
                 holder_code_type=license.holder_code_type,
                 kind="issued" if event.action in ISSUING_ACTIONS else "changed",
                 source=f"{license_key(license)}#{event.seq}",
@@ -168,9 +169,7 @@ def licence_changed(
 
 def records_sequenced(ids: list[int]) -> None:
     """The sequencer's listener: the access records just chained that name a watched licence."""
-    digests = set(
-        Watch.objects.filter(state=Watch.State.ACTIVE).values_list("holder_code_digest", flat=True)
-    )
+    digests = _active_digests()
     if not digests:
         return
     records = list(
@@ -197,7 +196,7 @@ def _from_record(record: AccessRecord, issuers: dict[str, str]) -> Happening:
     )
     alert.update(action_label=label, agency_name=record.agency_name or record.username)
     return Happening(
-        holder_digest=record.holder_digest,
+        holder_digests=(record.holder_digest,),
         holder_code_type=record.holder_code_type,
         kind="queried",
         source=f"access:{record.pk}",
@@ -209,10 +208,7 @@ def _from_record(record: AccessRecord, issuers: dict[str, str]) -> Happening:
 def records_appended(rows: list[AccessRecord]) -> None:
     """A record about a watched holder's licence asks for the sequencer soon."""
     digests = {r.holder_digest for r in rows if r.identifier and r.holder_digest}
-    if (
-        digests
-        and Watch.objects.filter(state=Watch.State.ACTIVE, holder_code_digest__in=digests).exists()
-    ):
+    if digests and digests & _active_digests():
         from shared.access.tasks import sequence
 
         enqueue_on_commit(sequence, coalesce=0.5)
@@ -224,15 +220,13 @@ def match(happenings: Iterable[Happening]) -> list[WatchHit]:
     happenings = list(happenings)
     if not happenings:
         return []
-    watches: dict[tuple[str, str], list[Watch]] = {}
-    for watch in Watch.objects.filter(
-        state=Watch.State.ACTIVE, holder_code_digest__in={h.holder_digest for h in happenings}
-    ).order_by("created_at"):
-        watches.setdefault((watch.holder_code_digest, watch.holder_code_type), []).append(watch)
+    watches = _watch_index({d for h in happenings for d in h.holder_digests})
     pairs = [
         (h, w)
         for h in happenings
-        for w in watches.get((h.holder_digest, h.holder_code_type), [])
+        for w in {
+            w.pk: w for d in h.holder_digests for w in watches.get((d, h.holder_code_type), [])
+        }.values()
         if h.occurred_at >= w.since
     ]
     if not pairs:
@@ -264,6 +258,32 @@ def match(happenings: Iterable[Happening]) -> list[WatchHit]:
             _send_home(hit)
             hits.append(hit)
     return hits
+
+
+def _rotating() -> bool:
+    return len(holder_keyring().readable) > 1
+
+
+def _active_digests() -> set[str]:
+    """The active watches' digests, under every readable key version during a rotation."""
+    active = Watch.objects.filter(state=Watch.State.ACTIVE)
+    if not _rotating():
+        return set(active.values_list("holder_code_digest", flat=True))
+    return {d for watch in active for d in holder_digests_of(watch)}
+
+
+def _watch_index(digests: set[str]) -> dict[tuple[str, str], list[Watch]]:
+    """Active watches by (digest, code type), oldest first. During a rotation a watch and a
+    happening may carry different versions' digests: every watch is indexed under all of its
+    own (a rotation is rare and short; watches are few per holder)."""
+    active = Watch.objects.filter(state=Watch.State.ACTIVE).order_by("created_at")
+    if not _rotating():
+        active = active.filter(holder_code_digest__in=digests)
+    index: dict[tuple[str, str], list[Watch]] = {}
+    for watch in active:
+        for digest in holder_digests_of(watch) if _rotating() else [watch.holder_code_digest]:
+            index.setdefault((digest, watch.holder_code_type), []).append(watch)
+    return index
 
 
 def _send_home(hit: WatchHit) -> None:

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from shared.core.errors import PermanentError
-from shared.core.holder_codes import holder_code_digest, holder_code_normalise
+from shared.core.holder_codes import holder_code_digests, holder_code_normalise
 from shared.federation.outbox import holder_city
 from shared.federation.ownership import NOT_OWNER, NotOwnerError
 from shared.watch.models import Watch
@@ -63,7 +63,7 @@ def apply_watch_subscribe(payload: dict[str, Any], *, sender: str) -> Watch:
     # active here (its cancellation was lost or dead-lettered).
     for older in Watch.objects.select_for_update().filter(
         home_library=sender,
-        holder_code_digest=holder_code_digest(code),
+        holder_code_digest__in=holder_code_digests(code),  # either version during a rotation
         holder_code_type=code_type,
         state=Watch.State.ACTIVE,
     ):

@@ -27,6 +27,12 @@ TARGETS: dict[str, type[models.Model]] = {
 DIGEST = "holder_code_digest"
 
 
+def target_register(label: str, model: type[models.Model]) -> None:
+    """An app above this one that stores holder codes the same way adds its model (from its
+    AppConfig.ready), so a rotation re-encrypts it and retirement counts its rows."""
+    TARGETS[label] = model
+
+
 def on_version(version: int) -> Q:
     """Rows whose digest (and so ciphertext: they are written together) is under `version`."""
     if version == LEGACY_VERSION:

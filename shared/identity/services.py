@@ -24,7 +24,7 @@ from shared.accounts.models import User
 from shared.accounts.services import user_snapshot
 from shared.audit.services import audit_record
 from shared.core.errors import ConflictError, ForbiddenError, PermanentError
-from shared.core.holder_codes import holder_code_digest
+from shared.core.holder_codes import holder_code_digests
 from shared.domain.errors import DomainError
 from shared.domain.holder_codes import validate_holder_code
 from shared.identity.models import ExternalIdentity
@@ -51,7 +51,7 @@ def _holder_with_code(*, code: str, code_type: str) -> User | None:
     return User.objects.filter(
         role=User.Role.HOLDER,
         holder_code_type=code_type,
-        holder_code_digest=holder_code_digest(code),
+        holder_code_digest__in=holder_code_digests(code),  # either version during a rotation
     ).first()
 
 

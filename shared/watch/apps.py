@@ -9,3 +9,10 @@ class WatchConfig(AppConfig):
     label = "watch"
     verbose_name = "持证人监视"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # A holder-code key rotation re-encrypts the watches' codes too.
+        from shared.holder_keys.selectors import target_register
+        from shared.watch.models import Watch
+
+        target_register("watch.watch", Watch)

@@ -27,7 +27,7 @@ class Watch(models.Model):
     home_library = models.CharField("所属证照库", max_length=6)
     holder_name = models.CharField("持证主体", max_length=200, blank=True)
     holder_code_enc = models.BinaryField("持证主体代码（密文）")
-    holder_code_digest = models.CharField("持证主体代码摘要", max_length=64)
+    holder_code_digest = models.CharField("持证主体代码摘要", max_length=72)
     holder_code = HolderCode()
     holder_code_type = models.CharField("持证主体代码类型", max_length=3)
     # From when licences, events and accesses are matched (the holder's subscription time).

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 
 from shared.accounts.models import User
+from shared.core.holder_codes import holder_digests_of
 from shared.watch.models import Watch, WatchAlert
 
 
@@ -13,7 +14,7 @@ def holder_watch(*, holder: User) -> Watch | None:
         return None
     return Watch.objects.filter(
         home_library=_here(),
-        holder_code_digest=holder.holder_code_digest,
+        holder_code_digest__in=holder_digests_of(holder),  # either version during a rotation
         holder_code_type=holder.holder_code_type,
         state=Watch.State.ACTIVE,
     ).first()
@@ -25,7 +26,7 @@ def holder_alerts(*, holder: User) -> QuerySet[WatchAlert]:
         return WatchAlert.objects.none()
     return WatchAlert.objects.filter(
         watch__home_library=_here(),
-        watch__holder_code_digest=holder.holder_code_digest,
+        watch__holder_code_digest__in=holder_digests_of(holder),
         watch__holder_code_type=holder.holder_code_type,
     ).order_by("-occurred_at", "-id")
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 from shared.accounts.models import User
 from shared.audit.services import audit_record
 from shared.core.errors import NotFoundError, PermanentError
+from shared.core.holder_codes import holder_digests_of
 from shared.watch import selectors
 from shared.watch.federation import watch_federation
 from shared.watch.models import Watch, WatchAlert
@@ -165,7 +166,7 @@ def watch_alert_store(
     users = User.objects.filter(
         role=User.Role.HOLDER,
         is_active=True,
-        holder_code_digest=watch.holder_code_digest,
+        holder_code_digest__in=holder_digests_of(watch),  # either version during a rotation
         holder_code_type=watch.holder_code_type,
     ).order_by("pk")
     _notify(

@@ -20,7 +20,7 @@ class Migration(migrations.Migration):
                 ('home_library', models.CharField(max_length=6, verbose_name='所属证照库')),
                 ('holder_name', models.CharField(blank=True, max_length=200, verbose_name='持证主体')),
                 ('holder_code_enc', models.BinaryField(verbose_name='持证主体代码（密文）')),
-                ('holder_code_digest', models.CharField(max_length=64, verbose_name='持证主体代码摘要')),
+                ('holder_code_digest', models.CharField(max_length=72, verbose_name='持证主体代码摘要')),
                 ('holder_code_type', models.CharField(max_length=3, verbose_name='持证主体代码类型')),
                 ('since', models.DateTimeField(verbose_name='监视起始时间')),
                 ('state', models.CharField(choices=[('active', '监视中'), ('cancelled', '已取消')], default='active', max_length=10)),
