@@ -30,7 +30,10 @@ class Subscription(models.Model):
     """
 
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
-    license = models.ForeignKey(License, on_delete=models.PROTECT, related_name="+")
+    # SET_NULL: the hub removes a forged city licence it quarantines; the subscription then
+    # hears nothing more and keeps the identifier it named.
+    license = models.ForeignKey(License, on_delete=models.SET_NULL, null=True, related_name="+")
+    identifier = models.CharField("证照标识（订阅时）", max_length=120)
     matter_code = models.CharField("事项编码", max_length=64)
     target_url = models.CharField("接收地址", max_length=500)
     signing = models.CharField("签名方式", max_length=16, choices=Signing.choices)
@@ -73,7 +76,11 @@ class WebhookEvent(models.Model):
 
     event_id = models.UUIDField("事件 ID", default=uuid.uuid4, unique=True, editable=False)
     subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="events")
-    license_event = models.ForeignKey(LicenseEvent, on_delete=models.PROTECT, related_name="+")
+    # SET_NULL: quarantine may move a licence event out of the hub's history; what was sent
+    # (or is to be sent) stays in `payload`.
+    license_event = models.ForeignKey(
+        LicenseEvent, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     type = models.CharField("事件类型", max_length=32)
     payload = models.JSONField("投递内容")
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)

@@ -97,7 +97,7 @@ def subscription_snapshot(sub: Subscription) -> dict[str, Any]:
     return {
         "id": sub.pk,
         "agency_code": sub.agency.code,
-        "identifier": sub.license.identifier,
+        "identifier": sub.identifier,
         "matter_code": sub.matter_code,
         "target_url": sub.target_url,
         "signing": sub.signing,
@@ -159,6 +159,7 @@ def subscription_create(
     sub = Subscription.objects.create(
         agency=agency,
         license=lic,
+        identifier=lic.identifier,
         matter_code=matter_code,
         target_url=url,
         signing=signing_choice,
@@ -189,7 +190,7 @@ def subscription_create(
 def subscription_delete(*, actor: User, subscription_id: int) -> Subscription:
     """End a subscription of the actor's agency (a library administrator: any); its pending
     events are cancelled. Deleting twice is the same as once."""
-    subs = Subscription.objects.select_for_update().select_related("agency", "license")
+    subs = Subscription.objects.select_for_update(of=("self",)).select_related("agency", "license")
     if not actor.is_library_admin:
         subs = subs.filter(agency_id=actor.agency_id) if actor.agency_id else subs.none()
     sub = subs.filter(pk=subscription_id).first()
@@ -208,7 +209,7 @@ def subscription_delete(*, actor: User, subscription_id: int) -> Subscription:
         operation=Operation.SUBSCRIBE,
         matter_code=sub.matter_code,
         use_cause="取消状态变更订阅",
-        licenses=[sub.license],
+        licenses=[sub.license] if sub.license else [sub.identifier],
         outcome=Outcome.ALLOWED,
         detail={"subscription": sub.pk, "deleted": True},
     )
@@ -244,7 +245,7 @@ def _payload(event: WebhookEvent, lic: License, license_event: LicenseEvent) -> 
 def webhook_events_for_change(*, license: License, event: LicenseEvent) -> list[WebhookEvent]:
     """One pending `WebhookEvent` per live subscription of this licence whose agency still
     holds a grant for its matter; called inside the licence change's transaction (the
-    `license_changed` receiver), so the events commit or roll back with the change. Delivery
+    receiver of the new `LicenseEvent`), so the events commit or roll back with the change. Delivery
     is queued on commit; the beat sweep picks up what that kick misses."""
     if event.action not in NOTIFIED_ACTIONS:
         return []

@@ -14,7 +14,7 @@ class SubscriptionCreateSerializer(serializers.Serializer):
 
 
 class SubscriptionSerializer(serializers.ModelSerializer):
-    identifier = serializers.CharField(source="license.identifier", help_text="证照当前标识")
+    identifier = serializers.SerializerMethodField(help_text="证照当前标识")
     agency_code = serializers.CharField(source="agency.code")
 
     class Meta:
@@ -22,6 +22,9 @@ class SubscriptionSerializer(serializers.ModelSerializer):
         fields = ["id", "agency_code", "identifier", "matter_code", "target_url", "signing"]
         fields += ["created_at"]
         read_only_fields = fields
+
+    def get_identifier(self, sub: Subscription) -> str:
+        return sub.license.identifier if sub.license else sub.identifier
 
 
 class SubscriptionCreatedSerializer(SubscriptionSerializer):
