@@ -352,3 +352,6 @@ CELERY_BEAT_SCHEDULE["webhooks-sweep"] = {
     "task": "webhooks.sweep",
     "schedule": env_int("WEBHOOK_SWEEP_SECONDS", 15),
 }
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["WebhookEventStateEnum"] = (  # type: ignore[index]
+    "shared.webhooks.models.WebhookEvent.State"
+)

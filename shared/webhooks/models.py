@@ -19,13 +19,14 @@ from shared.licenses.models import License, LicenseEvent
 class Signing(models.TextChoices):
     HMAC_SHA256 = "hmac-sha256", "HMAC-SHA256（共享密钥）"
     HMAC_SM3 = "hmac-sm3", "HMAC-SM3（共享密钥）"
+    SM2_SM3 = "sm2-sm3", "SM2 签名（本库密钥）"
 
 
 class Subscription(models.Model):
     """One agency's subscription to one licence's status changes under one matter.
 
     `secret` is generated here and shown once (in the 201 answer); it keys the HMAC of every
-    delivery. Deleting sets `deleted_at` (the rows of past deliveries keep their subscription);
+    delivery (empty for `sm2-sm3`: the library's SM2 key signs). Deleting sets `deleted_at` (the rows of past deliveries keep their subscription);
     at most one live subscription per agency, licence, matter and target.
     """
 

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from shared.access.keys import log_key_id, log_signing_key
 from shared.access.models import AccessRecord
 from shared.access.selectors import grants_active
 from shared.access.services import access_record, refusal_record, use_authorize
@@ -163,7 +164,7 @@ def subscription_create(
         matter_code=matter_code,
         target_url=url,
         signing=signing_choice,
-        secret=secrets.token_hex(32),
+        secret="" if signing_choice == Signing.SM2_SM3 else secrets.token_hex(32),
         created_by=actor,
     )
     access_record(
@@ -296,10 +297,16 @@ def request_parts(event: WebhookEvent, *, timestamp: str) -> tuple[bytes, dict[s
         "User-Agent": f"elicense-webhooks/1 ({settings.LIBRARY_CODE})",
         signing.HEADER_EVENT_ID: str(event.event_id),
         signing.HEADER_TIMESTAMP: timestamp,
-        signing.HEADER_SIGNATURE: signing.sign(
-            algorithm=sub.signing, secret=sub.secret, timestamp=timestamp, body=body
-        ),
     }
+    if sub.signing == Signing.SM2_SM3:
+        headers[signing.HEADER_KEY_ID] = log_key_id()
+        headers[signing.HEADER_SIGNATURE] = signing.sign_sm2(
+            key=log_signing_key(), timestamp=timestamp, body=body
+        )
+    else:
+        headers[signing.HEADER_SIGNATURE] = signing.sign(
+            algorithm=sub.signing, secret=sub.secret, timestamp=timestamp, body=body
+        )
     return body, headers
 
 

@@ -28,7 +28,9 @@ class SubscriptionSerializer(serializers.ModelSerializer):
 
 
 class SubscriptionCreatedSerializer(SubscriptionSerializer):
-    secret = serializers.CharField(help_text="签名共享密钥：只在创建时返回一次，请妥善保存")
+    secret = serializers.CharField(
+        help_text="HMAC 共享密钥：只在创建时返回一次，请妥善保存（sm2-sm3 为空：用本库公钥验签）"
+    )
 
     class Meta(SubscriptionSerializer.Meta):
         fields = [*SubscriptionSerializer.Meta.fields, "secret"]
@@ -57,3 +59,9 @@ class RetrySerializer(serializers.Serializer):
     event_ids = serializers.ListField(
         child=serializers.UUIDField(), required=False, help_text="要重试的事件；省略则重试全部死信"
     )
+
+
+class SigningKeySerializer(serializers.Serializer):
+    algorithm = serializers.CharField(help_text="SM2-SM3")
+    key_id = serializers.CharField(help_text="与投递头 X-Elicense-Key-Id 对应")
+    public_key = serializers.CharField(help_text="SM2 公钥（SPKI PEM）")

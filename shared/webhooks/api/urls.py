@@ -13,6 +13,7 @@ urlpatterns = [
         views.SubscriptionDetailApi.as_view(),
         name="webhook-subscription",
     ),
+    path("webhooks/signing-key/", views.SigningKeyApi.as_view(), name="webhook-signing-key"),
     path("webhooks/events/", views.WebhookEventListApi.as_view(), name="webhook-events"),
     path("webhooks/events/retry/", views.WebhookRetryApi.as_view(), name="webhook-retry"),
 ]

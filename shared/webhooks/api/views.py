@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from shared.access.api.views import RecordedRefusalsMixin
+from shared.access.keys import log_key_id, log_public_key_pem
 from shared.access.models import AccessRecord
 from shared.accounts.requests import AuthenticatedRequest, authenticated
 from shared.core.api.permissions import LICENCE_USERS, IsLibraryAdmin
@@ -18,6 +19,7 @@ from shared.core.errors import NotFoundError
 from shared.webhooks import selectors, services
 from shared.webhooks.api.serializers import (
     RetrySerializer,
+    SigningKeySerializer,
     SubscriptionCreatedSerializer,
     SubscriptionCreateSerializer,
     SubscriptionSerializer,
@@ -123,3 +125,15 @@ class WebhookRetryApi(APIView):
             actor=request.user, event_ids=[str(i) for i in ids] if ids is not None else None
         )
         return Response({"retried": count})
+
+
+class SigningKeyApi(APIView):
+    permission_classes = LICENCE_USERS
+
+    @extend_schema(
+        responses={200: SigningKeySerializer},
+        summary="本库的 Webhook SM2 验签公钥（签名方式 sm2-sm3）",
+    )
+    def get(self, request: AuthenticatedRequest) -> Response:
+        body = {"algorithm": "SM2-SM3", "key_id": log_key_id(), "public_key": log_public_key_pem()}
+        return Response(SigningKeySerializer(body).data)

@@ -203,3 +203,37 @@ def test_the_consumer_sees_its_events_and_attempts(subscription, consumer, issue
 def test_backoff_doubles_and_is_capped():
     with override_settings(WEBHOOK_RETRY_BASE_SECONDS=30, WEBHOOK_RETRY_MAX_SECONDS=3600):
         assert [backoff(n).total_seconds() for n in (1, 2, 3, 7, 8)] == [30, 60, 120, 1920, 3600]
+
+
+def test_sm2_delivery_verifies_with_the_published_key(consumer, used, receiver, issuer_user):
+    # given: an sm2-sm3 subscription (no shared secret)
+    created = consumer.post(
+        "/api/v1/webhooks/subscriptions/",
+        {
+            "identifier": used.identifier,
+            "matter_code": MATTER,
+            "use_cause": "跟踪食品经营许可证状态，办理后续监管",
+            "target_url": receiver.url,
+            "signing": "sm2-sm3",
+        },
+    )
+    assert created.status_code == 201, created.content
+    assert created.json()["secret"] == ""
+    published = consumer.get("/api/v1/webhooks/signing-key/").json()
+    suspend(issuer_user, used)
+    row = WebhookEvent.objects.get()
+    receiver.start()
+    # when
+    assert webhook_deliver(event_id=str(row.event_id)) == "delivered"
+    # then
+    headers, body = receiver.received[0]
+    assert headers[signing.HEADER_KEY_ID] == published["key_id"]
+    assert headers[signing.HEADER_SIGNATURE].startswith("sm2-sm3=")
+    stamp, header = headers[signing.HEADER_TIMESTAMP], headers[signing.HEADER_SIGNATURE]
+    assert signing.verify_sm2(
+        public_key_pem=published["public_key"], timestamp=stamp, body=body, header=header
+    )
+    assert not signing.verify_sm2(
+        public_key_pem=published["public_key"], timestamp=stamp, body=body + b" ", header=header
+    )
+    assert not signing.verify(secret="", timestamp=stamp, body=body, header=header)
