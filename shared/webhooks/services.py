@@ -21,7 +21,12 @@ from django.utils import timezone
 from shared.access.keys import log_key_id, log_signing_key
 from shared.access.models import AccessRecord
 from shared.access.selectors import grants_active
-from shared.access.services import access_record, refusal_record, use_authorize
+from shared.access.services import (
+    access_record,
+    caller_check,
+    refusal_record,
+    use_authorize,
+)
 from shared.accounts.models import User
 from shared.audit.services import audit_record
 from shared.core.effects import enqueue_on_commit
@@ -126,6 +131,14 @@ def subscription_create(
     matter_code = (matter_code or "").strip()
     if signing_choice not in Signing.values:
         raise PermanentError("webhook.signing", "不支持的签名方式", {"field": "signing"})
+    caller_check(
+        user=actor,
+        matter_code=matter_code,
+        use_cause=use_cause,
+        operation=Operation.SUBSCRIBE,
+        holder_code="",
+        holder_code_type="",
+    )
     lic = _licence(identifier)
     use_authorize(
         user=actor,

@@ -44,7 +44,11 @@ class SubscriptionListApi(RecordedRefusalsMixin, generics.ListAPIView):
 
     @extend_schema(
         request=SubscriptionCreateSerializer,
-        responses={201: SubscriptionCreatedSerializer, 409: ErrorSerializer},
+        responses={
+            201: SubscriptionCreatedSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
         summary="订阅一个本单位依法使用过的证照的状态变更（用证留痕）",
         description=(
             "需要该证照类型和事项的有效用证授权，且本单位曾在该事项下使用过此证照（查询、验证、"
