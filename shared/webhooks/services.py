@@ -16,11 +16,11 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from shared.access.keys import log_key_id, log_signing_key
-from shared.access.models import AccessRecord
-from shared.access.selectors import grants_active
+from shared.access.models import AccessRecord, Grant
 from shared.access.services import (
     access_record,
     caller_check,
@@ -29,6 +29,7 @@ from shared.access.services import (
 )
 from shared.accounts.models import User
 from shared.audit.services import audit_record
+from shared.catalog.models import LicenseType
 from shared.core.effects import enqueue_on_commit
 from shared.core.errors import ConflictError, ForbiddenError, NotFoundError, PermanentError
 from shared.domain.errors import DomainError
@@ -241,6 +242,14 @@ def subscription_delete(*, actor: User, subscription_id: int) -> Subscription:
 # --- events ----------------------------------------------------------------------------------
 
 
+def grants_in_force(*, license_type: LicenseType) -> QuerySet[Grant]:
+    """Every agency's grants for `license_type` in force today (`grants_active`, all agencies)."""
+    today = timezone.localdate()
+    return Grant.objects.filter(
+        license_type=license_type, revoked_at__isnull=True, valid_from__lte=today
+    ).filter(Q(valid_to__isnull=True) | Q(valid_to__gte=today))
+
+
 def _payload(event: WebhookEvent, lic: License, license_event: LicenseEvent) -> dict[str, Any]:
     return {
         "event_id": str(event.event_id),
@@ -263,13 +272,22 @@ def webhook_events_for_change(*, license: License, event: LicenseEvent) -> list[
     is queued on commit; the beat sweep picks up what that kick misses."""
     if event.action not in NOTIFIED_ACTIONS:
         return []
-    subs = Subscription.objects.filter(license=license, deleted_at=None).select_related("agency")
+    subs = list(Subscription.objects.filter(license=license, deleted_at=None))
+    if not subs:
+        return []
+    # One query for the grants in force, not one per subscription.
+    granted = set(
+        grants_in_force(license_type=license.license_type)
+        .filter(
+            agency_id__in={s.agency_id for s in subs},
+            matter_code__in={s.matter_code for s in subs},
+        )
+        .values_list("agency_id", "matter_code")
+    )
     created: list[WebhookEvent] = []
     now = timezone.now()
     for sub in subs:
-        if not grants_active(
-            agency=sub.agency, matter_code=sub.matter_code, license_type=license.license_type
-        ).exists():
+        if (sub.agency_id, sub.matter_code) not in granted:
             continue  # the grant ended: the agency no longer hears about this licence
         row = WebhookEvent(
             subscription=sub,

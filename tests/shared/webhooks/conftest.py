@@ -4,6 +4,7 @@ loopback receiver (http.server in a thread) that can be down or up, a clean acce
 import json
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -69,6 +70,7 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.port}/hooks/licences"
         self.received: list[tuple[dict[str, str], bytes]] = []
         self.status = 200
+        self.delay = 0.0  # seconds before answering (a slow consumer system)
         self._server: ThreadingHTTPServer | None = None
 
     def start(self) -> None:
@@ -78,6 +80,7 @@ class Receiver:
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 receiver.received.append((dict(self.headers.items()), body))
+                time.sleep(receiver.delay)
                 self.send_response(receiver.status)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
