@@ -73,7 +73,7 @@ class WebhookEvent(models.Model):
         PENDING = "pending", "待投递"
         DELIVERED = "delivered", "已投递"
         DEAD = "dead", "投递失败（已停止）"
-        CANCELLED = "cancelled", "已取消（订阅已删除）"
+        CANCELLED = "cancelled", "已取消（订阅已删除或授权失效）"
 
     event_id = models.UUIDField("事件 ID", default=uuid.uuid4, unique=True, editable=False)
     subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="events")

@@ -24,6 +24,7 @@ from shared.access.models import AccessRecord, Grant
 from shared.access.services import (
     access_record,
     caller_check,
+    rate_check,
     refusal_record,
     use_authorize,
 )
@@ -132,6 +133,9 @@ def subscription_create(
     matter_code = (matter_code or "").strip()
     if signing_choice not in Signing.values:
         raise PermanentError("webhook.signing", "不支持的签名方式", {"field": "signing"})
+    rate_check(
+        user=actor, operation=Operation.SUBSCRIBE, matter_code=matter_code, use_cause=use_cause
+    )
     caller_check(
         user=actor,
         matter_code=matter_code,
@@ -242,12 +246,17 @@ def subscription_delete(*, actor: User, subscription_id: int) -> Subscription:
 # --- events ----------------------------------------------------------------------------------
 
 
-def grants_in_force(*, license_type: LicenseType) -> QuerySet[Grant]:
-    """Every agency's grants for `license_type` in force today (`grants_active`, all agencies)."""
+def grants_in_force_any() -> QuerySet[Grant]:
+    """Every grant in force today (as `grants_active`, for all agencies at once)."""
     today = timezone.localdate()
-    return Grant.objects.filter(
-        license_type=license_type, revoked_at__isnull=True, valid_from__lte=today
-    ).filter(Q(valid_to__isnull=True) | Q(valid_to__gte=today))
+    return Grant.objects.filter(revoked_at__isnull=True, valid_from__lte=today).filter(
+        Q(valid_to__isnull=True) | Q(valid_to__gte=today)
+    )
+
+
+def grants_in_force(*, license_type: LicenseType) -> QuerySet[Grant]:
+    """Every agency's grants for `license_type` in force today."""
+    return grants_in_force_any().filter(license_type=license_type)
 
 
 def _payload(event: WebhookEvent, lic: License, license_event: LicenseEvent) -> dict[str, Any]:
@@ -359,6 +368,21 @@ def _post(event: WebhookEvent) -> tuple[int | None, str]:
     return response.status_code, f"HTTP {response.status_code}: {response.text[:200]}"
 
 
+def _still_granted(sub: Subscription) -> bool:
+    if sub.license_id is None or sub.deleted_at is not None:
+        return False
+    license_type_id = License.objects.filter(pk=sub.license_id).values("license_type_id")
+    return (
+        grants_in_force_any()
+        .filter(
+            agency_id=sub.agency_id,
+            matter_code=sub.matter_code,
+            license_type_id__in=license_type_id,
+        )
+        .exists()
+    )
+
+
 def webhook_deliver(*, event_id: str, now: datetime | None = None) -> str | None:
     """Deliver one due event once; its new state, or None when it is not due, done, or being
     delivered by another worker (row lock, skip locked).
@@ -380,6 +404,13 @@ def webhook_deliver(*, event_id: str, now: datetime | None = None) -> str | None
         )
         if event is None:
             return None
+        if not _still_granted(event.subscription):
+            # The grant ended (or the licence left this library) after the change: what the
+            # agency may no longer use, it is not told either.
+            event.state, event.next_attempt_at = WebhookEvent.State.CANCELLED, None
+            event.last_error = "用证授权已失效，不再投递"
+            event.save(update_fields=["state", "next_attempt_at", "last_error"])
+            return event.state
         started, clock = timezone.now(), time.monotonic()
         status_code, error = _post(event)
         duration = int((time.monotonic() - clock) * 1000)

@@ -237,3 +237,21 @@ def test_sm2_delivery_verifies_with_the_published_key(consumer, used, receiver, 
         public_key_pem=published["public_key"], timestamp=stamp, body=body + b" ", header=header
     )
     assert not signing.verify(secret="", timestamp=stamp, body=body, header=header)
+
+
+def test_an_event_whose_grant_ended_before_delivery_is_not_sent(
+    subscription, issuer_user, used, receiver
+):
+    # given: the event exists, then the grant is revoked
+    suspend(issuer_user, used)
+    row = WebhookEvent.objects.get()
+    Grant.objects.update(revoked_at=timezone.now())
+    receiver.start()
+    # when
+    state = webhook_deliver(event_id=str(row.event_id))
+    # then
+    assert state == WebhookEvent.State.CANCELLED
+    assert receiver.received == []
+    assert DeliveryAttempt.objects.count() == 0
+    row.refresh_from_db()
+    assert row.last_error == "用证授权已失效，不再投递"
