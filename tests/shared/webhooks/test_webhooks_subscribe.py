@@ -90,6 +90,11 @@ def test_subscribe_list_delete_each_in_the_access_log(consumer, used, receiver):
     assert allowed.matter_code == MATTER
     assert allowed.use_cause == "跟踪食品经营许可证状态，办理后续监管"
     assert allowed.detail == {"subscription": answer["id"], "target_host": "127.0.0.1"}
+    # the holder sees it among the uses of their licence
+    assert (allowed.holder_digest, allowed.issuer_code) == (
+        used.holder_code_digest,
+        used.issuer.code,
+    )
     assert AuditEntry.objects.filter(action="webhook.subscribe").count() == 1
     listed = consumer.get("/api/v1/webhooks/subscriptions/").json()
     assert [s["id"] for s in listed["results"]] == [answer["id"]]
