@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -168,23 +168,26 @@ def subscription_create(
     url = _check_target(target_url)
     agency = actor.agency
     assert agency is not None  # use_authorize refused anyone without an agency
+    exists = ConflictError("webhook.exists", "本单位已有该证照、事项和接收地址的订阅")
     live = Subscription.objects.filter(
         agency=agency, license=lic, matter_code=matter_code, target_url=url, deleted_at=None
     )
     if live.exists():
-        raise ConflictError(
-            "webhook.exists", "本单位已有该证照、事项和接收地址的订阅", {"id": live[0].pk}
-        )
-    sub = Subscription.objects.create(
-        agency=agency,
-        license=lic,
-        identifier=lic.identifier,
-        matter_code=matter_code,
-        target_url=url,
-        signing=signing_choice,
-        secret="" if signing_choice == Signing.SM2_SM3 else secrets.token_hex(32),
-        created_by=actor,
-    )
+        raise exists
+    try:
+        with transaction.atomic():  # two identical requests at once: the constraint decides
+            sub = Subscription.objects.create(
+                agency=agency,
+                license=lic,
+                identifier=lic.identifier,
+                matter_code=matter_code,
+                target_url=url,
+                signing=signing_choice,
+                secret="" if signing_choice == Signing.SM2_SM3 else secrets.token_hex(32),
+                created_by=actor,
+            )
+    except IntegrityError:
+        raise exists from None
     access_record(
         user=actor,
         operation=Operation.SUBSCRIBE,

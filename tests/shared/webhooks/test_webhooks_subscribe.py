@@ -1,13 +1,17 @@
 """Subscribing (issue #14 item 4): only for a licence the agency has lawfully used under the
 matter (grant + access record), and the subscription is itself an access record."""
 
+import threading
+
 import pytest
+from django.db import connections
 from django.utils import timezone
 
 from shared.access.models import AccessRecord, Grant
 from shared.audit.models import AuditEntry
 from shared.webhooks.models import Subscription
 from tests.shared.webhooks.conftest import MATTER
+from tests.support import make_agency, make_user, token_client
 
 pytestmark = pytest.mark.django_db
 SUBSCRIBE = AccessRecord.Operation.SUBSCRIBE
@@ -152,7 +156,32 @@ def test_bad_input_is_refused_and_nothing_created(
 
 @pytest.fixture
 def second_consumer(db):
-    from tests.support import make_agency, make_user, token_client
-
     agency = make_agency("不动产登记中心", body="00002002", is_consumer=True)
     return token_client(make_user("consumer_2", agency))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_identical_subscriptions_at_once_make_one(consumer_user, used, receiver):
+    # given: two clients of the same agency, posting the same subscription at the same moment
+    clients = [token_client(consumer_user) for _ in range(2)]
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def post(client) -> None:
+        try:
+            barrier.wait()
+            statuses.append(
+                client.post("/api/v1/webhooks/subscriptions/", body(used, receiver)).status_code
+            )
+        finally:
+            connections.close_all()
+
+    # when
+    threads = [threading.Thread(target=post, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # then
+    assert sorted(statuses) == [201, 409]
+    assert Subscription.objects.count() == 1
