@@ -5,6 +5,7 @@ import threading
 
 import pytest
 from django.db import connections
+from django.test import override_settings
 from django.utils import timezone
 
 from shared.access.models import AccessRecord, Grant
@@ -185,3 +186,22 @@ def test_two_identical_subscriptions_at_once_make_one(consumer_user, used, recei
     # then
     assert sorted(statuses) == [201, 409]
     assert Subscription.objects.count() == 1
+
+
+@override_settings(WEBHOOK_REQUIRE_HTTPS=True)
+def test_https_only_when_required(consumer, used, receiver):
+    # when
+    response = consumer.post("/api/v1/webhooks/subscriptions/", body(used, receiver))
+    # then
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": "webhook.target_url",
+        "message": "接收地址无效：必须是 https 地址",
+        "detail": {"field": "target_url"},
+    }
+    assert Subscription.objects.count() == 0
+    ok = consumer.post(
+        "/api/v1/webhooks/subscriptions/",
+        body(used, receiver, target_url="https://consumer.example.gov.cn/hooks"),
+    )
+    assert ok.status_code == 201
