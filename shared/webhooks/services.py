@@ -7,6 +7,7 @@ licence by the agency under that matter; every outcome is an access record (oper
 """
 
 import json
+import logging
 import secrets
 import time
 from datetime import datetime, timedelta
@@ -40,6 +41,7 @@ from shared.licenses.models import License, LicenseEvent, LicenseVersion
 from shared.webhooks import signing
 from shared.webhooks.models import DeliveryAttempt, Signing, Subscription, WebhookEvent
 
+logger = logging.getLogger(__name__)
 Operation = AccessRecord.Operation
 Outcome = AccessRecord.Outcome
 
@@ -371,6 +373,32 @@ def _post(event: WebhookEvent) -> tuple[int | None, str]:
     return response.status_code, f"HTTP {response.status_code}: {response.text[:200]}"
 
 
+def _notify_dead(event: WebhookEvent, *, attempt_number: int) -> None:
+    """Tell the operators (library administrators) and the subscribing agency's administrators
+    that an event is dead, in the delivery's transaction (`webhook.failed`; once per death:
+    an event retried and dead again is told again)."""
+    try:
+        from shared.notifications.services import notify  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:  # until the notifications branch (issue #14 item 3) is merged
+        logger.warning("webhook %s dead; notifications not installed", event.event_id)
+        return
+    sub = event.subscription
+    users = User.objects.filter(is_active=True).filter(
+        Q(role=User.Role.LIBRARY_ADMIN) | Q(role=User.Role.AGENCY_ADMIN, agency_id=sub.agency_id)
+    )
+    notify(
+        event="webhook.failed",
+        dedupe_key=f"webhook.failed:{event.event_id}:{attempt_number}",
+        users=users,
+        subject=f"Webhook 投递失败：{event.payload.get('identifier', '')}",
+        body=(
+            f"事件 {event.event_id}（{event.type}）向 {sub.target_url} 投递 {event.attempts} 次均失败，"
+            f"已停止重试。最近错误：{event.last_error}。库管理员可在“库管理 → Webhook 投递”重试。"
+        ),
+        link="/console/admin/webhooks/?state=dead",
+    )
+
+
 def _still_granted(sub: Subscription) -> bool:
     if sub.license_id is None or sub.deleted_at is not None:
         return False
@@ -418,9 +446,10 @@ def webhook_deliver(*, event_id: str, now: datetime | None = None) -> str | None
         status_code, error = _post(event)
         duration = int((time.monotonic() - clock) * 1000)
         event.attempts += 1
+        number = event.deliveries.count() + 1  # the row is locked: no other attempt now
         DeliveryAttempt.objects.create(
             event=event,
-            number=event.deliveries.count() + 1,  # the row is locked: no other attempt now
+            number=number,
             started_at=started,
             status_code=status_code,
             error=error,
@@ -437,6 +466,7 @@ def webhook_deliver(*, event_id: str, now: datetime | None = None) -> str | None
         elif event.attempts >= settings.WEBHOOK_MAX_ATTEMPTS or status_code == 410:
             event.state, event.next_attempt_at = WebhookEvent.State.DEAD, None
             event.last_error = error
+            _notify_dead(event, attempt_number=number)
         else:
             event.next_attempt_at = timezone.now() + backoff(event.attempts)
             event.last_error = error
