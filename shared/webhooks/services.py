@@ -476,8 +476,10 @@ def webhook_deliver(*, event_id: str, now: datetime | None = None) -> str | None
         return event.state
 
 
-def webhook_sweep(*, limit: int = 200) -> int:
-    """Deliver the events due now, oldest first, each in its own transaction (beat)."""
+def webhook_sweep(*, limit: int = 200, budget_seconds: float = 60.0) -> int:
+    """Deliver the events due now, oldest first, each in its own transaction (beat). Stops
+    after `budget_seconds`, so slow receivers cannot keep one sweep running for long (the
+    next sweep goes on; a task that ran past the broker's visibility timeout would run twice)."""
     due = list(
         WebhookEvent.objects.filter(
             state=WebhookEvent.State.PENDING, next_attempt_at__lte=timezone.now()
@@ -485,7 +487,13 @@ def webhook_sweep(*, limit: int = 200) -> int:
         .order_by("next_attempt_at", "id")
         .values_list("event_id", flat=True)[:limit]
     )
-    return sum(1 for event_id in due if webhook_deliver(event_id=str(event_id)) is not None)
+    deadline, attempted = time.monotonic() + budget_seconds, 0
+    for event_id in due:
+        if time.monotonic() > deadline:
+            break
+        if webhook_deliver(event_id=str(event_id)) is not None:
+            attempted += 1
+    return attempted
 
 
 @transaction.atomic

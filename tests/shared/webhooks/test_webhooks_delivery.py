@@ -317,3 +317,19 @@ def test_a_dead_event_tells_the_operators_once_per_death(
         f"webhook.failed:{row.event_id}:1",
         f"webhook.failed:{row.event_id}:2",
     ]
+
+
+def test_a_sweep_stops_at_its_time_budget(subscription, issuer_user, used, receiver):
+    # given: two due events (suspend, resume) and a receiver that takes 0.3 s each
+    suspend(issuer_user, used)
+    license_act(actor=issuer_user, identifier=used.identifier, action=Action.resume, reason="恢复")
+    receiver.delay = 0.3
+    receiver.start()
+    # when: a sweep with a budget shorter than one delivery
+    attempted = webhook_sweep(budget_seconds=0.1)
+    # then: the first went, the second waits for the next sweep
+    assert attempted == 1
+    assert len(receiver.received) == 1
+    assert WebhookEvent.objects.filter(state="pending").count() == 1
+    assert webhook_sweep() == 1
+    assert len(receiver.received) == 2
