@@ -70,6 +70,7 @@ class AccessRecord(models.Model):
         GRANT = "grant", "用证授权管理"
         HOLDER_VIEW = "holder_view", "持证人查看"
         REVIEW = "review", "复核申请"
+        SUBSCRIBE = "subscribe", "状态变更订阅"
 
     class Outcome(models.TextChoices):
         ALLOWED = "allowed", "已提供"

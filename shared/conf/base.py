@@ -362,3 +362,20 @@ HOLDER_ENROL_PER_MINUTE = env_int("HOLDER_ENROL_PER_MINUTE", 5)  # registry chec
 # running rotation again when nobody advanced it for two minutes (a lost task, a crash).
 HOLDER_KEY_ROTATION_BATCH = env_int("HOLDER_KEY_ROTATION_BATCH", 500)
 CELERY_BEAT_SCHEDULE["holder-keys-resume"] = {"task": "holder_keys.resume", "schedule": 60}
+
+# webhooks (issue #14 item 4; docs/webhooks.md): consumer systems told of a licence's status
+# changes. A failed delivery waits base × 2^(n−1) seconds (capped) before attempt n+1; after
+# WEBHOOK_MAX_ATTEMPTS it is dead and shown in the console (库管理 → Webhook 投递).
+INSTALLED_APPS += ["shared.webhooks"]
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 10)
+WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 30)
+WEBHOOK_RETRY_MAX_SECONDS = env_int("WEBHOOK_RETRY_MAX_SECONDS", 6 * 3600)
+WEBHOOK_HTTP_TIMEOUT = (3.0, float(env_int("WEBHOOK_HTTP_TIMEOUT", 10)))
+WEBHOOK_REQUIRE_HTTPS = env_bool("WEBHOOK_REQUIRE_HTTPS", False)
+CELERY_BEAT_SCHEDULE["webhooks-sweep"] = {
+    "task": "webhooks.sweep",
+    "schedule": env_int("WEBHOOK_SWEEP_SECONDS", 15),
+}
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["WebhookEventStateEnum"] = (  # type: ignore[index]
+    "shared.webhooks.models.WebhookEvent.State"
+)

@@ -2,7 +2,12 @@
 
 from typing import Any
 
-from shared.conf.env import INSECURE_SECRET_PREFIX, ImproperlyConfiguredError, env_int
+from shared.conf.env import (
+    INSECURE_SECRET_PREFIX,
+    ImproperlyConfiguredError,
+    env_bool,
+    env_int,
+)
 
 HSTS_MIN_SECONDS = 86400
 
@@ -23,6 +28,9 @@ def https_settings() -> dict[str, Any]:
         "SECURE_CONTENT_TYPE_NOSNIFF": True,
         "SESSION_COOKIE_SECURE": True,
         "CSRF_COOKIE_SECURE": True,
+        # Webhook deliveries carry licence status to consumer systems: https targets only
+        # unless explicitly allowed (docs/webhooks.md).
+        "WEBHOOK_REQUIRE_HTTPS": env_bool("WEBHOOK_REQUIRE_HTTPS", True),
     }
 
 

@@ -18,6 +18,7 @@ from shared.console.views import (
     seals,
     statistics,
     using,
+    webhooks,
 )
 
 urlpatterns = [
@@ -37,6 +38,12 @@ urlpatterns = [
     path("admin/grants/<int:grant_id>/revoke/", library.grant_revoke, name="console-grant-revoke"),
     path("admin/outbox/", library.outbox, name="console-outbox"),
     path("admin/outbox/retry/", library.outbox_retry, name="console-outbox-retry"),
+    path("admin/webhooks/", webhooks.webhook_deliveries, name="console-webhooks"),
+    path(
+        "admin/webhooks/retry/",
+        webhooks.webhook_deliveries_retry,
+        name="console-webhooks-retry",
+    ),
     path("admin/workdays/", library.workdays, name="console-workdays"),
     path(
         "admin/workdays/<int:override_id>/delete/",

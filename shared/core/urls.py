@@ -19,6 +19,7 @@ api_v1 = [
     path("", include("shared.reviews.api.urls")),
     path("", include("shared.inspections.api.urls")),
     path("", include("shared.statistics.api.urls")),
+    path("", include("shared.webhooks.api.urls")),
 ]
 
 library_urlpatterns = [

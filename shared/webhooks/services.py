@@ -1,0 +1,526 @@
+"""Writes for webhooks: subscribe, unsubscribe, the events of a licence change, delivery.
+
+Subscribing is a purpose-bound use (arts. 21–22, 27): it needs an active consumer, a matter, a
+purpose, a grant for the licence's type and that matter, and an earlier allowed use of this
+licence by the agency under that matter; every outcome is an access record (operation
+`subscribe`), refusals included, written before the answer leaves.
+"""
+
+import json
+import logging
+import secrets
+import time
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from shared.access.keys import log_key_id, log_signing_key
+from shared.access.models import AccessRecord, Grant
+from shared.access.services import (
+    access_record,
+    caller_check,
+    rate_check,
+    refusal_record,
+    use_authorize,
+)
+from shared.accounts.models import User
+from shared.audit.services import audit_record
+from shared.catalog.models import LicenseType
+from shared.core.effects import enqueue_on_commit
+from shared.core.errors import ConflictError, ForbiddenError, NotFoundError, PermanentError
+from shared.domain.errors import DomainError
+from shared.domain.identifiers import parse_identifier
+from shared.domain.status import Action
+from shared.licenses.models import License, LicenseEvent, LicenseVersion
+from shared.webhooks import signing
+from shared.webhooks.models import DeliveryAttempt, Signing, Subscription, WebhookEvent
+
+logger = logging.getLogger(__name__)
+Operation = AccessRecord.Operation
+Outcome = AccessRecord.Outcome
+
+# The licence events a subscriber hears about: every change of status or of version.
+NOTIFIED_ACTIONS = frozenset(
+    {
+        Action.suspend,
+        Action.resume,
+        Action.revoke,
+        Action.cancel,
+        Action.annul,
+        Action.renew,
+        Action.amend,
+        Action.expire,
+    }
+)
+# Uses that count as "has used this licence" (a grant alone does not).
+USES = (Operation.QUERY, Operation.VERIFY, Operation.COMPARE, Operation.COPY, Operation.DOWNLOAD)
+
+
+# --- subscriptions ---------------------------------------------------------------------------
+
+
+def _licence(identifier: str) -> License:
+    try:
+        parse_identifier(identifier)
+    except DomainError as exc:
+        raise NotFoundError("license.not_found", "证照不存在") from exc
+    version = LicenseVersion.objects.filter(identifier=identifier).only("license_id").first()
+    if version is None:
+        raise NotFoundError("license.not_found", "证照不存在")
+    return License.objects.select_related("license_type", "issuer").get(pk=version.license_id)
+
+
+def _check_target(target_url: str) -> str:
+    url = (target_url or "").strip()
+    parts = urlsplit(url)
+    allowed = {"https"} if settings.WEBHOOK_REQUIRE_HTTPS else {"http", "https"}
+    if len(url) > 500 or parts.scheme not in allowed or not parts.hostname or parts.username:
+        raise PermanentError(
+            "webhook.target_url",
+            "接收地址无效：必须是 https 地址"
+            if settings.WEBHOOK_REQUIRE_HTTPS
+            else "接收地址无效：必须是 http 或 https 地址",
+            {"field": "target_url"},
+        )
+    return url
+
+
+def _has_used(*, user: User, lic: License, matter_code: str) -> bool:
+    identifiers = LicenseVersion.objects.filter(license=lic).values_list("identifier", flat=True)
+    return AccessRecord.objects.filter(
+        agency_code=user.agency.code if user.agency else "",
+        matter_code=matter_code,
+        identifier__in=list(identifiers),
+        operation__in=USES,
+        outcome=Outcome.ALLOWED,
+    ).exists()
+
+
+def subscription_snapshot(sub: Subscription) -> dict[str, Any]:
+    """What the audit keeps of a subscription (never its secret)."""
+    return {
+        "id": sub.pk,
+        "agency_code": sub.agency.code,
+        "identifier": sub.identifier,
+        "matter_code": sub.matter_code,
+        "target_url": sub.target_url,
+        "signing": sub.signing,
+        "deleted": sub.deleted_at is not None,
+    }
+
+
+@transaction.atomic
+def subscription_create(
+    *,
+    actor: User,
+    identifier: str,
+    matter_code: str,
+    use_cause: str,
+    target_url: str,
+    signing_choice: str = Signing.HMAC_SHA256,
+) -> Subscription:
+    """Subscribe the actor's agency to the status changes of the licence `identifier`.
+
+    Refused (403, recorded) without a grant for the licence's type and `matter_code`
+    (`access.no_grant` and the other `use_authorize` codes) or when the agency never used
+    this licence under that matter (`webhook.not_used`); 400 `webhook.target_url`,
+    `webhook.signing`; 404 `license.not_found`; 409 `webhook.exists`.
+    """
+    matter_code = (matter_code or "").strip()
+    if signing_choice not in Signing.values:
+        raise PermanentError("webhook.signing", "不支持的签名方式", {"field": "signing"})
+    rate_check(
+        user=actor, operation=Operation.SUBSCRIBE, matter_code=matter_code, use_cause=use_cause
+    )
+    caller_check(
+        user=actor,
+        matter_code=matter_code,
+        use_cause=use_cause,
+        operation=Operation.SUBSCRIBE,
+        holder_code="",
+        holder_code_type="",
+    )
+    lic = _licence(identifier)
+    use_authorize(
+        user=actor,
+        license_type=lic.license_type,
+        matter_code=matter_code,
+        use_cause=use_cause,
+        operation=Operation.SUBSCRIBE,
+    )
+    if not _has_used(user=actor, lic=lic, matter_code=matter_code):
+        error = ForbiddenError(
+            "webhook.not_used", "本单位未在该事项下使用过此证照，不能订阅其状态变更"
+        )
+        refusal_record(
+            user=actor,
+            operation=Operation.SUBSCRIBE,
+            error=error,
+            matter_code=matter_code,
+            use_cause=use_cause,
+            licenses=[lic],
+        )
+        raise error
+    url = _check_target(target_url)
+    agency = actor.agency
+    assert agency is not None  # use_authorize refused anyone without an agency
+    exists = ConflictError("webhook.exists", "本单位已有该证照、事项和接收地址的订阅")
+    live = Subscription.objects.filter(
+        agency=agency, license=lic, matter_code=matter_code, target_url=url, deleted_at=None
+    )
+    if live.exists():
+        raise exists
+    try:
+        with transaction.atomic():  # two identical requests at once: the constraint decides
+            sub = Subscription.objects.create(
+                agency=agency,
+                license=lic,
+                identifier=lic.identifier,
+                matter_code=matter_code,
+                target_url=url,
+                signing=signing_choice,
+                secret="" if signing_choice == Signing.SM2_SM3 else secrets.token_hex(32),
+                created_by=actor,
+            )
+    except IntegrityError:
+        raise exists from None
+    access_record(
+        user=actor,
+        operation=Operation.SUBSCRIBE,
+        matter_code=matter_code,
+        use_cause=use_cause,
+        licenses=[lic],
+        outcome=Outcome.ALLOWED,
+        detail={"subscription": sub.pk, "target_host": urlsplit(url).hostname or ""},
+    )
+    audit_record(
+        actor=actor,
+        action="webhook.subscribe",
+        target_type="webhook_subscription",
+        target_id=str(sub.pk),
+        before=None,
+        after=subscription_snapshot(sub),
+    )
+    return sub
+
+
+@transaction.atomic
+def subscription_delete(*, actor: User, subscription_id: int) -> Subscription:
+    """End a subscription of the actor's agency (a library administrator: any); its pending
+    events are cancelled. Deleting twice is the same as once."""
+    subs = Subscription.objects.select_for_update(of=("self",)).select_related("agency", "license")
+    if not actor.is_library_admin:
+        subs = subs.filter(agency_id=actor.agency_id) if actor.agency_id else subs.none()
+    sub = subs.filter(pk=subscription_id).first()
+    if sub is None:
+        raise NotFoundError("webhook.not_found", "订阅不存在")
+    if sub.deleted_at is not None:
+        return sub
+    before = subscription_snapshot(sub)
+    sub.deleted_at, sub.deleted_by = timezone.now(), actor
+    sub.save(update_fields=["deleted_at", "deleted_by"])
+    WebhookEvent.objects.filter(subscription=sub, state=WebhookEvent.State.PENDING).update(
+        state=WebhookEvent.State.CANCELLED, next_attempt_at=None
+    )
+    access_record(
+        user=actor,
+        operation=Operation.SUBSCRIBE,
+        matter_code=sub.matter_code,
+        use_cause="取消状态变更订阅",
+        licenses=[sub.license] if sub.license else [sub.identifier],
+        outcome=Outcome.ALLOWED,
+        detail={"subscription": sub.pk, "deleted": True},
+    )
+    audit_record(
+        actor=actor,
+        action="webhook.unsubscribe",
+        target_type="webhook_subscription",
+        target_id=str(sub.pk),
+        before=before,
+        after=subscription_snapshot(sub),
+    )
+    return sub
+
+
+# --- events ----------------------------------------------------------------------------------
+
+
+def grants_in_force_any() -> QuerySet[Grant]:
+    """Every grant in force today (as `grants_active`, for all agencies at once)."""
+    today = timezone.localdate()
+    return Grant.objects.filter(revoked_at__isnull=True, valid_from__lte=today).filter(
+        Q(valid_to__isnull=True) | Q(valid_to__gte=today)
+    )
+
+
+def grants_in_force(*, license_type: LicenseType) -> QuerySet[Grant]:
+    """Every agency's grants for `license_type` in force today."""
+    return grants_in_force_any().filter(license_type=license_type)
+
+
+def _payload(event: WebhookEvent, lic: License, license_event: LicenseEvent) -> dict[str, Any]:
+    return {
+        "event_id": str(event.event_id),
+        "type": event.type,
+        "identifier": license_event.identifier,
+        "status": license_event.to_status,
+        "from_status": license_event.from_status,
+        "version": license_event.version,
+        "occurred_at": license_event.created_at.isoformat(),
+        "library_code": lic.library_code,
+        "subscription_id": event.subscription_id,
+        "matter_code": event.subscription.matter_code,
+    }
+
+
+def webhook_events_for_change(*, license: License, event: LicenseEvent) -> list[WebhookEvent]:
+    """One pending `WebhookEvent` per live subscription of this licence whose agency still
+    holds a grant for its matter; called inside the licence change's transaction (the
+    receiver of the new `LicenseEvent`), so the events commit or roll back with the change. Delivery
+    is queued on commit; the beat sweep picks up what that kick misses."""
+    if event.action not in NOTIFIED_ACTIONS:
+        return []
+    subs = list(Subscription.objects.filter(license=license, deleted_at=None))
+    if not subs:
+        return []
+    # One query for the grants in force, not one per subscription.
+    granted = set(
+        grants_in_force(license_type=license.license_type)
+        .filter(
+            agency_id__in={s.agency_id for s in subs},
+            matter_code__in={s.matter_code for s in subs},
+        )
+        .values_list("agency_id", "matter_code")
+    )
+    created: list[WebhookEvent] = []
+    now = timezone.now()
+    for sub in subs:
+        if (sub.agency_id, sub.matter_code) not in granted:
+            continue  # the grant ended: the agency no longer hears about this licence
+        row = WebhookEvent(
+            subscription=sub,
+            license_event=event,
+            type=f"licence.{event.action}",
+            payload={},
+            next_attempt_at=now,
+        )
+        row.payload = _payload(row, license, event)
+        created.append(row)
+    rows = WebhookEvent.objects.bulk_create(created, ignore_conflicts=True)
+    if rows:
+        from shared.webhooks.tasks import deliver
+
+        enqueue_on_commit(deliver, [str(r.event_id) for r in rows])
+    return rows
+
+
+# --- delivery --------------------------------------------------------------------------------
+
+
+def backoff(attempts: int) -> timedelta:
+    """The wait after the `attempts`-th failure: base × 2^(attempts − 1), capped."""
+    base = settings.WEBHOOK_RETRY_BASE_SECONDS
+    return timedelta(
+        seconds=min(base * 2 ** max(attempts - 1, 0), settings.WEBHOOK_RETRY_MAX_SECONDS)
+    )
+
+
+def request_parts(event: WebhookEvent, *, timestamp: str) -> tuple[bytes, dict[str, str]]:
+    """The exact body and headers of a delivery (the body is the same bytes every time)."""
+    body = json.dumps(
+        event.payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+    ).encode()
+    sub = event.subscription
+    headers = {
+        "Content-Type": "application/json; charset=utf-8",
+        "User-Agent": f"elicense-webhooks/1 ({settings.LIBRARY_CODE})",
+        signing.HEADER_EVENT_ID: str(event.event_id),
+        signing.HEADER_TIMESTAMP: timestamp,
+    }
+    if sub.signing == Signing.SM2_SM3:
+        headers[signing.HEADER_KEY_ID] = log_key_id()
+        headers[signing.HEADER_SIGNATURE] = signing.sign_sm2(
+            key=log_signing_key(), timestamp=timestamp, body=body
+        )
+    else:
+        headers[signing.HEADER_SIGNATURE] = signing.sign(
+            algorithm=sub.signing, secret=sub.secret, timestamp=timestamp, body=body
+        )
+    return body, headers
+
+
+def _post(event: WebhookEvent) -> tuple[int | None, str]:
+    """POST the event once; (status code, error text). No redirects are followed."""
+    body, headers = request_parts(event, timestamp=str(int(time.time())))
+    try:
+        response = requests.post(
+            event.subscription.target_url,
+            data=body,
+            headers=headers,
+            timeout=settings.WEBHOOK_HTTP_TIMEOUT,
+            allow_redirects=False,
+        )
+    except requests.RequestException as exc:
+        return None, f"{type(exc).__name__}: {exc}"[:500]
+    if 200 <= response.status_code < 300:
+        return response.status_code, ""
+    return response.status_code, f"HTTP {response.status_code}: {response.text[:200]}"
+
+
+def _notify_dead(event: WebhookEvent, *, attempt_number: int) -> None:
+    """Tell the operators (library administrators) and the subscribing agency's administrators
+    that an event is dead, in the delivery's transaction (`webhook.failed`; once per death:
+    an event retried and dead again is told again)."""
+    try:
+        from shared.notifications.services import notify  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:  # until the notifications branch (issue #14 item 3) is merged
+        logger.warning("webhook %s dead; notifications not installed", event.event_id)
+        return
+    sub = event.subscription
+    users = User.objects.filter(is_active=True).filter(
+        Q(role=User.Role.LIBRARY_ADMIN) | Q(role=User.Role.AGENCY_ADMIN, agency_id=sub.agency_id)
+    )
+    notify(
+        event="webhook.failed",
+        dedupe_key=f"webhook.failed:{event.event_id}:{attempt_number}",
+        users=users,
+        subject=f"Webhook 投递失败：{event.payload.get('identifier', '')}",
+        body=(
+            f"事件 {event.event_id}（{event.type}）向 {sub.target_url} 投递 {event.attempts} 次均失败，"
+            f"已停止重试。最近错误：{event.last_error}。库管理员可在“库管理 → Webhook 投递”重试。"
+        ),
+        link="/console/admin/webhooks/?state=dead",
+    )
+
+
+def _still_granted(sub: Subscription) -> bool:
+    if sub.license_id is None or sub.deleted_at is not None:
+        return False
+    license_type_id = License.objects.filter(pk=sub.license_id).values("license_type_id")
+    return (
+        grants_in_force_any()
+        .filter(
+            agency_id=sub.agency_id,
+            matter_code=sub.matter_code,
+            license_type_id__in=license_type_id,
+        )
+        .exists()
+    )
+
+
+def webhook_deliver(*, event_id: str, now: datetime | None = None) -> str | None:
+    """Deliver one due event once; its new state, or None when it is not due, done, or being
+    delivered by another worker (row lock, skip locked).
+
+    The row stays locked through the POST (bounded by `WEBHOOK_HTTP_TIMEOUT`), so two workers
+    never send it at once, and a delivered event is never sent again. A worker that dies
+    after the receiver answered but before commit sends it once more: receivers deduplicate
+    by event id (docs/webhooks.md)."""
+    with transaction.atomic():
+        event = (
+            WebhookEvent.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("subscription")
+            .filter(
+                event_id=event_id,
+                state=WebhookEvent.State.PENDING,
+                next_attempt_at__lte=now or timezone.now(),
+            )
+            .first()
+        )
+        if event is None:
+            return None
+        if not _still_granted(event.subscription):
+            # The grant ended (or the licence left this library) after the change: what the
+            # agency may no longer use, it is not told either.
+            event.state, event.next_attempt_at = WebhookEvent.State.CANCELLED, None
+            event.last_error = "用证授权已失效，不再投递"
+            event.save(update_fields=["state", "next_attempt_at", "last_error"])
+            return event.state
+        started, clock = timezone.now(), time.monotonic()
+        status_code, error = _post(event)
+        duration = int((time.monotonic() - clock) * 1000)
+        event.attempts += 1
+        number = event.deliveries.count() + 1  # the row is locked: no other attempt now
+        DeliveryAttempt.objects.create(
+            event=event,
+            number=number,
+            started_at=started,
+            status_code=status_code,
+            error=error,
+            duration_ms=duration,
+            succeeded=not error,
+        )
+        if not error:
+            event.state, event.delivered_at, event.next_attempt_at = (
+                WebhookEvent.State.DELIVERED,
+                timezone.now(),
+                None,
+            )
+            event.last_error = ""
+        elif event.attempts >= settings.WEBHOOK_MAX_ATTEMPTS or status_code == 410:
+            event.state, event.next_attempt_at = WebhookEvent.State.DEAD, None
+            event.last_error = error
+            _notify_dead(event, attempt_number=number)
+        else:
+            event.next_attempt_at = timezone.now() + backoff(event.attempts)
+            event.last_error = error
+        event.save(
+            update_fields=["state", "attempts", "next_attempt_at", "last_error", "delivered_at"]
+        )
+        return event.state
+
+
+def webhook_sweep(*, limit: int = 200, budget_seconds: float = 60.0) -> int:
+    """Deliver the events due now, oldest first, each in its own transaction (beat). Stops
+    after `budget_seconds`, so slow receivers cannot keep one sweep running for long (the
+    next sweep goes on; a task that ran past the broker's visibility timeout would run twice)."""
+    due = list(
+        WebhookEvent.objects.filter(
+            state=WebhookEvent.State.PENDING, next_attempt_at__lte=timezone.now()
+        )
+        .order_by("next_attempt_at", "id")
+        .values_list("event_id", flat=True)[:limit]
+    )
+    deadline, attempted = time.monotonic() + budget_seconds, 0
+    for event_id in due:
+        if time.monotonic() > deadline:
+            break
+        if webhook_deliver(event_id=str(event_id)) is not None:
+            attempted += 1
+    return attempted
+
+
+@transaction.atomic
+def webhook_retry(*, actor: User, event_ids: list[str] | None = None) -> int:
+    """The operator's retry: dead events (the ones named, or all) become pending and due now,
+    with a fresh count of attempts (their earlier attempt rows stay). Delivered and cancelled events are never sent again."""
+    if not actor.is_library_admin:
+        raise ForbiddenError(
+            "permission.library_admin_required", "仅库管理员（节点管理员/省级运营人员）可重试投递"
+        )
+    dead = WebhookEvent.objects.select_for_update().filter(state=WebhookEvent.State.DEAD)
+    if event_ids is not None:
+        dead = dead.filter(event_id__in=event_ids)
+    ids = [str(e) for e in dead.values_list("event_id", flat=True)]
+    count = WebhookEvent.objects.filter(event_id__in=ids).update(
+        state=WebhookEvent.State.PENDING, attempts=0, next_attempt_at=timezone.now()
+    )
+    if count:
+        audit_record(
+            actor=actor,
+            action="webhook.retry",
+            target_type="webhook_event",
+            target_id=",".join(ids)[:100],
+            before={"state": "dead"},
+            after={"state": "pending", "count": count},
+        )
+        from shared.webhooks.tasks import deliver
+
+        enqueue_on_commit(deliver, ids)
+    return count
