@@ -182,10 +182,10 @@ def test_the_command_shows_versions_and_refuses_an_early_retirement(issuer, issu
     lines = out.getvalue().splitlines()
     assert lines[0] == "当前写入版本：2"
     assert lines[1] == (
-        "版本 2：已配置；licenses.license 0，licenses.licenseversion 0，accounts.user 0"
+        "版本 2：已配置；licenses.license 0，licenses.licenseversion 0，accounts.user 0，watch.watch 0"
     )
     assert lines[2] == (
-        "版本 1：已配置；licenses.license 1，licenses.licenseversion 1，accounts.user 0"
+        "版本 1：已配置；licenses.license 1，licenses.licenseversion 1，accounts.user 0，watch.watch 0"
     )
     assert "holder_key.rows_remain" in str(excinfo.value)
     assert HolderKeyRetirement.objects.count() == 0
