@@ -73,10 +73,7 @@ def mailbox_messages(folder: Path | str) -> list[EmailMessage]:
     if not (path / "new").is_dir():
         return []
     files = sorted((path / "new").iterdir(), key=lambda p: (p.stat().st_mtime, p.name))
-    return [
-        message_from_bytes(p.read_bytes(), policy=policy.default)  # type: ignore[misc]
-        for p in files
-    ]
+    return [message_from_bytes(p.read_bytes(), policy=policy.default) for p in files]
 
 
 def main(argv: list[str]) -> None:
