@@ -40,6 +40,7 @@ SECTIONS: list[NavSection] = [
             NavItem(label="用证授权", url_name="console-grants", allow=roles.library_admin),
             NavItem(label="印章证书", url_name="console-seals"),
             NavItem(label="交换队列", url_name="console-outbox", allow=roles.library_admin),
+            NavItem(label="通知发送", url_name="console-notifications", allow=roles.library_admin),
             NavItem(label="工作日调整", url_name="console-workdays", allow=roles.library_admin),
             NavItem(label="管理审计", url_name="console-audit", allow=roles.library_admin),
             NavItem(label="统计分析", url_name="console-statistics"),
