@@ -14,6 +14,7 @@ SMTP reply, a gateway 5xx) are retried with back-off; after NOTIFY_MAX_ATTEMPTS,
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,7 +28,7 @@ from django.utils import timezone
 from shared.accounts.models import User
 from shared.audit.services import audit_record
 from shared.core.effects import enqueue_on_commit
-from shared.core.errors import ConflictError, ForbiddenError, NotFoundError
+from shared.core.errors import ConflictError, ForbiddenError, NotFoundError, PermanentError
 from shared.notifications.channels import DeliveryError, Message, adapter_for
 from shared.notifications.models import Contact, Notification
 
@@ -38,8 +39,9 @@ INTERRUPTED = "发送中断，结果未知：为避免重复，不再自动重�
 
 
 def user_channels(user: User) -> list[tuple[str, str]]:
-    """The (channel, address) pairs a user is reached on, in NOTIFY_CHANNELS order."""
-    enabled = list(settings.NOTIFY_CHANNELS)
+    """The (channel, address) pairs a user is reached on, in NOTIFY_CHANNELS order; SMS only
+    once a gateway is configured (NOTIFY_SMS_URL)."""
+    enabled = [c for c in settings.NOTIFY_CHANNELS if c != "sms" or settings.NOTIFY_SMS_URL]
     found: list[tuple[str, str]] = []
     phone = ""
     if "sms" in enabled:
@@ -106,6 +108,31 @@ def notify(
 
             enqueue_on_commit(deliver, queued)
     return len(queued)
+
+
+PHONE = re.compile(r"^1[3-9]\d{9}$")
+
+
+@transaction.atomic
+def contact_set(*, actor: User | None, user: User, phone: str) -> Contact:
+    """Set (or clear, with "") the mobile number a user's SMS go to; audited. A number that is
+    not an 11-digit mainland mobile number is refused (400 `contact.phone`), nothing changed."""
+    phone = (phone or "").strip().replace(" ", "").replace("-", "")
+    if phone and not PHONE.match(phone):
+        raise PermanentError("contact.phone", "手机号码格式不正确（11 位手机号）", {"phone": phone})
+    contact, _ = Contact.objects.select_for_update().get_or_create(user=user)
+    before = {"phone": contact.phone}
+    contact.phone = phone
+    contact.save(update_fields=["phone", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="contact.update",
+        target_type="user",
+        target_id=str(user.pk),
+        before=before,
+        after={"phone": phone},
+    )
+    return contact
 
 
 def _backoff(attempts: int) -> timedelta:

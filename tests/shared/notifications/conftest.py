@@ -17,7 +17,7 @@ HOLDER_CODE = "91410100MA3X7Y8L"  # replaced by the issue payload's code in `hol
 def notify_settings(settings, tmp_path):
     settings.NOTIFY_CHANNELS = ["email", "sms", "file"]
     settings.NOTIFY_FILE_DIR = str(tmp_path / "notify-files")
-    settings.NOTIFY_SMS_URL = ""
+    settings.NOTIFY_SMS_URL = "http://127.0.0.1:9/"  # a gateway that is configured, not up
     settings.NOTIFY_RETRY_BASE_SECONDS = 1
     settings.NOTIFY_MAX_ATTEMPTS = 5
     settings.NOTIFY_SEND_TIMEOUT = 5

@@ -74,6 +74,17 @@ def test_channels_follow_settings_and_contact(holder, settings):
     assert list(Notification.objects.values_list("channel", flat=True)) == ["email"]
 
 
+def test_no_sms_without_a_gateway(holder, settings):
+    # given e-mail and SMS enabled but no SMS gateway configured
+    settings.NOTIFY_CHANNELS = ["email", "sms"]
+    settings.NOTIFY_SMS_URL = ""
+    # when notified
+    queued = _notify([holder])
+    # then only the e-mail row (an SMS row could only die)
+    assert queued == 1
+    assert list(Notification.objects.values_list("channel", flat=True)) == ["email"]
+
+
 def test_email_delivered_once_over_real_smtp(holder, smtp, mails, settings):
     # given a queued e-mail
     settings.NOTIFY_CHANNELS = ["email"]
@@ -205,3 +216,22 @@ def test_interrupted_send_is_not_resent(holder, smtp, mails, settings):
     assert (first.interrupted, second.interrupted, first.delivered) == (1, 0, 0)
     assert (row.state, row.last_error) == (State.DEAD, INTERRUPTED)
     assert mails() == []
+
+
+def test_contact_phone_is_validated_and_audited(holder, library_admin):
+    from shared.audit.models import AuditEntry
+    from shared.core.errors import PermanentError
+    from shared.notifications.models import Contact
+    from shared.notifications.services import contact_set
+
+    # given the holder's number 13800000001
+    # when a bad number is set, then a good one
+    with pytest.raises(PermanentError) as refused:
+        contact_set(actor=library_admin, user=holder, phone="1380000")
+    unchanged = Contact.objects.get(user=holder).phone
+    contact_set(actor=library_admin, user=holder, phone="139-0000-0002")
+    # then the bad one changed nothing, the good one is kept normalised and audited
+    assert (refused.value.code, unchanged) == ("contact.phone", "13800000001")
+    assert Contact.objects.get(user=holder).phone == "13900000002"
+    entry = AuditEntry.objects.get(action="contact.update")
+    assert (entry.before, entry.after) == ({"phone": "13800000001"}, {"phone": "13900000002"})
