@@ -136,7 +136,7 @@ def _remind_expiry(pk: int, *, days: int, today: date) -> bool:
             key=f"licence.expiring:{lic.pk}:{key}",
             subject=f"电子证照将于 {left} 天后到期",
             body=(
-                f"您的{_name(lic)}有效期至 {lic.valid_to.isoformat()}，还有 {left} 天到期。"
+                f"{_name(lic)}有效期至 {lic.valid_to.isoformat()}，还有 {left} 天到期。"
                 "如需继续使用，请及时向签发单位申请延续。"
             ),
         )
@@ -225,7 +225,7 @@ def _remind_inspection(pk: int, *, year: int, stage: str, closes: date) -> bool:
             key=f"inspection.due:{lic.pk}:{year}:{stage}",
             subject=subject,
             body=(
-                f"您的{_name(lic)}须完成 {year} 年度网络年检，截止日期 {day_label(closes)}。"
+                f"{_name(lic)}须完成 {year} 年度网络年检，截止日期 {day_label(closes)}。"
                 "逾期未年检的证照将被暂扣。"
             ),
         )
@@ -284,7 +284,7 @@ def on_license_changed(
         event="licence.status",
         key=f"licence.status:{license.pk}:{event.seq}",
         subject=f"电子证照状态变更：{label}",
-        body=f"您的{_name(license)}已{label}（{event.created_at:%Y-%m-%d}）。{reason}",
+        body=f"{_name(license)}已{label}（{event.created_at:%Y-%m-%d}）。{reason}",
     )
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -205,11 +206,13 @@ class SweepResult:
     interrupted: int
 
 
-def notification_sweep(*, limit: int = 500) -> SweepResult:
+def notification_sweep(*, limit: int = 500, budget_seconds: float = 20.0) -> SweepResult:
     """Beat: rows left `sending` past their lease become `dead` (outcome unknown: at most
     once); due `pending`/`failed` rows are delivered (each claimed with skip_locked, so a
-    sweep and a delivery task never send one row twice)."""
+    sweep and a delivery task never send one row twice). A run stops after `budget_seconds`
+    (a peer that times out must not hold a worker for hours); the next run goes on."""
     now = timezone.now()
+    stop_at = time.monotonic() + budget_seconds
     interrupted = Notification.objects.filter(state=State.SENDING, next_attempt_at__lt=now).update(
         state=State.DEAD, last_error=INTERRUPTED, next_attempt_at=None
     )
@@ -222,6 +225,8 @@ def notification_sweep(*, limit: int = 500) -> SweepResult:
     )
     delivered = 0
     for pk in due:
+        if time.monotonic() > stop_at:
+            break
         if notification_deliver(notification_id=str(pk)) == State.SENT:
             delivered += 1
     return SweepResult(delivered=delivered, interrupted=interrupted)

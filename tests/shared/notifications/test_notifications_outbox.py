@@ -235,3 +235,17 @@ def test_contact_phone_is_validated_and_audited(holder, library_admin):
     assert Contact.objects.get(user=holder).phone == "13900000002"
     entry = AuditEntry.objects.get(action="contact.update")
     assert (entry.before, entry.after) == ({"phone": "13800000001"}, {"phone": "13900000002"})
+
+
+def test_sweep_stops_when_its_time_budget_is_spent(holder, smtp, mails, settings):
+    # given two due e-mails
+    settings.NOTIFY_CHANNELS = ["email"]
+    _notify([holder], key="a")
+    _notify([holder], key="b")
+    # when a sweep runs with no time left, then one with time
+    spent = notification_sweep(budget_seconds=0)
+    pending = Notification.objects.filter(state=State.PENDING).count()
+    full = notification_sweep()
+    # then the first sent nothing and the second sent both
+    assert (spent.delivered, pending, full.delivered) == (0, 2, 2)
+    assert len(mails()) == 2

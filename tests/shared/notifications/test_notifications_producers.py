@@ -105,7 +105,9 @@ def test_status_change_tells_holder_and_staff_once_per_event(
     suspended = Notification.objects.filter(dedupe_key=f"licence.status:{lic.pk}:2").first()
     assert suspended is not None
     assert "原因：整改。" in suspended.body
-    assert suspended.body.startswith("您的食品经营许可证")
+    assert suspended.body.startswith(
+        "食品经营许可证（编号 JY1，持证主体 郑州豫中食品有限公司）已暂扣"
+    )
 
 
 def test_review_answer_tells_the_requester(holder, issuer_user, license_type):
