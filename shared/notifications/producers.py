@@ -288,14 +288,54 @@ def on_license_changed(
     )
 
 
+def _review_staff(review: ReviewRequest) -> list[User]:
+    return list(
+        User.objects.filter(
+            agency_id=review.issuer_id,
+            is_active=True,
+            role__in=[User.Role.STAFF, User.Role.AGENCY_ADMIN],
+        ).order_by("pk")
+    )
+
+
 def on_review_changed(sender: Any, *, review: ReviewRequest, **kwargs: Any) -> None:
-    """An answered review request is told to whoever asked (a holder, an agency's user)."""
-    if (
-        review.state == ReviewRequest.State.OPEN
-        or review.answered_at is None
-        or review.requester_id is None
-        or review.library_code != settings.LIBRARY_CODE
-    ):
+    """A review request (art. 24: answered within 5 working days) is told as it moves: the
+    issuer's staff when it arrives, at each reminder the beat gives (2 and 1 working days
+    left) and when it becomes overdue; whoever asked (a holder, an agency's user) when it is
+    answered. Only where the request lives (its library)."""
+    if review.library_code != settings.LIBRARY_CODE:
+        return
+    if review.state != ReviewRequest.State.OPEN:
+        _review_answered(review)
+        return
+    deadline = f"{review.deadline:%Y-%m-%d}"
+    if review.overdue:
+        event, key = "review.overdue", f"review.overdue:{review.pk}"
+        subject = "复核申请已逾期未答复"
+        body = f"对证照 {review.identifier} 的复核申请答复期限 {deadline} 已过，请尽快答复。"
+    elif review.reminders_sent:
+        left = 1 if review.reminders_sent >= 2 else 2
+        event, key = "review.due", f"review.due:{review.pk}:{review.reminders_sent}"
+        subject = f"复核申请答复期限还剩 {left} 个工作日"
+        body = (
+            f"对证照 {review.identifier} 的复核申请须于 {deadline} 前答复（还剩 {left} 个工作日）。"
+        )
+    else:
+        event, key = "review.received", f"review.received:{review.pk}"
+        subject = "收到复核申请"
+        body = f"收到对证照 {review.identifier} 的复核申请，须于 {deadline} 前答复（5 个工作日）。"
+    notify(
+        event=event,
+        dedupe_key=key,
+        users=_review_staff(review),
+        subject=subject,
+        body=body,
+        link=_url(f"/console/reviews/{review.pk}/"),
+    )
+
+
+def _review_answered(review: ReviewRequest) -> None:
+    if review.answered_at is None or review.requester_id is None:
         return
     requester = User.objects.filter(pk=review.requester_id).first()
     if requester is None:

@@ -8,6 +8,7 @@ from shared.licenses.models import License
 from shared.licenses.services import license_act
 from shared.notifications.models import Notification, Reminder
 from shared.notifications.producers import expiry_reminders, inspection_reminders
+from shared.reviews.deadlines import review_sweep
 from shared.reviews.services import review_answer, review_create
 from tests.shared.inspections.conftest import at, inspection_type, issue  # noqa: F401
 
@@ -110,22 +111,45 @@ def test_status_change_tells_holder_and_staff_once_per_event(
     )
 
 
-def test_review_answer_tells_the_requester(holder, issuer_user, license_type):
-    # given a holder's open review request on their licence
+def test_review_request_is_told_to_the_issuer_on_working_days_and_answered_to_the_holder(
+    holder, staff_with_email, issuer_user, license_type
+):
+    # given a holder's review request received Monday 2026-12-07 (due Monday 12-14)
     lic = _licence(issuer_user, license_type, valid_to=date(2029, 1, 1))
-    review = review_create(
-        actor=holder, identifier=lic.identifier, reason="经营项目有误，请核实更正", fields=[]
-    )
-    assert Notification.objects.filter(event="review.answered").count() == 0
-    # when the issuer answers it
-    review_answer(actor=issuer_user, review_id=review.pk, outcome="confirmed")
-    # then the holder is told on each channel, once
+    with at(2026, 12, 7):
+        review = review_create(
+            actor=holder, identifier=lic.identifier, reason="经营项目有误，请核实更正", fields=[]
+        )
+    received = _rows("review.received")
+    # when the beat runs with 2 working days left (Thu), 1 (Fri, twice), and after the deadline
+    for day in (10, 11, 11, 15):
+        with at(2026, 12, day):
+            review_sweep()
+    # and the issuer answers
+    with at(2026, 12, 16):
+        review_answer(actor=issuer_user, review_id=review.pk, outcome="confirmed")
+    # then the issuer's staff were told on arrival, at each reminder and when it was overdue,
+    # and the holder when it was answered, each once
+    assert review.deadline == date(2026, 12, 14)
+    assert received == [("issuer_1", c, f"review.received:{review.pk}") for c in ("email", "file")]
+    assert {k for _, _, k in _rows("review.due")} == {
+        f"review.due:{review.pk}:1",
+        f"review.due:{review.pk}:2",
+    }
+    assert len(_rows("review.due")) == 4
+    assert _rows("review.overdue") == [
+        ("issuer_1", c, f"review.overdue:{review.pk}") for c in ("email", "file")
+    ]
     assert _rows("review.answered") == [
         ("holder_yz", c, f"review.answered:{review.pk}") for c in ("email", "file", "sms")
     ]
     row = Notification.objects.filter(event="review.answered", channel="email").get()
     assert row.subject == "复核申请已答复：已确认无误"
+    assert "（逾期答复）" in row.body
     assert row.link.endswith("/holder/reviews/")
+    due = Notification.objects.filter(dedupe_key=f"review.due:{review.pk}:2").first()
+    assert due is not None
+    assert due.subject == "复核申请答复期限还剩 1 个工作日"
 
 
 def test_inspection_reminders_when_window_opens_and_before_it_closes(
