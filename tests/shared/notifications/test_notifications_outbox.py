@@ -1,12 +1,15 @@
 """The outbox: notify queues per user × channel once; delivery over a real SMTP server, the
 reference SMS gateway and the file channel; retries with back-off; at most once."""
 
+import base64
 import json
+import os
 import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import redis
 from django.db import transaction
 from django.utils import timezone
 
@@ -249,3 +252,22 @@ def test_sweep_stops_when_its_time_budget_is_spent(holder, smtp, mails, settings
     # then the first sent nothing and the second sent both
     assert (spent.delivered, pending, full.delivered) == (0, 2, 2)
     assert len(mails()) == 2
+
+
+def test_delivery_task_is_queued_only_on_commit(holder, django_capture_on_commit_callbacks):
+    # given the real broker's default queue, empty
+    broker = redis.Redis.from_url(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
+    broker.delete("default")
+    # when notify runs inside a caller's transaction, before and after the commit
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        with transaction.atomic():
+            _notify([holder])
+            before_commit = broker.llen("default")
+    # then nothing was queued before the commit, and one task with the three row ids after
+    messages = [json.loads(m) for m in broker.lrange("default", 0, -1)]
+    broker.delete("default")
+    rows = sorted(str(pk) for pk in Notification.objects.values_list("pk", flat=True))
+    assert before_commit == 0
+    assert len(callbacks) == 1
+    assert [m["headers"]["task"] for m in messages] == ["notifications.deliver"]
+    assert sorted(json.loads(base64.b64decode(messages[0]["body"]))[0][0]) == rows
