@@ -25,12 +25,10 @@ def notifications(request: AuthenticatedHttpRequest) -> HttpResponse:
     event = request.GET.get("event", "")
     if state not in Notification.State.values:
         state = ""
+    counts = notification_counts()
     context = {
         "page": paginate(request, notification_list(state=state, event=event)),
-        "counts": [
-            (value, label, notification_counts()[value])
-            for value, label in Notification.State.choices
-        ],
+        "counts": [(value, label, counts[value]) for value, label in Notification.State.choices],
         "state": state,
         "event": event,
         "states": Notification.State.choices,
