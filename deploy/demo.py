@@ -21,7 +21,7 @@ the exports that let manage.py work on a demo library (`eval "$(…)"`); `deploy
 hub_admin` prints a demo user's current one-time code for the console's sign-in (from the TOTP
 secret the seed wrote to the library's credentials file).
 Ports: HUB_PORT (8000), NODE1_PORT (8001), NODE2_PORT (8002); DEMO_DIR moves the data.
-Mail (notifications, issue #14): a real local SMTP server (aiosmtpd) on MAIL_PORT (8025) writes
+Mail (notifications, issue #14): a real local SMTP server (aiosmtpd) on MAIL_PORT (HUB_PORT+25) writes
 every library's mail into the Maildir DEMO_DIR/mailbox; `deploy/demo.py mail [N]` lists the
 latest N messages.
 """
@@ -52,7 +52,16 @@ START_TIMEOUT = 90.0  # seconds for every web server, worker and beat to come up
 STOP_TIMEOUT = 15.0  # seconds for a graceful stop before SIGKILL
 MAX_RESTARTS = int(os.environ.get("DEMO_MAX_RESTARTS", "3"))  # per process and minute
 REDIS_DB = {"hub": 1, "410100": 2, "410300": 3}
-MAIL_PORT = os.environ.get("MAIL_PORT", "8025")  # the demo's local SMTP server (notifications)
+# The demo's local SMTP server (notifications): HUB_PORT + 25 unless set, so demos started on
+# other ports (the smoke tests) do not contend for one mail port.
+_HUB_PORT = (
+    int(os.environ.get("HUB_PORT", "8000"))
+    if os.environ.get("HUB_PORT", "8000").isdigit()
+    else 8000
+)
+MAIL_PORT = os.environ.get("MAIL_PORT") or str(
+    _HUB_PORT + 25 if _HUB_PORT < 65500 else _HUB_PORT - 25
+)
 # Variables of the caller that would make the three libraries share a database, settings or
 # secrets (each library gets its own from secrets.json).
 SCRUBBED = ("DATABASE_URL", "HUB_SETTINGS_MODULE", "NODE_SETTINGS_MODULE", "TEST_DATABASE_NAME")
