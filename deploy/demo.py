@@ -21,6 +21,9 @@ the exports that let manage.py work on a demo library (`eval "$(…)"`); `deploy
 hub_admin` prints a demo user's current one-time code for the console's sign-in (from the TOTP
 secret the seed wrote to the library's credentials file).
 Ports: HUB_PORT (8000), NODE1_PORT (8001), NODE2_PORT (8002); DEMO_DIR moves the data.
+Mail (notifications, issue #14): a real local SMTP server (aiosmtpd) on MAIL_PORT (HUB_PORT+25) writes
+every library's mail into the Maildir DEMO_DIR/mailbox; `deploy/demo.py mail [N]` lists the
+latest N messages.
 """
 
 import base64
@@ -53,6 +56,16 @@ REDIS_DB = {"hub": 1, "410100": 2, "410300": 3}
 # (shared/identity/reference_provider.py, docs/holders.md); every library is its client.
 IDP_PORT = os.environ.get("IDP_PORT", "8095")
 IDP_CLIENT_ID = "henan-elicense-demo"
+# The demo's local SMTP server (notifications): HUB_PORT + 25 unless set, so demos started on
+# other ports (the smoke tests) do not contend for one mail port.
+_HUB_PORT = (
+    int(os.environ.get("HUB_PORT", "8000"))
+    if os.environ.get("HUB_PORT", "8000").isdigit()
+    else 8000
+)
+MAIL_PORT = os.environ.get("MAIL_PORT") or str(
+    _HUB_PORT + 25 if _HUB_PORT < 65500 else _HUB_PORT - 25
+)
 # Variables of the caller that would make the three libraries share a database, settings or
 # secrets (each library gets its own from secrets.json).
 SCRUBBED = ("DATABASE_URL", "HUB_SETTINGS_MODULE", "NODE_SETTINGS_MODULE", "TEST_DATABASE_NAME")
@@ -186,6 +199,8 @@ class Demo:
         # The landing page lists the demo accounts from here (never set in production).
         env["DEMO_CREDENTIALS_FILE"] = str(self.var_root / "credentials" / f"{lib['name']}.json")
         env.update(self.secrets[lib["name"]])
+        # Notifications go to the demo's own SMTP server (a Maildir) and to the file channel.
+        env.update(EMAIL_HOST="127.0.0.1", EMAIL_PORT=MAIL_PORT, NOTIFY_CHANNELS="email,file")
         if lib["code"]:
             env["NODE_CODE"] = lib["code"]
         else:
@@ -560,7 +575,7 @@ UP_MARKERS = {"worker": " ready.", "beat": "beat: Starting..."}
 def is_up(managed: Managed, ports: dict[str, str]) -> bool:
     if managed.role == "web":
         return readyz(ports[managed.name])
-    if managed.role == "broker":
+    if managed.role in ("broker", "mailbox"):
         return True  # waited for before setup
     return UP_MARKERS[managed.role] in managed.log.read_text(encoding="utf-8", errors="replace")
 
@@ -618,6 +633,9 @@ def bring_up(demo: Demo, libs: list[dict[str, str]], managed: list[Managed]) -> 
         idp = idp_process(demo, libs)
         idp.start()
         managed.append(idp)
+    managed.append(mailbox_process(demo))
+    managed[-1].start()
+    step(f"邮件服务器已启动 / mail server up: smtp://127.0.0.1:{MAIL_PORT}")
     set_up(demo, libs)
     step("数据库、密钥与对端已就绪 / databases, keys and peers ready")
     apps = [m for lib in libs for m in app_processes(demo, lib)]
@@ -703,6 +721,8 @@ def banner(libs: list[dict[str, str]], demo: Demo, seconds: float) -> str:
     lines += [
         f"  用户密码 password: {creds['password']}    日志 logs: {show(demo.logs)}",
         f"  密钥与口令 secrets: {show(demo.var_root / 'secrets.json')} (0600)",
+        f"  通知邮件 mailbox: smtp://127.0.0.1:{MAIL_PORT} → {show(demo.var_root / 'mailbox')}"
+        "    最新邮件 latest mail: python deploy/demo.py mail",
         "按 Ctrl-C 停止 / press Ctrl-C to stop.",
     ]
     return "\n".join(lines)
@@ -765,11 +785,47 @@ def print_env(name: str) -> int:
     return 0
 
 
+# --- the demo's mailbox (notifications, issue #14) ------------------------------------------
+
+
+def mailbox_process(demo: Demo) -> Managed:
+    """aiosmtpd on 127.0.0.1:MAIL_PORT writing a Maildir (shared.notifications.mailbox)."""
+    return Managed(
+        name="mail",
+        role="mailbox",
+        command=[
+            PY,
+            "-m",
+            "shared.notifications.mailbox",
+            str(demo.var_root / "mailbox"),
+            MAIL_PORT,
+        ],
+        env={**{k: v for k, v in os.environ.items() if k not in SCRUBBED}, "PYTHONPATH": str(ROOT)},
+        log=demo.logs / "mailbox.log",
+    )
+
+
+def print_mail(count: int) -> int:
+    """The latest `count` messages of the demo's mailbox: time, recipient, subject."""
+    from email import message_from_bytes, policy
+
+    var_root = Path(os.environ.get("DEMO_DIR") or ROOT / "var" / "demo").resolve()
+    folder = var_root / "mailbox" / "new"
+    files = sorted(folder.glob("*"), key=lambda p: p.stat().st_mtime) if folder.is_dir() else []
+    print(f"邮箱 mailbox: {show(folder.parent)} — {len(files)} 封 / messages")
+    for path in files[-count:]:
+        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        print(f"  {message['Date']}  → {message['To']}  {message['Subject']}")
+    return 0
+
+
 def main() -> int:
     if sys.argv[1:2] == ["env"]:
         return print_env(sys.argv[2] if len(sys.argv) > 2 else "")
     if sys.argv[1:2] == ["code"] and len(sys.argv) == 4:
         return print_code(sys.argv[2], sys.argv[3])
+    if sys.argv[1:2] == ["mail"]:
+        return print_mail(int(sys.argv[2]) if sys.argv[2:3] and sys.argv[2].isdigit() else 10)
     started_at = time.monotonic()
     os.umask(0o077)  # databases, keys, credentials, logs: readable by this user only
     var_root = Path(os.environ.get("DEMO_DIR") or ROOT / "var" / "demo").resolve()
@@ -784,10 +840,11 @@ def main() -> int:
     if len(set(ports)) != len(ports):
         print(f"端口重复 / duplicate ports: {ports}", file=sys.stderr)
         return 2
-    busy = [p for p in ports if not (p.isdigit() and port_free(int(p)))]
+    busy = [p for p in [*ports, MAIL_PORT] if not (p.isdigit() and port_free(int(p)))]
     if busy:
         print(
-            f"端口已被占用 / port in use: {', '.join(busy)} (HUB_PORT, NODE1_PORT, NODE2_PORT)",
+            f"端口已被占用 / port in use: {', '.join(busy)} "
+            "(HUB_PORT, NODE1_PORT, NODE2_PORT, MAIL_PORT)",
             file=sys.stderr,
         )
         return 1

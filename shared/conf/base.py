@@ -379,3 +379,32 @@ CELERY_BEAT_SCHEDULE["webhooks-sweep"] = {
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["WebhookEventStateEnum"] = (  # type: ignore[index]
     "shared.webhooks.models.WebhookEvent.State"
 )
+
+# notifications (issue #14; docs/notifications.md): an outbox of messages per user × channel.
+INSTALLED_APPS += ["shared.notifications"]
+NOTIFY_CHANNELS = [c for c in env("NOTIFY_CHANNELS", "email,sms").split(",") if c]
+NOTIFY_EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+NOTIFY_EMAIL_FROM = env("NOTIFY_EMAIL_FROM", "noreply@elicense.henan.gov.cn")
+EMAIL_HOST = env("EMAIL_HOST", "127.0.0.1")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+NOTIFY_SMS_URL = env("NOTIFY_SMS_URL", "")  # the SMS gateway (POST {id, phone, text})
+NOTIFY_SMS_TOKEN = env("NOTIFY_SMS_TOKEN", "")
+NOTIFY_FILE_DIR = env("NOTIFY_FILE_DIR", "")  # the file channel; default VAR_DIR/notifications
+NOTIFY_SEND_TIMEOUT = env_int("NOTIFY_SEND_TIMEOUT", 10)  # seconds, every outbound call
+NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 8)
+NOTIFY_RETRY_BASE_SECONDS = env_int("NOTIFY_RETRY_BASE_SECONDS", 60)  # doubled per attempt
+NOTIFY_RETRY_MAX_SECONDS = env_int("NOTIFY_RETRY_MAX_SECONDS", 6 * 3600)
+NOTIFY_SENDING_LEASE_SECONDS = env_int("NOTIFY_SENDING_LEASE_SECONDS", 300)
+NOTIFY_EXPIRY_DAYS = [int(d) for d in env("NOTIFY_EXPIRY_DAYS", "90,30,7").split(",") if d]
+NOTIFY_INSPECTION_WORKDAYS = env_int("NOTIFY_INSPECTION_WORKDAYS", 5)
+CELERY_BEAT_SCHEDULE["notifications-sweep"] = {
+    "task": "notifications.sweep",
+    "schedule": env_int("NOTIFY_SWEEP_SECONDS", 30),
+}
+CELERY_BEAT_SCHEDULE["notifications-daily"] = {
+    "task": "notifications.daily",
+    "schedule": env_int("NOTIFY_DAILY_SECONDS", 86400),
+}

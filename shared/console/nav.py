@@ -42,6 +42,7 @@ SECTIONS: list[NavSection] = [
             NavItem(label="印章证书", url_name="console-seals"),
             NavItem(label="交换队列", url_name="console-outbox", allow=roles.library_admin),
             NavItem(label="Webhook 投递", url_name="console-webhooks", allow=roles.library_admin),
+            NavItem(label="通知发送", url_name="console-notifications", allow=roles.library_admin),
             NavItem(label="工作日调整", url_name="console-workdays", allow=roles.library_admin),
             NavItem(label="管理审计", url_name="console-audit", allow=roles.library_admin),
             NavItem(label="统计分析", url_name="console-statistics"),

@@ -20,6 +20,7 @@ from shared.console.views import (
     using,
     webhooks,
 )
+from shared.console.views import notifications as notify_views
 
 urlpatterns = [
     path("", auth.console_home, name="console-home"),
@@ -112,4 +113,14 @@ urlpatterns = [
     path("statistics/export.csv", statistics.statistics_csv, name="console-statistics-csv"),
     path("audit/", audit.audit, name="console-audit"),
     path("audit/export.csv", audit.audit_csv, name="console-audit-csv"),
+]
+
+# 库管理 → 通知发送 (issue #14, shared.notifications)
+urlpatterns += [
+    path("admin/notifications/", notify_views.notifications, name="console-notifications"),
+    path(
+        "admin/notifications/<uuid:notification_id>/retry/",
+        notify_views.notification_retry_view,
+        name="console-notification-retry",
+    ),
 ]

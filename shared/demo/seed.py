@@ -27,6 +27,7 @@ from shared.demo.access import seed_access_demo
 from shared.demo.console import seed_console_demo
 from shared.demo.delegation import seed_delegation_demo
 from shared.demo.inspections import seed_inspections_demo
+from shared.demo.notifications import seed_notifications_demo
 from shared.demo.reviews import seed_reviews_demo
 from shared.demo.supervision import supervisor_credentials
 from shared.domain.status import Action
@@ -225,6 +226,8 @@ def seed_demo() -> dict[str, Any]:
         prefix=prefix,
     )
     seed_reviews_demo(consumer=staff["zwzx"], access=access)  # review requests (issue #12)
+    # notifications (issue #14): e-mail addresses, a licence expiring in 30 days, its reminder
+    seed_notifications_demo(holder=access["holder"], issuer=staff["scj"], types=types)
     return {
         "library": {
             "tier": library_tier(),

@@ -6,7 +6,6 @@ transaction). An alert — a match the hub made — is stored once per origin an
 holder account of that identity here through `notify` (event `watch.alert`).
 """
 
-import importlib
 import logging
 from datetime import datetime
 from typing import Any
@@ -19,6 +18,7 @@ from shared.accounts.models import User
 from shared.audit.services import audit_record
 from shared.core.errors import NotFoundError, PermanentError
 from shared.core.holder_codes import holder_digests_of
+from shared.notifications.services import notify
 from shared.watch import selectors
 from shared.watch.federation import watch_federation
 from shared.watch.models import Watch, WatchAlert
@@ -111,17 +111,6 @@ def _alert_text(alert: WatchAlert) -> tuple[str, str]:
     return subject, body
 
 
-def _notify(**kwargs: Any) -> int:
-    """`shared.notifications.services.notify` (issue #14 item 3, built on another branch):
-    looked up at call time so this app does not depend on it being installed."""
-    try:
-        module = importlib.import_module("shared.notifications.services")
-    except ImportError:
-        logger.warning("watch.notify_unavailable dedupe_key=%s", kwargs.get("dedupe_key"))
-        return 0
-    return int(module.notify(**kwargs))
-
-
 def _max_length(name: str) -> int:
     field = WatchAlert._meta.get_field(name)
     return int(getattr(field, "max_length", None) or 200)
@@ -169,7 +158,7 @@ def watch_alert_store(
         holder_code_digest__in=holder_digests_of(watch),  # either version during a rotation
         holder_code_type=watch.holder_code_type,
     ).order_by("pk")
-    _notify(
+    notify(
         event=NOTIFY_EVENT,
         dedupe_key=f"watch.alert:{origin_library}:{origin_id}",
         users=list(users),

@@ -38,6 +38,7 @@ from shared.domain.errors import DomainError
 from shared.domain.identifiers import parse_identifier
 from shared.domain.status import Action
 from shared.licenses.models import License, LicenseEvent, LicenseVersion
+from shared.notifications.services import notify
 from shared.webhooks import signing
 from shared.webhooks.models import DeliveryAttempt, Signing, Subscription, WebhookEvent
 
@@ -377,11 +378,6 @@ def _notify_dead(event: WebhookEvent, *, attempt_number: int) -> None:
     """Tell the operators (library administrators) and the subscribing agency's administrators
     that an event is dead, in the delivery's transaction (`webhook.failed`; once per death:
     an event retried and dead again is told again)."""
-    try:
-        from shared.notifications.services import notify  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:  # until the notifications branch (issue #14 item 3) is merged
-        logger.warning("webhook %s dead; notifications not installed", event.event_id)
-        return
     sub = event.subscription
     users = User.objects.filter(is_active=True).filter(
         Q(role=User.Role.LIBRARY_ADMIN) | Q(role=User.Role.AGENCY_ADMIN, agency_id=sub.agency_id)

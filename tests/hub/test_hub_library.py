@@ -36,4 +36,5 @@ def test_seed_demo_twice_gives_the_same_credentials(tmp_path):
     doc = json.loads(first.read_text())
     assert set(doc) >= {"issuer", "consumer", "admin"}
     assert doc["consumer"]["grants"][0]["type_code"] == doc["issuer"]["type_codes"][0]
-    assert License.objects.count() == 15 + 3  # + the annual inspection demo's (#12)
+    # + the annual inspection demo's (#12) + the expiry reminder demo's (#14)
+    assert License.objects.count() == 15 + 3 + 1

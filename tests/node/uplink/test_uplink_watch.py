@@ -19,8 +19,8 @@ from shared.federation.apply import HANDLERS
 from shared.federation.ingest import _apply_one
 from shared.federation.models import OutboxEvent, RejectedEvent
 from shared.watch.models import Watch, WatchAlert
+from tests.notify_support import notify_calls_fixture  # noqa: F401
 from tests.support import make_uscc
-from tests.watch_support import notify_calls_fixture  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 HUB, ZZ, LY = "410000", "410100", "410300"

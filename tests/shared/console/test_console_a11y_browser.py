@@ -151,6 +151,7 @@ def test_administrator_and_supervisor_screens(browser_page, library_admin, issue
             reverse("console-seals"),
             reverse("console-outbox"),
             reverse("console-webhooks"),
+            reverse("console-notifications"),
             reverse("console-workdays"),
             reverse("console-audit"),
             reverse("console-statistics"),
