@@ -124,9 +124,16 @@ def peer_public_key(sender: str, kid: str) -> suites.PublicKey | None:
     if not (isinstance(sender, str) and len(sender) == 6 and sender.isascii() and sender.isdigit()):
         return None
     peer = Peer.objects.filter(code=sender, active=True).first()
-    if peer is None or peer.kid != kid:
+    if peer is None:
         return None
-    return _parsed_public(peer.public_pem)
+    if peer.kid == kid:
+        return _parsed_public(peer.public_pem)
+    # Another kid: an announced successor (the overlap of a rotation), or a retired key,
+    # refused with its own code (shared.federation.rotation).
+    from shared.federation.rotation import peer_key_lookup
+
+    pem = peer_key_lookup(sender, kid)
+    return _parsed_public(pem) if pem else None
 
 
 def peer_get(code: str) -> Peer:
