@@ -23,6 +23,11 @@ def _password() -> bytes:
 def local_key_ensure() -> LocalKey:
     """The active signing key, created on first use (`federation keygen` does it explicitly)."""
     key = LocalKey.objects.select_for_update().filter(active=True).first()
+    if key is None:
+        # A rotation (`federation activate-key`) may have switched the active key while this
+        # waited for the old one's lock: PostgreSQL then skips the old row, and a second
+        # statement (a fresh snapshot) finds the new one instead of making a third key.
+        key = LocalKey.objects.select_for_update().filter(active=True).first()
     if key is not None:
         return key
     suite = suites.get_suite(getattr(settings, "CRYPTO_SUITE", "gm"))

@@ -4,8 +4,12 @@ with a proof by the old key; and it takes the hub's successor key only from the 
 announcement over the downward stream.
 """
 
+import threading
+import time
+
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection, transaction
 from django.utils import timezone
 
 from shared.access import log
@@ -99,6 +103,36 @@ def test_exchange_key_rotates_announced_by_the_old_key_then_activated_then_retir
         .order_by("id")
         .values_list("action", flat=True)
     ) == ["key.announce", "key.activate", "key.retire"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_signature_waiting_on_the_activation_takes_the_new_key_and_makes_none(hub):
+    # given: an announced, acknowledged rotation
+    local_key_ensure()
+    rotation.exchange_key_rotate()
+    OutboxEvent.objects.filter(kind=rotation.ANNOUNCE).update(state="acknowledged")
+    signed: list[str] = []
+
+    def relay_signs():
+        try:
+            signed.append(signing_key()[0])
+        finally:
+            connection.close()
+
+    # when: the relay asks for the signing key while the activation holds the old key's lock
+    with transaction.atomic():
+        rotated = rotation.exchange_key_activate()
+        relay = threading.Thread(target=relay_signs)
+        relay.start()
+        time.sleep(0.5)
+        assert relay.is_alive() and signed == []  # waiting on the lock
+    relay.join(timeout=10)
+    # then: it signs with the new key; no third key was made
+    assert signed == [rotated.new_kid]
+    assert LocalKey.objects.count() == 2
+    assert list(LocalKey.objects.filter(active=True).values_list("kid", flat=True)) == [
+        rotated.new_kid
+    ]
 
 
 def test_rotation_steps_out_of_order_are_refused(hub):
