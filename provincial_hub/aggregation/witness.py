@@ -19,7 +19,7 @@ from provincial_hub.aggregation.models import Witness
 from shared.access.log import checkpoint_verify_signature
 from shared.core.errors import PermanentError
 from shared.crypto import merkle
-from shared.federation import rotation
+from shared.federation import key_announcements
 from shared.federation.models import PeerKey
 
 REQUIRED = ("library_code", "tree_size", "root_hash", "head_hash", "signed_at", "signature")
@@ -53,7 +53,7 @@ def checkpoint_witness(
     offered = str(checkpoint.get("public_key", ""))
     successor: PeerKey | None = None
     if pinned and offered and offered.strip() != pinned.strip():
-        successor = rotation.log_key_state(node_code=node_code, public_pem=offered)
+        successor = key_announcements.log_key_state(node_code=node_code, public_pem=offered)
     announced = successor is not None and successor.state == PeerKey.State.SUCCESSOR
     key = offered if announced else (pinned or offered)
     witness = Witness(
@@ -75,7 +75,7 @@ def checkpoint_witness(
     witness.status, witness.problem = status, problem
     witness.save()
     if announced and status == Witness.Status.CONSISTENT and successor and pinned:
-        rotation.log_key_promote(successor=successor, old_pem=pinned)
+        key_announcements.log_key_promote(successor=successor, old_pem=pinned)
     return witness
 
 
@@ -88,10 +88,10 @@ def log_key_announce_apply(payload: dict[str, Any], *, sender: str) -> PeerKey:
         .order_by("-tree_size", "-id")
         .first()
     )
-    public = rotation.log_announce_check(
+    public = key_announcements.log_announce_check(
         payload, sender=sender, current_pem=last.public_key if last else None
     )
-    return rotation.log_announce_record(payload, public, sender=sender)
+    return key_announcements.log_announce_record(payload, public, sender=sender)
 
 
 def _judge(

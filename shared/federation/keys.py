@@ -30,15 +30,7 @@ def local_key_ensure() -> LocalKey:
         key = LocalKey.objects.select_for_update().filter(active=True).first()
     if key is not None:
         return key
-    suite = suites.get_suite(getattr(settings, "CRYPTO_SUITE", "gm"))
-    private = suite.generate_key()
-    public = suite.public_key_of(private)
-    key = LocalKey.objects.create(
-        kid=suite.key_id(public),
-        suite=suite.name,
-        private_pem=suite.private_key_to_pem(private, _password()).decode(),
-        public_pem=suite.public_key_to_pem(public).decode(),
-    )
+    key = local_key_create(suite_name=getattr(settings, "CRYPTO_SUITE", "gm"), active=True)
     audit_record(
         actor=None,
         action="key.create",
@@ -48,6 +40,20 @@ def local_key_ensure() -> LocalKey:
         after=model_snapshot(key, exclude=("public_pem",)),
     )
     return key
+
+
+def local_key_create(*, suite_name: str, active: bool) -> LocalKey:
+    """A new exchange key of this library (inactive: a rotation's successor, not yet used)."""
+    suite = suites.get_suite(suite_name)
+    private = suite.generate_key()
+    public = suite.public_key_of(private)
+    return LocalKey.objects.create(
+        kid=suite.key_id(public),
+        suite=suite.name,
+        private_pem=suite.private_key_to_pem(private, _password()).decode(),
+        public_pem=suite.public_key_to_pem(public).decode(),
+        active=active,
+    )
 
 
 @functools.lru_cache(maxsize=4)
@@ -135,7 +141,7 @@ def peer_public_key(sender: str, kid: str) -> suites.PublicKey | None:
         return _parsed_public(peer.public_pem)
     # Another kid: an announced successor (the overlap of a rotation), or a retired key,
     # refused with its own code (shared.federation.rotation).
-    from shared.federation.rotation import peer_key_lookup
+    from shared.federation.key_announcements import peer_key_lookup
 
     pem = peer_key_lookup(sender, kid)
     return _parsed_public(pem) if pem else None
