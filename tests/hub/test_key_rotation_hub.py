@@ -401,3 +401,32 @@ def test_a_log_key_announcement_before_any_checkpoint_is_refused(node):
         log_key_announce_apply(announcement(), sender=node)
     assert refused.value.code == "federation.key_no_current"
     assert not PeerKey.objects.exists()
+
+
+# --- the hub's own exchange key, towards its cities ------------------------------------------
+
+
+def test_the_hubs_rotation_is_announced_to_every_city_and_waits_for_all(luoyang, zhengzhou):
+    # given: two cities registered at the hub
+    from shared.core.errors import ConflictError
+    from shared.federation.keys import local_key_ensure, signing_key
+
+    old = local_key_ensure()
+    # when: the hub rotates its exchange key
+    rotated = rotation.exchange_key_rotate()
+    # then: one announcement per city, naming the hub's current key as the old one
+    rows = OutboxEvent.objects.filter(kind=rotation.ANNOUNCE).order_by("stream")
+    assert [(r.stream, r.payload["old_kid"], r.payload["kid"]) for r in rows] == [
+        (ZZ, old.kid, rotated.new_kid),
+        (LY, old.kid, rotated.new_kid),
+    ]
+    # only 郑州 acknowledged: not yet activated, the old key still signs
+    rows.filter(stream=ZZ).update(state="acknowledged")
+    with pytest.raises(ConflictError) as waiting:
+        rotation.exchange_key_activate()
+    assert waiting.value.detail == {"streams": [LY]}
+    assert signing_key()[0] == old.kid
+    # both acknowledged: activated
+    rows.update(state="acknowledged")
+    rotation.exchange_key_activate()
+    assert signing_key()[0] == rotated.new_kid
