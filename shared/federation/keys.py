@@ -63,7 +63,9 @@ def _parsed_private(kid: str, pem: str) -> suites.PrivateKey:
 
 
 def signing_key() -> tuple[str, suites.PrivateKey]:
-    key = local_key_ensure()
+    """The active key, read without a lock: an activation commits both flags at once, so a
+    plain read sees the old active key or the new one; only the very first use creates one."""
+    key = LocalKey.objects.filter(active=True).first() or local_key_ensure()
     return key.kid, _parsed_private(key.kid, key.private_pem)
 
 

@@ -94,6 +94,25 @@ def forward(node) -> int:
     return int(node.manage("shell", "-c", FORWARD).stdout.strip().splitlines()[-1])
 
 
+def diagnosis(hub, node) -> str:
+    return repr(
+        {
+            "node_unacknowledged": node.sql(
+                "SELECT seq, kind, state, attempts, last_error FROM federation_outboxevent "
+                "WHERE state <> 'acknowledged' ORDER BY seq LIMIT 10"
+            ),
+            "hub_refused": hub.sql(
+                "SELECT claimed_sender, error_code, error_message FROM federation_receivedenvelope "
+                "WHERE outcome = 'refused' ORDER BY id DESC LIMIT 5"
+            ),
+            "hub_rejected": hub.sql(
+                "SELECT seq, kind, error_code, error_message FROM federation_rejectedevent "
+                "ORDER BY id DESC LIMIT 5"
+            ),
+        }
+    )
+
+
 def witnessed(hub, size):
     return hub.sql(
         "SELECT status, key_id FROM access_witness WHERE node_code = '410100' AND tree_size = %s "
@@ -136,7 +155,10 @@ def test_keys_rotate_under_load_nothing_lost_and_the_old_key_refused(federation)
     assert load.failures == [], load.failures[:5]
     assert len(load.issued) >= 5 and load.queries >= 5
     assert last > middle >= first
-    assert_converged(hub, node)
+    try:
+        assert_converged(hub, node)
+    except AssertionError as exc:  # say which rows and why (a dead letter, a refusal)
+        raise AssertionError(f"{exc}; {diagnosis(hub, node)}") from exc
     assert hub.sql(
         "SELECT count(*) FROM licenses_license WHERE identifier = ANY(%s)", (load.issued,)
     ) == [(len(load.issued),)]

@@ -4,8 +4,10 @@ with a proof by the old key; and it takes the hub's successor key only from the 
 announcement over the downward stream.
 """
 
+import json
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -22,7 +24,8 @@ from shared.exchange.envelopes import open_envelope, seal
 from shared.federation import rotation
 from shared.federation.keys import export_public, local_key_ensure, peer_register, signing_key
 from shared.federation.models import KeyRotation, LocalKey, OutboxEvent, Peer, PeerKey
-from shared.federation.relay import envelope_for
+from shared.federation.outbox import outbox_write
+from shared.federation.relay import envelope_for, relay_stream
 
 pytestmark = pytest.mark.django_db
 
@@ -106,7 +109,7 @@ def test_exchange_key_rotates_announced_by_the_old_key_then_activated_then_retir
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_signature_waiting_on_the_activation_takes_the_new_key_and_makes_none(hub):
+def test_a_caller_waiting_on_the_activation_takes_the_new_key_and_makes_none(hub):
     # given: an announced, acknowledged rotation
     local_key_ensure()
     rotation.exchange_key_rotate()
@@ -115,11 +118,11 @@ def test_a_signature_waiting_on_the_activation_takes_the_new_key_and_makes_none(
 
     def relay_signs():
         try:
-            signed.append(signing_key()[0])
+            signed.append(local_key_ensure().kid)
         finally:
             connection.close()
 
-    # when: the relay asks for the signing key while the activation holds the old key's lock
+    # when: a caller asks for the active key (locking it) while the activation holds the lock
     with transaction.atomic():
         rotated = rotation.exchange_key_activate()
         relay = threading.Thread(target=relay_signs)
@@ -127,7 +130,7 @@ def test_a_signature_waiting_on_the_activation_takes_the_new_key_and_makes_none(
         time.sleep(0.5)
         assert relay.is_alive() and signed == []  # waiting on the lock
     relay.join(timeout=10)
-    # then: it signs with the new key; no third key was made
+    # then: it gets the new key; no third key was made
     assert signed == [rotated.new_kid]
     assert LocalKey.objects.count() == 2
     assert list(LocalKey.objects.filter(active=True).values_list("kid", flat=True)) == [
@@ -259,3 +262,77 @@ def test_the_node_takes_the_hubs_announced_successor_and_refuses_the_old_key_aft
     assert PeerKey.objects.get(kid=kid).state == "retired"
     # this node's own exchange key is untouched
     assert export_public()["kid"] == local_key_ensure().kid
+
+
+class KidRecorder:
+    """A hub stand-in over real HTTP: checks each envelope's signature against this library's
+    keys (old or new), records which kid signed it, takes it all; on the first envelope the
+    operator's activation happens (as it would, on another machine, mid-run)."""
+
+    def __init__(self):
+        self.kids: list[str] = []
+        self.mark = 0
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                try:
+                    data = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                    pems = dict(LocalKey.objects.values_list("kid", "public_pem"))
+                    opened = open_envelope(
+                        data,
+                        resolve_key=lambda sender, kid: public_key_from_pem(pems[kid].encode()),
+                        receiver=HUB,
+                        now=timezone.now(),
+                    )
+                    recorder.kids.append(opened.kid)
+                    if len(recorder.kids) == 1:
+                        OutboxEvent.objects.filter(kind=rotation.ANNOUNCE).update(
+                            state="acknowledged"
+                        )
+                        rotation.exchange_key_activate()
+                    recorder.mark = max(e["seq"] for e in opened.events)
+                    raw = json.dumps({"high_water_mark": recorder.mark, "applied": 1}).encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(raw)))
+                    self.end_headers()
+                    self.wfile.write(raw)
+                finally:
+                    connection.close()
+
+            def log_message(self, *args):  # quiet
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_relay_run_that_outlives_the_activation_signs_on_with_the_new_key(settings):
+    # given: a rotation announced, 14 events waiting, envelopes of 5
+    settings.FEDERATION_BATCH_SIZE = 5
+    settings.FEDERATION_ADAPTER = "http"
+    recorder = KidRecorder()
+    old = local_key_ensure()
+    _, kid, pem = new_key()
+    peer_register(
+        code=HUB,
+        kid=kid,
+        public_key_pem=pem,
+        base_url=f"http://127.0.0.1:{recorder.server.server_address[1]}",
+    )
+    rotated = rotation.exchange_key_rotate()
+    for n in range(13):
+        outbox_write(stream=HUB, kind="test.event", key=f"k{n}", payload={"n": n})
+    try:
+        # when: one relay run sends them all, and the key is activated after its first envelope
+        result = relay_stream(stream=HUB)
+    finally:
+        recorder.server.shutdown()
+    # then: all acknowledged; the envelopes prepared after the activation carry the new kid
+    assert (result.sent, result.error) == (14, "")
+    assert set(OutboxEvent.objects.values_list("state", flat=True)) == {"acknowledged"}
+    assert recorder.kids[0] == old.kid
+    assert recorder.kids[-1] == rotated.new_kid
+    assert len(recorder.kids) == 3
