@@ -151,6 +151,10 @@ def test_keys_rotate_under_load_nothing_lost_and_the_old_key_refused(federation)
     finally:
         load.stop()
     last = forward(node)
+    print(  # noqa: T201 - the measured load, for the record (pytest -s)
+        f"\nkey rotation under load: {len(load.issued)} issued, {load.queries} queries, "
+        f"checkpoints {first} → {middle} → {last}"
+    )
     # then: nothing failed at the node and everything issued reaches the hub
     assert load.failures == [], load.failures[:5]
     assert len(load.issued) >= 5 and load.queries >= 5
