@@ -4,52 +4,105 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('federation', '0008_reconcile_repairs_by_direction'),
+        ("federation", "0008_reconcile_repairs_by_direction"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='KeyRotation',
+            name="KeyRotation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('purpose', models.CharField(choices=[('exchange', '交换密钥'), ('access_log', '访问日志签名密钥')], max_length=16)),
-                ('old_kid', models.CharField(max_length=64)),
-                ('new_kid', models.CharField(max_length=64)),
-                ('state', models.CharField(choices=[('announced', '已公告'), ('active', '新密钥签名中（过渡期）'), ('retired', '旧密钥已退役')], max_length=12)),
-                ('streams', models.JSONField(default=list, help_text='announcement outbox streams')),
-                ('not_before', models.DateTimeField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "purpose",
+                    models.CharField(
+                        choices=[("exchange", "交换密钥"), ("access_log", "访问日志签名密钥")],
+                        max_length=16,
+                    ),
+                ),
+                ("old_kid", models.CharField(max_length=64)),
+                ("new_kid", models.CharField(max_length=64)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("announced", "已公告"),
+                            ("active", "新密钥签名中（过渡期）"),
+                            ("retired", "旧密钥已退役"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "streams",
+                    models.JSONField(default=list, help_text="announcement outbox streams"),
+                ),
+                ("not_before", models.DateTimeField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name': '本库密钥轮换',
-                'verbose_name_plural': '本库密钥轮换',
-                'ordering': ['-created_at'],
-                'constraints': [models.UniqueConstraint(fields=('purpose', 'new_kid'), name='keyrotation_purpose_new_kid_unique')],
+                "verbose_name": "本库密钥轮换",
+                "verbose_name_plural": "本库密钥轮换",
+                "ordering": ["-created_at"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("purpose", "new_kid"), name="keyrotation_purpose_new_kid_unique"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='PeerKey',
+            name="PeerKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('peer_code', models.CharField(max_length=6, verbose_name='库代码')),
-                ('purpose', models.CharField(choices=[('exchange', '交换密钥'), ('access_log', '访问日志签名密钥')], max_length=16)),
-                ('kid', models.CharField(max_length=64)),
-                ('suite', models.CharField(max_length=8)),
-                ('public_pem', models.TextField()),
-                ('previous_kid', models.CharField(blank=True, max_length=64)),
-                ('state', models.CharField(choices=[('successor', '已公告（过渡期）'), ('current', '当前'), ('retired', '已退役')], max_length=12)),
-                ('not_before', models.DateTimeField(blank=True, null=True)),
-                ('announced_at', models.DateTimeField(auto_now_add=True)),
-                ('retired_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("peer_code", models.CharField(max_length=6, verbose_name="库代码")),
+                (
+                    "purpose",
+                    models.CharField(
+                        choices=[("exchange", "交换密钥"), ("access_log", "访问日志签名密钥")],
+                        max_length=16,
+                    ),
+                ),
+                ("kid", models.CharField(max_length=64)),
+                ("suite", models.CharField(max_length=8)),
+                ("public_pem", models.TextField()),
+                ("previous_kid", models.CharField(blank=True, max_length=64)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("successor", "已公告（过渡期）"),
+                            ("current", "当前"),
+                            ("retired", "已退役"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("not_before", models.DateTimeField(blank=True, null=True)),
+                ("announced_at", models.DateTimeField(auto_now_add=True)),
+                ("retired_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'verbose_name': '对端密钥（轮换）',
-                'verbose_name_plural': '对端密钥（轮换）',
-                'ordering': ['peer_code', 'purpose', 'announced_at'],
-                'constraints': [models.UniqueConstraint(fields=('peer_code', 'purpose', 'kid'), name='peerkey_peer_purpose_kid_unique')],
+                "verbose_name": "对端密钥（轮换）",
+                "verbose_name_plural": "对端密钥（轮换）",
+                "ordering": ["peer_code", "purpose", "announced_at"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("peer_code", "purpose", "kid"),
+                        name="peerkey_peer_purpose_kid_unique",
+                    )
+                ],
             },
         ),
     ]
