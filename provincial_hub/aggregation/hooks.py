@@ -81,6 +81,7 @@ def register() -> None:
     sequenced_listener_register(usage.records_sequenced)
     appended_listener_register(usage.records_appended)
     HANDLERS["trust.keys"] = trust.apply_trust_keys
+    HANDLERS["access.key.announce"] = witness.log_key_announce_apply
     trust_refresher_register(trust.trust_list_publish)
     trust_material_changed.connect(_on_trust_material_changed, dispatch_uid="aggregation.trust")
 

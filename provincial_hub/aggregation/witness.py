@@ -4,7 +4,11 @@ A node sends its latest signed checkpoint with an RFC 9162 consistency proof fro
 hub last witnessed. The hub keeps every checkpoint it received and whether it extends the last
 consistent one; a node that rewrote its history cannot produce such a proof, so the rewrite is
 flagged (`inconsistent`) instead of silently accepted. The checkpoint's key is pinned on first
-use per node unless the federation's node-key registry supplies it (`public_key_pem`).
+use per node unless the federation's node-key registry supplies it (`public_key_pem`); it
+changes only to a successor the node announced with a proof by the pinned key
+(`access.key.announce`, `shared.federation.rotation`): the first checkpoint the successor signs
+makes it the node's key and retires the old one. An unannounced or retired key is
+`bad_signature`.
 """
 
 from typing import Any
@@ -15,6 +19,8 @@ from provincial_hub.aggregation.models import Witness
 from shared.access.log import checkpoint_verify_signature
 from shared.core.errors import PermanentError
 from shared.crypto import merkle
+from shared.federation import key_announcements
+from shared.federation.models import PeerKey
 
 REQUIRED = ("library_code", "tree_size", "root_hash", "head_hash", "signed_at", "signature")
 
@@ -45,7 +51,11 @@ def checkpoint_witness(
     )
     pinned = public_key_pem or (last.public_key if last else None)
     offered = str(checkpoint.get("public_key", ""))
-    key = pinned or offered
+    successor: PeerKey | None = None
+    if pinned and offered and offered.strip() != pinned.strip():
+        successor = key_announcements.log_key_state(node_code=node_code, public_pem=offered)
+    announced = successor is not None and successor.state == PeerKey.State.SUCCESSOR
+    key = offered if announced else (pinned or offered)
     witness = Witness(
         node_code=node_code,
         tree_size=tree_size,
@@ -57,10 +67,31 @@ def checkpoint_witness(
         previous=last,
         payload=checkpoint,
     )
-    status, problem = _judge(checkpoint, tree_size, last, key, offered, pinned)
+    status, problem = _judge(
+        checkpoint, tree_size, last, key, offered, key if announced else pinned
+    )
+    if successor is not None and not announced and status == Witness.Status.BAD_SIGNATURE:
+        problem = "检查点签名密钥已退役"
     witness.status, witness.problem = status, problem
     witness.save()
+    if announced and status == Witness.Status.CONSISTENT and successor and pinned:
+        key_announcements.log_key_promote(successor=successor, old_pem=pinned)
     return witness
+
+
+def log_key_announce_apply(payload: dict[str, Any], *, sender: str) -> PeerKey:
+    """`access.key.announce`: a node's successor access-log signing key, accepted only with a
+    proof by the key the hub last witnessed for that node (never for another node)."""
+    last = (
+        Witness.objects.select_for_update()
+        .filter(node_code=sender, status=Witness.Status.CONSISTENT)
+        .order_by("-tree_size", "-id")
+        .first()
+    )
+    public = key_announcements.log_announce_check(
+        payload, sender=sender, current_pem=last.public_key if last else None
+    )
+    return key_announcements.log_announce_record(payload, public, sender=sender)
 
 
 def _judge(
@@ -72,7 +103,7 @@ def _judge(
     pinned: str | None,
 ) -> tuple[str, str]:
     if pinned and offered and offered.strip() != pinned.strip():
-        return Witness.Status.BAD_SIGNATURE, "检查点签名密钥与登记的节点密钥不符"
+        return Witness.Status.BAD_SIGNATURE, "检查点签名密钥未经公告，与登记的节点密钥不符"
     if not key or not checkpoint_verify_signature(checkpoint, key):
         return Witness.Status.BAD_SIGNATURE, "检查点签名无效"
     if last is None:

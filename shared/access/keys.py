@@ -59,8 +59,18 @@ def _replace_private(file: Path, data: bytes) -> None:
         raise
 
 
-@functools.cache
-def _load(path: str, password: bytes) -> PrivateKey:
+def _stamp(file: Path) -> tuple[int, int]:
+    # A rotation replaces the file (a new inode): every process reads the new key at its next
+    # signature instead of keeping the one it cached (docs/pki.md, key rotation).
+    try:
+        st = file.stat()
+    except FileNotFoundError:
+        return (0, 0)
+    return (st.st_ino, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _load(path: str, password: bytes, stamp: tuple[int, int]) -> PrivateKey:
     file = Path(path)
     if not file.exists():
         file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -87,7 +97,20 @@ def _load(path: str, password: bytes) -> PrivateKey:
 
 
 def log_signing_key() -> PrivateKey:
-    return _load(str(_key_path()), _password())
+    path = _key_path()
+    return _load(str(path), _password(), _stamp(path))
+
+
+def log_key_replace(new: PrivateKey) -> None:
+    """Make `new` the signing key in one rename, keeping the old file beside it as
+    `<name>.retired-<kid>` (checkpoints it signed carry its public key; the copy is for the
+    operator). The caller holds the log head lock, so no checkpoint is signed meanwhile."""
+    path = _key_path()
+    old = log_signing_key()
+    suite = get_suite("gm")
+    retired = path.with_name(f"{path.name}.retired-{suite.key_id(suite.public_key_of(old))}")
+    _replace_private(retired, private_key_to_pem(old, _password()))
+    _replace_private(path, private_key_to_pem(new, _password()))
 
 
 def log_public_key_pem() -> str:

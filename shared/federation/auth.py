@@ -23,6 +23,7 @@ from shared.core.api.parsers import InputRefused, guarded_json_loads
 from shared.core.errors import ApplicationError
 from shared.crypto.suites import suite_for_key
 from shared.crypto.tokens import TokenError, sign_token, verify_token
+from shared.exchange.envelopes import EnvelopeError
 from shared.federation.keys import peer_public_key, signing_key
 
 HEADER = "HTTP_X_EXCHANGE_TOKEN"
@@ -93,6 +94,8 @@ def authenticate_peer(request: Any, *, expected_sender: str | None = None) -> st
         claims = guarded_json_loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
         issuer_holder["iss"] = str(claims.get("iss", ""))
         verified = verify_token(token, resolve_key=resolve, now=timezone.now())
+    except EnvelopeError as exc:  # a retired key (rotation): its own stable code
+        raise ApplicationError(exc.code, exc.message, status=401) from exc
     except (TokenError, InputRefused, ValueError, IndexError, AttributeError) as exc:
         raise ApplicationError(
             "exchange.bad_token", "交换签名令牌无效或已过期", status=401

@@ -31,6 +31,7 @@ from shared.federation.arrivals import arrival_for
 from shared.federation.bulk_apply import apply_new_licences, apply_repairs
 from shared.federation.keys import peer_public_key
 from shared.federation.models import Arrival, InboundCursor, ReceivedEnvelope, RejectedEvent
+from shared.federation.rotation import ENVELOPE_KID
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +97,7 @@ def ingest_envelope(envelope: Any, *, transport: str = "http") -> IngestResult:
             status=status,
             sender=exc.sender or "",
         ) from exc
+    signer = ENVELOPE_KID.set(opened.kid)  # the key announcement handlers check who signed
     try:
         result = _apply(opened, envelope, transport=transport)
     except _Gap as gap:
@@ -122,6 +124,8 @@ def ingest_envelope(envelope: Any, *, transport: str = "http") -> IngestResult:
             status=409,
             sender=opened.sender,
         ) from None
+    finally:
+        ENVELOPE_KID.reset(signer)
     return result
 
 

@@ -23,17 +23,14 @@ def _password() -> bytes:
 def local_key_ensure() -> LocalKey:
     """The active signing key, created on first use (`federation keygen` does it explicitly)."""
     key = LocalKey.objects.select_for_update().filter(active=True).first()
+    if key is None:
+        # A rotation (`federation activate-key`) may have switched the active key while this
+        # waited for the old one's lock: PostgreSQL then skips the old row, and a second
+        # statement (a fresh snapshot) finds the new one instead of making a third key.
+        key = LocalKey.objects.select_for_update().filter(active=True).first()
     if key is not None:
         return key
-    suite = suites.get_suite(getattr(settings, "CRYPTO_SUITE", "gm"))
-    private = suite.generate_key()
-    public = suite.public_key_of(private)
-    key = LocalKey.objects.create(
-        kid=suite.key_id(public),
-        suite=suite.name,
-        private_pem=suite.private_key_to_pem(private, _password()).decode(),
-        public_pem=suite.public_key_to_pem(public).decode(),
-    )
+    key = local_key_create(suite_name=getattr(settings, "CRYPTO_SUITE", "gm"), active=True)
     audit_record(
         actor=None,
         action="key.create",
@@ -45,6 +42,20 @@ def local_key_ensure() -> LocalKey:
     return key
 
 
+def local_key_create(*, suite_name: str, active: bool) -> LocalKey:
+    """A new exchange key of this library (inactive: a rotation's successor, not yet used)."""
+    suite = suites.get_suite(suite_name)
+    private = suite.generate_key()
+    public = suite.public_key_of(private)
+    return LocalKey.objects.create(
+        kid=suite.key_id(public),
+        suite=suite.name,
+        private_pem=suite.private_key_to_pem(private, _password()).decode(),
+        public_pem=suite.public_key_to_pem(public).decode(),
+        active=active,
+    )
+
+
 @functools.lru_cache(maxsize=4)
 def _parsed_private(kid: str, pem: str) -> suites.PrivateKey:
     # Parsing an encrypted PKCS#8 key costs a key derivation: do it once per process and key.
@@ -52,7 +63,9 @@ def _parsed_private(kid: str, pem: str) -> suites.PrivateKey:
 
 
 def signing_key() -> tuple[str, suites.PrivateKey]:
-    key = local_key_ensure()
+    """The active key, read without a lock: an activation commits both flags at once, so a
+    plain read sees the old active key or the new one; only the very first use creates one."""
+    key = LocalKey.objects.filter(active=True).first() or local_key_ensure()
     return key.kid, _parsed_private(key.kid, key.private_pem)
 
 
@@ -124,9 +137,16 @@ def peer_public_key(sender: str, kid: str) -> suites.PublicKey | None:
     if not (isinstance(sender, str) and len(sender) == 6 and sender.isascii() and sender.isdigit()):
         return None
     peer = Peer.objects.filter(code=sender, active=True).first()
-    if peer is None or peer.kid != kid:
+    if peer is None:
         return None
-    return _parsed_public(peer.public_pem)
+    if peer.kid == kid:
+        return _parsed_public(peer.public_pem)
+    # Another kid: an announced successor (the overlap of a rotation), or a retired key,
+    # refused with its own code (shared.federation.rotation).
+    from shared.federation.key_announcements import peer_key_lookup
+
+    pem = peer_key_lookup(sender, kid)
+    return _parsed_public(pem) if pem else None
 
 
 def peer_get(code: str) -> Peer:

@@ -109,8 +109,10 @@ class _Batch:
     wire: bytes
 
 
-def _prepare(stream: str, position: int, key: Any, kid: str) -> _Batch | None:
-    """The next envelope after `position`, signed; None when nothing is due."""
+def _prepare(stream: str, position: int) -> _Batch | None:
+    """The next envelope after `position`, signed; None when nothing is due. Signed with the
+    key active now, not when the run began: a run under load outlives a key rotation's
+    activation, and must not go on signing with a key about to be retired."""
     rows = list(
         OutboxEvent.objects.filter(stream=stream, seq__gt=position)
         .exclude(state=OutboxEvent.State.DEAD)
@@ -124,6 +126,7 @@ def _prepare(stream: str, position: int, key: Any, kid: str) -> _Batch | None:
     backlog = OutboxEvent.objects.filter(
         stream=stream, seq__gt=rows[-1].seq, state=OutboxEvent.State.PENDING
     ).count()
+    kid, key = signing_key()
     envelope, wire = seal_wire(
         key=key,
         kid=kid,
@@ -154,7 +157,6 @@ def relay_stream(*, stream: str, max_envelopes: int = 50) -> RelayResult:
             result.error = exc.code
             return result
         adapter = adapter_for(peer)
-        kid, key = signing_key()
         state = StreamState.objects.get(stream=stream)
         position = state.sent_seq if adapter.name == "amqp" else state.acked_seq
         ahead: _Batch | None = None
@@ -166,13 +168,13 @@ def relay_stream(*, stream: str, max_envelopes: int = 50) -> RelayResult:
                 if ahead is not None and ahead.rows[0].seq == position + 1:
                     batch = ahead
                 else:
-                    batch = _prepare(stream, position, key, kid)
+                    batch = _prepare(stream, position)
                 ahead = None
                 if batch is None:
                     break
                 rows = batch.rows
                 sent_at = timezone.now()
-                sending, ahead = _dispatch(stream, adapter, sender, batch, key, kid, sent_at)
+                sending, ahead = _dispatch(stream, adapter, sender, batch, sent_at)
                 try:
                     ack = sending.result() if sending else adapter.send(batch.envelope)
                 except ExchangeError as exc:
@@ -203,8 +205,6 @@ def _dispatch(
     adapter: ExchangeAdapter,
     sender: ThreadPoolExecutor,
     batch: _Batch,
-    key: Any,
-    kid: str,
     sent_at: datetime,
 ) -> tuple[Future[Ack | None] | None, _Batch | None]:
     """Start sending `batch`: over HTTP in `sender`, returning the call and the next envelope,
@@ -217,7 +217,7 @@ def _dispatch(
         )
         return None, None
     sending = sender.submit(adapter.send, batch.envelope, wire=batch.wire)
-    return sending, _prepare(stream, batch.rows[-1].seq, key, kid)
+    return sending, _prepare(stream, batch.rows[-1].seq)
 
 
 def _contiguous(rows: list[OutboxEvent], position: int) -> list[OutboxEvent]:

@@ -22,6 +22,7 @@ from shared.core.errors import PermanentError
 from shared.crypto.suites import public_key_from_pem, suite_for_key
 from shared.crypto.tokens import TokenError, read_token_header, sign_token, verify_token
 from shared.domain.canonical import canonical_json, sm3_hex
+from shared.exchange.envelopes import EnvelopeError
 from shared.federation import ownership
 from shared.federation.keys import peer_public_key, signing_key
 from shared.files import trust
@@ -113,7 +114,7 @@ def trust_list_verify(body: Any, *, hub_code: str) -> tuple[dict[str, Any], str]
         raise PermanentError("trust_list.malformed", "全省信任列表格式错误") from exc
     try:
         signed = verify_token(token, resolve_key=lambda alg, kid: peer_public_key(hub_code, kid))
-    except TokenError as exc:
+    except (TokenError, EnvelopeError) as exc:  # EnvelopeError: the hub's key is retired
         raise PermanentError(
             "trust_list.signature", "全省信任列表签名无效", {"token_error": exc.code}
         ) from exc

@@ -1,14 +1,17 @@
 """`python manage.py <tier> federation <keygen|export-key|add-peer|peers|relay|resume|status|
-envelope>` (a node's `announce-files` is `municipal_node.uplink`'s command)."""
+envelope|rotate-key|activate-key|retire-key|key-status>` (a node's `announce-files` and
+`rotate-log-key` are `municipal_node.uplink`'s command)."""
 
 import json
+import time
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
 from shared.audit.context import audit_via
-from shared.federation import keys, relay, selectors
-from shared.federation.models import Peer
+from shared.core.errors import ApplicationError
+from shared.federation import keys, relay, rotation, selectors
+from shared.federation.models import KeyRotation, Peer, PeerKey
 
 
 class Command(BaseCommand):
@@ -34,6 +37,19 @@ class Command(BaseCommand):
         env.add_argument("--stream", required=True)
         env.add_argument("--from-seq", type=int, required=True)
         env.add_argument("--to-seq", type=int, required=True)
+        rotate = sub.add_parser(
+            "rotate-key", help="轮换本库交换密钥：生成新密钥并经交换流公告（由旧密钥签名）"
+        )
+        rotate.add_argument(
+            "--overlap",
+            type=int,
+            default=None,
+            help="一并完成：等待对端确认后启用新密钥，过渡期（秒）后退役旧密钥",
+        )
+        rotate.add_argument("--timeout", type=int, default=300, help="等待确认的最长秒数")
+        sub.add_parser("activate-key", help="对端均已确认公告后，改用新交换密钥签名")
+        sub.add_parser("retire-key", help="结束过渡期：通知对端旧交换密钥退役")
+        sub.add_parser("key-status", help="本库密钥轮换与对端密钥状态")
         self.add_tier_actions(sub)
 
     def add_tier_actions(self, sub) -> None:
@@ -41,7 +57,37 @@ class Command(BaseCommand):
 
     def handle(self, *args, action: str, **options):
         with audit_via("command"):  # the audit rows of what it changes say so
-            self.run(action, **options)
+            try:
+                self.run(action, **options)
+            except ApplicationError as exc:
+                if not action.endswith("-key"):
+                    raise
+                raise CommandError(f"{exc.code}: {exc.message} {exc.detail or ''}") from exc
+
+    def rotation_show(self, row: KeyRotation) -> None:
+        self.stdout.write(
+            f"purpose={row.purpose} old_kid={row.old_kid} new_kid={row.new_kid} state={row.state}"
+        )
+
+    def rotate_through(self, *, overlap: int, timeout: int) -> None:
+        """The whole exchange-key rotation: announce, wait for every acknowledgement (the
+        relay delivers), activate, keep the overlap, retire."""
+        self.rotation_show(rotation.exchange_key_rotate())
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.rotation_show(rotation.exchange_key_activate())
+                break
+            except ApplicationError as exc:
+                if exc.code != "federation.rotation_unacknowledged":
+                    raise
+                if time.monotonic() > deadline:
+                    raise CommandError(
+                        "对端在限定时间内未确认新密钥公告；稍后执行 activate-key"
+                    ) from exc
+                time.sleep(1)
+        time.sleep(overlap)
+        self.rotation_show(rotation.exchange_key_retire())
 
     def run(self, action: str, **options) -> None:
         if action == "keygen":
@@ -84,6 +130,23 @@ class Command(BaseCommand):
         elif action == "status":
             for row in selectors.outbox_summary():
                 self.stdout.write(json.dumps(row, ensure_ascii=False))
+        elif action == "rotate-key":
+            if options["overlap"] is None:
+                self.rotation_show(rotation.exchange_key_rotate())
+            else:
+                self.rotate_through(overlap=options["overlap"], timeout=options["timeout"])
+        elif action == "activate-key":
+            self.rotation_show(rotation.exchange_key_activate())
+        elif action == "retire-key":
+            self.rotation_show(rotation.exchange_key_retire())
+        elif action == "key-status":
+            for own in KeyRotation.objects.all()[:20]:
+                self.rotation_show(own)
+            for peer_key in PeerKey.objects.all():
+                self.stdout.write(
+                    f"peer={peer_key.peer_code} purpose={peer_key.purpose} "
+                    f"kid={peer_key.kid} state={peer_key.state}"
+                )
         elif action == "envelope":
             envelope = relay.envelope_for(
                 stream=options["stream"], first=options["from_seq"], last=options["to_seq"]
