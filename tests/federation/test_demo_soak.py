@@ -11,6 +11,7 @@
 import importlib.util
 import json
 import os
+import socket
 import stat
 import subprocess
 import sys
@@ -21,6 +22,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SOAK_SECONDS = 30
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
 
 
 def load_demo_module():
@@ -117,6 +128,8 @@ def test_the_demo_survives_a_soak_of_continuous_issuing(tmp_path):
         for k, v in os.environ.items()
         if k not in ("HUB_PORT", "NODE1_PORT", "NODE2_PORT", "DJANGO_SETTINGS_MODULE")
     }
+    # the unified-login provider and the mail server on ports of their own (another demo may run)
+    env["IDP_PORT"], env["MAIL_PORT"] = (str(port) for port in free_ports(2))
     result = subprocess.run(
         [
             sys.executable,
@@ -139,8 +152,8 @@ def test_the_demo_survives_a_soak_of_continuous_issuing(tmp_path):
     print(json.dumps(summary, ensure_ascii=False))
     assert summary["problems"] == [] and summary["ok"] is True, summary
     assert result.returncode == 0
-    # Nothing died or restarted: broker + 3 × (web, worker, beat).
-    assert summary["processes"] == 10
+    # Nothing died or restarted: broker, mail server, OIDC provider + 3 × (web, worker, beat).
+    assert summary["processes"] == 12
     assert summary["restarts"] == 0 and summary["pids_unchanged"] is True
     # Licences were issued the whole time at both cities, and every one reached the hub.
     for code in ("410100", "410300"):
