@@ -64,7 +64,8 @@ class Worker:
 
 
 def _broker() -> redis.Redis:
-    return redis.Redis.from_url(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
+    # this pytest-xdist worker's database (the Celery worker below inherits the same offset)
+    return redis.Redis.from_url(settings.CELERY_BROKER_URL)
 
 
 def _wait(predicate, what: str, timeout: float = 60) -> None:
