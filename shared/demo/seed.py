@@ -198,6 +198,31 @@ def _sample_licenses(
 
 
 @transaction.atomic
+def _issuer_and_consumer(
+    agencies: dict[str, Agency],
+    staff: dict[str, User],
+    reviewers: dict[str, User],
+    types: list[LicenseType],
+    grants: Any,
+) -> dict[str, Any]:
+    """The credentials document's issuer (市场监管局) and consumer (政务服务中心) entries."""
+    return {
+        "issuer": {
+            "token": _token_for(staff["scj"]),
+            "agency_code": agencies["scj"].code,
+            "username": staff["scj"].username,
+            "reviewer_token": _token_for(reviewers["scj"]),
+            "type_codes": [t.type_code for t in types if t.issuer_id == agencies["scj"].pk],
+        },
+        "consumer": {
+            "token": _token_for(staff["zwzx"]),
+            "agency_code": agencies["zwzx"].code,
+            "username": staff["zwzx"].username,
+            "grants": grants,
+        },
+    }
+
+
 def seed_demo() -> dict[str, Any]:
     """Create the demo data of this library; return the credentials document (DESIGN §8)."""
     prefix = "hub" if is_hub() else f"c{settings.LIBRARY_CODE}"
@@ -234,19 +259,7 @@ def seed_demo() -> dict[str, Any]:
             "code": settings.LIBRARY_CODE,
             "name": settings.LIBRARY_NAME,
         },
-        "issuer": {
-            "token": _token_for(staff["scj"]),
-            "agency_code": agencies["scj"].code,
-            "username": staff["scj"].username,
-            "reviewer_token": _token_for(reviewers["scj"]),
-            "type_codes": [t.type_code for t in types if t.issuer_id == agencies["scj"].pk],
-        },
-        "consumer": {
-            "token": _token_for(staff["zwzx"]),
-            "agency_code": agencies["zwzx"].code,
-            "username": staff["zwzx"].username,
-            "grants": access["grants"],
-        },
+        **_issuer_and_consumer(agencies, staff, reviewers, types, access["grants"]),
         "holder": access["holder"],
         # a legal person that delegated to the holder (issue #14; docs/holders.md)
         "legal_person": seed_delegation_demo(

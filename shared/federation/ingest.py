@@ -138,6 +138,23 @@ class _Replay(Exception):
     """An envelope id this library already applied."""
 
 
+def _next_in_sequence(
+    events: list[dict[str, Any]], *, high_water_mark: int, result: IngestResult
+) -> list[dict[str, Any]]:
+    """The sorted `events` that follow the mark without a hole; those at or below it are
+    counted as duplicates in `result`."""
+    todo: list[dict[str, Any]] = []
+    for event in events:
+        seq = event["seq"]
+        if seq <= high_water_mark:
+            result.duplicates += 1
+            continue
+        if seq != high_water_mark + len(todo) + 1:
+            break  # a hole inside the envelope: stop here, the sender resends from the mark
+        todo.append(event)
+    return todo
+
+
 @transaction.atomic
 def _apply(opened: OpenedEnvelope, envelope: Any, *, transport: str) -> IngestResult:
     InboundCursor.objects.bulk_create([InboundCursor(sender=opened.sender)], ignore_conflicts=True)
@@ -153,15 +170,7 @@ def _apply(opened: OpenedEnvelope, envelope: Any, *, transport: str) -> IngestRe
         return result
     if events[0]["seq"] > cursor.high_water_mark + 1:
         raise _Gap(cursor.high_water_mark + 1, events[0]["seq"])
-    todo: list[dict[str, Any]] = []
-    for event in events:
-        seq = event["seq"]
-        if seq <= cursor.high_water_mark:
-            result.duplicates += 1
-            continue
-        if seq != cursor.high_water_mark + len(todo) + 1:
-            break  # a hole inside the envelope: stop here, the sender resends from the mark
-        todo.append(event)
+    todo = _next_in_sequence(events, high_water_mark=cursor.high_water_mark, result=result)
     # New licences and whole-licence repairs first, a whole envelope at a time. A new licence's
     # event is its first, so nothing else in the envelope can be about it before it exists; a
     # repair carries the licence's whole state when it was sent, so an older event of it left

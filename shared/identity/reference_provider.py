@@ -27,8 +27,6 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
-import html
-import json
 import secrets
 import threading
 import time
@@ -39,6 +37,8 @@ from typing import Any, cast
 
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
+
+from shared.identity.reference_http import send_form, send_json, send_redirect
 
 CODE_SECONDS = 60
 FAULTS = (
@@ -169,9 +169,9 @@ class ReferenceProvider:
             form = dict(urllib.parse.parse_qsl(request.rfile.read(length).decode("utf-8")))
         route = (method, parsed.path.rstrip("/") or "/")
         if route == ("GET", "/.well-known/openid-configuration"):
-            _json(request, 200, self.discovery())
+            send_json(request, 200, self.discovery())
         elif route == ("GET", "/jwks"):
-            _json(request, 200, dict(KeySet([self.key]).as_dict(private=False)))
+            send_json(request, 200, dict(KeySet([self.key]).as_dict(private=False)))
         elif route == ("GET", "/authorize"):
             self._authorize(request, query, person=self.state.people.get(self.state.auto_approve))
         elif route == ("POST", "/authorize"):
@@ -179,13 +179,13 @@ class ReferenceProvider:
             if person is None or not secrets.compare_digest(
                 person.password.encode(), form.get("password", "").encode()
             ):
-                _form(request, form, error="用户名或密码错误")
+                send_form(request, form, error="用户名或密码错误")
                 return
             self._authorize(request, form, person=person)
         elif route == ("POST", "/token"):
             self._token(request, form)
         else:
-            _json(request, 404, {"error": "not_found"})
+            send_json(request, 404, {"error": "not_found"})
 
     def discovery(self) -> dict[str, Any]:
         return {
@@ -208,7 +208,7 @@ class ReferenceProvider:
         state = self.state
         redirect_uri = params.get("redirect_uri", "")
         if params.get("client_id") != state.client_id or redirect_uri not in state.redirect_uris:
-            _json(request, 400, {"error": "invalid_client"})  # never redirect to an unknown URI
+            send_json(request, 400, {"error": "invalid_client"})  # never redirect to an unknown URI
             return
         if (
             params.get("response_type") != "code"
@@ -216,14 +216,14 @@ class ReferenceProvider:
             or params.get("code_challenge_method") != "S256"
             or not params.get("code_challenge")
         ):
-            _redirect(
+            send_redirect(
                 request,
                 redirect_uri,
                 {"error": "invalid_request", "state": params.get("state", "")},
             )
             return
         if person is None:
-            _form(request, params)
+            send_form(request, params)
             return
         code = secrets.token_urlsafe(24)
         with self.lock:
@@ -235,7 +235,7 @@ class ReferenceProvider:
                 code_challenge=params["code_challenge"],
                 expires=time.time() + CODE_SECONDS,
             )
-        _redirect(request, redirect_uri, {"code": code, "state": params.get("state", "")})
+        send_redirect(request, redirect_uri, {"code": code, "state": params.get("state", "")})
 
     def _client_ok(self, request: BaseHTTPRequestHandler, form: dict[str, str]) -> bool:
         client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
@@ -250,7 +250,7 @@ class ReferenceProvider:
 
     def _token(self, request: BaseHTTPRequestHandler, form: dict[str, str]) -> None:
         if not self._client_ok(request, form):
-            _json(request, 401, {"error": "invalid_client"})
+            send_json(request, 401, {"error": "invalid_client"})
             return
         with self.lock:
             grant = self.state.codes.pop(form.get("code", ""), None)  # a code is used once
@@ -267,9 +267,9 @@ class ReferenceProvider:
             or form.get("redirect_uri") != grant.redirect_uri
             or not secrets.compare_digest(challenge, grant.code_challenge)
         ):
-            _json(request, 400, {"error": "invalid_grant"})
+            send_json(request, 400, {"error": "invalid_grant"})
             return
-        _json(
+        send_json(
             request,
             200,
             {
@@ -302,50 +302,6 @@ class ReferenceProvider:
         elif fault == "unknown_key":  # a key under a key id the JWKS does not list
             key = RSAKey.generate_key(2048, parameters={"kid": "not-published"})
         return jwt.encode({"alg": "RS256", "kid": str(key.kid), "typ": "JWT"}, claims, key)
-
-
-def _json(request: BaseHTTPRequestHandler, status: int, body: dict[str, Any]) -> None:
-    payload = json.dumps(body, ensure_ascii=False).encode()
-    request.send_response(status)
-    request.send_header("Content-Type", "application/json; charset=utf-8")
-    request.send_header("Cache-Control", "no-store")
-    request.send_header("Content-Length", str(len(payload)))
-    request.end_headers()
-    request.wfile.write(payload)
-
-
-def _redirect(request: BaseHTTPRequestHandler, uri: str, params: dict[str, str]) -> None:
-    separator = "&" if "?" in uri else "?"
-    request.send_response(302)
-    request.send_header("Location", uri + separator + urllib.parse.urlencode(params))
-    request.send_header("Content-Length", "0")
-    request.end_headers()
-
-
-def _form(request: BaseHTTPRequestHandler, params: dict[str, str], error: str = "") -> None:
-    hidden = "".join(
-        f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
-        for k, v in params.items()
-        if k not in ("username", "password")
-    )
-    message = f'<p role="alert">{html.escape(error)}</p>' if error else ""
-    page = (
-        '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
-        "<title>河南省统一身份认证（参考实现）</title></head><body>"
-        "<h1>河南省统一身份认证（参考实现）</h1>"
-        + message
-        + '<form method="post" action="/authorize">'
-        + hidden
-        + '<label for="username">用户名</label><input id="username" name="username" required>'
-        '<label for="password">密码</label>'
-        '<input id="password" name="password" type="password" required>'
-        '<button type="submit">登录并授权</button></form></body></html>'
-    ).encode()
-    request.send_response(400 if error else 200)
-    request.send_header("Content-Type", "text/html; charset=utf-8")
-    request.send_header("Content-Length", str(len(page)))
-    request.end_headers()
-    request.wfile.write(page)
 
 
 def _person(text: str) -> Person:

@@ -17,7 +17,7 @@ from typing import Any
 from django.db.models.signals import post_save
 
 from shared.licenses.models import LicenseEvent
-from shared.webhooks.services import webhook_events_for_change
+from shared.webhooks.deliveries import webhook_events_for_change
 
 
 def events_for_change(sender: Any, instance: LicenseEvent, created: bool, **kwargs: Any) -> None:

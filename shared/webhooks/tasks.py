@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from shared.webhooks.services import webhook_deliver, webhook_sweep
+from shared.webhooks.deliveries import webhook_deliver, webhook_sweep
 
 
 @shared_task(name="webhooks.deliver")

@@ -10,9 +10,9 @@ from django.views.decorators.http import require_POST
 from shared.accounts.requests import AuthenticatedHttpRequest
 from shared.console import roles
 from shared.console.helpers import Refusal, form_ids, paginate
+from shared.webhooks.deliveries import webhook_retry
 from shared.webhooks.models import WebhookEvent
 from shared.webhooks.selectors import webhook_event_list
-from shared.webhooks.services import webhook_retry
 
 State = WebhookEvent.State
 

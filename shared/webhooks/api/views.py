@@ -16,7 +16,7 @@ from shared.accounts.requests import AuthenticatedRequest, authenticated
 from shared.core.api.permissions import LICENCE_USERS, IsLibraryAdmin
 from shared.core.api.schema import ErrorSerializer
 from shared.core.errors import NotFoundError
-from shared.webhooks import selectors, services
+from shared.webhooks import deliveries, selectors, subscriptions
 from shared.webhooks.api.serializers import (
     RetrySerializer,
     SigningKeySerializer,
@@ -61,7 +61,7 @@ class SubscriptionListApi(RecordedRefusalsMixin, generics.ListAPIView):
         data = SubscriptionCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        sub = services.subscription_create(
+        sub = subscriptions.subscription_create(
             actor=request.user,
             identifier=values["identifier"],
             matter_code=values["matter_code"],
@@ -85,7 +85,7 @@ class SubscriptionDetailApi(RecordedRefusalsMixin, APIView):
     def delete(self, request: AuthenticatedRequest, subscription_id: str) -> Response:
         if not subscription_id.isdigit():
             raise NotFoundError("webhook.not_found", "订阅不存在")
-        services.subscription_delete(actor=request.user, subscription_id=int(subscription_id))
+        subscriptions.subscription_delete(actor=request.user, subscription_id=int(subscription_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -125,7 +125,7 @@ class WebhookRetryApi(APIView):
         data = RetrySerializer(data=request.data)
         data.is_valid(raise_exception=True)
         ids = data.validated_data.get("event_ids")
-        count = services.webhook_retry(
+        count = deliveries.webhook_retry(
             actor=request.user, event_ids=[str(i) for i in ids] if ids is not None else None
         )
         return Response({"retried": count})

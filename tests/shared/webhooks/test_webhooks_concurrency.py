@@ -9,8 +9,8 @@ from django.db import connections
 
 from shared.domain.status import Action
 from shared.licenses.services import license_act
+from shared.webhooks.deliveries import webhook_deliver
 from shared.webhooks.models import DeliveryAttempt, WebhookEvent
-from shared.webhooks.services import webhook_deliver
 from tests.shared.webhooks.conftest import MATTER
 
 pytestmark = pytest.mark.django_db(transaction=True)

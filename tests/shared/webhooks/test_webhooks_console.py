@@ -6,8 +6,8 @@ from django.test import override_settings
 
 from shared.domain.status import Action
 from shared.licenses.services import license_act
+from shared.webhooks.deliveries import webhook_deliver
 from shared.webhooks.models import WebhookEvent
-from shared.webhooks.services import webhook_deliver
 from tests.console_support import console_client
 from tests.shared.webhooks.conftest import MATTER
 

@@ -14,8 +14,8 @@ from shared.access.models import Grant
 from shared.domain.status import Action
 from shared.licenses.services import license_act
 from shared.webhooks import signing
+from shared.webhooks.deliveries import backoff, webhook_deliver, webhook_sweep
 from shared.webhooks.models import DeliveryAttempt, WebhookEvent
-from shared.webhooks.services import backoff, webhook_deliver, webhook_sweep
 from tests.notify_support import notify_calls_fixture  # noqa: F401
 from tests.shared.webhooks.conftest import MATTER
 from tests.support import make_user

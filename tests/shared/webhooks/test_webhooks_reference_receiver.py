@@ -8,9 +8,9 @@ import pytest
 
 from shared.domain.status import Action
 from shared.licenses.services import license_act
+from shared.webhooks.deliveries import _post, request_parts, webhook_deliver
 from shared.webhooks.models import WebhookEvent
 from shared.webhooks.receiver_reference import ReferenceReceiver
-from shared.webhooks.services import _post, request_parts, webhook_deliver
 from tests.shared.webhooks.conftest import MATTER
 
 pytestmark = pytest.mark.django_db

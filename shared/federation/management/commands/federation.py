@@ -89,6 +89,31 @@ class Command(BaseCommand):
         time.sleep(overlap)
         self.rotation_show(rotation.exchange_key_retire())
 
+    def add_peer(self, *, file: str, url: str | None, adapter: str) -> None:
+        """Register a peer from the JSON its `export-key` wrote; `url` overrides the file's."""
+        try:
+            data = json.loads(Path(file).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise CommandError(f"无法读取对端密钥文件：{exc}") from exc
+        peer = keys.peer_register(
+            code=data["code"],
+            kid=data["kid"],
+            public_key_pem=data["public_key_pem"],
+            base_url=url or data.get("url", ""),
+            name=data.get("name", ""),
+            adapter=adapter,
+        )
+        self.stdout.write(f"已登记对端 {peer.code} {peer.name} {peer.base_url}")
+
+    def key_status(self) -> None:
+        for own in KeyRotation.objects.all()[:20]:
+            self.rotation_show(own)
+        for peer_key in PeerKey.objects.all():
+            self.stdout.write(
+                f"peer={peer_key.peer_code} purpose={peer_key.purpose} "
+                f"kid={peer_key.kid} state={peer_key.state}"
+            )
+
     def run(self, action: str, **options) -> None:
         if action == "keygen":
             key = keys.local_key_ensure()
@@ -101,19 +126,7 @@ class Command(BaseCommand):
             else:
                 self.stdout.write(text)
         elif action == "add-peer":
-            try:
-                data = json.loads(Path(options["file"]).read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise CommandError(f"无法读取对端密钥文件：{exc}") from exc
-            peer = keys.peer_register(
-                code=data["code"],
-                kid=data["kid"],
-                public_key_pem=data["public_key_pem"],
-                base_url=options.get("url") or data.get("url", ""),
-                name=data.get("name", ""),
-                adapter=options["adapter"],
-            )
-            self.stdout.write(f"已登记对端 {peer.code} {peer.name} {peer.base_url}")
+            self.add_peer(file=options["file"], url=options.get("url"), adapter=options["adapter"])
         elif action == "peers":
             for peer in Peer.objects.all():
                 self.stdout.write(
@@ -140,13 +153,7 @@ class Command(BaseCommand):
         elif action == "retire-key":
             self.rotation_show(rotation.exchange_key_retire())
         elif action == "key-status":
-            for own in KeyRotation.objects.all()[:20]:
-                self.rotation_show(own)
-            for peer_key in PeerKey.objects.all():
-                self.stdout.write(
-                    f"peer={peer_key.peer_code} purpose={peer_key.purpose} "
-                    f"kid={peer_key.kid} state={peer_key.state}"
-                )
+            self.key_status()
         elif action == "envelope":
             envelope = relay.envelope_for(
                 stream=options["stream"], first=options["from_seq"], last=options["to_seq"]
