@@ -815,7 +815,8 @@ def print_mail(count: int) -> int:
     print(f"邮箱 mailbox: {show(folder.parent)} — {len(files)} 封 / messages")
     for path in files[-count:]:
         message = message_from_bytes(path.read_bytes(), policy=policy.default)
-        print(f"  {message['Date']}  → {message['To']}  {message['Subject']}")
+        subject = " ".join(str(message["Subject"]).split())  # a long subject comes folded
+        print(f"  {message['Date']}  → {message['To']}  {subject}")
     return 0
 
 

@@ -165,6 +165,19 @@ def test_the_commands_walk_a_rotation(hub, capsys):
     assert AuditEntry.objects.filter(action="key.retire", detail__via="command").count() == 1
 
 
+def test_key_status_before_any_rotation_names_the_keys_in_use(hub, capsys):
+    # given: this library's key and the hub registered as its peer, nothing rotated yet
+    local = local_key_ensure()
+    peer = Peer.objects.get(code=HUB)
+    # when
+    call_command("federation", "key-status")
+    # then: both keys are listed as current
+    assert capsys.readouterr().out.splitlines() == [
+        f"local kid={local.kid} state=current",
+        f"peer={peer.code} purpose=exchange kid={peer.kid} state=current",
+    ]
+
+
 def test_access_log_key_rotates_with_a_proof_by_the_old_key(consumer_user, settings, tmp_path):
     # given: the node's log key and a checkpoint it signed
     settings.ACCESS_LOG_KEY_FILE = str(tmp_path / "access-log.pem")

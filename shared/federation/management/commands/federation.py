@@ -106,13 +106,21 @@ class Command(BaseCommand):
         self.stdout.write(f"已登记对端 {peer.code} {peer.name} {peer.base_url}")
 
     def key_status(self) -> None:
+        """This library's signing key, its rotations, and each peer's keys (the peer's
+        registered key when no rotation of it was ever announced here)."""
+        kid, _ = keys.signing_key()
+        self.stdout.write(f"local kid={kid} state=current")
         for own in KeyRotation.objects.all()[:20]:
             self.rotation_show(own)
+        announced = set()
         for peer_key in PeerKey.objects.all():
+            announced.add(peer_key.peer_code)
             self.stdout.write(
                 f"peer={peer_key.peer_code} purpose={peer_key.purpose} "
                 f"kid={peer_key.kid} state={peer_key.state}"
             )
+        for peer in Peer.objects.exclude(code__in=announced).order_by("code"):
+            self.stdout.write(f"peer={peer.code} purpose=exchange kid={peer.kid} state=current")
 
     def run(self, action: str, **options) -> None:
         if action == "keygen":
