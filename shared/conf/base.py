@@ -267,6 +267,8 @@ HOLDER_CODE_KEY = env("HOLDER_CODE_KEY", INSECURE_SECRET_PREFIX + "holder-code-k
 # Key versions (docs/pki.md): "2:<secret>,1:<old secret>", the writing version first; when
 # empty, HOLDER_CODE_KEY alone is version 1. Rotate with `manage.py node|hub holder_keys`.
 HOLDER_CODE_KEYS = env("HOLDER_CODE_KEYS", "")
+# GET /metrics: loopback, or `Authorization: Bearer <METRICS_TOKEN>` (production requires it).
+METRICS_TOKEN = env("METRICS_TOKEN", "")
 ACCESS_LOG_ENABLED = env_bool("ACCESS_LOG_ENABLED", True)  # off only in bench/query; prod refuses
 ACCESS_RATE_PER_MINUTE = env_int("ACCESS_RATE_PER_MINUTE", 600)  # purpose-bound calls per agency
 ACCESS_MISS_PER_MINUTE = env_int("ACCESS_MISS_PER_MINUTE", 60)  # empty or refused answers

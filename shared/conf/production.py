@@ -15,12 +15,13 @@ HSTS_MIN_SECONDS = 86400
 def https_settings() -> dict[str, Any]:
     """HTTPS only, behind a proxy that terminates TLS and sets X-Forwarded-Proto.
 
-    Plain HTTP is redirected to HTTPS, except /healthz and /readyz: load balancers probe those
-    over plain HTTP on the internal network, and a redirect would mark the library down.
+    Plain HTTP is redirected to HTTPS, except /healthz, /readyz and /metrics: load balancers and
+    Prometheus probe those over plain HTTP on the internal network, and a redirect would mark the
+    library down.
     """
     return {
         "SECURE_SSL_REDIRECT": True,
-        "SECURE_REDIRECT_EXEMPT": [r"^healthz$", r"^readyz$"],
+        "SECURE_REDIRECT_EXEMPT": [r"^healthz$", r"^readyz$", r"^metrics$"],
         "SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https"),
         "SECURE_HSTS_SECONDS": env_int("SECURE_HSTS_SECONDS", 365 * 86400),
         # Subdomains of a library's own host name only (HSTS never reaches the parent domain).
@@ -72,6 +73,10 @@ def check_production_settings(settings: dict) -> None:
                 f"{name} must be set to a random value of at least 32 characters, "
                 "not the SECRET_KEY"
             )
+    # Prometheus scrapes /metrics with this token: behind a proxy every request is loopback.
+    metrics_token = settings.get("METRICS_TOKEN", "")
+    if len(metrics_token) < 32 or metrics_token.startswith(INSECURE_SECRET_PREFIX):
+        problems.append("METRICS_TOKEN must be set to a random value of at least 32 characters")
     # The unified login's tokens and client secret travel over TLS only (docs/holders.md).
     if settings.get("OIDC_ISSUER") and not str(settings["OIDC_ISSUER"]).startswith("https://"):
         problems.append("OIDC_ISSUER must be an https:// URL in production")

@@ -29,7 +29,7 @@ library_urlpatterns = [
     # Content-Security-Policy allows scripts from this origin only (shared/conf/base.py).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("healthz", views.healthz, name="healthz"),
-    path("readyz", views.readyz, name="readyz"),
+    path("", include("shared.ops.urls")),  # readyz, metrics
     path("admin/", admin.site.urls),
     path("", include("shared.files.urls")),
     path("", include("shared.access.urls")),

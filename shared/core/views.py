@@ -1,9 +1,6 @@
-"""Operational endpoints (liveness, readiness) and the error handlers of both URLconfs: JSON in
-the one error shape, never a traceback or a list of URL patterns."""
+"""Liveness (`/healthz`; readiness and metrics are in shared.ops) and the error handlers of both
+URLconfs: JSON in the one error shape, never a traceback or a list of URL patterns."""
 
-from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound, JsonResponse
 
 from shared.core.tier import library_tier
@@ -12,33 +9,6 @@ from shared.core.tier import library_tier
 def healthz(request: HttpRequest) -> JsonResponse:
     """Liveness: the process answers."""
     return JsonResponse({"status": "ok", "tier": library_tier()})
-
-
-def readyz(request: HttpRequest) -> JsonResponse:
-    """Readiness: the database answers and every migration is applied."""
-    checks: dict[str, str] = {}
-    ready = True
-    try:
-        connection = connections[DEFAULT_DB_ALIAS]
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        plan = MigrationExecutor(connection).migration_plan(
-            MigrationExecutor(connection).loader.graph.leaf_nodes()
-        )
-        checks["database"] = "ok"
-        checks["migrations"] = "ok" if not plan else f"{len(plan)} pending"
-        ready = not plan
-    except Exception as exc:  # noqa: BLE001 - readiness reports any failure as "not ready"
-        checks["database"] = f"error: {exc.__class__.__name__}"
-        ready = False
-    body = {
-        "status": "ready" if ready else "not_ready",
-        "tier": library_tier(),
-        "library_code": settings.LIBRARY_CODE,
-        "library_name": settings.LIBRARY_NAME,
-        "checks": checks,
-    }
-    return JsonResponse(body, status=200 if ready else 503)
 
 
 # Pages a citizen's browser opens (the holder portal, the verify page a QR code points to): an

@@ -62,6 +62,7 @@ def test_production_starts_with_real_settings(tmp_path):
         FILES_KEY_PASSWORD="f" * 40,
         FEDERATION_KEY_PASSWORD="e" * 40,
         ACCESS_LOG_KEY_PASSWORD="a" * 40,
+        METRICS_TOKEN="m" * 40,
     )
     assert result.returncode == 0, result.stderr
 

@@ -247,6 +247,7 @@ def production_env(**extra):
         FILES_KEY_PASSWORD="f" * 40,
         FEDERATION_KEY_PASSWORD="e" * 40,
         ACCESS_LOG_KEY_PASSWORD="a" * 40,
+        METRICS_TOKEN="m" * 40,
     )
     env.update(extra)
     return env

@@ -106,6 +106,7 @@ def production_settings(**overrides):
         "FILES_KEY_PASSWORD": "f" * 40,
         "FEDERATION_KEY_PASSWORD": "e" * 40,
         "ACCESS_LOG_KEY_PASSWORD": "a" * 40,
+        "METRICS_TOKEN": "m" * 40,
     }
     return good | overrides
 
