@@ -80,7 +80,12 @@ def test_healthz_and_readyz(client, settings):
     assert client.get("/healthz").json() == {"status": "ok", "tier": "node"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"database": "ok", "migrations": "ok"}
+    assert ready.json()["checks"] == {
+        "database": "ok",
+        "migrations": "ok",
+        "broker": "ok",
+        "signing": "ok",
+    }
     assert ready.json()["library_code"] == settings.NODE_CODE
 
 

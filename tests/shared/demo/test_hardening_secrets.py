@@ -181,7 +181,7 @@ def test_demo_generates_secrets_once_into_a_private_file(tmp_path):
     assert mode(path) == 0o600
     assert set(first) == {"hub", "410100", "410300"}
     values = [v for lib in first.values() for v in lib.values()]
-    assert len(set(values)) == len(values) == 15  # every secret of every library differs
+    assert len(set(values)) == len(values) == 18  # every secret of every library differs
     for lib in first.values():
         assert set(lib) == set(demo.SECRET_NAMES)
         assert all(len(v) >= 40 and not v.startswith(INSECURE_SECRET_PREFIX) for v in lib.values())
