@@ -9,6 +9,7 @@ request looks like loopback: such a proxy must not route /metrics, or the token 
 
 import hmac
 from collections.abc import Iterator
+from datetime import datetime
 
 from django.conf import settings
 from django.db.models import Count, Max, Min
@@ -43,7 +44,7 @@ class FederationCollector:
         yield from self._access(library, now)
         yield from self._cursors(library, now)
 
-    def _outbox(self, library: str, now) -> Iterator[Metric]:
+    def _outbox(self, library: str, now: datetime) -> Iterator[Metric]:
         from shared.federation.models import OutboxEvent, RejectedEvent
 
         backlog = _gauge(
@@ -71,16 +72,16 @@ class FederationCollector:
             .annotate(first=Min("created_at"))
             .order_by()
         )
-        for row in waiting:
-            age = (now - row["first"]).total_seconds()
-            oldest.add_metric([library, row["stream"]], max(age, 0.0))
+        for first in waiting:
+            age = (now - first["first"]).total_seconds()
+            oldest.add_metric([library, first["stream"]], max(age, 0.0))
         rejected = _gauge(
             "elicense_federation_rejected_events",
             "Inbound events dead-lettered because they could not be applied",
             ["sender"],
         )
-        for row in RejectedEvent.objects.values("sender").annotate(n=Count("id")).order_by():
-            rejected.add_metric([library, row["sender"]], row["n"])
+        for by_sender in RejectedEvent.objects.values("sender").annotate(n=Count("id")).order_by():
+            rejected.add_metric([library, by_sender["sender"]], by_sender["n"])
         yield from (backlog, oldest, dead, rejected)
 
     def _deliveries(self, library: str) -> Iterator[Metric]:
@@ -97,7 +98,7 @@ class FederationCollector:
                 family.add_metric([library, state], counts.get(state, 0))
             yield family
 
-    def _access(self, library: str, now) -> Iterator[Metric]:
+    def _access(self, library: str, now: datetime) -> Iterator[Metric]:
         from shared.access.models import AccessRecord, Checkpoint
 
         appends = CounterMetricFamily(
@@ -115,12 +116,13 @@ class FederationCollector:
             age.add_metric([library], max((now - last["at"]).total_seconds(), 0.0))
             yield age
 
-    def _cursors(self, library: str, now) -> Iterator[Metric]:
+    def _cursors(self, library: str, now: datetime) -> Iterator[Metric]:
         from shared.federation.models import InboundCursor
 
         mark = _gauge("elicense_sync_high_water_mark", "Last sequence applied", ["sender"])
         backlog = _gauge(
-            "elicense_sync_sender_backlog", "Events pending at the sender (its last envelope)",
+            "elicense_sync_sender_backlog",
+            "Events pending at the sender (its last envelope)",
             ["sender"],
         )
         age = _gauge(
@@ -147,7 +149,7 @@ class FederationCollector:
 
 def metrics_text() -> bytes:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(FederationCollector())  # type: ignore[arg-type]
+    registry.register(FederationCollector())
     return generate_latest(registry)
 
 

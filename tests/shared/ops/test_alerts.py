@@ -43,17 +43,21 @@ def test_every_alert_names_an_exported_metric(client):
         sender="410100", seq=1, kind="k", key="k", error_code="e", error_message="m", payload={}
     )
     Checkpoint.objects.create(
-        tree_size=1, root_hash="r", head_hash="h", library_code=settings.LIBRARY_CODE,
-        signed_at=timezone.now() - timedelta(minutes=1), key_id="k", public_key="p", signature="s",
+        tree_size=1,
+        root_hash="r",
+        head_hash="h",
+        library_code=settings.LIBRARY_CODE,
+        signed_at=timezone.now() - timedelta(minutes=1),
+        key_id="k",
+        public_key="p",
+        signature="s",
     )
     InboundCursor.objects.create(sender="410100", backlog=1, last_envelope_at=timezone.now())
 
     # when
     text = client.get("/metrics").content.decode()
     exported = {
-        sample.name
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
+        sample.name for family in text_string_to_metric_families(text) for sample in family.samples
     }
 
     # then

@@ -48,35 +48,61 @@ def test_metrics_count_the_rows_exactly(client, issuer_user, consumer_agency):
     outbox("410200", 1, "sent", timedelta(minutes=30))
     for seq in (7, 8):
         RejectedEvent.objects.create(
-            sender="410300", seq=seq, kind="x", key="k", error_code="e", error_message="m",
+            sender="410300",
+            seq=seq,
+            kind="x",
+            key="k",
+            error_code="e",
+            error_message="m",
             payload={},
         )
     for state in ("pending", "dead", "dead", "sent"):
         Notification.objects.create(
-            event="e", dedupe_key=f"d{state}{Notification.objects.count()}", user=issuer_user,
-            channel="email", subject="s", body="b", state=state,
+            event="e",
+            dedupe_key=f"d{state}{Notification.objects.count()}",
+            user=issuer_user,
+            channel="email",
+            subject="s",
+            body="b",
+            state=state,
         )
     subscription = Subscription.objects.create(
-        agency=consumer_agency, identifier="i", matter_code="m", target_url="https://x.example",
-        signing="hmac-sha256", secret="s",
+        agency=consumer_agency,
+        identifier="i",
+        matter_code="m",
+        target_url="https://x.example",
+        signing="hmac-sha256",
+        secret="s",
     )
     for state in ("pending", "delivered", "delivered", "dead"):
         WebhookEvent.objects.create(subscription=subscription, type="t", payload={}, state=state)
     for _ in range(3):
         AccessRecord.objects.create(
-            library_code=settings.LIBRARY_CODE, occurred_at=timezone.now(), operation="query",
+            library_code=settings.LIBRARY_CODE,
+            occurred_at=timezone.now(),
+            operation="query",
             outcome="ok",
         )
     Checkpoint.objects.create(
-        tree_size=3, root_hash="r", head_hash="h", library_code=settings.LIBRARY_CODE,
-        signed_at=timezone.now() - timedelta(hours=3), key_id="k", public_key="p", signature="s",
+        tree_size=3,
+        root_hash="r",
+        head_hash="h",
+        library_code=settings.LIBRARY_CODE,
+        signed_at=timezone.now() - timedelta(hours=3),
+        key_id="k",
+        public_key="p",
+        signature="s",
     )
     InboundCursor.objects.create(
-        sender="410300", high_water_mark=42, backlog=5,
+        sender="410300",
+        high_water_mark=42,
+        backlog=5,
         last_envelope_at=timezone.now() - timedelta(seconds=90),
     )
     InboundCursor.objects.create(
-        sender="410400", high_water_mark=7, backlog=0,
+        sender="410400",
+        high_water_mark=7,
+        backlog=0,
         last_envelope_at=timezone.now() - timedelta(seconds=600),
     )
 
