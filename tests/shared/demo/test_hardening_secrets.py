@@ -129,6 +129,15 @@ def test_production_refuses_a_missing_default_or_shared_key_password(name, value
     assert name in str(refused.value)
 
 
+@pytest.mark.parametrize("value", ["", INSECURE_SECRET_PREFIX + "x" * 40, "short"], ids=str)
+def test_production_refuses_a_missing_or_weak_metrics_token(value):
+    with pytest.raises(ImproperlyConfiguredError) as refused:
+        check_production_settings(production_settings(METRICS_TOKEN=value))
+    assert str(refused.value) == (
+        "METRICS_TOKEN must be set to a random value of at least 32 characters"
+    )
+
+
 # --- demo tokens and one-time-code secrets -------------------------------------------------
 
 
