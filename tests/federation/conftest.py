@@ -2,7 +2,20 @@
 
 import pytest
 
+from tests.federation import harness
 from tests.federation.harness import Federation, build_templates
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing federation test shows the end of its processes' logs (web, worker…): the
+    processes are gone when CI's output is read."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and report.when == "call":
+        for fed in harness.LIVE:
+            for title, text in fed.log_tails():
+                report.sections.append((f"log {title}", text))
 
 
 @pytest.fixture(scope="session")

@@ -151,6 +151,11 @@ class Library:
                 "8",
                 "--timeout",
                 "60",
+                # each answer with its time (µs) in web.log, shown when a test fails
+                "--access-logfile",
+                "-",
+                "--access-logformat",
+                "%(m)s %(U)s %(s)s %(D)sus",
             ],
         )
 
@@ -288,6 +293,10 @@ def run_parallel(libs: list[Library], args_for) -> None:  # type: ignore[no-unty
         assert proc.returncode == 0, err[-3000:]
 
 
+# Started federations, so that a failing test's report can show their processes' logs.
+LIVE: list["Federation"] = []
+
+
 class Federation:
     """Clones of the templates, started as real processes."""
 
@@ -321,6 +330,7 @@ class Federation:
             lib.port = free_port()
             redis.Redis(db=REDIS_DBS[name]).flushdb()
             self.libs[name] = lib
+        LIVE.append(self)
         for lib in self.libs.values():
             for other in self.libs.values():
                 if other is not lib:
@@ -343,6 +353,16 @@ class Federation:
     def stop(self) -> None:
         for lib in self.libs.values():
             lib.stop_all()
+        if self in LIVE:
+            LIVE.remove(self)
+
+    def log_tails(self, chars: int = 4000) -> list[tuple[str, str]]:
+        """The end of every process log, for a failing test's report."""
+        return [
+            (f"{lib.name} {path.stem}", path.read_text(errors="replace")[-chars:])
+            for lib in self.libs.values()
+            for path in sorted(lib.workdir.glob("*.log"))
+        ]
 
 
 def wait_until(predicate, timeout: float = 60, interval: float = 0.25, message: str = "") -> None:  # type: ignore[no-untyped-def]
