@@ -17,6 +17,7 @@ from shared.access.federated import HubUnavailableError
 from shared.core.errors import ApplicationError
 from shared.federation.auth import signed_json
 from shared.federation.models import Peer
+from shared.federation.tls import exchange_tls
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,11 @@ class HubForwarder:
         body, headers = signed_json(audience=self.hub_code, url=url, data=data)
         try:
             response = requests.post(
-                url, data=body, headers=headers, timeout=settings.FEDERATION_QUERY_TIMEOUT
+                url,
+                data=body,
+                headers=headers,
+                timeout=settings.FEDERATION_QUERY_TIMEOUT,
+                **exchange_tls(),
             )
         except requests.RequestException as exc:
             logger.warning("federation.hub_unavailable %s %s: %s", operation, url, exc)

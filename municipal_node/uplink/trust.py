@@ -19,6 +19,7 @@ from shared.core.errors import RetryableError
 from shared.federation.keys import peer_get
 from shared.federation.models import OutboxEvent
 from shared.federation.outbox import outbox_write
+from shared.federation.tls import exchange_tls
 from shared.federation.trust import KIND, trust_keys_payload, trust_list_accept
 from shared.files.trust import trust_list_failed
 
@@ -50,7 +51,7 @@ def trust_list_fetch() -> bool:
     hub = peer_get(settings.FEDERATION_HUB_CODE)
     url = hub.base_url.rstrip("/") + PATH
     try:
-        response = requests.get(url, timeout=settings.FEDERATION_HTTP_TIMEOUT)
+        response = requests.get(url, timeout=settings.FEDERATION_HTTP_TIMEOUT, **exchange_tls())
         body = response.json() if response.status_code == 200 else None
     except (requests.RequestException, ValueError) as exc:
         trust_list_failed(f"trust_list.unreachable: {exc}")

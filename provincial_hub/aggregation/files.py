@@ -27,6 +27,7 @@ from shared.core.errors import ApplicationError, ConflictError, PermanentError
 from shared.domain.canonical import sm3_hex
 from shared.federation.auth import request_token
 from shared.federation.keys import peer_get
+from shared.federation.tls import exchange_tls
 from shared.files import storage
 from shared.files.models import LicenseFile
 from shared.licenses.models import License, LicenseVersion
@@ -157,6 +158,7 @@ def _download(row: RemoteFile) -> bytes:
             headers={"X-Exchange-Token": request_token(audience=peer.code, method="GET", url=url)},
             timeout=settings.FEDERATION_HTTP_TIMEOUT,
             stream=True,
+            **exchange_tls(),
         ) as response:
             if response.status_code != 200:
                 try:

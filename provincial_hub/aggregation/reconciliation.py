@@ -44,6 +44,7 @@ from shared.federation.models import Arrival, OutboxEvent, Peer, QuarantinedReco
 from shared.federation.outbox import licences_by_key, license_key, license_resend
 from shared.federation.reconciliation import HttpDigests, local_digests, run_fill, run_record
 from shared.federation.snapshots import license_snapshot
+from shared.federation.tls import exchange_tls
 from shared.files.models import StatusListIndex
 from shared.licenses.models import License, LicenseEvent, LicenseVersion
 
@@ -256,7 +257,11 @@ def _request_resend(peer: Peer, keys: list[str], *, types: list[str]) -> int:
     try:
         body, headers = signed_json(audience=peer.code, url=url, data=data)
         response = requests.post(
-            url, data=body, headers=headers, timeout=settings.FEDERATION_HTTP_TIMEOUT
+            url,
+            data=body,
+            headers=headers,
+            timeout=settings.FEDERATION_HTTP_TIMEOUT,
+            **exchange_tls(),
         )
         response.raise_for_status()
     except requests.RequestException as exc:

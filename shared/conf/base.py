@@ -311,6 +311,14 @@ FEDERATION_PUSH_DOWN = env_bool("FEDERATION_PUSH_DOWN", True)
 FEDERATION_HTTP_TIMEOUT = (3.0, float(env_int("FEDERATION_HTTP_TIMEOUT", 30)))
 # A consumer waits on a forwarded query or verify (issue #13): connect, then read, in seconds.
 FEDERATION_QUERY_TIMEOUT = (2.0, float(env_int("FEDERATION_QUERY_TIMEOUT", 8)))
+# Every outbound call to another library (envelopes, status, digests, resend, files, the trust
+# list, forwarded queries) presents this client certificate: nginx's exchange listener (:8443,
+# deploy/nginx) refuses a caller without one from the federation CA. The CA bundle verifies the
+# peer's server certificate (default: the system's trust store). Key empty: the key is in the
+# certificate file. shared.federation.tls reads them per call.
+EXCHANGE_TLS_CLIENT_CERT = env("EXCHANGE_TLS_CLIENT_CERT", "")
+EXCHANGE_TLS_CLIENT_KEY = env("EXCHANGE_TLS_CLIENT_KEY", "")
+EXCHANGE_TLS_CA_BUNDLE = env("EXCHANGE_TLS_CA_BUNDLE", "")
 CELERY_BEAT_SCHEDULE["federation-relay-sweep"] = {
     "task": "federation.relay_sweep",
     "schedule": env_int("FEDERATION_SWEEP_SECONDS", 5),

@@ -79,6 +79,8 @@ class HttpAdapter:
         status_path: str,
         auth_token: Callable[[str, str], str],
         timeout: tuple[float, float] = (3.0, 30.0),
+        cert: str | tuple[str, str] | None = None,
+        verify: str | bool = True,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.sender = sender
@@ -88,11 +90,21 @@ class HttpAdapter:
         self.auth_token = auth_token
         self.timeout = timeout
         self.session = requests.Session()
+        # The client certificate the receiver's mTLS listener asks for; the CA bundle (or the
+        # system store) that verifies the receiver. Given on each request, not on the session:
+        # requests lets REQUESTS_CA_BUNDLE in the environment override a session's `verify`.
+        self.cert = cert
+        self.verify = verify
 
     def _call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         try:
             response = self.session.request(
-                method, self.base_url + path, timeout=self.timeout, **kwargs
+                method,
+                self.base_url + path,
+                timeout=self.timeout,
+                cert=self.cert,
+                verify=self.verify,
+                **kwargs,
             )
         except requests.RequestException as exc:
             raise RetryableExchangeError("exchange.unreachable", f"无法连接接收方：{exc}") from exc

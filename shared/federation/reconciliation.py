@@ -36,6 +36,7 @@ from shared.federation.digests import (
 from shared.federation.keys import peer_get
 from shared.federation.models import Peer, ReconcileRun
 from shared.federation.roles import role
+from shared.federation.tls import exchange_tls
 
 # Where each tier serves its digests.
 DIGESTS_PATH = {"hub": "/api/v1/exchange/digests/", "node": "/api/v1/federation/digests/"}
@@ -65,7 +66,11 @@ class HttpDigests:
                 },
             )
             response = self.session.post(
-                self.url, data=body, headers=headers, timeout=settings.FEDERATION_HTTP_TIMEOUT
+                self.url,
+                data=body,
+                headers=headers,
+                timeout=settings.FEDERATION_HTTP_TIMEOUT,
+                **exchange_tls(),
             )
             response.raise_for_status()
         except requests.RequestException as exc:

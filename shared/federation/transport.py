@@ -5,6 +5,7 @@ from django.conf import settings
 from shared.exchange.adapters import AmqpAdapter, ExchangeAdapter, HttpAdapter
 from shared.federation.auth import request_token
 from shared.federation.models import Peer
+from shared.federation.tls import exchange_tls
 
 # The receiving endpoints: the hub's are fixed by DESIGN §8; a node receives under federation/.
 PATHS = {
@@ -23,6 +24,7 @@ def adapter_for(peer: Peer) -> ExchangeAdapter:
         status_path=status_path,
         auth_token=lambda method, url: request_token(audience=peer.code, method=method, url=url),
         timeout=settings.FEDERATION_HTTP_TIMEOUT,
+        **exchange_tls(),
     )
     if (peer.adapter or settings.FEDERATION_ADAPTER) == "amqp":
         return AmqpAdapter(

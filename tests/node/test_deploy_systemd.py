@@ -1,4 +1,5 @@
-"""deploy/systemd: the bare-metal city node's units pass `systemd-analyze verify`."""
+"""deploy/systemd: the bare-metal units of a city node and of the hub pass `systemd-analyze
+verify`."""
 
 import shutil
 import subprocess
@@ -9,7 +10,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 UNITS = ROOT / "deploy" / "systemd"
-SERVICES = ["web", "migrate", "beat", "worker@"]
+TIERS = {"node": "municipal_node", "hub": "provincial_hub"}
+SERVICES = {
+    "node": ["web", "migrate", "beat", "worker@"],
+    "hub": ["web", "migrate", "beat", "worker@", "exchange-consume"],
+}
+QUEUES = ("default", "signing")
 HARDENING = [
     "NoNewPrivileges=yes",
     "ProtectSystem=strict",
@@ -25,25 +31,29 @@ def installed(tmp_path: Path) -> Path:
     for unit in UNITS.glob("*.service"):
         text = unit.read_text().replace("/opt/elicense/.venv/bin/", venv_bin)
         (tmp_path / unit.name).write_text(text)
-    for queue in ("default", "signing"):
-        (tmp_path / f"elicense-node-worker@{queue}.service").symlink_to(
-            tmp_path / "elicense-node-worker@.service"
-        )
+    for tier in TIERS:
+        for queue in QUEUES:
+            (tmp_path / f"elicense-{tier}-worker@{queue}.service").symlink_to(
+                tmp_path / f"elicense-{tier}-worker@.service"
+            )
     return tmp_path
 
 
-def verify(directory: Path) -> subprocess.CompletedProcess:
+def unit_names(tier: str) -> list[str]:
+    names = []
+    for service in SERVICES[tier]:
+        if service.endswith("@"):
+            names += [f"elicense-{tier}-{service}{queue}.service" for queue in QUEUES]
+        else:
+            names.append(f"elicense-{tier}-{service}.service")
+    return names
+
+
+def verify(directory: Path, tier: str = "node") -> subprocess.CompletedProcess:
     systemd_analyze = shutil.which("systemd-analyze")
     assert systemd_analyze, "systemd-analyze is part of systemd; install it"
-    units = [
-        "elicense-node-web.service",
-        "elicense-node-migrate.service",
-        "elicense-node-beat.service",
-        "elicense-node-worker@default.service",
-        "elicense-node-worker@signing.service",
-    ]
     return subprocess.run(
-        [systemd_analyze, "verify", "--man=no", *(str(directory / u) for u in units)],
+        [systemd_analyze, "verify", "--man=no", *(str(directory / u) for u in unit_names(tier))],
         capture_output=True,
         text=True,
         timeout=60,
@@ -51,8 +61,14 @@ def verify(directory: Path) -> subprocess.CompletedProcess:
     )
 
 
-def test_the_units_verify_clean(tmp_path):
-    result = verify(installed(tmp_path))
+def test_every_unit_in_the_directory_is_checked():
+    listed = {f"elicense-{t}-{s}.service" for t in TIERS for s in SERVICES[t]}
+    assert {u.name for u in UNITS.glob("*.service")} == listed
+
+
+@pytest.mark.parametrize("tier", sorted(TIERS))
+def test_the_units_verify_clean(tmp_path, tier):
+    result = verify(installed(tmp_path), tier)
     # verify exits 0 on a misspelt key or value and only warns: any output is a failure.
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip() == "", result.stderr
@@ -67,38 +83,52 @@ def test_the_units_verify_clean(tmp_path):
         ("/opt/elicense/.venv/bin/gunicorn", "/nonexistent/gunicorn"),  # exit 1
     ],
 )
-def test_the_check_catches_a_broken_unit(tmp_path, old, new):
+@pytest.mark.parametrize("tier", sorted(TIERS))
+def test_the_check_catches_a_broken_unit(tmp_path, tier, old, new):
     directory = installed(tmp_path)
-    web = directory / "elicense-node-web.service"
-    original = (UNITS / "elicense-node-web.service").read_text()
+    web = directory / f"elicense-{tier}-web.service"
+    original = (UNITS / f"elicense-{tier}-web.service").read_text()
     assert old in original
     venv_bin = str(Path(sys.executable).parent) + "/"
     web.write_text(original.replace(old, new, 1).replace("/opt/elicense/.venv/bin/", venv_bin))
-    result = verify(directory)
+    result = verify(directory, tier)
     assert result.returncode != 0 or result.stderr.strip()
 
 
-@pytest.mark.parametrize("name", SERVICES)
-def test_every_unit_reads_the_env_file_as_its_own_user_hardened(name):
-    text = (UNITS / f"elicense-node-{name}.service").read_text()
-    assert "EnvironmentFile=/etc/elicense/node.env" in text
+@pytest.mark.parametrize(("tier", "name"), [(t, s) for t in TIERS for s in SERVICES[t]])
+def test_every_unit_reads_the_env_file_as_its_own_user_hardened(tier, name):
+    text = (UNITS / f"elicense-{tier}-{name}.service").read_text()
+    assert f"EnvironmentFile=/etc/elicense/{tier}.env" in text
     assert "User=elicense" in text
     for line in HARDENING:
-        assert line in text, f"{name}: {line}"
+        assert line in text, f"{tier} {name}: {line}"
 
 
-@pytest.mark.parametrize("name", ["web", "beat", "worker@"])
-def test_the_processes_start_after_the_migrations(name):
-    text = (UNITS / f"elicense-node-{name}.service").read_text()
-    assert "Requires=elicense-node-migrate.service" in text
-    assert "After=elicense-node-migrate.service" in text
+@pytest.mark.parametrize(
+    ("tier", "name"), [(t, s) for t in TIERS for s in SERVICES[t] if s != "migrate"]
+)
+def test_the_processes_start_after_the_migrations(tier, name):
+    text = (UNITS / f"elicense-{tier}-{name}.service").read_text()
+    assert f"Requires=elicense-{tier}-migrate.service" in text
+    assert f"After=elicense-{tier}-migrate.service" in text
 
 
-def test_migrate_is_a_oneshot_and_the_worker_takes_its_queue_from_the_instance():
-    migrate = (UNITS / "elicense-node-migrate.service").read_text()
+@pytest.mark.parametrize("tier", sorted(TIERS))
+def test_migrate_is_a_oneshot_and_the_worker_takes_its_queue_from_the_instance(tier):
+    package = TIERS[tier]
+    migrate = (UNITS / f"elicense-{tier}-migrate.service").read_text()
     assert "Type=oneshot" in migrate
-    assert "manage.py node migrate --noinput" in migrate
-    worker = (UNITS / "elicense-node-worker@.service").read_text()
+    assert f"manage.py {tier} migrate --noinput" in migrate
+    worker = (UNITS / f"elicense-{tier}-worker@.service").read_text()
     assert "-Q %i" in worker
-    beat = (UNITS / "elicense-node-beat.service").read_text()
-    assert "celery -A municipal_node beat" in beat
+    assert f"celery -A {package} worker" in worker
+    beat = (UNITS / f"elicense-{tier}-beat.service").read_text()
+    assert f"celery -A {package} beat" in beat
+    web = (UNITS / f"elicense-{tier}-web.service").read_text()
+    assert f"gunicorn {package}.wsgi:application" in web
+
+
+def test_the_hub_runs_the_exchange_consumer():
+    consumer = (UNITS / "elicense-hub-exchange-consume.service").read_text()
+    assert "manage.py hub exchange_consume" in consumer
+    assert "rabbitmq-server.service" in consumer
