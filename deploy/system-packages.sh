@@ -4,11 +4,12 @@
 # signer path), NSS tools (certutil: pdfsig trusts a test root only through an NSS database) and
 # zbar (an independent QR decoder); Chromium drives the console's browser tests (Playwright, issue #15;
 # never a downloaded browser build; chromium-l10n so that its date and time fields read in Chinese);
-# nginx-light checks deploy/nginx/elicense.conf with `nginx -t` (issue #16). Idempotent: installs only what is missing, with apt-get, and
+# nginx-light checks deploy/nginx/elicense.conf with `nginx -t`, prometheus brings promtool for
+# deploy/prometheus/alerts.yml and its unit tests (issue #16; the server is not started). Idempotent: installs only what is missing, with apt-get, and
 # runs `apt-get update` once, only when something is missing.
 set -euo pipefail
 
-PACKAGES=(fonts-wqy-microhei fontconfig poppler-utils softhsm2 opensc libnss3-tools zbar-tools libzbar0 chromium chromium-l10n nginx-light)
+PACKAGES=(fonts-wqy-microhei fontconfig poppler-utils softhsm2 opensc libnss3-tools zbar-tools libzbar0 chromium chromium-l10n nginx-light prometheus)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
