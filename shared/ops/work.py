@@ -17,6 +17,12 @@ from django.utils import timezone
 from kombu import Connection
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from shared.federation.models import Peer, ReconcileRun
+from shared.federation.roles import role
+from shared.files.models import LicenseFile
+
+State = ReconcileRun.State
+
 # The signing rate is the files signed in this window (per second: divide by it).
 SIGNED_WINDOW = timedelta(minutes=5)
 
@@ -29,9 +35,6 @@ class ReconciliationCollector:
     """The latest finished reconciliation with each peer the beat reconciles."""
 
     def collect(self) -> Iterator[Metric]:
-        from shared.federation.models import ReconcileRun
-        from shared.federation.roles import role
-
         library = settings.LIBRARY_CODE
         now = timezone.now()
         differences = _gauge(
@@ -47,7 +50,8 @@ class ReconciliationCollector:
         )
         age = _gauge(
             "elicense_reconcile_last_run_age_seconds",
-            "Seconds since the last completed reconciliation with the peer finished",
+            "Seconds since the last completed reconciliation with the peer finished, or since "
+            "the peer was registered while none has completed",
             ["peer", "scope"],
         )
         failed = _gauge(
@@ -55,24 +59,34 @@ class ReconciliationCollector:
             "1 when the latest reconciliation with the peer failed, else 0",
             ["peer"],
         )
-        for peer in sorted(role().reconcile_peers()):
-            ended = ReconcileRun.objects.filter(peer=peer).exclude(state=ReconcileRun.State.RUNNING)
-            latest = ended.order_by("-pk").first()
-            if latest is None:
-                continue
-            failed.add_metric([library, peer], int(latest.state == ReconcileRun.State.FAILED))
-            done: ReconcileRun | None = latest
-            if latest.state != ReconcileRun.State.DONE:
-                done = ended.filter(state=ReconcileRun.State.DONE).order_by("-pk").first()
+        tier = role()
+        for peer in Peer.objects.filter(code__in=tier.reconcile_peers()).order_by("code"):
+            latest, done = _last_runs(peer.code)
+            if latest is not None:
+                failed.add_metric([library, peer.code], int(latest.state == State.FAILED))
             if done is None:
+                # never reconciled: the age runs from the peer's registration, so that a peer
+                # the beat never manages to reconcile raises ReconciliationNotRun too
+                labels = [library, peer.code, tier.reconcile_scope(peer)]
+                age.add_metric(labels, _age(now, peer.created_at))
                 continue
-            labels = [library, peer, done.scope]
+            labels = [library, peer.code, done.scope]
             differences.add_metric(labels, done.differences)
-            finished = done.finished_at or done.started_at
-            age.add_metric(labels, max((now - finished).total_seconds(), 0.0))
+            age.add_metric(labels, _age(now, done.finished_at or done.started_at))
             for (kind, direction), count in sorted(_repairs(done.repairs).items()):
                 repaired.add_metric([*labels, kind, direction], count)
         yield from (differences, repaired, age, failed)
+
+
+def _last_runs(peer: str) -> tuple[ReconcileRun | None, ReconcileRun | None]:
+    """The latest ended run with `peer` and the latest completed one (often the same row).
+    Walks the primary key backwards: a peer the beat reconciles has a run among the newest
+    rows; one with none costs a scan of the table (elicense_metrics_collector_seconds)."""
+    ended = ReconcileRun.objects.filter(peer=peer).exclude(state=State.RUNNING).order_by("-pk")
+    latest = ended.first()
+    if latest is None or latest.state == State.DONE:
+        return latest, latest
+    return latest, ended.filter(state=State.DONE).first()
 
 
 def _repairs(entries: list[dict]) -> Counter[tuple[str, str]]:
@@ -86,8 +100,6 @@ class SigningCollector:
     """Licence files signed recently, waiting or failed, and the Celery queues' lengths."""
 
     def collect(self) -> Iterator[Metric]:
-        from shared.files.models import LicenseFile
-
         library = settings.LIBRARY_CODE
         now = timezone.now()
         since = now - SIGNED_WINDOW

@@ -110,17 +110,29 @@ def test_reconciliation_shows_the_last_completed_run_with_the_hub(client):
     assert value(m, "elicense_reconcile_last_run_failed", peer=HUB) == 1
 
 
-def test_reconciliation_after_a_clean_run_and_without_a_hub_peer(client):
+def test_reconciliation_before_the_first_run_and_after_a_clean_one(client):
     # given: no peer to reconcile with: no series
+    here = settings.LIBRARY_CODE
     assert not [k for k in scrape(client) if k[0].startswith("elicense_reconcile_")]
 
-    # when: the hub is a peer and the last run found nothing
-    peer(HUB)
+    # when: the hub registered three hours ago, never reconciled with
+    Peer.objects.filter(pk=peer(HUB).pk).update(created_at=timezone.now() - timedelta(hours=3))
+    m = scrape(client)
+
+    # then: the age runs from the registration (ReconciliationNotRun fires), nothing else
+    age = value(m, "elicense_reconcile_last_run_age_seconds", peer=HUB, scope=here)
+    assert 3 * 3600 <= age < 3 * 3600 + 60
+    assert [k[0] for k in m if k[0].startswith("elicense_reconcile_")] == [
+        "elicense_reconcile_last_run_age_seconds"
+    ]
+
+    # when: a run found nothing
     run(HUB, "done", differences=0, minutes_ago=1)
     m = scrape(client)
 
     # then
-    assert value(m, "elicense_reconcile_differences", peer=HUB, scope=settings.LIBRARY_CODE) == 0
+    assert value(m, "elicense_reconcile_differences", peer=HUB, scope=here) == 0
+    assert 60 <= value(m, "elicense_reconcile_last_run_age_seconds", peer=HUB, scope=here) < 120
     assert value(m, "elicense_reconcile_last_run_failed", peer=HUB) == 0
     assert not [k for k in m if k[0] == "elicense_reconcile_repaired"]
 
