@@ -186,11 +186,12 @@ def project_families() -> list[Metric]:
         name = path.rsplit(".", 1)[-1]
         started = time.perf_counter()
         try:
-            families.extend(import_string(path)().collect())
+            collected = list(import_string(path)().collect())  # all of it, or none of it
             failed = 0
         except Exception:
             logger.exception("metrics collector %s failed", path)
-            failed = 1
+            collected, failed = [], 1
+        families.extend(collected)
         errors.add_metric([library, name], failed)
         seconds.add_metric([library, name], time.perf_counter() - started)
     return [*families, errors, seconds]

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 from kombu import Connection, Exchange, Producer, Queue
+from prometheus_client.core import GaugeMetricFamily
 
 from shared.access.models import AccessRecord
 from shared.calendars.selectors import workday_calendar
@@ -23,7 +24,12 @@ HUB = "410000"
 
 
 class BrokenCollector:
+    """Fails half way: what it yielded before failing must not be exported either."""
+
     def collect(self):
+        family = GaugeMetricFamily("elicense_half_done", "never exported", labels=["library"])
+        family.add_metric([settings.LIBRARY_CODE], 1)
+        yield family
         raise RuntimeError("boom")
 
 
@@ -285,6 +291,7 @@ def test_a_failing_collector_is_reported_and_the_others_still_arrive(client, set
     ]
     m = scrape(client)
     assert value(m, "elicense_metrics_collector_errors", collector="BrokenCollector") == 1
+    assert not [key for key in m if key[0] == "elicense_half_done"]
     assert value(m, "elicense_metrics_collector_errors", collector="FederationCollector") == 0
     assert value(m, "elicense_metrics_collector_seconds", collector="DeadlineCollector") > 0
     assert ("elicense_notifications", lib(state="dead")) in m
