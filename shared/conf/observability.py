@@ -7,16 +7,27 @@ Several gunicorn workers answer /metrics in turn: with PROMETHEUS_MULTIPROC_DIR 
 prometheus_client itself, before any metric exists) each worker writes its counters to files in
 that directory and every scrape adds them all up; without it a scrape shows only the worker that
 answered. The directory must be empty when the web server starts (the systemd unit gets a fresh
-RuntimeDirectory; the demo empties it). The project's own numbers never depend on it: they are
+RuntimeDirectory; the demo runs one worker per library and leaves it unset). The project's own numbers never depend on it: they are
 read from the database and the broker at scrape time.
 """
 
-from shared.conf.env import env
+import os
+from pathlib import Path
+
+from shared.conf.env import ImproperlyConfiguredError, env
 
 apps = ["django_prometheus"]
-# Read here only to be named in docs/environment.md and known to shared.ops.metrics: the client
-# library reads the variable itself when first imported (before these settings).
+# The client library reads the variable itself when first imported (before these settings), and
+# takes it as set even when empty: then it writes its files into the working directory. Such a
+# value, or a directory that is not there, stops the process here instead.
 PROMETHEUS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR", "")
+if "PROMETHEUS_MULTIPROC_DIR" in os.environ and not (
+    PROMETHEUS_MULTIPROC_DIR and Path(PROMETHEUS_MULTIPROC_DIR).is_dir()
+):
+    raise ImproperlyConfiguredError(
+        f"PROMETHEUS_MULTIPROC_DIR={PROMETHEUS_MULTIPROC_DIR!r} 不是已存在的目录; "
+        "must name an existing (empty at start) directory, or be unset"
+    )
 # Outermost and innermost: the latency covers every other middleware, the view name is known.
 middleware_first = "django_prometheus.middleware.PrometheusBeforeMiddleware"
 middleware_last = "django_prometheus.middleware.PrometheusAfterMiddleware"

@@ -109,3 +109,25 @@ def test_every_scrape_adds_up_all_workers_past_and_present(web):
     # 23 requests went through at least three worker processes (8 requests each at most)
     pids = {path.stem.rsplit("_", 1)[-1] for path in metrics_dir.glob("counter_*.db")}
     assert len(pids) >= 3, pids
+
+
+@pytest.mark.parametrize("value", ["", "missing"])
+def test_a_multiprocess_dir_empty_or_missing_stops_the_process(tmp_path, value):
+    # prometheus_client takes an empty value as set and writes into the working directory
+    env = {
+        **os.environ,
+        "DJANGO_ENV": "test",
+        "PROMETHEUS_MULTIPROC_DIR": value and str(tmp_path / value),
+    }
+    result = subprocess.run(  # noqa: S603 - our own manage.py, fixed arguments
+        [sys.executable, str(ROOT / "manage.py"), "node", "check"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "PROMETHEUS_MULTIPROC_DIR" in result.stderr
+    assert "不是已存在的目录" in result.stderr
+    assert list(tmp_path.iterdir()) == []
