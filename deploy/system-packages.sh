@@ -5,12 +5,13 @@
 # zbar (an independent QR decoder); Chromium drives the console's browser tests (Playwright, issue #15;
 # never a downloaded browser build; chromium-l10n so that its date and time fields read in Chinese);
 # nginx-light checks deploy/nginx/elicense.conf with `nginx -t` (issue #16), docker-compose (1.29)
-# checks deploy/compose/*.yml with `config -q`, and helm lints deploy/helm/elicense-hub (below:
-# Debian has no helm). Idempotent: installs only what is missing, with apt-get, and
-# runs `apt-get update` once, only when something is missing.
+# checks deploy/compose/*.yml with `config -q`, prometheus brings promtool for
+# deploy/prometheus/alerts.yml and its unit tests (the server is not started), and helm lints
+# deploy/helm/elicense-hub (below: Debian has no helm). Idempotent: installs only what is
+# missing, with apt-get, and runs `apt-get update` once, only when something is missing.
 set -euo pipefail
 
-PACKAGES=(fonts-wqy-microhei fontconfig poppler-utils softhsm2 opensc libnss3-tools zbar-tools libzbar0 chromium chromium-l10n nginx-light docker-compose)
+PACKAGES=(fonts-wqy-microhei fontconfig poppler-utils softhsm2 opensc libnss3-tools zbar-tools libzbar0 chromium chromium-l10n nginx-light docker-compose prometheus)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -52,3 +52,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": TRUST_LIST_FETCH_SECONDS,  # noqa: F405
     },
 }
+
+# /metrics: this tier's rectification notices beside the review requests (shared.ops.deadlines).
+METRICS_DEADLINE_SOURCES = {
+    **METRICS_DEADLINE_SOURCES,  # noqa: F405
+    "notice": "municipal_node.notices.metrics.notice_deadlines",
+}

@@ -67,3 +67,9 @@ CELERY_BEAT_SCHEDULE["compliance-escalate"] = {
     "task": "compliance.escalate",
     "schedule": env_int("COMPLIANCE_ESCALATE_SECONDS", 3600),
 }
+
+# /metrics: this tier's rectification notices beside the review requests (shared.ops.deadlines).
+METRICS_DEADLINE_SOURCES = {
+    **METRICS_DEADLINE_SOURCES,  # noqa: F405
+    "notice": "provincial_hub.compliance.metrics.notice_deadlines",
+}

@@ -362,3 +362,12 @@ from shared.conf.holders import *  # noqa: E402, F403
 INSTALLED_APPS += holders.apps
 CELERY_BEAT_SCHEDULE |= holders.beat_schedule
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] |= holders.enum_name_overrides  # type: ignore[operator]
+
+# GET /metrics: django-prometheus beside the project's collectors (shared.conf.observability).
+from shared.conf import observability  # noqa: E402
+from shared.conf.observability import *  # noqa: E402, F403
+
+INSTALLED_APPS += observability.apps
+MIDDLEWARE.insert(0, observability.middleware_first)
+# Second to last: django-axes requires its own middleware to be the last.
+MIDDLEWARE.insert(MIDDLEWARE.index("axes.middleware.AxesMiddleware"), observability.middleware_last)

@@ -38,6 +38,12 @@ def var_dir() -> Path:
     return path
 
 
+INSTRUMENTED_ENGINES = {
+    "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
+    "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
+}
+
+
 def database_config(default_name: str, url: str = "") -> dict[str, Any]:
     """DATABASE_URL or an embedded SQLite file under var/.
 
@@ -59,6 +65,9 @@ def database_config(default_name: str, url: str = "") -> dict[str, Any]:
         config["CONN_MAX_AGE"] = int(env("DB_CONN_MAX_AGE", "300"))
         config["CONN_HEALTH_CHECKS"] = True
     config["TEST"] = {"NAME": env("TEST_DATABASE_NAME") or None}
+    # The same backends, counting connections, queries and their time for /metrics
+    # (django_prometheus.db: a counter and a histogram per execute, nothing else changes).
+    config["ENGINE"] = INSTRUMENTED_ENGINES.get(config["ENGINE"], config["ENGINE"])
     return config
 
 

@@ -1,6 +1,8 @@
 """`GET /metrics` (DESIGN §8): the federation's own numbers in Prometheus' text format, read
 from the database at scrape time, so every worker process answers the same and nothing is lost
-on a restart (no in-process counters).
+on a restart (no in-process counters); beside them django-prometheus's request, database and
+cache metrics (shared.conf.observability). The collectors are settings.METRICS_COLLECTORS:
+this module's FederationCollector, shared.ops.work, shared.ops.deadlines.
 
 Open to loopback (a Prometheus or node exporter beside the library) and to a bearer token
 (`METRICS_TOKEN`, required in production). Behind a reverse proxy on the same host every
@@ -8,20 +10,26 @@ request looks like loopback: such a proxy must not route /metrics, or the token 
 """
 
 import hmac
-from collections.abc import Iterator
+import logging
+import time
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from django.conf import settings
 from django.db.models import Count, Max, Min
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from django.utils.module_loading import import_string
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest, multiprocess
 from prometheus_client.core import (
     CollectorRegistry,
     CounterMetricFamily,
     GaugeMetricFamily,
     Metric,
 )
+from prometheus_client.registry import Collector
+
+logger = logging.getLogger(__name__)
 
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
 # Outbox rows still to deliver; acknowledged rows (the bulk of the table) are never counted.
@@ -101,10 +109,15 @@ class FederationCollector:
     def _access(self, library: str, now: datetime) -> Iterator[Metric]:
         from shared.access.models import AccessRecord, Checkpoint
 
+        # The highest id, not COUNT(*): one step down the primary key's index however many
+        # millions of rows the hub keeps, and it never goes down when the purge drops old rows
+        # (a counter). Ids a rolled-back insert took are counted too: rare, and only ever more.
         appends = CounterMetricFamily(
-            "elicense_access_records", "Access-log records appended", labels=["library"]
+            "elicense_access_records",
+            "Access-log records appended (the highest record id)",
+            labels=["library"],
         )
-        appends.add_metric([library], AccessRecord.objects.count())
+        appends.add_metric([library], AccessRecord.objects.aggregate(last=Max("id"))["last"] or 0)
         yield appends
         last = Checkpoint.objects.filter(library_code=library).aggregate(at=Max("signed_at"))
         if last["at"] is not None:
@@ -147,10 +160,56 @@ class FederationCollector:
         yield from (mark, backlog, age, lag)
 
 
+class _Families(Collector):
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return self.families
+
+
+def project_families() -> list[Metric]:
+    """Every collector of settings.METRICS_COLLECTORS, each timed; one that fails (a database
+    error, a bug) costs its own families only and is reported, so the others still arrive and
+    an alert can say which one broke (elicense_metrics_collector_errors)."""
+    library = settings.LIBRARY_CODE
+    errors = _gauge(
+        "elicense_metrics_collector_errors",
+        "1 when the collector failed this scrape",
+        ["collector"],
+    )
+    seconds = _gauge(
+        "elicense_metrics_collector_seconds", "Time the collector took this scrape", ["collector"]
+    )
+    families: list[Metric] = []
+    for path in settings.METRICS_COLLECTORS:
+        name = path.rsplit(".", 1)[-1]
+        started = time.perf_counter()
+        try:
+            collected = list(import_string(path)().collect())  # all of it, or none of it
+            failed = 0
+        except Exception:
+            logger.exception("metrics collector %s failed", path)
+            collected, failed = [], 1
+        families.extend(collected)
+        errors.add_metric([library, name], failed)
+        seconds.add_metric([library, name], time.perf_counter() - started)
+    return [*families, errors, seconds]
+
+
+def process_registry() -> Collector:
+    """django-prometheus's requests, queries and cache calls (and, in one process, the
+    process's own CPU and memory): every gunicorn worker's when PROMETHEUS_MULTIPROC_DIR is
+    set (shared.conf.observability), else this process's."""
+    if settings.PROMETHEUS_MULTIPROC_DIR:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return registry
+    return REGISTRY
+
+
 def metrics_text() -> bytes:
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(FederationCollector())
-    return generate_latest(registry)
+    return generate_latest(process_registry()) + generate_latest(_Families(project_families()))
 
 
 def _allowed(request: HttpRequest) -> bool:
