@@ -135,6 +135,10 @@ def test_web_probes_readyz_and_healthz_as_an_allowed_host(docs):
     host = {"name": "Host", "value": "dzzz.henan.example.gov.cn"}
     assert readiness["httpGet"]["httpHeaders"] == [host]
     assert container["command"][1] == "provincial_hub.wsgi:application"
+    # gunicorn through web.sh: a fresh prometheus multiprocess directory (under the /tmp
+    # emptyDir) at every start
+    assert container["command"][0] == "/opt/elicense/deploy/docker/web.sh"
+    assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
 
 
 def test_every_process_reads_the_config_map_and_the_secret_with_resources(docs):

@@ -127,6 +127,27 @@ def test_one_beat_a_worker_per_queue_and_migrate_first(resolved):
             condition = service["depends_on"]["migrate"]["condition"]
             assert condition == "service_completed_successfully", name
     assert f"{package}.wsgi:application" in _command(app["web"])
+    # gunicorn through web.sh: a fresh prometheus multiprocess directory at every start
+    assert _command(app["web"]).startswith("/opt/elicense/deploy/docker/web.sh ")
+
+
+def test_web_sh_starts_gunicorn_on_an_empty_metrics_directory(tmp_path):
+    """The wrapper every container's web server runs (compose, Helm, the image's CMD)."""
+    metrics = tmp_path / "metrics"
+    metrics.mkdir()
+    (metrics / "counter_4242.db").write_bytes(b"stale: a previous run's worker")
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
+    result = subprocess.run(
+        [str(DEPLOY / "docker" / "web.sh"), "--version"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "gunicorn" in (result.stdout + result.stderr)
+    assert metrics.is_dir() and list(metrics.iterdir()) == []
 
 
 def test_the_web_service_is_checked_on_readyz(resolved):
