@@ -33,6 +33,7 @@ def test_the_script_backs_up_verifies_and_prunes():
     assert subprocess.run(["sh", "-n", str(BACKUP / "backup.sh")], check=False).returncode == 0
     for step in ("ops backup --out", "ops verify --from", "ops prune --out"):
         assert step in script
-    assert "deploy/backup/backup.sh node /var/backups/elicense 14" in (
-        BACKUP / "elicense-node-backup.service"
-    ).read_text()
+    assert (
+        "deploy/backup/backup.sh node /var/backups/elicense 14"
+        in (BACKUP / "elicense-node-backup.service").read_text()
+    )
