@@ -19,8 +19,9 @@ their next envelope is refused as a gap and they resend from its mark (`relay`);
 no longer hold in their outboxes, reconciliation has them resend.
 """
 
+import logging
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -34,6 +35,8 @@ from shared.federation.models import OutboxEvent, Peer, StreamCounter, StreamSta
 from shared.federation.relay import _acknowledge
 from shared.federation.roles import role
 from shared.federation.transport import adapter_for
+
+logger = logging.getLogger(__name__)
 
 RESTORE_OWNER = "restored:"  # the lease owner that holds a stream until after-restore
 HOLD = timedelta(days=3650)
@@ -67,6 +70,31 @@ def streams_hold(*, dumped_at: datetime) -> list[str]:
         last_error_at=timezone.now(),
     )
     return codes
+
+
+def stream_hold_behind(stream: str, *, receiver_mark: int) -> None:
+    """The relay found the receiver past every number this library handed out on `stream`
+    (a restore without `ops restore`): hold the stream as `streams_hold` would. The dump time
+    is not known; the newest acknowledged row's is the latest it can be, so what was written
+    after it and not acknowledged is renumbered by `after_restore` (a row the receiver did
+    hold is then applied there twice, which changes nothing: apply is idempotent)."""
+    newest = (
+        OutboxEvent.objects.filter(stream=stream, state=OutboxEvent.State.ACKNOWLEDGED)
+        .order_by("-seq")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    dumped_at = newest or datetime(2000, 1, 1, tzinfo=UTC)
+    StreamState.objects.filter(stream=stream).update(
+        lease_owner=f"{RESTORE_OWNER}{dumped_at.isoformat()}"[:64],
+        lease_until=timezone.now() + HOLD,
+        last_error=(
+            f"federation.sender_behind: 接收方高水位 {receiver_mark} 超过本库已分配的序号"
+            "（本库可能从旧备份恢复），已暂停投递，请执行 federation after-restore"
+        ),
+        last_error_at=timezone.now(),
+    )
+    logger.error("federation.sender_behind stream=%s receiver_mark=%s", stream, receiver_mark)
 
 
 def held_streams() -> dict[str, datetime]:

@@ -97,3 +97,38 @@ def test_an_unreachable_hub_leaves_the_stream_held_and_fails_the_step(hub_peer):
     assert report["recovered"] == {}  # nothing fetched from a hub not realigned with
     assert StreamState.objects.get(stream=HUB).lease_owner.startswith(restore.RESTORE_OWNER)
     assert StreamCounter.objects.get(stream=HUB).last == 2
+
+
+def test_a_restore_without_ops_restore_is_caught_by_the_relay_not_acknowledged_unseen(hub_peer):
+    # given: the hub holds up to 20; this node (restored by hand) numbered only up to 12, and
+    # its acknowledged rows end at 10
+    acked = write(10)
+    OutboxEvent.objects.filter(pk__in=[r.pk for r in acked]).update(
+        state=OutboxEvent.State.ACKNOWLEDGED, created_at=timezone.now() - timedelta(minutes=5)
+    )
+    StreamState.objects.update_or_create(stream=HUB, defaults={"acked_seq": 10, "sent_seq": 10})
+    new = write(2)
+    hub = mock.Mock()
+    hub.name = "http"
+    # the hub answers as ingest does: at or below its mark, duplicates, nothing applied
+    hub.send.return_value = relay.Ack(high_water_mark=20, duplicates=2)
+    # when
+    with mock.patch.object(relay, "adapter_for", return_value=hub):
+        result = relay.relay_stream(stream=HUB)
+    # then: sent, not acknowledged; the stream held for after-restore
+    hub.send.assert_called_once()
+    assert (result.envelopes, result.acknowledged) == (1, 0)
+    assert set(
+        OutboxEvent.objects.filter(pk__in=[r.pk for r in new]).values_list("state", flat=True)
+    ) == {"pending"}
+    state = StreamState.objects.get(stream=HUB)
+    assert state.lease_owner.startswith(restore.RESTORE_OWNER)
+    assert state.last_error.startswith("federation.sender_behind")
+    # and after-restore puts the two after the hub's mark
+    patch, adapter = receiver_at(20)
+    with patch:
+        restore.after_restore(recover=False)
+    adapter.status.assert_called_once_with()
+    assert sorted(
+        OutboxEvent.objects.filter(pk__in=[r.pk for r in new]).values_list("seq", "state")
+    ) == [(21, "pending"), (22, "pending")]
