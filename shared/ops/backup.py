@@ -109,7 +109,14 @@ def backup_create(*, out: Path) -> Path:
     env, name = _pg_env()
     started = datetime.now(UTC)
     folder = out / f"{settings.LIBRARY_CODE}-{started:%Y%m%dT%H%M%SZ}"
-    folder.mkdir(mode=0o700, parents=True, exist_ok=False)
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=False)
+    except FileExistsError as exc:
+        raise PermanentError(
+            "backup.exists",
+            "同名备份目录已存在（一秒内重复备份），稍后再试",
+            {"folder": str(folder)},
+        ) from exc
     marks = stream_marks()
     _run(["pg_dump", "-Fc", "--no-owner", "-f", str(folder / DATABASE), name], env)
     dumped_at = datetime.now(UTC)  # rows written after this are not in the dump
