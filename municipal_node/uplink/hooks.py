@@ -44,6 +44,11 @@ class NodeRole(FederationRole):
     def record_streams(self, library_code: str) -> list[str]:
         return [settings.FEDERATION_HUB_CODE] if library_code == settings.LIBRARY_CODE else []
 
+    def after_restore_recover(self) -> dict[str, Any]:
+        from municipal_node.uplink.restore import licences_recover
+
+        return licences_recover()
+
     def reconcile_peers(self) -> list[str]:
         hub = settings.FEDERATION_HUB_CODE
         return [hub] if Peer.objects.filter(code=hub, active=True).exists() else []

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "shared.console",  # the staff console (issue #15): screens over the same services
     "shared.demo",  # `seed_demo` only; no app imports it
     "shared.holder_keys",  # holder-code key versions, rotation and retirement (issue #14)
+    "shared.ops",  # `ops backup|restore` (issue #16); /readyz and /metrics need no app
 ]
 
 MIDDLEWARE = [

@@ -113,9 +113,11 @@ def repair_payload(lic: License) -> dict[str, Any]:
     return payload
 
 
-def licences_by_key(keys: list[str]) -> dict[str, License]:
+def licences_by_key(keys: list[str], *, library_code: str = "") -> dict[str, License]:
     """This library's released licences named by base keys, with their versions and events,
-    in a few queries whatever their number (reconciliation resends hundreds at once)."""
+    in a few queries whatever their number (reconciliation resends hundreds at once).
+    `library_code`: another library's licences held here instead (the hub's copy of a city's,
+    which a city restored from an older dump takes back)."""
     wanted = set(keys)
     parts = [k.split(".", 2) for k in wanted]
     issuers = dict(Agency.objects.filter(code__in={p[1] for p in parts}).values_list("code", "pk"))
@@ -143,7 +145,7 @@ def licences_by_key(keys: list[str]) -> dict[str, License]:
                 to_attr="ready_files",
             ),
         )
-        .filter(library_code=settings.LIBRARY_CODE)
+        .filter(library_code=library_code or settings.LIBRARY_CODE)
         .exclude(status__in=UNRELEASED)
     )
     return {key: lic for lic in licences if (key := license_key(lic)) in wanted}

@@ -30,7 +30,7 @@ from shared.core.errors import NotFoundError
 from shared.exchange.adapters import Ack, ExchangeAdapter, ExchangeError, PermanentExchangeError
 from shared.exchange.envelopes import seal, seal_wire
 from shared.federation.keys import peer_get, signing_key
-from shared.federation.models import OutboxEvent, StreamState
+from shared.federation.models import OutboxEvent, StreamCounter, StreamState
 from shared.federation.transport import adapter_for
 
 LEASE_SECONDS = 15  # short, so a relay killed mid-send is taken over soon; renewed per envelope
@@ -232,6 +232,14 @@ def _contiguous(rows: list[OutboxEvent], position: int) -> list[OutboxEvent]:
 
 
 def _handle_ack(stream: str, ack: Ack, *, sent_at: datetime) -> int:
+    if ack.high_water_mark > _numbered(stream):
+        # The receiver holds numbers this library never handed out: restored from an older
+        # dump without `ops restore`. What was just sent was taken there as duplicates;
+        # acknowledging it would lose it. Hold the stream for `federation after-restore`.
+        from shared.federation.restore import stream_hold_behind
+
+        stream_hold_behind(stream, receiver_mark=ack.high_water_mark)
+        return 0
     count = _acknowledge(stream, ack.high_water_mark, sent_at=sent_at)
     for rejected in ack.rejected:
         # The receiver dead-lettered this event (its content cannot be applied there).
@@ -242,11 +250,22 @@ def _handle_ack(stream: str, ack: Ack, *, sent_at: datetime) -> int:
     return count
 
 
+def _numbered(stream: str) -> int:
+    """The last sequence number this library handed out on `stream`."""
+    last = StreamCounter.objects.filter(stream=stream).values_list("last", flat=True).first()
+    return last or 0
+
+
 def ack_sync(*, stream: str) -> int:
     """Asynchronous transports: learn the receiver's mark; rewind if sent events were lost."""
     peer = peer_get(stream)
     adapter = adapter_for(peer)
     high_water_mark = adapter.status()
+    if high_water_mark > _numbered(stream):  # restored from an older dump: see _handle_ack
+        from shared.federation.restore import stream_hold_behind
+
+        stream_hold_behind(stream, receiver_mark=high_water_mark)
+        return 0
     count = _acknowledge(stream, high_water_mark)
     stale = timezone.now() - timedelta(seconds=30)
     if OutboxEvent.objects.filter(

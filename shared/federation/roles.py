@@ -41,6 +41,11 @@ class FederationRole:
         `library_code` goes on: up to the hub from a city, for its own licences only."""
         return []
 
+    def after_restore_recover(self) -> dict[str, Any]:
+        """After a restore from an older dump: take back from the peers what they hold that
+        this library lost (`shared.federation.restore`); what was found and recovered."""
+        return {}
+
     def reconcile_peers(self) -> list[str]:
         """The peers the beat reconciliation compares this library with."""
         return []

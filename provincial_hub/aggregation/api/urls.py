@@ -13,6 +13,7 @@ urlpatterns = [
         exchange.DigestsApi.as_view(scope_is_sender=True),
         name="exchange-digests",
     ),
+    path("exchange/recover/", views.RecoverApi.as_view(), name="exchange-recover"),
     path(
         "exchange/share/query/",
         views.ForwardedShareQueryApi.as_view(),

@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from provincial_hub.aggregation import files, selectors, share, trust
+from provincial_hub.aggregation import files, recovery, selectors, share, trust
 from provincial_hub.aggregation.api.serializers import (
     AggregationNodeSerializer,
     ForwardedQuerySerializer,
@@ -122,3 +122,18 @@ class ProvincialTrustListApi(APIView):
         response = Response(trust.trust_list_published())
         response["Cache-Control"] = "public, max-age=60"
         return response
+
+
+class RecoverApi(PeerOnlyApi):
+    """A city restored from an older dump takes back its licences from the hub's copy."""
+
+    @extend_schema(
+        request=OpenApiTypes.OBJECT,
+        responses={200: OpenApiTypes.OBJECT, **PEER_ERRORS},
+        summary="恢复后的市级库取回本市证照（省级库所存副本）",
+    )
+    def post(self, request: Request) -> Response:
+        city = authenticate_peer(request)
+        keys = request.data.get("keys") if isinstance(request.data, dict) else None
+        licences = recovery.city_licences_return(city=city, keys=keys)
+        return Response({"licences": licences})

@@ -1,5 +1,5 @@
 """`python manage.py <tier> federation <keygen|export-key|add-peer|peers|relay|resume|status|
-envelope|rotate-key|activate-key|retire-key|key-status>` (a node's `announce-files` and
+envelope|rotate-key|activate-key|retire-key|key-status|after-restore>` (a node's `announce-files` and
 `rotate-log-key` are `municipal_node.uplink`'s command)."""
 
 import json
@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from shared.audit.context import audit_via
 from shared.core.errors import ApplicationError
-from shared.federation import keys, relay, rotation, selectors
+from shared.federation import keys, relay, restore, rotation, selectors
 from shared.federation.models import KeyRotation, Peer, PeerKey
 
 
@@ -50,6 +50,11 @@ class Command(BaseCommand):
         sub.add_parser("activate-key", help="对端均已确认公告后，改用新交换密钥签名")
         sub.add_parser("retire-key", help="结束过渡期：通知对端旧交换密钥退役")
         sub.add_parser("key-status", help="本库密钥轮换与对端密钥状态")
+        after = sub.add_parser(
+            "after-restore",
+            help="从备份恢复后：按对端高水位校正外发序号并放行投递，取回对端所存而本库丢失的记录",
+        )
+        after.add_argument("--no-recover", action="store_true", help="只校正序号，不取回记录")
         self.add_tier_actions(sub)
 
     def add_tier_actions(self, sub) -> None:
@@ -122,6 +127,19 @@ class Command(BaseCommand):
         for peer in Peer.objects.exclude(code__in=announced).order_by("code"):
             self.stdout.write(f"peer={peer.code} purpose=exchange kid={peer.kid} state=current")
 
+    def after_restore(self, *, recover: bool) -> None:
+        """One line per stream and one for the recovery (JSON); fails while a stream is held."""
+        report = restore.after_restore(recover=recover)
+        for stream in report["streams"]:
+            self.stdout.write(json.dumps(stream, ensure_ascii=False))
+        self.stdout.write(json.dumps({"recovered": report["recovered"]}, ensure_ascii=False))
+        failed = [s["stream"] for s in report["streams"] if s["error"]]
+        if failed or "error" in report["recovered"]:
+            raise CommandError(
+                f"restore.incomplete: 未完成（对端不可达或取回失败：{failed or report['recovered']}），"
+                "请稍后再次执行 federation after-restore"
+            )
+
     def run(self, action: str, **options) -> None:
         if action == "keygen":
             key = keys.local_key_ensure()
@@ -162,6 +180,8 @@ class Command(BaseCommand):
             self.rotation_show(rotation.exchange_key_retire())
         elif action == "key-status":
             self.key_status()
+        elif action == "after-restore":
+            self.after_restore(recover=not options["no_recover"])
         elif action == "envelope":
             envelope = relay.envelope_for(
                 stream=options["stream"], first=options["from_seq"], last=options["to_seq"]
