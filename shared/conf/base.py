@@ -152,6 +152,11 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# The database alias of reads that may be seconds stale (statistics, dashboards:
+# shared.core.replica). The hub points it at its streaming replica when DATABASE_REPLICA_URL is
+# set; everything else reads and writes `default`.
+STALE_READS_DATABASE = "default"
+
 # Celery: work that must not be lost (FIELD-NOTES, STYLE habit 5).
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

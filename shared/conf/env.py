@@ -45,7 +45,7 @@ def database_config(default_name: str, url: str = "") -> dict[str, Any]:
     IMMEDIATE transactions (FIELD-NOTES), so those options are always set for it.
     """
     url = url or env("DATABASE_URL") or f"sqlite:///{var_dir() / (default_name + '.sqlite3')}"
-    config: dict[str, Any] = {**dj_database_url.parse(url, conn_max_age=0)}
+    config: dict[str, Any] = _parse_url(url)
     if config["ENGINE"] == "django.db.backends.sqlite3":
         config["OPTIONS"] = {
             "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;",
@@ -59,6 +59,40 @@ def database_config(default_name: str, url: str = "") -> dict[str, Any]:
         config["CONN_MAX_AGE"] = int(env("DB_CONN_MAX_AGE", "300"))
         config["CONN_HEALTH_CHECKS"] = True
     config["TEST"] = {"NAME": env("TEST_DATABASE_NAME") or None}
+    return config
+
+
+def _parse_url(url: str) -> dict[str, Any]:
+    """dj_database_url's parse, plus libpq's multi-host form for a primary and its standbys:
+    `postgresql://user@10.0.0.1:5432,10.0.0.2:5432/db?target_session_attrs=read-write`.
+
+    dj_database_url cannot read a port per host (ParseError); libpq takes HOST and PORT as
+    comma-separated lists of the same length, and with `target_session_attrs=read-write` it
+    connects to whichever host accepts writes: after a failover, the promoted standby
+    (docs/operations.md 高可用).
+    """
+    scheme, sep, rest = url.partition("://")
+    netloc = rest.split("/", 1)[0]
+    userinfo, at, hostlist = netloc.rpartition("@")
+    if not sep or "," not in hostlist:
+        return {**dj_database_url.parse(url, conn_max_age=0)}
+    hosts, ports = [], []
+    for entry in hostlist.split(","):
+        host, _, port = entry.partition(":")
+        hosts.append(host)
+        ports.append(port or "5432")
+    single = f"{scheme}://{userinfo}{at}{hosts[0]}{rest[len(netloc) :]}"
+    config: dict[str, Any] = {**dj_database_url.parse(single, conn_max_age=0)}
+    config["HOST"], config["PORT"] = ",".join(hosts), ",".join(ports)
+    return config
+
+
+def replica_config(url: str) -> dict[str, Any]:
+    """The `replica` alias (a streaming standby, read-only): reads that may be seconds stale go
+    there through shared.core.replica, never writes. In tests it mirrors `default` (Django's
+    TEST MIRROR): the same test database through a connection of its own."""
+    config = database_config("replica", url)
+    config["TEST"] = {"MIRROR": "default"}
     return config
 
 
