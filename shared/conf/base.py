@@ -209,7 +209,10 @@ LOGGING = {
 # signing is started with `-Q signing`.
 from kombu import Queue  # noqa: E402
 
-CELERY_TASK_QUEUES = [Queue("default"), Queue("signing")]
+CELERY_TASK_QUEUES = [Queue("default"), Queue("signing")]  # the hub may declare them quorum
+# The rate limits' shared counters: the broker's Redis, or this one when the broker is not Redis
+# (a hub on RabbitMQ: provincial_hub/settings/base.py); neither: per process.
+RATE_LIMIT_REDIS_URL = ""
 CELERY_TASK_ROUTES = {"files.*": {"queue": "signing"}}
 CELERY_BEAT_SCHEDULE["files-retry-pending"] = {
     "task": "files.retry_pending",

@@ -123,6 +123,44 @@ def broker_url(queue_dir_name: str, redis_url: str = "") -> tuple[str, dict]:
     }
 
 
+TASK_QUEUES = ("default", "signing")
+
+
+def celery_queues(queue_type: str) -> dict[str, Any]:
+    """The Celery settings that declare the task queues: `classic` (RabbitMQ's default, and
+    what Redis has) or `quorum` (RabbitMQ quorum queues: replicated by Raft over the broker
+    cluster, a message survives the loss of a minority of its nodes; docs/operations.md 高可用).
+
+    Quorum queues refuse a channel-wide (global) prefetch, so the workers detect them and set
+    the prefetch per consumer; and they hold no per-message TTL for countdowns, so Celery
+    delays those in its native delayed-delivery queues, which route back only through topic
+    exchanges: each queue gets its own topic exchange (a direct one would leave a countdown
+    waiting unacknowledged in a worker, taking a prefetch slot).
+    """
+    from kombu import Exchange, Queue
+
+    if queue_type == "classic":
+        return {"CELERY_TASK_QUEUES": [Queue(name) for name in TASK_QUEUES]}
+    if queue_type != "quorum":
+        raise ImproperlyConfiguredError(
+            f"CELERY_QUEUE_TYPE 只能为 classic 或 quorum / must be classic or quorum: {queue_type!r}"
+        )
+    return {
+        "CELERY_TASK_QUEUES": [
+            Queue(
+                name,
+                Exchange(name, type="topic"),
+                routing_key=name,
+                queue_arguments={"x-queue-type": "quorum"},
+            )
+            for name in TASK_QUEUES
+        ],
+        "CELERY_TASK_DEFAULT_EXCHANGE_TYPE": "topic",
+        "CELERY_WORKER_DETECT_QUORUM_QUEUES": True,
+        "CELERY_BROKER_NATIVE_DELAYED_DELIVERY_QUEUE_TYPE": "quorum",
+    }
+
+
 def test_worker_redis_url(url: str) -> str:
     """The test Redis database of this pytest-xdist worker: `make test` runs each suite on two
     workers (`-n 2`), and two workers' in-process Celery workers on one Redis database would
