@@ -6,6 +6,10 @@ are transactional for that reason, and capture each connection's queries to see 
 answered.
 """
 
+import json
+import os
+import subprocess
+import sys
 from datetime import date, timedelta
 
 import pytest
@@ -121,3 +125,37 @@ def test_a_libpq_multi_host_url_connects_to_the_host_that_accepts_writes(setting
             assert cursor.fetchone() == (5432, False)
     finally:
         handler.close_all()
+
+
+def test_database_replica_url_adds_the_alias_and_points_stale_reads_at_it(tmp_path):
+    # given the hub's deployment settings read with and without DATABASE_REPLICA_URL
+    show = (
+        "import json; from django.conf import settings as s; "
+        "print(json.dumps([sorted(s.DATABASES), s.STALE_READS_DATABASE, "
+        "s.DATABASES.get('replica', {}).get('HOST'), "
+        "s.DATABASES.get('replica', {}).get('TEST')]))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "TEST_"))}
+    env |= {
+        "DJANGO_SETTINGS_MODULE": "provincial_hub.settings",
+        "DJANGO_ENV": "local",
+        "DATABASE_URL": "postgres://postgres@10.0.0.11:5432/elicense_hub",
+        "VAR_DIR": str(tmp_path),
+    }
+
+    def settings_with(**extra):
+        result = subprocess.run(
+            [sys.executable, "-c", show],
+            env=env | extra,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    # then
+    assert settings_with(
+        DATABASE_REPLICA_URL="postgres://elicense_ro@10.0.0.12:5432/elicense_hub"
+    ) == [["default", "replica"], "replica", "10.0.0.12", {"MIRROR": "default"}]
+    assert settings_with() == [["default"], "default", None, None]
