@@ -22,8 +22,6 @@ from shared.conf.env import ImproperlyConfiguredError, celery_queues
 from shared.statistics.models import Watermark
 from tests.federation.harness import wait_until
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
 VHOST = "elicense_quorum_test"
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -93,6 +91,8 @@ def last_rollup():
     return Watermark.objects.aggregate(last=Max("run_at"))["last"]
 
 
+# transactional: the worker is another process, it sees only committed rows
+@pytest.mark.django_db(transaction=True)
 def test_a_hub_worker_on_quorum_queues_runs_tasks_now_and_after_a_countdown(broker_url, hub_worker):
     # given a publisher declaring the hub's queues as the settings do
     publisher = Celery("quorum-test", broker=broker_url)

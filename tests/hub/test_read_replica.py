@@ -27,7 +27,7 @@ from shared.statistics.models import Counter
 from shared.statistics.selectors import ReportQuery, statistics_report
 from tests.support import make_user
 
-pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "replica"])
+committed = pytest.mark.django_db(transaction=True, databases=["default", "replica"])
 
 MONTH = date(2026, 11, 1)
 
@@ -69,6 +69,7 @@ def report(user):
     return statistics_report(user=user, query=ReportQuery(month=MONTH, by="city", filters={}))
 
 
+@committed
 def test_statistics_and_console_charts_read_the_replica(rows, settings):
     # given a hub configured with a replica
     settings.STALE_READS_DATABASE = "replica"
@@ -91,6 +92,7 @@ def test_statistics_and_console_charts_read_the_replica(rows, settings):
     assert tables(default, *read) == set()
 
 
+@committed
 def test_without_a_replica_the_same_reads_stay_on_default(rows):
     # given the test settings' default: STALE_READS_DATABASE = "default"
     with (
@@ -108,6 +110,7 @@ def test_without_a_replica_the_same_reads_stay_on_default(rows):
     }
 
 
+@committed
 def test_a_libpq_multi_host_url_connects_to_the_host_that_accepts_writes(settings):
     # given DATABASE_URL naming a host where nothing listens (port 1) before the real server,
     # as the hub names a primary and its standby
