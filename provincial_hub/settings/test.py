@@ -21,6 +21,7 @@ DATABASES = {
 # `default` unless a test points STALE_READS_DATABASE at it (tests/hub/test_read_replica.py).
 DATABASES["replica"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
 STALE_READS_DATABASE = "default"
+RATE_LIMIT_REDIS_URL = ""  # the test broker's Redis, whatever the shell's CELERY_BROKER_URL
 CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = broker_url(
     "unused", test_worker_redis_url(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
 )

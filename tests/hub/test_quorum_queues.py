@@ -19,8 +19,10 @@ from django.db import connection
 from django.db.models import Max
 
 from shared.conf.env import ImproperlyConfiguredError, celery_queues
+from shared.conf.production import check_production_settings
 from shared.statistics.models import Watermark
 from tests.federation.harness import wait_until
+from tests.shared.demo.test_hardening_secrets import production_settings
 
 VHOST = "elicense_quorum_test"
 ROOT = Path(__file__).resolve().parents[2]
@@ -138,3 +140,15 @@ def test_classic_is_the_default_and_anything_else_refuses_to_start():
     assert [(q.name, q.queue_arguments) for q in classic] == [("default", None), ("signing", None)]
     with pytest.raises(ImproperlyConfiguredError, match="classic 或 quorum"):
         celery_queues("mirrored")
+
+
+def test_production_on_rabbitmq_refuses_to_start_without_redis_for_the_rate_limits():
+    amqp = "amqp://elicense:x@mq1:5672/elicense_hub"
+    with pytest.raises(ImproperlyConfiguredError) as refused:
+        check_production_settings(production_settings(CELERY_BROKER_URL=amqp))
+    assert str(refused.value) == (
+        "REDIS_URL must be set beside an AMQP CELERY_BROKER_URL (rate limits)"
+    )
+    check_production_settings(
+        production_settings(CELERY_BROKER_URL=amqp, RATE_LIMIT_REDIS_URL="redis://127.0.0.1:6379/0")
+    )
