@@ -7,12 +7,13 @@ from datetime import datetime, time, timedelta
 from typing import Any, Literal
 
 from django.core.cache import cache
-from django.db import connection
+from django.db import connections
 from django.db.models import Avg, Count, Max, Q
 from django.utils import timezone
 
 from provincial_hub.aggregation.models import RemoteFile, SectorCall, SectorLibrary
 from shared.conf.divisions import CITIES
+from shared.core.replica import stale_reads_alias
 from shared.federation.models import (
     Arrival,
     InboundCursor,
@@ -191,11 +192,15 @@ def _lag_buckets(
     PostgreSQL: one statement, a LATERAL aggregate per bucket; each is an index-only range scan
     of `arrival_arrived_lag` (or `arrival_city_arrived_lag`), which carry the lag, and sorts
     only its own bucket's lags (docs/console.md has the plan). SQLite (the embedded demo): the
-    lags are read and the percentiles computed here, as percentile_cont does."""
+    lags are read and the percentiles computed here, as percentile_cont does. A chart: read
+    from the replica when there is one (shared.core.replica)."""
     if not bounds:
         return {}
+    connection = connections[stale_reads_alias()]
     if connection.vendor != "postgresql":
-        rows = Arrival.objects.filter(arrived_at__gte=bounds[0][0], arrived_at__lt=bounds[-1][1])
+        rows = Arrival.objects.using(connection.alias).filter(
+            arrived_at__gte=bounds[0][0], arrived_at__lt=bounds[-1][1]
+        )
         if city:
             rows = rows.filter(library_code=city)
         lags: dict[datetime, list[float]] = {}

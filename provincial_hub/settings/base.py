@@ -5,7 +5,14 @@ from celery.schedules import crontab
 from shared.conf.base import *  # noqa: F403
 from shared.conf.base import INSTALLED_APPS  # named: extended below
 from shared.conf.divisions import PROVINCE_CODE, PROVINCE_NAME
-from shared.conf.env import broker_url, database_config, env, env_int
+from shared.conf.env import (
+    broker_url,
+    celery_queues,
+    database_config,
+    env,
+    env_int,
+    replica_config,
+)
 
 LIBRARY_TIER = "hub"
 LIBRARY_CODE = PROVINCE_CODE
@@ -14,8 +21,21 @@ LIBRARY_NAME = f"{PROVINCE_NAME}电子证照库"
 ROOT_URLCONF = "provincial_hub.urls"
 WSGI_APPLICATION = "provincial_hub.wsgi.application"
 DATABASES = {"default": database_config("hub")}
+# A streaming standby of `default` (docs/operations.md 高可用): the statistics and the console's
+# charts read it, so their scans of a month's counters or a day's arrivals leave the primary to
+# ingest. Unset: those reads stay on `default`.
+if env("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = replica_config(env("DATABASE_REPLICA_URL"))
+    STALE_READS_DATABASE = "replica"
 CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = broker_url("hub")
 CELERY_RESULT_BACKEND = None
+# The hub's Celery on RabbitMQ (docs/operations.md 高可用): CELERY_BROKER_URL=amqp://… takes the
+# broker from REDIS_URL, which keeps the rate limits' counters; CELERY_QUEUE_TYPE=quorum declares
+# the task queues as quorum queues, replicated over the RabbitMQ cluster.
+if env("CELERY_BROKER_URL"):
+    CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = env("CELERY_BROKER_URL"), {}
+    RATE_LIMIT_REDIS_URL = env("REDIS_URL")
+globals().update(celery_queues(env("CELERY_QUEUE_TYPE", "classic")))
 
 # What only the province does: aggregate the cities (provincial_hub.aggregation).
 # Listed before the shared apps, as at a node (Django takes a command from the first app).

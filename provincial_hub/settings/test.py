@@ -16,6 +16,12 @@ DATABASES = {
         os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/elicense_hub"),
     )
 }
+# The replica alias as Django's test mirror of `default`: the same test database through a
+# connection of its own (it sees only what is committed, as a standby would). Reads stay on
+# `default` unless a test points STALE_READS_DATABASE at it (tests/hub/test_read_replica.py).
+DATABASES["replica"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
+STALE_READS_DATABASE = "default"
+RATE_LIMIT_REDIS_URL = ""  # the test broker's Redis, whatever the shell's CELERY_BROKER_URL
 CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = broker_url(
     "unused", test_worker_redis_url(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
 )

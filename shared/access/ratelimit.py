@@ -22,7 +22,9 @@ _clients: dict[str, object] = {}
 
 
 def _redis():
-    url = getattr(settings, "CELERY_BROKER_URL", "") or ""
+    url = getattr(settings, "RATE_LIMIT_REDIS_URL", "") or getattr(
+        settings, "CELERY_BROKER_URL", ""
+    )
     if not url.startswith(("redis://", "rediss://")):
         return None
     client = _clients.get(url)

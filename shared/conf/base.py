@@ -153,6 +153,11 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# The database alias of reads that may be seconds stale (statistics, dashboards:
+# shared.core.replica). The hub points it at its streaming replica when DATABASE_REPLICA_URL is
+# set; everything else reads and writes `default`.
+STALE_READS_DATABASE = "default"
+
 # Celery: work that must not be lost (FIELD-NOTES, STYLE habit 5).
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -205,7 +210,10 @@ LOGGING = {
 # signing is started with `-Q signing`.
 from kombu import Queue  # noqa: E402
 
-CELERY_TASK_QUEUES = [Queue("default"), Queue("signing")]
+CELERY_TASK_QUEUES = [Queue("default"), Queue("signing")]  # the hub may declare them quorum
+# The rate limits' shared counters: the broker's Redis, or this one when the broker is not Redis
+# (a hub on RabbitMQ: provincial_hub/settings/base.py); neither: per process.
+RATE_LIMIT_REDIS_URL = ""
 CELERY_TASK_ROUTES = {"files.*": {"queue": "signing"}}
 CELERY_BEAT_SCHEDULE["files-retry-pending"] = {
     "task": "files.retry_pending",

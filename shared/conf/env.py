@@ -51,7 +51,7 @@ def database_config(default_name: str, url: str = "") -> dict[str, Any]:
     IMMEDIATE transactions (FIELD-NOTES), so those options are always set for it.
     """
     url = url or env("DATABASE_URL") or f"sqlite:///{var_dir() / (default_name + '.sqlite3')}"
-    config: dict[str, Any] = {**dj_database_url.parse(url, conn_max_age=0)}
+    config: dict[str, Any] = _parse_url(url)
     if config["ENGINE"] == "django.db.backends.sqlite3":
         config["OPTIONS"] = {
             "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;",
@@ -68,6 +68,40 @@ def database_config(default_name: str, url: str = "") -> dict[str, Any]:
     # The same backends, counting connections, queries and their time for /metrics
     # (django_prometheus.db: a counter and a histogram per execute, nothing else changes).
     config["ENGINE"] = INSTRUMENTED_ENGINES.get(config["ENGINE"], config["ENGINE"])
+    return config
+
+
+def _parse_url(url: str) -> dict[str, Any]:
+    """dj_database_url's parse, plus libpq's multi-host form for a primary and its standbys:
+    `postgresql://user@10.0.0.1:5432,10.0.0.2:5432/db?target_session_attrs=read-write`.
+
+    dj_database_url cannot read a port per host (ParseError); libpq takes HOST and PORT as
+    comma-separated lists of the same length, and with `target_session_attrs=read-write` it
+    connects to whichever host accepts writes: after a failover, the promoted standby
+    (docs/operations.md 高可用).
+    """
+    scheme, sep, rest = url.partition("://")
+    netloc = rest.split("/", 1)[0]
+    userinfo, at, hostlist = netloc.rpartition("@")
+    if not sep or "," not in hostlist:
+        return {**dj_database_url.parse(url, conn_max_age=0)}
+    hosts, ports = [], []
+    for entry in hostlist.split(","):
+        host, _, port = entry.partition(":")
+        hosts.append(host)
+        ports.append(port or "5432")
+    single = f"{scheme}://{userinfo}{at}{hosts[0]}{rest[len(netloc) :]}"
+    config: dict[str, Any] = {**dj_database_url.parse(single, conn_max_age=0)}
+    config["HOST"], config["PORT"] = ",".join(hosts), ",".join(ports)
+    return config
+
+
+def replica_config(url: str) -> dict[str, Any]:
+    """The `replica` alias (a streaming standby, read-only): reads that may be seconds stale go
+    there through shared.core.replica, never writes. In tests it mirrors `default` (Django's
+    TEST MIRROR): the same test database through a connection of its own."""
+    config = database_config("replica", url)
+    config["TEST"] = {"MIRROR": "default"}
     return config
 
 
@@ -95,6 +129,44 @@ def broker_url(queue_dir_name: str, redis_url: str = "") -> tuple[str, dict]:
         # kombu polls the folder once a second by default and takes one message per poll: a
         # worker then does one task a second, whatever the queue holds.
         "polling_interval": 0.05,
+    }
+
+
+TASK_QUEUES = ("default", "signing")
+
+
+def celery_queues(queue_type: str) -> dict[str, Any]:
+    """The Celery settings that declare the task queues: `classic` (RabbitMQ's default, and
+    what Redis has) or `quorum` (RabbitMQ quorum queues: replicated by Raft over the broker
+    cluster, a message survives the loss of a minority of its nodes; docs/operations.md 高可用).
+
+    Quorum queues refuse a channel-wide (global) prefetch, so the workers detect them and set
+    the prefetch per consumer; and they hold no per-message TTL for countdowns, so Celery
+    delays those in its native delayed-delivery queues, which route back only through topic
+    exchanges: each queue gets its own topic exchange (a direct one would leave a countdown
+    waiting unacknowledged in a worker, taking a prefetch slot).
+    """
+    from kombu import Exchange, Queue
+
+    if queue_type == "classic":
+        return {"CELERY_TASK_QUEUES": [Queue(name) for name in TASK_QUEUES]}
+    if queue_type != "quorum":
+        raise ImproperlyConfiguredError(
+            f"CELERY_QUEUE_TYPE 只能为 classic 或 quorum / must be classic or quorum: {queue_type!r}"
+        )
+    return {
+        "CELERY_TASK_QUEUES": [
+            Queue(
+                name,
+                Exchange(name, type="topic"),
+                routing_key=name,
+                queue_arguments={"x-queue-type": "quorum"},
+            )
+            for name in TASK_QUEUES
+        ],
+        "CELERY_TASK_DEFAULT_EXCHANGE_TYPE": "topic",
+        "CELERY_WORKER_DETECT_QUORUM_QUEUES": True,
+        "CELERY_BROKER_NATIVE_DELAYED_DELIVERY_QUEUE_TYPE": "quorum",
     }
 
 

@@ -50,6 +50,11 @@ def check_production_settings(settings: dict) -> None:
         problems.append("DATABASE_URL must point at PostgreSQL in production")
     if settings.get("CELERY_BROKER_URL", "").startswith("filesystem://"):
         problems.append("REDIS_URL must be set in production")
+    if settings.get("CELERY_BROKER_URL", "").startswith("amqp") and not settings.get(
+        "RATE_LIMIT_REDIS_URL"
+    ):
+        # without it every process would keep rate-limit counts of its own
+        problems.append("REDIS_URL must be set beside an AMQP CELERY_BROKER_URL (rate limits)")
     problems.extend(_holder_key_problems(settings))
     if not settings.get("ACCESS_LOG_ENABLED", True):
         problems.append("ACCESS_LOG_ENABLED cannot be off in production (art. 27)")

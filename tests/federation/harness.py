@@ -67,6 +67,7 @@ class Library:
     pg: str = (
         PG  # the PostgreSQL server holding `db` (tests/federation/pgcluster.py: a private one)
     )
+    pg_query: str = ""  # after the database name: `?target_session_attrs=read-write` (failover)
 
     @property
     def tier(self) -> str:
@@ -89,7 +90,7 @@ class Library:
         env.update(
             DJANGO_SETTINGS_MODULE=f"{self.module}.settings",
             DJANGO_ENV="local",
-            DATABASE_URL=self.pg + self.db,
+            DATABASE_URL=self.pg + self.db + self.pg_query,
             REDIS_URL=f"redis://127.0.0.1:6379/{REDIS_DBS[self.name]}",
             VAR_DIR=str(self.workdir),
             SECRET_KEY=SECRET,
@@ -120,7 +121,7 @@ class Library:
         return result
 
     def sql(self, query: str, params: tuple = ()) -> list[tuple]:
-        with psycopg.connect(self.pg + self.db, autocommit=True) as conn:
+        with psycopg.connect(self.pg + self.db + self.pg_query, autocommit=True) as conn:
             cur = conn.execute(query, params)
             return cur.fetchall() if cur.description else []
 
@@ -322,7 +323,7 @@ class Federation:
                 cluster.clone(f"fedtpl_{name}", db, PG)
             lib = Library(name=name, db=db, workdir=workdir / name, extra_env=dict(extra_env))
             if cluster is not None:
-                lib.pg = cluster.url
+                lib.pg, lib.pg_query = cluster.url, cluster.query
             lib.workdir.mkdir(parents=True, exist_ok=True)
             (lib.workdir / "credentials.json").write_text(
                 (templates[name] / "credentials.json").read_text()
