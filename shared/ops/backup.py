@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 
 from shared.audit.services import audit_record
 from shared.conf.env import var_dir
@@ -67,7 +67,8 @@ def _sha256(path: Path) -> str:
 
 def _pg_env() -> tuple[dict[str, str], str]:
     db = settings.DATABASES["default"]
-    if db["ENGINE"] != "django.db.backends.postgresql":
+    # The vendor, not the ENGINE path: /metrics swaps in django-prometheus's PostgreSQL engine.
+    if connections["default"].vendor != "postgresql":
         raise PermanentError(
             "backup.engine_unsupported",
             "备份与恢复只支持 PostgreSQL 数据库（嵌入式 SQLite 请直接复制 VAR_DIR）",

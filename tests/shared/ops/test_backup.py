@@ -5,6 +5,7 @@ against real libraries: here it would drop the tables under the test's own trans
 
 import json
 import subprocess
+import sys
 
 import pytest
 from django.conf import settings
@@ -92,3 +93,25 @@ def test_prune_keeps_the_newest(made, tmp_path):
     gone = backup.backup_prune(out=tmp_path / "backups", keep=1)
     assert gone == [older]
     assert made.is_dir()
+
+
+def test_the_embedded_sqlite_library_is_refused_with_its_code(tmp_path):
+    """The demo's SQLite: `ops backup` says what to do instead (the engine is checked by its
+    vendor: /metrics wraps the PostgreSQL and SQLite engines in django-prometheus's)."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_ENV": "development",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
+        "VAR_DIR": str(tmp_path / "var"),
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "node", "ops", "backup", "--out", str(tmp_path / "b")],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "backup.engine_unsupported" in result.stderr, result.stderr[-2000:]
+    assert not (tmp_path / "b").exists() or not any((tmp_path / "b").iterdir())
