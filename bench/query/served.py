@@ -2,7 +2,7 @@
 the same stack, in the same run (issue #16 item 8: ≥ 40 % of that read's rate, p99 ≤ 50 ms).
 
     apt-get install wrk        # the load generator (C, one thread, loopback)
-    .venv/bin/python bench/query/served.py [--workers 2] [--threads 1] [--connections 8] \\
+    .venv/bin/python bench/query/served.py [--workers 2] [--threads 1] [--connections 4] \\
         [--rounds 6] [--seconds 5] [--json FILE]
 
 A city node (database `elicense_bench_query_served`, dropped and created again) is seeded as
@@ -59,7 +59,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=1, help="threads per worker (1: sync)")
-    parser.add_argument("--connections", type=int, default=8, help="wrk connections")
+    parser.add_argument(
+        "--connections", type=int, default=4, help="wrk connections (two per worker)"
+    )
     parser.add_argument("--rounds", type=int, default=6, help="alternating rounds")
     parser.add_argument("--seconds", type=int, default=5, help="length of one round (s)")
     parser.add_argument("--json", help="also write the figures to this file")

@@ -3,7 +3,7 @@ stack, in the same run (issue #16 item 7: ≥ 60 % of the trivial endpoint's rat
 
     apt-get install wrk        # the load generator (C, one thread, loopback)
     .venv/bin/python bench/verify/run.py [--licences 500] [--tokens-per-licence 2] \\
-        [--workers 2] [--threads 1] [--connections 8] [--rounds 6] [--seconds 5] [--json FILE]
+        [--workers 2] [--threads 1] [--connections 4] [--rounds 6] [--seconds 5] [--json FILE]
 
 A city node (municipal_node, PostgreSQL database `elicense_bench_verify`, dropped and created
 again; Redis db 12) is seeded with licences and their QR tokens (SM2, the default `gm` suite),
@@ -156,7 +156,9 @@ def main() -> None:
     parser.add_argument("--tokens-per-licence", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=1, help="threads per worker (1: sync)")
-    parser.add_argument("--connections", type=int, default=8, help="wrk connections")
+    parser.add_argument(
+        "--connections", type=int, default=4, help="wrk connections (two per worker)"
+    )
     parser.add_argument("--rounds", type=int, default=6, help="alternating rounds")
     parser.add_argument("--seconds", type=int, default=5, help="length of one round (s)")
     parser.add_argument("--warmup", type=int, default=5, help="seconds of each warm-up round")

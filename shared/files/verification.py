@@ -120,8 +120,9 @@ def version_outcome(version: LicenseVersion, *, today: date | None = None) -> st
 def key_fields(version: LicenseVersion) -> dict[str, Any]:
     """The licence's key fields as a verifier shows them (no holder code: it is personal)."""
     lic = version.license
-    code = version.holder_code
-    masked = code[:4] + "*" * max(0, len(code) - 8) + code[-4:] if len(code) > 8 else "****"
+    masked = version.__dict__.get("holder_code_masked")  # a remembered version has it
+    if masked is None:
+        masked = verify_cache.holder_code_mask(version.holder_code)
     return {
         "identifier": version.identifier,
         "version": version.version,

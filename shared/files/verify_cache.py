@@ -52,6 +52,9 @@ _keys: dict[tuple[str, str], tuple[float, list[PublicKey]]] = {}
 class _Entry:
     version: LicenseVersion  # with .license, .license.license_type, .license.issuer
     used: float  # monotonic time of the last scan
+    # The copy handed out for one state of its licence, and that state (one tuple: threads
+    # replace it whole). Callers only read it, so every scan in that state shares it.
+    shown: tuple[tuple[str, int, str], LicenseVersion] | None = None
 
 
 _versions: dict[str, _Entry] = {}
@@ -107,7 +110,8 @@ def version_current(
 ) -> LicenseVersion | None:
     """The version called `identifier` with its licence's state no older than
     `VERIFY_STATUS_SECONDS` (a copy: the remembered objects are shared by the process's
-    threads), or None when the library does not hold it. `load` fetches the version with its
+    threads, shared by the scans that see the same state: read it, never change it), or None
+    when the library does not hold it. `load` fetches the version with its
     licence, type and issuer (and the licence's state, read now)."""
     max_age = float(settings.VERIFY_STATUS_SECONDS)
     if max_age <= 0:
@@ -121,6 +125,8 @@ def version_current(
         if loaded is None:  # not remembered: a licence that arrives later is found at once
             return None
         lic = loaded.license
+        # decrypted (SM4) once, not on every scan; key_fields reads it from here
+        loaded.__dict__["holder_code_masked"] = holder_code_mask(loaded.holder_code)
         state = (lic.status, lic.version, lic.identifier)
         entry = _Entry(version=loaded, used=now)
         with _lock:
@@ -128,10 +134,14 @@ def version_current(
             _state[lic.pk] = state
     else:
         entry.used = now
+    shown = entry.shown
+    if shown is not None and shown[0] == state:
+        return shown[1]
     lic = copy.copy(entry.version.license)
     lic.status, lic.version, lic.identifier = state
     fresh = copy.copy(entry.version)
     fresh.license = lic
+    entry.shown = (state, fresh)
     return fresh
 
 
@@ -164,6 +174,11 @@ def _remember(identifier: str, entry: _Entry) -> None:
     while len(_versions) >= VERSION_ENTRIES:  # the least recently added first (dicts keep order)
         _versions.pop(next(iter(_versions)))
     _versions[identifier] = entry
+
+
+def holder_code_mask(code: str) -> str:
+    """The holder code as a verifier shows it: it is personal, so the middle is hidden."""
+    return code[:4] + "*" * max(0, len(code) - 8) + code[-4:] if len(code) > 8 else "****"
 
 
 def forget(license_id: int) -> None:
