@@ -126,3 +126,19 @@ def test_a_key_prefix_that_finds_nothing_is_not_remembered():
     assert verify_cache.token_keys("SM2-SM3", "abcd1234", load=load) == ["key"]
     assert verify_cache.token_keys("SM2-SM3", "abcd1234", load=load) == ["key"]
     assert loads == ["abcd1234", "abcd1234"]
+
+
+def test_the_answer_is_the_same_json_and_other_methods_keep_the_error_shape(anon, licence):
+    # given: the GET answers outside DRF's dispatch (the hot path), other methods through it
+    from rest_framework.renderers import JSONRenderer
+
+    path = f"/api/v1/public/verify/{licence['token']}"
+    # when
+    got = anon.get(path)
+    posted = anon.post(path, {}, format="json")
+    # then: the very bytes DRF's renderer makes of the check, and a 405 in the one error shape
+    expected = JSONRenderer().render(verification.token_check(licence["token"]).as_dict())
+    assert (got.status_code, got["Content-Type"]) == (200, "application/json")
+    assert got.content == expected
+    assert posted.status_code == 405
+    assert set(posted.json()) == {"code", "message", "detail"}
