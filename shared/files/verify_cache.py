@@ -109,10 +109,9 @@ def version_current(
     identifier: str, *, load: Callable[[str], LicenseVersion | None]
 ) -> LicenseVersion | None:
     """The version called `identifier` with its licence's state no older than
-    `VERIFY_STATUS_SECONDS` (a copy: the remembered objects are shared by the process's
-    threads, shared by the scans that see the same state: read it, never change it), or None
-    when the library does not hold it. `load` fetches the version with its
-    licence, type and issuer (and the licence's state, read now)."""
+    `VERIFY_STATUS_SECONDS`, or None when the library does not hold it. The object is shared
+    by every scan (and thread) that sees the same state: read it, never change it. `load`
+    fetches the version with its licence, type and issuer (and the licence's state, read now)."""
     max_age = float(settings.VERIFY_STATUS_SECONDS)
     if max_age <= 0:
         return load(identifier)
