@@ -55,7 +55,8 @@ def setup() -> dict:
     from shared.accounts import services as accounts
     from shared.catalog import services as catalog
     from shared.demo.data import make_uscc
-    from shared.licenses import services as licenses
+    from shared.licenses.issuing import license_issue
+    from shared.licenses.validation import Holder
 
     def agency(name: str, body: str, **flags):  # type: ignore[no-untyped-def]
         return accounts.agency_create(
@@ -100,11 +101,11 @@ def setup() -> dict:
     for i in range(200):
         code = make_uscc(dept="91", area="410100", body=f"MA{i:06d}")
         holders.append(code)
-        licenses.license_issue(
+        license_issue(
             actor=issuer,
             type_code=license_type.type_code,
             number=f"JY{i:06d}",
-            holder=licenses.Holder(name=f"企业{i}", code=code, code_type="001"),
+            holder=Holder(name=f"企业{i}", code=code, code_type="001"),
             valid_from=today,
             valid_to=today + timedelta(days=365),
             mode="online",

@@ -63,9 +63,14 @@ def grants_active(
     *, agency: Agency, matter_code: str, license_type: LicenseType | None = None
 ) -> QuerySet[Grant]:
     today = timezone.localdate()
-    grants = Grant.objects.filter(
-        agency=agency, matter_code=matter_code, revoked_at__isnull=True, valid_from__lte=today
-    ).filter(Q(valid_to__isnull=True) | Q(valid_to__gte=today))
+    # with its type: a query names the granted types' codes (one query, not one per grant)
+    grants = (
+        Grant.objects.filter(
+            agency=agency, matter_code=matter_code, revoked_at__isnull=True, valid_from__lte=today
+        )
+        .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=today))
+        .select_related("license_type")
+    )
     if license_type is not None:
         grants = grants.filter(license_type=license_type)
     return grants

@@ -222,6 +222,8 @@ CELERY_BEAT_SCHEDULE["files-retry-pending"] = {
 # The demo's credentials file (deploy/demo.py sets it): the landing page at / lists the demo
 # accounts (names and roles) while it is set; production refuses to start with it.
 DEMO_CREDENTIALS_FILE = env("DEMO_CREDENTIALS_FILE", "")
+# How old the licence status a public QR scan shows may be (seconds; shared.files.verify_cache).
+VERIFY_STATUS_SECONDS = env_int("VERIFY_STATUS_SECONDS", 2)
 CRYPTO_SUITE = env("CRYPTO_SUITE", "gm")  # QR tokens, trust list, status lists: gm | intl
 FILES_ROOT = env("FILES_ROOT", "")  # default: VAR_DIR/files/<library code>
 FILES_KEY_PASSWORD = env("FILES_KEY_PASSWORD", "")  # encrypts seal keys at rest; default: derived

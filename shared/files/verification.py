@@ -23,12 +23,13 @@ from shared.crypto.tokens import (
     TOKEN_ALGORITHMS,
     TokenError,
     VerifiedToken,
+    is_qr_token,
     token_from_text,
 )
 from shared.domain.errors import DomainError
 from shared.domain.identifiers import parse_identifier
 from shared.domain.status import STATUS_LABELS, UNRELEASED, Status
-from shared.files import keystore, trust
+from shared.files import keystore, trust, verify_cache
 from shared.files.models import SigningKey
 from shared.files.own_trust_list import trust_list_build  # noqa: F401 - callers import it here
 from shared.files.remote_verification import (
@@ -119,8 +120,9 @@ def version_outcome(version: LicenseVersion, *, today: date | None = None) -> st
 def key_fields(version: LicenseVersion) -> dict[str, Any]:
     """The licence's key fields as a verifier shows them (no holder code: it is personal)."""
     lic = version.license
-    code = version.holder_code
-    masked = code[:4] + "*" * max(0, len(code) - 8) + code[-4:] if len(code) > 8 else "****"
+    masked = version.__dict__.get("holder_code_masked")  # a remembered version has it
+    if masked is None:
+        masked = verify_cache.holder_code_mask(version.holder_code)
     return {
         "identifier": version.identifier,
         "version": version.version,
@@ -207,7 +209,11 @@ def token_check(token: str, *, now: datetime | None = None) -> TokenCheck:
         return TokenCheck(outcome="forged", token_error=exc.code)
     claims = verified.claims
     identifier = claims.get("id")
-    version = version_lookup(identifier) if isinstance(identifier, str) else None
+    version = (
+        verify_cache.version_current(identifier, load=version_lookup)
+        if isinstance(identifier, str)
+        else None
+    )
     local = library == settings.LIBRARY_CODE
     if version is None:
         if local:
@@ -229,9 +235,17 @@ def _token_verify(token: str, *, now: datetime | None) -> tuple[VerifiedToken, s
     prefix another library copied cannot borrow its name); an unknown key id refreshes the
     list once (rate-limited) and tries again."""
     try:
-        return verify_with(
-            token, now=now, qr=_token_keys_by_prefix, jws=keystore.token_public_key
-        ), (settings.LIBRARY_CODE)
+        if now is None or not is_qr_token(token):  # the former JWS form: not remembered
+            return verify_with(
+                token, now=now, qr=_token_keys_cached, jws=keystore.token_public_key
+            ), settings.LIBRARY_CODE
+        return verify_cache.token_verified(
+            token,
+            now=now.timestamp(),
+            verify=lambda: verify_with(
+                token, now=None, qr=_token_keys_cached, jws=keystore.token_public_key
+            ),
+        ), settings.LIBRARY_CODE
     except TokenError as exc:
         if exc.code != "token.unknown_key":
             raise
@@ -251,6 +265,10 @@ def _token_keys_by_prefix(alg: str, kid_prefix: str) -> list[PublicKey]:
         key_id__startswith=kid_prefix,
     ).order_by("-active", "created_at")[:4]
     return [public_key_from_pem(row.public_key_pem.encode()) for row in rows]
+
+
+def _token_keys_cached(alg: str, kid_prefix: str) -> list[PublicKey]:
+    return verify_cache.token_keys(alg, kid_prefix, load=_token_keys_by_prefix)
 
 
 def _claims(token: str) -> dict[str, Any]:

@@ -8,7 +8,10 @@ qr.png, a QR token, archive.zip, a copy) is an access record too (`download_reco
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -194,6 +197,19 @@ class PublicVerifyApi(APIView):
     @extend_schema(responses={200: PublicVerifySerializer}, summary="扫码核验（公开）")
     def get(self, request: Request, token: str) -> Response:
         return Response(verification.token_check(token).as_dict())
+
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        # Every QR scan lands here (issue #16 item 7): a GET answers without DRF's request
+        # wrapper, negotiation and response rendering — the same renderer, the same bytes —
+        # which were most of a remembered scan's cost. Other methods, and any error (answered
+        # in the one error shape by DRF's handler), take DRF's way.
+        if request.method != "GET":
+            return super().dispatch(request, *args, **kwargs)
+        try:
+            answer = verification.token_check(kwargs["token"]).as_dict()
+        except Exception:  # noqa: BLE001 - re-raised through DRF's handler below
+            return super().dispatch(request, *args, **kwargs)
+        return HttpResponse(JSONRenderer().render(answer), content_type="application/json")
 
 
 class TrustListApi(APIView):

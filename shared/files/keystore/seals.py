@@ -307,6 +307,9 @@ def ofd_signer(key: SigningKey) -> OfdSigner:
 def reset_caches() -> None:
     """Forget cached keys, signers and the PKCS#11 session (after a rotation in this process,
     and in tests)."""
+    from shared.files import verify_cache  # the public verify path's keys and codes too
+
     _signers.clear()
     forget_private_keys()
     hsm.pkcs11_forget()
+    verify_cache.clear()

@@ -333,3 +333,23 @@ def test_grants_api(admin, consumer, granted_consumer, consumer_agency, license_
     assert revoked.status_code == 200
     assert revoked.json()["active"] is False
     assert admin.post("/api/v1/grants/999999/revoke/").status_code == 404
+
+
+def test_a_query_costs_the_same_queries_whatever_the_number_of_grants(
+    consumer, consumer_agency, issuer_user, license_type, licence, query_body
+):
+    # given: one grant, then three more types granted for the same matter
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    grant(consumer_agency, license_type)
+    consumer.post("/api/v1/share/query/", query_body(), format="json")  # the token's last use
+    with CaptureQueriesContext(connection) as one:
+        assert consumer.post("/api/v1/share/query/", query_body(), format="json").json()["count"]
+    for seq in (21, 22, 23):
+        grant(consumer_agency, make_type(issuer_user, seq=seq, requires_review=False))
+    # when
+    with CaptureQueriesContext(connection) as four:
+        assert consumer.post("/api/v1/share/query/", query_body(), format="json").json()["count"]
+    # then: the granted types come with the grants (no query per grant)
+    assert len(four.captured_queries) == len(one.captured_queries)
