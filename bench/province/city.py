@@ -261,7 +261,7 @@ class City:
         from shared.exchange.envelopes import seal_wire
 
         try:
-            while True:
+            for _ in range(50):  # then let the loop look again, as relay_stream's max_envelopes
                 with self.lock:
                     rows = [r for r in self.outbox[:BATCH] if r["seq"] > self.acked]
                     backlog = len(self.outbox) - len(rows)

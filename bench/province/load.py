@@ -210,7 +210,7 @@ class Load:
         try:
             if kind == "issue" or not node.change(kind, self.errors):
                 node.issue(self.errors)
-            if n % 10 == 0:
+            if random.random() < 0.1:  # the issuing system hands a QR code to the holder
                 node.qr_token(self.errors)
         except requests.RequestException as exc:
             self.errors.append(f"{node.lib.name} {kind} {exc}")
@@ -255,7 +255,7 @@ class Load:
             self.query_hits += 1
 
     def verify(self, n: int) -> None:
-        node = self.nodes[n % len(self.nodes)]
+        node = self.nodes[(n // 2) % len(self.nodes)]  # each node's codes, here and at the hub
         tokens = node.tokens
         if not tokens:
             return
@@ -323,6 +323,7 @@ class Load:
                 "reconcile": data["reconcile"],
             }
             self.errors += [f"{code} {e}" for e in data["errors"]]
+        self.errors += [f"downward {e}" for e in sim["downward"]["errors"]]
         totals: dict[str, int] = {}
         for city in cities.values():
             for kind, n in city["counts"].items():
@@ -338,6 +339,13 @@ class Load:
             "cities": cities,
             "query_ms": percentiles(self.query_ms) | {"with_results": self.query_hits},
             "verify_ms": {k: percentiles(v) for k, v in self.verify_ms.items()},
+            "downward_received": sim["downward"]["kinds"],
+            "hub_outbox_unacknowledged": dict(
+                self.hub.sql(
+                    "SELECT stream, count(*) FROM federation_outboxevent "
+                    "WHERE state <> 'acknowledged' GROUP BY stream"
+                )
+            ),
             "errors": self.errors,
             "errors_total": len(self.errors),
             "differences_total": sum(c["reconcile"]["differences"] for c in cities.values()),
@@ -366,6 +374,8 @@ def print_report(report: dict[str, Any]) -> None:
         )
     print(f"query (hub, ms): {report['query_ms']}")
     print(f"verify (ms): {report['verify_ms']}")
+    print(f"hub → simulated cities (downward events received): {report['downward_received']}")
+    print(f"hub outbox not yet acknowledged, by stream: {report['hub_outbox_unacknowledged']}")
     print(f"errors: {report['errors_total']}")
     for e in report["errors"][:50]:
         print(f"  {e}")

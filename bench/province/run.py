@@ -45,7 +45,7 @@ from bench.province import load  # noqa: E402
 from bench.province.procs import REAL_CITIES, build, drop  # noqa: E402
 from shared.conf.divisions import CITIES  # noqa: E402
 from tests.federation import fedlib  # noqa: E402
-from tests.federation.harness import wait_until  # noqa: E402
+from tests.federation.harness import free_port, wait_until  # noqa: E402
 
 SIMULATOR = ROOT / "bench" / "province" / "simulator.py"
 
@@ -78,7 +78,7 @@ def register_simulated(hub, keydir: Path, cities: list[str]) -> None:  # type: i
             assert proc.returncode == 0, err[-2000:]
 
 
-def start_simulator(args, hub, node, keydir: Path, work: Path, cities):  # type: ignore[no-untyped-def]
+def start_simulator(args, hub, node, keydir: Path, work: Path, cities, sim_port: int):  # type: ignore[no-untyped-def]
     env = node.env()  # a node's settings; it only reads this node's licence type
     env["VAR_DIR"] = str(work / "sim")
     return subprocess.Popen(
@@ -92,6 +92,10 @@ def start_simulator(args, hub, node, keydir: Path, work: Path, cities):  # type:
             *cities,
             "--hub",
             hub.url,
+            "--hub-key",
+            str(hub.workdir / "key.json"),
+            "--port",
+            str(sim_port),
             "--template-type",
             fedlib.issuer(node)["type_codes"][0],
             "--rate",
@@ -119,8 +123,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=600)
     parser.add_argument("--real", type=int, default=2, choices=[1, 2])
     parser.add_argument("--node-rate", type=float, default=4, help="API changes/s per real node")
-    parser.add_argument("--sim-rate", type=float, default=2, help="changes/s per simulated city")
-    parser.add_argument("--bulk-every", type=float, default=60)
+    parser.add_argument("--sim-rate", type=float, default=1, help="changes/s per simulated city")
+    parser.add_argument("--bulk-every", type=float, default=120)
     parser.add_argument("--bulk-size", type=int, default=50)
     parser.add_argument("--query-rate", type=float, default=10)
     parser.add_argument("--verify-rate", type=float, default=20)
@@ -132,6 +136,14 @@ def main() -> None:
     print(f"work directory (logs): {work}", flush=True)
     real = list(REAL_CITIES[: args.real])
     simulated = [c for c in CITIES if c not in real]
+    report["offered_per_s"] = offered = {
+        "real_node_changes": args.node_rate * len(real),
+        "simulated_changes": args.sim_rate * len(simulated),
+        "bulk_licences": args.bulk_size * len(CITIES) / args.bulk_every if args.bulk_every else 0,
+        "queries": args.query_rate,
+        "verifications": args.verify_rate,
+    }
+    print(f"offered load a second: {offered}", flush=True)
     libs = build(
         work,
         ["hub", *real],
@@ -147,8 +159,19 @@ def main() -> None:
     hub, nodes = libs["hub"], [libs[c] for c in real]
     hub.web_workers = 2  # one web process per core, as deployed (bench/sync)
     keydir = work / "sim-keys"
+    sim_port = free_port()
     subprocess.run(
-        [sys.executable, str(SIMULATOR), "keygen", "--dir", str(keydir), "--cities", *simulated],
+        [
+            sys.executable,
+            str(SIMULATOR),
+            "keygen",
+            "--dir",
+            str(keydir),
+            "--url",
+            f"http://127.0.0.1:{sim_port}",
+            "--cities",
+            *simulated,
+        ],
         check=True,
         cwd=ROOT,
     )
@@ -162,7 +185,7 @@ def main() -> None:
             lib.wait_ready()
         for node in nodes:
             fedlib.wait_synced(hub, node)
-        sim = start_simulator(args, hub, nodes[0], keydir, work, simulated)
+        sim = start_simulator(args, hub, nodes[0], keydir, work, simulated, sim_port)
         wait_until(
             lambda: (work / "sim-ready.json").exists() or sim.poll() is not None,
             timeout=300,

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from bench.province.city import PASSWORD, City  # noqa: E402
 
 
-def keygen(directory: Path, cities: list[str]) -> None:
+def keygen(directory: Path, cities: list[str], url: str) -> None:
     from shared.conf.divisions import CITIES
     from shared.crypto import suites
 
@@ -49,7 +49,7 @@ def keygen(directory: Path, cities: list[str]) -> None:
             "kid": suite.key_id(public),
             "suite": suite.name,
             "public_key_pem": suite.public_key_to_pem(public).decode(),
-            "url": "",
+            "url": url,  # where the hub sends their downward streams (inbound.py)
         }
         (directory / f"{code}.json").write_text(json.dumps(exported, ensure_ascii=False))
         key = directory / f"{code}.key"
@@ -60,7 +60,8 @@ def keygen(directory: Path, cities: list[str]) -> None:
 def relay_loop(cities: list[City], stop: threading.Event) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    # One relay per city at a time, each on its own thread: every node runs its own relay.
+    with ThreadPoolExecutor(max_workers=len(cities)) as pool:
         while not stop.is_set():
             for city in cities:
                 if city.outbox and not city.sending:
@@ -84,6 +85,11 @@ def run(args: argparse.Namespace) -> None:
     from django.db import connection
 
     connection.close()  # nothing more is read from the node's database
+    from bench.province.inbound import Inbound
+
+    hub_key = json.loads(Path(args.hub_key).read_text())["public_key_pem"]
+    inbound = Inbound(list(args.cities), hub_key)
+    server = inbound.serve(args.port)
     stop = threading.Event()
     relayer = threading.Thread(target=relay_loop, args=(cities, stop), daemon=True)
     relayer.start()
@@ -109,9 +115,11 @@ def run(args: argparse.Namespace) -> None:
     generated = time.monotonic() - start
     drained = wait_drained(cities, 300)
     stop.set()
+    server.shutdown()
     result = {
         "seconds": generated,
         "drained_after": drained,
+        "downward": {"kinds": inbound.kinds, "marks": inbound.marks, "errors": inbound.errors},
         "cities": {
             c.code: {
                 "counts": c.counts,
@@ -142,6 +150,9 @@ def main() -> None:
     parser.add_argument("--dir", required=True)
     parser.add_argument("--cities", nargs="+", required=True)
     parser.add_argument("--hub", default="")
+    parser.add_argument("--url", default="", help="keygen: the simulated cities' address")
+    parser.add_argument("--port", type=int, default=0, help="run: where to receive from the hub")
+    parser.add_argument("--hub-key", default="", help="run: the hub's export-key JSON")
     parser.add_argument("--template-type", default="")
     parser.add_argument("--rate", type=float, default=2.0, help="single changes a second per city")
     parser.add_argument("--bulk-every", type=float, default=60.0)
@@ -151,7 +162,7 @@ def main() -> None:
     parser.add_argument("--out", default="")
     args = parser.parse_args()
     if args.action == "keygen":
-        keygen(Path(args.dir), args.cities)
+        keygen(Path(args.dir), args.cities, args.url)
     else:
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "municipal_node.settings")
         run(args)
