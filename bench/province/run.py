@@ -110,11 +110,35 @@ def start_simulator(args, hub, node, keydir: Path, work: Path, cities, sim_port:
             str(work / "sim-ready.json"),
             "--out",
             str(work / "sim-result.json"),
+            "--stop",
+            str(work / "sim-stop"),
         ],
         env=env,
         cwd=ROOT,
         stdout=open(work / "simulator.log", "ab"),  # noqa: SIM115 - lives as long as the run
         stderr=subprocess.STDOUT,
+    )
+
+
+def start_signing(lib) -> None:  # type: ignore[no-untyped-def]
+    """Rendering and sealing on a worker of their own (the `signing` queue), as deployed: on
+    the node's one worker they held up its relay behind every PDF under load."""
+    lib._spawn(
+        "signing",
+        [
+            str(Path(sys.executable).parent / "celery"),
+            "-A",
+            lib.module,
+            "worker",
+            "--concurrency",
+            "1",
+            "-Q",
+            "signing",
+            "--loglevel",
+            "WARNING",
+            "-n",
+            f"{lib.name}-signing@%h",
+        ],
     )
 
 
@@ -158,6 +182,8 @@ def main() -> None:
     )
     hub, nodes = libs["hub"], [libs[c] for c in real]
     hub.web_workers = 2  # one web process per core, as deployed (bench/sync)
+    for node in nodes:
+        node.worker_queues = "default"  # the `signing` queue has its own worker (start_signing)
     keydir = work / "sim-keys"
     sim_port = free_port()
     subprocess.run(
@@ -181,6 +207,8 @@ def main() -> None:
         for lib in libs.values():
             lib.start_web()
             lib.start_worker()
+            if lib.tier == "node":
+                start_signing(lib)
         for lib in libs.values():
             lib.wait_ready()
         for node in nodes:
@@ -201,10 +229,19 @@ def main() -> None:
         )
         during.start()
         bench.run(args.seconds)
-        sim.wait(timeout=900)
+        wait_until(
+            lambda: (work / "sim-result.json").exists() or sim.poll() is not None,
+            timeout=900,
+            message="the simulated cities drained and reconciled",
+        )
         result = json.loads((work / "sim-result.json").read_text())
         for node in nodes:
             fedlib.wait_synced(hub, node, timeout=600)
+        # The hub's own streams (records of use going down to every city) drained too.
+        fedlib.wait_synced(hub, hub, timeout=600)
+        (work / "sim-stop").touch()
+        sim.wait(timeout=60)
+        result["downward"] = json.loads((work / "sim-result.json.downward").read_text())
         report.update(bench.report(result))
         report["host_load"]["after"] = host_load("after")
     finally:

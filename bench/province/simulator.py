@@ -115,11 +115,9 @@ def run(args: argparse.Namespace) -> None:
     generated = time.monotonic() - start
     drained = wait_drained(cities, 300)
     stop.set()
-    server.shutdown()
     result = {
         "seconds": generated,
         "drained_after": drained,
-        "downward": {"kinds": inbound.kinds, "marks": inbound.marks, "errors": inbound.errors},
         "cities": {
             c.code: {
                 "counts": c.counts,
@@ -135,6 +133,13 @@ def run(args: argparse.Namespace) -> None:
         },
     }
     Path(args.out).write_text(json.dumps(result))
+    # Keep receiving until the bench has seen the hub's downward streams drained too.
+    deadline = time.monotonic() + 900
+    while not Path(args.stop).exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    server.shutdown()
+    downward = {"kinds": inbound.kinds, "marks": inbound.marks, "errors": inbound.errors}
+    Path(args.out + ".downward").write_text(json.dumps(downward))
 
 
 def wait_drained(cities: list[City], timeout: float) -> float:
@@ -160,6 +165,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=600)
     parser.add_argument("--ready", default="")
     parser.add_argument("--out", default="")
+    parser.add_argument("--stop", default="", help="run: stop receiving once this file exists")
     args = parser.parse_args()
     if args.action == "keygen":
         keygen(Path(args.dir), args.cities, args.url)
