@@ -340,6 +340,16 @@ class Load:
             "query_ms": percentiles(self.query_ms) | {"with_results": self.query_hits},
             "verify_ms": {k: percentiles(v) for k, v in self.verify_ms.items()},
             "downward_received": sim["downward"]["kinds"],
+            # Envelopes the hub took from each city: a sender's duplicates are events it sent
+            # again (a timeout it retried after the hub had applied them).
+            "hub_envelopes": {
+                sender: {"envelopes": n, "applied": a, "duplicates": d, "refused": r}
+                for sender, n, a, d, r in self.hub.sql(
+                    "SELECT sender, count(*), sum(applied), sum(duplicates), "
+                    "count(*) FILTER (WHERE outcome = 'refused') "
+                    "FROM federation_receivedenvelope GROUP BY sender ORDER BY sender"
+                )
+            },
             "hub_outbox_unacknowledged": dict(
                 self.hub.sql(
                     "SELECT stream, count(*) FROM federation_outboxevent "
@@ -376,6 +386,8 @@ def print_report(report: dict[str, Any]) -> None:
     print(f"verify (ms): {report['verify_ms']}")
     print(f"hub → simulated cities (downward events received): {report['downward_received']}")
     print(f"hub outbox not yet acknowledged, by stream: {report['hub_outbox_unacknowledged']}")
+    dup = {k: v["duplicates"] for k, v in report["hub_envelopes"].items() if v["duplicates"]}
+    print(f"events sent again after a timeout (duplicates at the hub), by city: {dup or 0}")
     print(f"errors: {report['errors_total']}")
     for e in report["errors"][:50]:
         print(f"  {e}")

@@ -178,6 +178,10 @@ def main() -> None:
             # guard against runaway clients, not what this bench measures.
             "ACCESS_RATE_PER_MINUTE": "1000000",
             "ACCESS_MISS_PER_MINUTE": "1000000",
+            # The production default (the federation tests' harness sets 10 s): under this
+            # load an envelope of 200 events took the hub longer than 10 s to apply, the node
+            # timed out, backed off and sent it again (duplicates, and lag).
+            "FEDERATION_HTTP_TIMEOUT": "30",
         },
     )
     hub, nodes = libs["hub"], [libs[c] for c in real]
