@@ -6,7 +6,6 @@ only the names differ, so that this bench never touches the databases and Redis 
 federation tests and the other benches use while they run on the same machine.
 """
 
-import sys
 from pathlib import Path
 
 import redis
@@ -84,7 +83,3 @@ def drop(libs: dict[str, ProvLibrary]) -> None:
     for lib in libs.values():
         lib.stop_all()
         pg_admin(f"DROP DATABASE IF EXISTS {lib.db} WITH (FORCE)")
-
-
-def python() -> str:
-    return sys.executable

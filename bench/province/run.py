@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -140,6 +141,39 @@ def start_signing(lib) -> None:  # type: ignore[no-untyped-def]
             f"{lib.name}-signing@%h",
         ],
     )
+
+
+def print_report(report: dict[str, Any]) -> None:
+    if "cities" not in report:
+        print("no figures (the run failed before the end)")
+        return
+    print(f"\nprovince: {report['seconds']}s, {report['events_total']} licence events in all")
+    print(
+        "throughput (changes/s): "
+        + "  ".join(f"{k} {v}" for k, v in report["throughput_per_s"].items())
+    )
+    print(
+        f"{'city':8} {'kind':9} {'events':>7} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7} "
+        f"{'diffs':>5}"
+    )
+    for code, c in sorted(report["cities"].items()):
+        lag = c["lag_s"]
+        print(
+            f"{code:8} {c['kind']:9} {c['events']:7} {lag.get('p50', '-'):>7} "
+            f"{lag.get('p95', '-'):>7} {lag.get('p99', '-'):>7} {lag.get('max', '-'):>7} "
+            f"{c['reconcile']['differences']:5}"
+        )
+    print(f"query (hub, ms): {report['query_ms']}")
+    print(f"verify (ms): {report['verify_ms']}")
+    print(f"hub → simulated cities (downward events received): {report['downward_received']}")
+    print(f"hub outbox not yet acknowledged, by stream: {report['hub_outbox_unacknowledged']}")
+    dup = {k: v["duplicates"] for k, v in report["hub_envelopes"].items() if v["duplicates"]}
+    print(f"events sent again after a timeout (duplicates at the hub), by city: {dup or 0}")
+    print(f"errors: {report['errors_total']}")
+    for e in report["errors"][:50]:
+        print(f"  {e}")
+    print(f"reconciliation differences: {report['differences_total']}")
+    print(f"host load: {report['host_load']}")
 
 
 def main() -> None:
@@ -255,7 +289,7 @@ def main() -> None:
             lib.stop_all()
         if not args.keep:
             drop(libs)
-    load.print_report(report)
+    print_report(report)
     if args.json:
         Path(args.json).write_text(json.dumps(report, ensure_ascii=False, indent=1))
     if report["errors_total"] or report["differences_total"]:
