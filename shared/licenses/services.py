@@ -45,8 +45,11 @@ def license_get_for_update(*, identifier: str) -> License:
     version = LicenseVersion.objects.filter(identifier=identifier).only("license_id").first()
     if version is None:
         raise NotFoundError("license.not_found", "证照不存在")
+    # `of=("self",)`: the licence row only. Without it PostgreSQL locks the joined type and
+    # issuer rows too, and every change of an agency's licences queued on its agency row (and
+    # deadlocked with a bulk upload inserting licences under it: bench/province).
     return (
-        License.objects.select_for_update()
+        License.objects.select_for_update(of=("self",))
         .select_related("license_type", "issuer")
         .get(pk=version.license_id)
     )

@@ -143,3 +143,53 @@ def test_expected_version_lets_exactly_one_renewal_win(setup):
     assert sorted(s for s, _ in results) == [200] + [409] * (THREADS - 1)
     assert {c for s, c in results if s == 409} == {"license.version_conflict"}
     assert License.objects.get().version == 2
+
+
+def test_a_change_locks_the_licence_only_not_its_issuer_or_type(setup):
+    """While a lifecycle change holds its licence, other transactions may still lock the issuer
+    agency and the type rows. Locking them too (FOR UPDATE over the joined rows) made every
+    change of an agency's licences queue on its agency row, and deadlocked with a bulk upload
+    that held the outbox's stream counter and inserted a licence (FOR KEY SHARE on the agency):
+    bench/province saw 503s at 4 changes/s with a bulk upload running."""
+    from django.db import transaction
+    from django.db.utils import OperationalError
+
+    from shared.licenses.services import license_get_for_update
+
+    license_type, clients = setup
+    ident = (
+        clients[0]
+        .post("/api/v1/licenses/", payload(license_type, 0), format="json")
+        .json()["identifier"]
+    )
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with transaction.atomic():
+                license_get_for_update(identifier=ident)
+                held.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(timeout=30)
+        lic = License.objects.get(identifier=ident)
+        blocked = []
+        for table, pk in (
+            ("accounts_agency", lic.issuer_id),
+            ("catalog_licensetype", lic.license_type_id),
+            ("licenses_license", lic.pk),
+        ):
+            try:
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR UPDATE NOWAIT", [pk])
+            except OperationalError:
+                blocked.append(table)
+        assert blocked == ["licenses_license"]  # the licence itself is held, nothing else
+    finally:
+        release.set()
+        holder.join(timeout=30)
