@@ -11,6 +11,7 @@ import threading
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from shared.federation import relay
 from shared.federation.models import StreamState
@@ -49,3 +50,14 @@ def test_a_second_runner_cannot_take_a_held_lease_until_it_is_released():
     thread.join()
     assert outcomes == {"while held": False, "after release": True}
     assert StreamState.objects.get(stream="410000").lease_owner != relay._owner()
+
+
+@pytest.mark.django_db
+def test_the_lease_outlasts_the_longest_send(settings):
+    """A send blocks up to connect + read timeout; a lease that expired during it let a second
+    relay run send the same rows again (bench/province saw each event arrive ≈ 2.8 times)."""
+    settings.FEDERATION_HTTP_TIMEOUT = (3.0, 30.0)
+    before = timezone.now()
+    assert relay._lease("410000")
+    held = StreamState.objects.get(stream="410000").lease_until - before
+    assert held.total_seconds() >= 3.0 + 30.0 + relay.LEASE_SECONDS - 1
