@@ -22,6 +22,7 @@ from shared.federation.auth import signed_json
 from shared.federation.keys import peer_get
 from shared.federation.outbox import license_key
 from shared.federation.reconciliation import HttpDigests, local_digests
+from shared.federation.tls import exchange_tls
 from shared.licenses.models import License, SerialCounter
 
 RECOVER_PATH = "/api/v1/exchange/recover/"
@@ -37,7 +38,11 @@ def _fetch(peer: Any, keys: list[str]) -> list[dict[str, Any]]:
                 audience=peer.code, url=url, data={"keys": keys[i : i + CHUNK]}
             )
             response = requests.post(
-                url, data=body, headers=headers, timeout=settings.FEDERATION_HTTP_TIMEOUT
+                url,
+                data=body,
+                headers=headers,
+                timeout=settings.FEDERATION_HTTP_TIMEOUT,
+                **exchange_tls(),  # the exchange listener asks for the client certificate
             )
             response.raise_for_status()
         except requests.RequestException as exc:

@@ -297,6 +297,7 @@ INTER_LIBRARY = {
     "shared/federation/transport.py",
     "shared/federation/reconciliation.py",
     "municipal_node/uplink/trust.py",
+    "municipal_node/uplink/restore.py",
     "municipal_node/uplink/share.py",
     "provincial_hub/aggregation/files.py",
     "provincial_hub/aggregation/reconciliation.py",
