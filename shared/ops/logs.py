@@ -42,6 +42,12 @@ def _first_fields(_logger: Any, _method: str, event_dict: EventDict) -> EventDic
     return ordered | dict(event_dict)
 
 
+def _drop_message(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
+    # `message` is the `event` again, left on a record by a handler that formatted it first.
+    event_dict.pop("message", None)
+    return event_dict
+
+
 def _common() -> list[Callable[..., Any]]:
     """What both kinds of record go through before rendering."""
     return [
@@ -77,7 +83,7 @@ def formatter(fmt: str = "json") -> structlog.stdlib.ProcessorFormatter:
         last += [_first_fields, console]
     return structlog.stdlib.ProcessorFormatter(
         processors=last,
-        foreign_pre_chain=[*_common(), structlog.stdlib.ExtraAdder()],
+        foreign_pre_chain=[*_common(), structlog.stdlib.ExtraAdder(), _drop_message],
     )
 
 
