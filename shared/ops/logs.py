@@ -17,6 +17,7 @@ from typing import Any
 
 import structlog
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 
 from shared.audit.context import current_request_id
@@ -33,7 +34,11 @@ EventDict = MutableMapping[str, Any]
 def add_context(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
     """The request id and the library, unless the line names its own (an envelope's events)."""
     event_dict.setdefault("request_id", current_request_id() or None)
-    event_dict.setdefault("library", getattr(settings, "LIBRARY_CODE", None))
+    if "library" not in event_dict:
+        try:
+            event_dict["library"] = getattr(settings, "LIBRARY_CODE", None)
+        except ImproperlyConfigured:  # gunicorn's master, before any settings are loaded
+            event_dict["library"] = None
     return event_dict
 
 
