@@ -6,7 +6,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 from django.http import HttpRequest, HttpResponse
 
@@ -24,6 +24,32 @@ def current_request_id() -> str:
 
 def current_via() -> str:
     return _via.get()
+
+
+def plain_request_id(value: object) -> str:
+    """`value` when it is a plain request id, else "": ids from elsewhere (a header, a task's
+    headers, another library's envelope) end up in audit rows, their CSV and log lines."""
+    return value if isinstance(value, str) and _PLAIN_ID.fullmatch(value) else ""
+
+
+@contextmanager
+def request_id_bound(request_id: str) -> Iterator[None]:
+    """Work done inside belongs to `request_id` (a task queued by a request, say): its audit
+    rows, outbox rows and log lines carry it."""
+    token = _request_id.set(request_id)
+    try:
+        yield
+    finally:
+        _request_id.reset(token)
+
+
+def request_id_set(request_id: str) -> Token[str]:
+    """`request_id_bound` for code that starts and ends in two calls (Celery's task signals)."""
+    return _request_id.set(request_id)
+
+
+def request_id_reset(token: Token[str]) -> None:
+    _request_id.reset(token)
 
 
 @contextmanager
@@ -44,12 +70,8 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        given = request.headers.get(HEADER, "")
-        request_id = given if _PLAIN_ID.fullmatch(given) else uuid.uuid4().hex
-        token = _request_id.set(request_id)
-        try:
+        request_id = plain_request_id(request.headers.get(HEADER, "")) or uuid.uuid4().hex
+        with request_id_bound(request_id):
             response = self.get_response(request)
-        finally:
-            _request_id.reset(token)
         response[HEADER] = request_id
         return response

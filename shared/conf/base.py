@@ -2,6 +2,7 @@
 adds its identity (tier, library code), database, broker and URLconf."""
 
 from shared.conf.env import BASE_DIR, INSECURE_SECRET_PREFIX, env, env_bool, env_int
+from shared.conf.logs import logging_config
 
 SECRET_KEY = env("SECRET_KEY", INSECURE_SECRET_PREFIX + "change-me-in-production")
 DEBUG = env_bool("DEBUG", True)
@@ -36,13 +37,14 @@ INSTALLED_APPS = [
     "shared.console",  # the staff console (issue #15): screens over the same services
     "shared.demo",  # `seed_demo` only; no app imports it
     "shared.holder_keys",  # holder-code key versions, rotation and retirement (issue #14)
-    "shared.ops",  # `ops backup|restore` (issue #16); /readyz and /metrics need no app
+    "shared.ops",  # no models: `ops backup|restore`, structured logs, the request id through Celery
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "shared.core.middleware.NulCharacterMiddleware",
     "shared.audit.context.RequestIdMiddleware",  # audit rows name the request they came in
+    "shared.ops.logs.RequestLogMiddleware",  # … and so does its log line (method, status, time)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -196,13 +198,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 16 * 1024 *
 # A queued or running batch untouched this long is queued again (its job was lost or killed).
 BATCH_STALE_SECONDS = env_int("BATCH_STALE_SECONDS", 120)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# Structured log lines with a request id (shared.ops.logs; docs/operations.md 日志): text for
+# a terminal here, JSON lines in production (shared.conf.production.production_logging).
+LOG_FORMAT = env("LOG_FORMAT", "console")
+LOGGING = logging_config(fmt=LOG_FORMAT, level=env("LOG_LEVEL", "INFO"))
 
 # files (issue #3): signed licence files, QR tokens, verification, PKI.
 # Rendering and sealing run on their own `signing` queue (prefetch 1, acks late: see above).

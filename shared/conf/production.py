@@ -5,9 +5,11 @@ from typing import Any
 from shared.conf.env import (
     INSECURE_SECRET_PREFIX,
     ImproperlyConfiguredError,
+    env,
     env_bool,
     env_int,
 )
+from shared.conf.logs import logging_config
 
 HSTS_MIN_SECONDS = 86400
 
@@ -33,6 +35,13 @@ def https_settings() -> dict[str, Any]:
         # unless explicitly allowed (docs/webhooks.md).
         "WEBHOOK_REQUIRE_HTTPS": env_bool("WEBHOOK_REQUIRE_HTTPS", True),
     }
+
+
+def production_logging() -> dict[str, Any]:
+    """JSON lines unless LOG_FORMAT says otherwise: a log collector parses them (docs/operations.md
+    日志); `LOG_FORMAT=console` for someone reading a terminal."""
+    fmt = env("LOG_FORMAT", "json")
+    return {"LOG_FORMAT": fmt, "LOGGING": logging_config(fmt=fmt, level=env("LOG_LEVEL", "INFO"))}
 
 
 def check_production_settings(settings: dict) -> None:

@@ -24,6 +24,8 @@ class Ack:
     applied: int = 0
     duplicates: int = 0
     rejected: tuple[dict[str, Any], ...] = ()
+    # The request ids of the events the receiver took (absent from an older receiver's answer).
+    request_ids: tuple[str, ...] = ()
 
 
 class ExchangeError(Exception):
@@ -126,6 +128,7 @@ class HttpAdapter:
             applied=int(body.get("applied", 0)),
             duplicates=int(body.get("duplicates", 0)),
             rejected=tuple(body.get("rejected") or ()),
+            request_ids=tuple(str(r)[:64] for r in body.get("request_ids") or () if r),
         )
 
     def status(self) -> int:

@@ -14,15 +14,16 @@ an envelope refused before (malformed, unknown key, bad signature) names its sen
 claim (`claimed_sender`), which counts against nobody.
 """
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from shared.audit.context import plain_request_id
 from shared.core.errors import ApplicationError, ConflictError, PermanentError
 from shared.domain.errors import DomainError
 from shared.exchange.envelopes import EnvelopeError, OpenedEnvelope, open_envelope
@@ -33,7 +34,7 @@ from shared.federation.keys import peer_public_key
 from shared.federation.models import Arrival, InboundCursor, ReceivedEnvelope, RejectedEvent
 from shared.federation.rotation import ENVELOPE_KID
 
-logger = logging.getLogger(__name__)
+logger = structlog.stdlib.get_logger(__name__)
 
 
 @dataclass(slots=True)
@@ -42,6 +43,9 @@ class IngestResult:
     applied: int = 0
     duplicates: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    # The distinct request ids of the events taken (at or below the mark now), in order: the
+    # sender's requests whose changes this envelope carried, answered in the ack.
+    request_ids: list[str] = field(default_factory=list)
 
 
 def _plain(value: Any) -> str:
@@ -69,6 +73,14 @@ def _log(envelope: Any, *, outcome: str, sender: str = "", transport: str, **ext
 def _refuse(
     envelope: Any, code: str, message: str, *, transport: str, status: int, **extra: Any
 ) -> ApplicationError:
+    body = envelope.get("body", {}) if isinstance(envelope, dict) else {}
+    logger.warning(
+        "exchange.envelope_refused",
+        code=code,
+        sender=extra.get("sender") or None,  # proven by the signature, or not known
+        claimed_sender=_plain(body.get("sender", "")) if isinstance(body, dict) else "",
+        transport=transport,
+    )
     _log(
         envelope,
         outcome=ReceivedEnvelope.Outcome.REFUSED,
@@ -126,7 +138,35 @@ def ingest_envelope(envelope: Any, *, transport: str = "http") -> IngestResult:
         ) from None
     finally:
         ENVELOPE_KID.reset(signer)
+    _log_received(opened, result, transport=transport)
     return result
+
+
+def _log_received(opened: OpenedEnvelope, result: IngestResult, *, transport: str) -> None:
+    """One line per envelope taken: its request ids are the sender's requests (a counter's
+    issue at 郑州 is found here by its id); the line's own `request_id` is this call's."""
+    seqs = [e["seq"] for e in opened.events]
+    logger.info(
+        "exchange.envelope_received",
+        sender=opened.sender,
+        stream=opened.stream,
+        envelope_id=opened.envelope_id,
+        transport=transport,
+        first_seq=min(seqs, default=None),
+        last_seq=max(seqs, default=None),
+        high_water_mark=result.high_water_mark,
+        applied=result.applied,
+        duplicates=result.duplicates,
+        rejected=len(result.rejected),
+        request_ids=result.request_ids,
+    )
+
+
+def _request_ids(events: list[dict[str, Any]], *, up_to: int) -> list[str]:
+    """An id that is not plain is left out (it is logged and answered), not refused: the
+    envelope's changes matter more than their tracing."""
+    ids = (plain_request_id(e.get("request_id")) for e in events if e["seq"] <= up_to)
+    return list(dict.fromkeys(i for i in ids if i))
 
 
 class _Gap(Exception):
@@ -196,6 +236,7 @@ def _apply(opened: OpenedEnvelope, envelope: Any, *, transport: str) -> IngestRe
     cursor.backlog = int(opened_backlog(envelope))
     cursor.save()
     result.high_water_mark = cursor.high_water_mark
+    result.request_ids = _request_ids(events, up_to=result.high_water_mark)
     _log(
         envelope,
         sender=opened.sender,
@@ -236,7 +277,7 @@ def _tell_applied(sender: str, events: list[dict[str, Any]]) -> None:
                 listener(sender, events)
         except Exception:  # noqa: BLE001 - logged with its traceback
             logger.exception(
-                "ingest.applied_listener_failed listener=%r sender=%s", listener, sender
+                "ingest.applied_listener_failed", listener=repr(listener), sender=sender
             )
 
 

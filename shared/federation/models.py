@@ -88,6 +88,9 @@ class OutboxEvent(models.Model):
     kind = models.CharField(max_length=32)
     key = models.CharField(max_length=120, help_text="licence base identifier or type code")
     payload = models.JSONField()
+    # The request that made the change (shared.audit.context), written in its transaction: it
+    # travels with the event to the receiver, which logs it and answers it in the ack.
+    request_id = models.CharField("请求编号", max_length=64, blank=True, default="")
     state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.CharField(max_length=500, blank=True)

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from shared.accounts.libraries import agency_library
 from shared.accounts.models import Agency
+from shared.audit.context import current_request_id
 from shared.catalog.models import LicenseType
 from shared.core.counters import counter_next
 from shared.core.effects import enqueue_on_commit
@@ -39,6 +40,7 @@ def outbox_write(*, stream: str, kind: str, key: str, payload: dict[str, Any]) -
         kind=kind,
         key=key,
         payload=payload,
+        request_id=current_request_id(),
         next_attempt_at=timezone.now(),
     )
     from shared.federation.tasks import relay_stream

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q, Value
@@ -36,6 +37,7 @@ from shared.federation.transport import adapter_for
 LEASE_SECONDS = 15  # short, so a relay killed mid-send is taken over soon; renewed per envelope
 MAX_BACKOFF_SECONDS = 300
 _RUN = uuid.uuid4().hex[:8]
+logger = structlog.stdlib.get_logger(__name__)
 
 
 def _owner() -> str:
@@ -108,6 +110,31 @@ def _fail(stream: str, rows: list[OutboxEvent], error: ExchangeError) -> None:
         row.next_attempt_at = now + timedelta(seconds=min(2**row.attempts, MAX_BACKOFF_SECONDS))
         row.save(update_fields=["attempts", "last_error", "state", "next_attempt_at"])
     StreamState.objects.filter(stream=stream).update(last_error=message, last_error_at=now)
+    logger.warning(
+        "exchange.envelope_failed",
+        stream=stream,
+        first_seq=rows[0].seq if rows else None,
+        last_seq=rows[-1].seq if rows else None,
+        code=error.code,
+        error=error.message[:500],
+        permanent=permanent,
+        request_ids=_request_ids(rows),
+    )
+
+
+def _request_ids(rows: list[OutboxEvent]) -> list[str]:
+    """The distinct request ids of `rows`, in sequence order."""
+    return list(dict.fromkeys(r.request_id for r in rows if r.request_id))
+
+
+def envelope_event(row: OutboxEvent) -> dict[str, Any]:
+    """An outbox row as an event of an envelope. Its request id is inside the signed body, so a
+    receiver may trust it came from the sender; an event without one (written outside a
+    request, or by an older sender) has no `request_id` key, and receivers accept both."""
+    event = {"seq": row.seq, "kind": row.kind, "key": row.key, "payload": row.payload}
+    if row.request_id:
+        event["request_id"] = row.request_id
+    return event
 
 
 @dataclass(slots=True)
@@ -141,7 +168,7 @@ def _prepare(stream: str, position: int) -> _Batch | None:
         sender=settings.LIBRARY_CODE,
         receiver=stream,
         stream=stream,
-        events=[{"seq": r.seq, "kind": r.kind, "key": r.key, "payload": r.payload} for r in rows],
+        events=[envelope_event(r) for r in rows],
         now=timezone.now(),
         extra={"backlog": backlog},
     )
@@ -201,7 +228,7 @@ def relay_stream(*, stream: str, max_envelopes: int = 50) -> RelayResult:
                     position = rows[-1].seq
                     StreamState.objects.filter(stream=stream).update(sent_seq=position)
                     continue
-                result.acknowledged += _handle_ack(stream, ack, sent_at=sent_at)
+                result.acknowledged += _handle_ack(stream, ack, sent_at=sent_at, rows=rows)
                 position = ack.high_water_mark
     finally:
         _release(stream)
@@ -239,7 +266,7 @@ def _contiguous(rows: list[OutboxEvent], position: int) -> list[OutboxEvent]:
     return taken
 
 
-def _handle_ack(stream: str, ack: Ack, *, sent_at: datetime) -> int:
+def _handle_ack(stream: str, ack: Ack, *, sent_at: datetime, rows: list[OutboxEvent]) -> int:
     if ack.high_water_mark > _numbered(stream):
         # The receiver holds numbers this library never handed out: restored from an older
         # dump without `ops restore`. What was just sent was taken there as duplicates;
@@ -249,6 +276,19 @@ def _handle_ack(stream: str, ack: Ack, *, sent_at: datetime) -> int:
         stream_hold_behind(stream, receiver_mark=ack.high_water_mark)
         return 0
     count = _acknowledge(stream, ack.high_water_mark, sent_at=sent_at)
+    # The receiver's answer names the requests whose changes it took (an older receiver none):
+    # a counter's request can be followed from its own log line to the receiver's and back.
+    logger.info(
+        "exchange.envelope_acknowledged",
+        stream=stream,
+        first_seq=rows[0].seq,
+        last_seq=rows[-1].seq,
+        high_water_mark=ack.high_water_mark,
+        applied=ack.applied,
+        duplicates=ack.duplicates,
+        rejected=len(ack.rejected),
+        request_ids=list(ack.request_ids),
+    )
     for rejected in ack.rejected:
         # The receiver dead-lettered this event (its content cannot be applied there).
         OutboxEvent.objects.filter(stream=stream, seq=rejected.get("seq")).update(  # type: ignore[misc]  # a rejection without a seq matches no row
@@ -301,7 +341,7 @@ def envelope_for(*, stream: str, first: int, last: int) -> dict:
         sender=settings.LIBRARY_CODE,
         receiver=stream,
         stream=stream,
-        events=[{"seq": r.seq, "kind": r.kind, "key": r.key, "payload": r.payload} for r in rows],
+        events=[envelope_event(r) for r in rows],
         now=timezone.now(),
     )
 

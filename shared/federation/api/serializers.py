@@ -8,6 +8,10 @@ class IngestAckSerializer(serializers.Serializer):
     applied = serializers.IntegerField()
     duplicates = serializers.IntegerField()
     rejected = serializers.ListField(child=serializers.DictField())
+    request_ids = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="本信封中已接收事件所属的发送方请求编号（X-Request-ID），按序去重；旧版本接收方不返回",
+    )
 
 
 class StatusSerializer(serializers.Serializer):

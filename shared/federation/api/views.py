@@ -55,6 +55,7 @@ class EnvelopeApi(PeerOnlyApi):
                 "applied": result.applied,
                 "duplicates": result.duplicates,
                 "rejected": result.rejected,
+                "request_ids": result.request_ids,
             }
         )
 

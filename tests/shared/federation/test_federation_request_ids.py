@@ -1,0 +1,184 @@
+"""The request id of a change travels with its outbox event: written on the row in the change's
+transaction, carried inside the signed envelope the relay builds, answered in the receiver's
+acknowledgement and logged by the relay when the answer comes back.
+
+The receiver is a small HTTP server in a thread that opens each envelope the way the hub does
+(signature, receiver, clock) and answers the request ids it found in the signed events, as
+the hub's ingest does (tests/hub/test_hub_request_ids.py checks the hub's own answer).
+"""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.utils import timezone
+
+from shared.exchange.envelopes import EnvelopeError, open_envelope
+from shared.federation import relay
+from shared.federation.keys import export_public, peer_register
+from shared.federation.models import OutboxEvent
+from tests.log_capture import captured
+
+pytestmark = pytest.mark.django_db
+
+HUB = "410000"
+
+
+class Receiver:
+    def __init__(self, public_key):
+        self.envelopes: list[dict] = []
+        self.answer_ids = True  # False: answer as a receiver older than request ids
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                data = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                opened = open_envelope(
+                    data, resolve_key=lambda s, k: public_key, receiver=HUB, now=timezone.now()
+                )
+                receiver.envelopes.append(data)
+                ack = {"high_water_mark": opened.events[-1]["seq"], "applied": len(opened.events)}
+                if receiver.answer_ids:
+                    ids = [e["request_id"] for e in opened.events if "request_id" in e]
+                    ack["request_ids"] = list(dict.fromkeys(ids))
+                raw = json.dumps(ack).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, *args):  # quiet
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.public_key = public_key
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@pytest.fixture
+def receiver(settings):
+    from shared.crypto.suites import public_key_from_pem
+
+    settings.FEDERATION_ADAPTER = "http"
+    me = export_public()
+    server = Receiver(public_key_from_pem(me["public_key_pem"].encode()))
+    peer_register(code=HUB, kid="hub", public_key_pem=me["public_key_pem"], base_url=server.url)
+    yield server
+    server.server.shutdown()
+
+
+def issue(client, payload, request_id):
+    response = client.post(
+        "/api/v1/licenses/", payload, format="json", HTTP_X_REQUEST_ID=request_id
+    )
+    assert response.status_code == 201, response.content
+    return response.json()["identifier"]
+
+
+def test_a_change_writes_its_request_id_on_its_outbox_row(issuer, issue_payload, license_type):
+    # given: the type's publication, written outside any request (a fixture)
+    [published] = OutboxEvent.objects.all()
+    assert published.request_id == ""
+    # when: a counter issues and then suspends a licence, each call with its own id
+    ident = issue(issuer, issue_payload(), "counter-zz-0001")
+    issuer.post(
+        f"/api/v1/licenses/{ident}/suspend/",
+        {"reason": "暂扣"},
+        format="json",
+        HTTP_X_REQUEST_ID="counter-zz-0002",
+    )
+    # then: each row names the request that made its change
+    rows = list(OutboxEvent.objects.order_by("seq").values_list("kind", "request_id"))
+    assert rows == [
+        ("catalog.type", ""),
+        ("license.event", "counter-zz-0001"),
+        ("license.event", "counter-zz-0002"),
+    ]
+
+
+def test_a_request_refused_writes_no_row_and_its_id_nowhere(issuer, issue_payload):
+    ident = issue(issuer, issue_payload(), "counter-zz-0001")
+    before = list(OutboxEvent.objects.values_list("seq", "request_id"))
+    refused = issuer.post(
+        f"/api/v1/licenses/{ident}/resume/",
+        {"reason": "x"},
+        format="json",
+        HTTP_X_REQUEST_ID="counter-zz-0009",
+    )
+    assert refused.status_code == 409
+    assert list(OutboxEvent.objects.values_list("seq", "request_id")) == before
+
+
+def test_the_relay_carries_it_signed_and_logs_the_receivers_answer(
+    receiver, issuer, issue_payload, license_type
+):
+    # given: two licences issued by two counter requests
+    first = issue(issuer, issue_payload(number="ZZ0001"), "counter-zz-0001")
+    issue(issuer, issue_payload(number="ZZ0002"), "counter-zz-0002")
+    # when: the relay sends the stream
+    with captured() as lines:
+        result = relay.relay_stream(stream=HUB)
+    # then: one envelope; each licence's event carries its request id inside the signed body,
+    # the type's publication (no request) carries none
+    assert (result.sent, result.acknowledged, result.error) == (3, 3, "")
+    [envelope] = receiver.envelopes
+    events = envelope["body"]["events"]
+    assert [e.get("request_id") for e in events] == [None, "counter-zz-0001", "counter-zz-0002"]
+    assert "request_id" not in events[0]
+    assert events[1]["payload"]["license"]["identifier"] == first
+    # the relay logs the receiver's answer: the requests whose changes it took
+    [acked] = lines.events("exchange.envelope_acknowledged")
+    assert acked["request_ids"] == ["counter-zz-0001", "counter-zz-0002"]
+    assert (acked["stream"], acked["first_seq"], acked["last_seq"]) == (HUB, 1, 3)
+    assert (acked["high_water_mark"], acked["applied"], acked["rejected"]) == (3, 3, 0)
+    assert set(OutboxEvent.objects.values_list("state", flat=True)) == {"acknowledged"}
+
+
+def test_the_request_id_is_inside_what_is_signed(receiver, issuer, issue_payload):
+    issue(issuer, issue_payload(), "counter-zz-0001")
+    envelope = relay.envelope_for(stream=HUB, first=1, last=2)
+    assert envelope["body"]["events"][1]["request_id"] == "counter-zz-0001"
+    # a request id changed on the way breaks the signature
+    envelope["body"]["events"][1]["request_id"] = "counter-zz-0666"
+    with pytest.raises(EnvelopeError) as refused:
+        open_envelope(
+            envelope,
+            resolve_key=lambda s, k: receiver.public_key,
+            receiver=HUB,
+            now=timezone.now(),
+        )
+    assert refused.value.code == "exchange.bad_signature"
+
+
+def test_an_older_receivers_answer_without_ids_is_acknowledged_all_the_same(
+    receiver, issuer, issue_payload
+):
+    receiver.answer_ids = False
+    issue(issuer, issue_payload(), "counter-zz-0001")
+    with captured() as lines:
+        result = relay.relay_stream(stream=HUB)
+    assert (result.acknowledged, result.error) == (2, "")
+    [acked] = lines.events("exchange.envelope_acknowledged")
+    assert acked["request_ids"] == []
+    assert set(OutboxEvent.objects.values_list("state", flat=True)) == {"acknowledged"}
+
+
+def test_a_failed_delivery_logs_the_request_ids_it_holds_up(receiver, issuer, issue_payload):
+    issue(issuer, issue_payload(), "counter-zz-0001")
+    receiver.server.shutdown()
+    receiver.server.server_close()  # the receiver is down: connection refused
+    with captured() as lines:
+        result = relay.relay_stream(stream=HUB)
+    assert result.error.startswith("exchange.unreachable")
+    [failed] = lines.events("exchange.envelope_failed")
+    assert failed["level"] == "warning"
+    assert (failed["code"], failed["permanent"]) == ("exchange.unreachable", False)
+    assert failed["request_ids"] == ["counter-zz-0001"]
+    assert (failed["first_seq"], failed["last_seq"]) == (1, 2)
+    assert set(OutboxEvent.objects.values_list("state", flat=True)) == {"failed"}
