@@ -1,5 +1,7 @@
 """`/readyz`: may this process take traffic? The database answers with every migration applied,
-the Celery broker accepts a connection, and the library's federation key signs and verifies.
+the Celery broker accepts a connection, the Redis of the rate limits answers when it is not the
+broker (a hub on RabbitMQ: RATE_LIMIT_REDIS_URL), and the library's federation key signs and
+verifies.
 
 Every check has its own short timeout and any failure is reported as that check's name and
 error class (never a traceback, never a 500): a load balancer only needs 200 or 503.
@@ -49,6 +51,23 @@ def check_broker() -> str:
     return "ok"
 
 
+def check_redis() -> str:
+    """PING the rate limits' Redis (checked only where it is not the broker: the broker check
+    already pings a Redis broker)."""
+    import redis
+
+    client = redis.Redis.from_url(
+        settings.RATE_LIMIT_REDIS_URL,
+        socket_timeout=BROKER_TIMEOUT_SECONDS,
+        socket_connect_timeout=BROKER_TIMEOUT_SECONDS,
+    )
+    try:
+        client.ping()
+    finally:
+        client.close()
+    return "ok"
+
+
 def check_signing() -> str:
     from shared.crypto import suites
     from shared.federation.keys import signing_key
@@ -67,14 +86,21 @@ CHECKS: dict[str, Callable[[], str]] = {
     "database": check_database,
     "migrations": check_migrations,
     "broker": check_broker,
+    "redis": check_redis,
     "signing": check_signing,
 }
+
+
+def _applies(name: str) -> bool:
+    return name != "redis" or bool(getattr(settings, "RATE_LIMIT_REDIS_URL", ""))
 
 
 def readyz(request: HttpRequest) -> JsonResponse:
     """200 {"status": "ready", "checks": {...}} or 503 naming the failing checks."""
     checks: dict[str, str] = {}
     for name, check in CHECKS.items():
+        if not _applies(name):
+            continue
         if name in NEEDS_DATABASE and checks["database"] != "ok":
             checks[name] = "skipped"
             continue

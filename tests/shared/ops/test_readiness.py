@@ -66,3 +66,19 @@ def test_readyz_names_a_key_that_cannot_sign(client, settings):
     assert response.status_code == 503
     assert response.json()["failing"] == ["signing"]
     assert LocalKey.objects.filter(active=True, private_pem="not a key").count() == 1
+
+
+@pytest.mark.django_db
+def test_readyz_pings_the_rate_limits_redis_where_it_is_not_the_broker(client, settings):
+    """A hub on RabbitMQ keeps its rate-limit counters in REDIS_URL (RATE_LIMIT_REDIS_URL)."""
+    # given: the test Redis, then a port where nothing listens
+    settings.RATE_LIMIT_REDIS_URL = settings.CELERY_BROKER_URL
+    # when / then
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"]["redis"] == "ok"
+    settings.RATE_LIMIT_REDIS_URL = f"redis://127.0.0.1:{closed_port()}/0"
+    down = client.get("/readyz")
+    assert down.status_code == 503
+    assert down.json()["failing"] == ["redis"]
+    assert down.json()["checks"]["broker"] == "ok"
