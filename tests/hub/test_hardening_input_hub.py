@@ -33,7 +33,9 @@ def refused(response, code, status=400):
 )
 def test_a_bad_envelope_body_is_400_before_it_is_opened(raw, code):
     """Anyone may post to /api/v1/exchange/envelopes/ (the signature is inside the body)."""
-    nothing = SimpleNamespace(high_water_mark=0, applied=0, duplicates=0, rejected=[])
+    nothing = SimpleNamespace(
+        high_water_mark=0, applied=0, duplicates=0, rejected=[], request_ids=[]
+    )
     with mock.patch("shared.federation.api.views.ingest_envelope", return_value=nothing) as ingest:
         response = APIClient().post(ENVELOPES, raw, content_type="application/json")
         refused(response, code)
