@@ -13,7 +13,14 @@ from tests.federation.harness import Federation
 
 @pytest.fixture(scope="package")
 def federation(templates, tmp_path_factory):
-    fed = Federation(tmp_path_factory.mktemp("flows"), templates, ["hub", "410100"])
+    # JSON lines at INFO: test_federation_request_ids follows a request through the logs
+    fed = Federation(
+        tmp_path_factory.mktemp("flows"),
+        templates,
+        ["hub", "410100"],
+        LOG_LEVEL="INFO",
+        LOG_FORMAT="json",
+    )
     node = fed["410100"]
     node.extra_env["FILES_PUBLIC_BASE_URL"] = node.url  # QR codes point at this node (browser)
     fed.start()

@@ -1,7 +1,7 @@
 """A counter's request followed across libraries in the real processes' logs: issued at 郑州
 with its X-Request-ID, the id is on 郑州's request line and relay task, on the hub's ingest line
 and back on 郑州's acknowledgement line; a licence the hub issues for a 郑州 holder is followed
-the other way (hub → node). The libraries write JSON lines (LOG_FORMAT=json, LOG_LEVEL=INFO)."""
+the other way (hub → node). The flows' libraries write JSON lines (LOG_FORMAT=json, LOG_LEVEL=INFO)."""
 
 import json
 import uuid
@@ -39,10 +39,8 @@ def issue(lib: Library, number: int, request_id: str) -> str:
     return response.json()["identifier"]
 
 
-def test_a_counters_request_id_is_found_at_the_hub_and_back(make_federation):
-    fed = make_federation(("hub", "410100"), LOG_LEVEL="INFO", LOG_FORMAT="json")
-    fed.start()
-    hub, node = fed["hub"], fed["410100"]
+def test_a_counters_request_id_is_found_at_the_hub_and_back(federation):
+    hub, node = federation["hub"], federation["410100"]
     # when: a counter at 郑州 issues a licence with its own request id
     up = f"zz-ck3-{uuid.uuid4().hex[:12]}"
     ident = issue(node, 9001, up)
