@@ -152,11 +152,6 @@ class Library:
                 "8",
                 "--timeout",
                 "60",
-                # each answer with its time (µs) in web.log, shown when a test fails
-                "--access-logfile",
-                "-",
-                "--access-logformat",
-                "%(m)s %(U)s %(s)s %(D)sus",
             ],
         )
 

@@ -13,7 +13,8 @@ from tests.federation.harness import Federation
 
 @pytest.fixture(scope="package")
 def federation(templates, tmp_path_factory):
-    # JSON lines at INFO: test_federation_request_ids follows a request through the logs
+    # JSON lines at INFO: test_federation_request_ids follows a request through the logs, and a
+    # failing test's report (tests/federation/conftest.py) shows every answer with its duration
     fed = Federation(
         tmp_path_factory.mktemp("flows"),
         templates,
