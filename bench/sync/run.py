@@ -1,11 +1,11 @@
 """bench/sync: sustained issuing at two city nodes → the hub, over real HTTP and Celery.
 
-    .venv/bin/python bench/sync/run.py [--rate 100] [--seconds 30] [--backlog 2000]
+    .venv/bin/python bench/sync/run.py [--rate 100] [--seconds 30] [--backlog 2000] [--batch 10] [--at 1]
 
 Needs PostgreSQL and Redis on 127.0.0.1. Starts a hub and nodes 410100 and 410300 (gunicorn +
 Celery worker each, databases cloned from freshly built templates) and measures, in one run:
   1. lag from commit at the node to visible at the hub (p50/p95/p99), issuing --rate licences a
-     second in total through the nodes' API for --seconds;
+     second in total through the nodes' API for --seconds (at 郑州 alone with --at 1);
   2. ingest rate: the hub drains a backlog of --backlog licences per node built while it was down;
   3. the baseline: COPY of the same rows (licences, versions, events) into the hub's tables,
      three times into fresh copies of its database; the median is the baseline.
@@ -42,11 +42,11 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def sustained(fed: Federation, rate: float, seconds: float, batch: int) -> list[float]:
-    """Issue `rate` licences a second for `seconds` at the two nodes in turn: one licence per
-    API call (`batch` 1), or `batch` licences per bulk upload (`/api/v1/licenses/batches/`,
+def sustained(fed: Federation, rate: float, seconds: float, batch: int, at: int = 2) -> list[float]:
+    """Issue `rate` licences a second for `seconds` at the first `at` nodes in turn: one licence
+    per API call (`batch` 1), or `batch` licences per bulk upload (`/api/v1/licenses/batches/`,
     processed by the node's worker), as an issuing system feeding the library would."""
-    nodes = [fed["410100"], fed["410300"]]
+    nodes = [fed["410100"], fed["410300"]][:at]
     fields = {n.name: fedlib.surface_fields(n) for n in nodes}
     sessions = {n.name: requests.Session() for n in nodes}
     for session in sessions.values():
@@ -105,7 +105,7 @@ def sustained(fed: Federation, rate: float, seconds: float, batch: int) -> list[
     )
     for node in nodes:
         fedlib.wait_synced(hub, node, timeout=300)
-    lags, first, last, total = [], None, None, 0
+    lags, first, last, total, per_node = [], None, None, 0, []
     for node in nodes:
         committed = dict(
             node.sql("SELECT identifier, created_at FROM licenses_license WHERE number LIKE 'R%%'")
@@ -118,6 +118,9 @@ def sustained(fed: Federation, rate: float, seconds: float, batch: int) -> list[
         )
         lags += [(visible[k] - committed[k]).total_seconds() for k in committed if k in visible]
         total += len(committed)
+        times = sorted(committed.values())
+        span = (times[-1] - times[0]).total_seconds() if len(times) > 1 else 0.0
+        per_node.append(f"{node.code} {len(times)} at {len(times) / max(span, 1e-9):.1f}/s")
         first = min([first, *committed.values()] if first else committed.values())
         last = max([last, *committed.values()] if last else committed.values())
     committed_rate = total / max((last - first).total_seconds(), 1e-9)
@@ -125,7 +128,7 @@ def sustained(fed: Federation, rate: float, seconds: float, batch: int) -> list[
         f"sustained: asked {rate:.0f} licences/s for {seconds:.0f}s "
         f"({'one per API call' if batch == 1 else f'bulk uploads of {batch}'}; {n} requests in "
         f"{submitted:.0f}s); committed at the nodes: {total} licences at {committed_rate:.1f}/s; "
-        f"errors {len(errors)}",
+        f"errors {len(errors)} ({'; '.join(per_node)})",
         flush=True,
     )
     return lags
@@ -223,6 +226,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--backlog", type=int, default=2000)
     parser.add_argument(
+        "--at", type=int, choices=(1, 2), default=2, help="issue at 郑州 only (1) or both nodes"
+    )
+    parser.add_argument(
         "--batch", type=int, default=1, help="licences per request (1: the issue API; more: bulk)"
     )
     args = parser.parse_args()
@@ -249,7 +255,7 @@ def main() -> None:
         fed.start()
         for name in ("410100", "410300"):
             fedlib.wait_synced(fed["hub"], fed[name])
-        lags = sustained(fed, args.rate, args.seconds, args.batch)
+        lags = sustained(fed, args.rate, args.seconds, args.batch, args.at)
         print(
             f"lag commit→visible over {len(lags)} licences: p50 {percentile(lags, 50):.3f}s  "
             f"p95 {percentile(lags, 95):.3f}s  p99 {percentile(lags, 99):.3f}s  "

@@ -100,8 +100,13 @@ def license_issue(
     return license_issue_write(order=order)
 
 
-def _issuable_type(actor: User, type_code: str) -> LicenseType:
-    """The published type `actor`'s agency issues under `type_code`."""
+def _issuable_type(
+    actor: User, type_code: str, memo: dict[str, LicenseType] | None = None
+) -> LicenseType:
+    """The published type `actor`'s agency issues under `type_code`. `memo` keeps the types
+    that passed for this actor, so that a batch reads each of its types once."""
+    if memo is not None and type_code in memo:
+        return memo[type_code]
     require_issuer(actor)
     license_type = LicenseType.objects.filter(type_code=type_code).first()
     if license_type is None:
@@ -116,6 +121,8 @@ def _issuable_type(actor: User, type_code: str) -> LicenseType:
             "证照类型未发布或已停用，不能签发",
             {"type_code": type_code, "state": license_type.state},
         )
+    if memo is not None:
+        memo[type_code] = license_type
     return license_type
 
 
@@ -131,10 +138,12 @@ def license_issue_check(
     case_completed_at: datetime,
     matter_code: str = "",
     surface: dict[str, Any] | None = None,
+    types: dict[str, LicenseType] | None = None,
 ) -> IssueOrder:
     """Every check of an issue, writing nothing. It asks the population/legal-entity registry
-    over the network: call it before opening a transaction, never inside one."""
-    license_type = _issuable_type(actor, type_code)
+    over the network: call it before opening a transaction, never inside one. `types`: a memo
+    of the types already found issuable for `actor` (one per chunk of a batch)."""
+    license_type = _issuable_type(actor, type_code, types)
     if mode not in Mode.values:
         raise PermanentError("license.mode", "生成方式不正确", {"allowed": Mode.values})
     if is_blank(number):
