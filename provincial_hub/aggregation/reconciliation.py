@@ -188,7 +188,7 @@ def _quarantine_licence(*, scope: str, key: str) -> bool:
     `QuarantinedRecord` and out of the licence tables."""
     type_code, issuer_code, serial = key.split(".", 2)
     lic = (
-        License.objects.select_for_update()
+        License.objects.select_for_update(of=("self",))  # the licence row only
         .select_related("license_type", "issuer")
         .filter(
             library_code=scope,

@@ -40,7 +40,7 @@ def _is_natural_person(user: User | None) -> bool:
 
 def _live(*, principal: User, delegate: User) -> Delegation | None:
     return (
-        Delegation.objects.select_for_update()
+        Delegation.objects.select_for_update(of=("self",))
         .select_related("principal", "delegate")
         .filter(principal=principal, delegate=delegate, revoked_at__isnull=True)
         .first()
@@ -100,7 +100,7 @@ def delegation_revoke(*, principal: User, delegation_id: str) -> Delegation:
     """The legal person ends a delegation now; revoking one already revoked changes nothing."""
     key = _uuid(delegation_id)
     row = (
-        Delegation.objects.select_for_update()
+        Delegation.objects.select_for_update(of=("self",))
         .select_related("principal", "delegate")
         .filter(pk=key, principal=principal)
         .first()

@@ -95,7 +95,7 @@ def _not_owner(*, sender: str, key: str, owner: str) -> NotOwnerError:
 def _licence(key: str) -> License | None:
     type_code, issuer_code, serial = key.split(".", 2)
     return (
-        License.objects.select_for_update()
+        License.objects.select_for_update(of=("self",))  # the licence row only
         .select_related("issuer", "license_type")
         .filter(license_type__type_code=type_code, issuer__code=issuer_code, serial=serial)
         .first()

@@ -118,7 +118,7 @@ def due_threshold(
 def _remind_expiry(pk: int, *, days: int, today: date) -> bool:
     with transaction.atomic():
         lic = (
-            License.objects.select_for_update()
+            License.objects.select_for_update(of=("self",))  # the licence row only
             .select_related("license_type")
             .filter(pk=pk, status=Status.valid)
             .first()
