@@ -174,6 +174,23 @@ def test_ingress_tls_mtls_on_the_exchange_and_limits_on_verify(docs):
     assert paths == ["/api/v1/public/verify/", "/v/"]
 
 
+def test_the_public_host_refuses_the_exchange_paths(docs):
+    # The exchange is served on its own host behind client certificates; on the public host its
+    # paths must be refused, not passed to the web tier without a certificate.
+    ingresses = by_kind(docs, "Ingress")
+    public_host = ingresses["elicense-elicense-hub-public"]["spec"]["rules"][0]["host"]
+    exchange = ingresses["elicense-elicense-hub-exchange"]
+    exchange_paths = {p["path"] for p in exchange["spec"]["rules"][0]["http"]["paths"]}
+    refusing = ingresses["elicense-elicense-hub-public-no-exchange"]
+    rule = refusing["spec"]["rules"][0]
+    assert rule["host"] == public_host
+    assert {p["path"] for p in rule["http"]["paths"]} == exchange_paths
+    allowed = refusing["metadata"]["annotations"][
+        "nginx.ingress.kubernetes.io/whitelist-source-range"
+    ]
+    assert allowed == "127.255.255.255/32"  # an address no client has: everyone gets 403
+
+
 def test_without_a_client_certificate_secret_none_is_mounted():
     docs = rendered("exchangeClientTls.secretName=")
     web = _container(by_kind(docs, "Deployment")["elicense-elicense-hub-web"])
