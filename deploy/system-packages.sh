@@ -7,11 +7,12 @@
 # nginx-light checks deploy/nginx/elicense.conf with `nginx -t` (issue #16), docker-compose (1.29)
 # checks deploy/compose/*.yml with `config -q`, prometheus brings promtool for
 # deploy/prometheus/alerts.yml and its unit tests (the server is not started), and helm lints
-# deploy/helm/elicense-hub (below: Debian has no helm). Idempotent: installs only what is
+# deploy/helm/elicense-hub (below: Debian has no helm); wrk loads the served benchmarks
+# (bench/verify, bench/query, bench/province). Idempotent: installs only what is
 # missing, with apt-get, and runs `apt-get update` once, only when something is missing.
 set -euo pipefail
 
-PACKAGES=(fonts-wqy-microhei fontconfig poppler-utils softhsm2 opensc libnss3-tools zbar-tools libzbar0 chromium chromium-l10n nginx-light docker-compose prometheus)
+PACKAGES=(fonts-wqy-microhei fontconfig poppler-utils softhsm2 opensc libnss3-tools zbar-tools libzbar0 chromium chromium-l10n nginx-light docker-compose prometheus wrk)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
