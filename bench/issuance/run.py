@@ -34,6 +34,9 @@ ENV = {
     "FILES_ROOT": str(ROOT / "var" / "bench" / "files"),
     "FILES_PUBLIC_BASE_URL": "https://zz.example.gov.cn",
     "LOG_LEVEL": "WARNING",
+    # As deployed: DEBUG off (with it on, every query is also formatted and kept in memory).
+    "DEBUG": "0",
+    "ALLOWED_HOSTS": "testserver,localhost",
 }
 
 
