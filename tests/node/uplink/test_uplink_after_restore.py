@@ -1,13 +1,14 @@
 """`federation after-restore` at a node (shared.federation.restore): the streams a restore held
 stay silent until realigned past the hub's mark, and events written after the dump (before the
-step ran) are renumbered after it rather than acknowledged unseen. The hub's answer to the
-status call is stubbed: no hub runs under the node's settings (the whole drill, with a real
-hub, is tests/federation/test_federation_restore.py)."""
+step ran) are renumbered after it rather than acknowledged unseen. The hub is the stand-in
+library of tests/exchange_standin.py, reached over real HTTP by the real adapter: it holds a
+high-water mark and answers the status call and envelopes as the hub does (the whole drill,
+with a real hub, is tests/federation/test_federation_restore.py)."""
 
 from datetime import timedelta
-from unittest import mock
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from shared.audit.models import AuditEntry
@@ -15,16 +16,34 @@ from shared.federation import relay, restore
 from shared.federation.keys import export_public, peer_register
 from shared.federation.models import OutboxEvent, StreamCounter, StreamState
 from shared.federation.outbox import outbox_write
+from tests.exchange_standin import StandIn
 
 pytestmark = pytest.mark.django_db
 HUB = "410000"
 
 
 @pytest.fixture
-def hub_peer():
+def hub(settings):
+    from shared.crypto.suites import public_key_from_pem
+
+    settings.FEDERATION_ADAPTER = "http"
     key = export_public()
+    standin = StandIn(public_key_from_pem(key["public_key_pem"].encode()))
+    peer_register(
+        code=HUB, kid=key["kid"], public_key_pem=key["public_key_pem"], base_url=standin.url
+    )
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture
+def unreachable_hub():
+    key = export_public()
+    # a port nothing listens on: the stand-in's, once stopped
+    standin = StandIn(None)
+    standin.stop()
     return peer_register(
-        code=HUB, kid=key["kid"], public_key_pem=key["public_key_pem"], base_url="http://hub"
+        code=HUB, kid=key["kid"], public_key_pem=key["public_key_pem"], base_url=standin.url
     )
 
 
@@ -32,15 +51,7 @@ def write(n: int) -> list[OutboxEvent]:
     return [outbox_write(stream=HUB, kind="test.kind", key=f"k{i}", payload={}) for i in range(n)]
 
 
-def receiver_at(mark: int):
-    adapter = mock.Mock()
-    adapter.status.return_value = mark
-    return mock.patch.object(restore, "adapter_for", return_value=adapter), adapter
-
-
-def test_a_held_stream_sends_nothing_and_after_restore_renumbers_what_came_after_the_dump(
-    hub_peer,
-):
+def test_a_held_stream_sends_nothing_and_after_restore_renumbers_what_came_after_the_dump(hub):
     # given: the restored outbox holds 1..3 (numbered before the dump); the hub got up to 7
     before_dump = write(3)
     dumped_at = timezone.now()
@@ -55,11 +66,12 @@ def test_a_held_stream_sends_nothing_and_after_restore_renumbers_what_came_after
     assert [r.seq for r in after] == [4, 5]
     # when the relay runs meanwhile: the held lease keeps it from sending
     assert relay.relay_stream(stream=HUB).envelopes == 0
-    patch, adapter = receiver_at(7)
-    with patch:
-        report = restore.after_restore(recover=False)
-    # then
-    adapter.status.assert_called_once_with()
+    assert hub.envelopes == []
+    hub.mark = 7
+    report = restore.after_restore(recover=False)
+    # then: the hub was asked its mark once, with a request token
+    assert hub.status_calls == [settings.LIBRARY_CODE]
+    assert all(hub.tokens)
     assert report["streams"] == [
         {
             "stream": HUB,
@@ -86,7 +98,7 @@ def test_a_held_stream_sends_nothing_and_after_restore_renumbers_what_came_after
     assert AuditEntry.objects.filter(action="federation.after_restore").count() == 1
 
 
-def test_an_unreachable_hub_leaves_the_stream_held_and_fails_the_step(hub_peer):
+def test_an_unreachable_hub_leaves_the_stream_held_and_fails_the_step(unreachable_hub):
     write(2)
     restore.streams_hold(dumped_at=timezone.now())
     # when: the real adapter, the hub's address unreachable
@@ -99,7 +111,7 @@ def test_an_unreachable_hub_leaves_the_stream_held_and_fails_the_step(hub_peer):
     assert StreamCounter.objects.get(stream=HUB).last == 2
 
 
-def test_a_restore_without_ops_restore_is_caught_by_the_relay_not_acknowledged_unseen(hub_peer):
+def test_a_restore_without_ops_restore_is_caught_by_the_relay_not_acknowledged_unseen(hub):
     # given: the hub holds up to 20; this node (restored by hand) numbered only up to 12, and
     # its acknowledged rows end at 10
     acked = write(10)
@@ -108,15 +120,13 @@ def test_a_restore_without_ops_restore_is_caught_by_the_relay_not_acknowledged_u
     )
     StreamState.objects.update_or_create(stream=HUB, defaults={"acked_seq": 10, "sent_seq": 10})
     new = write(2)
-    hub = mock.Mock()
-    hub.name = "http"
-    # the hub answers as ingest does: at or below its mark, duplicates, nothing applied
-    hub.send.return_value = relay.Ack(high_water_mark=20, duplicates=2)
+    # the hub holds up to 20: it answers 11 and 12 as ingest does, duplicates, nothing applied
+    hub.mark = 20
     # when
-    with mock.patch.object(relay, "adapter_for", return_value=hub):
-        result = relay.relay_stream(stream=HUB)
+    result = relay.relay_stream(stream=HUB)
     # then: sent, not acknowledged; the stream held for after-restore
-    hub.send.assert_called_once()
+    [envelope] = hub.envelopes
+    assert [e["seq"] for e in envelope["body"]["events"]] == [11, 12]
     assert (result.envelopes, result.acknowledged) == (1, 0)
     assert set(
         OutboxEvent.objects.filter(pk__in=[r.pk for r in new]).values_list("state", flat=True)
@@ -125,10 +135,8 @@ def test_a_restore_without_ops_restore_is_caught_by_the_relay_not_acknowledged_u
     assert state.lease_owner.startswith(restore.RESTORE_OWNER)
     assert state.last_error.startswith("federation.sender_behind")
     # and after-restore puts the two after the hub's mark
-    patch, adapter = receiver_at(20)
-    with patch:
-        restore.after_restore(recover=False)
-    adapter.status.assert_called_once_with()
+    restore.after_restore(recover=False)
+    assert hub.status_calls == [settings.LIBRARY_CODE]
     assert sorted(
         OutboxEvent.objects.filter(pk__in=[r.pk for r in new]).values_list("seq", "state")
     ) == [(21, "pending"), (22, "pending")]

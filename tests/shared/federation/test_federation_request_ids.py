@@ -2,14 +2,10 @@
 transaction, carried inside the signed envelope the relay builds, answered in the receiver's
 acknowledgement and logged by the relay when the answer comes back.
 
-The receiver is a small HTTP server in a thread that opens each envelope the way the hub does
-(signature, receiver, clock) and answers the request ids it found in the signed events, as
-the hub's ingest does (tests/hub/test_hub_request_ids.py checks the hub's own answer).
+The receiver is the stand-in library of tests/exchange_standin.py: it opens each envelope the
+way the hub does (signature, receiver, clock) and answers the request ids it found in the signed
+events, as the hub's ingest does (tests/hub/test_hub_request_ids.py checks the hub's own answer).
 """
-
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.utils import timezone
@@ -18,47 +14,12 @@ from shared.exchange.envelopes import EnvelopeError, open_envelope
 from shared.federation import relay
 from shared.federation.keys import export_public, peer_register
 from shared.federation.models import OutboxEvent
+from tests.exchange_standin import StandIn
 from tests.log_capture import captured
 
 pytestmark = pytest.mark.django_db
 
 HUB = "410000"
-
-
-class Receiver:
-    def __init__(self, public_key):
-        self.envelopes: list[dict] = []
-        self.answer_ids = True  # False: answer as a receiver older than request ids
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's name
-                data = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                opened = open_envelope(
-                    data, resolve_key=lambda s, k: public_key, receiver=HUB, now=timezone.now()
-                )
-                receiver.envelopes.append(data)
-                ack = {"high_water_mark": opened.events[-1]["seq"], "applied": len(opened.events)}
-                if receiver.answer_ids:
-                    ids = [e["request_id"] for e in opened.events if "request_id" in e]
-                    ack["request_ids"] = list(dict.fromkeys(ids))
-                raw = json.dumps(ack).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, *args):  # quiet
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.public_key = public_key
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
 
 
 @pytest.fixture
@@ -67,10 +28,10 @@ def receiver(settings):
 
     settings.FEDERATION_ADAPTER = "http"
     me = export_public()
-    server = Receiver(public_key_from_pem(me["public_key_pem"].encode()))
+    server = StandIn(public_key_from_pem(me["public_key_pem"].encode()))
     peer_register(code=HUB, kid="hub", public_key_pem=me["public_key_pem"], base_url=server.url)
     yield server
-    server.server.shutdown()
+    server.stop()
 
 
 def issue(client, payload, request_id):
@@ -171,8 +132,7 @@ def test_an_older_receivers_answer_without_ids_is_acknowledged_all_the_same(
 
 def test_a_failed_delivery_logs_the_request_ids_it_holds_up(receiver, issuer, issue_payload):
     issue(issuer, issue_payload(), "counter-zz-0001")
-    receiver.server.shutdown()
-    receiver.server.server_close()  # the receiver is down: connection refused
+    receiver.stop()  # the receiver is down: connection refused
     with captured() as lines:
         result = relay.relay_stream(stream=HUB)
     assert result.error.startswith("exchange.unreachable")

@@ -1,0 +1,85 @@
+"""A stand-in receiving library for in-process tests: a small HTTP server in a thread that
+speaks the exchange protocol the way the hub does — it opens each envelope (signature, receiver,
+clock), keeps a high-water mark, answers duplicates below it, and answers the status call — so
+the real HTTP adapter, with its tokens and TLS arguments, is what the code under test uses.
+(The real hub answers the same calls in tests/federation and tests/hub.)"""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from django.utils import timezone
+
+from shared.exchange.envelopes import open_envelope
+
+HUB = "410000"
+
+
+class StandIn:
+    def __init__(self, public_key: Any, *, receiver: str = HUB) -> None:
+        self.public_key = public_key
+        self.receiver = receiver
+        self.mark = 0  # the highest sequence number this receiver holds
+        self.answer_ids = True  # False: answer as a receiver older than request ids
+        self.envelopes: list[dict] = []
+        self.status_calls: list[str] = []  # the sender named in each status call
+        self.tokens: list[str] = []  # X-Exchange-Token of every call
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def ack(self, data: dict) -> dict:
+        opened = open_envelope(
+            data,
+            resolve_key=lambda s, k: self.public_key,
+            receiver=self.receiver,
+            now=timezone.now(),
+        )
+        self.envelopes.append(data)
+        fresh = [e for e in opened.events if e["seq"] > self.mark]
+        self.mark = max([self.mark, *(e["seq"] for e in fresh)])
+        answer = {
+            "high_water_mark": self.mark,
+            "applied": len(fresh),
+            "duplicates": len(opened.events) - len(fresh),
+        }
+        if self.answer_ids:
+            ids = [e["request_id"] for e in fresh if "request_id" in e]
+            answer["request_ids"] = list(dict.fromkeys(ids))
+        return answer
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self, body: dict) -> None:
+                raw = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                standin.tokens.append(self.headers.get("X-Exchange-Token", ""))
+                data = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                self._answer(standin.ack(data))
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                standin.tokens.append(self.headers.get("X-Exchange-Token", ""))
+                sender = self.path.partition("node=")[2]
+                standin.status_calls.append(sender)
+                self._answer({"high_water_mark": standin.mark})
+
+            def log_message(self, *args: Any) -> None:  # quiet
+                return
+
+        return Handler
