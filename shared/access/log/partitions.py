@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import cast
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Q
@@ -147,7 +148,7 @@ def chain_links(first: int, last: int, skip: set[int]) -> dict[int, tuple[str, s
             rows = model.objects.filter(seq__in=chunk).values_list(
                 "seq", "leaf_hash", "record_hash"
             )
-            links |= {int(seq): (leaf, record) for seq, leaf, record in rows}
+            links |= {cast(int, seq): (leaf, record) for seq, leaf, record in rows}
     return links
 
 
