@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -96,7 +98,7 @@ def fill(records: int, months: int) -> float:
         for first in range(1, records + 1, per_chunk):
             last = min(first + per_chunk - 1, records)
             moment = start + timedelta(microseconds=step * (first - 1))
-            params = {"first": first, "last": last, "start": moment, "step": step}
+            params: dict[str, Any] = {"first": first, "last": last, "start": moment, "step": step}
             cursor.execute(FILL, params)
             print(f"  filled {last:,} / {records:,}", flush=True)
         cursor.execute("ANALYZE access_accessrecord")
@@ -110,12 +112,14 @@ def fill(records: int, months: int) -> float:
 
 
 def explain(title: str, queryset, out) -> str:
+    """EXPLAIN (ANALYZE, BUFFERS), the second of two runs (catalog and pages warm, as on a
+    long-lived connection); the summary counts the partitions the plan reads."""
+    queryset.explain(analyze=True, buffers=True)
     plan = queryset.explain(analyze=True, buffers=True)
-    text = f"--- {title}\n{queryset.query}\n{plan}\n"
-    out.write(text + "\n")
-    last = [line for line in plan.splitlines() if "Execution Time" in line]
-    scans = sum(1 for line in plan.splitlines() if " on access_accessrecord_" in line)
-    summary = f"{title}: {scans} partition scans, {last[0].strip() if last else ''}"
+    out.write(f"--- {title}\n{queryset.query}\n{plan}\n\n")
+    read = set(re.findall(r" on (access_accessrecord_(?:p\d{6}|default))(?=\s|$)", plan, re.M))
+    times = [line.strip() for line in plan.splitlines() if line.endswith(" ms")]
+    summary = f"{title}: {len(read)} partitions read; " + "; ".join(times)
     print(summary, flush=True)
     return summary
 
@@ -134,7 +138,8 @@ def plans(out) -> list[str]:
     holder = AccessRecord.objects.filter(recorded_at__gte=since).values("holder_digest")[0]
     base = AccessRecord.objects.filter(issuer_code=issuer)
     mine = access_log_since(base, moment=since).filter(occurred_at__lt=until)
-    seq = AccessRecord.objects.filter(recorded_at__gte=since).values("seq")[0]["seq"]
+    in_month = AccessRecord.objects.filter(recorded_at__gte=since, recorded_at__lt=until)
+    seq = int(in_month.order_by("seq").values_list("seq", flat=True)[0] or 1)
     return [
         explain("issuer, one month, API (pruned)", mine.order_by("-id")[:50], out),
         explain(
@@ -164,10 +169,15 @@ def plans(out) -> list[str]:
     ]
 
 
-def timed(cursor, sql: str, params: list) -> float:
+def timed(cursor, sql: str, params: list) -> tuple[float, float]:
+    """Seconds, and MiB of WAL written, for one statement."""
+    cursor.execute("SELECT pg_current_wal_insert_lsn()")
+    lsn = cursor.fetchone()[0]
     began = time.perf_counter()
     cursor.execute(sql, params)
-    return time.perf_counter() - began
+    seconds = time.perf_counter() - began
+    cursor.execute("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), %s)", [lsn])
+    return seconds, float(cursor.fetchone()[0]) / 2**20
 
 
 def purge_one_month() -> dict[str, float]:
@@ -193,7 +203,7 @@ def purge_one_month() -> dict[str, float]:
         figures["rows"] = rows
         with transaction.atomic():
             cursor.execute("SELECT set_config('elicense.access_purge', 'on', true)")
-            figures["delete_s"] = timed(
+            figures["delete_s"], figures["delete_wal_mib"] = timed(
                 cursor, "DELETE FROM access_accessrecord WHERE seq BETWEEN %s AND %s", [first, last]
             )
             transaction.set_rollback(True)
@@ -202,7 +212,9 @@ def purge_one_month() -> dict[str, float]:
             began = time.perf_counter()
             partitions.months_stub([month], run.pk)
             figures["stubs_s"] = time.perf_counter() - began
-            figures["drop_s"] = timed(cursor, "SELECT access_log_partition_drop(%s, 1096)", [month])
+            figures["drop_s"], figures["drop_wal_mib"] = timed(
+                cursor, "SELECT access_log_partition_drop(%s, 1096)", [month]
+            )
     following = partitions.partition_months()[0]
     before = partitions.month_bounds(following)[1]
     if before <= timezone.now() - timedelta(days=1096):
