@@ -182,57 +182,67 @@ def _months(cursor):
     return [row[0] for row in cursor.fetchall()]
 
 
+def _old_table(cursor):
+    """What the new table keeps of the old one: next id, indexes, grants, column order."""
+    sequence = _fetch(cursor, "SELECT pg_get_serial_sequence('access_accessrecord', 'id')")[0][0]
+    cursor.execute(f"SELECT last_value, is_called FROM {sequence}")  # noqa: S608
+    last_value, is_called = cursor.fetchone()
+    indexes = _fetch(
+        cursor,
+        "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+        "AND tablename = 'access_accessrecord' AND indexname <> 'access_accessrecord_pkey'",
+    )
+    columns = _fetch(
+        cursor,
+        "SELECT column_name FROM information_schema.columns WHERE table_name = "
+        "'access_accessrecord' AND table_schema = current_schema() ORDER BY ordinal_position",
+    )
+    start = last_value + 1 if is_called else last_value
+    return sequence, start, indexes, _grants(cursor), [name for (name,) in columns]
+
+
+def _set_aside(cursor, sequence, indexes):
+    """The old table under another name, without its id sequence, its indexes renamed."""
+    cursor.execute("ALTER TABLE access_accessrecord RENAME TO access_accessrecord_old")
+    cursor.execute("ALTER TABLE access_accessrecord_old ALTER COLUMN id DROP IDENTITY IF EXISTS")
+    cursor.execute("ALTER TABLE access_accessrecord_old ALTER COLUMN id DROP DEFAULT")
+    cursor.execute(f"DROP SEQUENCE IF EXISTS {sequence}")
+    for name, _ in [("access_accessrecord_pkey", ""), *indexes]:
+        cursor.execute(f"ALTER INDEX {name} RENAME TO {name[:50]}_pre0010")
+
+
+def _partitioned_table(cursor, start, indexes):
+    cursor.execute(f"CREATE SEQUENCE access_accessrecord_id_seq AS bigint START WITH {start}")
+    cursor.execute(
+        "CREATE TABLE access_accessrecord (LIKE access_accessrecord_old INCLUDING DEFAULTS) "
+        "PARTITION BY RANGE (recorded_at)"
+    )
+    cursor.execute(
+        "ALTER TABLE access_accessrecord ALTER COLUMN id "
+        "SET DEFAULT nextval('access_accessrecord_id_seq')"
+    )
+    cursor.execute("ALTER TABLE access_accessrecord ALTER COLUMN recorded_at SET DEFAULT now()")
+    cursor.execute("ALTER SEQUENCE access_accessrecord_id_seq OWNED BY access_accessrecord.id")
+    cursor.execute(
+        "ALTER TABLE access_accessrecord ADD CONSTRAINT access_accessrecord_pkey "
+        "PRIMARY KEY (id, recorded_at)"
+    )
+    for _, definition in indexes:
+        # A unique index must contain the partition key: these become plain indexes.
+        cursor.execute(definition.replace("CREATE UNIQUE INDEX", "CREATE INDEX", 1))
+    cursor.execute(
+        "CREATE TABLE access_accessrecord_default PARTITION OF access_accessrecord DEFAULT"
+    )
+
+
 def forward(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
     with schema_editor.connection.cursor() as cursor:  # no params in DDL: '%' is literal
         cursor.execute(GUARD)
-        sequence = _fetch(cursor, "SELECT pg_get_serial_sequence('access_accessrecord', 'id')")
-        cursor.execute(f"SELECT last_value, is_called FROM {sequence[0][0]}")  # noqa: S608
-        last_value, is_called = cursor.fetchone()
-        start = last_value + 1 if is_called else last_value
-        indexes = _fetch(
-            cursor,
-            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
-            "AND tablename = 'access_accessrecord' AND indexname <> 'access_accessrecord_pkey'",
-        )
-        grants = _grants(cursor)
-        columns = [
-            name
-            for (name,) in _fetch(
-                cursor,
-                "SELECT column_name FROM information_schema.columns WHERE table_name = "
-                "'access_accessrecord' AND table_schema = current_schema() "
-                "ORDER BY ordinal_position",
-            )
-        ]
-        cursor.execute("ALTER TABLE access_accessrecord RENAME TO access_accessrecord_old")
-        cursor.execute("ALTER TABLE access_accessrecord_old ALTER COLUMN id DROP IDENTITY IF EXISTS")
-        cursor.execute("ALTER TABLE access_accessrecord_old ALTER COLUMN id DROP DEFAULT")
-        cursor.execute(f"DROP SEQUENCE IF EXISTS {sequence[0][0]}")
-        for name, _ in [("access_accessrecord_pkey", ""), *indexes]:
-            cursor.execute(f"ALTER INDEX {name} RENAME TO {name[:50]}_pre0010")
-        cursor.execute(f"CREATE SEQUENCE access_accessrecord_id_seq AS bigint START WITH {start}")
-        cursor.execute(
-            "CREATE TABLE access_accessrecord (LIKE access_accessrecord_old INCLUDING DEFAULTS) "
-            "PARTITION BY RANGE (recorded_at)"
-        )
-        cursor.execute(
-            "ALTER TABLE access_accessrecord ALTER COLUMN id "
-            "SET DEFAULT nextval('access_accessrecord_id_seq')"
-        )
-        cursor.execute("ALTER TABLE access_accessrecord ALTER COLUMN recorded_at SET DEFAULT now()")
-        cursor.execute("ALTER SEQUENCE access_accessrecord_id_seq OWNED BY access_accessrecord.id")
-        cursor.execute(
-            "ALTER TABLE access_accessrecord ADD CONSTRAINT access_accessrecord_pkey "
-            "PRIMARY KEY (id, recorded_at)"
-        )
-        for _, definition in indexes:
-            # A unique index must contain the partition key: these become plain indexes.
-            cursor.execute(definition.replace("CREATE UNIQUE INDEX", "CREATE INDEX", 1))
-        cursor.execute(
-            "CREATE TABLE access_accessrecord_default PARTITION OF access_accessrecord DEFAULT"
-        )
+        sequence, start, indexes, grants, columns = _old_table(cursor)
+        _set_aside(cursor, sequence, indexes)
+        _partitioned_table(cursor, start, indexes)
         cursor.execute(FUNCTIONS)
         for month in _months(cursor):
             cursor.execute("SELECT access_log_partition_ensure(%s)", [month])
