@@ -17,6 +17,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from shared.access.models import AccessRecord
+from shared.access.selectors import access_log_since
 from shared.access.services import access_record
 from shared.accounts.models import User
 from shared.audit.export import csv_cell
@@ -44,7 +45,7 @@ class HolderAccessFilterSet(django_filters.FilterSet):
         return qs.filter(Q(agency_code=value.upper()) | Q(agency_name__contains=value))
 
     def filter_since(self, qs: QuerySet[AccessRecord], name: str, value: Any) -> Any:
-        return qs.filter(occurred_at__gte=_day_start(value))
+        return access_log_since(qs, moment=_day_start(value))
 
     def filter_until(self, qs: QuerySet[AccessRecord], name: str, value: Any) -> Any:
         return qs.filter(occurred_at__lt=_day_start(value + timedelta(days=1)))

@@ -5,6 +5,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from shared.accounts.models import Agency
 from shared.catalog.models import LicenseType
@@ -55,6 +56,13 @@ class AccessRecord(models.Model):
     place in the chain once and for all: `seq`, `prev_hash`, `record_hash` =
     SM3(prev_hash ‖ leaf_hash). On PostgreSQL a trigger refuses every other UPDATE and any
     DELETE outside the retention purge (migration 0002, docs/access-log.md).
+
+    On PostgreSQL the table is RANGE-partitioned by month on `recorded_at` (migration 0010):
+    its primary key is (id, recorded_at) and `seq` and (`origin_library`, `origin_id`) are
+    indexed, not unique, in the database (a unique index must include the partition key).
+    Their uniqueness holds by construction: `seq` is given once under the chain head's lock
+    (and verification reports a duplicate); an import is looked up before it is written, under
+    the lock of its sender's inbound cursor (`shared.federation.ingest`), so never twice.
     """
 
     class Operation(models.TextChoices):
@@ -106,6 +114,10 @@ class AccessRecord(models.Model):
         "记录来源库", max_length=6, blank=True, default="", db_default=""
     )
     origin_id = models.BigIntegerField("来源库记录 ID", null=True, blank=True)
+    # When this library wrote the row: on PostgreSQL the table is partitioned by month on it
+    # (migration 0010, docs/access-log.md). Not `occurred_at`: a record imported from another
+    # library carries its own, older time. Not part of the content the leaf hash covers.
+    recorded_at = models.DateTimeField("写入时间", default=timezone.now, editable=False)
 
     class Meta:
         verbose_name = "用证记录"

@@ -1,5 +1,7 @@
 """Reads: who may see which access records and grants; the grants in force."""
 
+from datetime import datetime, timedelta
+
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -26,6 +28,23 @@ def access_log_visible(*, user: User) -> QuerySet[AccessRecord]:
     if agency.is_consumer:
         scope |= Q(agency_code=agency.code)
     return records.filter(scope)
+
+
+# A record is written after it happened (an imported one maybe long after), so a lower bound
+# on `occurred_at` is one on `recorded_at` too, less a day for clocks that disagree; that bound
+# lets PostgreSQL skip every older month's partition (docs/access-log.md).
+WRITE_SLACK = timedelta(days=1)
+
+
+def access_log_since(
+    records: QuerySet[AccessRecord], *, moment: datetime
+) -> QuerySet[AccessRecord]:
+    """The records that happened at or after `moment`, read from the months that can hold them."""
+    records = records.filter(occurred_at__gte=moment)
+    try:
+        return records.filter(recorded_at__gte=moment - WRITE_SLACK)
+    except OverflowError:  # a moment within a day of year 1: no month to skip
+        return records
 
 
 def access_log_for_holder(*, user: User) -> QuerySet[AccessRecord]:

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from shared.access import bulk, log
+from shared.access.log import partitions
 
 
 @shared_task(name="access.checkpoint")
@@ -28,6 +29,13 @@ def purge_expired() -> int:
     """Archive and remove records older than the retention period (daily)."""
     before = timezone.now() - timedelta(days=max(settings.ACCESS_RETENTION_DAYS, 1096) + 1)
     return log.access_purge(before=before, requested_by="beat").count
+
+
+@shared_task(name="access.partitions_ensure")
+def partitions_ensure() -> int:
+    """Create the access log's partitions for this month and the next three, and for any month
+    with rows waiting in the DEFAULT partition (daily; idempotent; nothing on SQLite)."""
+    return len(partitions.partitions_ensure(now=timezone.now()))
 
 
 @shared_task(name="access.bulk_export", acks_late=True)

@@ -301,6 +301,11 @@ CELERY_BEAT_SCHEDULE["access-checkpoint"] = {
     "schedule": ACCESS_CHECKPOINT_SECONDS,
 }
 CELERY_BEAT_SCHEDULE["access-purge"] = {"task": "access.purge_expired", "schedule": 86400}
+# the access log's monthly partitions (PostgreSQL): three months ahead, made daily
+CELERY_BEAT_SCHEDULE["access-partitions"] = {
+    "task": "access.partitions_ensure",
+    "schedule": 86400,
+}
 CELERY_BEAT_SCHEDULE["access-bulk-sweep"] = {"task": "access.bulk_sweep", "schedule": 300}
 # review requests (art. 24): reminders at 2 and 1 working days left, overdue flagged once.
 CELERY_BEAT_SCHEDULE["reviews-sweep"] = {

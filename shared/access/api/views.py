@@ -230,8 +230,21 @@ class TextFilter(django_filters.CharFilter):
         return super().filter(qs, value)
 
 
+class SinceFilter(UtcDateTimeFilter):
+    """`occurred_at` from this moment on, reading only the months that can hold it."""
+
+    def filter(self, qs, value):
+        if value is None:
+            return qs
+        try:
+            value = value.astimezone(UTC)
+        except (OverflowError, ValueError):
+            return qs.none()
+        return selectors.access_log_since(qs, moment=value)
+
+
 class AccessRecordFilterSet(django_filters.FilterSet):
-    since = UtcDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    since = SinceFilter(field_name="occurred_at", lookup_expr="gte")
     until = UtcDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
     operation = django_filters.ChoiceFilter(choices=AccessRecord.Operation.choices)
     outcome = django_filters.ChoiceFilter(choices=AccessRecord.Outcome.choices)

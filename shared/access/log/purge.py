@@ -1,6 +1,6 @@
 """Retention purge: archive (signed JSON lines) and remove records older than the retention
 period, leaving a leaf stub per record so checkpoints and proofs still hold; and the check of
-an archive file on its own."""
+an archive file on its own. On PostgreSQL whole months go, by dropping their partitions."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
 from shared.access.keys import log_key_id, log_public_key_pem, log_signing_key
+from shared.access.log import partitions
 from shared.access.log.checkpoints import checkpoint_create, checkpoint_document
 from shared.access.log.records import chain_hash, record_content
 from shared.access.log.verify import ChainReport
@@ -25,7 +26,9 @@ from shared.crypto import merkle
 from shared.crypto.suites import get_suite, public_key_from_pem
 from shared.domain.canonical import canonical_json, sm3_hex
 
-ARCHIVE_FORMAT = "elicense-access-archive/1"
+# /2: a line may carry only the hashes of a place in the chain whose record is not in the
+# archive (kept in a later month, or archived before): it carries the chain across that place.
+ARCHIVE_FORMAT = "elicense-access-archive/2"
 
 
 def _retention_days() -> int:
@@ -33,11 +36,13 @@ def _retention_days() -> int:
 
 
 def access_purge(*, before: datetime, requested_by: str = "system") -> PurgeRun:
-    """Archive and remove the records older than `before` (a prefix of the chain covered by a
-    signed checkpoint). Refuses, and records the refusal, when `before` would reach records
+    """Archive and remove the records older than `before` covered by a signed checkpoint: whole
+    months on PostgreSQL (`_purge_months`), a prefix of the chain on SQLite. Refuses, and records the refusal, when `before` would reach records
     younger than `ACCESS_RETENTION_DAYS` (1,096 days, art. 27)."""
     _refuse_within_retention(before=before, requested_by=requested_by)
     cp = checkpoint_create()
+    if partitions.is_partitioned():
+        return _purge_months(before=before, requested_by=requested_by, cp=cp)
     run = PurgeRun.objects.create(before=before, requested_by=requested_by)
     covered = cp.tree_size if cp else 0
     younger = AccessRecord.objects.filter(seq__isnull=False, occurred_at__gte=before)
@@ -68,6 +73,43 @@ def access_purge(*, before: datetime, requested_by: str = "system") -> PurgeRun:
             _delete_records(first_seq, last_seq)
             run.first_seq, run.last_seq, run.count = first_seq, last_seq, len(records)
             run.archive_path, run.archive_digest = str(path), digest
+            run.state, run.finished_at = PurgeRun.State.DONE, timezone.now()
+            run.save()
+    except Exception as exc:
+        PurgeRun.objects.filter(pk=run.pk).update(
+            state=PurgeRun.State.FAILED, last_error=str(exc)[:500], finished_at=timezone.now()
+        )
+        raise
+    return run
+
+
+def _purge_months(*, before: datetime, requested_by: str, cp: Checkpoint | None) -> PurgeRun:
+    """PostgreSQL: archive whole months (partitions) that ended by `before` and are covered by
+    the checkpoint, then detach and drop them: no row-by-row delete. A month not wholly past
+    retention is kept whole, as is every month after it."""
+    partitions.partitions_ensure(now=timezone.now())  # rows waiting in DEFAULT join their month
+    covered = cp.tree_size if cp else 0
+    months = [m.month for m in partitions.months_purgeable(before=before, covered=covered)]
+    run = PurgeRun.objects.create(before=before, requested_by=requested_by)
+    records = list(partitions.month_records(months))
+    path: Path | None = None
+    digest = ""
+    if records:
+        first_seq, last_seq = cast(int, records[0].seq), cast(int, records[-1].seq)
+        links = partitions.chain_links(first_seq, last_seq, {cast(int, r.seq) for r in records})
+        path = _archive_dir() / f"access-{settings.LIBRARY_CODE}-{first_seq}-{last_seq}.jsonl"
+        digest = _write_archive(path, records, cp, links)
+    try:
+        with transaction.atomic():
+            # Stubs first, then the drops: the ACCESS EXCLUSIVE lock of DETACH is held only
+            # from the first drop to the commit.
+            partitions.months_stub(months, run.pk)
+            for month in months:
+                partitions.month_drop(month, keep_days=_retention_days())
+            if records:
+                run.first_seq, run.last_seq = records[0].seq, records[-1].seq
+                run.archive_path, run.archive_digest = str(path), digest
+            run.count = len(records)
             run.state, run.finished_at = PurgeRun.State.DONE, timezone.now()
             run.save()
     except Exception as exc:
@@ -131,7 +173,12 @@ def _record_line(record: AccessRecord) -> dict[str, Any]:
     }
 
 
-def _write_archive(path: Path, records: list[AccessRecord], cp: Checkpoint | None) -> str:
+def _write_archive(
+    path: Path,
+    records: list[AccessRecord],
+    cp: Checkpoint | None,
+    links: dict[int, tuple[str, str]] | None = None,
+) -> str:
     header = {
         "format": ARCHIVE_FORMAT,
         "library_code": settings.LIBRARY_CODE,
@@ -143,7 +190,13 @@ def _write_archive(path: Path, records: list[AccessRecord], cp: Checkpoint | Non
         "created_at": timezone.now().isoformat(),
     }
     lines = [json.dumps(header, ensure_ascii=False, sort_keys=True)]
-    lines += [json.dumps(_record_line(r), ensure_ascii=False, sort_keys=True) for r in records]
+    entries = [(cast(int, r.seq), _record_line(r)) for r in records]
+    entries += [
+        (seq, {"seq": seq, "leaf_hash": leaf, "record_hash": record})
+        for seq, (leaf, record) in (links or {}).items()
+    ]
+    entries.sort(key=lambda entry: entry[0])
+    lines += [json.dumps(line, ensure_ascii=False, sort_keys=True) for _, line in entries]
     body = ("\n".join(lines) + "\n").encode()
     digest = sm3_hex(body)
     seal = {
@@ -183,13 +236,16 @@ def archive_verify(path: Path) -> ChainReport:
         line = json.loads(text)
         if line["seq"] != expected:
             report.flag("missing", seq=expected)
-        leaf = merkle.leaf_hash(canonical_json(line["content"]))
-        if leaf != line["leaf_hash"]:
-            report.flag("content_changed", seq=line["seq"])
-        if line["prev_hash"] != prev or chain_hash(prev, leaf) != line["record_hash"]:
+        if "content" in line:
+            leaf = merkle.leaf_hash(canonical_json(line["content"]))
+            if leaf != line["leaf_hash"]:
+                report.flag("content_changed", seq=line["seq"])
+            report.checked += 1
+        else:  # a place whose record is elsewhere: only its hashes carry the chain
+            leaf = line["leaf_hash"]
+        if line.get("prev_hash", prev) != prev or chain_hash(prev, leaf) != line["record_hash"]:
             report.flag("chain_broken", seq=line["seq"])
         prev, expected = line["record_hash"], line["seq"] + 1
-        report.checked += 1
     if prev != header["last_record_hash"]:
         report.flag("last_hash")
     report.tree_size = expected - 1

@@ -3,6 +3,7 @@ checkpoint's root and signature."""
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -29,14 +30,21 @@ class ChainReport:
 
 
 def _sequenced() -> Iterator[tuple[int, str, str, AccessRecord | None]]:
-    """(seq, leaf hash to use, stored record hash, record) in seq order, stubs first."""
-    for stub in LeafStub.objects.order_by("seq").iterator(chunk_size=2000):
-        yield stub.seq, stub.leaf_hash, stub.record_hash, None
-    for record in (
-        AccessRecord.objects.filter(seq__isnull=False).order_by("seq").iterator(chunk_size=2000)
-    ):
-        seq = cast(int, record.seq)  # seq__isnull=False above
-        yield seq, content_leaf_hash(record_content(record)), record.record_hash, record
+    """(seq, leaf hash to use, stored record hash, record) in seq order, purge stubs and live
+    records merged: a purge drops whole months, so stubs and live records may interleave where
+    one month's last places and the next month's first ones do."""
+    stubs = (
+        (stub.seq, stub.leaf_hash, stub.record_hash, None)
+        for stub in LeafStub.objects.order_by("seq").iterator(chunk_size=2000)
+    )
+    live = (
+        # seq__isnull=False below: every record has its place
+        (cast(int, r.seq), content_leaf_hash(record_content(r)), r.record_hash, r)
+        for r in AccessRecord.objects.filter(seq__isnull=False)
+        .order_by("seq")
+        .iterator(chunk_size=2000)
+    )
+    yield from heapq.merge(stubs, live, key=lambda entry: entry[0])
 
 
 def log_verify() -> ChainReport:

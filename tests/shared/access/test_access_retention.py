@@ -28,6 +28,7 @@ def old_and_new(user, *, old=5, new=3):
         row = AccessRecord(
             library_code="410100",
             occurred_at=long_ago + timedelta(minutes=i),
+            recorded_at=long_ago + timedelta(minutes=i),  # written then too: that month goes
             username=user.username,
             agency_code=user.agency.code,
             agency_name=user.agency.name,
