@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 XDIST ?= -n 2 --dist loadfile  # pytest-xdist workers for the in-process suites (XDIST= for one)
+XDIST_FEDERATION ?= -n 2 --dist loadgroup  # … and for tests/federation (at most two)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: install system demo test screenshots lint format clean
@@ -32,7 +33,7 @@ demo: install
 test: install
 	$(PY) deploy/check_services.py
 	@mkdir -p var
-	@$(PY) -m pytest tests/federation --ds=municipal_node.settings.test $(PYTEST_ARGS) \
+	@$(PY) -m pytest tests/federation --ds=municipal_node.settings.test $(XDIST_FEDERATION) $(PYTEST_ARGS) \
 		> var/test-federation.log 2>&1 & fed=$$!; \
 	$(PY) -m pytest tests/shared tests/node --ds=municipal_node.settings.test $(XDIST) $(PYTEST_ARGS); node=$$?; \
 	$(PY) -m pytest tests/hub --ds=provincial_hub.settings.test $(XDIST) $(PYTEST_ARGS); hub=$$?; \

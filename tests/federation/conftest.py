@@ -1,9 +1,24 @@
 """Fixtures for the multi-process federation tests (hub + city nodes over loopback HTTP)."""
 
+import fcntl
+import os
+from pathlib import Path
+
 import pytest
 
 from tests.federation import harness
-from tests.federation.harness import Federation, build_templates
+from tests.federation.harness import Federation, build_templates, copy_templates
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items):
+    """`make test` spreads this suite over two pytest-xdist workers (`--dist loadgroup`): a folder
+    whose modules share one started federation (flows/, province/) runs whole on one worker, as
+    does a module that shares one (its own `xdist_group` mark); the rest go where there is room."""
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.parent != here:
+            item.add_marker(pytest.mark.xdist_group(item.path.parent.name))
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -20,7 +35,19 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture(scope="session")
 def templates(tmp_path_factory):
-    return build_templates(tmp_path_factory.mktemp("fedtpl"), ["hub", "410100", "410300"])
+    names = ["hub", "410100", "410300"]
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return build_templates(tmp_path_factory.mktemp("fedtpl"), names)
+    # Under pytest-xdist the first worker builds them (a minute of both cores) and every worker
+    # copies them under its own names; the folder above the workers' is this run's.
+    run = tmp_path_factory.getbasetemp().parent
+    with open(run / "fedtpl.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (run / "fedtpl" / "built").exists():
+            build_templates(run / "fedtpl", names, suffix="_built")
+            (run / "fedtpl" / "built").touch()
+        copy_templates(names, "_built")
+    return {name: run / "fedtpl" / f"tpl-{name}" for name in names}
 
 
 @pytest.fixture

@@ -23,7 +23,14 @@ ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 PG = "postgresql://postgres@127.0.0.1:5432/"
 SECRET = "federation-test-secret-key-0123456789-abcdefghij"
-REDIS_DBS = {"hub": 4, "410100": 5, "410300": 6}
+# `make test` runs this suite on two pytest-xdist workers: each runs federations of its own, so
+# every fixed name carries the worker's number (gw0 keeps the plain names and Redis 4-6, gw1 adds
+# `_gw1` and takes Redis 7-9; the in-process suites' workers take 15 and 14).
+WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+if WORKER > 1:
+    raise RuntimeError("tests/federation runs on at most two pytest-xdist workers (-n 2)")
+SUFFIX = f"_gw{WORKER}" if WORKER else ""
+REDIS_DBS = {"hub": 4 + 3 * WORKER, "410100": 5 + 3 * WORKER, "410300": 6 + 3 * WORKER}
 # Process groups of the running federation, one file per database and role: a run killed from
 # outside (a timeout, Ctrl-C twice) leaves its gunicorn and Celery processes behind, and they
 # would work on the next run's databases and Redis queues of the same names.
@@ -220,12 +227,13 @@ class Library:
         return self.sql(f"SELECT count(*) FROM licenses_license WHERE {where}", params)[0][0]  # noqa: S608
 
 
-def build_templates(workdir: Path, names: list[str]) -> dict[str, Path]:
-    """Migrate + seed + keygen each library once; exchange keys between hub and nodes."""
+def build_templates(workdir: Path, names: list[str], suffix: str = SUFFIX) -> dict[str, Path]:
+    """Migrate + seed + keygen each library once; exchange keys between hub and nodes. The
+    databases are `fedtpl_<name><suffix>`."""
     templates: dict[str, Path] = {}
     libs = []
     for name in names:
-        db = f"fedtpl_{name}"
+        db = f"fedtpl_{name}{suffix}"
         pg_admin(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
         pg_admin(f"CREATE DATABASE {db}")
         lib = Library(name=name, db=db, workdir=workdir / f"tpl-{name}")
@@ -272,6 +280,15 @@ def build_templates(workdir: Path, names: list[str]) -> dict[str, Path]:
     return templates
 
 
+def copy_templates(names: list[str], source_suffix: str) -> None:
+    """This worker's templates as copies of templates another worker built (no connection to
+    the sources may be open meanwhile: the caller holds the lock they were built under)."""
+    for name in names:
+        db = f"fedtpl_{name}{SUFFIX}"
+        pg_admin(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+        pg_admin(f"CREATE DATABASE {db} TEMPLATE fedtpl_{name}{source_suffix}")
+
+
 def run_parallel(libs: list[Library], args_for) -> None:  # type: ignore[no-untyped-def]
     procs = [
         subprocess.Popen(
@@ -308,14 +325,14 @@ class Federation:
         holds its database instead of the machine's."""
         self.libs: dict[str, Library] = {}
         for name in names:
-            db = f"fedrun_{name}"
+            db = f"fedrun_{name}{SUFFIX}"
             leftovers_kill(db)
             pg_admin(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
             cluster = (clusters or {}).get(name)
             if cluster is None:
-                pg_admin(f"CREATE DATABASE {db} TEMPLATE fedtpl_{name}")
+                pg_admin(f"CREATE DATABASE {db} TEMPLATE fedtpl_{name}{SUFFIX}")
             else:
-                cluster.clone(f"fedtpl_{name}", db, PG)
+                cluster.clone(f"fedtpl_{name}{SUFFIX}", db, PG)
             lib = Library(name=name, db=db, workdir=workdir / name, extra_env=dict(extra_env))
             if cluster is not None:
                 lib.pg, lib.pg_query = cluster.url, cluster.query

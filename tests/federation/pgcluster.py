@@ -10,9 +10,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.federation.harness import free_port
+from tests.federation.harness import SUFFIX, free_port
 
-NAME = "elicense_fedtest"
+NAME = f"elicense_fedtest{SUFFIX}"  # one per pytest-xdist worker (harness.SUFFIX)
 
 
 def _version() -> str:

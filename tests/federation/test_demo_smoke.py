@@ -254,7 +254,11 @@ def test_make_demo_runs_the_federation_and_stops_on_ctrl_c(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
     env["DEMO_DIR"] = str(demo_dir)
     env.update({LIBRARIES[name]: str(port) for name, port in ports.items()})
-    env["IDP_PORT"] = str(next(p for p in free_ports(4) if p not in ports.values()))
+    # the unified-login provider and the mail server on free ports too: the mail server's default
+    # (HUB_PORT + 25) may be another process's (the suite runs beside others)
+    env["IDP_PORT"], env["MAIL_PORT"] = (
+        str(port) for port in [p for p in free_ports(5) if p not in ports.values()][:2]
+    )
     output = tmp_path / "make-demo.out"
 
     def log() -> str:
