@@ -96,6 +96,31 @@ def test_the_three_tables_are_partitioned_by_city_then_year():
         assert f"{table}_410300_y{YEAR + 1}" in years  # next year's exists ahead of time
 
 
+def test_each_partition_has_the_indexes_the_queries_need():
+    def indexed(leaf):
+        return {
+            definition.split(" USING btree ")[1]
+            for (definition,) in _rows(
+                "SELECT indexdef FROM pg_indexes WHERE tablename = %s", [leaf]
+            )
+        }
+
+    licence = indexed(f"licenses_license_{LY}_y{YEAR}")
+    assert {
+        "(id, library_code, created_at)",  # the primary key, with the partition columns
+        "(identifier)",  # verify
+        "(holder_code_digest, holder_code_type)",  # query by holder
+        "(issuer_id, license_type_id, serial)",  # ingest and reconciliation
+        "(library_code, case_completed_at)",  # statistics per city and month
+    } <= licence
+    assert {"(identifier)", "(license_id, version)"} <= indexed(
+        f"licenses_licenseversion_{LY}_y{YEAR}"
+    )
+    assert {"(license_id, seq)", "(library_code, created_at)"} <= indexed(
+        f"licenses_licenseevent_{LY}_default"
+    )
+
+
 def test_every_foreign_key_points_at_a_key_table():
     pointing = dict(
         _rows(
