@@ -135,6 +135,7 @@ class City:
             data={**data, "actor": f"sim_{self.code}_scj"},
             actor=None,
             actor_agency_code=self.agency.code,
+            library_code=lic.library_code,
         )
 
     def _version(self, lic: Any, previous: str) -> Any:

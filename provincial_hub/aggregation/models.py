@@ -161,3 +161,74 @@ class LibraryTrust(models.Model):
 
     def __str__(self) -> str:
         return f"{self.library} 信任材料"
+
+
+# --- the partitioned licence tables' global keys (provincial_hub.aggregation.partitions) -------
+# Kept by triggers in the same statement as each write; nothing writes them directly. Declared
+# as models so that Django knows the tables (a test's flush empties them with the licences).
+
+
+class LicenceKey(models.Model):
+    """The global keys of one hub licence: its id, identifier and (issuer, type, serial)."""
+
+    id = models.BigIntegerField(primary_key=True)
+    identifier = models.CharField(max_length=120)
+    issuer_id = models.BigIntegerField()
+    license_type_id = models.BigIntegerField()
+    serial = models.CharField(max_length=30)
+    library_code = models.CharField(max_length=6)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "licenses_license_key"
+        constraints = [
+            models.UniqueConstraint(fields=["identifier"], name="license_key_identifier_unique"),
+            models.UniqueConstraint(
+                fields=["issuer_id", "license_type_id", "serial"], name="license_key_serial_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.identifier
+
+
+class LicenceVersionKey(models.Model):
+    """The global keys of one hub licence version: its id, identifier and (licence, version)."""
+
+    id = models.BigIntegerField(primary_key=True)
+    identifier = models.CharField(max_length=120)
+    license_id = models.BigIntegerField()
+    version = models.IntegerField()
+    library_code = models.CharField(max_length=6)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "licenses_licenseversion_key"
+        constraints = [
+            models.UniqueConstraint(fields=["identifier"], name="version_key_identifier_unique"),
+            models.UniqueConstraint(
+                fields=["license_id", "version"], name="version_key_license_version_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.identifier
+
+
+class LicenceEventKey(models.Model):
+    """The global keys of one hub licence event: its id and (licence, seq)."""
+
+    id = models.BigIntegerField(primary_key=True)
+    license_id = models.BigIntegerField()
+    seq = models.IntegerField()
+    library_code = models.CharField(max_length=6)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "licenses_licenseevent_key"
+        constraints = [
+            models.UniqueConstraint(fields=["license_id", "seq"], name="event_key_seq_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.license_id}#{self.seq}"

@@ -7,6 +7,7 @@ from celery import shared_task
 from celery.signals import beat_init
 
 from provincial_hub.aggregation.files import remote_file_fetch, remote_file_sweep
+from provincial_hub.aggregation.partitions import ensure_years
 from provincial_hub.aggregation.sector import sector_calls_purge as purge
 from provincial_hub.aggregation.trust import trust_list_publish
 
@@ -36,6 +37,13 @@ def sector_calls_purge() -> int:
 def publish_trust_list() -> int:
     """Beat and after the hub's own keys change: a new list version when anything changed."""
     return trust_list_publish().version
+
+
+@shared_task(name="aggregation.partitions_ahead")
+def partitions_ahead() -> int:
+    """Beat, monthly: next year's partitions of the licence tables exist before its first row
+    (a row of a year without one would land in its city's DEFAULT sub-partition)."""
+    return len(ensure_years())
 
 
 @beat_init.connect

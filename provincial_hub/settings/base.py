@@ -66,6 +66,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "trust.publish_list",
         "schedule": TRUST_LIST_FETCH_SECONDS,  # noqa: F405
     },
+    # next year's partitions of the licence tables (provincial_hub.aggregation.partitions)
+    "aggregation-partitions-ahead": {
+        "task": "aggregation.partitions_ahead",
+        "schedule": crontab(day_of_month=1, hour=2, minute=40),
+    },
 }
 SECTOR_CALLS_KEEP_DAYS = env_int("SECTOR_CALLS_KEEP_DAYS", 90)
 

@@ -34,6 +34,7 @@ from shared.federation.bulk_rows import (
     _agencies,
     _by_natural_key,
     _event_values,
+    _missing,
     _types,
     _version_values,
 )
@@ -170,7 +171,7 @@ def _insert_history(
         payload = event["payload"]
         snap = payload["license"]
         versions.append(_version_values(pk, payload["version"], code, row))
-        history.append(_event_values(pk, payload["event"]))
+        history.append(_event_values(pk, payload["event"], row["library_code"]))
         arrivals.append(
             arrival_values(
                 type_code=snap["type_code"],
@@ -348,16 +349,21 @@ def _repair_history(chosen: list[dict[str, Any]]) -> None:
         stored = {
             "holder_code_enc": lic.holder_code_enc,
             "holder_code_digest": lic.holder_code_digest,
+            "library_code": lic.library_code,
         }
         versions += [
             LicenseVersion(**_version_values(lic.pk, v, code, stored))
             for v in payload.get("versions", [])
         ]
-        history += [LicenseEvent(**_event_values(lic.pk, e)) for e in payload.get("events", [])]
+        city = lic.library_code
+        history += [
+            LicenseEvent(**_event_values(lic.pk, e, city)) for e in payload.get("events", [])
+        ]
         if payload.get("event"):
-            history.append(LicenseEvent(**_event_values(lic.pk, payload["event"])))
+            history.append(LicenseEvent(**_event_values(lic.pk, payload["event"], city)))
         arrivals.append(arrival_for(lic, payload, now=now, calendar=calendar))
     # Versions and events are immutable: insert the missing ones, keep what is there.
+    versions, history = _missing(versions, history)
     LicenseVersion.objects.bulk_create(versions, ignore_conflicts=True)
     LicenseEvent.objects.bulk_create(history, ignore_conflicts=True)
     held_arrivals = set(

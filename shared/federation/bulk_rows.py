@@ -11,7 +11,7 @@ from shared.core.holder_codes import holder_code_digest, holder_code_encrypt
 from shared.federation import ownership
 from shared.federation.apply import _agency
 from shared.licenses import codec
-from shared.licenses.models import License
+from shared.licenses.models import License, LicenseEvent, LicenseVersion
 from shared.licenses.selectors import licences_by_natural_key
 
 
@@ -60,9 +60,47 @@ def _version_values(
         enc, digest = licence_row["holder_code_enc"], licence_row["holder_code_digest"]
     else:
         enc, digest = holder_code_encrypt(code), holder_code_digest(code)
-    row.update(license_id=license_id, holder_code_enc=enc, holder_code_digest=digest)
+    row.update(
+        license_id=license_id,
+        holder_code_enc=enc,
+        holder_code_digest=digest,
+        library_code=licence_row["library_code"],
+    )
     return row
 
 
-def _event_values(license_id: int, snap: dict[str, Any]) -> dict[str, Any]:
-    return {"license_id": license_id, **codec.event_fields(snap)}
+def _event_values(license_id: int, snap: dict[str, Any], library_code: str) -> dict[str, Any]:
+    """An event row's columns; `library_code` is its licence's (the hub's partition key)."""
+    return {"license_id": license_id, **codec.event_fields(snap), "library_code": library_code}
+
+
+def _missing(
+    versions: list[LicenseVersion], history: list[LicenseEvent]
+) -> tuple[list[LicenseVersion], list[LicenseEvent]]:
+    """The versions and events not held yet. Found by query, not left to ON CONFLICT: at the
+    hub the tables are partitioned and their global keys are kept by triggers
+    (provincial_hub.aggregation.partitions), which ON CONFLICT cannot see. The licences are
+    locked, so nobody adds to their history meanwhile."""
+    ids = {v.license_id for v in versions} | {e.license_id for e in history}
+    held_versions = set(
+        LicenseVersion.objects.filter(license_id__in=ids).values_list("license_id", "version")
+    )
+    held_identifiers = set(
+        LicenseVersion.objects.filter(identifier__in=[v.identifier for v in versions]).values_list(
+            "identifier", flat=True
+        )
+    )
+    held_events = set(
+        LicenseEvent.objects.filter(license_id__in=ids).values_list("license_id", "seq")
+    )
+    new_versions, new_events = [], []
+    for v in versions:  # each once, even when a payload carries it twice
+        if (v.license_id, v.version) not in held_versions and v.identifier not in held_identifiers:
+            held_versions.add((v.license_id, v.version))
+            held_identifiers.add(v.identifier)
+            new_versions.append(v)
+    for e in history:
+        if (e.license_id, e.seq) not in held_events:
+            held_events.add((e.license_id, e.seq))
+            new_events.append(e)
+    return new_versions, new_events

@@ -1,6 +1,7 @@
 """Licences (GB/T 36903 core metadata), their immutable versions and their events."""
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -109,6 +110,9 @@ class LicenseVersion(models.Model):
     surface = models.JSONField(default=dict)
     previous_identifier = models.CharField(max_length=120, blank=True)
     content_digest = models.CharField(max_length=64)
+    # The licence's city library, copied here so that the hub can partition versions by city
+    # (provincial_hub.aggregation.partitions); filled from the licence when left empty.
+    library_code = models.CharField("所属证照库", max_length=6, blank=True, default="")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
     )
@@ -124,6 +128,10 @@ class LicenseVersion(models.Model):
 
     def __str__(self) -> str:
         return self.identifier
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        _fill_library(self)
+        super().save(*args, **kwargs)
 
 
 class LicenseEvent(models.Model):
@@ -142,6 +150,8 @@ class LicenseEvent(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
     )
     actor_agency_code = models.CharField(max_length=18, blank=True)
+    # As on versions: the licence's city, the hub's partition key.
+    library_code = models.CharField("所属证照库", max_length=6, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -154,6 +164,17 @@ class LicenseEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.identifier}#{self.seq} {self.action}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        _fill_library(self)
+        super().save(*args, **kwargs)
+
+
+def _fill_library(row: "LicenseVersion | LicenseEvent") -> None:
+    """A version or event takes its licence's city unless its writer gave one (the licence is
+    usually the one the writer just passed in, so no query)."""
+    if not row.library_code and row.license_id is not None:
+        row.library_code = row.license.library_code
 
 
 class SerialCounter(models.Model):
