@@ -76,9 +76,7 @@ def access_purge(*, before: datetime, requested_by: str = "system") -> PurgeRun:
             run.state, run.finished_at = PurgeRun.State.DONE, timezone.now()
             run.save()
     except Exception as exc:
-        PurgeRun.objects.filter(pk=run.pk).update(
-            state=PurgeRun.State.FAILED, last_error=str(exc)[:500], finished_at=timezone.now()
-        )
+        _failed(run, exc)
         raise
     return run
 
@@ -113,11 +111,16 @@ def _purge_months(*, before: datetime, requested_by: str, cp: Checkpoint | None)
             run.state, run.finished_at = PurgeRun.State.DONE, timezone.now()
             run.save()
     except Exception as exc:
-        PurgeRun.objects.filter(pk=run.pk).update(
-            state=PurgeRun.State.FAILED, last_error=str(exc)[:500], finished_at=timezone.now()
-        )
+        _failed(run, exc)
         raise
     return run
+
+
+def _failed(run: PurgeRun, exc: Exception) -> None:
+    """Record why a run failed; its transaction rolled back, so nothing was removed."""
+    PurgeRun.objects.filter(pk=run.pk).update(
+        state=PurgeRun.State.FAILED, last_error=str(exc)[:500], finished_at=timezone.now()
+    )
 
 
 def _refuse_within_retention(*, before: datetime, requested_by: str) -> None:
