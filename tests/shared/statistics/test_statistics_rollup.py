@@ -239,9 +239,10 @@ def test_an_event_committed_after_a_later_one_is_counted_once(issuer_user, licen
         with other.cursor() as cursor:
             cursor.execute(
                 "INSERT INTO licenses_licenseevent (license_id, seq, action, from_status, "
-                "to_status, version, identifier, reason, data, actor_agency_code, created_at) "
-                "VALUES (%s, 2, 'suspend', 'valid', 'valid', 1, %s, '', '{}', '', now())",
-                [a.pk, a.identifier],
+                "to_status, version, identifier, reason, data, actor_agency_code, created_at, "
+                "library_code) "
+                "VALUES (%s, 2, 'suspend', 'valid', 'valid', 1, %s, '', '{}', '', now(), %s)",
+                [a.pk, a.identifier, a.library_code],
             )
         from shared.domain.status import Action
         from shared.licenses import services
