@@ -2,23 +2,11 @@
 
 import fcntl
 import os
-from pathlib import Path
 
 import pytest
 
 from tests.federation import harness
 from tests.federation.harness import Federation, build_templates, copy_templates
-
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(items):
-    """`make test` spreads this suite over two pytest-xdist workers (`--dist loadgroup`): a folder
-    whose modules share one started federation (flows/, province/) runs whole on one worker, as
-    does a module that shares one (its own `xdist_group` mark); the rest go where there is room."""
-    here = Path(__file__).parent
-    for item in items:
-        if item.path.parent != here:
-            item.add_marker(pytest.mark.xdist_group(item.path.parent.name))
 
 
 @pytest.hookimpl(hookwrapper=True)

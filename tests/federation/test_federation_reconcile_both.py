@@ -13,8 +13,6 @@ import pytest
 from tests.federation.fedlib import issue_batch, wait_synced
 from tests.federation.harness import Federation, wait_until
 
-pytestmark = pytest.mark.xdist_group("reconcile_both")  # one federation for the module
-
 NODE = "410100"
 DOWN = "SELECT identifier, status, last_event_seq FROM licenses_license WHERE library_code = '410000' ORDER BY identifier"
 
