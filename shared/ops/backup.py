@@ -27,6 +27,7 @@ import os
 import shutil
 import subprocess
 import tarfile
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -188,25 +189,35 @@ def _directory_replace(tar_path: Path, target: Path, stamp: str) -> None:
     fresh.rename(target)
 
 
+# `pg_restore --clean` cannot drop a partition's inherited keys (the hub's licence tables and
+# every library's access log are partitioned), so the database is restored into an empty schema
+# instead: the dump turned into its SQL script first (a damaged dump stops here, before anything
+# is dropped), then the schema dropped and the script replayed in one psql transaction — all or
+# nothing, as `pg_restore --single-transaction` was.
+RESET_SCHEMA = (
+    "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public; "
+    "GRANT USAGE ON SCHEMA public TO PUBLIC;"
+)
+
+
+def _restore_database(dump: Path, name: str, env: dict[str, str]) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        script = Path(folder) / "restore.sql"
+        _run(["pg_restore", "--no-owner", "-f", str(script), str(dump)], env)
+        _run(
+            ["psql", "-X", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-d", name]
+            + ["-c", RESET_SCHEMA, "-f", str(script)],
+            env,
+        )
+
+
 def backup_restore(*, folder: Path) -> dict[str, Any]:
     """Restore this library from the backup in `folder` (web, workers and beat stopped);
     every check first (`backup_verify`), then the database, the directories, the held streams."""
     manifest = backup_verify(folder=folder)
     env, name = _pg_env()
     connection.close()  # pg_restore drops the tables this process would otherwise hold open
-    _run(
-        [
-            "pg_restore",
-            "--clean",
-            "--if-exists",
-            "--no-owner",
-            "--single-transaction",
-            "-d",
-            name,
-            str(folder / DATABASE),
-        ],
-        env,
-    )
+    _restore_database(folder / DATABASE, name, env)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     directories = _directories()
     for part in manifest["parts"]:
