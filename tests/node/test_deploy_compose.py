@@ -240,7 +240,7 @@ class _Readyz(http.server.BaseHTTPRequestHandler):
         self.wfile.write(b'{"status": "x"}')
 
     def log_message(self, *args):
-        pass
+        """Silent: http.server would print every probe to stderr."""
 
 
 @pytest.mark.parametrize(("answer", "exit_code"), [(200, 0), (503, 1)])
