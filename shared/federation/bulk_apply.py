@@ -37,9 +37,10 @@ from shared.federation.bulk_rows import (
     _missing,
     _types,
     _version_values,
+    natural_keys,
 )
 from shared.federation.models import Arrival
-from shared.licenses import codec
+from shared.licenses import codec, keys
 from shared.licenses.models import License, LicenseEvent, LicenseVersion
 
 logger = logging.getLogger(__name__)
@@ -134,16 +135,8 @@ def _insertable(
     snaps = [e["payload"]["license"] for e in candidates]
     agencies = _agencies(snaps, sender)
     types = _types(snaps, sender)
-    held = set(
-        License.objects.filter(identifier__in=[s["identifier"] for s in snaps]).values_list(
-            "identifier", flat=True
-        )
-    )
-    held_keys = set(
-        _by_natural_key(snaps, agencies, types).values_list(
-            "issuer__code", "license_type__type_code", "serial"
-        )
-    )
+    held = keys.held_identifiers(s["identifier"] for s in snaps)
+    held_keys = keys.held_natural_keys(natural_keys(snaps, agencies, types))
     chosen, seen = [], set()
     for event in candidates:
         snap = event["payload"]["license"]
@@ -151,7 +144,7 @@ def _insertable(
         if (
             snap["type_code"] not in types
             or snap["identifier"] in held
-            or key in held_keys
+            or (agencies[key[0]].pk, types[key[1]].pk, key[2]) in held_keys
             or key in seen
         ):
             continue  # the per-event path has the answer (and the error) for these
@@ -270,7 +263,7 @@ def _repair(candidates: list[dict[str, Any]], sender: str) -> set[int]:
         .select_for_update(of=("self",))
         .select_related("issuer", "license_type")
     }
-    chosen = _repairable(candidates, snaps, held, types, sender)
+    chosen = _repairable(candidates, snaps, held, agencies, types, sender)
     if not chosen:
         return set()
     fresh, stale = [], []
@@ -308,16 +301,13 @@ def _repairable(
     candidates: list[dict[str, Any]],
     snaps: list[dict[str, Any]],
     held: dict[tuple[str, str, str], License],
+    agencies: dict[str, Agency],
     types: dict[str, LicenseType],
     sender: str,
 ) -> list[dict[str, Any]]:
     """The candidates the fast path can repair; the rest go one by one (which says why)."""
-    owners = dict(  # identifier → the key of the licence that holds it here
-        ((ident, (issuer, type_code, serial)))
-        for ident, issuer, type_code, serial in License.objects.filter(
-            identifier__in=[s["identifier"] for s in snaps]
-        ).values_list("identifier", "issuer__code", "license_type__type_code", "serial")
-    )
+    # identifier → (issuer id, type id, serial) of the licence that holds it here
+    owners = keys.identifier_owners(s["identifier"] for s in snaps)
     chosen, seen = [], set()
     for event in candidates:
         snap = event["payload"]["license"]
@@ -327,7 +317,7 @@ def _repairable(
         if (
             snap["type_code"] not in types
             or key in seen
-            or (owner and owner != key)
+            or (owner and owner != (agencies[key[0]].pk, types[key[1]].pk, key[2]))
             or (held_lic is not None and held_lic.library_code != sender)
         ):
             # unknown type, twice in the envelope, identifier taken, another library's

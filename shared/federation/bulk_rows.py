@@ -10,21 +10,28 @@ from shared.catalog.models import LicenseType
 from shared.core.holder_codes import holder_code_digest, holder_code_encrypt
 from shared.federation import ownership
 from shared.federation.apply import _agency
-from shared.licenses import codec
+from shared.licenses import codec, keys
 from shared.licenses.models import License, LicenseEvent, LicenseVersion
 from shared.licenses.selectors import licences_by_natural_key
+
+
+def natural_keys(
+    snaps: list[dict[str, Any]], agencies: dict[str, Agency], types: dict[str, LicenseType]
+) -> list[tuple[int, int, str]]:
+    """The snapshots' (issuer id, type id, serial), for those whose issuer and type are known."""
+    keys = []
+    for snap in snaps:
+        issuer, license_type = agencies.get(snap["issuer"]["code"]), types.get(snap["type_code"])
+        if issuer is not None and license_type is not None:
+            keys.append((issuer.pk, license_type.pk, snap["serial"]))
+    return keys
 
 
 def _by_natural_key(
     snaps: list[dict[str, Any]], agencies: dict[str, Agency], types: dict[str, LicenseType]
 ) -> QuerySet[License]:
     """The licences named by the snapshots' (issuer, type, serial): one index probe each."""
-    keys = []
-    for snap in snaps:
-        issuer, license_type = agencies.get(snap["issuer"]["code"]), types.get(snap["type_code"])
-        if issuer is not None and license_type is not None:
-            keys.append((issuer.pk, license_type.pk, snap["serial"]))
-    return licences_by_natural_key(keys)
+    return licences_by_natural_key(natural_keys(snaps, agencies, types))
 
 
 def _types(snaps: list[dict[str, Any]], sender: str) -> dict[str, LicenseType]:
@@ -81,17 +88,9 @@ def _missing(
     hub the tables are partitioned and their global keys are kept by triggers
     (provincial_hub.aggregation.partitions), which ON CONFLICT cannot see. The licences are
     locked, so nobody adds to their history meanwhile."""
-    ids = {v.license_id for v in versions} | {e.license_id for e in history}
-    held_versions = set(
-        LicenseVersion.objects.filter(license_id__in=ids).values_list("license_id", "version")
-    )
-    held_identifiers = set(
-        LicenseVersion.objects.filter(identifier__in=[v.identifier for v in versions]).values_list(
-            "identifier", flat=True
-        )
-    )
-    held_events = set(
-        LicenseEvent.objects.filter(license_id__in=ids).values_list("license_id", "seq")
+    held_versions, held_identifiers, held_events = keys.held_history(
+        {v.license_id for v in versions} | {e.license_id for e in history},
+        [v.identifier for v in versions],
     )
     new_versions, new_events = [], []
     for v in versions:  # each once, even when a payload carries it twice
