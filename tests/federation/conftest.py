@@ -19,6 +19,8 @@ def pytest_runtest_makereport(item, call):
         for fed in harness.LIVE:
             for title, text in fed.log_tails():
                 report.sections.append((f"log {title}", text))
+        for fed in harness.LIVE:  # last: CI's output keeps the end
+            report.sections.append(("answers failed or slow", fed.slow_or_failed_answers()))
 
 
 @pytest.fixture(scope="session")

@@ -377,6 +377,27 @@ class Federation:
             for path in sorted(lib.workdir.glob("*.log"))
         ]
 
+    def slow_or_failed_answers(self, slow_ms: float = 3000, last: int = 40) -> str:
+        """The web servers' answers that failed (≥ 400) or took ≥ `slow_ms`, the last `last`
+        of them: a failing test's report ends with these, since CI shows only its tail."""
+        found = []
+        for lib in self.libs.values():
+            for path in sorted(lib.workdir.glob("web*.log")):
+                for line in path.read_text(errors="replace").splitlines():
+                    if '"http.request"' not in line:
+                        continue
+                    try:
+                        answer = json.loads(line)
+                    except ValueError:
+                        continue
+                    if answer.get("status", 0) >= 400 or answer.get("duration_ms", 0) >= slow_ms:
+                        found.append(
+                            f"{answer.get('timestamp')} {lib.name} {answer.get('method')} "
+                            f"{answer.get('path')} {answer.get('status')} "
+                            f"{answer.get('duration_ms')} ms"
+                        )
+        return "\n".join(sorted(found)[-last:]) or "(none)"
+
 
 def wait_until(predicate, timeout: float = 60, interval: float = 0.25, message: str = "") -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout

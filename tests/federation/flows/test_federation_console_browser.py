@@ -160,7 +160,13 @@ def test_issue_bulk_suspend_then_hub_consumer_qr_and_holder_see_it(federation, c
         assert node.sql(
             "SELECT count(*) FROM licenses_license WHERE number = 'FB4101000000001'"
         ) == [(1,)]
-        counter.get_by_role("button", name="生成二维码（新令牌，记入用证记录）").click()
+        # the answer itself is asserted (CI once saw no QR page within 30 s, and the logs that
+        # would have said why were cut from its output): its status and how long it took
+        with counter.expect_response(
+            lambda r: r.url.endswith("/qr/") and r.request.method == "POST", timeout=60_000
+        ) as answer:
+            counter.get_by_role("button", name="生成二维码（新令牌，记入用证记录）").click()
+        assert answer.value.status == 200, (answer.value.status, answer.value.text()[:2000])
         qr_url = counter.get_by_test_id("qr-url").inner_text()
         # HTTP://HOST/V/<TOKEN>, upper case for the QR's alphanumeric mode
         assert qr_url.startswith(node.url.upper() + "/V/"), qr_url
