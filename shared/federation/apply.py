@@ -30,6 +30,7 @@ from shared.federation.models import QuarantinedRecord
 from shared.federation.snapshots import TYPE_FIELDS, TYPE_FIELDS_ADDED
 from shared.licenses import codec
 from shared.licenses.models import License, LicenseEvent, LicenseVersion
+from shared.licenses.selectors import licences_by_natural_key
 
 logger = logging.getLogger(__name__)
 
@@ -110,9 +111,10 @@ def _find(
     ownership.check_type(
         license_type.type_code, ownership.agency_owner({}, license_type.issuer), sender=sender
     )
+    # by the natural key through the key table at the hub: the read names its city's partitions
     lic = (
-        License.objects.select_for_update()
-        .filter(issuer=issuer, license_type=license_type, serial=snap["serial"])
+        licences_by_natural_key([(issuer.pk, license_type.pk, snap["serial"])])
+        .select_for_update()
         .first()
     )
     if lic is not None:
