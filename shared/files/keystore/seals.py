@@ -314,8 +314,8 @@ def ofd_signer(key: SigningKey) -> OfdSigner:
 
 
 def reset_caches() -> None:
-    """Forget cached keys (active ones too), signers and the PKCS#11 session (after a rotation in this process,
-    and in tests)."""
+    """Forget cached keys (the active ones too), signers and the PKCS#11 session (after a
+    rotation in this process, and in tests)."""
     from shared.files import verify_cache  # the public verify path's keys and codes too
 
     _signers.clear()
