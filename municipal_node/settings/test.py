@@ -24,3 +24,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # A test revokes and verifies in one breath, also through bulk paths that send no signal: read
 # the licence on every scan (tests/shared/files/test_verify_cache.py sets a bound itself).
 VERIFY_STATUS_SECONDS = 0
+# Tests roll back the key rows they make: read the active keys for every file (the cache's own
+# tests set a TTL).
+FILES_KEY_CACHE_SECONDS = 0

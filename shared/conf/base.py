@@ -230,6 +230,9 @@ FILES_CJK_FONT = env("FILES_CJK_FONT", "")  # a TrueType CJK font; default: fc-m
 FILES_PUBLIC_BASE_URL = env("FILES_PUBLIC_BASE_URL", "http://127.0.0.1:8000")  # QR URL prefix
 FILES_TSA_URL = env("FILES_TSA_URL", "")  # RFC 3161 TSA: PAdES B-T when set, else B-B
 FILES_MAX_ATTEMPTS = env_int("FILES_MAX_ATTEMPTS", 5)
+# How long a signing process keeps the active token key and seals (seconds; a rotation elsewhere
+# is seen within it; shared/files/keystore/current.py); 0 reads them for every file.
+FILES_KEY_CACHE_SECONDS = env_int("FILES_KEY_CACHE_SECONDS", 5)
 # Development creates the CA on first use; production (DEBUG off) requires `pki init`.
 FILES_PKI_AUTO_INIT = env_bool("FILES_PKI_AUTO_INIT", DEBUG)
 FILES_COPY_DAYS = env_int("FILES_COPY_DAYS", 30)  # how long a 加注件 can be downloaded

@@ -19,7 +19,7 @@ import functools
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.utils import timezone
@@ -146,13 +146,26 @@ class HolderCode(property):
     """
 
     def __init__(self, *, enc: str = "holder_code_enc", digest: str = "holder_code_digest"):
+        # The plaintext is kept on the row beside the very ciphertext it came from: an issue
+        # reads the code nine times (digest, snapshots, answer), each an SM4 decryption. A new
+        # ciphertext (written, refreshed, re-encrypted by a key rotation) is decrypted again.
+        held = f"_{enc}_plain"
+
         def read(row: Any) -> str:
-            return holder_code_decrypt(getattr(row, enc))
+            blob = getattr(row, enc)
+            kept = row.__dict__.get(held)
+            if kept is not None and kept[0] is blob:
+                return cast(str, kept[1])
+            code = holder_code_decrypt(blob)
+            row.__dict__[held] = (blob, code)
+            return code
 
         def write(row: Any, code: str) -> None:
             ring = holder_keyring()
-            setattr(row, enc, cipher.keyring_encrypt(ring, code))
+            blob = cipher.keyring_encrypt(ring, code)
+            setattr(row, enc, blob)
             setattr(row, digest, cipher.keyring_digest(ring, code))
+            row.__dict__[held] = (blob, code)
 
         super().__init__(read, write, doc="The holder code in plaintext (stored encrypted).")
 

@@ -5,10 +5,10 @@ after the hub. At the hub, licences issued by provincial systems for a holder of
 the stream named after that city, when that city's node is registered (art. 15).
 """
 
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 
@@ -33,16 +33,46 @@ def _next_seq(stream: str) -> int:
     return counter_next(StreamCounter, {"stream": stream})
 
 
+def _insert_numbered(row: OutboxEvent) -> None:
+    """Number and insert `row` in one statement (one round trip instead of two): the counter's
+    upsert as a data-modifying CTE, its value read by the insert; the counter's row lock lasts
+    until commit, as with `_next_seq`."""
+    quote = connection.ops.quote_name
+    counter, last, name = (quote(n) for n in (StreamCounter._meta.db_table, "last", "stream"))
+    fields = [f for f in OutboxEvent._meta.concrete_fields if not f.primary_key]
+    seq = f"(SELECT {last} FROM n)"  # noqa: S608 - a column name
+    params: list[Any] = [row.stream]
+    for field in fields:
+        if field.name != "seq":
+            params.append(field.get_db_prep_save(field.pre_save(row, add=True), connection))
+    sql = (
+        f"WITH n AS (INSERT INTO {counter} ({name}, {last}) VALUES (%s, 1) "  # noqa: S608 - model names only
+        f"ON CONFLICT ({name}) DO UPDATE SET {last} = {counter}.{last} + 1 RETURNING {last}) "
+        f"INSERT INTO {quote(OutboxEvent._meta.db_table)} "
+        f"({', '.join(quote(cast(str, f.column)) for f in fields)}) VALUES "
+        f"({', '.join(seq if f.name == 'seq' else '%s' for f in fields)}) "
+        f"RETURNING {quote('id')}, {quote('seq')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row.pk, row.seq = cursor.fetchone()
+    row._state.adding = False
+
+
 def outbox_write(*, stream: str, kind: str, key: str, payload: dict[str, Any]) -> OutboxEvent:
-    row = OutboxEvent.objects.create(
+    row = OutboxEvent(
         stream=stream,
-        seq=_next_seq(stream),
         kind=kind,
         key=key,
         payload=payload,
         request_id=current_request_id(),
         next_attempt_at=timezone.now(),
     )
+    if connection.vendor == "postgresql":
+        _insert_numbered(row)
+    else:  # SQLite (development) has no data-modifying CTE
+        row.seq = _next_seq(stream)
+        row.save(force_insert=True)
     from shared.federation.tasks import relay_stream
 
     # A relay run after commit, at once for the first commit in a KICK_INTERVAL window and once

@@ -99,7 +99,7 @@ def qr_token_issue(
     expires = now + timedelta(days=lic.license_type.qr_validity_days)
     from shared.files.statuslists import status_index_ensure
 
-    key = keystore.token_key_active()
+    key = keystore.token_key_current()
     token = sign_qr_token(
         suite=get_suite(key.suite),
         key=keystore.private_key(key),

@@ -1,5 +1,5 @@
-"""Writes for licence files: scheduling on every licence change, rendering + sealing, copies
-(加注件) and legacy digitisation.
+"""Writes for licence files: scheduling on every licence change, the OFD, copies (加注件) and
+legacy digitisation; rendering and sealing a file row is `shared.files.signing`.
 
 Scheduling runs inside the licence change's transaction (a `license_changed` receiver) and only
 writes rows; the `signing` queue does the work after commit. A file row is a job an operator can
@@ -14,21 +14,18 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from shared.accounts.models import User
 from shared.core.effects import enqueue_on_commit
 from shared.core.errors import ConflictError, PermanentError
 from shared.crypto.ofd import ofd_build
-from shared.crypto.pdfsign import sign_pdf
 from shared.domain.canonical import sm3_hex
 from shared.domain.status import UNRELEASED, Action, Status
 from shared.files import documents, keystore, storage
 from shared.files.models import AnnotatedCopy, LegacyScan, LicenseFile
 from shared.files.ofd_render import license_ofd_page, ofd_font
-from shared.files.render import render_license_pdf
-from shared.files.signals import license_file_ready
+from shared.files.signing import render_signed, scan_for
 from shared.files.statuslists import status_index_ensure
 from shared.licenses import issuing
 from shared.licenses.models import License, LicenseEvent, LicenseVersion, Mode
@@ -84,113 +81,6 @@ def license_file_schedule(*, license: License, event: LicenseEvent, new_version:
     _enqueue_render(row.pk)
 
 
-def _scan_for(lic: License) -> bytes | None:
-    scan = LegacyScan.objects.filter(license=lic).first()
-    if scan is None:
-        return None
-    data = storage.read(scan.path)
-    if scan.content_type == "application/pdf":
-        return _pdf_first_page_image(data)
-    return data
-
-
-def _pdf_first_page_image(data: bytes) -> bytes:
-    """A scanned PDF becomes the page image through poppler (pdftoppm), at 150 dpi."""
-    import subprocess
-    import tempfile
-    from pathlib import Path
-
-    with tempfile.TemporaryDirectory() as folder:
-        source = Path(folder) / "scan.pdf"
-        source.write_bytes(data)
-        subprocess.run(  # noqa: S603 - fixed program; input is a file we wrote
-            ["pdftoppm", "-r", "150", "-png", "-singlefile", str(source), str(Path(folder) / "p")],  # noqa: S607
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
-        return (Path(folder) / "p.png").read_bytes()
-
-
-def render_signed(
-    *,
-    lic: License,
-    version: LicenseVersion,
-    variant: str,
-    annotation: list[str] | None = None,
-    seal_agency_is_library: bool = False,
-) -> tuple[bytes, Any, documents.QrToken]:
-    """Render and seal one document; returns (pdf bytes, seal key row, QR token)."""
-    qr = documents.qr_token_issue(lic=lic, version=version)
-    doc = documents.license_document(
-        lic=lic,
-        version=version,
-        qr=qr,
-        variant=variant,
-        annotation=annotation,
-        scan=_scan_for(lic) if lic.mode == Mode.LEGACY else None,
-    )
-    page = render_license_pdf(doc, font_path=keystore.font_path())
-    seal_key = keystore.seal_for(agency=None if seal_agency_is_library else lic.issuer)
-    signer = keystore.seal_signer(seal_key)
-    reason = "电子证照加注件" if annotation else "电子证照签发"
-    pdf = sign_pdf(page.pdf, seal=signer, box=page.seal_box, reason=reason)
-    return pdf, seal_key, qr
-
-
-def license_file_render(*, file_id: int) -> LicenseFile:
-    """Render, seal and store one file row. Idempotent: a ready row is left as it is.
-
-    Failures are recorded on the row (attempts, last_error); after `FILES_MAX_ATTEMPTS` the row
-    is `failed` and waits for an operator (`license_file_retry`).
-    """
-    row = LicenseFile.objects.select_related("license__license_type", "license__issuer").get(
-        pk=file_id
-    )
-    if row.state == LicenseFile.State.READY:
-        return row
-    LicenseFile.objects.filter(pk=row.pk).update(attempts=F("attempts") + 1)
-    row.attempts += 1  # this run's attempt; a concurrent run of the same row changes nothing
-    try:
-        lic = row.license
-        version = LicenseVersion.objects.get(identifier=row.identifier)
-        pdf, seal_key, qr = render_signed(lic=lic, version=version, variant=row.variant)
-        relative = (
-            f"{storage.safe_name(lic.issuer.code)}/{storage.safe_name(row.identifier)}/"
-            f"{row.variant}.pdf"
-        )
-        storage.write_atomic(relative, pdf)
-    except Exception as exc:
-        failed = row.attempts >= settings.FILES_MAX_ATTEMPTS or isinstance(exc, PermanentError)
-        LicenseFile.objects.filter(pk=row.pk).update(
-            state=LicenseFile.State.FAILED if failed else LicenseFile.State.PENDING,
-            last_error=f"{type(exc).__name__}: {exc}"[:1000],
-            updated_at=timezone.now(),
-        )
-        raise
-    now = timezone.now()
-    ready = {
-        "state": LicenseFile.State.READY,
-        "path": relative,
-        "size": len(pdf),
-        "sm3": sm3_hex(pdf),
-        "seal": seal_key,
-        "qr_url": qr.url,
-        "qr_expires_at": qr.expires_at,
-        "timestamped": bool(settings.FILES_TSA_URL),
-        "last_error": "",
-        "rendered_at": now,
-        "updated_at": now,
-    }
-    with transaction.atomic():
-        LicenseFile.objects.filter(pk=row.pk).update(**ready)
-        for name, value in ready.items():
-            setattr(row, name, value)
-        # The hub learns of the file (by digest) in the same transaction (federation outbox).
-        license_file_ready.send(sender=LicenseFile, file=row)
-    return row
-
-
 def license_file_ofd(*, row: LicenseFile) -> LicenseFile:
     """The OFD of a ready file row, made and stored on first request (GB/T 38540, SM2/SM3).
 
@@ -223,7 +113,7 @@ def _license_file_ofd_make(row: LicenseFile) -> LicenseFile:
         version=version,
         qr=qr,
         variant=row.variant,
-        scan=_scan_for(lic) if lic.mode == Mode.LEGACY else None,
+        scan=scan_for(lic) if lic.mode == Mode.LEGACY else None,
         when=row.created_at,
     )
     seal_key = keystore.sm2_seal_for(agency=lic.issuer)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import connection
@@ -40,6 +40,11 @@ def status_index_ensure(*, license: License, fresh: bool = False) -> StatusListI
     `fresh`: the licence was created in this transaction, so it has no index yet and the draw
     is one INSERT (…ON CONFLICT DO NOTHING: a collision or a concurrent caller returns no row).
     """
+    related = License.status_index.related
+    if not fresh and related.is_cached(license):  # read with the licence (select_related)
+        held = cast(StatusListIndex | None, related.get_cached_value(license))
+        if held is not None:
+            return held
     existing = None if fresh else StatusListIndex.objects.filter(license=license).first()
     if existing is not None:
         return existing

@@ -2,14 +2,14 @@
 
 from celery import shared_task
 
-from shared.files import services
+from shared.files import services, signing
 
 
 @shared_task(name="files.render", acks_late=True, bind=True, max_retries=5)
 def render_license_file(self, file_id: int) -> str:
     """Render and seal one file row; safe to run twice (a ready row is left alone)."""
     try:
-        row = services.license_file_render(file_id=file_id)
+        row = signing.license_file_render(file_id=file_id)
     except Exception as exc:
         from shared.files.models import LicenseFile
 

@@ -8,6 +8,7 @@ decrypted keys and pyHanko signers (FIELD-NOTES: parsing a key per signature hal
 - `keys`: the password keys are encrypted with at rest, the decrypted-key cache, key rows;
 - `ca`: the ECDSA and SM2 certificate authorities, and the TSA certificate;
 - `seals`: the seal family, its signers, `reset_caches`;
+- `current`: the active token key and seals kept per signing process for a few seconds;
 - `tokens`: the QR-token and trust-list key;
 - `rotation`: the keys the console shows, and rotating one (`key_rotate`);
 - `hsm`: PKCS#11; `fonts`: the CJK font; `bootstrap`: `pki_init`.
@@ -24,6 +25,7 @@ from shared.files.keystore.ca import (
     sm2_trust_roots,
     tsa_create,
 )
+from shared.files.keystore.current import forget_current_keys
 from shared.files.keystore.fonts import font_path
 from shared.files.keystore.hsm import pkcs11_close, pkcs11_session
 from shared.files.keystore.keys import private_key
@@ -38,6 +40,7 @@ from shared.files.keystore.seals import (
     reset_caches,
     seal_create,
     seal_create_pkcs11,
+    seal_current,
     seal_for,
     seal_revoke,
     seal_rotate,
@@ -48,6 +51,7 @@ from shared.files.keystore.seals import (
 )
 from shared.files.keystore.tokens import (
     token_key_active,
+    token_key_current,
     token_key_rotate,
     token_public_key,
     token_sign,
@@ -63,6 +67,7 @@ __all__ = [
     "SealSuite",
     "ca_active",
     "font_path",
+    "forget_current_keys",
     "key_rotatable",
     "key_rotate",
     "ofd_signer",
@@ -73,6 +78,7 @@ __all__ = [
     "reset_caches",
     "seal_create",
     "seal_create_pkcs11",
+    "seal_current",
     "seal_for",
     "seal_revoke",
     "seal_rotate",
@@ -85,6 +91,7 @@ __all__ = [
     "sm2_trust_roots",
     "tsa_create",
     "token_key_active",
+    "token_key_current",
     "token_key_rotate",
     "token_public_key",
     "token_sign",

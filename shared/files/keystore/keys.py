@@ -16,6 +16,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from shared.accounts.models import Agency
@@ -24,6 +25,7 @@ from shared.audit.snapshots import model_snapshot
 from shared.core.errors import PermanentError
 from shared.crypto import pki, sm2x509
 from shared.crypto.suites import get_suite, private_key_from_pem
+from shared.files.keystore.current import forget_current_keys
 from shared.files.models import SigningKey
 from shared.files.signals import trust_material_changed
 
@@ -123,6 +125,10 @@ def retire(kind: str, agency: Agency | None) -> list[dict[str, Any]]:
     active = SigningKey.objects.select_for_update().filter(kind=kind, agency=agency, active=True)
     retired = [key_snapshot(key) for key in active]
     active.update(active=False, retired_at=timezone.now())
+    # This process signs with the successor at once; again after commit, in case a signing
+    # thread read the retiring key meanwhile.
+    forget_current_keys()
+    transaction.on_commit(forget_current_keys)
     return retired
 
 

@@ -31,6 +31,7 @@ from shared.crypto.suites import Sm2PrivateKey, get_suite
 from shared.crypto.tsa import timestamper_for
 from shared.files.keystore import hsm
 from shared.files.keystore.ca import SEAL_DAYS, cas, issue_for, require_sm2_ca
+from shared.files.keystore.current import current_key, forget_current_keys
 from shared.files.keystore.fonts import font_path
 from shared.files.keystore.keys import (
     forget_private_keys,
@@ -171,6 +172,13 @@ def seal_for(*, agency: Agency | None) -> SigningKey:
     return seal_get_or_create(ECDSA, agency)
 
 
+def seal_current(*, agency: Agency | None) -> SigningKey:
+    """The active ECDSA seal for sealing a file, as this process read it at most
+    `FILES_KEY_CACHE_SECONDS` ago (`keystore.current`: a revoked one is caught at the ready
+    update)."""
+    return current_key(("seal", agency.pk if agency else None), lambda: seal_for(agency=agency))
+
+
 def seal_create(*, agency: Agency | None) -> SigningKey:
     return seal_make(ECDSA, agency)
 
@@ -247,6 +255,7 @@ def seal_revoke(
         key.retired_at = timezone.now()
         fields += ["active", "retired_at"]
     key.save(update_fields=fields)
+    forget_current_keys()  # this process seals with a successor at once (others: the ready check)
     audit_record(
         actor=actor,
         action="key.revoke",
@@ -305,11 +314,12 @@ def ofd_signer(key: SigningKey) -> OfdSigner:
 
 
 def reset_caches() -> None:
-    """Forget cached keys, signers and the PKCS#11 session (after a rotation in this process,
-    and in tests)."""
+    """Forget cached keys (the active ones too), signers and the PKCS#11 session (after a
+    rotation in this process, and in tests)."""
     from shared.files import verify_cache  # the public verify path's keys and codes too
 
     _signers.clear()
+    forget_current_keys()
     forget_private_keys()
     hsm.pkcs11_forget()
     verify_cache.clear()

@@ -14,6 +14,7 @@ from shared.core.errors import ConflictError
 from shared.crypto.suites import PublicKey, get_suite, public_key_from_pem
 from shared.crypto.tokens import TOKEN_ALGORITHMS, sign_token
 from shared.files.keystore.ca import CA_DAYS, require_ca
+from shared.files.keystore.current import current_key
 from shared.files.keystore.keys import key_audit, key_password, private_key, retire
 from shared.files.models import SigningKey
 
@@ -25,6 +26,12 @@ def token_key_active() -> SigningKey:
     if key is not None and key.suite == suite:
         return key
     return token_key_rotate()
+
+
+def token_key_current() -> SigningKey:
+    """The active token key for signing QR tokens, as this process read it at most
+    `FILES_KEY_CACHE_SECONDS` ago (a just-rotated key's tokens still verify)."""
+    return current_key(("token", settings.CRYPTO_SUITE), token_key_active)
 
 
 def token_public_key(alg: str, kid: str) -> PublicKey | None:

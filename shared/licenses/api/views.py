@@ -27,6 +27,7 @@ from shared.licenses.api.serializers import (
     LicenseIssueSerializer,
     LicenseSerializer,
     LicenseVersionSerializer,
+    license_data,
 )
 from shared.licenses.models import Batch, License
 from shared.licenses.validation import Holder
@@ -79,7 +80,7 @@ class LicenseListApi(generics.ListAPIView):
             holder=Holder(**values.pop("holder")),
             **values,
         )
-        return Response(LicenseSerializer(lic).data, status=status.HTTP_201_CREATED)
+        return Response(license_data(lic), status=status.HTTP_201_CREATED)
 
 
 class LicenseDetailApi(APIView):
@@ -88,7 +89,7 @@ class LicenseDetailApi(APIView):
     @extend_schema(responses=LicenseSerializer, summary="证照详情（可用任一版本的标识）")
     def get(self, request: AuthenticatedRequest, identifier: str) -> Response:
         lic = selectors.license_get(user=request.user, identifier=identifier)
-        return Response(LicenseSerializer(lic).data)
+        return Response(license_data(lic))
 
 
 class LicenseVersionListApi(APIView):
@@ -135,7 +136,7 @@ class LicenseActionApi(APIView):
         lic, event = services.license_act(
             actor=request.user, identifier=identifier, action=Action(action), **values
         )
-        body = {"license": LicenseSerializer(lic).data, "event": LicenseEventSerializer(event).data}
+        body = {"license": license_data(lic), "event": LicenseEventSerializer(event).data}
         return Response(body)
 
 

@@ -5,7 +5,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from shared.files import services
+from shared.files import signing
 from shared.files.models import LicenseFile
 
 
@@ -15,7 +15,7 @@ def render_pending() -> list[LicenseFile]:
     for pk in (
         LicenseFile.objects.filter(state="pending").order_by("pk").values_list("pk", flat=True)
     ):
-        rows.append(services.license_file_render(file_id=pk))
+        rows.append(signing.license_file_render(file_id=pk))
     return rows
 
 

@@ -98,10 +98,10 @@ def test_tsa_down_leaves_the_row_pending_with_its_error(issuer, issue_payload, p
     keystore.reset_caches()
     issue(issuer, issue_payload())
     row = LicenseFile.objects.get()
-    from shared.files import services
+    from shared.files import signing
 
     with pytest.raises(Exception):  # noqa: B017 - any failure: the row must record it
-        services.license_file_render(file_id=row.pk)
+        signing.license_file_render(file_id=row.pk)
     row.refresh_from_db()
     assert (row.state, row.attempts) == ("pending", 1)
     assert row.last_error

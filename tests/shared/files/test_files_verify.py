@@ -272,7 +272,7 @@ def test_unsigned_upload_and_other_inputs_never_500(consumer, pki):
 def test_render_pending_is_idempotent(issued):
     assert render_pending() == []
     row = LicenseFile.objects.get()
-    from shared.files import services
+    from shared.files import signing
 
-    again = services.license_file_render(file_id=row.pk)
+    again = signing.license_file_render(file_id=row.pk)
     assert (again.state, again.attempts, again.sm3) == ("ready", 1, row.sm3)

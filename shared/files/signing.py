@@ -1,0 +1,180 @@
+"""The `signing` queue's work: render, seal and store one file row, and mark it ready.
+
+A signing process spends most of a file in reportlab and pyHanko; what the row costs around
+them is kept to four statements in steady state: the attempt counted and the row read in one
+`UPDATE … RETURNING`, the version read with its licence, type, issuer and status-list index in
+one join, the ready update, and the `file.ready` outbox row (one statement with its sequence
+number) — the token key and the seal come from the process's short-lived copy
+(`keystore.current`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Exists
+from django.utils import timezone
+
+from shared.core.errors import PermanentError, RetryableError
+from shared.crypto.pdfsign import sign_pdf
+from shared.domain.canonical import sm3_hex
+from shared.files import documents, keystore, storage
+from shared.files.models import LegacyScan, LicenseFile, SigningKey
+from shared.files.render import render_license_pdf
+from shared.files.signals import license_file_ready
+from shared.licenses.models import License, LicenseVersion, Mode
+
+
+def scan_for(lic: License) -> bytes | None:
+    scan = LegacyScan.objects.filter(license=lic).first()
+    if scan is None:
+        return None
+    data = storage.read(scan.path)
+    if scan.content_type == "application/pdf":
+        return _pdf_first_page_image(data)
+    return data
+
+
+def _pdf_first_page_image(data: bytes) -> bytes:
+    """A scanned PDF becomes the page image through poppler (pdftoppm), at 150 dpi."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "scan.pdf"
+        source.write_bytes(data)
+        subprocess.run(  # noqa: S603 - fixed program; input is a file we wrote
+            ["pdftoppm", "-r", "150", "-png", "-singlefile", str(source), str(Path(folder) / "p")],  # noqa: S607
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        return (Path(folder) / "p.png").read_bytes()
+
+
+def render_signed(
+    *,
+    lic: License,
+    version: LicenseVersion,
+    variant: str,
+    annotation: list[str] | None = None,
+    seal_agency_is_library: bool = False,
+    seal_key: SigningKey | None = None,
+) -> tuple[bytes, Any, documents.QrToken]:
+    """Render and seal one document; returns (pdf bytes, seal key row, QR token).
+
+    `seal_key`: the seal to use (default: the active one of the issuer, or of the library)."""
+    qr = documents.qr_token_issue(lic=lic, version=version)
+    doc = documents.license_document(
+        lic=lic,
+        version=version,
+        qr=qr,
+        variant=variant,
+        annotation=annotation,
+        scan=scan_for(lic) if lic.mode == Mode.LEGACY else None,
+    )
+    page = render_license_pdf(doc, font_path=keystore.font_path())
+    if seal_key is None:
+        seal_key = keystore.seal_for(agency=None if seal_agency_is_library else lic.issuer)
+    signer = keystore.seal_signer(seal_key)
+    reason = "电子证照加注件" if annotation else "电子证照签发"
+    pdf = sign_pdf(page.pdf, seal=signer, box=page.seal_box, reason=reason)
+    return pdf, seal_key, qr
+
+
+def _attempt(file_id: int) -> LicenseFile | None:
+    """Count this run's attempt and read the row, in one statement; None when it is ready.
+    A concurrent run of the same row counts its own attempt and changes nothing else."""
+    fields = LicenseFile._meta.concrete_fields
+    quote = connection.ops.quote_name
+    sql = (
+        f"UPDATE {quote(LicenseFile._meta.db_table)} "  # noqa: S608 - model names only
+        f"SET {quote('attempts')} = {quote('attempts')} + 1 "
+        f"WHERE {quote('id')} = %s AND {quote('state')} <> %s "
+        f"RETURNING {', '.join(quote(cast(str, f.column)) for f in fields)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [file_id, LicenseFile.State.READY])
+        values = cursor.fetchone()
+    if values is None:
+        return None
+    return LicenseFile.from_db(connection.alias, [f.attname for f in fields], values)
+
+
+def license_file_render(*, file_id: int) -> LicenseFile:
+    """Render, seal and store one file row. Idempotent: a ready row is left as it is.
+
+    Failures are recorded on the row (attempts, last_error); after `FILES_MAX_ATTEMPTS` the row
+    is `failed` and waits for an operator (`license_file_retry`).
+    """
+    row = _attempt(file_id)
+    if row is None:  # ready already, or no such row (`get` raises then)
+        return LicenseFile.objects.get(pk=file_id)
+    try:
+        version = LicenseVersion.objects.select_related(
+            "license__license_type", "license__issuer", "license__status_index"
+        ).get(identifier=row.identifier)
+        lic = row.license = version.license
+        pdf, seal_key, qr = render_signed(
+            lic=lic,
+            version=version,
+            variant=row.variant,
+            seal_key=keystore.seal_current(agency=lic.issuer),
+        )
+        relative = (
+            f"{storage.safe_name(lic.issuer.code)}/{storage.safe_name(row.identifier)}/"
+            f"{row.variant}.pdf"
+        )
+        storage.write_atomic(relative, pdf)
+        _mark_ready(row, pdf=pdf, relative=relative, seal_key=seal_key, qr=qr)
+    except Exception as exc:
+        failed = row.attempts >= settings.FILES_MAX_ATTEMPTS or isinstance(exc, PermanentError)
+        LicenseFile.objects.filter(pk=row.pk).update(
+            state=LicenseFile.State.FAILED if failed else LicenseFile.State.PENDING,
+            last_error=f"{type(exc).__name__}: {exc}"[:1000],
+            updated_at=timezone.now(),
+        )
+        raise
+    return row
+
+
+@transaction.atomic
+def _mark_ready(
+    row: LicenseFile, *, pdf: bytes, relative: str, seal_key: SigningKey, qr: documents.QrToken
+) -> None:
+    """The row becomes ready and the hub learns of the file (by digest, through the
+    federation outbox) in one transaction — unless its seal was revoked meanwhile: a process
+    may hold the seal for `FILES_KEY_CACHE_SECONDS`, and a file signed after the revocation
+    would fail verification, so it is refused here and signed again with the successor."""
+    now = timezone.now()
+    ready = {
+        "state": LicenseFile.State.READY,
+        "path": relative,
+        "size": len(pdf),
+        "sm3": sm3_hex(pdf),
+        "seal": seal_key,
+        "qr_url": qr.url,
+        "qr_expires_at": qr.expires_at,
+        "timestamped": bool(settings.FILES_TSA_URL),
+        "last_error": "",
+        "rendered_at": now,
+        "updated_at": now,
+    }
+    unrevoked = SigningKey.objects.filter(pk=seal_key.pk, revoked_at__isnull=True)
+    updated = (
+        LicenseFile.objects.filter(pk=row.pk)
+        .alias(unrevoked=Exists(unrevoked))
+        .filter(unrevoked=True)
+        .update(**ready)
+    )
+    if not updated:
+        keystore.forget_current_keys()
+        raise RetryableError(
+            "file.seal_revoked", "签章所用印章已吊销，将用新印章重新签章", {"seal": seal_key.key_id}
+        )
+    for name, value in ready.items():
+        setattr(row, name, value)
+    license_file_ready.send(sender=LicenseFile, file=row)
