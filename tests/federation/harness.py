@@ -104,6 +104,9 @@ class Library:
             FEDERATION_SWEEP_SECONDS="1",
             FEDERATION_RECONCILE_SECONDS="3600",
             FEDERATION_HTTP_TIMEOUT="10",
+            # a receiver back from an outage is retried within seconds, not minutes (production:
+            # 300); the back-off itself is proven in tests/shared/federation
+            FEDERATION_MAX_BACKOFF_SECONDS="5",
             EXPIRY_SWEEP_SECONDS="3600",
             BATCH_SWEEP_SECONDS="2",
             PYTHONUNBUFFERED="1",
