@@ -111,6 +111,8 @@ class Library:
             FEDERATION_MAX_ATTEMPTS="60",
             EXPIRY_SWEEP_SECONDS="3600",
             BATCH_SWEEP_SECONDS="2",
+            # the hub's sweep of file fetches that failed or whose task was lost (default 30)
+            FEDERATION_FILE_SWEEP_SECONDS="3",
             PYTHONUNBUFFERED="1",
             LOG_LEVEL="WARNING",
         )
