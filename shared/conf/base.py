@@ -324,6 +324,9 @@ FEDERATION_AMQP_URL = env("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 FEDERATION_AMQP_EXCHANGE = env("AMQP_EXCHANGE", "elicense.exchange")
 FEDERATION_BATCH_SIZE = env_int("FEDERATION_BATCH_SIZE", 200)
 FEDERATION_MAX_ATTEMPTS = env_int("FEDERATION_MAX_ATTEMPTS", 20)
+# The relay's retry back-off doubles per attempt (2, 4, 8 … s) up to this cap. The federation
+# tests lower it: a receiver back from an outage is otherwise retried only minutes later.
+FEDERATION_MAX_BACKOFF_SECONDS = env_int("FEDERATION_MAX_BACKOFF_SECONDS", 300)
 FEDERATION_ONLINE_DEADLINE_SECONDS = env_int("FEDERATION_ONLINE_DEADLINE_SECONDS", 60)
 FEDERATION_PUSH_DOWN = env_bool("FEDERATION_PUSH_DOWN", True)
 FEDERATION_HTTP_TIMEOUT = (3.0, float(env_int("FEDERATION_HTTP_TIMEOUT", 30)))

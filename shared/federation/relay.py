@@ -35,7 +35,6 @@ from shared.federation.models import OutboxEvent, StreamCounter, StreamState
 from shared.federation.transport import adapter_for
 
 LEASE_SECONDS = 15  # short, so a relay killed mid-send is taken over soon; renewed per envelope
-MAX_BACKOFF_SECONDS = 300
 _RUN = uuid.uuid4().hex[:8]
 logger = structlog.stdlib.get_logger(__name__)
 
@@ -107,7 +106,7 @@ def _fail(stream: str, rows: list[OutboxEvent], error: ExchangeError) -> None:
         row.last_error = message
         dead = permanent or row.attempts >= settings.FEDERATION_MAX_ATTEMPTS
         row.state = OutboxEvent.State.DEAD if dead else OutboxEvent.State.FAILED
-        row.next_attempt_at = now + timedelta(seconds=min(2**row.attempts, MAX_BACKOFF_SECONDS))
+        row.next_attempt_at = now + backoff(row.attempts)
         row.save(update_fields=["attempts", "last_error", "state", "next_attempt_at"])
     StreamState.objects.filter(stream=stream).update(last_error=message, last_error_at=now)
     logger.warning(
@@ -120,6 +119,11 @@ def _fail(stream: str, rows: list[OutboxEvent], error: ExchangeError) -> None:
         permanent=permanent,
         request_ids=_request_ids(rows),
     )
+
+
+def backoff(attempts: int) -> timedelta:
+    """How long a row waits after its `attempts`-th failure: doubling, capped."""
+    return timedelta(seconds=min(2**attempts, settings.FEDERATION_MAX_BACKOFF_SECONDS))
 
 
 def _request_ids(rows: list[OutboxEvent]) -> list[str]:

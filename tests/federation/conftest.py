@@ -8,6 +8,25 @@ import pytest
 from tests.federation import harness
 from tests.federation.harness import Federation, build_templates, copy_templates
 
+# Folders whose modules share one running federation (a package-scoped fixture in their
+# conftest.py): on two workers each folder runs whole on one, or both would start it.
+SHARED_FEDERATION_FOLDERS = ("tests/federation/flows/", "tests/federation/province/")
+
+
+def pytest_xdist_make_scheduler(config, log):  # type: ignore[no-untyped-def]
+    """`--dist loadfile` (XDIST_FEDERATION in the Makefile), with each of the folders above one
+    unit of work instead of one per file."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class FolderScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = super()._split_scope(nodeid)
+            return next((f for f in SHARED_FEDERATION_FOLDERS if path.startswith(f)), path)
+
+    return FolderScheduling(config, log)
+
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):

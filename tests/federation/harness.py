@@ -104,8 +104,15 @@ class Library:
             FEDERATION_SWEEP_SECONDS="1",
             FEDERATION_RECONCILE_SECONDS="3600",
             FEDERATION_HTTP_TIMEOUT="10",
+            # a receiver back from an outage is retried within seconds, not minutes (production:
+            # 300; the back-off itself is proven in tests/shared/federation), and enough attempts
+            # that an outage of ~5 min (a slow CI host) still dead-letters nothing (default 20)
+            FEDERATION_MAX_BACKOFF_SECONDS="5",
+            FEDERATION_MAX_ATTEMPTS="60",
             EXPIRY_SWEEP_SECONDS="3600",
             BATCH_SWEEP_SECONDS="2",
+            # the hub's sweep of file fetches that failed or whose task was lost (default 30)
+            FEDERATION_FILE_SWEEP_SECONDS="3",
             PYTHONUNBUFFERED="1",
             LOG_LEVEL="WARNING",
         )

@@ -32,13 +32,15 @@ class Cluster:
 
     query = ""
 
-    def __init__(self, name: str = NAME, *, start: bool = True) -> None:
+    def __init__(self, name: str = NAME, *, start: bool = True, **gucs: str) -> None:
+        """`gucs`: postgresql.conf settings of this cluster (`max_locks_per_transaction="128"`)."""
         self.version = _version()
         self.name = name
         self.port = free_port()
         self.drop()  # a run killed from outside may have left it
+        options = [f"--pgoption={guc}={value}" for guc, value in gucs.items()]
         _run(
-            "pg_createcluster", self.version, name, "-p", str(self.port),
+            "pg_createcluster", self.version, name, "-p", str(self.port), *options,
             *(["--start"] if start else []), "--", "--auth=trust",
         )  # fmt: skip
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/"

@@ -31,7 +31,9 @@ def hub_pair():
     pair.drop()
 
 
-def test_the_hub_fails_over_to_its_standby_while_the_node_issues(make_federation, hub_pair):
+def test_the_hub_fails_over_to_its_standby_while_the_node_issues(hub_pair, make_federation):
+    # the cluster first, so it is dropped after the federation's processes stopped (dropped
+    # under them, the teardown took 12–22 s against 4–7 s for the other federations)
     fed = make_federation(("hub", "410100"), clusters={"hub": hub_pair})
     hub, node = fed["hub"], fed["410100"]
     node.worker_queues = "default"  # the records' journey; files are not this drill's subject

@@ -8,6 +8,7 @@ retryable one (503) backs the rows off, a permanent one (403) dead-letters them 
 
 import json
 import threading
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -138,6 +139,29 @@ def test_a_failure_backs_off_those_rows_and_keeps_what_was_acknowledged(receiver
     assert [r.state for r in rows[:5]] == ["acknowledged"] * 5
     assert [(r.state, r.attempts) for r in rows[5:10]] == [("failed", 1)] * 5
     assert [r.state for r in rows[10:]] == ["pending"] * 2
+
+
+def test_retries_back_off_doubling_up_to_the_cap(receiver, settings, time_machine):
+    # the cap the federation tests run with (harness.py); production's is 300 s
+    settings.FEDERATION_MAX_BACKOFF_SECONDS = 4
+    write(3)
+    waits = []
+    for _ in range(4):
+        receiver.fail_next = True
+        before = timezone.now()
+        assert relay.relay_stream(stream=HUB).error.startswith("service.unavailable")
+        due = OutboxEvent.objects.get(seq=1).next_attempt_at
+        waits.append(round((due - before).total_seconds()))
+        # nothing is sent again before the back-off has passed
+        assert relay.relay_stream(stream=HUB).envelopes == 0
+        time_machine.move_to(due + timedelta(milliseconds=1))
+    assert waits == [2, 4, 4, 4]
+    rows = OutboxEvent.objects.order_by("seq")
+    assert [(r.state, r.attempts) for r in rows] == [("failed", 4)] * 3
+    assert len(receiver.received) == 4
+    # once it has passed, the receiver takes them
+    relay.relay_stream(stream=HUB)
+    assert set(states().values()) == {"acknowledged"}
 
 
 def test_a_permanent_refusal_dead_letters_at_once_and_the_operator_retries_it(receiver, admin):
