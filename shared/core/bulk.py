@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
+import orjson
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
@@ -81,8 +82,15 @@ def _column_types(cursor: Any, table: str, columns: list[str]) -> list[int]:
     return _TYPES[key]
 
 
-def _json_text(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+def _json_text(value: Any) -> bytes | str:
+    """A JSON column's text: orjson (≈ 13 % of the hub's ingest CPU went to `json.dumps`, which
+    orjson does several times faster); what orjson refuses (an integer past 64 bits) through
+    the standard encoder. No NaN or infinity reaches here: request bodies refuse them
+    (`shared.core.api.parsers`), and the standard encoder would refuse them too."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def _next_ids(connection: Any, meta: Any, count: int) -> list[int]:
