@@ -11,14 +11,15 @@ from typing import Any
 
 from django.db import connection
 
-from provincial_hub.aggregation.partitions import LICENCE, VERSION, key_table
 from shared.licenses.lookups import Place, locator_register
 
+# The key tables of partitions.LICENCE and partitions.VERSION.
 _VERSION_SQL = (
-    f"SELECT l.id, l.library_code, l.created_at, v.created_at FROM {key_table(VERSION)} v "  # noqa: S608 - constant names
-    f"JOIN {key_table(LICENCE)} l ON l.id = v.license_id WHERE v.identifier = %s"
+    "SELECT l.id, l.library_code, l.created_at, v.library_code, v.created_at "
+    "FROM licenses_licenseversion_key v JOIN licenses_license_key l ON l.id = v.license_id "
+    "WHERE v.identifier = %s"
 )
-_LICENCE_SQL = f"SELECT id, library_code, created_at FROM {key_table(LICENCE)} WHERE id = %s"  # noqa: S608
+_LICENCE_SQL = "SELECT id, library_code, created_at FROM licenses_license_key WHERE id = %s"
 
 
 def _one(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
@@ -42,7 +43,8 @@ class KeyTableLocator:
             licence_id=row[0],
             library_code=row[1],
             licence_created_at=row[2],
-            version_created_at=row[3],
+            version_library_code=row[3],
+            version_created_at=row[4],
         )
 
 

@@ -24,11 +24,13 @@ NOTHING: dict[str, Any] = {"pk__in": []}
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Place:
-    """Where a licence (and, found by a version identifier, that version) is stored."""
+    """Where a licence (and, found by a version identifier, that version) is stored: each row's
+    own partition columns, as its key row holds them."""
 
     licence_id: int
     library_code: str
     licence_created_at: datetime
+    version_library_code: str = ""
     version_created_at: datetime | None = None
 
 
@@ -94,7 +96,7 @@ def version_terms(identifier: str, *, joined: bool = False) -> dict[str, Any]:
         return NOTHING
     terms = {
         "identifier": identifier,
-        "library_code": place.library_code,
+        "library_code": place.version_library_code,
         "created_at": place.version_created_at,
     }
     if joined:
