@@ -1,7 +1,8 @@
 """The hub registers what it adds to the shared protocol and the library: its federation role
 (`shared.federation.roles`), the event kinds only it applies, the sector libraries the share
 query asks (`shared.access.sources`) and the city files it serves by reference
-(`shared.files.remote`)."""
+(`shared.files.remote`), and where its partitioned licences are stored
+(`shared.licenses.lookups`)."""
 
 import logging
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from provincial_hub.aggregation import bulk, files, sector, trust, usage, witness
+from provincial_hub.aggregation import bulk, files, locator, sector, trust, usage, witness
 from shared.access.bulk import bulk_federation_register
 from shared.access.log import appended_listener_register, sequenced_listener_register
 from shared.access.sources import sector_source_register
@@ -84,6 +85,8 @@ def register() -> None:
     HANDLERS["access.key.announce"] = witness.log_key_announce_apply
     trust_refresher_register(trust.trust_list_publish)
     trust_material_changed.connect(_on_trust_material_changed, dispatch_uid="aggregation.trust")
+    # Lookups by id or identifier name the partition (issue #16, shared.licenses.lookups).
+    locator.register()
 
 
 def _on_trust_material_changed(sender: Any, **_: Any) -> None:

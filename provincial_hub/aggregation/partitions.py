@@ -20,9 +20,11 @@ whose id is the row's id, so integrity is kept by the database as before (the ke
 exactly as long as the row, in the same transaction).
 
 Known costs (docs/scaling.md): a lookup by `id` or `identifier` alone does not name a partition
-and probes each one's index; INSERT … ON CONFLICT cannot see the key tables (the ingest looks
-the held rows up first, `shared.federation.bulk_rows._missing`); a new foreign key to these tables
-in a later migration must point at the key table (or be `db_constraint=False`).
+and is planned over every leaf (the hub's hot lookups read the key table first and name it:
+`shared.licenses.lookups`, `provincial_hub.aggregation.locator`); INSERT … ON CONFLICT cannot
+see the key tables (the ingest looks the held rows up first,
+`shared.federation.bulk_rows._missing`); a new foreign key to these tables in a later migration
+must point at the key table (or be `db_constraint=False`).
 """
 
 from typing import Any

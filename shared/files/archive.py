@@ -27,6 +27,7 @@ from shared.files import documents, keystore, storage
 from shared.files.models import LicenseFile
 from shared.files.render import render_license_pdf
 from shared.files.verification import trust_roots
+from shared.licenses import lookups
 from shared.licenses.models import License, LicenseEvent, LicenseVersion
 
 # GB/T 36903-2018 电子证照 元数据规范: core element names.
@@ -119,7 +120,7 @@ def _signed_files(rows: list[LicenseFile]) -> tuple[dict[str, bytes], list[dict[
 
 
 def _events(lic: License) -> list[dict[str, Any]]:
-    events = LicenseEvent.objects.filter(license=lic).order_by("seq")
+    events = LicenseEvent.objects.filter(**lookups.history_terms(lic)).order_by("seq")
     return [
         {
             "seq": e.seq,
@@ -146,7 +147,7 @@ def archive_build(*, lic: License) -> bytes:
             "签章文件尚未全部生成，暂不能归档",
             {"states": {f"{r.identifier}/{r.variant}": r.state for r in rows}},
         )
-    version = LicenseVersion.objects.get(identifier=lic.identifier)
+    version = LicenseVersion.objects.get(**lookups.version_terms(lic.identifier))
     entries, report = _signed_files(rows)
     meta = _metadata(lic, version)
     entries["metadata.json"] = _json(meta)

@@ -11,6 +11,7 @@ from shared.core.errors import ConflictError, NotFoundError
 from shared.domain.status import UNRELEASED, Status
 from shared.files.models import AnnotatedCopy, LicenseFile
 from shared.files.remote import StoredFile, remote_files_for
+from shared.licenses import lookups
 from shared.licenses.models import License, LicenseVersion
 
 TERMINAL = {
@@ -44,7 +45,9 @@ def file_for_download(*, lic: License, identifier: str | None = None) -> License
     if lic.status in UNRELEASED:
         raise ConflictError("file.not_released", "证照尚未生效，没有签章文件")
     if identifier and identifier != lic.identifier:
-        if not LicenseVersion.objects.filter(license=lic, identifier=identifier).exists():
+        if not LicenseVersion.objects.filter(
+            license=lic, **lookups.version_terms(identifier)
+        ).exists():
             raise NotFoundError("license.not_found", "证照不存在")
     remote = remote_files_for(lic)
     if remote is not None:

@@ -27,7 +27,7 @@ from shared.files.models import AnnotatedCopy, LegacyScan, LicenseFile
 from shared.files.ofd_render import license_ofd_page, ofd_font
 from shared.files.signing import render_signed, scan_for
 from shared.files.statuslists import status_index_ensure
-from shared.licenses import issuing
+from shared.licenses import issuing, lookups
 from shared.licenses.models import License, LicenseEvent, LicenseVersion, Mode
 from shared.licenses.validation import Holder
 
@@ -186,7 +186,7 @@ def annotated_copy_create(
     agency = actor.agency
     days = days or settings.FILES_COPY_DAYS
     expires = timezone.now() + timedelta(days=days)
-    version = LicenseVersion.objects.get(identifier=license.identifier)
+    version = LicenseVersion.objects.get(**lookups.version_terms(license.identifier))
     who = agency.name if agency else settings.LIBRARY_NAME
     annotation = [
         f"加注件：仅供“{use_cause}”使用",

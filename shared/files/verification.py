@@ -38,6 +38,7 @@ from shared.files.remote_verification import (
     verify_foreign,
     verify_with,
 )
+from shared.licenses import lookups
 from shared.licenses.models import License, LicenseVersion
 
 INFO_MESSAGES = {
@@ -94,7 +95,7 @@ def version_lookup(identifier: str) -> LicenseVersion | None:
         return None
     return (
         LicenseVersion.objects.select_related("license__license_type", "license__issuer")
-        .filter(identifier=identifier)
+        .filter(**lookups.version_terms(identifier, joined=True))
         .first()
     )
 

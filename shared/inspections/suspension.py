@@ -32,6 +32,7 @@ from shared.domain.errors import DomainError
 from shared.domain.status import Action, Status
 from shared.domain.windows import Window, parse_window
 from shared.inspections.models import Inspection
+from shared.licenses import lookups
 from shared.licenses.models import License, LicenseEvent
 from shared.licenses.services import license_act
 
@@ -76,8 +77,9 @@ def _suspend_one(pk: int, *, year: int, opened: datetime) -> bool:
     """Suspend one licence if it is still overdue once locked (an approval or a submission
     may have committed since it was listed)."""
     with transaction.atomic():
-        lic = License.objects.select_for_update().filter(pk=pk).first()
-        still = overdue(License.objects.filter(pk=pk), year=year, opened=opened).exists()
+        terms = lookups.licence_terms(pk=pk)
+        lic = License.objects.select_for_update().filter(**terms).first()
+        still = overdue(License.objects.filter(**terms), year=year, opened=opened).exists()
         if lic is None or not still:
             return False
         license_act(

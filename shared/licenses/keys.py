@@ -15,22 +15,14 @@ from typing import Any
 from django.db import connection
 from django.db.models import Q
 
+from shared.licenses import lookups
 from shared.licenses.models import License, LicenseEvent, LicenseVersion
-
-_KNOWN: dict[str, bool] = {}  # database name → whether it keeps the key tables
 
 
 def key_tables() -> bool:
-    """Whether this database keeps `licenses_*_key` (the hub on PostgreSQL): asked once per
-    database a process uses, since only a migration changes the answer."""
-    if connection.vendor != "postgresql":
-        return False
-    name = str(connection.settings_dict["NAME"])
-    if name not in _KNOWN:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT to_regclass('licenses_license_key') IS NOT NULL")
-            _KNOWN[name] = bool(cursor.fetchone()[0])
-    return _KNOWN[name]
+    """Whether this database keeps `licenses_*_key`: the hub on PostgreSQL, which registers
+    its locator (`shared.licenses.lookups`) for the same reason."""
+    return lookups.located()
 
 
 def _rows(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:

@@ -13,6 +13,7 @@ from shared.accounts.models import User
 from shared.core.errors import NotFoundError
 from shared.domain.status import UNRELEASED
 from shared.licenses import keys as keys_here
+from shared.licenses import lookups
 from shared.licenses.models import Batch, License, LicenseEvent, LicenseVersion
 
 
@@ -27,23 +28,22 @@ def license_list(*, user: User) -> QuerySet[License]:
 
 def license_get(*, user: User, identifier: str) -> License:
     """The licence any of whose versions carries `identifier`, if the user may see it."""
-    license_id = (
-        LicenseVersion.objects.filter(identifier=identifier)
-        .values_list("license_id", flat=True)
-        .first()
-    )
-    lic = license_list(user=user).filter(pk=license_id).first() if license_id else None
+    lic = license_list(user=user).filter(**lookups.licence_terms_by_version(identifier)).first()
     if lic is None:
         raise NotFoundError("license.not_found", "证照不存在")
     return lic
 
 
 def license_versions(*, license: License) -> QuerySet[LicenseVersion]:
-    return LicenseVersion.objects.filter(license=license).order_by("version")
+    return LicenseVersion.objects.filter(**lookups.history_terms(license)).order_by("version")
 
 
 def license_events(*, license: License) -> QuerySet[LicenseEvent]:
-    return LicenseEvent.objects.filter(license=license).select_related("actor").order_by("seq")
+    return (
+        LicenseEvent.objects.filter(**lookups.history_terms(license))
+        .select_related("actor")
+        .order_by("seq")
+    )
 
 
 def batch_list(*, user: User) -> QuerySet[Batch]:

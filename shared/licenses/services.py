@@ -20,8 +20,8 @@ from shared.domain.errors import DomainError
 from shared.domain.identifiers import parse_identifier
 from shared.domain.status import TRANSITIONS, Action, Status, apply_action
 from shared.domain.text import check_text, is_blank
-from shared.licenses import checks
-from shared.licenses.models import License, LicenseEvent, LicenseVersion
+from shared.licenses import checks, lookups
+from shared.licenses.models import License, LicenseEvent
 from shared.licenses.records import require_issuer, write_event, write_version
 from shared.licenses.signals import license_changed
 from shared.licenses.validation import check_holder_name, check_surface, check_validity
@@ -42,17 +42,19 @@ def license_get_for_update(*, identifier: str) -> License:
         parse_identifier(identifier)
     except DomainError as exc:  # a malformed identifier names nothing here
         raise NotFoundError("license.not_found", "证照不存在") from exc
-    version = LicenseVersion.objects.filter(identifier=identifier).only("license_id").first()
-    if version is None:
-        raise NotFoundError("license.not_found", "证照不存在")
+    terms = lookups.licence_terms_by_version(identifier)
     # `of=("self",)`: the licence row only. Without it PostgreSQL locks the joined type and
     # issuer rows too, and every change of an agency's licences queued on its agency row (and
     # deadlocked with a bulk upload inserting licences under it: bench/province).
-    return (
+    lic = (
         License.objects.select_for_update(of=("self",))
         .select_related("license_type", "issuer")
-        .get(pk=version.license_id)
+        .filter(**terms)
+        .first()
     )
+    if lic is None:
+        raise NotFoundError("license.not_found", "证照不存在")
+    return lic
 
 
 @transaction.atomic

@@ -25,6 +25,7 @@ from shared.domain.errors import DomainError
 from shared.domain.status import ACTION_LABELS, UNRELEASED, Action, Status
 from shared.domain.windows import Window, day_label, parse_window
 from shared.domain.workdays import WorkdayCalendar
+from shared.licenses import lookups
 from shared.licenses.models import License, LicenseEvent
 from shared.notifications.models import Reminder
 from shared.notifications.services import notify
@@ -120,7 +121,7 @@ def _remind_expiry(pk: int, *, days: int, today: date) -> bool:
         lic = (
             License.objects.select_for_update(of=("self",))  # the licence row only
             .select_related("license_type")
-            .filter(pk=pk, status=Status.valid)
+            .filter(**lookups.licence_terms(pk=pk), status=Status.valid)
             .first()
         )
         if lic is None or lic.valid_to is None or lic.valid_to < today or not _owned(lic):
@@ -208,7 +209,11 @@ def _windows() -> list[tuple[LicenseType, Window]]:
 
 def _remind_inspection(pk: int, *, year: int, stage: str, closes: date) -> bool:
     with transaction.atomic():
-        lic = License.objects.select_related("license_type").filter(pk=pk).first()
+        lic = (
+            License.objects.select_related("license_type")
+            .filter(**lookups.licence_terms(pk=pk))
+            .first()
+        )
         if lic is None or not _owned(lic):
             return False
         _, created = Reminder.objects.get_or_create(

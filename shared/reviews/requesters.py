@@ -21,6 +21,7 @@ from shared.core.holder_codes import holder_codes_equal
 from shared.domain.errors import DomainError
 from shared.domain.identifiers import parse_identifier
 from shared.domain.status import UNRELEASED
+from shared.licenses import lookups
 from shared.licenses.models import License, LicenseVersion
 
 Operation = AccessRecord.Operation
@@ -68,7 +69,7 @@ def _licence_by_identifier(identifier: str) -> License | None:
         return None
     version = (
         LicenseVersion.objects.select_related("license__license_type", "license__issuer")
-        .filter(identifier=identifier)
+        .filter(**lookups.version_terms(identifier, joined=True))
         .first()
     )
     if version is None or version.license.status in UNRELEASED:

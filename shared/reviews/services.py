@@ -25,6 +25,7 @@ from shared.domain.canonical import sm3_hex
 from shared.domain.status import Action
 from shared.domain.text import check_text, is_blank
 from shared.domain.workdays import WorkdayCalendar, WorkdayResult
+from shared.licenses import lookups
 from shared.licenses.models import License
 from shared.licenses.services import license_act
 from shared.reviews.models import ReviewAttachment, ReviewRequest
@@ -177,7 +178,7 @@ def review_create(
     reason = check_reason(reason, field="reason", label="申请理由", required=True, limit=REASON_MAX)
     names = check_fields(lic.license_type, list(fields))
     files = check_attachments(list(attachments))
-    License.objects.select_for_update().filter(pk=lic.pk).first()
+    License.objects.select_for_update().filter(**lookups.licence_terms_of(lic)).first()
     _refuse_duplicate(lic, requester)
     received_at = now or timezone.now()
     due = review_deadline(received_at=received_at)

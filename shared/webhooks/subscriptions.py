@@ -27,6 +27,7 @@ from shared.audit.services import audit_record
 from shared.core.errors import ConflictError, ForbiddenError, NotFoundError, PermanentError
 from shared.domain.errors import DomainError
 from shared.domain.identifiers import parse_identifier
+from shared.licenses import lookups
 from shared.licenses.models import License, LicenseVersion
 from shared.webhooks.models import Signing, Subscription, WebhookEvent
 
@@ -42,10 +43,14 @@ def _licence(identifier: str) -> License:
         parse_identifier(identifier)
     except DomainError as exc:
         raise NotFoundError("license.not_found", "证照不存在") from exc
-    version = LicenseVersion.objects.filter(identifier=identifier).only("license_id").first()
-    if version is None:
+    lic = (
+        License.objects.select_related("license_type", "issuer")
+        .filter(**lookups.licence_terms_by_version(identifier))
+        .first()
+    )
+    if lic is None:
         raise NotFoundError("license.not_found", "证照不存在")
-    return License.objects.select_related("license_type", "issuer").get(pk=version.license_id)
+    return lic
 
 
 def _check_target(target_url: str) -> str:

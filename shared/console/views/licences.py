@@ -20,7 +20,7 @@ from shared.domain.status import ACTION_LABELS, Action, Status, allowed_actions
 from shared.files import documents
 from shared.files.access import download_record
 from shared.files.selectors import file_status
-from shared.licenses import selectors
+from shared.licenses import lookups, selectors
 from shared.licenses.api.views import LicenseFilterSet
 from shared.licenses.models import STATUS_CHOICES, License, LicenseVersion
 from shared.licenses.services import REASON_REQUIRED, license_act
@@ -134,7 +134,7 @@ def licence_qr(request: AuthenticatedHttpRequest, identifier: str) -> HttpRespon
     if lic.status in (Status.pending, Status.returned):
         messages.error(request, "证照尚未生效，不能生成二维码")
         return redirect("console-licence", identifier=lic.identifier)
-    version = LicenseVersion.objects.get(license=lic, identifier=lic.identifier)
+    version = LicenseVersion.objects.get(license=lic, **lookups.version_terms(lic.identifier))
     qr = documents.qr_token_issue(lic=lic, version=version)
     download_record(user=request.user, license=lic, file="qr-token", identifier=lic.identifier)
     context = {"lic": lic, "qr": qr, "image": qr_data_uri(qr.url)}

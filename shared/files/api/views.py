@@ -48,6 +48,7 @@ from shared.files.api.serializers import (
 )
 from shared.files.models import LicenseFile
 from shared.files.statuslists import TTL_SECONDS, status_list_build
+from shared.licenses import lookups
 from shared.licenses import selectors as license_selectors
 from shared.licenses.api.serializers import LicenseIssueSerializer, LicenseSerializer
 from shared.licenses.models import License, LicenseVersion
@@ -134,7 +135,7 @@ class LicenseQrPngApi(RecordedRefusalsMixin, APIView):
 def _fresh_qr(lic: License, identifier: str) -> documents.QrToken:
     if lic.status in UNRELEASED:
         raise PermanentError("qr.not_released", "证照尚未生效，不能生成二维码", status=409)
-    version = LicenseVersion.objects.get(license=lic, identifier=identifier)
+    version = LicenseVersion.objects.get(license=lic, **lookups.version_terms(identifier))
     return documents.qr_token_issue(lic=lic, version=version)
 
 
