@@ -3,9 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 XDIST ?= -n 2 --dist loadfile  # pytest-xdist workers for the in-process suites (XDIST= for one)
-# tests/federation on two workers is opt-in (XDIST_FEDERATION="-n 2 --dist loadfile"): measured on a
-# busy host it shortened the federation but lengthened the suites beside it (docs/architecture.md)
-XDIST_FEDERATION ?=
+# tests/federation on two workers (XDIST_FEDERATION= for one): it is the suite's critical path,
+# mostly waiting on its processes (docs/architecture.md)
+XDIST_FEDERATION ?= -n 2 --dist loadfile
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: install system demo test screenshots lint format clean
