@@ -90,40 +90,16 @@ def main() -> None:  # noqa: PLR0915 - a script, read top to bottom
     from django.utils import timezone
 
     from bench.hostload import host_load
+    from bench.issuance.seed import seed
     from municipal_node.celery import app
-    from shared.accounts import services as accounts
-    from shared.catalog import services as catalog
     from shared.crypto.pdfsign import sign_pdf
     from shared.demo.data import make_uscc
     from shared.files import documents, keystore, signing
     from shared.files.models import LicenseFile
     from shared.files.render import render_license_pdf
     from shared.licenses.models import License, LicenseVersion
-    from tests.support import SURFACE_SCHEMA
 
-    keystore.pki_init()
-    agency = accounts.agency_create(
-        actor=None,
-        code=make_uscc(dept="11", area="410100", body="00009001"),
-        name="郑州市市场监督管理局",
-        area_code="410100",
-        is_issuer=True,
-    )
-    user = accounts.user_create(actor=None, agency=agency, username="bench", password="Bench-12345")
-    _, secret = accounts.token_issue(actor=None, user=user, name="bench")
-    license_type = catalog.license_type_create(
-        actor=user,
-        type_code=make_uscc(dept="11", area="100000", body="00000013") + "001",
-        name="食品经营许可证",
-        definer_name="国家市场监督管理总局",
-        definer_level="national",
-        issuer_level="city",
-        holder_category="legal",
-        validity_max_days=1827,
-        related_matters=[{"code": "M0001", "name": "食品经营许可"}],
-        surface_schema=SURFACE_SCHEMA,
-    )
-    catalog.license_type_publish(actor=user, license_type=license_type)
+    agency, user, secret, license_type = seed()
     client = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
     today = timezone.localdate()
 
