@@ -21,7 +21,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,10 +89,9 @@ def main() -> None:  # noqa: PLR0915 - a script, read top to bottom
     from django.utils import timezone
 
     from bench.hostload import host_load
-    from bench.issuance.seed import seed
+    from bench.issuance.seed import issue_body, seed
     from municipal_node.celery import app
     from shared.crypto.pdfsign import sign_pdf
-    from shared.demo.data import make_uscc
     from shared.files import documents, keystore, signing
     from shared.files.models import LicenseFile
     from shared.files.render import render_license_pdf
@@ -101,24 +99,9 @@ def main() -> None:  # noqa: PLR0915 - a script, read top to bottom
 
     agency, user, secret, license_type = seed()
     client = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
-    today = timezone.localdate()
 
     def issue(i: int) -> None:
-        body = {
-            "type_code": license_type.type_code,
-            "number": f"JY141010{i:08d}",
-            "holder": {
-                "name": f"郑州豫中食品有限公司{i}",
-                "code": make_uscc(dept="91", area="410100", body=f"MB{i:06d}"),
-                "code_type": "001",
-            },
-            "valid_from": today.isoformat(),
-            "valid_to": (today + timedelta(days=365)).isoformat(),
-            "mode": "online",
-            "case_completed_at": (timezone.now() - timedelta(minutes=1)).isoformat(),
-            "matter_code": "M0001",
-            "surface": {"经营者名称": f"郑州豫中食品有限公司{i}", "经营项目": "预包装食品销售"},
-        }
+        body = issue_body(license_type, i)
         response = client.post("/api/v1/licenses/", json.dumps(body), "application/json")
         assert response.status_code == 201, response.content
 

@@ -20,7 +20,6 @@ import os
 import subprocess
 import sys
 import time
-from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,8 +102,7 @@ def main() -> None:
     from django.test import Client
     from django.utils import timezone
 
-    from bench.issuance.seed import seed
-    from shared.demo.data import make_uscc
+    from bench.issuance.seed import issue_body, seed
     from shared.files import documents, keystore
     from shared.files.models import LicenseFile
     from shared.licenses.models import License, LicenseVersion
@@ -139,27 +137,9 @@ def main() -> None:
         env={**os.environ, **ENV},
     )
     client = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
-    today = timezone.localdate()
 
     def payload(i: int) -> dict:
-        return {
-            "type_code": license_type.type_code,
-            "number": f"JY141010{i:08d}",
-            "holder": {
-                "name": f"郑州豫中食品有限公司{i}",
-                "code": make_uscc(dept="91", area="410100", body=f"MB{i:06d}"),
-                "code_type": "001",
-            },
-            "valid_from": today.isoformat(),
-            "valid_to": (today + timedelta(days=365)).isoformat(),
-            "mode": "online",
-            "case_completed_at": (timezone.now() - timedelta(minutes=1)).isoformat(),
-            "matter_code": "M0001",
-            "surface": {
-                "经营者名称": f"郑州豫中食品有限公司{i}",
-                "经营项目": "预包装食品销售、散装食品销售",
-            },
-        }
+        return issue_body(license_type, i)
 
     def issue_and_wait(start: int, count: int) -> float:
         began = time.perf_counter()

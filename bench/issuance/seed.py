@@ -36,3 +36,33 @@ def seed() -> tuple[Any, Any, str, Any]:
     )
     catalog.license_type_publish(actor=user, license_type=license_type)
     return agency, user, secret, license_type
+
+
+def issue_body(license_type: Any, i: int) -> dict[str, Any]:
+    """The API body of licence number `i` of the run: a food-business licence to a company of
+    郑州, valid a year from today, completed a minute ago."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from shared.demo.data import make_uscc
+
+    today = timezone.localdate()
+    return {
+        "type_code": license_type.type_code,
+        "number": f"JY141010{i:08d}",
+        "holder": {
+            "name": f"郑州豫中食品有限公司{i}",
+            "code": make_uscc(dept="91", area="410100", body=f"MB{i:06d}"),
+            "code_type": "001",
+        },
+        "valid_from": today.isoformat(),
+        "valid_to": (today + timedelta(days=365)).isoformat(),
+        "mode": "online",
+        "case_completed_at": (timezone.now() - timedelta(minutes=1)).isoformat(),
+        "matter_code": "M0001",
+        "surface": {
+            "经营者名称": f"郑州豫中食品有限公司{i}",
+            "经营项目": "预包装食品销售、散装食品销售",
+        },
+    }
