@@ -202,6 +202,7 @@ BATCH_STALE_SECONDS = env_int("BATCH_STALE_SECONDS", 120)
 # a terminal here, JSON lines in production (shared.conf.production.production_logging).
 LOG_FORMAT = env("LOG_FORMAT", "console")
 LOGGING = logging_config(fmt=LOG_FORMAT, level=env("LOG_LEVEL", "INFO"))
+LOGGING_CONFIG = "shared.conf.logs.apply"  # … and Python's warnings go the same way
 
 # files (issue #3): signed licence files, QR tokens, verification, PKI.
 # Rendering and sealing run on their own `signing` queue (prefetch 1, acks late: see above).

@@ -1,6 +1,8 @@
 """The `LOGGING` setting: every record, Django's, Celery's and the project's own, to one handler
 whose formatter (shared.ops.logs.formatter) writes JSON lines or text for a terminal."""
 
+import logging
+import logging.config
 import os
 from typing import Any
 
@@ -25,6 +27,15 @@ def logging_config(*, fmt: str, level: str) -> dict[str, Any]:
         "root": {"handlers": ["console"], "level": level.upper()},
         "loggers": {"django.db.backends": {"level": "WARNING"}},
     }
+
+
+def apply(config: dict[str, Any]) -> None:
+    """Django's `LOGGING_CONFIG`: the dictionary, and Python's warnings as records of the
+    `py.warnings` logger. A library's warning at import (cryptography ≥ 51 deprecates the DSA
+    that pyHanko imports) would otherwise go to stderr as two lines of plain text, in the
+    middle of the JSON lines a log collector parses."""
+    logging.config.dictConfig(config)
+    logging.captureWarnings(True)
 
 
 def gunicorn_logging_config() -> dict[str, Any]:

@@ -3,9 +3,13 @@ the same id on the lines of a task that request queued, run by a real Celery wor
 
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import structlog
@@ -17,6 +21,8 @@ from shared.conf.env import ImproperlyConfiguredError
 from shared.conf.logs import logging_config
 from shared.conf.production import production_logging
 from tests.log_capture import captured
+
+ROOT = Path(__file__).resolve().parents[3]
 
 FIRST = ["timestamp", "level", "logger", "event", "request_id", "library"]
 
@@ -198,3 +204,27 @@ def test_the_formatter_is_what_a_json_line_parser_reads():
         structlog.get_logger("shared.test").info("two\nlines")
     [raw] = lines.text.splitlines()
     assert json.loads(raw)["event"] == "two\nlines"
+
+
+def test_a_python_warning_is_a_json_line_too():
+    """A library's warning (cryptography ≥ 51 warns when pyHanko imports DSA, while the apps
+    load) comes out through the formatter, not as plain text among the JSON lines."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "TEST_"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="municipal_node.settings", DJANGO_ENV="local", NODE_CODE="410300",
+        LOG_FORMAT="json", PYTHONPATH=str(ROOT), PYTHONWARNINGS="",
+    )  # fmt: skip
+    script = "import django, warnings; django.setup(); warnings.warn('库的提醒 library says', UserWarning)"
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stderr.splitlines()]  # every line is JSON
+    [warned] = [line for line in lines if "library says" in line["event"]]
+    assert (warned["logger"], warned["level"]) == ("py.warnings", "warning")
+    assert "UserWarning: 库的提醒 library says" in warned["event"]
