@@ -110,14 +110,14 @@ def build(licences: int) -> None:
             "INSERT INTO catalog_licensetype (type_code, name, definer_name, definer_code, definer_level, issuer_id, issuer_level, holder_category, related_matters, surface_schema, template, qr_validity_days, annual_inspection, requires_review, state, description, created_at, updated_at) "
             "SELECT '11100000000000131E' || lpad(a.id::text, 3, '0'), '类型', '定义', '11100000000000131E', 'national', a.id, 'city', 'legal', '[]', '{}', '{}', 30, false, false, 'published', '', now(), now() FROM accounts_agency a"
         )
-        cur.execute("ALTER TABLE licenses_license DISABLE TRIGGER federation_license_digest")
+        cur.execute("ALTER TABLE licenses_license DISABLE TRIGGER federation_digest_add")
         cur.execute(
             f"INSERT INTO licenses_license ({', '.join(columns)}) "  # noqa: S608
             f"SELECT {', '.join(values)} FROM generate_series(1, %s) g "
             "JOIN accounts_agency a ON a.id = 1 + (g %% 20) JOIN catalog_licensetype t ON t.issuer_id = a.id",
             [licences],
         )
-        cur.execute("ALTER TABLE licenses_license ENABLE TRIGGER federation_license_digest")
+        cur.execute("ALTER TABLE licenses_license ENABLE TRIGGER federation_digest_add")
     from shared.federation.digests import rebuild_buckets
 
     rebuild_buckets("410100")

@@ -219,7 +219,7 @@ def load_events(events: int) -> None:
                 or ("NULL" if field.null else defaults[field.get_internal_type()])
             )
     with connection.cursor() as cur:
-        cur.execute("ALTER TABLE licenses_license DISABLE TRIGGER federation_license_digest")
+        cur.execute("ALTER TABLE licenses_license DISABLE TRIGGER federation_digest_add")
         cur.execute(
             f"INSERT INTO licenses_license ({', '.join(columns)}) "  # noqa: S608
             f"SELECT {', '.join(values)} FROM generate_series(1, %s) g "
@@ -228,7 +228,7 @@ def load_events(events: int) -> None:
             "JOIN accounts_agency a ON a.id = t.issuer_id",
             [licences],
         )
-        cur.execute("ALTER TABLE licenses_license ENABLE TRIGGER federation_license_digest")
+        cur.execute("ALTER TABLE licenses_license ENABLE TRIGGER federation_digest_add")
         cur.execute(
             "INSERT INTO licenses_licenseevent (license_id, seq, action, from_status, to_status, "
             "version, identifier, reason, data, actor_agency_code, created_at) "

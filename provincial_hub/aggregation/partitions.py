@@ -33,7 +33,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from shared.conf.divisions import CITIES
-from shared.federation.digests import DROP_TRIGGER_SQL, TRIGGER_SQL
+from shared.federation.digest_sql import DROP_TRIGGER_SQL, TRIGGER_SQL
 
 LICENCE = "licenses_license"
 VERSION = "licenses_licenseversion"

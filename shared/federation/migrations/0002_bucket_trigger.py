@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-from shared.federation.digests import DROP_TRIGGER_SQL, TRIGGER_SQL
+from shared.federation.digest_sql import DROP_TRIGGER_SQL, TRIGGER_SQL
 
 
 def install(apps, schema_editor):

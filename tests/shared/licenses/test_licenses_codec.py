@@ -16,7 +16,7 @@ from shared.accounts.models import Agency
 from shared.catalog.models import LicenseType
 from shared.domain.canonical import canonical_json_of_data, sm3_hex
 from shared.domain.status import UNRELEASED
-from shared.federation import bulk_apply, digests
+from shared.federation import bulk_apply, digest_sql
 from shared.federation.arrivals import arrival_values
 from shared.federation.snapshots import event_snapshot, license_snapshot, version_snapshot
 from shared.licenses import codec, records
@@ -236,8 +236,8 @@ def test_the_api_shows_the_fields_it_showed_before_the_codec():
 def test_the_digest_sql_leaves_out_exactly_the_unreleased_statuses():
     listed = "(" + ", ".join(f"'{s}'" for s in sorted(UNRELEASED)) + ")"
     assert listed == "('pending', 'returned')"
-    assert f"IF lic.status IN {listed} THEN" in digests.TRIGGER_SQL
-    assert f"WHERE l.status NOT IN {listed} AND" in digests.REBUILD_SQL
+    assert f"WHERE d.status NOT IN {listed}\n" in digest_sql.TRIGGER_SQL
+    assert f"WHERE l.status NOT IN {listed} AND" in digest_sql.REBUILD_SQL
 
 
 # --- the sync deadline: one rule at the issuing service and at the hub ---------------------
