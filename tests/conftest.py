@@ -16,6 +16,15 @@ from tests.support import (
 )
 
 
+@pytest.fixture(autouse=True)
+def _envelope_sizes_from_the_settings():
+    """The relay remembers each stream's envelope size in the process (shared.federation.
+    sizing): every test starts again from the settings it sets."""
+    from shared.federation import sizing
+
+    sizing.forget()
+
+
 @pytest.fixture
 def issuer_agency(db):
     return make_agency("市场监督管理局", body="00001001", is_issuer=True)

@@ -220,6 +220,11 @@ def copy_baseline(fed: Federation, runs: int = 3) -> list[float]:
     return rates
 
 
+# Passed on to the nodes when set, to compare envelope sizes (shared.federation.sizing):
+# FEDERATION_BATCH_SIZE=500 FEDERATION_BATCH_MAX=500 sends envelopes of 500 events throughout.
+ENVELOPE_SIZES = ("FEDERATION_BATCH_SIZE", "FEDERATION_BATCH_MIN", "FEDERATION_BATCH_MAX")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=float, default=100)
@@ -244,6 +249,7 @@ def main() -> None:
         ["hub", "410100", "410300"],
         DEBUG="0",
         FILES_PKI_AUTO_INIT="1",
+        **{name: os.environ[name] for name in ENVELOPE_SIZES if name in os.environ},
     )
     for lib in fed.libs.values():
         # Rendering and sealing run on their own workers in production (the `signing` queue);

@@ -13,6 +13,7 @@ come back as rejected and are dead-lettered with its reason.
 import os
 import socket
 import threading
+import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from shared.exchange.adapters import Ack, ExchangeAdapter, ExchangeError, Perman
 from shared.exchange.envelopes import seal, seal_wire
 from shared.federation.keys import peer_get, signing_key
 from shared.federation.models import OutboxEvent, StreamCounter, StreamState
+from shared.federation.sizing import envelope_size, resize
 from shared.federation.transport import adapter_for
 
 LEASE_SECONDS = 15  # short, so a relay killed mid-send is taken over soon; renewed per envelope
@@ -146,16 +148,18 @@ class _Batch:
     rows: list[OutboxEvent]
     envelope: dict
     wire: bytes
+    size: int  # the envelope size it was read with (it holds fewer when less was pending)
 
 
 def _prepare(stream: str, position: int) -> _Batch | None:
     """The next envelope after `position`, signed; None when nothing is due. Signed with the
     key active now, not when the run began: a run under load outlives a key rotation's
     activation, and must not go on signing with a key about to be retired."""
+    size = envelope_size(stream)
     rows = list(
         OutboxEvent.objects.filter(stream=stream, seq__gt=position)
         .exclude(state=OutboxEvent.State.DEAD)
-        .order_by("seq")[: settings.FEDERATION_BATCH_SIZE]
+        .order_by("seq")[:size]
     )
     rows = _contiguous(rows, position)
     if not rows:
@@ -176,7 +180,7 @@ def _prepare(stream: str, position: int) -> _Batch | None:
         now=timezone.now(),
         extra={"backlog": backlog},
     )
-    return _Batch(rows, envelope, wire)
+    return _Batch(rows, envelope, wire, size)
 
 
 def relay_stream(*, stream: str, max_envelopes: int = 50) -> RelayResult:
@@ -212,7 +216,7 @@ def relay_stream(*, stream: str, max_envelopes: int = 50) -> RelayResult:
                 if batch is None:
                     break
                 rows = batch.rows
-                sent_at = timezone.now()
+                sent_at, started = timezone.now(), time.monotonic()
                 sending, ahead = _dispatch(stream, adapter, sender, batch, sent_at)
                 try:
                     ack = sending.result() if sending else adapter.send(batch.envelope)
@@ -224,6 +228,8 @@ def relay_stream(*, stream: str, max_envelopes: int = 50) -> RelayResult:
                         continue
                     with transaction.atomic():
                         _fail(stream, rows, exc)
+                    took = time.monotonic() - started
+                    resize(stream, batch.size, events=len(rows), seconds=took, failed=True)
                     result.error = f"{exc.code}: {exc.message}"
                     break
                 result.envelopes += 1
@@ -234,6 +240,8 @@ def relay_stream(*, stream: str, max_envelopes: int = 50) -> RelayResult:
                     continue
                 result.acknowledged += _handle_ack(stream, ack, sent_at=sent_at, rows=rows)
                 position = ack.high_water_mark
+                took = time.monotonic() - started
+                resize(stream, batch.size, events=len(rows), seconds=took, failed=False)
     finally:
         _release(stream)
     return result

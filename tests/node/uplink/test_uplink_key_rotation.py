@@ -324,7 +324,7 @@ class KidRecorder:
 @pytest.mark.django_db(transaction=True)
 def test_a_relay_run_that_outlives_the_activation_signs_on_with_the_new_key(settings):
     # given: a rotation announced, 14 events waiting, envelopes of 5
-    settings.FEDERATION_BATCH_SIZE = 5
+    settings.FEDERATION_BATCH_SIZE = settings.FEDERATION_BATCH_MAX = 5
     settings.FEDERATION_ADAPTER = "http"
     recorder = KidRecorder()
     old = local_key_ensure()

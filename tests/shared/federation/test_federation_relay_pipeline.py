@@ -8,6 +8,7 @@ retryable one (503) backs the rows off, a permanent one (403) dead-letters them 
 
 import json
 import threading
+import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -19,6 +20,7 @@ from shared.federation import relay
 from shared.federation.keys import export_public, peer_register
 from shared.federation.models import OutboxEvent
 from shared.federation.outbox import outbox_write
+from shared.federation.sizing import Sizing
 
 pytestmark = pytest.mark.django_db
 
@@ -31,6 +33,7 @@ class Receiver:
         self.received: list[list[int]] = []  # sequence numbers of each envelope, in order
         self.take_at_most: int | None = None  # take only this many events of the next envelope
         self.fail_next = False
+        self.delay = 0.0  # seconds before answering
         self.refuse_next = False  # answer the next envelope as a receiver that never takes it
         receiver = self
 
@@ -44,6 +47,7 @@ class Receiver:
                     now=timezone.now(),
                 )
                 seqs = [e["seq"] for e in opened.events]
+                time.sleep(receiver.delay)
                 receiver.received.append(seqs)
                 if receiver.fail_next:
                     receiver.fail_next = False
@@ -91,7 +95,7 @@ class Receiver:
 def receiver(settings):
     from shared.crypto.suites import public_key_from_pem
 
-    settings.FEDERATION_BATCH_SIZE = 5
+    settings.FEDERATION_BATCH_SIZE = settings.FEDERATION_BATCH_MAX = 5  # fixed: not resized
     settings.FEDERATION_ADAPTER = "http"
     me = export_public()
     server = Receiver(public_key_from_pem(me["public_key_pem"].encode()))
@@ -191,3 +195,40 @@ def test_a_permanent_refusal_dead_letters_at_once_and_the_operator_retries_it(re
     relay.relay_stream(stream=HUB)
     assert receiver.received[2:] == [[6, 7, 8, 9, 10], [11, 12]]
     assert set(states().values()) == {"acknowledged"}
+
+
+def test_envelopes_grow_while_the_receiver_answers_full_ones_quickly(receiver, settings):
+    settings.FEDERATION_BATCH_SIZE, settings.FEDERATION_BATCH_MAX = 2, 8
+    write(30)
+    relay.relay_stream(stream=HUB)
+    # each size is used twice: the envelope signed ahead was read before the answer came
+    assert [len(seqs) for seqs in receiver.received] == [2, 2, 4, 4, 8, 8, 2]
+    assert receiver.mark == 30 and set(states().values()) == {"acknowledged"}
+
+
+def test_a_slow_answer_or_a_slow_failure_halves_the_next_envelope(receiver, settings):
+    settings.FEDERATION_BATCH_SIZE, settings.FEDERATION_BATCH_MIN = 8, 2
+    settings.FEDERATION_HTTP_TIMEOUT = (3.0, 0.9)  # slow: answered after 0.3 s or more
+    write(40)
+    receiver.delay = 0.4
+    relay.relay_stream(stream=HUB, max_envelopes=2)  # 8 answered slowly: 4 next
+    receiver.fail_next = True  # … and fails slowly: 2 next
+    assert relay.relay_stream(stream=HUB).error.startswith("service.unavailable")
+    receiver.delay, receiver.fail_next = 0.0, True  # a failure at once: still 2
+    OutboxEvent.objects.update(next_attempt_at=None)  # the back-off over
+    assert relay.relay_stream(stream=HUB).error.startswith("service.unavailable")
+    OutboxEvent.objects.update(next_attempt_at=None)
+    relay.relay_stream(stream=HUB, max_envelopes=1)
+    assert [len(seqs) for seqs in receiver.received] == [8, 8, 4, 2, 2]
+    assert receiver.mark == 18
+
+
+def test_the_size_stays_between_its_floor_and_ceiling():
+    rule = Sizing(start=200, floor=20, ceiling=1000, slow=10.0)
+    assert rule.after_ack(200, events=200, seconds=1.0) == 400
+    assert rule.after_ack(800, events=800, seconds=1.0) == 1000
+    assert rule.after_ack(200, events=150, seconds=1.0) == 200  # not full: nothing learnt
+    assert rule.after_ack(200, events=200, seconds=5.0) == 200  # neither quick nor slow
+    assert rule.after_ack(200, events=200, seconds=10.0) == 100
+    assert rule.after_failure(30, seconds=12.0) == 20
+    assert rule.after_failure(30, seconds=0.1) == 30  # refused at once: not about the size
