@@ -88,6 +88,12 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument(
+        "--pool",
+        choices=("prefork", "solo"),
+        default="prefork",
+        help="one prefork worker of P processes, or P single-process (solo) workers",
+    )
     args = parser.parse_args()
     os.environ.update(ENV)
     os.chdir(ROOT)
@@ -110,32 +116,38 @@ def main() -> None:
     agency, user, secret, license_type = seed()
     keystore.seal_for(agency=agency)
 
-    worker = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "celery"),
-            "-A",
-            "municipal_node",
-            "worker",
-            "-Q",
-            "signing",
-            "-c",
-            str(args.processes),
-            "--pool",
-            "prefork",
-            # Signing tasks are short and acknowledged late: let each process hold the next one
-            # so it never waits a broker round trip between two files.
-            "--prefetch-multiplier",
-            "4",
-            "--loglevel",
-            "WARNING",
-            "--without-mingle",
-            "--without-gossip",
-            "-n",
-            "bench@%h",
-        ],
-        cwd=ROOT,
-        env={**os.environ, **ENV},
-    )
+    def celery_worker(pool: str, concurrency: int, name: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "celery"),
+                "-A",
+                "municipal_node",
+                "worker",
+                "-Q",
+                "signing",
+                "-c",
+                str(concurrency),
+                "--pool",
+                pool,
+                # Signing tasks are short and acknowledged late: let each process hold the next
+                # one so it never waits a broker round trip between two files.
+                "--prefetch-multiplier",
+                "4",
+                "--loglevel",
+                "WARNING",
+                "--without-mingle",
+                "--without-gossip",
+                "-n",
+                f"{name}@%h",
+            ],
+            cwd=ROOT,
+            env={**os.environ, **ENV},
+        )
+
+    if args.pool == "solo":  # one single-process worker per signing process, no pool parent
+        workers = [celery_worker("solo", 1, f"bench{n}") for n in range(args.processes)]
+    else:
+        workers = [celery_worker("prefork", args.processes, "bench")]
     client = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
 
     def payload(i: int) -> dict:
@@ -164,8 +176,10 @@ def main() -> None:
         issue_and_wait(0, args.processes * 3)  # warm-up: every worker process loads its signer
         full_seconds = issue_and_wait(1000, args.count)
     finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=30)
 
     # The same documents, rendered and signed bare.
     docs = []
@@ -204,13 +218,14 @@ def main() -> None:
     figures = {
         "count": args.count,
         "processes": args.processes,
+        "pool": args.pool,
         "full_pipeline_per_second": round(full_rate, 1),
         "bare_render_sign_per_second": round(bare_rate, 1),
         "ratio": round(full_rate / bare_rate, 3),
         "tsa": bool(settings.FILES_TSA_URL),
         "crypto_suite": settings.CRYPTO_SUITE,
     }
-    print(f"licences: {args.count}, processes: {args.processes}")
+    print(f"licences: {args.count}, processes: {args.processes} (signing worker pool: {args.pool})")
     print(f"full pipeline (API → rendered, sealed, stored): {full_rate:.1f} licences/s")
     print(f"bare render + pyHanko sign, same documents:    {bare_rate:.1f} licences/s")
     print(f"ratio full / bare: {full_rate / bare_rate:.2f} (target ≥ 0.60)")
