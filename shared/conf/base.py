@@ -323,10 +323,8 @@ FEDERATION_KEY_PASSWORD = env("FEDERATION_KEY_PASSWORD", SECRET_KEY)
 FEDERATION_ADAPTER = env("EXCHANGE_ADAPTER", "http")
 FEDERATION_AMQP_URL = env("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 FEDERATION_AMQP_EXCHANGE = env("AMQP_EXCHANGE", "elicense.exchange")
-# Events per envelope: a stream's first envelope holds FEDERATION_BATCH_SIZE; the size then
-# doubles after a full envelope answered quickly, up to FEDERATION_BATCH_MAX, and halves after
-# a slow answer (a third of the read timeout) or a failure, down to FEDERATION_BATCH_MIN
-# (shared.federation.sizing).
+# Events per envelope: FEDERATION_BATCH_SIZE first, then doubled after quick answers up to
+# FEDERATION_BATCH_MAX, halved after slow ones down to FEDERATION_BATCH_MIN (federation.sizing).
 FEDERATION_BATCH_SIZE = env_int("FEDERATION_BATCH_SIZE", 200)
 FEDERATION_BATCH_MIN = env_int("FEDERATION_BATCH_MIN", 20)
 FEDERATION_BATCH_MAX = env_int("FEDERATION_BATCH_MAX", 1000)
