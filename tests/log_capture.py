@@ -4,10 +4,16 @@
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from shared.ops.logs import formatter
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class Lines:
@@ -42,3 +48,23 @@ def captured(fmt: str = "json", level: int = logging.INFO) -> Iterator[Lines]:
     finally:
         root.removeHandler(handler)
         root.setLevel(previous)
+
+
+def fresh_process_lines(script: str, **env: str) -> tuple[str, list[dict]]:
+    """Run `script` in a new Python process with the project's settings read from `env` only
+    (none of this test run's DJANGO_*/TEST_* variables), JSON logs at INFO; returns its stdout
+    and its stderr as parsed lines (every line must be JSON)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "TEST_"))}
+    clean |= {"DJANGO_ENV": "local", "LOG_FORMAT": "json", "LOG_LEVEL": "INFO"}
+    clean |= {"PYTHONPATH": str(ROOT), "PYTHONWARNINGS": ""} | env
+    done = subprocess.run(  # noqa: S603 - this interpreter, the test's own script
+        [sys.executable, "-c", script],
+        env=clean,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout, [json.loads(line) for line in done.stderr.splitlines()]

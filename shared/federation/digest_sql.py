@@ -20,22 +20,29 @@ _LEVEL0 = (
 _SLICE = "lpad(to_hex(('x' || substr(md5({base}), 1, 2))::bit(8)::int / 4), 2, '0')"
 _X = "('x' || substr({leaf}, 1, 16))::bit(64)::bigint"
 
-# `delta`: (sign, licence row) pairs; +1 counts a row in, -1 takes it out (xor is its own inverse).
-_APPLY_DELTA = f"""
-  leaves AS (
-    SELECT d.sign, d.id AS license_id, d.library_code AS scope,
-           t.type_code || '.' || a.code || '.' || d.serial AS base,
-           {_LEAF.format(r="d")} AS leaf,
-           {_LEVEL0.format(a="a", r="d")} AS l0
-    FROM delta d
-    JOIN accounts_agency a ON a.id = d.issuer_id
-    JOIN catalog_licensetype t ON t.id = d.license_type_id
-    WHERE d.status NOT IN ('pending', 'returned')
+
+def _keyed(*, rows: str, r: str, sign: str, where: str = "") -> str:
+    """The CTEs `leaves` and `keyed`: each released licence of `rows` (alias `r`) with its
+    sign, base key, leaf digest, bucket keys and the leaf's 64-bit value."""
+    return f"""leaves AS (
+    SELECT {sign} AS sign, {r}.id AS license_id, {r}.library_code AS scope,
+           t.type_code || '.' || a.code || '.' || {r}.serial AS base,
+           {_LEAF.format(r=r)} AS leaf,
+           {_LEVEL0.format(a="a", r=r)} AS l0
+    FROM {rows} {r}
+    JOIN accounts_agency a ON a.id = {r}.issuer_id
+    JOIN catalog_licensetype t ON t.id = {r}.license_type_id
+    WHERE {r}.status NOT IN ('pending', 'returned'){where}
   ), keyed AS (
     SELECT sign, license_id, scope, base, leaf, l0,
            l0 || ':' || {_SLICE.format(base="base")} AS l1, {_X.format(leaf="leaf")} AS x
     FROM leaves
-  ), buckets AS (
+  )"""  # noqa: S608 (built from the constants above, no input)
+
+
+# `delta`: (sign, licence row) pairs; +1 counts a row in, -1 takes it out (xor is its own inverse).
+_APPLY_DELTA = f"""
+  {_keyed(rows="delta", r="d", sign="d.sign")}, buckets AS (
     INSERT INTO federation_bucket AS b (scope, level, key, parent, count, xor)
     SELECT scope, level, key, parent, sum(sign), bit_xor(x) FROM (
       SELECT scope, 0 AS level, l0 AS key, '' AS parent, sign, x FROM keyed
@@ -123,21 +130,9 @@ CREATE TRIGGER federation_digest_remove AFTER DELETE ON licenses_license
 
 
 # The same bookkeeping, set-based over the whole table: one pass (restores, benchmarks).
+_ONE_SCOPE = " AND (%s::text IS NULL OR l.library_code = %s)"
 REBUILD_SQL = f"""
-WITH leaves AS (
-  SELECT l.id AS license_id, l.library_code AS scope,
-         t.type_code || '.' || a.code || '.' || l.serial AS base,
-         {_LEAF.format(r="l")} AS leaf,
-         {_LEVEL0.format(a="a", r="l")} AS l0
-  FROM licenses_license l
-  JOIN accounts_agency a ON a.id = l.issuer_id
-  JOIN catalog_licensetype t ON t.id = l.license_type_id
-  WHERE l.status NOT IN ('pending', 'returned') AND (%s::text IS NULL OR l.library_code = %s)
-), keyed AS (
-  SELECT license_id, scope, base, leaf, l0,
-         l0 || ':' || {_SLICE.format(base="base")} AS l1, {_X.format(leaf="leaf")} AS x
-  FROM leaves
-), buckets AS (
+WITH {_keyed(rows="licenses_license", r="l", sign="1", where=_ONE_SCOPE)}, buckets AS (
   INSERT INTO federation_bucket (scope, level, key, parent, count, xor)
   SELECT scope, 0, l0, '', count(*), bit_xor(x) FROM keyed GROUP BY scope, l0
   UNION ALL

@@ -3,13 +3,9 @@ the same id on the lines of a task that request queued, run by a real Celery wor
 
 import json
 import logging
-import os
 import re
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import structlog
@@ -20,9 +16,7 @@ from shared.audit.context import request_id_bound
 from shared.conf.env import ImproperlyConfiguredError
 from shared.conf.logs import logging_config
 from shared.conf.production import production_logging
-from tests.log_capture import captured
-
-ROOT = Path(__file__).resolve().parents[3]
+from tests.log_capture import captured, fresh_process_lines
 
 FIRST = ["timestamp", "level", "logger", "event", "request_id", "library"]
 
@@ -209,22 +203,10 @@ def test_the_formatter_is_what_a_json_line_parser_reads():
 def test_a_python_warning_is_a_json_line_too():
     """A library's warning (cryptography ≥ 51 warns when pyHanko imports DSA, while the apps
     load) comes out through the formatter, not as plain text among the JSON lines."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "TEST_"))}
-    env.update(
-        DJANGO_SETTINGS_MODULE="municipal_node.settings", DJANGO_ENV="local", NODE_CODE="410300",
-        LOG_FORMAT="json", PYTHONPATH=str(ROOT), PYTHONWARNINGS="",
-    )  # fmt: skip
     script = "import django, warnings; django.setup(); warnings.warn('库的提醒 library says', UserWarning)"
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    _, lines = fresh_process_lines(
+        script, DJANGO_SETTINGS_MODULE="municipal_node.settings", NODE_CODE="410300"
     )
-    assert done.returncode == 0, done.stderr
-    lines = [json.loads(line) for line in done.stderr.splitlines()]  # every line is JSON
     [warned] = [line for line in lines if "library says" in line["event"]]
     assert (warned["logger"], warned["level"]) == ("py.warnings", "warning")
     assert "UserWarning: 库的提醒 library says" in warned["event"]
