@@ -188,6 +188,11 @@ def main() -> None:
     parser.add_argument("--verify-rate", type=float, default=20)
     parser.add_argument("--json", default="")
     parser.add_argument("--keep", action="store_true", help="keep the databases and logs")
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        help="the libraries' LOG_LEVEL (INFO: every request and relay run in their logs)",
+    )
     args = parser.parse_args()
     report: dict = {"args": vars(args), "host_load": {"before": host_load("before")}}
     work = Path(tempfile.mkdtemp(prefix="bench-province-"))
@@ -216,6 +221,7 @@ def main() -> None:
             # load an envelope of 200 events took the hub longer than 10 s to apply, the node
             # timed out, backed off and sent it again (duplicates, and lag).
             "FEDERATION_HTTP_TIMEOUT": "30",
+            "LOG_LEVEL": args.log_level,
         },
     )
     hub, nodes = libs["hub"], [libs[c] for c in real]
