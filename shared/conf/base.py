@@ -323,7 +323,7 @@ FEDERATION_KEY_PASSWORD = env("FEDERATION_KEY_PASSWORD", SECRET_KEY)
 FEDERATION_ADAPTER = env("EXCHANGE_ADAPTER", "http")
 FEDERATION_AMQP_URL = env("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 FEDERATION_AMQP_EXCHANGE = env("AMQP_EXCHANGE", "elicense.exchange")
-# Events per envelope: FEDERATION_BATCH_SIZE first, then grown after timely answers up to
+# Events per envelope: FEDERATION_BATCH_SIZE first, then doubled after quick answers up to
 # FEDERATION_BATCH_MAX, halved after slow ones down to FEDERATION_BATCH_MIN (federation.sizing).
 FEDERATION_BATCH_SIZE = env_int("FEDERATION_BATCH_SIZE", 200)
 FEDERATION_BATCH_MIN = env_int("FEDERATION_BATCH_MIN", 20)

@@ -4,16 +4,11 @@ A backlog drains faster in big envelopes (bench/sync, the hub draining 2 × 2,00
 events per envelope 2,604 licences/s, 500 3,492/s, 1,000 3,816/s: fewer round trips, each
 envelope's fixed costs spread), but an envelope the receiver cannot apply within the HTTP
 timeout is sent again and again (bench/province at load 24: 200 events took a busy hub over
-30 s). So the size follows the receiver, as TCP's window does: after a full envelope it
-doubles when the answer came quickly, and otherwise grows by a quarter of the starting size
-while answers stay under a third of the read timeout; it halves after a slower answer, or a
-failure that came slowly (a timeout). The steady growth matters on a loaded receiver, where
-an answer's time is mostly waiting, not work: bench/province at load 21 halved to 25 events
-and stayed there, answered in 5–9 s each, far below what the hub could take per envelope.
-A failure that comes at once (the receiver down, refusing connections, or busy) says nothing
-about the size: a hub back from an outage gets the envelopes it would have got before. Each
-relay process remembers its streams' sizes between runs; a new one starts from
-FEDERATION_BATCH_SIZE.
+30 s). So the size follows the receiver: it doubles after a full envelope answered quickly and
+halves after a slow answer, or a failure that came slowly (a timeout). A failure that comes at
+once (the receiver down, refusing connections, or busy) says nothing about the size: a hub
+back from an outage gets the envelopes it would have got before. Each relay process
+remembers its streams' sizes between runs; a new process starts from FEDERATION_BATCH_SIZE.
 """
 
 from dataclasses import dataclass
@@ -33,11 +28,9 @@ class Sizing:
     def after_ack(self, size: int, *, events: int, seconds: float) -> int:
         if seconds >= self.slow:
             return max(self.floor, size // 2)
-        if events < size:  # less was pending: says nothing about a bigger one
-            return size
-        if seconds < self.slow / 4:
+        if events >= size and seconds < self.slow / 4:
             return min(self.ceiling, size * 2)
-        return min(self.ceiling, size + max(1, self.start // 4))
+        return size
 
     def after_failure(self, size: int, *, seconds: float) -> int:
         return max(self.floor, size // 2) if seconds >= self.slow else size
