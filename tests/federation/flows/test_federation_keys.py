@@ -176,11 +176,18 @@ def test_keys_rotate_under_load_nothing_lost_and_the_old_key_refused(federation)
         "SELECT count(*) FROM federation_rejectedevent "
         "WHERE kind IN ('key.announce', 'key.retire', 'access.key.announce')"
     ) == [(0,)]
-    wait_until(
-        lambda: witnessed(hub, last) == [("consistent", new_log_kid)],
-        timeout=30,
-        message="checkpoint of the new log key witnessed",
-    )
+    try:
+        wait_until(
+            lambda: witnessed(hub, last) == [("consistent", new_log_kid)],
+            timeout=30,
+            message="checkpoint of the new log key witnessed",
+        )
+    except AssertionError as exc:  # what the hub holds instead, and what the node still holds
+        rows = hub.sql(
+            "SELECT tree_size, status, problem, key_id FROM access_witness "
+            "WHERE node_code = '410100' ORDER BY id DESC LIMIT 3"
+        )
+        raise AssertionError(f"{exc}; witnesses {rows}; {diagnosis(hub, node)}") from exc
     assert (
         hub.sql(
             "SELECT count(*) FROM access_witness "
