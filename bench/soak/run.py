@@ -217,13 +217,18 @@ def percentile(values: list[float], q: float) -> float:
 
 def soak(args: argparse.Namespace) -> dict:
     demo_dir = Path(args.demo_dir or tempfile.mkdtemp(prefix="elicense-soak-")).resolve()
+    *chosen, mail, idp = free_ports(5)
     ports = {
         name: int(os.environ[var]) if os.environ.get(var) else port
-        for (name, var), port in zip(LIBRARIES.items(), free_ports(3), strict=True)
+        for (name, var), port in zip(LIBRARIES.items(), chosen, strict=True)
     }
     env = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
     env["DEMO_DIR"] = str(demo_dir)
     env.update({LIBRARIES[name]: str(port) for name, port in ports.items()})
+    # The demo's mail server and identity provider default to HUB_PORT + 25 and 8095: free ports
+    # too, or a port some other process holds at that moment stops the demo before it starts.
+    env.setdefault("MAIL_PORT", str(mail))
+    env.setdefault("IDP_PORT", str(idp))
     command = ["make", "demo"] if args.make else [sys.executable, str(ROOT / "deploy/demo.py")]
     output = demo_dir.parent / f"{demo_dir.name}-demo.out"
     summary: dict = {"demo_dir": str(demo_dir), "ports": ports, "command": " ".join(command)}
