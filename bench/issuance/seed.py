@@ -6,8 +6,8 @@ from typing import Any
 
 def seed() -> tuple[Any, Any, str, Any]:
     """(agency, user, bearer token secret, licence type), with the PKI initialised."""
+    from bench.catalog import food_licence_type
     from shared.accounts import services as accounts
-    from shared.catalog import services as catalog
     from shared.demo.data import make_uscc
     from shared.files import keystore
     from tests.support import SURFACE_SCHEMA
@@ -22,19 +22,7 @@ def seed() -> tuple[Any, Any, str, Any]:
     )
     user = accounts.user_create(actor=None, agency=agency, username="bench", password="Bench-12345")
     _, secret = accounts.token_issue(actor=None, user=user, name="bench")
-    license_type = catalog.license_type_create(
-        actor=user,
-        type_code=make_uscc(dept="11", area="100000", body="00000013") + "001",
-        name="食品经营许可证",
-        definer_name="国家市场监督管理总局",
-        definer_level="national",
-        issuer_level="city",
-        holder_category="legal",
-        validity_max_days=1827,
-        related_matters=[{"code": "M0001", "name": "食品经营许可"}],
-        surface_schema=SURFACE_SCHEMA,
-    )
-    catalog.license_type_publish(actor=user, license_type=license_type)
+    license_type = food_licence_type(actor=user, surface_schema=SURFACE_SCHEMA)
     return agency, user, secret, license_type
 
 

@@ -51,9 +51,9 @@ def setup() -> dict:
     from django.utils import timezone
 
     call_command("migrate", verbosity=0)
+    from bench.catalog import ONE_FIELD, food_licence_type
     from shared.access.models import Grant
     from shared.accounts import services as accounts
-    from shared.catalog import services as catalog
     from shared.demo.data import make_uscc
     from shared.licenses.issuing import license_issue
     from shared.licenses.validation import Holder
@@ -75,20 +75,7 @@ def setup() -> dict:
     consumer = accounts.user_create(
         actor=None, agency=consumer_agency, username="consumer", password="x" * 12
     )
-    license_type = catalog.license_type_create(
-        actor=issuer,
-        type_code=make_uscc(dept="11", area="100000", body="00000013") + "001",
-        name="食品经营许可证",
-        definer_name="国家市场监督管理总局",
-        definer_level="national",
-        issuer_level="city",
-        holder_category="legal",
-        validity_max_days=1827,
-        related_matters=[{"code": "M0001", "name": "食品经营许可"}],
-        surface_schema={"type": "object", "properties": {"经营者名称": {"type": "string"}}},
-        requires_review=False,
-    )
-    catalog.license_type_publish(actor=issuer, license_type=license_type)
+    license_type = food_licence_type(actor=issuer, surface_schema=ONE_FIELD, requires_review=False)
     Grant.objects.create(
         agency=consumer_agency,
         license_type=license_type,
