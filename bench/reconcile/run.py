@@ -211,7 +211,7 @@ def repair(keys: list[str]) -> int:
             kid="bench",
         )
         with transaction.atomic():
-            result = ingest._apply(opened, {"body": {"backlog": 0}}, transport="bench")
+            result = ingest._apply(opened, transport="bench")
         assert result.applied == len(events) and not result.rejected, result
     finally:
         connections["default"] = default

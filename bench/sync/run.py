@@ -12,6 +12,7 @@ Celery worker each, databases cloned from freshly built templates) and measures,
 """
 
 import argparse
+import signal
 import statistics
 import sys
 import tempfile
@@ -33,6 +34,7 @@ django.setup()
 import psycopg  # noqa: E402
 import requests  # noqa: E402
 
+from bench import cpu_split  # noqa: E402
 from tests.federation import fedlib  # noqa: E402
 from tests.federation.harness import PG, Federation, build_templates, pg_admin, wait_until  # noqa: E402
 
@@ -142,9 +144,17 @@ def backlog(fed: Federation, count: int) -> tuple[float, int]:
         fedlib.issue_batch(node, count, start=500000 + k * count)
     before = hub.count()
     expected = before + count * len(nodes)
+    # Ingest is measured on a running hub: its second web process may still be importing the
+    # application when the first answers /readyz, and that boot is not ingest's cost. The
+    # nodes' workers (their relays) are held meanwhile, or their own retries start the drain.
+    for node in nodes:
+        os.killpg(node.procs["worker"].pid, signal.SIGSTOP)
     hub.start_web()
     hub.wait_ready()
     booted = time.monotonic()
+    wait_until(lambda: _settled(hub), timeout=60, interval=0.1, message="hub's web processes idle")
+    for node in nodes:
+        os.killpg(node.procs["worker"].pid, signal.SIGCONT)
     # What an operator does once the hub is back: retry now rather than wait out the back-off
     # the outage built up (up to five minutes), so both streams drain at once.
     for node in nodes:
@@ -158,17 +168,47 @@ def backlog(fed: Federation, count: int) -> tuple[float, int]:
     # Ingest proper starts with the first envelope applied (not the hub's boot, nor the nodes'
     # back-off that the outage built up: those are reported apart).
     wait_until(lambda: hub.count() > before, timeout=300, interval=0.02, message="first envelope")
-    t0, at_t0 = time.monotonic(), hub.count()
+    groups = _cpu_groups(fed)
+    t0, at_t0, cpu_t0 = time.monotonic(), hub.count(), cpu_split.snapshot(*groups)
     wait_until(
         lambda: hub.count() >= expected, timeout=900, interval=0.05, message="backlog drained"
     )
-    done = time.monotonic()
+    done, cpu_done = time.monotonic(), cpu_split.snapshot(*groups)
     print(
         f"backlog: {expected - before} licences; first envelope applied {t0 - booted:.1f}s after "
-        f"the hub came back; drained {done - booted:.1f}s after it",
+        f"the hub came back; drained {done - booted:.1f}s after it (the nodes held until its web "
+        "processes were up)",
         flush=True,
     )
+    spent = cpu_split.difference(cpu_t0, cpu_done)
+    print(cpu_split.report(spent, per=expected - at_t0, unit="licence ingested"), flush=True)
     return done - t0, expected - at_t0
+
+
+def _settled(lib) -> bool:  # type: ignore[no-untyped-def]
+    """All of a library's web processes are up and none is busy (booting) over 0.3 s."""
+    master = lib.procs["web"].pid
+    children = [
+        p
+        for p in Path("/proc").iterdir()
+        if p.name.isdigit() and cpu_split.parent(p.name) == master
+    ]
+    if len(children) < lib.web_workers:
+        return False
+    before = [cpu_split.seconds(p.name) for p in children]
+    time.sleep(0.3)
+    return all(cpu_split.seconds(p.name) - b < 0.03 for p, b in zip(children, before, strict=True))
+
+
+def _cpu_groups(fed: Federation) -> tuple[dict[int, str], dict[str, str]]:
+    """The processes of each library by role, and each library's database backends."""
+    names = {"hub": "hub", "410100": "郑州", "410300": "洛阳"}
+    sessions = {
+        proc.pid: f"{names[lib.name]} {role}"
+        for lib in fed.libs.values()
+        for role, proc in lib.procs.items()
+    }
+    return sessions, {lib.db: f"{names[lib.name]} PostgreSQL" for lib in fed.libs.values()}
 
 
 def copy_baseline(fed: Federation, runs: int = 3) -> list[float]:

@@ -323,11 +323,12 @@ FEDERATION_KEY_PASSWORD = env("FEDERATION_KEY_PASSWORD", SECRET_KEY)
 FEDERATION_ADAPTER = env("EXCHANGE_ADAPTER", "http")
 FEDERATION_AMQP_URL = env("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 FEDERATION_AMQP_EXCHANGE = env("AMQP_EXCHANGE", "elicense.exchange")
-# Events per envelope: FEDERATION_BATCH_SIZE first, then doubled after quick answers up to
-# FEDERATION_BATCH_MAX, halved after slow ones down to FEDERATION_BATCH_MIN (federation.sizing).
+# Events per envelope: SIZE first, then resized between MIN and MAX (federation.sizing).
 FEDERATION_BATCH_SIZE = env_int("FEDERATION_BATCH_SIZE", 200)
 FEDERATION_BATCH_MIN = env_int("FEDERATION_BATCH_MIN", 20)
 FEDERATION_BATCH_MAX = env_int("FEDERATION_BATCH_MAX", 1000)
+# The envelope form sent: 1 while a receiver is not yet upgraded (docs/federation.md).
+FEDERATION_ENVELOPE_VERSION = env_int("FEDERATION_ENVELOPE_VERSION", 2)
 FEDERATION_MAX_ATTEMPTS = env_int("FEDERATION_MAX_ATTEMPTS", 20)
 # The relay's retry back-off doubles per attempt (2, 4, 8 … s) up to this cap. The federation
 # tests lower it: a receiver back from an outage is otherwise retried only minutes later.

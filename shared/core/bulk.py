@@ -9,7 +9,7 @@ exactly as the ORM would prepare them for an INSERT. Elsewhere (SQLite in the de
 """
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
@@ -208,3 +208,21 @@ def copy_update(objs: Sequence[models.Model], fields: list[str]) -> None:
             f"WHERE o.{quote(_column(pk))} = t.{quote(_column(pk))}"
         )
         cursor.execute(f"DROP TABLE {temp}")
+
+
+def present(model: type[models.Model], field: str, values: Iterable[Any]) -> set[Any]:
+    """Which of `values` rows of `model` hold in `field`. On PostgreSQL one array parameter
+    (`= ANY(%s)`): `__in` writes a placeholder per value, and psycopg parses a query of a
+    thousand placeholders anew on every call (8 % of the hub's ingest, bench/sync)."""
+    wanted = list(set(values))
+    if not wanted:
+        return set()
+    connection = connections[DEFAULT_DB_ALIAS]
+    if connection.vendor != "postgresql":
+        rows = model._default_manager.filter(**{f"{field}__in": wanted})
+        return set(rows.values_list(field, flat=True))
+    quote = connection.ops.quote_name
+    column, table = quote(_column(model._meta.get_field(field))), quote(model._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {column} FROM {table} WHERE {column} = ANY(%s)", [wanted])  # noqa: S608 - the model's own names
+        return {row[0] for row in cursor.fetchall()}

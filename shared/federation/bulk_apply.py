@@ -25,7 +25,7 @@ from django.utils import timezone
 from shared.accounts.models import Agency
 from shared.calendars.selectors import workday_calendar
 from shared.catalog.models import LicenseType
-from shared.core.bulk import copy_insert, copy_update, copy_values
+from shared.core.bulk import copy_insert, copy_update, copy_values, present
 from shared.core.holder_codes import holder_code_digest, holder_code_encrypt
 from shared.federation import ownership
 from shared.federation.apply import _record_files, carried_history, quarantine
@@ -180,9 +180,7 @@ def _insert_history(
         )
     copy_values(LicenseVersion, versions)
     copy_values(LicenseEvent, history)
-    held_arrivals = set(
-        Arrival.objects.filter(key__in=[a["key"] for a in arrivals]).values_list("key", flat=True)
-    )
+    held_arrivals = present(Arrival, "key", (a["key"] for a in arrivals))
     copy_values(Arrival, [a for a in arrivals if a["key"] not in held_arrivals])
 
 
@@ -356,7 +354,5 @@ def _repair_history(chosen: list[dict[str, Any]]) -> None:
     versions, history = _missing(versions, history)
     LicenseVersion.objects.bulk_create(versions, ignore_conflicts=True)
     LicenseEvent.objects.bulk_create(history, ignore_conflicts=True)
-    held_arrivals = set(
-        Arrival.objects.filter(key__in=[a.key for a in arrivals]).values_list("key", flat=True)
-    )
+    held_arrivals = present(Arrival, "key", (a.key for a in arrivals))
     copy_insert([a for a in arrivals if a.key not in held_arrivals])

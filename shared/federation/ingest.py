@@ -24,9 +24,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from shared.audit.context import plain_request_id
+from shared.core.api.parsers import InputRefused, guarded_json_loads
 from shared.core.errors import ApplicationError, ConflictError, PermanentError
 from shared.domain.errors import DomainError
-from shared.exchange.envelopes import EnvelopeError, OpenedEnvelope, open_envelope
+from shared.exchange.envelopes import EnvelopeError, OpenedEnvelope, envelope_body, open_envelope
 from shared.federation.apply import HANDLERS
 from shared.federation.arrivals import arrival_for
 from shared.federation.bulk_apply import apply_new_licences, apply_repairs
@@ -53,12 +54,31 @@ def _plain(value: Any) -> str:
     return "".join(c if c.isascii() and c.isprintable() else "?" for c in str(value)[:64])
 
 
-def _log(envelope: Any, *, outcome: str, sender: str = "", transport: str, **extra: Any) -> None:
+def _body_loads(data: bytes) -> Any:
+    """A signed body goes through the same input guard as a request body (depth, NUL, lone
+    surrogates, integers past 64 bits): it was only base64 to the request's parser."""
+    try:
+        return guarded_json_loads(data)
+    except InputRefused as exc:
+        raise ValueError(exc.message) from None
+
+
+def _claimed_body(envelope: Any) -> dict[str, Any]:
+    return envelope_body(envelope, loads=_body_loads)
+
+
+def _log(
+    envelope: Any,
+    *,
+    outcome: str,
+    sender: str = "",
+    transport: str,
+    envelope_id: str | None = None,
+    **extra: Any,
+) -> None:
     """`sender`: the authenticated sender, or "" (the body's claim is kept apart)."""
-    body = envelope.get("body", {}) if isinstance(envelope, dict) else {}
-    if not isinstance(body, dict):
-        body = {}
-    envelope_id = _plain(body.get("envelope_id", ""))[:64]
+    body = {} if envelope_id is not None and sender else _claimed_body(envelope)
+    envelope_id = _plain(envelope_id or body.get("envelope_id", ""))[:64]
     claimed = "" if sender else _plain(body.get("sender", ""))[:32]
     ReceivedEnvelope.objects.create(
         envelope_id=envelope_id,
@@ -73,7 +93,7 @@ def _log(envelope: Any, *, outcome: str, sender: str = "", transport: str, **ext
 def _refuse(
     envelope: Any, code: str, message: str, *, transport: str, status: int, **extra: Any
 ) -> ApplicationError:
-    body = envelope.get("body", {}) if isinstance(envelope, dict) else {}
+    body = _claimed_body(envelope)
     logger.warning(
         "exchange.envelope_refused",
         code=code,
@@ -96,7 +116,11 @@ def ingest_envelope(envelope: Any, *, transport: str = "http") -> IngestResult:
     now = timezone.now()
     try:
         opened = open_envelope(
-            envelope, resolve_key=peer_public_key, receiver=settings.LIBRARY_CODE, now=now
+            envelope,
+            resolve_key=peer_public_key,
+            receiver=settings.LIBRARY_CODE,
+            now=now,
+            loads=_body_loads,
         )
     except EnvelopeError as exc:
         status = 400 if exc.code == "exchange.malformed" else 403
@@ -111,11 +135,12 @@ def ingest_envelope(envelope: Any, *, transport: str = "http") -> IngestResult:
         ) from exc
     signer = ENVELOPE_KID.set(opened.kid)  # the key announcement handlers check who signed
     try:
-        result = _apply(opened, envelope, transport=transport)
+        result = _apply(opened, transport=transport)
     except _Gap as gap:
         _log(
             envelope,
             sender=opened.sender,
+            envelope_id=opened.envelope_id,
             outcome=ReceivedEnvelope.Outcome.GAP,
             transport=transport,
             first_seq=gap.first,
@@ -196,7 +221,7 @@ def _next_in_sequence(
 
 
 @transaction.atomic
-def _apply(opened: OpenedEnvelope, envelope: Any, *, transport: str) -> IngestResult:
+def _apply(opened: OpenedEnvelope, *, transport: str) -> IngestResult:
     InboundCursor.objects.bulk_create([InboundCursor(sender=opened.sender)], ignore_conflicts=True)
     cursor = InboundCursor.objects.select_for_update().get(sender=opened.sender)
     if ReceivedEnvelope.objects.filter(
@@ -233,13 +258,14 @@ def _apply(opened: OpenedEnvelope, envelope: Any, *, transport: str) -> IngestRe
     cursor.last_envelope_at = timezone.now()
     if result.applied:
         cursor.last_event_at = cursor.last_envelope_at
-    cursor.backlog = int(opened_backlog(envelope))
+    cursor.backlog = opened.backlog
     cursor.save()
     result.high_water_mark = cursor.high_water_mark
     result.request_ids = _request_ids(events, up_to=result.high_water_mark)
     _log(
-        envelope,
+        None,
         sender=opened.sender,
+        envelope_id=opened.envelope_id,
         outcome=(
             ReceivedEnvelope.Outcome.APPLIED
             if result.applied or result.rejected
@@ -279,11 +305,6 @@ def _tell_applied(sender: str, events: list[dict[str, Any]]) -> None:
             logger.exception(
                 "ingest.applied_listener_failed", listener=repr(listener), sender=sender
             )
-
-
-def opened_backlog(envelope: dict[str, Any]) -> int:
-    value = envelope.get("body", {}).get("backlog", 0)
-    return value if isinstance(value, int) and value >= 0 else 0
 
 
 def _apply_one(sender: str, event: dict[str, Any]) -> dict[str, str] | None:

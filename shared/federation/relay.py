@@ -30,10 +30,11 @@ from django.utils import timezone
 from shared.audit.services import audit_record
 from shared.core.errors import NotFoundError
 from shared.exchange.adapters import Ack, ExchangeAdapter, ExchangeError, PermanentExchangeError
-from shared.exchange.envelopes import seal, seal_wire
+from shared.exchange.envelopes import seal
 from shared.federation.keys import peer_get, signing_key
 from shared.federation.models import OutboxEvent, StreamCounter, StreamState
-from shared.federation.sizing import envelope_size, resize
+from shared.federation.outgoing import Batch, OutgoingRow, next_envelope
+from shared.federation.sizing import resize
 from shared.federation.transport import adapter_for
 
 LEASE_SECONDS = 15  # short, so a relay killed mid-send is taken over soon; renewed per envelope
@@ -99,10 +100,11 @@ def _acknowledge(stream: str, high_water_mark: int, *, sent_at: datetime | None 
     return count
 
 
-def _fail(stream: str, rows: list[OutboxEvent], error: ExchangeError) -> None:
+def _fail(stream: str, sent: list[OutgoingRow], error: ExchangeError) -> None:
     now = timezone.now()
     message = f"{error.code}: {error.message}"[:500]
     permanent = isinstance(error, PermanentExchangeError)
+    rows = OutboxEvent.objects.filter(pk__in=[r.pk for r in sent]).order_by("seq")
     for row in rows:
         row.attempts += 1
         row.last_error = message
@@ -114,12 +116,12 @@ def _fail(stream: str, rows: list[OutboxEvent], error: ExchangeError) -> None:
     logger.warning(
         "exchange.envelope_failed",
         stream=stream,
-        first_seq=rows[0].seq if rows else None,
-        last_seq=rows[-1].seq if rows else None,
+        first_seq=sent[0].seq if sent else None,
+        last_seq=sent[-1].seq if sent else None,
         code=error.code,
         error=error.message[:500],
         permanent=permanent,
-        request_ids=_request_ids(rows),
+        request_ids=_request_ids(sent),
     )
 
 
@@ -128,7 +130,7 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(2**attempts, settings.FEDERATION_MAX_BACKOFF_SECONDS))
 
 
-def _request_ids(rows: list[OutboxEvent]) -> list[str]:
+def _request_ids(rows: list[OutgoingRow]) -> list[str]:
     """The distinct request ids of `rows`, in sequence order."""
     return list(dict.fromkeys(r.request_id for r in rows if r.request_id))
 
@@ -141,46 +143,6 @@ def envelope_event(row: OutboxEvent) -> dict[str, Any]:
     if row.request_id:
         event["request_id"] = row.request_id
     return event
-
-
-@dataclass(slots=True)
-class _Batch:
-    rows: list[OutboxEvent]
-    envelope: dict
-    wire: bytes
-    size: int  # the envelope size it was read with (it holds fewer when less was pending)
-
-
-def _prepare(stream: str, position: int) -> _Batch | None:
-    """The next envelope after `position`, signed; None when nothing is due. Signed with the
-    key active now, not when the run began: a run under load outlives a key rotation's
-    activation, and must not go on signing with a key about to be retired."""
-    size = envelope_size(stream)
-    rows = list(
-        OutboxEvent.objects.filter(stream=stream, seq__gt=position)
-        .exclude(state=OutboxEvent.State.DEAD)
-        .order_by("seq")[:size]
-    )
-    rows = _contiguous(rows, position)
-    if not rows:
-        return None
-    if rows[0].next_attempt_at and rows[0].next_attempt_at > timezone.now():
-        return None  # backing off after a failure
-    backlog = OutboxEvent.objects.filter(
-        stream=stream, seq__gt=rows[-1].seq, state=OutboxEvent.State.PENDING
-    ).count()
-    kid, key = signing_key()
-    envelope, wire = seal_wire(
-        key=key,
-        kid=kid,
-        sender=settings.LIBRARY_CODE,
-        receiver=stream,
-        stream=stream,
-        events=[envelope_event(r) for r in rows],
-        now=timezone.now(),
-        extra={"backlog": backlog},
-    )
-    return _Batch(rows, envelope, wire, size)
 
 
 def relay_stream(*, stream: str, max_envelopes: int = 50) -> RelayResult:
@@ -202,8 +164,8 @@ def relay_stream(*, stream: str, max_envelopes: int = 50) -> RelayResult:
         adapter = adapter_for(peer)
         state = StreamState.objects.get(stream=stream)
         position = state.sent_seq if adapter.name == "amqp" else state.acked_seq
-        ahead: _Batch | None = None
-        batch: _Batch | None
+        ahead: Batch | None = None
+        batch: Batch | None
         with ThreadPoolExecutor(max_workers=1) as sender:
             for _ in range(max_envelopes):
                 if not _lease(stream, renew=True):
@@ -211,7 +173,7 @@ def relay_stream(*, stream: str, max_envelopes: int = 50) -> RelayResult:
                 if ahead is not None and ahead.rows[0].seq == position + 1:
                     batch = ahead
                 else:
-                    batch = _prepare(stream, position)
+                    batch = next_envelope(stream, position)
                 ahead = None
                 if batch is None:
                     break
@@ -251,9 +213,9 @@ def _dispatch(
     stream: str,
     adapter: ExchangeAdapter,
     sender: ThreadPoolExecutor,
-    batch: _Batch,
+    batch: Batch,
     sent_at: datetime,
-) -> tuple[Future[Ack | None] | None, _Batch | None]:
+) -> tuple[Future[Ack | None] | None, Batch | None]:
     """Start sending `batch`: over HTTP in `sender`, returning the call and the next envelope,
     read and signed meanwhile; over AMQP nothing (``relay_stream`` publishes it itself)."""
     if adapter.name == "amqp":
@@ -264,21 +226,10 @@ def _dispatch(
         )
         return None, None
     sending = sender.submit(adapter.send, batch.envelope, wire=batch.wire)
-    return sending, _prepare(stream, batch.rows[-1].seq)
+    return sending, next_envelope(stream, batch.rows[-1].seq)
 
 
-def _contiguous(rows: list[OutboxEvent], position: int) -> list[OutboxEvent]:
-    taken = []
-    expected = position + 1
-    for row in rows:
-        if row.seq != expected:
-            break
-        taken.append(row)
-        expected += 1
-    return taken
-
-
-def _handle_ack(stream: str, ack: Ack, *, sent_at: datetime, rows: list[OutboxEvent]) -> int:
+def _handle_ack(stream: str, ack: Ack, *, sent_at: datetime, rows: list[OutgoingRow]) -> int:
     if ack.high_water_mark > _numbered(stream):
         # The receiver holds numbers this library never handed out: restored from an older
         # dump without `ops restore`. What was just sent was taken there as duplicates;
@@ -355,6 +306,7 @@ def envelope_for(*, stream: str, first: int, last: int) -> dict:
         stream=stream,
         events=[envelope_event(r) for r in rows],
         now=timezone.now(),
+        version=settings.FEDERATION_ENVELOPE_VERSION,
     )
 
 

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from shared.crypto.suites import get_suite
-from shared.exchange.envelopes import seal
+from shared.exchange.envelopes import envelope_body, seal, with_body
 from tests.federation.fedlib import (
     act,
     assert_converged,
@@ -139,14 +139,15 @@ def forged_envelopes_are_refused_and_logged(hub, node):
         sender="410100",
         receiver="410000",
         stream="410000",
-        events=real["body"]["events"],
+        events=envelope_body(real)["events"],
         now=__import__("django.utils.timezone", fromlist=["now"]).now(),
     )
     response = post(hub, forged)
     assert response.status_code == 403
     assert response.json()["code"] == "exchange.bad_signature"
-    tampered = json.loads(json.dumps(real))
-    tampered["body"]["events"][0]["payload"]["type"] = {"type_code": "X"}
+    body = envelope_body(real)
+    body["events"][0]["payload"]["type"] = {"type_code": "X"}
+    tampered = with_body(real, body)
     assert post(hub, tampered).json()["code"] == "exchange.bad_signature"
     assert hub.sql(
         "SELECT count(*) FROM federation_receivedenvelope WHERE outcome = 'refused' AND error_code = 'exchange.bad_signature'"

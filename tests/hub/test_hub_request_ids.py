@@ -9,6 +9,7 @@ its own licence type (applied) and one to 郑州's type (refused as not 洛阳's
 import pytest
 
 from shared.catalog.models import LicenseType
+from shared.exchange.envelopes import envelope_body, with_body
 from shared.federation.models import InboundCursor, ReceivedEnvelope
 from shared.federation.snapshots import type_snapshot
 from tests.hub.test_hardening_federation import LY, City, numbered, post
@@ -104,7 +105,9 @@ def test_a_refused_envelope_is_logged_without_trusting_its_claims(anon, luoyang,
     envelope = luoyang.envelope(
         numbered([renamed(ly_type, "洛阳市食品经营许可证（一）", "counter-ly-0001")])
     )
-    envelope["body"]["events"][0]["request_id"] = "counter-ly-0666"  # changed on the way
+    body = envelope_body(envelope)
+    body["events"][0]["request_id"] = "counter-ly-0666"  # changed on the way
+    envelope = with_body(envelope, body)
     with captured() as lines:
         response = post(anon, envelope)
     assert response.status_code == 403

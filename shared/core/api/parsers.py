@@ -23,6 +23,7 @@ import math
 import re
 from typing import Any, NoReturn
 
+import orjson
 from django.conf import settings
 from rest_framework import parsers
 
@@ -37,6 +38,10 @@ _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"')
 _ONE_BRACKET_KIND = bytes.maketrans(b"{}", b"[]")
 # `\u0000` or an escaped UTF-16 surrogate (`\uD800`-`\uDFFF`), the only ways into a parsed string.
 _SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+# An integer token of 19 digits or more, which may pass 64 bits: orjson reads up to 2**64 - 1
+# as an integer and beyond as a float, where the rule refuses. The same text inside a string is
+# harmless, and then only sends the body down the checked path. (orjson refuses infinity.)
+_LONG_INTEGER = re.compile(rb"[:\[,][ \t\r\n]*-?[0-9]{19}")
 
 
 class InputRefused(ApplicationError):
@@ -171,6 +176,17 @@ def guarded_json_loads(
             f"请求体嵌套层数过多：最多 {max_depth} 层",
             {"max_depth": max_depth},
         )
+    if not (
+        _SUSPECT_ESCAPE.search(utf8)
+        or _LONG_INTEGER.search(utf8)
+        or utf8.lstrip()[:1] in b"-0123456789"  # a bare number: not worth a pattern of its own
+    ):
+        # Nothing the rule refuses can be in it but what orjson refuses too (NaN, infinity,
+        # malformed text, told apart below): orjson reads it 3-4 times faster.
+        try:
+            return orjson.loads(utf8)
+        except orjson.JSONDecodeError:
+            pass  # the standard decoder says what is wrong, with its position
     try:
         data = json.loads(
             text,
@@ -208,6 +224,30 @@ class JSONParser(parsers.JSONParser):
             encoding=parsers.get_encoding(parser_context or {}),
             max_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
         )
+
+
+class EnvelopeParser(JSONParser):
+    """An exchange envelope of version 2 is a few short fields around one base64 string (its
+    signed body, parsed under the whole guard once decoded: `shared.federation.ingest`). Such
+    a request is read with orjson at once: the guard's scans of several megabytes of base64
+    cost more than the ingest of a tenth of its licences. Anything else (a version 1 envelope
+    carries its body as JSON here; a nested value; an escape the guard must see) takes the
+    guard."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        raw = stream.read()
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        encoding = parsers.get_encoding(parser_context or {})
+        if len(raw) <= limit and _is_utf8(encoding) and not _SUSPECT_ESCAPE.search(raw):
+            try:
+                data = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                data = None
+            if isinstance(data, dict) and all(
+                isinstance(v, str | int) and k != "body" for k, v in data.items()
+            ):
+                return data
+        return guarded_json_loads(raw, encoding=encoding, max_bytes=limit)
 
 
 class MultiPartParser(parsers.MultiPartParser):

@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from shared.core.api.parsers import EnvelopeParser
 from shared.core.api.permissions import IsLibraryAdmin
 from shared.core.api.schema import ErrorSerializer
 from shared.core.errors import ApplicationError, PermanentError
@@ -42,6 +43,8 @@ class PeerOnlyApi(APIView):
 
 
 class EnvelopeApi(PeerOnlyApi):
+    parser_classes = [EnvelopeParser]
+
     @extend_schema(
         request=OpenApiTypes.OBJECT,
         responses={200: IngestAckSerializer, **PEER_ERRORS, 409: ErrorSerializer},

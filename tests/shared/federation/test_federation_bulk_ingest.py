@@ -5,6 +5,7 @@ rows; the change is then rolled back, so this library lacks them, and the envelo
 as the receiver would apply it — once through the fast path, once event by event.
 """
 
+import uuid
 from datetime import datetime, timedelta
 
 import pytest
@@ -74,7 +75,7 @@ def _same_moment(snap):
 
 def _apply(events):
     opened = OpenedEnvelope(
-        envelope_id=f"env-{events[0]['seq']}",
+        envelope_id=uuid.uuid4().hex,  # a retry is a new envelope
         sender=SENDER,
         receiver="410000",
         stream="410000",
@@ -82,7 +83,7 @@ def _apply(events):
         events=events,
         kid="k",
     )
-    return ingest._apply(opened, {"body": {"backlog": 0}}, transport="http")
+    return ingest._apply(opened, transport="http")
 
 
 def _state():

@@ -10,7 +10,7 @@ events, as the hub's ingest does (tests/hub/test_hub_request_ids.py checks the h
 import pytest
 from django.utils import timezone
 
-from shared.exchange.envelopes import EnvelopeError, open_envelope
+from shared.exchange.envelopes import EnvelopeError, envelope_body, open_envelope, with_body
 from shared.federation import relay
 from shared.federation.keys import export_public, peer_register
 from shared.federation.models import OutboxEvent
@@ -89,7 +89,7 @@ def test_the_relay_carries_it_signed_and_logs_the_receivers_answer(
     # the type's publication (no request) carries none
     assert (result.sent, result.acknowledged, result.error) == (3, 3, "")
     [envelope] = receiver.envelopes
-    events = envelope["body"]["events"]
+    events = envelope_body(envelope)["events"]
     assert [e.get("request_id") for e in events] == [None, "counter-zz-0001", "counter-zz-0002"]
     assert "request_id" not in events[0]
     assert events[1]["payload"]["license"]["identifier"] == first
@@ -104,9 +104,11 @@ def test_the_relay_carries_it_signed_and_logs_the_receivers_answer(
 def test_the_request_id_is_inside_what_is_signed(receiver, issuer, issue_payload):
     issue(issuer, issue_payload(), "counter-zz-0001")
     envelope = relay.envelope_for(stream=HUB, first=1, last=2)
-    assert envelope["body"]["events"][1]["request_id"] == "counter-zz-0001"
+    body = envelope_body(envelope)
+    assert body["events"][1]["request_id"] == "counter-zz-0001"
     # a request id changed on the way breaks the signature
-    envelope["body"]["events"][1]["request_id"] = "counter-zz-0666"
+    body["events"][1]["request_id"] = "counter-zz-0666"
+    envelope = with_body(envelope, body)
     with pytest.raises(EnvelopeError) as refused:
         open_envelope(
             envelope,

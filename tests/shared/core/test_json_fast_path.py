@@ -1,0 +1,82 @@
+"""The input guard reads plain JSON with orjson, and anything orjson would read otherwise than
+the rule (NUL, lone surrogates, integers past 64 bits, overflowing floats) with the checked
+decoder: the same data or the same refusal either way."""
+
+import io
+import json
+from unittest import mock
+
+import orjson
+import pytest
+
+from shared.core.api import parsers
+from shared.core.api.parsers import InputRefused, guarded_json_loads
+
+PLAIN = {
+    "events": [
+        {"seq": n, "payload": {"名称": "郑州豫中食品", "n": 1.5e-7, "big": 10**17 + n}}
+        for n in range(50)
+    ],
+    "flag": True,
+    "none": None,
+}
+
+
+def test_plain_json_is_read_by_orjson_to_the_same_data():
+    raw = json.dumps(PLAIN, ensure_ascii=False).encode()
+    with mock.patch.object(parsers.orjson, "loads", wraps=orjson.loads) as fast:
+        assert guarded_json_loads(raw) == json.loads(raw) == PLAIN
+    fast.assert_called_once()
+
+
+@pytest.mark.parametrize(
+    "text,code",
+    [
+        ('{"n": 9223372036854775808}', "request.number_out_of_range"),  # orjson: an integer
+        ('{"n": 18446744073709551616}', "request.number_out_of_range"),  # orjson: a float
+        ('{"n": -9223372036854775809}', "request.number_out_of_range"),
+        ('{"n": 1e400}', "request.number_out_of_range"),
+        (" 18446744073709551616", "request.number_out_of_range"),  # a bare number
+        ('{"n": NaN}', "request.malformed"),
+        ('{"s": "\\u0000"}', "request.nul_character"),
+        ('{"s": "\\ud800"}', "request.invalid_unicode"),
+        ('{"s": ', "request.malformed"),
+    ],
+)
+def test_what_the_rule_refuses_is_refused_on_either_path(text, code):
+    with pytest.raises(InputRefused) as caught:
+        guarded_json_loads(text.encode())
+    assert caught.value.code == code
+
+
+def test_long_digits_inside_a_string_take_the_checked_path_and_are_kept():
+    raw = b'{"id": "41010020261205000000001", "n": 9223372036854775807}'
+    with mock.patch.object(parsers.orjson, "loads", wraps=orjson.loads) as fast:
+        assert guarded_json_loads(raw) == {"id": "41010020261205000000001", "n": 2**63 - 1}
+    fast.assert_not_called()
+
+
+# --- the exchange endpoint's parser ---------------------------------------------------------
+
+
+def envelope_parse(raw: bytes):
+    return parsers.EnvelopeParser().parse(io.BytesIO(raw), "application/json", {})
+
+
+def test_a_version_2_envelope_is_read_at_once_and_anything_else_takes_the_guard():
+    wrapper = {"v": 2, "alg": "SM2-SM3", "kid": "k1", "sig": "c2ln", "signed": "e30=" * 1000}
+    with mock.patch.object(parsers, "guarded_json_loads", wraps=guarded_json_loads) as guard:
+        assert envelope_parse(orjson.dumps(wrapper)) == wrapper
+        guard.assert_not_called()
+        # a version 1 envelope's body is JSON here: the whole guard reads it
+        old = {"alg": "SM2-SM3", "kid": "k1", "sig": "c2ln", "body": {"events": []}}
+        assert envelope_parse(orjson.dumps(old)) == old
+        assert guard.call_count == 1
+    for raw, code in (
+        (b'{"v": 2, "kid": "k\\u0000", "signed": "e30="}', "request.nul_character"),
+        (b'{"v": 2, "signed": ' + b"[" * 100 + b"]" * 100 + b"}", "request.too_deep"),
+        (b'{"v": 2, "signed": "e30=",', "request.malformed"),
+    ):
+        with pytest.raises(InputRefused) as caught:
+            envelope_parse(raw)
+        assert caught.value.code == code

@@ -1,0 +1,54 @@
+"""The relay sends the envelope form FEDERATION_ENVELOPE_VERSION names: 2 by default (the body's
+bytes signed), 1 while a receiver is not yet upgraded (the canonical JSON signed). The receiver
+here is tests/exchange_standin.py, which opens envelopes the way the hub does."""
+
+import pytest
+
+from shared.exchange.envelopes import envelope_body
+from shared.federation import relay
+from shared.federation.keys import export_public, peer_register
+from shared.federation.models import OutboxEvent
+from tests.exchange_standin import StandIn
+
+pytestmark = pytest.mark.django_db
+
+HUB = "410000"
+
+
+@pytest.fixture
+def receiver(settings):
+    from shared.crypto.suites import public_key_from_pem
+
+    settings.FEDERATION_ADAPTER = "http"
+    me = export_public()
+    server = StandIn(public_key_from_pem(me["public_key_pem"].encode()))
+    peer_register(code=HUB, kid="hub", public_key_pem=me["public_key_pem"], base_url=server.url)
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("version,form", [(2, "signed"), (1, "body")])
+def test_the_relay_sends_the_form_asked_for_and_it_is_taken(
+    settings, receiver, issuer, issue_payload, version, form
+):
+    settings.FEDERATION_ENVELOPE_VERSION = version
+    response = issuer.post("/api/v1/licenses/", issue_payload(), format="json")
+    assert response.status_code == 201, response.content
+    result = relay.relay_stream(stream=HUB)
+    assert (result.sent, result.acknowledged, result.error) == (2, 2, "")
+    [envelope] = receiver.envelopes
+    other = "body" if form == "signed" else "signed"
+    assert form in envelope and other not in envelope
+    events = envelope_body(envelope)["events"]
+    assert events[1]["payload"]["license"]["identifier"] == response.json()["identifier"]
+    assert set(OutboxEvent.objects.values_list("state", flat=True)) == {"acknowledged"}
+
+
+def test_a_version_the_code_does_not_know_is_refused_before_anything_is_sent(
+    settings, receiver, issuer, issue_payload
+):
+    settings.FEDERATION_ENVELOPE_VERSION = 3
+    issuer.post("/api/v1/licenses/", issue_payload(), format="json")
+    with pytest.raises(ValueError, match="envelope version 3"):
+        relay.relay_stream(stream=HUB)
+    assert receiver.envelopes == []
