@@ -42,6 +42,17 @@ _SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 # as an integer and beyond as a float, where the rule refuses. The same text inside a string is
 # harmless, and then only sends the body down the checked path. (orjson refuses infinity.)
 _LONG_INTEGER = re.compile(rb"[:\[,][ \t\r\n]*-?[0-9]{19}")
+# The pattern is slow on megabytes of JSON text (17 ms on a 2.3 MB envelope body): it runs only
+# when 19 digits in a row appear at all, which one translate and one find tell in 1 ms.
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_NINETEEN_DIGITS = b"0" * 19
+
+
+def _long_integer(utf8: bytes) -> bool:
+    """Whether `utf8` may hold an integer token of 19 digits or more."""
+    if _NINETEEN_DIGITS not in utf8.translate(_DIGITS_AS_ZERO):
+        return False
+    return _LONG_INTEGER.search(utf8) is not None
 
 
 class InputRefused(ApplicationError):
@@ -178,7 +189,7 @@ def guarded_json_loads(
         )
     if not (
         _SUSPECT_ESCAPE.search(utf8)
-        or _LONG_INTEGER.search(utf8)
+        or _long_integer(utf8)
         or utf8.lstrip()[:1] in b"-0123456789"  # a bare number: not worth a pattern of its own
     ):
         # Nothing the rule refuses can be in it but what orjson refuses too (NaN, infinity,
