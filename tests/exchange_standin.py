@@ -83,3 +83,31 @@ class StandIn:
                 return
 
         return Handler
+
+
+def registered_standin(settings: Any, *, code: str = "410000", kid: str = "") -> StandIn:
+    """A stand-in receiver registered as the peer `code` over HTTP, holding this library's own
+    public key (it verifies what this library signs); stop it when done."""
+    from shared.crypto.suites import public_key_from_pem
+    from shared.federation.keys import export_public, peer_register
+
+    settings.FEDERATION_ADAPTER = "http"
+    me = export_public()
+    server = StandIn(public_key_from_pem(me["public_key_pem"].encode()))
+    peer_register(
+        code=code, kid=kid or me["kid"], public_key_pem=me["public_key_pem"], base_url=server.url
+    )
+    return server
+
+
+def standin_fixture(*, kid: str = "") -> Any:
+    """A pytest fixture of `registered_standin` as the hub: `receiver = standin_fixture()`."""
+    import pytest
+
+    @pytest.fixture
+    def fixture(settings: Any) -> Any:
+        server = registered_standin(settings, kid=kid)
+        yield server
+        server.stop()
+
+    return fixture

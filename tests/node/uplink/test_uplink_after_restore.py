@@ -17,7 +17,7 @@ from shared.federation import relay, restore
 from shared.federation.keys import export_public, peer_register
 from shared.federation.models import OutboxEvent, StreamCounter, StreamState
 from shared.federation.outbox import outbox_write
-from tests.exchange_standin import StandIn
+from tests.exchange_standin import StandIn, registered_standin
 
 pytestmark = pytest.mark.django_db
 HUB = "410000"
@@ -25,14 +25,7 @@ HUB = "410000"
 
 @pytest.fixture
 def hub(settings):
-    from shared.crypto.suites import public_key_from_pem
-
-    settings.FEDERATION_ADAPTER = "http"
-    key = export_public()
-    standin = StandIn(public_key_from_pem(key["public_key_pem"].encode()))
-    peer_register(
-        code=HUB, kid=key["kid"], public_key_pem=key["public_key_pem"], base_url=standin.url
-    )
+    standin = registered_standin(settings, code=HUB)
     yield standin
     standin.stop()
 

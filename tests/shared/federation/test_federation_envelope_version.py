@@ -6,25 +6,13 @@ import pytest
 
 from shared.exchange.envelopes import envelope_body
 from shared.federation import relay
-from shared.federation.keys import export_public, peer_register
 from shared.federation.models import OutboxEvent
-from tests.exchange_standin import StandIn
+from tests.exchange_standin import standin_fixture
 
 pytestmark = pytest.mark.django_db
 
 HUB = "410000"
-
-
-@pytest.fixture
-def receiver(settings):
-    from shared.crypto.suites import public_key_from_pem
-
-    settings.FEDERATION_ADAPTER = "http"
-    me = export_public()
-    server = StandIn(public_key_from_pem(me["public_key_pem"].encode()))
-    peer_register(code=HUB, kid="hub", public_key_pem=me["public_key_pem"], base_url=server.url)
-    yield server
-    server.stop()
+receiver = standin_fixture(kid="hub")
 
 
 @pytest.mark.parametrize("version,form", [(2, "signed"), (1, "body")])

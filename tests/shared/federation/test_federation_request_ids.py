@@ -12,26 +12,15 @@ from django.utils import timezone
 
 from shared.exchange.envelopes import EnvelopeError, envelope_body, open_envelope, with_body
 from shared.federation import relay
-from shared.federation.keys import export_public, peer_register
 from shared.federation.models import OutboxEvent
-from tests.exchange_standin import StandIn
+from tests.exchange_standin import standin_fixture
 from tests.log_capture import captured
 
 pytestmark = pytest.mark.django_db
 
 HUB = "410000"
 
-
-@pytest.fixture
-def receiver(settings):
-    from shared.crypto.suites import public_key_from_pem
-
-    settings.FEDERATION_ADAPTER = "http"
-    me = export_public()
-    server = StandIn(public_key_from_pem(me["public_key_pem"].encode()))
-    peer_register(code=HUB, kid="hub", public_key_pem=me["public_key_pem"], base_url=server.url)
-    yield server
-    server.stop()
+receiver = standin_fixture(kid="hub")
 
 
 def issue(client, payload, request_id):
