@@ -27,11 +27,11 @@ class Inbound:
         self.lock = threading.Lock()
 
     def receive(self, raw: bytes) -> tuple[int, dict[str, Any]]:
-        from shared.exchange.envelopes import EnvelopeError, open_envelope
+        from shared.exchange.envelopes import EnvelopeError, envelope_body, open_envelope
 
         try:
             envelope = json.loads(raw)
-            receiver = str(envelope.get("body", {}).get("receiver", ""))
+            receiver = str(envelope_body(envelope).get("receiver", ""))
             if receiver not in self.cities:
                 raise EnvelopeError("exchange.wrong_receiver", "交换信封的接收方不是本库")
             opened = open_envelope(
