@@ -556,7 +556,9 @@ def idp_process(demo: Demo, libs: list[dict[str, str]]) -> Managed:
         for arg in ("--redirect-uri", f"http://127.0.0.1:{lib['port']}/holder/oidc/callback/")
     ]
     command = [PY, "-m", "shared.identity.reference_provider", "--port", IDP_PORT, "--demo"]
-    command += ["--client-id", IDP_CLIENT_ID, "--client-secret", demo.oidc_secret, *callbacks]
+    # "=": a random secret may start with "-" (1 start in 64), which argparse would take for an
+    # option and the provider would exit at once, restarted in vain until the demo gave up.
+    command += ["--client-id", IDP_CLIENT_ID, f"--client-secret={demo.oidc_secret}", *callbacks]
     env = {k: v for k, v in os.environ.items() if k not in SCRUBBED} | {"PYTHONUNBUFFERED": "1"}
     return Managed(name="idp", role="idp", command=command, env=env, log=demo.logs / "idp.log")
 

@@ -342,7 +342,7 @@ def demo_people() -> list[Person]:
     ]
 
 
-def main(argv: list[str] | None = None) -> None:
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="河南省统一身份认证的参考 OpenID Connect 提供方")
     parser.add_argument("--port", type=int, default=8095)
     parser.add_argument("--client-id", required=True)
@@ -356,7 +356,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--auto-approve", default="", help="sign this username in without a form")
     parser.add_argument("--demo", action="store_true", help="add the demo's people (make demo)")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = arguments(argv)
     provider = ReferenceProvider(
         client_id=args.client_id,
         client_secret=args.client_secret,
