@@ -40,6 +40,7 @@ def pytest_runtest_makereport(item, call):
                 report.sections.append((f"log {title}", text))
         for fed in harness.LIVE:  # last: CI's output keeps the end
             report.sections.append(("answers failed or slow", fed.slow_or_failed_answers()))
+            report.sections.append(("errors logged", fed.logged_errors()))
 
 
 @pytest.fixture(scope="session")

@@ -405,6 +405,25 @@ class Federation:
                         )
         return "\n".join(sorted(found)[-last:]) or "(none)"
 
+    def logged_errors(self, chars: int = 6000) -> str:
+        """Every error the processes logged with its traceback (a 500's cause), the last
+        `chars` of them: the log tails above are cut, and CI shows only the report's end."""
+        found = []
+        for lib in self.libs.values():
+            for path in sorted(lib.workdir.glob("*.log")):
+                for line in path.read_text(errors="replace").splitlines():
+                    if '"level": "error"' not in line and '"level": "critical"' not in line:
+                        continue
+                    try:
+                        entry = json.loads(line)
+                    except ValueError:
+                        continue
+                    found.append(
+                        f"{entry.get('timestamp')} {lib.name} {path.stem} {entry.get('event')}\n"
+                        f"{entry.get('exception', '')}"
+                    )
+        return "\n".join(sorted(found))[-chars:] or "(none)"
+
 
 def wait_until(predicate, timeout: float = 60, interval: float = 0.25, message: str = "") -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout

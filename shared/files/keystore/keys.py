@@ -22,6 +22,7 @@ from django.utils import timezone
 from shared.accounts.models import Agency
 from shared.audit.services import audit_record
 from shared.audit.snapshots import model_snapshot
+from shared.core import locks
 from shared.core.errors import PermanentError
 from shared.crypto import pki, sm2x509
 from shared.crypto.suites import get_suite, private_key_from_pem
@@ -120,8 +121,14 @@ def key_snapshot(key: SigningKey) -> dict[str, Any]:
     return snap | {"agency_code": key.agency.code if key.agency else ""}
 
 
+# Held while a key is made or rotated: two processes making the first CA, or two rotations at
+# once, would each find no active key (or the same one) and make one each.
+KEYSTORE_LOCK = "files.keystore"
+
+
 def retire(kind: str, agency: Agency | None) -> list[dict[str, Any]]:
     """Retire the active keys of `kind` for `agency`; their snapshots as they were."""
+    locks.transaction_lock(KEYSTORE_LOCK)
     active = SigningKey.objects.select_for_update().filter(kind=kind, agency=agency, active=True)
     retired = [key_snapshot(key) for key in active]
     active.update(active=False, retired_at=timezone.now())

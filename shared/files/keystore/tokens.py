@@ -10,12 +10,19 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from shared.core import locks
 from shared.core.errors import ConflictError
 from shared.crypto.suites import PublicKey, get_suite, public_key_from_pem
 from shared.crypto.tokens import TOKEN_ALGORITHMS, sign_token
 from shared.files.keystore.ca import CA_DAYS, require_ca
 from shared.files.keystore.current import current_key
-from shared.files.keystore.keys import key_audit, key_password, private_key, retire
+from shared.files.keystore.keys import (
+    KEYSTORE_LOCK,
+    key_audit,
+    key_password,
+    private_key,
+    retire,
+)
 from shared.files.models import SigningKey
 
 
@@ -25,7 +32,14 @@ def token_key_active() -> SigningKey:
     key = SigningKey.objects.filter(kind=SigningKey.Kind.TOKEN, active=True).first()
     if key is not None and key.suite == suite:
         return key
-    return token_key_rotate()
+    with transaction.atomic():
+        locks.transaction_lock(KEYSTORE_LOCK)
+        require_ca()  # in development the first use makes the whole PKI, a token key with it
+        # …or another process made it while this one waited for the lock.
+        key = SigningKey.objects.filter(kind=SigningKey.Kind.TOKEN, active=True).first()
+        if key is not None and key.suite == suite:
+            return key
+        return token_key_rotate()
 
 
 def token_key_current() -> SigningKey:

@@ -9,7 +9,9 @@ sees the consumer's query under 谁使用了我的证照."""
 
 import base64
 import csv
+import html
 import io
+import re
 from datetime import timedelta
 
 from django.utils import timezone
@@ -23,6 +25,15 @@ from tests.support import make_uscc
 CAUSE = "办理个体工商户变更登记，核验营业执照（联邦浏览器测试）"
 SUSPEND_REASON = "经营场所与登记不符，责令整改"
 NEXT_DD = "xpath=following-sibling::dd[1]"  # a <dt>'s value
+
+
+def what_failed(page: str) -> str:
+    """A Django error page's title and exception (its first 2,000 characters are CSS)."""
+    pattern = r'<title>(.*?)</title>|class="exception_value">(.*?)</pre>'
+    found = [
+        html.unescape(m.group(1) or m.group(2)).strip() for m in re.finditer(pattern, page, re.S)
+    ]
+    return " | ".join(found) or page[:2000]
 
 
 def one_time_code(secret: str) -> str:
@@ -166,7 +177,7 @@ def test_issue_bulk_suspend_then_hub_consumer_qr_and_holder_see_it(federation, c
             lambda r: r.url.endswith("/qr/") and r.request.method == "POST", timeout=60_000
         ) as answer:
             counter.get_by_role("button", name="生成二维码（新令牌，记入用证记录）").click()
-        assert answer.value.status == 200, (answer.value.status, answer.value.text()[:2000])
+        assert answer.value.status == 200, (answer.value.status, what_failed(answer.value.text()))
         qr_url = counter.get_by_test_id("qr-url").inner_text()
         # HTTP://HOST/V/<TOKEN>, upper case for the QR's alphanumeric mode
         assert qr_url.startswith(node.url.upper() + "/V/"), qr_url
