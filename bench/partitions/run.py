@@ -261,7 +261,17 @@ def sample(cur) -> dict:
         "serial FROM licenses_license_410300_y2024 ORDER BY id LIMIT 1 OFFSET 100"
     )
     names = ["id", "identifier", "city", "digest", "issuer", "type", "serial"]
-    return dict(zip(names, cur.fetchone(), strict=True))
+    found = dict(zip(names, cur.fetchone(), strict=True))
+    # where the holder's licences are, as `provincial_hub.aggregation.locator` reads it
+    cur.execute(HOLDER_SPREAD, found)
+    found["cities"], found["first"], found["last"] = cur.fetchone()
+    return found
+
+
+HOLDER_SPREAD = (
+    "SELECT array_agg(DISTINCT library_code ORDER BY library_code), min(created_at), "
+    "max(created_at) FROM licenses_license_key WHERE holder_code_digest = ANY(ARRAY[%(digest)s])"
+)
 
 
 QUERIES = [
@@ -283,6 +293,13 @@ QUERIES = [
         "query: a holder's licences (digest + code type)",
         "SELECT id, identifier, status FROM licenses_license "
         "WHERE holder_code_digest = %(digest)s AND holder_code_type = '001'",
+    ),
+    ("query: the holder's cities and span, from the key table", HOLDER_SPREAD),
+    (
+        "query: a holder's licences, narrowed to those cities and span",
+        "SELECT id, identifier, status FROM licenses_license "
+        "WHERE holder_code_digest = %(digest)s AND holder_code_type = '001' "
+        "AND library_code = ANY(%(cities)s) AND created_at BETWEEN %(first)s AND %(last)s",
     ),
     (
         "reconciliation: one city's licence by (issuer, type, serial)",

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db import connection
 
-from shared.licenses.lookups import Place, locator_register
+from shared.licenses.lookups import Place, Spread, locator_register
 
 # The key tables of partitions.LICENCE and partitions.VERSION.
 _VERSION_SQL = (
@@ -20,6 +20,10 @@ _VERSION_SQL = (
     "WHERE v.identifier = %s"
 )
 _LICENCE_SQL = "SELECT id, library_code, created_at FROM licenses_license_key WHERE id = %s"
+_HOLDER_SQL = (
+    "SELECT array_agg(DISTINCT library_code ORDER BY library_code), min(created_at), "
+    "max(created_at) FROM licenses_license_key WHERE holder_code_digest = ANY(%s)"
+)
 
 
 def _one(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
@@ -46,6 +50,12 @@ class KeyTableLocator:
             version_library_code=row[3],
             version_created_at=row[4],
         )
+
+    def holder(self, *, digests: list[str]) -> Spread | None:
+        row = _one(_HOLDER_SQL, [list(digests)])
+        if row is None or not row[0]:
+            return None
+        return Spread(library_codes=tuple(row[0]), first=row[1], last=row[2])
 
 
 def register() -> None:

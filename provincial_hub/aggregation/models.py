@@ -169,7 +169,8 @@ class LibraryTrust(models.Model):
 
 
 class LicenceKey(models.Model):
-    """The global keys of one hub licence: its id, identifier and (issuer, type, serial)."""
+    """The global keys of one hub licence: its id, identifier and (issuer, type, serial), and
+    its holder's digest (to find a holder's licences without planning every partition)."""
 
     id = models.BigIntegerField(primary_key=True)
     identifier = models.CharField(max_length=120)
@@ -178,9 +179,11 @@ class LicenceKey(models.Model):
     serial = models.CharField(max_length=30)
     library_code = models.CharField(max_length=6)
     created_at = models.DateTimeField()
+    holder_code_digest = models.CharField(max_length=72, default="")
 
     class Meta:
         db_table = "licenses_license_key"
+        indexes = [models.Index(fields=["holder_code_digest"], name="license_key_holder_idx")]
         constraints = [
             models.UniqueConstraint(fields=["identifier"], name="license_key_identifier_unique"),
             models.UniqueConstraint(

@@ -47,7 +47,8 @@ KEYS: dict[str, tuple[str, list[tuple[str, str]]]] = {
     LICENCE: (
         "id bigint PRIMARY KEY, identifier varchar(120) NOT NULL, issuer_id bigint NOT NULL, "
         "license_type_id bigint NOT NULL, serial varchar(30) NOT NULL, "
-        "library_code varchar(6) NOT NULL, created_at timestamptz NOT NULL",
+        "library_code varchar(6) NOT NULL, created_at timestamptz NOT NULL, "
+        "holder_code_digest varchar(72) NOT NULL DEFAULT ''",
         [
             ("license_key_identifier_unique", "identifier"),
             ("license_key_serial_unique", "issuer_id, license_type_id, serial"),
@@ -68,6 +69,10 @@ KEYS: dict[str, tuple[str, list[tuple[str, str]]]] = {
         [("event_key_seq_unique", "license_id, seq")],
     ),
 }
+
+# The key tables' plain indexes: a holder's licences are found by digest (the purpose-bound
+# query, the holder's own list), then read from the partitions the rows name.
+KEY_INDEXES = {LICENCE: [("license_key_holder_idx", "holder_code_digest")]}
 
 # The indexes the hub's queries need beyond the ones Django declared (which are kept, made
 # non-unique): city + time ranges for statistics and reconciliation.
@@ -246,6 +251,26 @@ DROP TRIGGER IF EXISTS {table}_key_remove ON {table};
 CREATE TRIGGER {table}_key_remove AFTER DELETE ON {table}
   FOR EACH ROW EXECUTE FUNCTION {table}_key_remove();
 """  # noqa: S608 - the module's own table names
+
+
+def holder_keys(schema_editor: Any) -> None:
+    """Migration 0006: the licence key table learns each row's holder digest (a key table made
+    by 0004 from this module already has the column; the index and triggers are made here)."""
+    if schema_editor.connection.vendor != "postgresql" or not partitioned(LICENCE):
+        return
+    key = key_table(LICENCE)
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(
+            f"ALTER TABLE {key} ADD COLUMN IF NOT EXISTS "
+            "holder_code_digest varchar(72) NOT NULL DEFAULT ''"
+        )
+        cursor.execute(
+            f"UPDATE {key} k SET holder_code_digest = l.holder_code_digest "  # noqa: S608
+            f"FROM {LICENCE} l WHERE l.id = k.id AND k.holder_code_digest <> l.holder_code_digest"
+        )
+        for name, columns in KEY_INDEXES[LICENCE]:
+            cursor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {key} ({columns})")
+        cursor.execute(key_triggers_sql(LICENCE))
 
 
 def key_triggers(schema_editor: Any) -> None:

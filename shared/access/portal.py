@@ -27,6 +27,7 @@ from shared.audit.services import audit_record
 from shared.core.errors import ConflictError, NotFoundError, PermanentError
 from shared.core.holder_codes import holder_code_normalise, holder_digests_of
 from shared.domain.status import UNRELEASED
+from shared.licenses import lookups
 from shared.licenses.models import License
 
 SHARE_DAYS_MAX = 30
@@ -73,7 +74,7 @@ def holder_licenses(*, holder: User) -> QuerySet[License]:
         return License.objects.none()
     return (
         License.objects.filter(
-            holder_code_digest__in=holder_digests_of(holder),
+            **lookups.holder_terms(holder_digests_of(holder)),
             holder_code_type=holder.holder_code_type,
         )
         .exclude(status__in=UNRELEASED)

@@ -15,6 +15,7 @@ from shared.access.sources import sector_query
 from shared.catalog.models import LicenseType
 from shared.core.holder_codes import holder_code_digests, holder_code_normalise
 from shared.domain.status import UNRELEASED
+from shared.licenses import lookups
 from shared.licenses.models import License
 
 QUERY_LIMIT = 100
@@ -104,7 +105,7 @@ def query_answer(
     code = holder_code_normalise(said["holder_code"], holder_code_type)
     found = list(
         License.objects.filter(
-            holder_code_digest__in=holder_code_digests(code),
+            **lookups.holder_terms(holder_code_digests(code)),
             holder_code_type=holder_code_type,
             license_type_id__in={g.license_type_id for g in grants},
         )

@@ -308,7 +308,7 @@ def share_target(values: dict[str, Any]) -> tuple[LicenseVersion | None, str, in
         if number:
             licences = licences.filter(number=number)
         if holder_code:
-            licences = licences.filter(holder_code_digest__in=holder_code_digests(holder_code))
+            licences = licences.filter(**lookups.holder_terms(holder_code_digests(holder_code)))
         lic = licences.order_by("-created_at").first()
         if lic is None:
             return None, "not_found", 5

@@ -17,6 +17,7 @@ from shared.accounts.models import User
 from shared.core.errors import ForbiddenError, NotFoundError
 from shared.core.holder_codes import holder_digests_of
 from shared.inspections.models import Inspection, InspectionMaterial
+from shared.licenses import lookups
 
 
 def _issuer_staff(user: User) -> bool:
@@ -31,7 +32,7 @@ def inspection_list(*, user: User) -> QuerySet[Inspection]:
         if not user.holder_code_digest:
             return rows.none()
         return rows.filter(
-            license__holder_code_digest__in=holder_digests_of(user),
+            **lookups.holder_terms(holder_digests_of(user), prefix="license__"),
             license__holder_code_type=user.holder_code_type,
         )
     if _issuer_staff(user):

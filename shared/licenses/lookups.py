@@ -1,4 +1,5 @@
-"""Filter terms for looking a licence or a version up by its id or identifier alone (issue #16).
+"""Filter terms for looking a licence or a version up by its id, its identifier or its holder
+alone (issue #16).
 
 At the hub on PostgreSQL the licence and version tables are partitioned by city and year
 (`provincial_hub.aggregation.partitions`): a query that names neither plans over every leaf
@@ -34,10 +35,21 @@ class Place:
     version_created_at: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Spread:
+    """Where a holder's licences are stored: the cities, and the span of their `created_at`."""
+
+    library_codes: tuple[str, ...]
+    first: datetime
+    last: datetime
+
+
 class Locator(Protocol):
     def licence(self, *, pk: int) -> Place | None: ...
 
     def version(self, *, identifier: str) -> Place | None: ...
+
+    def holder(self, *, digests: list[str]) -> Spread | None: ...
 
 
 _locator: Locator | None = None
@@ -117,3 +129,19 @@ def history_terms(lic: License) -> dict[str, Any]:
     if _locator is None:
         return {"license": lic}
     return {"license": lic, "library_code": lic.library_code}
+
+
+def holder_terms(digests: list[str], *, prefix: str = "") -> dict[str, Any]:
+    """`License` filter terms for the licences of the holder whose code has these digests
+    (either version during a rotation). At the hub the key table gives their cities and the
+    span of their storing times, so the plan keeps those cities' leaves of those years rather
+    than every leaf; a holder the key table does not know has no licence here."""
+    terms: dict[str, Any] = {f"{prefix}holder_code_digest__in": digests}
+    if _locator is None:
+        return terms
+    spread = _locator.holder(digests=digests)
+    if spread is None:
+        return {f"{prefix}pk__in": []}
+    terms[f"{prefix}library_code__in"] = spread.library_codes
+    terms[f"{prefix}created_at__range"] = (spread.first, spread.last)
+    return terms

@@ -6,14 +6,18 @@ import re
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from provincial_hub.aggregation.locator import KeyTableLocator
-from provincial_hub.aggregation.partitions import LICENCE, VERSION, leaf_partition
+from provincial_hub.aggregation.partitions import LICENCE, VERSION, holder_keys, leaf_partition
+from shared.core.holder_codes import holder_code_digests
 from shared.domain.identifiers import parse_identifier
 from shared.files.verification import version_lookup
+from shared.inspections.models import Inspection
 from shared.licenses import lookups, selectors
 from shared.licenses.models import License, LicenseEvent, LicenseVersion
 from shared.licenses.services import license_get_for_update
+from tests.support import make_uscc
 
 pytestmark = pytest.mark.django_db
 
@@ -133,3 +137,76 @@ def test_license_get_reads_the_key_tables_then_one_licence(
     lic, first, _ = amended
     with django_assert_num_queries(2):
         assert selectors.license_get(user=issuer_user, identifier=first) == lic
+
+
+# --- a holder's licences ------------------------------------------------------------------
+
+
+def _digests(lic):
+    return holder_code_digests(lic.holder_code)
+
+
+def test_a_holders_licences_plan_over_their_own_leaves(amended, issuer, issue_payload):
+    lic, _, _ = amended
+    other = issuer.post(
+        "/api/v1/licenses/",
+        issue_payload(
+            number="JY14101000099999",
+            holder={
+                "name": "另一家公司",
+                "code": make_uscc(dept="91", area="410100", body="MA4X7Y81"),
+                "code_type": "001",
+            },
+        ),
+        format="json",
+    )
+    assert other.status_code == 201, other.json()
+    plain = License.objects.filter(holder_code_digest__in=_digests(lic))
+    narrowed = License.objects.filter(**lookups.holder_terms(_digests(lic)))
+    # the digest alone plans over every leaf; with the key table's cities and span, one
+    assert len(_leaves(plain)) == _all_leaves(LICENCE)
+    assert _leaves(narrowed) == {leaf_partition(LICENCE, lic.pk)}
+    assert list(narrowed) == list(plain) == [lic]
+    # the list API's holder filter goes the same way
+    with CaptureQueriesContext(connection) as queries:
+        listed = issuer.get("/api/v1/licenses/", {"holder_code": lic.holder_code})
+    assert [r["identifier"] for r in listed.json()["results"]] == [lic.identifier]
+    [read] = [
+        q["sql"] for q in queries if 'FROM "licenses_license"' in q["sql"] and "LIMIT" in q["sql"]
+    ]
+    assert '"licenses_license"."library_code" IN' in read and "BETWEEN" in read
+
+
+def test_a_holder_the_key_table_does_not_know_has_no_licence(amended, django_assert_num_queries):
+    unknown = holder_code_digests(make_uscc(dept="91", area="410100", body="MA5X7Y82"))
+    with django_assert_num_queries(1):  # the key table only
+        assert list(License.objects.filter(**lookups.holder_terms(unknown))) == []
+    with django_assert_num_queries(1):
+        terms = lookups.holder_terms(unknown, prefix="license__")
+        assert list(Inspection.objects.filter(**terms)) == []
+
+
+def test_the_key_table_follows_a_holder_digest_rewritten(amended):
+    """A digest key rotation rewrites every licence's digest: the key rows follow (trigger)."""
+    lic, _, _ = amended
+    License.objects.filter(pk=lic.pk).update(holder_code_digest="x" * 64)
+    assert list(License.objects.filter(**lookups.holder_terms(["x" * 64]))) == [lic]
+    assert list(License.objects.filter(**lookups.holder_terms(_digests(lic)))) == []
+
+
+def test_migration_0006_fills_the_holder_digests_of_a_key_table_made_before_it(amended):
+    lic, _, _ = amended
+    with connection.cursor() as cursor:
+        cursor.execute("DROP INDEX license_key_holder_idx")
+        cursor.execute("ALTER TABLE licenses_license_key DROP COLUMN holder_code_digest")
+    with connection.schema_editor() as editor:
+        holder_keys(editor)
+        holder_keys(editor)  # twice: safe
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT holder_code_digest FROM licenses_license_key WHERE id = %s", [lic.pk]
+        )
+        assert cursor.fetchone()[0] == lic.holder_code_digest
+        cursor.execute("SELECT to_regclass('license_key_holder_idx')")
+        assert cursor.fetchone()[0] == "license_key_holder_idx"
+    assert list(License.objects.filter(**lookups.holder_terms(_digests(lic)))) == [lic]

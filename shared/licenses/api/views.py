@@ -17,7 +17,7 @@ from shared.core.api.schema import ErrorSerializer
 from shared.core.errors import NotFoundError
 from shared.core.holder_codes import holder_code_digests
 from shared.domain.status import TRANSITIONS, Action
-from shared.licenses import batches, issuing, selectors, services
+from shared.licenses import batches, issuing, lookups, selectors, services
 from shared.licenses.api.serializers import (
     BatchCreateSerializer,
     BatchSerializer,
@@ -51,7 +51,7 @@ class LicenseFilterSet(django_filters.FilterSet):
     def filter_holder_code(self, queryset, name, value):
         codes = {value.strip(), value.strip().upper()}  # USCCs and IDs are stored upper-case
         return queryset.filter(
-            holder_code_digest__in=[d for c in codes for d in holder_code_digests(c)]
+            **lookups.holder_terms([d for c in codes for d in holder_code_digests(c)])
         )
 
 
