@@ -14,8 +14,10 @@ Secrets: on first start each library gets its own random SECRET_KEY, HOLDER_CODE
 passwords in DEMO_DIR/secrets.json (0600), reused on later starts; everything under DEMO_DIR
 is created 0600/0700. DEBUG is off, as in production.
 
-A web server, worker, beat or the broker that dies is restarted (at most MAX_RESTARTS times a
-minute each); DEMO_DIR/logs/processes.json lists the pids and restarts.
+A web server, worker, beat or the broker that dies is restarted at once, up to MAX_RESTARTS times
+a minute each; one that keeps dying is held back and tried again after a pause that doubles
+(BACKOFF_FIRST, up to BACKOFF_MAX) while everything else keeps running: the demo never stops
+by itself. DEMO_DIR/logs/processes.json lists the pids, restarts and what is held back.
 Ctrl-C (SIGINT) or SIGTERM stops every process and exits 0. `deploy/demo.py env hub` prints
 the exports that let manage.py work on a demo library (`eval "$(…)"`); `deploy/demo.py code hub
 hub_admin` prints a demo user's current one-time code for the console's sign-in (from the TOTP
@@ -51,6 +53,8 @@ VENV_BIN = Path(PY).parent
 START_TIMEOUT = 90.0  # seconds for every web server, worker and beat to come up
 STOP_TIMEOUT = 15.0  # seconds for a graceful stop before SIGKILL
 MAX_RESTARTS = int(os.environ.get("DEMO_MAX_RESTARTS", "3"))  # per process and minute
+BACKOFF_FIRST = float(os.environ.get("DEMO_BACKOFF_FIRST", "15"))  # seconds, then doubled
+BACKOFF_MAX = 300.0
 REDIS_DB = {"hub": 1, "410100": 2, "410300": 3}
 # The reference OpenID Connect provider standing in for the provincial unified login
 # (shared/identity/reference_provider.py, docs/holders.md); every library is its client.
@@ -268,6 +272,8 @@ class Managed:
     first_pid: int = 0
     restarts: int = 0
     recent: list[float] = field(default_factory=list)  # monotonic times of recent restarts
+    held_until: float = 0.0  # kept dead until then (monotonic): it died too often
+    backoff: float = 0.0  # the last pause; doubled while it keeps dying
 
     @property
     def key(self) -> str:
@@ -281,24 +287,50 @@ class Managed:
         return self.proc is not None and self.proc.poll() is None
 
     def restart_if_dead(self, now: float) -> bool:
-        """Restart a dead process; False when it died too often (MAX_RESTARTS in a minute)."""
+        """Restart a dead process; False while it is held back. One that died more than
+        MAX_RESTARTS times in a minute is held back for BACKOFF_FIRST seconds, doubled (up to
+        BACKOFF_MAX) each time it is held again; one that then ran a minute starts afresh."""
         if self.proc is None or self.proc.poll() is None:
+            return True
+        if self.held_until:
+            if now < self.held_until:
+                return False
+            self.held_until = 0.0
+            self._restart("再次尝试启动 / trying again")
             return True
         code = self.proc.returncode
         kill_group(self.proc)
         self.recent = [t for t in self.recent if now - t < 60] + [now]
+        if len(self.recent) == 1:
+            self.backoff = 0.0  # it had run a minute since its last death
         if len(self.recent) > MAX_RESTARTS:
+            self.backoff = min(max(2 * self.backoff, BACKOFF_FIRST), BACKOFF_MAX)
+            self.held_until = now + self.backoff
+            self._say(
+                f"一分钟内退出超过 {MAX_RESTARTS} 次（{code}），{self.backoff:g} 秒后再试，"
+                f"其余进程照常运行 / {self.name} {self.role} exited more than {MAX_RESTARTS} "
+                f"times in a minute ({code}), trying again in {self.backoff:g} s"
+            )
+            print(tail(self.log, 10), file=sys.stderr, flush=True)
             return False
-        self.restarts += 1
-        note = (
-            f"进程意外退出（{code}），正在重启（第 {self.restarts} 次）/ "
-            f"{self.name} {self.role} exited ({code}), restarting (#{self.restarts})"
+        self._restart(
+            f"进程意外退出（{code}），正在重启 / {self.name} {self.role} exited ({code}), restarting"
         )
-        print(note + f"；日志 log: {show(self.log)}", file=sys.stderr, flush=True)
+        return True
+
+    def _restart(self, why: str) -> None:
+        self.restarts += 1
+        self._say(f"{why}（第 {self.restarts} 次 / #{self.restarts}）")
+        self.start()
+
+    def _say(self, note: str) -> None:
+        print(
+            f"{self.name} {self.role}: {note}；日志 log: {show(self.log)}",
+            file=sys.stderr,
+            flush=True,
+        )
         with open(self.log, "a", encoding="utf-8") as out:
             out.write(f"\n[demo] {note}\n")
-        self.start()
-        return True
 
 
 def tail(path: Path, lines: int = 25) -> str:
@@ -584,28 +616,26 @@ def is_up(managed: Managed, ports: dict[str, str]) -> bool:
 
 
 def keep_alive(managed: list[Managed], logs: Path) -> None:
-    """Restart what died; raise when a process keeps dying."""
+    """Restart what died (what keeps dying waits its pause); never raises: the demo runs on."""
     now = time.monotonic()
-    restarted = False
+    changed = False
     for item in managed:
-        was_alive = item.alive()
-        if not item.restart_if_dead(now):
-            raise RuntimeError(
-                f"{item.name} {item.role} 一分钟内退出超过 {MAX_RESTARTS} 次 / exited more than "
-                f"{MAX_RESTARTS} times in a minute:\n{tail(item.log)}"
-            )
-        restarted |= not was_alive
-    if restarted:
+        was = (item.alive(), item.held_until)
+        item.restart_if_dead(now)
+        changed |= was != (item.alive(), item.held_until)
+    if changed:
         write_state(managed, logs)
 
 
 def write_state(managed: list[Managed], logs: Path) -> None:
-    """logs/processes.json: each process's pid, first pid and restarts (for bench/soak)."""
+    """logs/processes.json: each process's pid, first pid, restarts and how long it is still
+    held back (0: running; for bench/soak and an operator)."""
     state = {
         item.key: {
             "pid": item.proc.pid if item.proc else 0,
             "first_pid": item.first_pid,
             "restarts": item.restarts,
+            "held_back_seconds": round(max(item.held_until - time.monotonic(), 0.0), 1),
             "command": " ".join(item.command[:4]),
         }
         for item in managed

