@@ -124,31 +124,44 @@ def months_purgeable(*, before: datetime, covered: int) -> list[MonthStats]:
     return found
 
 
-def month_records(months: list[date]) -> Iterator[AccessRecord]:
-    """The months' records in chain order, read from their partitions only (not from DEFAULT,
-    which the purge does not drop)."""
-    if not months:
-        return iter(())
+def _within(months: list[date]) -> Q:
     within = Q()
     for month in months:
         start, end = month_bounds(month)
         within |= Q(recorded_at__gte=start, recorded_at__lt=end)
-    return AccessRecord.objects.filter(within).order_by("seq").iterator(chunk_size=5000)
+    return within
 
 
-def chain_links(first: int, last: int, skip: set[int]) -> dict[int, tuple[str, str]]:
-    """(leaf hash, record hash) of the places first..last not in `skip`: records of other
-    months (kept, or archived before) whose hashes carry the archive's chain across them.
-    Usually none: only where one month's last places and the next one's first interleave."""
-    missing = sorted(set(range(first, last + 1)) - skip)
+def month_records(months: list[date]) -> Iterator[AccessRecord]:
+    """The months' records in chain order, read from their partitions only (not from DEFAULT,
+    which the purge does not drop), a chunk at a time: a month of a busy hub is millions."""
+    if not months:
+        return iter(())
+    return AccessRecord.objects.filter(_within(months)).order_by("seq").iterator(chunk_size=5000)
+
+
+def months_ends(months: list[date]) -> tuple[AccessRecord, AccessRecord] | None:
+    """The months' first and last records in the chain (None: no record)."""
+    if not months:
+        return None
+    rows = AccessRecord.objects.filter(_within(months))
+    first, last = rows.order_by("seq").first(), rows.order_by("-seq").first()
+    return None if first is None or last is None else (first, last)
+
+
+def chain_links(months: list[date], first: int, last: int) -> dict[int, tuple[str, str]]:
+    """(leaf hash, record hash) of the places first..last whose record is not in `months`:
+    records of other months (kept, or archived before as stubs) whose hashes carry the
+    archive's chain across them. Usually none: only where one month's last places and the
+    next one's first interleave."""
+    places = Q(seq__gte=first, seq__lte=last)
     links: dict[int, tuple[str, str]] = {}
-    for start in range(0, len(missing), 1000):
-        chunk = missing[start : start + 1000]
-        for model in (LeafStub, AccessRecord):
-            rows = model.objects.filter(seq__in=chunk).values_list(
-                "seq", "leaf_hash", "record_hash"
-            )
-            links |= {cast(int, seq): (leaf, record) for seq, leaf, record in rows}
+    for rows in (
+        LeafStub.objects.filter(places),
+        AccessRecord.objects.filter(places).exclude(_within(months)),
+    ):
+        found = rows.values_list("seq", "leaf_hash", "record_hash")
+        links |= {cast(int, seq): (leaf, record) for seq, leaf, record in found}
     return links
 
 

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections import deque
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
+from cryptography.hazmat.primitives import hashes
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
@@ -24,7 +27,7 @@ from shared.conf.env import var_dir
 from shared.core.errors import PermanentError
 from shared.crypto import merkle
 from shared.crypto.suites import get_suite, public_key_from_pem
-from shared.domain.canonical import canonical_json, sm3_hex
+from shared.domain.canonical import canonical_json
 
 # /2: a line may carry only the hashes of a place in the chain whose record is not in the
 # archive (kept in a later month, or archived before): it carries the chain across that place.
@@ -56,7 +59,7 @@ def access_purge(*, before: datetime, requested_by: str = "system") -> PurgeRun:
     # seq__isnull=False above: every record has its place in the chain.
     first_seq, last_seq = cast(int, records[0].seq), cast(int, records[-1].seq)
     path = _archive_dir() / f"access-{settings.LIBRARY_CODE}-{first_seq}-{last_seq}.jsonl"
-    digest = _write_archive(path, records, cp)
+    digest, _ = _write_archive(path, _header(records[0], records[-1], cp), records)
     try:
         with transaction.atomic():
             LeafStub.objects.bulk_create(
@@ -89,14 +92,16 @@ def _purge_months(*, before: datetime, requested_by: str, cp: Checkpoint | None)
     covered = cp.tree_size if cp else 0
     months = [m.month for m in partitions.months_purgeable(before=before, covered=covered)]
     run = PurgeRun.objects.create(before=before, requested_by=requested_by)
-    records = list(partitions.month_records(months))
+    ends = partitions.months_ends(months)
     path: Path | None = None
-    digest = ""
-    if records:
-        first_seq, last_seq = cast(int, records[0].seq), cast(int, records[-1].seq)
-        links = partitions.chain_links(first_seq, last_seq, {cast(int, r.seq) for r in records})
+    digest, count = "", 0
+    if ends is not None:
+        first, last = ends
+        first_seq, last_seq = cast(int, first.seq), cast(int, last.seq)
+        links = partitions.chain_links(months, first_seq, last_seq)
         path = _archive_dir() / f"access-{settings.LIBRARY_CODE}-{first_seq}-{last_seq}.jsonl"
-        digest = _write_archive(path, records, cp, links)
+        header = _header(first, last, cp)
+        digest, count = _write_archive(path, header, partitions.month_records(months), links)
     try:
         with transaction.atomic():
             # Stubs first, then the drops: the ACCESS EXCLUSIVE lock of DETACH is held only
@@ -104,10 +109,10 @@ def _purge_months(*, before: datetime, requested_by: str, cp: Checkpoint | None)
             partitions.months_stub(months, run.pk)
             for month in months:
                 partitions.month_drop(month, keep_days=_retention_days())
-            if records:
-                run.first_seq, run.last_seq = records[0].seq, records[-1].seq
+            if ends is not None:
+                run.first_seq, run.last_seq = ends[0].seq, ends[1].seq
                 run.archive_path, run.archive_digest = str(path), digest
-            run.count = len(records)
+            run.count = count
             run.state, run.finished_at = PurgeRun.State.DONE, timezone.now()
             run.save()
     except Exception as exc:
@@ -176,80 +181,108 @@ def _record_line(record: AccessRecord) -> dict[str, Any]:
     }
 
 
-def _write_archive(
-    path: Path,
-    records: list[AccessRecord],
-    cp: Checkpoint | None,
-    links: dict[int, tuple[str, str]] | None = None,
-) -> str:
-    header = {
+def _header(first: AccessRecord, last: AccessRecord, cp: Checkpoint | None) -> dict[str, Any]:
+    return {
         "format": ARCHIVE_FORMAT,
         "library_code": settings.LIBRARY_CODE,
-        "first_seq": records[0].seq,
-        "last_seq": records[-1].seq,
-        "prev_hash": records[0].prev_hash,
-        "last_record_hash": records[-1].record_hash,
+        "first_seq": first.seq,
+        "last_seq": last.seq,
+        "prev_hash": first.prev_hash,
+        "last_record_hash": last.record_hash,
         "checkpoint": checkpoint_document(cp) if cp else None,
         "created_at": timezone.now().isoformat(),
     }
-    lines = [json.dumps(header, ensure_ascii=False, sort_keys=True)]
-    entries = [(cast(int, r.seq), _record_line(r)) for r in records]
-    entries += [
-        (seq, {"seq": seq, "leaf_hash": leaf, "record_hash": record})
-        for seq, (leaf, record) in (links or {}).items()
-    ]
-    entries.sort(key=lambda entry: entry[0])
-    lines += [json.dumps(line, ensure_ascii=False, sort_keys=True) for _, line in entries]
-    body = ("\n".join(lines) + "\n").encode()
-    digest = sm3_hex(body)
-    seal = {
-        "sm3": digest,
-        "key_id": log_key_id(),
-        "public_key": log_public_key_pem(),
-        "signature": get_suite("gm").sign(log_signing_key(), bytes.fromhex(digest)).hex(),
-    }
+
+
+def _write_archive(
+    path: Path,
+    header: dict[str, Any],
+    records: Iterable[AccessRecord],
+    links: dict[int, tuple[str, str]] | None = None,
+) -> tuple[str, int]:
+    """Write the archive a line at a time (the records in chain order, each link in its
+    place), hashing as it goes: nothing of it is held in memory. Returns (SM3, records)."""
+    digest = hashes.Hash(hashes.SM3())
+    pending = deque(sorted((links or {}).items()))
+    count = 0
     tmp = path.with_suffix(".tmp")
     with open(tmp, "wb") as out:
-        out.write(body + json.dumps(seal).encode() + b"\n")
+
+        def write(line: dict[str, Any]) -> None:
+            data = json.dumps(line, ensure_ascii=False, sort_keys=True).encode() + b"\n"
+            digest.update(data)
+            out.write(data)
+
+        def links_before(seq: int | None) -> None:
+            while pending and (seq is None or pending[0][0] < seq):
+                place, (leaf, record) = pending.popleft()
+                write({"seq": place, "leaf_hash": leaf, "record_hash": record})
+
+        write(header)
+        for record in records:
+            links_before(cast(int, record.seq))
+            write(_record_line(record))
+            count += 1
+        links_before(None)
+        sm3 = digest.finalize().hex()
+        seal = {
+            "sm3": sm3,
+            "key_id": log_key_id(),
+            "public_key": log_public_key_pem(),
+            "signature": get_suite("gm").sign(log_signing_key(), bytes.fromhex(sm3)).hex(),
+        }
+        out.write(json.dumps(seal).encode() + b"\n")
         out.flush()
         os.fsync(out.fileno())
     tmp.replace(path)
-    return digest
+    return sm3, count
 
 
 def archive_verify(path: Path) -> ChainReport:
     """Check an archive file on its own: seal signature, every leaf from its content, the chain
-    from the header's prev_hash to its last_record_hash."""
+    from the header's prev_hash to its last_record_hash. Read a line at a time."""
     report = ChainReport()
-    raw = path.read_bytes()
-    body, _, seal_line = raw.rstrip(b"\n").rpartition(b"\n")
-    body += b"\n"
-    seal = json.loads(seal_line)
-    if sm3_hex(body) != seal["sm3"]:
+    digest = hashes.Hash(hashes.SM3())
+    state: dict[str, Any] = {}
+    held: bytes | None = None
+    with open(path, "rb") as lines:
+        for raw in lines:
+            if held is not None:  # not the last line (the seal): part of the body
+                digest.update(held)
+                _verify_line(json.loads(held), state, report)
+            held = raw
+    seal = json.loads(held or b"{}")
+    if digest.finalize().hex() != seal.get("sm3"):
         report.flag("archive_digest")
     key = public_key_from_pem(seal["public_key"].encode())
     if not get_suite("gm").verify(
         key, bytes.fromhex(seal["signature"]), bytes.fromhex(seal["sm3"])
     ):
         report.flag("archive_signature")
-    lines = body.decode().splitlines()
-    header = json.loads(lines[0])
-    prev, expected = header["prev_hash"], header["first_seq"]
-    for text in lines[1:]:
-        line = json.loads(text)
-        if line["seq"] != expected:
-            report.flag("missing", seq=expected)
-        if "content" in line:
-            leaf = merkle.leaf_hash(canonical_json(line["content"]))
-            if leaf != line["leaf_hash"]:
-                report.flag("content_changed", seq=line["seq"])
-            report.checked += 1
-        else:  # a place whose record is elsewhere: only its hashes carry the chain
-            leaf = line["leaf_hash"]
-        if line.get("prev_hash", prev) != prev or chain_hash(prev, leaf) != line["record_hash"]:
-            report.flag("chain_broken", seq=line["seq"])
-        prev, expected = line["record_hash"], line["seq"] + 1
-    if prev != header["last_record_hash"]:
+    if state.get("prev") != state.get("last_record_hash"):
         report.flag("last_hash")
-    report.tree_size = expected - 1
+    report.tree_size = state.get("expected", 1) - 1
     return report
+
+
+def _verify_line(line: dict[str, Any], state: dict[str, Any], report: ChainReport) -> None:
+    if not state:  # the first line: the header
+        state.update(
+            prev=line["prev_hash"],
+            expected=line["first_seq"],
+            last_record_hash=line["last_record_hash"],
+        )
+        return
+    prev, expected = state["prev"], state["expected"]
+    if line["seq"] != expected:
+        report.flag("missing", seq=expected)
+    if "content" in line:
+        leaf = merkle.leaf_hash(canonical_json(line["content"]))
+        if leaf != line["leaf_hash"]:
+            report.flag("content_changed", seq=line["seq"])
+        report.checked += 1
+    else:  # a place whose record is elsewhere: only its hashes carry the chain
+        leaf = line["leaf_hash"]
+    if line.get("prev_hash", prev) != prev or chain_hash(prev, leaf) != line["record_hash"]:
+        report.flag("chain_broken", seq=line["seq"])
+    state["prev"], state["expected"] = line["record_hash"], line["seq"] + 1

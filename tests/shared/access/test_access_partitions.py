@@ -5,6 +5,7 @@ an idempotent task, and the retention purge archives and drops whole months.
 Every append here comes before any partition DDL: the appends commit on a private connection,
 and the DDL holds its locks until the test's transaction ends."""
 
+import tracemalloc
 from datetime import timedelta
 from pathlib import Path
 
@@ -223,3 +224,33 @@ def test_a_since_filter_reads_only_the_months_that_can_hold_it(consumer_user):
     assert part_name(months_ago(40)) not in plan
     assert part_name(months_ago(1)) in plan
     assert [r.use_cause for r in records] == ["新"]
+
+
+def test_a_month_is_archived_a_chunk_at_a_time(consumer_user, settings, tmp_path):
+    """A month of a busy hub holds millions of records: the purge streams them into the
+    archive (it used to hold the month's records, and the archive's text, in memory)."""
+    settings.ACCESS_ARCHIVE_DIR = str(tmp_path)
+    count = 12_000
+    moment = months_ago(40)
+    for start in range(0, count, 2_000):
+        log.log_append(
+            [
+                row(consumer_user, moment + timedelta(seconds=i), f"旧{i}")
+                for i in range(start, start + 2_000)
+            ]
+        )
+    log.log_sequence()
+    log.checkpoint_create()
+    partitions.partitions_ensure(now=timezone.now())
+    tracemalloc.start()
+    try:
+        run = log.access_purge(before=timezone.now() - timedelta(days=1097))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (run.state, run.count, run.first_seq, run.last_seq) == ("done", count, 1, count)
+    report = log.archive_verify(Path(run.archive_path))
+    assert (report.ok, report.checked) == (True, count)
+    assert not AccessRecord.objects.exists()
+    # 13.6 MiB (a chunk of 5,000 records at most); 108 MiB when the month was held whole
+    assert peak < 40 * 2**20, f"peak {peak / 2**20:.1f} MiB for {count} records"
