@@ -5,12 +5,14 @@ an idempotent task, and the retention purge archives and drops whole months.
 Every append here comes before any partition DDL: the appends commit on a private connection,
 and the DDL holds its locks until the test's transaction ends."""
 
+import threading
+import time
 import tracemalloc
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.utils import DatabaseError
 from django.utils import timezone
 
@@ -254,3 +256,62 @@ def test_a_month_is_archived_a_chunk_at_a_time(consumer_user, settings, tmp_path
     assert not AccessRecord.objects.exists()
     # 13.6 MiB (a chunk of 5,000 records at most); 108 MiB when the month was held whole
     assert peak < 40 * 2**20, f"peak {peak / 2**20:.1f} MiB for {count} records"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_appends_and_sequencing_go_on_while_a_month_is_dropped(
+    consumer_user, settings, tmp_path, monkeypatch
+):
+    """The purge's DETACH takes the whole table's strongest lock: writers wait for its commit,
+    none fails, and no record is lost (every access of those seconds is in the chain). The
+    drop here holds that lock half a second longer, so that writers do meet it."""
+    settings.ACCESS_ARCHIVE_DIR = str(tmp_path)
+    log.log_append([row(consumer_user, months_ago(40, day), f"旧{day}") for day in (1, 2, 3)])
+    log.log_sequence()
+    log.checkpoint_create()
+    partitions.partitions_ensure(now=timezone.now())
+    stop, written, errors, slowest = threading.Event(), [], [], [0.0]
+
+    def writer() -> None:
+        try:
+            while not stop.is_set():
+                began = time.monotonic()
+                log.log_append([row(consumer_user, timezone.now(), f"live{len(written)}")])
+                written.append(1)
+                if len(written) % 10 == 0:
+                    log.log_sequence()
+                slowest[0] = max(slowest[0], time.monotonic() - began)
+        except Exception as exc:  # noqa: BLE001 - the assertion shows it
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    drop, held = partitions.month_drop, []
+
+    def slow_drop(month, **kwargs):  # type: ignore[no-untyped-def]
+        dropped = drop(month, **kwargs)
+        held.append(len(written))
+        time.sleep(0.5)  # the lock is held until the purge commits
+        return dropped
+
+    monkeypatch.setattr(partitions, "month_drop", slow_drop)
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        time.sleep(0.3)  # writing before, during and after
+        run = log.access_purge(before=timezone.now() - timedelta(days=1097))
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        thread.join(30)
+    assert errors == []
+    assert (run.state, run.count) == ("done", 3)
+    assert partitions.month_of(months_ago(40)) not in partitions.partition_months()
+    live = AccessRecord.objects.filter(use_cause__startswith="live")
+    assert live.count() == len(written) > 10
+    log.log_sequence()
+    assert not AccessRecord.objects.filter(seq__isnull=True).exists()
+    assert log.log_verify().ok
+    # the writer waited for the lock (one append took the half second), then went on
+    assert len(held) == 1 and 0 < held[0] < len(written)
+    assert 0.4 < slowest[0] < 10, slowest
