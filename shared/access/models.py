@@ -192,6 +192,24 @@ class Checkpoint(models.Model):
         return f"checkpoint {self.tree_size}"
 
 
+class TreeNode(models.Model):
+    """The root of a perfect subtree of the log's Merkle tree, leaves index·2^level to
+    (index+1)·2^level − 1, for levels from `shared.access.log.tree.LEVEL` up: a proof reads a
+    few dozen of these, and a few hundred leaves, instead of every leaf of the log."""
+
+    level = models.PositiveSmallIntegerField()
+    index = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["level", "index"], name="access_treenode_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"node {self.level}/{self.index}"
+
+
 class PurgeRun(models.Model):
     """One retention purge: which records went to which archive file (art. 27: ≥ 3 years)."""
 

@@ -9,11 +9,18 @@ Certificate Transparency proofs (with SM3 swapped in) checks them.
 A *frontier* is the list of roots of the perfect subtrees that make up a tree of size n, left to
 right (one per 1-bit of n, largest first). It is all a checkpoint keeps to extend the tree with
 the next leaves without reading the old ones again.
+
+Proofs need the hashes of some ranges of leaves, never the leaves themselves: every range an
+RFC 9162 proof names starts on a multiple of a power of two and is that power long, or runs to
+the tree's end. `inclusion_proof_of` and `consistency_proof_of` ask a `RangeHash` for them, so a
+log of millions keeps the roots of its perfect subtrees (`Merge`s reported by `frontier_extend`)
+and answers a proof from a few dozen of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import hashes
 
@@ -42,6 +49,19 @@ def _split(n: int) -> int:
     return k
 
 
+# MTH(D[start:end]) of the tree being proved.
+RangeHash = Callable[[int, int], str]
+
+
+@dataclass(frozen=True, slots=True)
+class Merge:
+    """A perfect subtree completed while extending: leaves index·2^level … (index+1)·2^level-1."""
+
+    level: int
+    index: int
+    hash: str
+
+
 def root(leaves: Sequence[str]) -> str:
     """MTH(D[n]) of RFC 9162, iteratively (via the frontier)."""
     if not leaves:
@@ -57,17 +77,23 @@ def _subtree(leaves: Sequence[str], start: int, end: int) -> str:
     return node_hash(_subtree(leaves, start, start + k), _subtree(leaves, start + k, end))
 
 
-def frontier_extend(frontier: list[str], size: int, new_leaves: Sequence[str]) -> list[str]:
+def frontier_extend(
+    frontier: list[str],
+    size: int,
+    new_leaves: Sequence[str],
+    merged: Callable[[Merge], None] | None = None,
+) -> list[str]:
     """The frontier of the tree of size ``size + len(new_leaves)``, from that of size ``size``.
 
     The frontier of size n holds one perfect-subtree root per 1-bit of n, largest first; adding
-    a leaf is binary addition with carries: equal-sized neighbours merge.
+    a leaf is binary addition with carries: equal-sized neighbours merge. `merged` is told of
+    every perfect subtree so completed (level ≥ 1).
     """
     stack = list(frontier)
     sizes = [1 << b for b in range(size.bit_length() - 1, -1, -1) if size >> b & 1]
     if len(sizes) != len(stack):
         raise ValueError("frontier does not match the tree size")
-    for leaf in new_leaves:
+    for count, leaf in enumerate(new_leaves, start=size + 1):
         stack.append(leaf)
         sizes.append(1)
         while len(sizes) >= 2 and sizes[-1] == sizes[-2]:
@@ -75,6 +101,9 @@ def frontier_extend(frontier: list[str], size: int, new_leaves: Sequence[str]) -
             sizes.pop()
             sizes[-1] *= 2
             stack.append(node_hash(left, right))
+            if merged is not None:
+                level = sizes[-1].bit_length() - 1
+                merged(Merge(level, count // sizes[-1] - 1, stack[-1]))
     return stack
 
 
@@ -90,22 +119,38 @@ def frontier_root(frontier: Sequence[str]) -> str:
 
 def inclusion_proof(leaves: Sequence[str], index: int) -> list[str]:
     """PATH(m, D[n]) of RFC 9162 §2.1.3.1, leaf-to-root order."""
-    n = len(leaves)
+    return inclusion_proof_of(lambda a, b: _subtree(leaves, a, b), index, len(leaves))
+
+
+def inclusion_proof_of(range_hash: RangeHash, index: int, n: int) -> list[str]:
+    """PATH(index, D[n]), the hashes asked of `range_hash`."""
     if not 0 <= index < n:
         raise ValueError("leaf index outside the tree")
-    proof: list[str] = []
     start, end = 0, n
     path: list[str] = []
     while end - start > 1:
         k = _split(end - start)
         if index < start + k:
-            path.append(_subtree(leaves, start + k, end))
+            path.append(range_hash(start + k, end))
             end = start + k
         else:
-            path.append(_subtree(leaves, start, start + k))
+            path.append(range_hash(start, start + k))
             start = start + k
-    proof.extend(reversed(path))
-    return proof
+    return list(reversed(path))
+
+
+def range_hash_of(subtree: Callable[[int, int], str]) -> RangeHash:
+    """A `RangeHash` from the roots of perfect subtrees (`subtree(level, index)`): a range that
+    runs to the tree's end is split as MTH splits it, into perfect subtrees."""
+
+    def range_hash(start: int, end: int) -> str:
+        n = end - start
+        if n & (n - 1) == 0 and start % n == 0:
+            return subtree(n.bit_length() - 1, start // n)
+        k = _split(n)
+        return node_hash(range_hash(start, start + k), range_hash(start + k, end))
+
+    return range_hash
 
 
 def verify_inclusion(
@@ -134,22 +179,26 @@ def verify_inclusion(
 
 def consistency_proof(leaves: Sequence[str], old_size: int) -> list[str]:
     """PROOF(m, D[n]) of RFC 9162 §2.1.4.1: the old tree (size m) is a prefix of the new one."""
-    n = len(leaves)
+    return consistency_proof_of(lambda a, b: _subtree(leaves, a, b), old_size, len(leaves))
+
+
+def consistency_proof_of(range_hash: RangeHash, old_size: int, n: int) -> list[str]:
+    """PROOF(old_size, D[n]), the hashes asked of `range_hash`."""
     if not 0 < old_size <= n:
         raise ValueError("old size must be in 1..n")
     if old_size == n:
         return []
-    return _subproof(leaves, old_size, 0, n, True)
+    return _subproof(range_hash, old_size, 0, n, True)
 
 
-def _subproof(leaves: Sequence[str], m: int, start: int, end: int, complete: bool) -> list[str]:
+def _subproof(range_hash: RangeHash, m: int, start: int, end: int, complete: bool) -> list[str]:
     n = end - start
     if m == n:
-        return [] if complete else [_subtree(leaves, start, end)]
+        return [] if complete else [range_hash(start, end)]
     k = _split(n)
     if m <= k:
-        return [*_subproof(leaves, m, start, start + k, complete), _subtree(leaves, start + k, end)]
-    return [*_subproof(leaves, m - k, start + k, end, False), _subtree(leaves, start, start + k)]
+        return [*_subproof(range_hash, m, start, start + k, complete), range_hash(start + k, end)]
+    return [*_subproof(range_hash, m - k, start + k, end, False), range_hash(start, start + k)]
 
 
 def verify_consistency(

@@ -11,29 +11,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from shared.access.keys import log_key_id, log_public_key_pem, log_signing_key
-from shared.access.log.records import LogIntegrityError
+from shared.access.log import tree
 from shared.access.log.sequence import head_for_update, log_sequence
-from shared.access.models import AccessRecord, Checkpoint, LeafStub
+from shared.access.models import AccessRecord, Checkpoint
 from shared.core.errors import ConflictError, NotFoundError
 from shared.crypto import merkle
 from shared.crypto.suites import get_suite, public_key_from_pem
 from shared.domain.canonical import canonical_json
-
-
-def leaf_hashes(first: int, last: int) -> list[str]:
-    """Leaf hashes for seq first..last, from purge stubs and live records; gap → tampering."""
-    if last < first:
-        return []
-    stubs = LeafStub.objects.filter(seq__gte=first, seq__lte=last).values_list("seq", "leaf_hash")
-    live = AccessRecord.objects.filter(seq__gte=first, seq__lte=last).values_list(
-        "seq", "leaf_hash"
-    )
-    pairs = sorted([*stubs, *live])
-    if [s for s, _ in pairs] != list(range(first, last + 1)):
-        raise LogIntegrityError(
-            "access.log_gap", "用证记录链不连续，可能被删除或篡改", {"first": first, "last": last}
-        )
-    return [h for _, h in pairs]
 
 
 def checkpoint_payload_bytes(
@@ -62,7 +46,11 @@ def checkpoint_create() -> Checkpoint | None:
         if last is not None and last.tree_size >= head.seq:
             return last
         size, frontier = (last.tree_size, list(last.frontier)) if last else (0, [])
-        frontier = merkle.frontier_extend(frontier, size, leaf_hashes(size + 1, head.seq))
+        merges: list[merkle.Merge] = []
+        frontier = merkle.frontier_extend(
+            frontier, size, tree.leaf_hashes(size + 1, head.seq), merges.append
+        )
+        tree.nodes_store(merges)
         root_hash = merkle.frontier_root(frontier)
         signed_at = timezone.now().replace(microsecond=0)
         payload = checkpoint_payload_bytes(
@@ -107,10 +95,11 @@ def checkpoint_export(*, from_size: int = 0, checkpoint: Checkpoint | None = Non
         raise NotFoundError("access.no_checkpoint", "尚无用证记录检查点")
     document = checkpoint_document(cp)
     if 0 < from_size <= cp.tree_size:
-        leaves = leaf_hashes(1, cp.tree_size)
         document["consistency"] = {
             "from_size": from_size,
-            "proof": merkle.consistency_proof(leaves, from_size),
+            "proof": merkle.consistency_proof_of(
+                tree.range_hash_for(cp.tree_size), from_size, cp.tree_size
+            ),
         }
     return document
 
@@ -143,8 +132,7 @@ def log_proof(*, seq: int) -> dict[str, Any]:
             f"该记录尚未纳入签名检查点（每 {wait} 秒签署一次），请约 {wait} 秒后再试",
             {"seq": seq, "retry_after_seconds": wait},
         )
-    leaves = leaf_hashes(1, cp.tree_size)
-    proof = merkle.inclusion_proof(leaves, seq - 1)
+    proof = merkle.inclusion_proof_of(tree.range_hash_for(cp.tree_size), seq - 1, cp.tree_size)
     return {
         "seq": seq,
         "leaf_index": seq - 1,

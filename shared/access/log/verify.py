@@ -9,10 +9,12 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from django.conf import settings
+from django.db.models import Q
 
+from shared.access.log import tree
 from shared.access.log.checkpoints import checkpoint_document, checkpoint_verify_signature
 from shared.access.log.records import chain_hash, content_leaf_hash, genesis_hash, record_content
-from shared.access.models import AccessRecord, ChainHead, Checkpoint, LeafStub
+from shared.access.models import AccessRecord, ChainHead, Checkpoint, LeafStub, TreeNode
 from shared.crypto import merkle
 
 
@@ -57,6 +59,7 @@ def log_verify() -> ChainReport:
     expected = 1
     frontier: list[str] = []
     size = 0
+    merges: list[merkle.Merge] = []
     for seq, leaf, stored_hash, record in _sequenced():
         if seq != expected:
             report.flag("missing" if seq > expected else "duplicate", seq=expected, found=seq)
@@ -68,7 +71,9 @@ def log_verify() -> ChainReport:
                 report.flag("chain_broken", seq=seq)
             if chain_hash(prev, leaf) != stored_hash:
                 report.flag("record_hash_mismatch", seq=seq)
-        frontier = merkle.frontier_extend(frontier, size, [leaf])
+        frontier = merkle.frontier_extend(frontier, size, [leaf], merges.append)
+        if len(merges) >= 50_000:  # one per leaf on average: checked in batches
+            _check_nodes(merges, report)
         size += 1
         cp = checkpoints.get(size)
         if cp is not None and merkle.frontier_root(frontier) != cp.root_hash:
@@ -76,6 +81,7 @@ def log_verify() -> ChainReport:
         prev = stored_hash
         expected = seq + 1
         report.checked += 1
+    _check_nodes(merges, report)
     report.tree_size = expected - 1
     head = ChainHead.objects.filter(pk=1).first()
     if head is not None and (head.seq, head.record_hash) != (report.tree_size, prev):
@@ -86,3 +92,22 @@ def log_verify() -> ChainReport:
         if not checkpoint_verify_signature(checkpoint_document(cp), cp.public_key):
             report.flag("checkpoint_signature", tree_size=cp.tree_size)
     return report
+
+
+def _check_nodes(merges: list[merkle.Merge], report: ChainReport) -> None:
+    """The stored subtree roots (`tree`) against the ones just recomputed; empties `merges`."""
+    kept = {(m.level, m.index): m.hash for m in merges if m.level >= tree.LEVEL}
+    merges.clear()
+    if not kept:
+        return
+    levels: dict[int, list[int]] = {}
+    for level, index in kept:
+        levels.setdefault(level, []).append(index)
+    wanted = Q()
+    for level, indexes in levels.items():
+        wanted |= Q(level=level, index__in=indexes)
+    for level, index, stored in TreeNode.objects.filter(wanted).values_list(
+        "level", "index", "hash"
+    ):
+        if kept[(level, index)] != stored:
+            report.flag("tree_node_mismatch", level=level, index=index)

@@ -63,3 +63,45 @@ def test_consistency_proofs_verify_only_for_prefixes(data):
     assert merkle.verify_consistency(m, n, mth(leaves[:m]), mth(leaves), proof)
     rewritten = [merkle.leaf_hash(b"rewritten"), *leaves[1:]]
     assert not merkle.verify_consistency(m, n, mth(rewritten[:m]), mth(leaves), proof)
+
+
+def stored_subtrees(leaves):
+    """Every perfect subtree's root as `frontier_extend` reports it, leaves at level 0."""
+    nodes = {(0, i): leaf for i, leaf in enumerate(leaves)}
+    merkle.frontier_extend(
+        [], 0, leaves, merged=lambda m: nodes.__setitem__((m.level, m.index), m.hash)
+    )
+    return nodes
+
+
+@given(st.integers(min_value=1, max_value=70))
+def test_every_perfect_subtree_is_reported_once_with_its_root(n):
+    leaves = leaves_of(n)
+    reported = []
+    merkle.frontier_extend([], 0, leaves, merged=reported.append)
+    expected = {(level, index) for level in range(1, n.bit_length()) for index in range(n >> level)}
+    assert {(m.level, m.index) for m in reported} == expected
+    assert len(reported) == len(expected)
+    for m in reported:
+        size = 1 << m.level
+        assert m.hash == mth(leaves[m.index * size : (m.index + 1) * size])
+
+
+@given(st.data())
+def test_proofs_from_stored_subtrees_are_the_proofs_from_the_leaves(data):
+    n = data.draw(st.integers(min_value=1, max_value=80))
+    i = data.draw(st.integers(min_value=0, max_value=n - 1))
+    m = data.draw(st.integers(min_value=1, max_value=n))
+    leaves = leaves_of(n)
+    nodes = stored_subtrees(leaves)
+    asked = []
+
+    def subtree(level, index):
+        asked.append((level, index))
+        return nodes[(level, index)]
+
+    range_hash = merkle.range_hash_of(subtree)
+    assert merkle.inclusion_proof_of(range_hash, i, n) == merkle.inclusion_proof(leaves, i)
+    assert merkle.consistency_proof_of(range_hash, m, n) == merkle.consistency_proof(leaves, m)
+    assert range_hash(0, n) == mth(leaves)
+    assert len(asked) <= 4 * n.bit_length() ** 2  # a few dozen for millions, not n
