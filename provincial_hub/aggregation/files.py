@@ -275,8 +275,9 @@ def remote_file_audit(*, node: str) -> list[str]:
     Reads every ready file of the city: its cost is the city's file volume."""
     root = storage.files_root()
     broken: dict[str, str] = {}  # path -> reason
-    rows = RemoteFile.objects.filter(node=node, state=RemoteFile.State.READY).order_by("pk")
-    for path, size, sm3 in rows.values_list("path", "size", "sm3").distinct():
+    rows = RemoteFile.objects.filter(node=node, state=RemoteFile.State.READY).order_by()
+    # no ordering: DISTINCT on the stored file (rows sharing a path are read once); streamed
+    for path, size, sm3 in rows.values_list("path", "size", "sm3").distinct().iterator(2000):
         if path in broken:
             continue
         target = root / path

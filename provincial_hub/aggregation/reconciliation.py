@@ -130,10 +130,9 @@ def pushed_keys(city: str) -> tuple[set[str], set[str]]:
     """Base keys of the hub's licences sent down to `city`, and those of them with an event
     still on its way (not acknowledged: not a difference yet)."""
     rows = OutboxEvent.objects.filter(stream=city, kind__in=LICENSE_KINDS)
-    pushed = set(rows.values_list("key", flat=True).distinct())
-    in_flight = set(
-        rows.exclude(state=OutboxEvent.State.ACKNOWLEDGED).values_list("key", flat=True).distinct()
-    )
+    keys = rows.order_by().values_list("key", flat=True)  # no ordering: DISTINCT on the key
+    pushed = set(keys.distinct())
+    in_flight = set(keys.exclude(state=OutboxEvent.State.ACKNOWLEDGED).distinct())
     return pushed, in_flight
 
 

@@ -23,14 +23,14 @@ def relay_stream(stream: str) -> dict[str, int | str]:
 def relay_sweep() -> int:
     """Beat: every stream with something unacknowledged gets a relay run (lost kicks, backoff
     expiry), and asynchronous transports learn what the receiver acknowledged."""
-    streams = set(
-        OutboxEvent.objects.exclude(
-            state__in=(OutboxEvent.State.ACKNOWLEDGED, OutboxEvent.State.DEAD)
-        ).values_list("stream", flat=True)
+    # One probe of the (stream, state, seq) index per active peer: after an outage a stream
+    # may hold millions of unacknowledged rows, which a DISTINCT over them would read whole.
+    waiting = OutboxEvent.objects.exclude(
+        state__in=(OutboxEvent.State.ACKNOWLEDGED, OutboxEvent.State.DEAD)
     )
+    peers = Peer.objects.filter(active=True).order_by("code").values_list("code", flat=True)
+    streams = [code for code in peers if waiting.filter(stream=code).exists()]
     for stream in streams:
-        if not Peer.objects.filter(code=stream, active=True).exists():
-            continue
         if settings.FEDERATION_ADAPTER == "amqp":
             try:
                 relay.ack_sync(stream=stream)
