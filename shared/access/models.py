@@ -240,6 +240,30 @@ class PurgeRun(models.Model):
         return f"purge {self.pk} {self.state}"
 
 
+class VerifyRun(models.Model):
+    """One verification of the whole log, run by a worker (a log of millions takes minutes):
+    who asked, how far it got, and its report (`shared.access.log.verify_runs`)."""
+
+    class State(models.TextChoices):
+        QUEUED, RUNNING = ("queued", "排队中"), ("running", "校验中")
+        DONE, FAILED = ("done", "已完成"), ("failed", "失败")
+
+    state = models.CharField(max_length=8, choices=State.choices, default=State.QUEUED)
+    requested_by = models.CharField(max_length=150)
+    total = models.BigIntegerField(default=0)  # the chain's length when it started
+    checked = models.BigIntegerField(default=0)
+    ok = models.BooleanField(null=True)
+    tree_size = models.BigIntegerField(default=0)
+    problems = models.JSONField(default=list)
+    last_error = models.CharField(max_length=500, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"verify {self.pk} {self.state}"
+
+
 class BulkRequest(models.Model):
     """A bulk-analysis application (art. 21): a consumer asks, the issuer of the types decides,
     and an approved request yields one time-limited export produced by a Celery job."""

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from shared.access import bulk, log
-from shared.access.log import partitions
+from shared.access.log import partitions, verify_runs
 
 
 @shared_task(name="access.checkpoint")
@@ -50,3 +50,10 @@ def bulk_sweep() -> int:
     for bulk_request_id in ids:
         bulk_export.delay(bulk_request_id)
     return len(ids)
+
+
+@shared_task(name="access.verify", acks_late=True)
+def verify(run_id: int) -> str:
+    """Verify the whole log for a `VerifyRun` (asked for through the API)."""
+    run = verify_runs.verify_run(run_id=run_id)
+    return run.state if run else "not queued"

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from shared.access.models import AccessRecord, BulkRequest, Grant
+from shared.access.models import AccessRecord, BulkRequest, Grant, VerifyRun
 from shared.access.text import purpose_check
 from shared.core.errors import PermanentError
 from shared.domain.errors import DomainError
@@ -173,11 +173,27 @@ class ProofSerializer(serializers.Serializer):
     verified = serializers.BooleanField()
 
 
-class ChainReportSerializer(serializers.Serializer):
-    ok = serializers.BooleanField()
-    checked = serializers.IntegerField()
-    tree_size = serializers.IntegerField()
+class VerifyRunSerializer(serializers.ModelSerializer):
+    """A verification of the whole log: `state` queued → running → done (or failed);
+    `checked` of `total` records so far; when done, `ok`, `tree_size` and `problems`."""
+
     problems = serializers.ListField(child=serializers.DictField())
+
+    class Meta:
+        model = VerifyRun
+        fields = [
+            "id",
+            "state",
+            "requested_by",
+            "total",
+            "checked",
+            "ok",
+            "tree_size",
+            "problems",
+            "last_error",
+            "started_at",
+            "finished_at",
+        ]
 
 
 class BulkRequestCreateSerializer(serializers.Serializer):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from shared.access.api import bulk_views, views
+from shared.access.api import bulk_views, verify, views
 
 urlpatterns = [
     path("share/query/", views.ShareQueryApi.as_view(), name="share-query"),
@@ -13,7 +13,7 @@ urlpatterns = [
         views.AccessLogCheckpointApi.as_view(),
         name="access-log-checkpoint",
     ),
-    path("access-log/verify/", views.AccessLogVerifyApi.as_view(), name="access-log-verify"),
+    path("access-log/verify/", verify.AccessLogVerifyApi.as_view(), name="access-log-verify"),
     path("access-log/proof/<str:seq>/", views.AccessLogProofApi.as_view(), name="access-proof"),
     path("bulk-requests/", bulk_views.BulkRequestListApi.as_view(), name="bulk-list"),
     path(

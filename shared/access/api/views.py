@@ -23,7 +23,6 @@ from rest_framework.views import APIView
 from shared.access import grants, log, ratelimit, selectors, services
 from shared.access.api.serializers import (
     AccessRecordSerializer,
-    ChainReportSerializer,
     CheckpointSerializer,
     GrantCreateSerializer,
     GrantSerializer,
@@ -379,15 +378,3 @@ class AccessLogCheckpointApi(RecordedRefusalsMixin, APIView):
         if cp is None:
             raise NotFoundError("access.no_checkpoint", "尚无用证记录检查点")
         return Response(CheckpointSerializer(log.checkpoint_document(cp)).data)
-
-
-class AccessLogVerifyApi(RecordedRefusalsMixin, APIView):
-    @extend_schema(
-        responses={200: ChainReportSerializer, 403: ErrorSerializer},
-        summary="校验本库用证记录链（库管理员）：逐条重算哈希、链接与检查点",
-    )
-    def get(self, request: AuthenticatedRequest) -> Response:
-        if not request.user.is_library_admin:
-            raise ForbiddenError("permission.library_admin_required", "仅库管理员可校验用证记录链")
-        report = log.log_verify()
-        return Response(ChainReportSerializer(report).data)

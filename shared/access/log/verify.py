@@ -4,7 +4,7 @@ checkpoint's root and signature."""
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -16,6 +16,8 @@ from shared.access.log.checkpoints import checkpoint_document, checkpoint_verify
 from shared.access.log.records import chain_hash, content_leaf_hash, genesis_hash, record_content
 from shared.access.models import AccessRecord, ChainHead, Checkpoint, LeafStub, TreeNode
 from shared.crypto import merkle
+
+PROGRESS_EVERY = 50_000  # records between two progress reports
 
 
 @dataclass(slots=True)
@@ -49,7 +51,7 @@ def _sequenced() -> Iterator[tuple[int, str, str, AccessRecord | None]]:
     yield from heapq.merge(stubs, live, key=lambda entry: entry[0])
 
 
-def log_verify() -> ChainReport:
+def log_verify(progress: Callable[[int], None] | None = None) -> ChainReport:
     """Recompute every leaf from its content, every link of the chain, the head, and the root
     of every checkpoint from the recomputed leaves (so rewriting content *and* hashes still
     fails against the signed roots); check every checkpoint's signature."""
@@ -86,6 +88,8 @@ def log_verify() -> ChainReport:
         prev = stored_hash
         expected = seq + 1
         report.checked += 1
+        if progress is not None and report.checked % PROGRESS_EVERY == 0:
+            progress(report.checked)
     _check_nodes(merges, report)
     report.tree_size = expected - 1
     head = ChainHead.objects.filter(pk=1).first()

@@ -202,18 +202,6 @@ def test_tampering_is_found_by_chain_verification(consumer_user, tamper):
     assert expected <= codes, report.problems
 
 
-def test_verify_api_is_for_the_library_admin(admin, consumer, consumer_user):
-    append(consumer_user, 2)
-    log.checkpoint_create()
-    assert admin.get("/api/v1/access-log/verify/").json() == {
-        "ok": True,
-        "checked": 2,
-        "tree_size": 2,
-        "problems": [],
-    }
-    assert consumer.get("/api/v1/access-log/verify/").status_code == 403
-
-
 def test_checkpoint_every_n_records_is_requested(consumer_user, settings):
     settings.ACCESS_CHECKPOINT_EVERY = 1  # every append asks the worker; no worker: logged only
     append(consumer_user, 2)
