@@ -45,6 +45,7 @@ SECTIONS: list[NavSection] = [
             NavItem(label="通知发送", url_name="console-notifications", allow=roles.library_admin),
             NavItem(label="工作日调整", url_name="console-workdays", allow=roles.library_admin),
             NavItem(label="管理审计", url_name="console-audit", allow=roles.library_admin),
+            NavItem(label="用证记录链", url_name="console-access-log", allow=roles.library_admin),
             NavItem(label="统计分析", url_name="console-statistics"),
         ),
     ),

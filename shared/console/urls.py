@@ -3,6 +3,7 @@
 from django.urls import path
 
 from shared.console.views import (
+    access_log,
     admin,
     applying,
     audit,
@@ -115,8 +116,12 @@ urlpatterns = [
     path("audit/export.csv", audit.audit_csv, name="console-audit-csv"),
 ]
 
-# 库管理 → 通知发送 (issue #14, shared.notifications)
+# 库管理 → 通知发送 (issue #14, shared.notifications); 用证记录链 (the access log's checks)
 urlpatterns += [
+    path("admin/access-log/", access_log.access_log, name="console-access-log"),
+    path(
+        "admin/access-log/verify/", access_log.access_log_verify, name="console-access-log-verify"
+    ),
     path("admin/notifications/", notify_views.notifications, name="console-notifications"),
     path(
         "admin/notifications/<uuid:notification_id>/retry/",

@@ -40,5 +40,5 @@ class AccessLogVerifyApi(RecordedRefusalsMixin, APIView):
     )
     def post(self, request: AuthenticatedRequest) -> Response:
         _library_admin(request)
-        run = verify_request(requested_by=request.user.get_username())
+        run, _ = verify_request(requested_by=request.user.get_username())
         return Response(VerifyRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)

@@ -17,8 +17,9 @@ from shared.core.effects import enqueue_on_commit
 STALE = timedelta(minutes=10)
 
 
-def verify_request(*, requested_by: str) -> VerifyRun:
-    """The run under way (queued, or running and alive), or a new one queued for a worker."""
+def verify_request(*, requested_by: str) -> tuple[VerifyRun, bool]:
+    """The run under way (queued, or running and alive), or a new one queued for a worker;
+    and whether it is new."""
     with transaction.atomic():
         ChainHead.objects.select_for_update().filter(pk=1).first()  # one asker at a time
         alive = VerifyRun.objects.filter(
@@ -26,13 +27,13 @@ def verify_request(*, requested_by: str) -> VerifyRun:
             updated_at__gte=timezone.now() - STALE,
         ).first()
         if alive is not None:
-            return alive
+            return alive, False
         head = ChainHead.objects.filter(pk=1).values_list("seq", flat=True).first()
         run = VerifyRun.objects.create(requested_by=requested_by, total=head or 0)
         from shared.access import tasks  # the task module imports this one
 
         enqueue_on_commit(tasks.verify, run.pk)
-    return run
+    return run, True
 
 
 def verify_run(*, run_id: int) -> VerifyRun | None:

@@ -93,7 +93,7 @@ def test_a_run_reports_progress_and_what_it_found(consumer_user, monkeypatch):
         "UPDATE access_accessrecord SET use_cause = %s WHERE id = %s", ["改过", record.pk]
     )
     monkeypatch.setattr(verify, "PROGRESS_EVERY", 2)
-    run = verify_runs.verify_request(requested_by="admin")
+    run, _ = verify_runs.verify_request(requested_by="admin")
     reported = []
     real = verify_runs.log_verify
 
