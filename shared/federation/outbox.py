@@ -221,20 +221,29 @@ def on_license_type_changed(sender: Any, *, license_type: LicenseType, **_: Any)
         )
 
 
+RESEND_CHUNK = 500  # licences read (with their history) and queued per transaction
+
+
 def license_resend(*, stream: str, keys: list[str]) -> int:
-    """Queue a whole-licence repair for each base key this library holds (reconciliation),
-    in one transaction: the repairs leave together."""
-    found = licences_by_key(keys)
-    with transaction.atomic():
-        for key in keys:
-            if key in found:
-                outbox_write(
-                    stream=stream,
-                    kind="license.repair",
-                    key=key,
-                    payload=repair_payload(found[key]),
-                )
-    return len(found)
+    """Queue a whole-licence repair for each base key this library holds (reconciliation), a
+    chunk at a time: after a restore the keys may be a million, and each chunk's licences are
+    read whole with their versions, events and files. A chunk's repairs commit together; a
+    crash between chunks leaves the rest for the next reconciliation, which finds them again."""
+    sent = 0
+    for start in range(0, len(keys), RESEND_CHUNK):
+        chunk = keys[start : start + RESEND_CHUNK]
+        found = licences_by_key(chunk)
+        with transaction.atomic():
+            for key in chunk:
+                if key in found:
+                    outbox_write(
+                        stream=stream,
+                        kind="license.repair",
+                        key=key,
+                        payload=repair_payload(found[key]),
+                    )
+        sent += len(found)
+    return sent
 
 
 def type_resend(*, stream: str, type_codes: list[str]) -> int:
