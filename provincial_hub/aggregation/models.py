@@ -86,6 +86,7 @@ class RemoteFile(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     path = models.CharField(max_length=300, blank=True)
     fetched_at = models.DateTimeField(null=True, blank=True)
+    audited_at = models.DateTimeField(null=True, blank=True)  # last checked on disk
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -101,6 +102,7 @@ class RemoteFile(models.Model):
             models.Index(fields=["state", "next_attempt_at"]),
             models.Index(fields=["node", "state"]),
             models.Index(fields=["sm3"]),
+            models.Index(fields=["node", "state", "audited_at"], name="remote_file_audit_idx"),
         ]
 
     def __str__(self) -> str:

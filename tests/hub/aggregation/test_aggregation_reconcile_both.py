@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.utils import timezone
 
-from provincial_hub.aggregation.files import remote_file_fetch
+from provincial_hub.aggregation.files import remote_file_audit, remote_file_fetch
 from provincial_hub.aggregation.models import RemoteFile
 from shared.catalog.models import LicenseType
 from shared.core.errors import RetryableError
@@ -352,3 +352,37 @@ def test_a_missing_or_corrupt_city_file_at_the_hub_is_fetched_again(
     row.refresh_from_db()
     assert sm3_hex((storage.files_root() / row.path).read_bytes()) == sm3
     assert (reconcile_run(peer_code=ZZ).differences, run.differences) == (0, 1)
+
+
+def test_the_file_audit_checks_a_bounded_slice_each_run_oldest_first(node):
+    """A city's million files are checked a slice a run (AUDIT_PER_RUN), never-checked and
+    longest-ago first, so every file is checked in turn and damage is found on its turn."""
+    pdfs = [PDF + bytes([n]) for n in range(3)]
+    rows = []
+    for n, pdf in enumerate(pdfs):
+        node.files[sm3_hex(pdf)] = pdf
+        row = RemoteFile.objects.create(
+            node=ZZ,
+            identifier=f"1.2.156.3005.2.X.Y.{n + 1}.001.A",
+            version=1,
+            variant="original",
+            sm3=sm3_hex(pdf),
+            size=len(pdf),
+            next_attempt_at=timezone.now(),
+        )
+        assert remote_file_fetch(file_id=row.pk).state == RemoteFile.State.READY
+        row.refresh_from_db()
+        rows.append(row)
+    (storage.files_root() / rows[2].path).write_bytes(b"damaged")
+    # when: two files a run
+    assert remote_file_audit(node=ZZ, limit=2) == []  # the first two: sound
+    audited = dict(RemoteFile.objects.values_list("pk", "audited_at"))
+    assert audited[rows[2].pk] is None and audited[rows[0].pk] and audited[rows[1].pk]
+    # then: the next run takes the one never checked first, and finds it damaged
+    assert remote_file_audit(node=ZZ, limit=1) == [f"{rows[2].identifier}/original"]
+    rows[2].refresh_from_db()
+    assert rows[2].state == "pending" and rows[2].last_error.startswith("federation.file_corrupt")
+    # and after it, the one checked longest ago
+    remote_file_audit(node=ZZ, limit=1)
+    after = dict(RemoteFile.objects.values_list("pk", "audited_at"))
+    assert after[rows[0].pk] > audited[rows[0].pk] and after[rows[1].pk] == audited[rows[1].pk]
