@@ -169,7 +169,13 @@ def licence_changed(
 
 def records_sequenced(ids: list[int]) -> None:
     """The sequencer's listener: the access records just chained that name a watched licence."""
-    digests = _active_digests()
+    named = set(
+        AccessRecord.objects.filter(pk__in=ids)
+        .exclude(identifier="")
+        .exclude(holder_digest="")
+        .values_list("holder_digest", flat=True)
+    )
+    digests = _watched_of(named)
     if not digests:
         return
     records = list(
@@ -208,7 +214,7 @@ def _from_record(record: AccessRecord, issuers: dict[str, str]) -> Happening:
 def records_appended(rows: list[AccessRecord]) -> None:
     """A record about a watched holder's licence asks for the sequencer soon."""
     digests = {r.holder_digest for r in rows if r.identifier and r.holder_digest}
-    if digests and digests & _active_digests():
+    if digests and _watched_of(digests):
         from shared.access.tasks import sequence
 
         enqueue_on_commit(sequence, coalesce=0.5)
@@ -264,12 +270,20 @@ def _rotating() -> bool:
     return len(holder_keyring().readable) > 1
 
 
-def _active_digests() -> set[str]:
-    """The active watches' digests, under every readable key version during a rotation."""
+def _watched_of(digests: set[str]) -> set[str]:
+    """Those of `digests` an active watch is for. One indexed lookup of these digests (it runs
+    on every access append at the hub, and watches may be hundreds of thousands); during a key
+    rotation a watch's digest may be of the other version, so every active watch is read under
+    every readable version (a rotation is rare and short)."""
+    if not digests:
+        return set()
     active = Watch.objects.filter(state=Watch.State.ACTIVE)
     if not _rotating():
-        return set(active.values_list("holder_code_digest", flat=True))
-    return {d for watch in active for d in holder_digests_of(watch)}
+        found = active.filter(holder_code_digest__in=digests).values_list(
+            "holder_code_digest", flat=True
+        )
+        return set(found)
+    return digests & {d for watch in active for d in holder_digests_of(watch)}
 
 
 def _watch_index(digests: set[str]) -> dict[tuple[str, str], list[Watch]]:

@@ -12,6 +12,7 @@ licence's base identifier; level 2 are the licences themselves.
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,7 @@ from django.db import connection, connections
 from django.db.models import F
 
 from shared.accounts.libraries import agency_library
+from shared.accounts.models import Agency
 from shared.catalog.models import LicenseType
 from shared.domain.status import UNRELEASED
 from shared.exchange.reconcile import Digests
@@ -27,6 +29,7 @@ from shared.federation.digest_sql import REBUILD_SQL
 from shared.federation.models import Bucket, Leaf
 from shared.federation.snapshots import type_snapshot
 from shared.licenses.models import License
+from shared.licenses.selectors import licences_by_natural_key
 
 TZ = ZoneInfo("Asia/Shanghai")
 MASK64 = (1 << 64) - 1
@@ -212,25 +215,54 @@ class MemoryDigests:
         return {k: (count, f"{x & MASK64:016x}") for k, (count, x) in acc.items()}
 
 
-def licence_leaves(*, scope: str, keys: set[str]) -> MemoryDigests:
-    """The released licences of library `scope` named by `keys` (base keys), as digests."""
-    issuers = {k.split(".", 2)[1] for k in keys if k.count(".") >= 2}
-    rows = (
-        License.objects.filter(library_code=scope, issuer__code__in=issuers)
-        .exclude(status__in=UNRELEASED)
-        .values_list(
-            "license_type__type_code",
-            "issuer__code",
-            "serial",
-            "identifier",
-            "version",
-            "status",
-            "pledged",
-            "last_event_seq",
-            "content_digest",
-            "case_completed_at",
+def natural_keys(keys: Iterable[str]) -> list[tuple[int, int, str]]:
+    """(issuer id, type id, serial) of base keys `type.issuer.serial` whose type and issuer
+    are known here, for `licences_by_natural_key`."""
+    parts = [k.split(".", 2) for k in keys if k.count(".") >= 2]
+    issuers = dict(Agency.objects.filter(code__in={p[1] for p in parts}).values_list("code", "pk"))
+    types = dict(
+        LicenseType.objects.filter(type_code__in={p[0] for p in parts}).values_list(
+            "type_code", "pk"
         )
     )
+    return [
+        (issuers[issuer_code], types[type_code], serial)
+        for type_code, issuer_code, serial in parts
+        if type_code in types and issuer_code in issuers
+    ]
+
+
+LEAVES_CHUNK = 2_000
+
+
+def _leaf_rows(scope: str, keys: set[str]) -> Iterator[tuple]:
+    """The leaf columns of the released licences of `scope` named by `keys`, read by their
+    natural keys a chunk at a time (not every licence of their issuers)."""
+    exact = natural_keys(keys)
+    for start in range(0, len(exact), LEAVES_CHUNK):
+        yield from (
+            licences_by_natural_key(exact[start : start + LEAVES_CHUNK])
+            .filter(library_code=scope)
+            .exclude(status__in=UNRELEASED)
+            .order_by()
+            .values_list(
+                "license_type__type_code",
+                "issuer__code",
+                "serial",
+                "identifier",
+                "version",
+                "status",
+                "pledged",
+                "last_event_seq",
+                "content_digest",
+                "case_completed_at",
+            )
+        )
+
+
+def licence_leaves(*, scope: str, keys: set[str]) -> MemoryDigests:
+    """The released licences of library `scope` named by `keys` (base keys), as digests."""
+    rows = _leaf_rows(scope, keys)
     leaves: dict[str, tuple[str, str, str]] = {}
     for type_code, issuer, serial, ident, version, status, pledged, seq, digest, done in rows:
         base = base_key(type_code=type_code, issuer_code=issuer, serial=serial)

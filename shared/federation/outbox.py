@@ -13,14 +13,13 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from shared.accounts.libraries import agency_library
-from shared.accounts.models import Agency
 from shared.audit.context import current_request_id
 from shared.catalog.models import LicenseType
 from shared.core.counters import counter_next
 from shared.core.effects import enqueue_on_commit
 from shared.domain.status import UNRELEASED
 from shared.federation import snapshots
-from shared.federation.digests import base_key
+from shared.federation.digests import base_key, natural_keys
 from shared.federation.models import OutboxEvent, StreamCounter
 from shared.federation.roles import role
 from shared.files.models import LicenseFile
@@ -151,18 +150,7 @@ def licences_by_key(keys: list[str], *, library_code: str = "") -> dict[str, Lic
     `library_code`: another library's licences held here instead (the hub's copy of a city's,
     which a city restored from an older dump takes back)."""
     wanted = set(keys)
-    parts = [k.split(".", 2) for k in wanted]
-    issuers = dict(Agency.objects.filter(code__in={p[1] for p in parts}).values_list("code", "pk"))
-    types = dict(
-        LicenseType.objects.filter(type_code__in={p[0] for p in parts}).values_list(
-            "type_code", "pk"
-        )
-    )
-    exact = [
-        (issuers[issuer_code], types[type_code], serial)
-        for type_code, issuer_code, serial in parts
-        if type_code in types and issuer_code in issuers
-    ]
+    exact = natural_keys(wanted)
     licences = (
         licences_by_natural_key(exact)
         .select_related("license_type", "issuer")

@@ -12,6 +12,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from provincial_hub.aggregation.files import remote_file_audit, remote_file_fetch
@@ -19,6 +20,7 @@ from provincial_hub.aggregation.models import RemoteFile
 from shared.catalog.models import LicenseType
 from shared.core.errors import RetryableError
 from shared.domain.canonical import sm3_hex
+from shared.federation import digests
 from shared.federation.digests import MemoryDigests, licence_leaves, type_digests
 from shared.federation.keys import export_public, peer_register
 from shared.federation.models import Arrival, OutboxEvent, QuarantinedRecord, ReconcileRun
@@ -386,3 +388,23 @@ def test_the_file_audit_checks_a_bounded_slice_each_run_oldest_first(node):
     remote_file_audit(node=ZZ, limit=1)
     after = dict(RemoteFile.objects.values_list("pk", "audited_at"))
     assert after[rows[0].pk] > audited[rows[0].pk] and after[rows[1].pk] == audited[rows[1].pk]
+
+
+def test_leaves_of_pushed_licences_are_read_by_their_keys_a_chunk_at_a_time(
+    issuer, issue_payload, monkeypatch, django_assert_max_num_queries
+):
+    """The downward comparison reads the hub's licences named by the keys it pushed, by their
+    natural keys, a chunk at a time: it read every licence of their issuers at once."""
+    for n in range(5):
+        created = issuer.post(
+            "/api/v1/licenses/", issue_payload(number=f"JY141010000700{n:02d}"), format="json"
+        )
+        assert created.status_code == 201, created.json()
+    hub = settings.LIBRARY_CODE
+    keys = sorted(license_key(lic) for lic in License.objects.filter(library_code=hub))
+    monkeypatch.setattr(digests, "LEAVES_CHUNK", 2)
+    wanted = set(keys[:3])
+    read = licence_leaves(scope=hub, keys=wanted)
+    assert set(read.leaves_by_base) == wanted  # not the other two of the same issuer
+    with django_assert_max_num_queries(2 + 2 * 2):  # codes → ids; per chunk: keys, rows
+        licence_leaves(scope=hub, keys=wanted)

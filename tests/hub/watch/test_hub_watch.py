@@ -319,3 +319,33 @@ def test_a_failing_listener_does_not_stall_the_citys_stream(
     assert License.objects.filter(identifier=identifier).count() == 1
     assert not Watch.objects.exists()
     assert "ingest.applied_listener_failed" in caplog.text
+
+
+def test_an_access_append_looks_up_only_its_own_digests_among_the_watches(
+    django_capture_on_commit_callbacks,
+):
+    """Every access append at the hub asks whether a watch is for its holders: by those
+    digests only (watches may be hundreds of thousands; it read every one of them)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from provincial_hub.watch import matching
+
+    for n in range(3):
+        Watch.objects.create(
+            home_library="410100",
+            holder_code_type="001",
+            since=timezone.now(),
+            holder_code_enc=b"x",
+            holder_code_digest=f"watched{n}",
+        )
+    row = AccessRecord(identifier="1.2.X", holder_digest="watched1")
+    other = AccessRecord(identifier="1.2.Y", holder_digest="nobody")
+    with django_capture_on_commit_callbacks() as asked, CaptureQueriesContext(connection) as seen:
+        matching.records_appended([other])
+    assert asked == []
+    [query] = [q["sql"] for q in seen if "watch_watch" in q["sql"]]
+    assert "IN ('nobody')" in query  # the appended rows' digests, not every watch
+    with django_capture_on_commit_callbacks() as asked:
+        matching.records_appended([row, other])
+    assert len(asked) == 1  # the sequencer is asked for soon
