@@ -39,9 +39,9 @@ from shared.core.errors import RetryableError
 from shared.domain.status import UNRELEASED
 from shared.exchange.reconcile import compare
 from shared.federation.auth import signed_json
-from shared.federation.digests import licence_leaves, type_digests
+from shared.federation.digests import base_key, licence_leaves, type_digests
 from shared.federation.models import Arrival, OutboxEvent, Peer, QuarantinedRecord, ReconcileRun
-from shared.federation.outbox import licences_by_key, license_key, license_resend
+from shared.federation.outbox import licences_by_key, license_resend
 from shared.federation.reconciliation import HttpDigests, local_digests, run_fill, run_record
 from shared.federation.snapshots import license_snapshot
 from shared.federation.tls import exchange_tls
@@ -234,7 +234,12 @@ def history_suspects(*, scope: str, mode: str) -> list[str]:
         held = held.filter(pk__in=ids)
     elif mode != "all":
         return []
-    return sorted(license_key(lic) for lic in held.select_related("license_type", "issuer"))
+    # `all` names every licence of the city: keys only, streamed, not a million model objects
+    columns = held.order_by().values_list("license_type__type_code", "issuer__code", "serial")
+    return sorted(
+        base_key(type_code=type_code, issuer_code=issuer_code, serial=serial)
+        for type_code, issuer_code, serial in columns.iterator(chunk_size=5000)
+    )
 
 
 def request_resend(peer: Peer, keys: list[str], *, types: list[str] | None = None) -> int:

@@ -408,3 +408,18 @@ def test_leaves_of_pushed_licences_are_read_by_their_keys_a_chunk_at_a_time(
     assert set(read.leaves_by_base) == wanted  # not the other two of the same issuer
     with django_assert_max_num_queries(2 + 2 * 2):  # codes → ids; per chunk: keys, rows
         licence_leaves(scope=hub, keys=wanted)
+
+
+def test_history_all_names_every_released_licence_of_the_library(issuer, issue_payload):
+    from provincial_hub.aggregation.reconciliation import history_suspects
+
+    for n in range(3):
+        created = issuer.post(
+            "/api/v1/licenses/", issue_payload(number=f"JY141010000800{n:02d}"), format="json"
+        )
+        assert created.status_code == 201, created.json()
+    hub = settings.LIBRARY_CODE
+    expected = sorted(license_key(lic) for lic in License.objects.filter(library_code=hub))
+    assert len(expected) == 3
+    assert history_suspects(scope=hub, mode="all") == expected
+    assert history_suspects(scope=hub, mode="none") == []
