@@ -105,12 +105,12 @@ def held_streams() -> dict[str, datetime]:
     }
 
 
-def _renumber(stream: str, rows: list[OutboxEvent], start: int) -> None:
-    """Give `rows` the numbers start+1… in their order (unique per stream: via negatives)."""
-    for i, row in enumerate(rows, start=1):
-        OutboxEvent.objects.filter(pk=row.pk).update(seq=-i)
-    for i, row in enumerate(rows, start=1):
-        OutboxEvent.objects.filter(pk=row.pk).update(
+def _renumber(stream: str, ids: list[int], start: int) -> None:
+    """Give rows `ids` the numbers start+1… in their order (unique per stream: via negatives)."""
+    for i, pk in enumerate(ids, start=1):
+        OutboxEvent.objects.filter(pk=pk).update(seq=-i)
+    for i, pk in enumerate(ids, start=1):
+        OutboxEvent.objects.filter(pk=pk).update(
             seq=start + i,
             state=OutboxEvent.State.PENDING,
             next_attempt_at=timezone.now(),
@@ -128,10 +128,11 @@ def stream_realign(peer: Peer, *, dumped_at: datetime | None) -> StreamRealign:
         result.counter_before = counter.last
         fresh = []
         if dumped_at is not None:
-            fresh = list(
+            fresh = list(  # ids only: their payloads stay in the database
                 OutboxEvent.objects.filter(stream=peer.code, created_at__gt=dumped_at)
                 .exclude(state=OutboxEvent.State.ACKNOWLEDGED)
                 .order_by("seq")
+                .values_list("pk", flat=True)
             )
         base = max(mark, counter.last - len(fresh))
         _renumber(peer.code, fresh, base)
