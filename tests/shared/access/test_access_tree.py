@@ -9,29 +9,14 @@ from shared.access import log
 from shared.access.log import tree
 from shared.access.models import AccessRecord, TreeNode
 from shared.crypto import merkle
+from tests.shared.access.test_access_partitions import row
 
 pytestmark = pytest.mark.django_db
 
 
 def append(user, count, start=0):
     now = timezone.now()
-    log.log_append(
-        [
-            AccessRecord(
-                library_code="410100",
-                occurred_at=now,
-                recorded_at=now,
-                username=user.username,
-                agency_code=user.agency.code,
-                agency_name=user.agency.name,
-                operation="query",
-                outcome="none",
-                matter_code="M0001",
-                use_cause=f"核验 {i}",
-            )
-            for i in range(start, start + count)
-        ]
-    )
+    log.log_append([row(user, now, f"核验 {i}") for i in range(start, start + count)])
 
 
 def all_leaves(n):
