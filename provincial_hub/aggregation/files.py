@@ -296,7 +296,16 @@ def remote_file_audit(*, node: str, limit: int | None = None) -> list[str]:
         elif target.stat().st_size != size or sm3_hex(target.read_bytes()) != sm3:
             broken[path] = "federation.file_corrupt: 对账发现省级库中的文件已损坏，重新获取"
         checked[path] = path not in broken
-    RemoteFile.objects.filter(pk__in=audited).update(audited_at=timezone.now())
+    with transaction.atomic():
+        # rows a fetch is updating meanwhile are skipped (checked again on their next turn):
+        # waiting for them, in another order than theirs, deadlocked against the fetch worker
+        free = (
+            RemoteFile.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=audited)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        RemoteFile.objects.filter(pk__in=list(free)).update(audited_at=timezone.now())
     if not broken:
         return []
     queued: list[str] = []
