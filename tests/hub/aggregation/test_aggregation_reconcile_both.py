@@ -356,16 +356,15 @@ def test_a_missing_or_corrupt_city_file_at_the_hub_is_fetched_again(
     assert (reconcile_run(peer_code=ZZ).differences, run.differences) == (0, 1)
 
 
-def test_the_file_audit_checks_a_bounded_slice_each_run_oldest_first(node):
-    """A city's million files are checked a slice a run (AUDIT_PER_RUN), never-checked and
-    longest-ago first, so every file is checked in turn and damage is found on its turn."""
-    pdfs = [PDF + bytes([n]) for n in range(3)]
+def fetched_files(node, count, tag):
+    """`count` city files the hub has fetched (ready rows, bytes on disk)."""
     rows = []
-    for n, pdf in enumerate(pdfs):
+    for n in range(count):
+        pdf = PDF + tag.encode() + bytes([n])
         node.files[sm3_hex(pdf)] = pdf
         row = RemoteFile.objects.create(
             node=ZZ,
-            identifier=f"1.2.156.3005.2.X.Y.{n + 1}.001.A",
+            identifier=f"1.2.156.3005.2.X.{tag}.{n + 1}.001.A",
             version=1,
             variant="original",
             sm3=sm3_hex(pdf),
@@ -375,6 +374,13 @@ def test_the_file_audit_checks_a_bounded_slice_each_run_oldest_first(node):
         assert remote_file_fetch(file_id=row.pk).state == RemoteFile.State.READY
         row.refresh_from_db()
         rows.append(row)
+    return rows
+
+
+def test_the_file_audit_checks_a_bounded_slice_each_run_oldest_first(node):
+    """A city's million files are checked a slice a run (AUDIT_PER_RUN), never-checked and
+    longest-ago first, so every file is checked in turn and damage is found on its turn."""
+    rows = fetched_files(node, 3, "Y")
     (storage.files_root() / rows[2].path).write_bytes(b"damaged")
     # when: two files a run
     assert remote_file_audit(node=ZZ, limit=2) == []  # the first two: sound
@@ -431,21 +437,7 @@ def test_the_file_audit_skips_a_row_a_fetch_holds_instead_of_waiting(node):
     one of them: rows another transaction holds are left for their next turn."""
     from django.db import connections, transaction
 
-    pdfs = [PDF + bytes([n]) for n in range(2)]
-    rows = []
-    for n, pdf in enumerate(pdfs):
-        node.files[sm3_hex(pdf)] = pdf
-        row = RemoteFile.objects.create(
-            node=ZZ,
-            identifier=f"1.2.156.3005.2.X.Z.{n + 1}.001.A",
-            version=1,
-            variant="original",
-            sm3=sm3_hex(pdf),
-            size=len(pdf),
-            next_attempt_at=timezone.now(),
-        )
-        assert remote_file_fetch(file_id=row.pk).state == RemoteFile.State.READY
-        rows.append(row)
+    rows = fetched_files(node, 2, "Z")
     held, release, failed = threading.Event(), threading.Event(), []
 
     def fetch_holding_the_row() -> None:
