@@ -4,8 +4,9 @@ inclusion or consistency proof costs a few dozen reads whatever the log's size.
 A checkpoint stores every perfect subtree it completes from `LEVEL` up (256 leaves and more:
 about one row per 128 records). A proof asks `range_hash_for(n)` for the ranges RFC 9162 names;
 a range is split into perfect subtrees, and one below `LEVEL` is hashed from its leaves, read
-a block of 256 at a time. A node missing from the table (a log checkpointed before nodes were kept) is computed
-from its two halves and stored, so the first proof over an old log is slow once and then fast.
+a block of 256 at a time. A node missing from the table (a log checkpointed before nodes were
+kept) is computed from its two halves and stored, so the first proof over an old log is slow
+once and then fast.
 
 A stored node is a cache, not a source of trust: a proof built from a wrong one does not verify
 against the signed checkpoint root it is given with.
