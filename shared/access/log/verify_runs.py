@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from shared.access.log.verify import log_verify
 from shared.access.models import ChainHead, VerifyRun
+from shared.core import locks
 from shared.core.effects import enqueue_on_commit
 
 # A run that reported no progress for this long died with its worker: a new one may start.
@@ -21,7 +22,7 @@ def verify_request(*, requested_by: str) -> tuple[VerifyRun, bool]:
     """The run under way (queued, or running and alive), or a new one queued for a worker;
     and whether it is new."""
     with transaction.atomic():
-        ChainHead.objects.select_for_update().filter(pk=1).first()  # one asker at a time
+        locks.transaction_lock("access.verify")  # one asker at a time
         alive = VerifyRun.objects.filter(
             state__in=(VerifyRun.State.QUEUED, VerifyRun.State.RUNNING),
             updated_at__gte=timezone.now() - STALE,
