@@ -10,6 +10,8 @@ holder portal finds a holder's licences) and the issuing agency's active staff.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
+from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -144,6 +146,9 @@ def _remind_expiry(pk: int, *, days: int, today: date) -> bool:
     return True
 
 
+CHUNK = 1000  # candidate licences read, and their reminders looked up, at a time
+
+
 def expiry_reminders(*, today: date | None = None, limit: int = 5000) -> int:
     """Queue the expiry reminders due today (NOTIFY_EXPIRY_DAYS, e.g. 90/30/7 days ahead);
     returns how many licences were reminded. Each licence is its own transaction; a licence
@@ -165,23 +170,41 @@ def expiry_reminders(*, today: date | None = None, limit: int = 5000) -> int:
         .order_by("valid_to", "pk")
         .values_list("pk", "valid_to")
     )
-    sent: dict[int, set[str]] = {}
-    for license_id, key in Reminder.objects.filter(
-        kind="expiry", license__valid_to__gte=today, license__valid_to__lte=horizon
-    ).values_list("license_id", "key"):
-        sent.setdefault(license_id, set()).add(key)
     reminded = 0
-    for pk, valid_to in candidates.iterator(chunk_size=1000):
-        days = due_threshold(valid_to, today, thresholds, calendar) if valid_to else None
-        if days is None or valid_to is None or f"{valid_to.isoformat()}:{days}" in sent.get(pk, ()):
-            continue
-        try:
-            reminded += _remind_expiry(pk, days=days, today=today)
-        except IntegrityError:  # another run reminded it meanwhile
-            continue
-        if reminded >= limit:
-            break
+    for chunk in _chunks(candidates.iterator(chunk_size=CHUNK), CHUNK):
+        sent = _reminded(kind="expiry", license_ids=[pk for pk, _ in chunk])
+        for pk, valid_to in chunk:
+            days = due_threshold(valid_to, today, thresholds, calendar) if valid_to else None
+            if days is None or valid_to is None or f"{valid_to.isoformat()}:{days}" in sent[pk]:
+                continue
+            try:
+                reminded += _remind_expiry(pk, days=days, today=today)
+            except IntegrityError:  # another run reminded it meanwhile
+                continue
+            if reminded >= limit:
+                return reminded
     return reminded
+
+
+def _chunks(rows: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _reminded(*, kind: str, license_ids: list[int]) -> defaultdict[int, set[str]]:
+    """The reminders already sent for these licences, by licence: read a chunk of candidates
+    at a time (the horizon of a city holds a hundred thousand licences or more)."""
+    sent: defaultdict[int, set[str]] = defaultdict(set)
+    rows = Reminder.objects.filter(kind=kind, license_id__in=license_ids)
+    for license_id, key in rows.values_list("license_id", "key"):
+        sent[license_id].add(key)
+    return sent
 
 
 # Annual inspection -----------------------------------------------------------------------

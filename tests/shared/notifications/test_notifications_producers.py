@@ -177,3 +177,31 @@ def test_inspection_reminders_when_window_opens_and_before_it_closes(
     }
     subjects = set(Notification.objects.values_list("subject", flat=True))
     assert subjects == {"2026 年度网络年检已开始", "2026 年度网络年检即将截止"}
+
+
+def test_expiry_reminders_read_a_chunk_of_licences_at_a_time(
+    holder, issuer_user, license_type, monkeypatch
+):
+    """A city's 121-day horizon holds a hundred thousand licences: the reminders already sent
+    are looked up for each chunk of candidates, not held for the whole horizon at once."""
+    from shared.notifications import producers
+
+    lics = [
+        _licence(issuer_user, license_type, valid_to=date(2026, 10, 14), number=f"JY{n}")
+        for n in range(5)
+    ]
+    monkeypatch.setattr(producers, "CHUNK", 2)
+    looked_up = []
+    real = producers._reminded
+
+    def counting(**kwargs):  # type: ignore[no-untyped-def]
+        looked_up.append(sorted(kwargs["license_ids"]))
+        return real(**kwargs)
+
+    monkeypatch.setattr(producers, "_reminded", counting)
+    assert expiry_reminders(today=date(2026, 9, 14)) == 5
+    assert [len(ids) for ids in looked_up] == [2, 2, 1]
+    assert sorted(i for ids in looked_up for i in ids) == sorted(lic.pk for lic in lics)
+    looked_up.clear()
+    assert expiry_reminders(today=date(2026, 9, 14)) == 0  # each chunk finds its own sent
+    assert [len(ids) for ids in looked_up] == [2, 2, 1]
