@@ -33,6 +33,17 @@ from shared.licenses.selectors import licences_by_natural_key
 
 TZ = ZoneInfo("Asia/Shanghai")
 MASK64 = (1 << 64) - 1
+# What a licence's leaf digest is made of, as read from the database (`leaf_digest`).
+LEAF_COLUMNS = (
+    "license_type__type_code",
+    "serial",
+    "identifier",
+    "version",
+    "status",
+    "pledged",
+    "last_event_seq",
+    "content_digest",
+)
 
 
 def base_key(*, type_code: str, issuer_code: str, serial: str) -> str:
@@ -163,16 +174,7 @@ class DatabaseDigests:
                     case_completed_at__gte=start,
                     case_completed_at__lt=end,
                 )
-                .values_list(
-                    "license_type__type_code",
-                    "serial",
-                    "identifier",
-                    "version",
-                    "status",
-                    "pledged",
-                    "last_event_seq",
-                    "content_digest",
-                )
+                .values_list(*LEAF_COLUMNS)
             )
             for type_code, serial, ident, version, status, pledged, seq, digest in licences:
                 base = base_key(type_code=type_code, issuer_code=issuer, serial=serial)
@@ -245,18 +247,7 @@ def _leaf_rows(scope: str, keys: set[str]) -> Iterator[tuple]:
             .filter(library_code=scope)
             .exclude(status__in=UNRELEASED)
             .order_by()
-            .values_list(
-                "license_type__type_code",
-                "issuer__code",
-                "serial",
-                "identifier",
-                "version",
-                "status",
-                "pledged",
-                "last_event_seq",
-                "content_digest",
-                "case_completed_at",
-            )
+            .values_list(*LEAF_COLUMNS, "issuer__code", "case_completed_at")
         )
 
 
@@ -264,7 +255,7 @@ def licence_leaves(*, scope: str, keys: set[str]) -> MemoryDigests:
     """The released licences of library `scope` named by `keys` (base keys), as digests."""
     rows = _leaf_rows(scope, keys)
     leaves: dict[str, tuple[str, str, str]] = {}
-    for type_code, issuer, serial, ident, version, status, pledged, seq, digest, done in rows:
+    for type_code, serial, ident, version, status, pledged, seq, digest, issuer, done in rows:
         base = base_key(type_code=type_code, issuer_code=issuer, serial=serial)
         if base not in keys:
             continue
