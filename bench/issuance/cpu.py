@@ -37,7 +37,9 @@ def _backend_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _measure(label: str, steps: list[Callable[[], object]], pid: int) -> dict[str, float]:
+def _measure(
+    label: str, steps: list[Callable[[], object]], pid: int, per: int = 0
+) -> dict[str, float]:
     from django.db import connection
 
     queries: list[str] = []
@@ -53,7 +55,7 @@ def _measure(label: str, steps: list[Callable[[], object]], pid: int) -> dict[st
     for step in steps[1:]:
         step()
     cpu, db = time.process_time() - began, _backend_cpu(pid) - db_before
-    n = len(steps) - 1
+    n = per or len(steps) - 1
     figures = {
         "cpu_ms": round(cpu * 1000 / n, 2),
         "db_ms": round(db * 1000 / n, 2),
@@ -68,7 +70,7 @@ def _measure(label: str, steps: list[Callable[[], object]], pid: int) -> dict[st
 def main() -> None:  # noqa: PLR0915 - a script, read top to bottom
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=100)
-    parser.add_argument("--profile", choices=["issue", "render"])
+    parser.add_argument("--profile", choices=["issue", "render", "drain"])
     parser.add_argument("--database", default="elicense_bench_cpu", help="scratch, recreated")
     parser.add_argument("--redis-db", type=int, default=12)
     args = parser.parse_args()
@@ -92,7 +94,7 @@ def main() -> None:  # noqa: PLR0915 - a script, read top to bottom
     from bench.issuance.seed import issue_body, seed
     from municipal_node.celery import app
     from shared.crypto.pdfsign import sign_pdf
-    from shared.files import documents, keystore, signing
+    from shared.files import documents, drain, keystore, signing
     from shared.files.models import LicenseFile
     from shared.files.render import render_license_pdf
     from shared.licenses.models import License, LicenseVersion
@@ -131,7 +133,22 @@ def main() -> None:  # noqa: PLR0915 - a script, read top to bottom
     if args.profile == "render":
         _profile([lambda pk=pk: render(pk) for pk in pending])
         return
-    rendered = _measure("worker task (render)", [lambda pk=pk: render(pk) for pk in pending], pid)
+    if args.profile == "drain":
+        _profile([drain.license_files_drain])
+        return
+    # The deployed path: drains of FILES_DRAIN_BATCH; beside it, one task per file.
+    for pk in pending[n // 2 :]:
+        LicenseFile.objects.filter(pk=pk).update(claimed_at=timezone.now())  # held back
+    half = n // 2
+    rendered = _measure(
+        "worker drain (batches)",
+        [lambda: drain.license_files_drain(batch=1, seconds=1e-9), drain.license_files_drain],
+        pid,
+        per=half - 1,
+    )
+    per_file = _measure(
+        "worker, a task per file", [lambda pk=pk: render(pk) for pk in pending[half:]], pid
+    )
     docs = []
     for lic in License.objects.filter(number__gte="JY14101000000100").select_related(
         "license_type", "issuer"
@@ -147,6 +164,8 @@ def main() -> None:  # noqa: PLR0915 - a script, read top to bottom
     overhead = issued["cpu_ms"] + issued["db_ms"] + rendered["cpu_ms"] + rendered["db_ms"]
     print(f"pipeline CPU per licence (API + worker + database): {overhead:.1f} ms")
     print(f"  of which above bare render + sign: {overhead - bared['cpu_ms']:.1f} ms")
+    apart = per_file["cpu_ms"] + per_file["db_ms"] - rendered["cpu_ms"] - rendered["db_ms"]
+    print(f"  (a task per file instead of drains: {apart:+.1f} ms per licence)")
     app.connection_for_write().default_channel.queue_purge("signing")
 
 

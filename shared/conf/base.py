@@ -225,15 +225,8 @@ DEMO_CREDENTIALS_FILE = env("DEMO_CREDENTIALS_FILE", "")
 # How old the licence status a public QR scan shows may be (seconds; shared.files.verify_cache).
 VERIFY_STATUS_SECONDS = env_int("VERIFY_STATUS_SECONDS", 2)
 CRYPTO_SUITE = env("CRYPTO_SUITE", "gm")  # QR tokens, trust list, status lists: gm | intl
-FILES_ROOT = env("FILES_ROOT", "")  # default: VAR_DIR/files/<library code>
-FILES_KEY_PASSWORD = env("FILES_KEY_PASSWORD", "")  # encrypts seal keys at rest; default: derived
-FILES_CJK_FONT = env("FILES_CJK_FONT", "")  # a TrueType CJK font; default: fc-match
-FILES_PUBLIC_BASE_URL = env("FILES_PUBLIC_BASE_URL", "http://127.0.0.1:8000")  # QR URL prefix
-FILES_TSA_URL = env("FILES_TSA_URL", "")  # RFC 3161 TSA: PAdES B-T when set, else B-B
-FILES_MAX_ATTEMPTS = env_int("FILES_MAX_ATTEMPTS", 5)
-# How long a signing process keeps the active token key and seals (seconds; a rotation elsewhere
-# is seen within it; shared/files/keystore/current.py); 0 reads them for every file.
-FILES_KEY_CACHE_SECONDS = env_int("FILES_KEY_CACHE_SECONDS", 5)
+from shared.conf.files import *  # noqa: E402, F403
+
 # Development creates the CA on first use; production (DEBUG off) requires `pki init`.
 FILES_PKI_AUTO_INIT = env_bool("FILES_PKI_AUTO_INIT", DEBUG)
 FILES_COPY_DAYS = env_int("FILES_COPY_DAYS", 30)  # how long a 加注件 can be downloaded

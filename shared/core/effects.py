@@ -64,3 +64,10 @@ def _after_commit(task: Any, args: tuple[Any, ...], coalesce: float) -> None:
     elif key not in _trailing:
         _trailing.add(key)
         enqueue(task, *args, countdown=_window_end[key] - now)
+
+
+def forget_windows() -> None:
+    """Close every coalescing window of this process: a queue purged under it (tests) took the
+    trailing runs it counts on."""
+    _window_end.clear()
+    _trailing.clear()

@@ -112,6 +112,9 @@ class LicenseFile(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     rendered_at = models.DateTimeField(null=True, blank=True)
+    # When a signing process took the row (shared/files/drain.py): other drains leave it alone
+    # for FILES_CLAIM_SECONDS, so two processes do not render the same file.
+    claimed_at = models.DateTimeField(null=True, blank=True)
     # The OFD (GB/T 33190) of the same version and variant, sealed GB/T 38540 (SM2/SM3). Made on
     # the first `file.ofd` request, so issuing does not wait for it; empty until then.
     ofd_path = models.CharField(max_length=300, blank=True)
@@ -129,7 +132,13 @@ class LicenseFile(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["identifier", "variant"], name="license_file_unique"),
         ]
-        indexes = [models.Index(fields=["state", "updated_at"])]
+        indexes = [
+            models.Index(fields=["state", "updated_at"]),
+            # The drain's claim: the pending rows, oldest first (a small, changing set).
+            models.Index(
+                fields=["id"], condition=models.Q(state="pending"), name="license_file_pending"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.identifier} {self.variant} {self.state}"

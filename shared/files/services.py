@@ -46,6 +46,14 @@ def _enqueue_render(file_id: int) -> None:
     enqueue_on_commit(render_license_file, file_id)
 
 
+def _enqueue_drain() -> None:
+    """After commit: a drain takes the new row with whatever else is pending (coalesced: one
+    run per window and one at its end, per process). Same fallback as above."""
+    from shared.files.tasks import drain_license_files
+
+    enqueue_on_commit(drain_license_files, coalesce=settings.FILES_DRAIN_COALESCE_MS / 1000)
+
+
 def license_file_schedule(*, license: License, event: LicenseEvent, new_version: bool) -> None:
     """Write the file rows a licence change calls for (inside its transaction).
 
@@ -78,7 +86,7 @@ def license_file_schedule(*, license: License, event: LicenseEvent, new_version:
         )
         if not created:
             return
-    _enqueue_render(row.pk)
+    _enqueue_drain()
 
 
 def license_file_ofd(*, row: LicenseFile) -> LicenseFile:

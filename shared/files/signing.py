@@ -10,11 +10,11 @@ number) — the token key and the seal come from the process's short-lived copy
 
 from __future__ import annotations
 
+import functools
 from typing import Any, cast
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Exists
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from shared.core.errors import PermanentError, RetryableError
@@ -86,71 +86,49 @@ def render_signed(
 
 
 def _attempt(file_id: int) -> LicenseFile | None:
-    """Count this run's attempt and read the row, in one statement; None when it is ready.
-    A concurrent run of the same row counts its own attempt and changes nothing else."""
+    """Count this run's attempt, claim the row and read it, in one statement; None when it is
+    ready. A concurrent run of the same row counts its own attempt and changes nothing else."""
     fields = LicenseFile._meta.concrete_fields
     quote = connection.ops.quote_name
     sql = (
         f"UPDATE {quote(LicenseFile._meta.db_table)} "  # noqa: S608 - model names only
-        f"SET {quote('attempts')} = {quote('attempts')} + 1 "
+        f"SET {quote('attempts')} = {quote('attempts')} + 1, {quote('claimed_at')} = %s "
         f"WHERE {quote('id')} = %s AND {quote('state')} <> %s "
         f"RETURNING {', '.join(quote(cast(str, f.column)) for f in fields)}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [file_id, LicenseFile.State.READY])
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        cursor.execute(sql, [now, file_id, LicenseFile.State.READY])
         values = cursor.fetchone()
     if values is None:
         return None
     return LicenseFile.from_db(connection.alias, [f.attname for f in fields], values)
 
 
-def license_file_render(*, file_id: int) -> LicenseFile:
-    """Render, seal and store one file row. Idempotent: a ready row is left as it is.
-
-    Failures are recorded on the row (attempts, last_error); after `FILES_MAX_ATTEMPTS` the row
-    is `failed` and waits for an operator (`license_file_retry`).
-    """
-    row = _attempt(file_id)
-    if row is None:  # ready already, or no such row (`get` raises then)
-        return LicenseFile.objects.get(pk=file_id)
-    try:
-        version = LicenseVersion.objects.select_related(
-            "license__license_type", "license__issuer", "license__status_index"
-        ).get(identifier=row.identifier)
-        lic = row.license = version.license
-        pdf, seal_key, qr = render_signed(
-            lic=lic,
-            version=version,
-            variant=row.variant,
-            seal_key=keystore.seal_current(agency=lic.issuer),
-        )
-        relative = (
-            f"{storage.safe_name(lic.issuer.code)}/{storage.safe_name(row.identifier)}/"
-            f"{row.variant}.pdf"
-        )
-        storage.write_atomic(relative, pdf)
-        _mark_ready(row, pdf=pdf, relative=relative, seal_key=seal_key, qr=qr)
-    except Exception as exc:
-        failed = row.attempts >= settings.FILES_MAX_ATTEMPTS or isinstance(exc, PermanentError)
-        LicenseFile.objects.filter(pk=row.pk).update(
-            state=LicenseFile.State.FAILED if failed else LicenseFile.State.PENDING,
-            last_error=f"{type(exc).__name__}: {exc}"[:1000],
-            updated_at=timezone.now(),
-        )
-        raise
-    return row
+def versions_of(rows: list[LicenseFile]) -> dict[str, LicenseVersion]:
+    """The versions the rows print, with licence, type, issuer and status-list index: one join."""
+    versions = LicenseVersion.objects.select_related(
+        "license__license_type", "license__issuer", "license__status_index"
+    ).filter(identifier__in={row.identifier for row in rows})
+    return {version.identifier: version for version in versions}
 
 
-@transaction.atomic
-def _mark_ready(
-    row: LicenseFile, *, pdf: bytes, relative: str, seal_key: SigningKey, qr: documents.QrToken
-) -> None:
-    """The row becomes ready and the hub learns of the file (by digest, through the
-    federation outbox) in one transaction — unless its seal was revoked meanwhile: a process
-    may hold the seal for `FILES_KEY_CACHE_SECONDS`, and a file signed after the revocation
-    would fail verification, so it is refused here and signed again with the successor."""
+def sign_row(row: LicenseFile, version: LicenseVersion) -> dict[str, Any]:
+    """Render, seal and store the row's file; the values that make the row ready."""
+    lic = row.license = version.license
+    pdf, seal_key, qr = render_signed(
+        lic=lic,
+        version=version,
+        variant=row.variant,
+        seal_key=keystore.seal_current(agency=lic.issuer),
+    )
+    relative = (
+        f"{storage.safe_name(lic.issuer.code)}/{storage.safe_name(row.identifier)}/"
+        f"{row.variant}.pdf"
+    )
+    storage.write_atomic(relative, pdf)
     now = timezone.now()
-    ready = {
+    return {
         "state": LicenseFile.State.READY,
         "path": relative,
         "size": len(pdf),
@@ -163,18 +141,86 @@ def _mark_ready(
         "rendered_at": now,
         "updated_at": now,
     }
-    unrevoked = SigningKey.objects.filter(pk=seal_key.pk, revoked_at__isnull=True)
-    updated = (
-        LicenseFile.objects.filter(pk=row.pk)
-        .alias(unrevoked=Exists(unrevoked))
-        .filter(unrevoked=True)
-        .update(**ready)
+
+
+def record_failure(row: LicenseFile, exc: Exception) -> bool:
+    """Write the failure on the row; True when it failed for good (attempts used up, or an
+    error no retry can mend) and waits for an operator."""
+    failed = row.attempts >= settings.FILES_MAX_ATTEMPTS or isinstance(exc, PermanentError)
+    LicenseFile.objects.filter(pk=row.pk).update(
+        state=LicenseFile.State.FAILED if failed else LicenseFile.State.PENDING,
+        last_error=f"{type(exc).__name__}: {exc}"[:1000],
+        updated_at=timezone.now(),
     )
-    if not updated:
+    return failed
+
+
+def license_file_render(*, file_id: int) -> LicenseFile:
+    """Render, seal and store one file row. Idempotent: a ready row is left as it is.
+
+    Failures are recorded on the row (attempts, last_error); after `FILES_MAX_ATTEMPTS` the row
+    is `failed` and waits for an operator (`license_file_retry`).
+    """
+    row = _attempt(file_id)
+    if row is None:  # ready already, or no such row (`get` raises then)
+        return LicenseFile.objects.get(pk=file_id)
+    try:
+        version = versions_of([row])[row.identifier]
+        _mark_ready(row, sign_row(row, version))
+    except Exception as exc:
+        record_failure(row, exc)
+        raise
+    return row
+
+
+@transaction.atomic
+def _mark_ready(row: LicenseFile, ready: dict[str, Any]) -> None:
+    if not ready_update(row, ready):
         keystore.forget_current_keys()
         raise RetryableError(
-            "file.seal_revoked", "签章所用印章已吊销，将用新印章重新签章", {"seal": seal_key.key_id}
+            "file.seal_revoked",
+            "签章所用印章已吊销，将用新印章重新签章",
+            {"seal": ready["seal"].key_id},
         )
+
+
+def _field(name: str) -> models.Field:
+    return cast(models.Field, LicenseFile._meta.get_field(name))
+
+
+@functools.cache
+def _ready_sql(vendor: str, names: tuple[str, ...]) -> str:
+    """The ready update with its seal check, written once per process: the ORM compiled the
+    same `UPDATE … WHERE EXISTS` for every file (≈ 0.5 ms of a signing process's time)."""
+    quote = connection.ops.quote_name
+    columns = [cast(str, _field(name).column) for name in names]
+    keys = quote(SigningKey._meta.db_table)
+    return (
+        f"UPDATE {quote(LicenseFile._meta.db_table)} SET "  # noqa: S608 - model names only
+        + ", ".join(f"{quote(column)} = %s" for column in columns)
+        + f" WHERE {quote('id')} = %s AND EXISTS (SELECT 1 FROM {keys} "  # noqa: S608
+        f"WHERE {keys}.{quote('id')} = %s AND {keys}.{quote('revoked_at')} IS NULL)"
+    )
+
+
+def ready_update(row: LicenseFile, ready: dict[str, Any]) -> bool:
+    """Inside the caller's transaction: the row becomes ready and the hub learns of the file
+    (by digest, through the federation outbox) — unless its seal was revoked meanwhile (False):
+    a process may hold the seal for `FILES_KEY_CACHE_SECONDS`, and a file signed after the
+    revocation would fail verification, so it is refused here and signed again with the
+    successor."""
+    values = []
+    for name, value in ready.items():
+        field = _field(name)
+        plain = value.pk if isinstance(value, models.Model) else value
+        values.append(field.get_db_prep_save(plain, connection))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _ready_sql(connection.vendor, tuple(ready)), [*values, row.pk, ready["seal"].pk]
+        )
+        if cursor.rowcount != 1:
+            return False
     for name, value in ready.items():
         setattr(row, name, value)
     license_file_ready.send(sender=LicenseFile, file=row)
+    return True

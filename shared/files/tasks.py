@@ -2,7 +2,8 @@
 
 from celery import shared_task
 
-from shared.files import services, signing
+from shared.core.effects import enqueue
+from shared.files import drain, services, signing
 
 
 @shared_task(name="files.render", acks_late=True, bind=True, max_retries=5)
@@ -26,3 +27,13 @@ def retry_pending() -> int:
     for file_id in ids:
         render_license_file.apply_async(args=[file_id])
     return len(ids)
+
+
+@shared_task(name="files.drain", acks_late=True)
+def drain_license_files() -> int:
+    """Render the pending files a batch at a time (shared.files.drain); past its time budget it
+    gives the queue back and comes again."""
+    result = drain.license_files_drain()
+    if result.more:
+        enqueue(drain_license_files)
+    return result.ready

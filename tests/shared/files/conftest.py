@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from shared.core import effects
 from shared.files import keystore
 from tests.shared.files.files_support import issue, render_pending
 
@@ -42,6 +43,7 @@ def signing_worker(transactional_db):
         from municipal_node.celery import app
     with app.connection_for_write() as conn:
         conn.default_channel.queue_purge("signing")
+    effects.forget_windows()  # the purge took any drain this process counts on
     with start_worker(app, perform_ping_check=False, pool="solo", queues=["signing"]) as worker:
         yield worker
 
