@@ -9,6 +9,7 @@ later state stays, and the next reconciliation sends it up as usual. The serial 
 move past every recovered serial, so no new licence takes a number the lost ones had.
 """
 
+from collections.abc import Iterator
 from typing import Any
 
 import requests
@@ -29,9 +30,9 @@ RECOVER_PATH = "/api/v1/exchange/recover/"
 CHUNK = 500
 
 
-def _fetch(peer: Any, keys: list[str]) -> list[dict[str, Any]]:
+def _fetch(peer: Any, keys: list[str]) -> Iterator[list[dict[str, Any]]]:
+    """The hub's copies of `keys`, CHUNK at a time."""
     url = peer.base_url.rstrip("/") + RECOVER_PATH
-    payloads: list[dict[str, Any]] = []
     for i in range(0, len(keys), CHUNK):
         try:
             body, headers = signed_json(
@@ -49,8 +50,7 @@ def _fetch(peer: Any, keys: list[str]) -> list[dict[str, Any]]:
             raise RetryableError(
                 "federation.peer_unreachable", f"无法从省级库取回证照：{exc}"
             ) from exc
-        payloads += response.json()["licences"]
-    return payloads
+        yield response.json()["licences"]
 
 
 def _held_seq(snap: dict[str, Any]) -> int | None:
@@ -67,15 +67,15 @@ def _held_seq(snap: dict[str, Any]) -> int | None:
     return row
 
 
-def serials_advance(licences: list[License]) -> int:
+def serials_advance(licences: list[License]) -> set[tuple[int, int, int]]:
     """Move each (issuer, type, year) serial counter past the serials of `licences`
-    (`YYYY` + a 7-digit number, `shared.licenses.issuing`); how many counters moved."""
+    (`YYYY` + a 7-digit number, `shared.licenses.issuing`); the counters that moved."""
     top: dict[tuple[int, int, int], int] = {}
     for lic in licences:
         if len(lic.serial) == 11 and lic.serial.isdigit():
             key = (lic.issuer_id, lic.license_type_id, int(lic.serial[:4]))
             top[key] = max(top.get(key, 0), int(lic.serial[4:]))
-    moved = 0
+    moved = set()
     for (issuer, license_type, year), last in top.items():
         counter, _ = SerialCounter.objects.select_for_update().get_or_create(
             issuer_id=issuer, license_type_id=license_type, year=year
@@ -83,7 +83,7 @@ def serials_advance(licences: list[License]) -> int:
         if counter.last < last:
             counter.last = last
             counter.save(update_fields=["last"])
-            moved += 1
+            moved.add((issuer, license_type, year))
     return moved
 
 
@@ -93,24 +93,29 @@ def licences_recover() -> dict[str, Any]:
     scope = settings.LIBRARY_CODE
     diff = compare(local_digests(scope), HttpDigests(hub, scope=scope))
     asked = sorted(set(diff.missing_local) | set(diff.different))
-    recovered: list[License] = []
-    kept: list[str] = []
-    with transaction.atomic():
-        for payload in _fetch(hub, asked) if asked else []:
-            snap = payload["license"]
-            held = _held_seq(snap)
-            if held is not None and held >= snap["last_event_seq"]:
-                kept.append(str(snap["identifier"]))
-                continue  # the city's state is as late: it goes up at the next reconciliation
-            recovered.append(apply_license_repair(payload, sender=scope))
-        counters = serials_advance(recovered)
-    keys = sorted(license_key(lic) for lic in recovered)
+    # A chunk at a time, each in its own transaction: a city that lost a day holds tens of
+    # thousands, and a run stopped half way is run again (what it applied is held now, kept).
+    recovered, kept, keys = 0, 0, list[str]()
+    moved: set[tuple[int, int, int]] = set()
+    for payloads in _fetch(hub, asked):
+        with transaction.atomic():
+            chunk: list[License] = []
+            for payload in payloads:
+                snap = payload["license"]
+                held = _held_seq(snap)
+                if held is not None and held >= snap["last_event_seq"]:
+                    kept += 1
+                    continue  # the city's state is as late: it goes up at the next reconciliation
+                chunk.append(apply_license_repair(payload, sender=scope))
+            moved |= serials_advance(chunk)
+        recovered += len(chunk)
+        keys += [license_key(lic) for lic in chunk][: 1000 - len(keys)]
     return {
         "only_at_hub": len(diff.missing_local),
         "different": len(diff.different),
         "missing_at_hub": len(diff.missing_remote),
-        "recovered": len(recovered),
-        "kept_here": len(kept),
-        "serial_counters_moved": counters,
-        "keys": keys[:1000],
+        "recovered": recovered,
+        "kept_here": kept,
+        "serial_counters_moved": len(moved),
+        "keys": sorted(keys),
     }

@@ -287,19 +287,28 @@ def webhook_sweep(*, limit: int = 200, budget_seconds: float = 60.0) -> int:
     return attempted
 
 
+# A retry of more dead events than this is left to the sweep (200 due events a run, oldest
+# first) instead of one task message naming them all.
+RETRY_KICK_MAX = 500
+
+
 @transaction.atomic
 def webhook_retry(*, actor: User, event_ids: list[str] | None = None) -> int:
     """The operator's retry: dead events (the ones named, or all) become pending and due now,
-    with a fresh count of attempts (their earlier attempt rows stay). Delivered and cancelled events are never sent again."""
+    with a fresh count of attempts (their earlier attempt rows stay). Delivered and cancelled
+    events are never sent again. "All" is one UPDATE however many there are: the ids are read
+    only to name a few in the audit and to kick their delivery when there are few."""
     if not actor.is_library_admin:
         raise ForbiddenError(
             "permission.library_admin_required", "仅库管理员（节点管理员/省级运营人员）可重试投递"
         )
-    dead = WebhookEvent.objects.select_for_update().filter(state=WebhookEvent.State.DEAD)
+    dead = WebhookEvent.objects.filter(state=WebhookEvent.State.DEAD)
     if event_ids is not None:
         dead = dead.filter(event_id__in=event_ids)
-    ids = [str(e) for e in dead.values_list("event_id", flat=True)]
-    count = WebhookEvent.objects.filter(event_id__in=ids).update(
+    named = [
+        str(e) for e in dead.order_by("id").values_list("event_id", flat=True)[: RETRY_KICK_MAX + 1]
+    ]
+    count = dead.update(
         state=WebhookEvent.State.PENDING, attempts=0, next_attempt_at=timezone.now()
     )
     if count:
@@ -307,11 +316,14 @@ def webhook_retry(*, actor: User, event_ids: list[str] | None = None) -> int:
             actor=actor,
             action="webhook.retry",
             target_type="webhook_event",
-            target_id=",".join(ids)[:100],
+            target_id=",".join(named)[:100],
             before={"state": "dead"},
             after={"state": "pending", "count": count},
         )
-        from shared.webhooks.tasks import deliver
+        from shared.webhooks.tasks import deliver, sweep
 
-        enqueue_on_commit(deliver, ids)
+        if count <= RETRY_KICK_MAX:
+            enqueue_on_commit(deliver, named)
+        else:
+            enqueue_on_commit(sweep)
     return count

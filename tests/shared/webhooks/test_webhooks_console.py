@@ -69,3 +69,22 @@ def test_staff_and_consumers_cannot_open_it(issuer_user, consumer_user, dead_eve
         assert retry.status_code == 403
     dead_event.refresh_from_db()
     assert dead_event.state == "dead"
+
+
+@pytest.mark.parametrize(("kick_max", "kicked"), [(500, "webhooks.deliver"), (0, "webhooks.sweep")])
+def test_a_retry_names_its_events_to_the_worker_only_when_they_are_few(
+    library_admin, dead_event, monkeypatch, django_capture_on_commit_callbacks, kick_max, kicked
+):
+    from shared.webhooks import deliveries
+
+    # given: the number of events past which a retry leaves them to the sweep
+    monkeypatch.setattr(deliveries, "RETRY_KICK_MAX", kick_max)
+    # when: every dead event is retried
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert deliveries.webhook_retry(actor=library_admin) == 1
+    # then: pending and due; one task queued after commit, naming the event only when few
+    dead_event.refresh_from_db()
+    assert (dead_event.state, dead_event.attempts) == ("pending", 0)
+    ((task, args, _coalesce),) = [c.args for c in callbacks]
+    assert task.name == kicked
+    assert args == (([str(dead_event.event_id)],) if kick_max else ())
