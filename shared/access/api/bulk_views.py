@@ -3,7 +3,6 @@
 import uuid
 from typing import Any
 
-from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -17,6 +16,7 @@ from shared.access.api.serializers import (
     BulkRequestSerializer,
 )
 from shared.access.api.views import RecordedRefusalsMixin
+from shared.access.bulk_http import bulk_file_response
 from shared.access.models import AccessRecord, BulkRequest
 from shared.accounts.requests import AuthenticatedRequest, authenticated
 from shared.core.api.permissions import LICENCE_USERS
@@ -121,8 +121,5 @@ class BulkRequestDownloadApi(RecordedRefusalsMixin, APIView):
         summary="下载已批准的批量分析导出（限申请单位，过期失效，下载留痕）",
     )
     def get(self, request: AuthenticatedRequest, request_id: str) -> Any:
-        found, content = bulk.bulk_download(user=request.user, bulk_request_id=_uuid(request_id))
-        kind = "text/csv" if found.format == BulkRequest.Format.CSV else "application/jsonl"
-        response = HttpResponse(content, content_type=f"{kind}; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="bulk-{found.pk}.{found.format}"'
-        return response
+        found, path = bulk.bulk_download(user=request.user, bulk_request_id=_uuid(request_id))
+        return bulk_file_response(found, path)

@@ -9,12 +9,14 @@ from typing import Any
 
 from django.contrib import messages
 from django.http import Http404, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from shared.access import bulk
 from shared.access.api.serializers import BulkRequestCreateSerializer
 from shared.access.bulk_fields import META_FIELDS, field_label
+from shared.access.bulk_http import bulk_file_response
 from shared.access.models import AccessRecord, BulkRequest
 from shared.access.selectors import bulk_request_list, grant_list
 from shared.accounts.requests import AuthenticatedHttpRequest
@@ -167,16 +169,13 @@ def bulk_requests(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 
 @roles.console_view(roles.consumer)
-def bulk_request_download(request: AuthenticatedHttpRequest, request_id: str) -> HttpResponse:
+def bulk_request_download(request: AuthenticatedHttpRequest, request_id: str) -> HttpResponseBase:
     pk = _uuid(request_id)
     try:
-        found, content = bulk.bulk_download(user=request.user, bulk_request_id=pk)
+        found, path = bulk.bulk_download(user=request.user, bulk_request_id=pk)
     except ApplicationError as exc:
         if exc.status_code == 404:
             raise Http404(exc.message) from exc
         messages.error(request, exc.message)
         return redirect("console-bulk-requests")
-    kind = "text/csv" if found.format == BulkRequest.Format.CSV else "application/jsonl"
-    response = HttpResponse(content, content_type=f"{kind}; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="bulk-{found.pk}.{found.format}"'
-    return response
+    return bulk_file_response(found, path)

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from municipal_node.celery import app
 from shared.access.models import AccessRecord, BulkRequest
+from shared.domain.canonical import sm3_hex
 from tests.shared.access.conftest import issue
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -80,7 +81,10 @@ def test_apply_approve_export_download(celery_worker, consumer, issuer, issuer_u
     )
     download = consumer.get(f"/api/v1/bulk-requests/{pk}/download/")
     assert download.status_code == 200
-    rows = list(csv.reader(io.StringIO(download.content.decode("utf-8-sig"))))
+    assert download.streaming  # from disk, not read into the web process
+    assert download["Content-Disposition"] == f'attachment; filename="bulk-{pk}.csv"'
+    body = b"".join(download.streaming_content)
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
     assert rows[0] == ["identifier", "surface.经营项目"]
     assert len(rows) == 4
     operations = list(AccessRecord.objects.order_by("id").values_list("operation", "outcome"))
@@ -88,6 +92,9 @@ def test_apply_approve_export_download(celery_worker, consumer, issuer, issuer_u
     assert ("bulk_decision", "allowed") in operations
     assert operations.count(("export", "allowed")) == 3  # one per exported licence
     assert ("download", "allowed") in operations
+    logged = AccessRecord.objects.get(operation="download", outcome="allowed")
+    assert logged.detail["sm3"] == sm3_hex(body)  # the digest of what was sent
+    assert BulkRequest.objects.get(pk=pk).file_digest == sm3_hex(body)
     # another agency cannot even see it
     assert issuer.get(f"/api/v1/bulk-requests/{pk}/download/").status_code == 404
 
@@ -112,7 +119,8 @@ def test_refusal_needs_a_reason_and_jsonl_export(
     ).json()["id"]
     issuer.post(f"/api/v1/bulk-requests/{second}/approve/", {}, format="json")
     wait_state(consumer, second, {"ready"})
-    lines = consumer.get(f"/api/v1/bulk-requests/{second}/download/").content.decode().splitlines()
+    jsonl = consumer.get(f"/api/v1/bulk-requests/{second}/download/")
+    lines = b"".join(jsonl.streaming_content).decode().splitlines()
     assert json.loads(lines[0])["holder_name"] == "郑州豫中食品有限公司"
 
 
@@ -148,3 +156,25 @@ def test_application_rules(consumer, issuer, license_type, other_issuer_user):
         "access.not_consumer",
     )
     assert BulkRequest.objects.count() == 0
+
+
+def test_an_export_is_digested_a_mib_at_a_time(tmp_path):
+    import os
+    import tracemalloc
+
+    from shared.access import bulk
+
+    # given: a 12 MiB export on disk
+    data = os.urandom(1 << 20) * 12
+    path = tmp_path / "bulk.csv"
+    path.write_bytes(data)
+    # when
+    tracemalloc.start()
+    try:
+        digest = bulk._file_sm3(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # then: the whole file's digest, never more than a few MiB held
+    assert digest == sm3_hex(data)
+    assert peak < 3 << 20, peak

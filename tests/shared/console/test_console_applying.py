@@ -111,7 +111,8 @@ def test_a_bulk_request_is_made_approved_exported_and_downloaded(
     assert "可下载" in page
     download = consumer_console.get(f"/console/use/bulk-requests/{found.pk}/download/")
     assert download.status_code == 200
-    rows = list(csv.reader(io.StringIO(download.content.decode("utf-8-sig"))))
+    body = b"".join(download.streaming_content)  # streamed from disk
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
     assert rows[0] == ["identifier", "holder_name", "surface.经营项目"]
     assert rows[1][0] == lic.identifier
 
