@@ -201,7 +201,7 @@ def test_the_citys_approval_exports_here_within_scope(
     )
     download = hub_consumer.get(f"/api/v1/bulk-requests/{pk}/download/")
     assert download.status_code == 200
-    rows = list(csv.reader(io.StringIO(download.content.decode("utf-8-sig"))))
+    rows = list(csv.reader(io.StringIO(b"".join(download.streaming_content).decode("utf-8-sig"))))
     assert rows[0] == ["identifier", "surface.经营项目"] and len(rows) == 4
     operations = list(AccessRecord.objects.values_list("operation", "outcome"))
     assert ("bulk_decision", "allowed") in operations
