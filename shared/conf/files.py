@@ -15,9 +15,11 @@ FILES_KEY_CACHE_SECONDS = env_int("FILES_KEY_CACHE_SECONDS", 5)
 # The signing queue's drain (shared/files/drain.py): files a licence change asks for are taken
 # FILES_DRAIN_BATCH at a time, the batch's rows marked ready in one transaction; a web process
 # queues at most one drain per FILES_DRAIN_COALESCE_MS (and one more at its end); a drain
-# gives the queue back after FILES_DRAIN_SECONDS; a claimed row is left to other drains for
+# gives the queue back after FILES_DRAIN_SECONDS (a worker that also serves `default`, as the
+# demo's does, runs the relay in between: a longer drain held it, and the sync lag with it);
+# a claimed row is left to other drains for
 # FILES_CLAIM_SECONDS (a drain that died: the sweep re-queues the row after 30 s anyway).
 FILES_DRAIN_BATCH = env_int("FILES_DRAIN_BATCH", 8)
 FILES_DRAIN_COALESCE_MS = env_int("FILES_DRAIN_COALESCE_MS", 200)
-FILES_DRAIN_SECONDS = env_int("FILES_DRAIN_SECONDS", 20)
+FILES_DRAIN_SECONDS = env_int("FILES_DRAIN_SECONDS", 2)
 FILES_CLAIM_SECONDS = env_int("FILES_CLAIM_SECONDS", 60)
