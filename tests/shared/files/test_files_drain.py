@@ -2,6 +2,8 @@
 batch marked ready in one transaction, two drains never taking the same row, a failing file
 failing alone and going back to its own task, a dead drain's rows taken again."""
 
+import ast
+import json
 import threading
 from datetime import timedelta
 
@@ -23,11 +25,26 @@ def issue_many(issuer, issue_payload, n):
 
 
 @pytest.fixture
-def handed_back(monkeypatch):
-    """What a drain gave back to the per-file task, instead of the broker."""
-    calls = []
-    monkeypatch.setattr(drain, "enqueue", lambda task, *args, **kw: calls.append((task, args, kw)))
-    return calls
+def handed_back():
+    """What a drain gave back to the per-file task, read from the real `signing` queue (this
+    pytest worker's Redis database): (task, arguments, delayed?) oldest first."""
+    from municipal_node.celery import app
+
+    def purge() -> None:
+        with app.connection_for_write() as conn:
+            conn.default_channel.queue_purge("signing")
+
+    def published() -> list[tuple[str, tuple, bool]]:
+        with app.connection_for_write() as conn:
+            raw = conn.default_channel.client.lrange("signing", 0, -1)
+        messages = [json.loads(m)["headers"] for m in reversed(raw)]  # LPUSH: oldest last
+        return [
+            (h["task"], ast.literal_eval(h["argsrepr"]), h["eta"] is not None) for h in messages
+        ]
+
+    purge()
+    yield published
+    purge()
 
 
 def test_a_drain_renders_every_pending_file_a_batch_at_a_time(
@@ -44,7 +61,7 @@ def test_a_drain_renders_every_pending_file_a_batch_at_a_time(
     rows = LicenseFile.objects.filter(pk__in=ids)
     assert {(r.state, r.attempts) for r in rows} == {("ready", 1)}
     assert all(r.path and r.sm3 and r.seal_id and r.claimed_at for r in rows)
-    assert handed_back == []
+    assert handed_back() == []
     # and a batch costs one claim and one version read, then the ready update and the outbox
     # row per file; the third claim finds nothing
     tables = statements.tables()
@@ -77,7 +94,7 @@ def test_a_failing_file_fails_alone_and_goes_back_to_its_task(
     assert [states[pk] for pk in ids] == ["ready", "pending", "ready"]
     failed = LicenseFile.objects.get(pk=ids[1])
     assert (failed.attempts, failed.last_error) == (1, "OSError: 磁盘已满")
-    assert handed_back == [(render_license_file, (ids[1],), {"countdown": 2})]
+    assert handed_back() == [("files.render", (ids[1],), True)]  # after its back-off
     # and its claim keeps other drains off it while its task retries
     assert drain.license_files_drain().ready == 0
 
@@ -94,7 +111,7 @@ def test_a_file_out_of_attempts_fails_for_good(
     # then: failed, for an operator; nothing retries it
     assert (result.ready, result.failed, result.handed_back) == (0, 1, 0)
     assert LicenseFile.objects.get(pk=pk).state == "failed"
-    assert handed_back == []
+    assert handed_back() == []
 
 
 def test_a_batch_sealed_with_a_seal_revoked_meanwhile_goes_back(
@@ -121,7 +138,7 @@ def test_a_batch_sealed_with_a_seal_revoked_meanwhile_goes_back(
     assert signed == ids
     assert (result.ready, result.handed_back) == (0, 2)
     assert set(LicenseFile.objects.values_list("state", flat=True)) == {"pending"}
-    assert handed_back == [(render_license_file, (pk,), {"countdown": None}) for pk in ids]
+    assert handed_back() == [("files.render", (pk,), False) for pk in ids]
     monkeypatch.setattr(signing, "sign_row", real)
     again = [render_license_file.apply(args=[pk]).get() for pk in ids]
     assert again == ["ready", "ready"]
