@@ -38,21 +38,40 @@ _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"')
 _ONE_BRACKET_KIND = bytes.maketrans(b"{}", b"[]")
 # `\u0000` or an escaped UTF-16 surrogate (`\uD800`-`\uDFFF`), the only ways into a parsed string.
 _SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
-# An integer token of 19 digits or more, which may pass 64 bits: orjson reads up to 2**64 - 1
-# as an integer and beyond as a float, where the rule refuses. The same text inside a string is
-# harmless, and then only sends the body down the checked path. (orjson refuses infinity.)
-_LONG_INTEGER = re.compile(rb"[:\[,][ \t\r\n]*-?[0-9]{19}")
-# The pattern is slow on megabytes of JSON text (17 ms on a 2.3 MB envelope body): it runs only
-# when 19 digits in a row appear at all, which one translate and one find tell in 1 ms.
+# An integer token of 19 digits or more may pass 64 bits: orjson reads up to 2**64 - 1 as an
+# integer and beyond as a float, where the rule refuses. The same digits inside a string are
+# harmless (a hex digest holds a run of 19 in most envelopes of a thousand licences), and
+# only send the body down the checked path when what comes before them cannot be told apart.
+# (orjson refuses infinity.)
 _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
 _NINETEEN_DIGITS = b"0" * 19
+_ZERO = ord("0")
+_WHITESPACE = b" \t\r\n"
 
 
 def _long_integer(utf8: bytes) -> bool:
-    """Whether `utf8` may hold an integer token of 19 digits or more."""
-    if _NINETEEN_DIGITS not in utf8.translate(_DIGITS_AS_ZERO):
-        return False
-    return _LONG_INTEGER.search(utf8) is not None
+    """Whether `utf8` may hold an integer token of 19 digits or more: a run of 19 digits or
+    more after `:`, `[` or `,` (whitespace and a minus sign between), or at the start. Found
+    with C-speed `translate` and `find` (the pattern it replaces took 13 ms on a 2 MB envelope
+    body holding such runs inside hex digests; this takes 1)."""
+    zeros = utf8.translate(_DIGITS_AS_ZERO)
+    at = zeros.find(_NINETEEN_DIGITS)
+    while at != -1:
+        start = at
+        while start and zeros[start - 1] == _ZERO:
+            start -= 1
+        before = start - 1
+        if before >= 0 and utf8[before] == ord("-"):
+            before -= 1
+        while before >= 0 and utf8[before] in _WHITESPACE:
+            before -= 1
+        if before < 0 or utf8[before] in b":[,":
+            return True
+        end = at + len(_NINETEEN_DIGITS)
+        while end < len(zeros) and zeros[end] == _ZERO:
+            end += 1
+        at = zeros.find(_NINETEEN_DIGITS, end)
+    return False
 
 
 class InputRefused(ApplicationError):

@@ -49,11 +49,26 @@ def test_what_the_rule_refuses_is_refused_on_either_path(text, code):
     assert caught.value.code == code
 
 
-def test_long_digits_inside_a_string_take_the_checked_path_and_are_kept():
-    raw = b'{"id": "41010020261205000000001", "n": 9223372036854775807}'
-    with mock.patch.object(parsers.orjson, "loads", wraps=orjson.loads) as fast:
-        assert guarded_json_loads(raw) == {"id": "41010020261205000000001", "n": 2**63 - 1}
-    fast.assert_not_called()
+@pytest.mark.parametrize(
+    "raw,fast",
+    [
+        # a run of 19 digits or more inside a string (a hex digest, an id): orjson
+        (b'{"id": "41010020261205000000001", "d": "ab1234567890123456789012cd"}', True),
+        # as a number, after ":", "[" or ",", whitespace or a minus sign between: checked
+        (b'{"id": "x", "n": 9223372036854775807}', False),
+        (b'{"n": [1, -1234567890123456789]}', False),
+        (b'{"n": [\n  1234567890123456789]}', False),
+        (b"[1,\t1234567890123456789]", False),
+        # inside a string after one of those characters: cannot be told apart, checked
+        (b'{"s": "a:1234567890123456789"}', False),
+        # 18 digits: orjson, whatever comes before
+        (b'{"n": 123456789012345678}', True),
+    ],
+)
+def test_long_digits_take_the_checked_path_only_where_they_may_be_a_number(raw, fast):
+    with mock.patch.object(parsers.orjson, "loads", wraps=orjson.loads) as loads:
+        assert guarded_json_loads(raw) == json.loads(raw)
+    assert loads.called is fast
 
 
 # --- the exchange endpoint's parser ---------------------------------------------------------
