@@ -1,12 +1,15 @@
 """bench/sync: sustained issuing at two city nodes → the hub, over real HTTP and Celery.
 
     .venv/bin/python bench/sync/run.py [--rate 100] [--seconds 30] [--backlog 2000] [--batch 10] [--at 1]
+                                       [--rounds 3] [--profile FILE]
 
 Needs PostgreSQL and Redis on 127.0.0.1. Starts a hub and nodes 410100 and 410300 (gunicorn +
 Celery worker each, databases cloned from freshly built templates) and measures, in one run:
   1. lag from commit at the node to visible at the hub (p50/p95/p99), issuing --rate licences a
      second in total through the nodes' API for --seconds (at 郑州 alone with --at 1);
-  2. ingest rate: the hub drains a backlog of --backlog licences per node built while it was down;
+  2. ingest rate: the hub drains a backlog of --backlog licences per node built while it was down,
+     --rounds times (a drain of 2 × 2,000 lasts about a second, and single runs of the same code
+     moved between 2,400 and 3,800 licences/s on this host); the median round is the rate;
   3. the baseline: COPY of the same rows (licences, versions, events) into the hub's tables,
      three times into fresh copies of its database; the median is the baseline.
 """
@@ -136,12 +139,12 @@ def sustained(fed: Federation, rate: float, seconds: float, batch: int, at: int 
     return lags
 
 
-def backlog(fed: Federation, count: int) -> tuple[float, int]:
+def backlog(fed: Federation, count: int, round_: int = 0, profile: str = "") -> tuple[float, int]:
     hub = fed["hub"]
     nodes = [fed["410100"], fed["410300"]]
     hub.stop("web")
     for k, node in enumerate(nodes):
-        fedlib.issue_batch(node, count, start=500000 + k * count)
+        fedlib.issue_batch(node, count, start=500000 + (2 * round_ + k) * count)
     before = hub.count()
     expected = before + count * len(nodes)
     # Ingest is measured on a running hub: its second web process may still be importing the
@@ -153,6 +156,7 @@ def backlog(fed: Federation, count: int) -> tuple[float, int]:
     hub.wait_ready()
     booted = time.monotonic()
     wait_until(lambda: _settled(hub), timeout=60, interval=0.1, message="hub's web processes idle")
+    spy = _profile_start(hub, profile) if profile else None
     for node in nodes:
         os.killpg(node.procs["worker"].pid, signal.SIGCONT)
     # What an operator does once the hub is back: retry now rather than wait out the back-off
@@ -174,6 +178,9 @@ def backlog(fed: Federation, count: int) -> tuple[float, int]:
         lambda: hub.count() >= expected, timeout=900, interval=0.05, message="backlog drained"
     )
     done, cpu_done = time.monotonic(), cpu_split.snapshot(*groups)
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(timeout=60)
     print(
         f"backlog: {expected - before} licences; first envelope applied {t0 - booted:.1f}s after "
         f"the hub came back; drained {done - booted:.1f}s after it (the nodes held until its web "
@@ -183,6 +190,19 @@ def backlog(fed: Federation, count: int) -> tuple[float, int]:
     spent = cpu_split.difference(cpu_t0, cpu_done)
     print(cpu_split.report(spent, per=expected - at_t0, unit="licence ingested"), flush=True)
     return done - t0, expected - at_t0
+
+
+def _profile_start(hub, path: str):  # type: ignore[no-untyped-def]
+    """py-spy (on PATH, or PY_SPY) sampling the hub's web processes, raw collapsed stacks to
+    `path` (the last round's, with --rounds): where the drain's time goes at the hub."""
+    import subprocess
+
+    spy = os.environ.get("PY_SPY", "py-spy")
+    flags = os.environ.get("PY_SPY_FLAGS", "--idle").split()  # --gil: the GIL's holder only
+    command = [spy, "record", "-f", "raw", "-r", "250", "-o", path, "--subprocesses", *flags]
+    process = subprocess.Popen([*command, "-p", str(hub.procs["web"].pid)])
+    time.sleep(1.0)  # attached before the drain starts
+    return process
 
 
 def _settled(lib) -> bool:  # type: ignore[no-untyped-def]
@@ -211,15 +231,22 @@ def _cpu_groups(fed: Federation) -> tuple[dict[int, str], dict[str, str]]:
     return sessions, {lib.db: f"{names[lib.name]} PostgreSQL" for lib in fed.libs.values()}
 
 
-def copy_baseline(fed: Federation, runs: int = 3) -> list[float]:
-    """COPY the rows the hub ingested (licences, versions, events) back into a copy of the hub's
-    database from which they were removed: same tables, same indexes and trigger. `runs`
-    times, each into a fresh copy (one run alone moves by tens of percent on a shared host)."""
+def copy_baseline(fed: Federation, rows: int, runs: int = 3) -> list[float]:
+    """COPY the first `rows` licences the hub ingested (licences, versions, events) back into a
+    copy of the hub's database from which they were removed: same tables, same indexes and
+    trigger. `runs` times, each into a fresh copy (one run alone moves by tens of percent on a
+    shared host)."""
     hub = fed["hub"]
     fed.stop()
     payloads = {}
     with psycopg.connect(PG + hub.db) as src:
-        ids = [r[0] for r in src.execute("SELECT id FROM licenses_license WHERE number LIKE 'R%'")]
+        ids = [
+            r[0]
+            for r in src.execute(
+                "SELECT id FROM licenses_license WHERE number LIKE 'R%%' ORDER BY id LIMIT %s",
+                (rows,),
+            )
+        ]
         for table, where in (
             ("licenses_license", "id = ANY(%s)"),
             ("licenses_licenseversion", "license_id = ANY(%s)"),
@@ -262,7 +289,12 @@ def copy_baseline(fed: Federation, runs: int = 3) -> list[float]:
 
 # Passed on to the nodes when set, to compare envelope sizes (shared.federation.sizing):
 # FEDERATION_BATCH_SIZE=500 FEDERATION_BATCH_MAX=500 sends envelopes of 500 events throughout.
-ENVELOPE_SIZES = ("FEDERATION_BATCH_SIZE", "FEDERATION_BATCH_MIN", "FEDERATION_BATCH_MAX")
+ENVELOPE_SIZES = (
+    "FEDERATION_BATCH_SIZE",
+    "FEDERATION_BATCH_MIN",
+    "FEDERATION_BATCH_MAX",
+    "LOG_LEVEL",  # INFO: every envelope sent and received is logged
+)
 
 
 def main() -> None:
@@ -275,6 +307,15 @@ def main() -> None:
     )
     parser.add_argument(
         "--batch", type=int, default=1, help="licences per request (1: the issue API; more: bulk)"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="drains measured, each of a new backlog; their median is the ingest rate",
+    )
+    parser.add_argument(
+        "--profile", default="", help="py-spy the hub's web processes during the drain to FILE"
     )
     args = parser.parse_args()
     from bench.hostload import host_load
@@ -308,13 +349,24 @@ def main() -> None:
             f"max {max(lags):.3f}s  mean {statistics.mean(lags):.3f}s",
             flush=True,
         )
-        elapsed, drained = backlog(fed, args.backlog)
-        ingest_rate = drained / elapsed
+        rates = []
+        for round_ in range(args.rounds):
+            elapsed, drained = backlog(fed, args.backlog, round_, args.profile)
+            rates.append(drained / elapsed)
+            print(
+                f"hub ingest, round {round_ + 1} (backlog of {drained} from two nodes): "
+                f"{rates[-1]:.1f} licences/s",
+                flush=True,
+            )
+        ingest_rate = statistics.median(rates)
         print(
-            f"hub ingest (backlog of {drained} from two nodes): {ingest_rate:.1f} licences/s",
+            f"hub ingest, median of {len(rates)} rounds: {ingest_rate:.1f} licences/s "
+            f"({', '.join(f'{r:.1f}' for r in rates)})",
             flush=True,
         )
-        copy_rates = copy_baseline(fed)
+        # The rows of the sustained phase and of the first round: the baseline of every run
+        # before rounds were measured (one backlog of 2 × --backlog).
+        copy_rates = copy_baseline(fed, len(lags) + 2 * args.backlog)
     finally:
         fed.stop()
     copy_rate = statistics.median(copy_rates)
