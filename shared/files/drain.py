@@ -28,7 +28,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from shared.core.effects import enqueue
-from shared.files import keystore, signing
+from shared.files import keystore, signing, storage
 from shared.files.models import LicenseFile
 
 logger = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ class DrainResult:
     ready: int = 0
     handed_back: int = 0  # to the per-file task: failed once, revoked seal, failed batch
     failed: int = 0  # for good: an operator's
+    taken: int = 0  # marked ready by another run of the same row meanwhile (its file kept)
     more: bool = False  # stopped at the time budget with rows maybe left
 
 
@@ -101,19 +102,25 @@ def _work(rows: list[LicenseFile], result: DrainResult) -> None:
                 result.failed += 1
             else:
                 _hand_back(row, result, countdown=min(2**row.attempts, 60))
+    previous = {row.pk: row.path for row, _ready in done}  # before the update sets them
     try:
         with transaction.atomic():
-            refused = [row for row, ready in done if not signing.ready_update(row, ready)]
+            marked = [signing.ready_update(row, ready) for row, ready in done]
     except DatabaseError:
         logger.warning("a drain's batch of %d could not be marked ready", len(done), exc_info=True)
-        for row, _ready in done:
+        for row, ready in done:
+            storage.remove(ready["path"])  # no row names it
             _hand_back(row, result)
         return
-    if refused:  # sealed with a seal revoked meanwhile: signed again with the successor
-        keystore.forget_current_keys()
-        for row in refused:
+    for (row, ready), outcome in zip(done, marked, strict=True):
+        signing.settle_files(outcome, ready["path"], previous[row.pk])
+        if outcome is signing.Marked.READY:
+            result.ready += 1
+        elif outcome is signing.Marked.TAKEN:
+            result.taken += 1
+        else:  # sealed with a seal revoked meanwhile: signed again with the successor
+            keystore.forget_current_keys()
             _hand_back(row, result)
-    result.ready += len(done) - len(refused)
 
 
 def _hand_back(row: LicenseFile, result: DrainResult, countdown: float | None = None) -> None:

@@ -10,7 +10,9 @@ number) — the token key and the seal come from the process's short-lived copy
 
 from __future__ import annotations
 
+import enum
 import functools
+import uuid
 from typing import Any, cast
 
 from django.conf import settings
@@ -122,9 +124,12 @@ def sign_row(row: LicenseFile, version: LicenseVersion) -> dict[str, Any]:
         variant=row.variant,
         seal_key=keystore.seal_current(agency=lic.issuer),
     )
+    # A name of its own for every rendering: two runs of one row (a drain, and the task the
+    # sweep queued for the same row meanwhile) must not replace each other's file, or the row
+    # could name one file's digest and the disk hold the other's (their signing times differ).
     relative = (
         f"{storage.safe_name(lic.issuer.code)}/{storage.safe_name(row.identifier)}/"
-        f"{row.variant}.pdf"
+        f"{row.variant}-{uuid.uuid4().hex[:12]}.pdf"
     )
     storage.write_atomic(relative, pdf)
     now = timezone.now()
@@ -166,22 +171,25 @@ def license_file_render(*, file_id: int) -> LicenseFile:
         return LicenseFile.objects.get(pk=file_id)
     try:
         version = versions_of([row])[row.identifier]
-        _mark_ready(row, sign_row(row, version))
+        marked = _mark_ready(row, sign_row(row, version), previous=row.path)
     except Exception as exc:
         record_failure(row, exc)
         raise
-    return row
+    return LicenseFile.objects.get(pk=file_id) if marked is Marked.TAKEN else row
 
 
-@transaction.atomic
-def _mark_ready(row: LicenseFile, ready: dict[str, Any]) -> None:
-    if not ready_update(row, ready):
+def _mark_ready(row: LicenseFile, ready: dict[str, Any], *, previous: str) -> Marked:
+    with transaction.atomic():
+        marked = ready_update(row, ready)
+    settle_files(marked, ready["path"], previous)
+    if marked is Marked.REVOKED:
         keystore.forget_current_keys()
         raise RetryableError(
             "file.seal_revoked",
             "签章所用印章已吊销，将用新印章重新签章",
             {"seal": ready["seal"].key_id},
         )
+    return marked
 
 
 def _field(name: str) -> models.Field:
@@ -198,17 +206,24 @@ def _ready_sql(vendor: str, names: tuple[str, ...]) -> str:
     return (
         f"UPDATE {quote(LicenseFile._meta.db_table)} SET "  # noqa: S608 - model names only
         + ", ".join(f"{quote(column)} = %s" for column in columns)
-        + f" WHERE {quote('id')} = %s AND EXISTS (SELECT 1 FROM {keys} "  # noqa: S608
-        f"WHERE {keys}.{quote('id')} = %s AND {keys}.{quote('revoked_at')} IS NULL)"
+        + f" WHERE {quote('id')} = %s AND {quote('state')} <> %s AND EXISTS (SELECT 1 "  # noqa: S608
+        f"FROM {keys} WHERE {keys}.{quote('id')} = %s AND {keys}.{quote('revoked_at')} IS NULL)"
     )
 
 
-def ready_update(row: LicenseFile, ready: dict[str, Any]) -> bool:
+class Marked(enum.Enum):
+    READY = "ready"  # this run's file is the row's now
+    TAKEN = "taken"  # another run of the same row marked its own file first
+    REVOKED = "revoked"  # sealed with a seal revoked meanwhile: to be signed again
+
+
+def ready_update(row: LicenseFile, ready: dict[str, Any]) -> Marked:
     """Inside the caller's transaction: the row becomes ready and the hub learns of the file
-    (by digest, through the federation outbox) — unless its seal was revoked meanwhile (False):
-    a process may hold the seal for `FILES_KEY_CACHE_SECONDS`, and a file signed after the
-    revocation would fail verification, so it is refused here and signed again with the
-    successor."""
+    (by digest, through the federation outbox), once — unless another run marked the row ready
+    first (TAKEN: the hub has heard of that file, and only of it), or this file's seal was
+    revoked meanwhile (REVOKED): a process may hold the seal for `FILES_KEY_CACHE_SECONDS`, and
+    a file signed after the revocation would fail verification, so it is refused here and
+    signed again with the successor."""
     values = []
     for name, value in ready.items():
         field = _field(name)
@@ -216,11 +231,22 @@ def ready_update(row: LicenseFile, ready: dict[str, Any]) -> bool:
         values.append(field.get_db_prep_save(plain, connection))
     with connection.cursor() as cursor:
         cursor.execute(
-            _ready_sql(connection.vendor, tuple(ready)), [*values, row.pk, ready["seal"].pk]
+            _ready_sql(connection.vendor, tuple(ready)),
+            [*values, row.pk, LicenseFile.State.READY, ready["seal"].pk],
         )
         if cursor.rowcount != 1:
-            return False
+            taken = LicenseFile.objects.filter(pk=row.pk, state=LicenseFile.State.READY)
+            return Marked.TAKEN if taken.exists() else Marked.REVOKED
     for name, value in ready.items():
         setattr(row, name, value)
     license_file_ready.send(sender=LicenseFile, file=row)
-    return True
+    return Marked.READY
+
+
+def settle_files(marked: Marked, written: str, previous: str) -> None:
+    """After the ready update committed (or not): the file a row no longer names goes. Marked
+    ready, the row's file before (a re-rendering); otherwise this run's own file."""
+    if marked is not Marked.READY:
+        storage.remove(written)
+    elif previous and previous != written:  # once the row naming the new one is committed
+        transaction.on_commit(functools.partial(storage.remove, previous))

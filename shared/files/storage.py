@@ -1,8 +1,9 @@
 """Where signed files live: `FILES_ROOT` (default VAR_DIR/files/<library code>).
 
 Paths stored in rows are relative to the root, so a library can move its files. Writes are
-atomic (temporary file + rename): a reader never sees half a PDF, and a task that runs twice
-simply replaces the file with an equivalent one.
+atomic (temporary file + rename): a reader never sees half a PDF. Every rendering of a licence
+file has a name of its own (`shared.files.signing.sign_row`): two runs of one row never replace
+each other's file.
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ def write_atomic(relative: str, data: bytes) -> None:
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def remove(relative: str) -> None:
+    """Delete a file no row names any more; one already gone is fine."""
+    (files_root() / relative).unlink(missing_ok=True)
 
 
 def read(relative: str) -> bytes:
