@@ -17,8 +17,8 @@ FILES_KEY_CACHE_SECONDS = env_int("FILES_KEY_CACHE_SECONDS", 5)
 # queues at most one drain per FILES_DRAIN_COALESCE_MS (and one more at its end); a drain
 # gives the queue back after FILES_DRAIN_SECONDS (a worker that also serves `default`, as the
 # demo's does, runs the relay in between: a longer drain held it, and the sync lag with it);
-# a claimed row is left to other drains for
-# FILES_CLAIM_SECONDS (a drain that died: the sweep re-queues the row after 30 s anyway).
+# a claimed row is left to other drains, and to the per-file tasks the sweep queues, for
+# FILES_CLAIM_SECONDS (a drain that died: its rows are taken again once the claim is older).
 FILES_DRAIN_BATCH = env_int("FILES_DRAIN_BATCH", 8)
 FILES_DRAIN_COALESCE_MS = env_int("FILES_DRAIN_COALESCE_MS", 200)
 FILES_DRAIN_SECONDS = env_int("FILES_DRAIN_SECONDS", 2)

@@ -10,7 +10,8 @@ are paid once a batch. It goes on until no row is left, or gives the queue back 
 
 Nothing is lost: a claim is committed before the work (a row that kills its process counts the
 attempt, and fails for good after `FILES_MAX_ATTEMPTS`); a drain that dies leaves its rows
-pending, and the beat sweep queues them one by one after 30 s (`license_file_sweep`). A row that
+pending and claimed, and once the claim is older than `FILES_CLAIM_SECONDS` the next drain, or
+the task the beat sweep queues for each (`license_file_sweep`), takes them. A row that
 fails goes back to the per-file task (`files.render`) with its back-off; so does a batch whose
 transaction fails, and a file sealed with a seal revoked meanwhile.
 """
@@ -126,5 +127,5 @@ def _work(rows: list[LicenseFile], result: DrainResult) -> None:
 def _hand_back(row: LicenseFile, result: DrainResult, countdown: float | None = None) -> None:
     from shared.files.tasks import render_license_file
 
-    enqueue(render_license_file, row.pk, countdown=countdown)
+    enqueue(render_license_file, row.pk, True, countdown=countdown)  # with the row's claim
     result.handed_back += 1

@@ -156,7 +156,7 @@ def license_file_retry(*, file_id: int) -> LicenseFile:
     if row.state == LicenseFile.State.READY:
         return row
     LicenseFile.objects.filter(pk=file_id).update(
-        state=LicenseFile.State.PENDING, attempts=0, updated_at=timezone.now()
+        state=LicenseFile.State.PENDING, attempts=0, claimed_at=None, updated_at=timezone.now()
     )
     _enqueue_render(file_id)
     row.refresh_from_db()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import enum
 import functools
 import uuid
+from datetime import timedelta
 from typing import Any, cast
 
 from django.conf import settings
@@ -87,20 +88,29 @@ def render_signed(
     return pdf, seal_key, qr
 
 
-def _attempt(file_id: int) -> LicenseFile | None:
+def _attempt(file_id: int, *, owned: bool) -> LicenseFile | None:
     """Count this run's attempt, claim the row and read it, in one statement; None when it is
-    ready. A concurrent run of the same row counts its own attempt and changes nothing else."""
+    ready, or claimed by another run within `FILES_CLAIM_SECONDS` (a drain rendering it: the
+    sweep queues a task for every row that waited 30 s, and under a backlog most of those are
+    in a drain's hands by then). `owned`: the claim is this task's already (a drain handed the
+    row back to it, or it retries itself), and is taken again."""
     fields = LicenseFile._meta.concrete_fields
     quote = connection.ops.quote_name
+    free = "" if owned else f" AND ({quote('claimed_at')} IS NULL OR {quote('claimed_at')} < %s)"
     sql = (
         f"UPDATE {quote(LicenseFile._meta.db_table)} "  # noqa: S608 - model names only
         f"SET {quote('attempts')} = {quote('attempts')} + 1, {quote('claimed_at')} = %s "
-        f"WHERE {quote('id')} = %s AND {quote('state')} <> %s "
+        f"WHERE {quote('id')} = %s AND {quote('state')} <> %s{free} "
         f"RETURNING {', '.join(quote(cast(str, f.column)) for f in fields)}"
     )
+    at = timezone.now()
+    now = connection.ops.adapt_datetimefield_value(at)
+    params = [now, file_id, LicenseFile.State.READY]
+    if not owned:
+        stale = at - timedelta(seconds=settings.FILES_CLAIM_SECONDS)
+        params.append(connection.ops.adapt_datetimefield_value(stale))
     with connection.cursor() as cursor:
-        now = connection.ops.adapt_datetimefield_value(timezone.now())
-        cursor.execute(sql, [now, file_id, LicenseFile.State.READY])
+        cursor.execute(sql, params)
         values = cursor.fetchone()
     if values is None:
         return None
@@ -160,14 +170,15 @@ def record_failure(row: LicenseFile, exc: Exception) -> bool:
     return failed
 
 
-def license_file_render(*, file_id: int) -> LicenseFile:
-    """Render, seal and store one file row. Idempotent: a ready row is left as it is.
+def license_file_render(*, file_id: int, owned: bool = False) -> LicenseFile:
+    """Render, seal and store one file row. Idempotent: a ready row is left as it is, and so
+    is a row another run holds (see `_attempt`; `owned`: the claim is the caller's).
 
     Failures are recorded on the row (attempts, last_error); after `FILES_MAX_ATTEMPTS` the row
     is `failed` and waits for an operator (`license_file_retry`).
     """
-    row = _attempt(file_id)
-    if row is None:  # ready already, or no such row (`get` raises then)
+    row = _attempt(file_id, owned=owned)
+    if row is None:  # ready already, held by another run, or no such row (`get` raises then)
         return LicenseFile.objects.get(pk=file_id)
     try:
         version = versions_of([row])[row.identifier]

@@ -7,16 +7,19 @@ from shared.files import drain, services, signing
 
 
 @shared_task(name="files.render", acks_late=True, bind=True, max_retries=5)
-def render_license_file(self, file_id: int) -> str:
-    """Render and seal one file row; safe to run twice (a ready row is left alone)."""
+def render_license_file(self, file_id: int, owned: bool = False) -> str:
+    """Render and seal one file row; safe to run twice (a ready row is left alone, and a row
+    another run holds). `owned`: a drain handed the row, and its claim, to this task."""
     try:
-        row = signing.license_file_render(file_id=file_id)
+        row = signing.license_file_render(file_id=file_id, owned=owned)
     except Exception as exc:
         from shared.files.models import LicenseFile
 
         state = LicenseFile.objects.filter(pk=file_id).values_list("state", flat=True).first()
         if state == LicenseFile.State.PENDING:
-            raise self.retry(exc=exc, countdown=min(2**self.request.retries, 60)) from exc
+            # This run claimed the row before it failed: its retry takes the claim again.
+            countdown = min(2**self.request.retries, 60)
+            raise self.retry(args=[file_id, True], exc=exc, countdown=countdown) from exc
         return "failed"
     return row.state
 

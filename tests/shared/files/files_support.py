@@ -9,13 +9,14 @@ from shared.files import signing
 from shared.files.models import LicenseFile
 
 
-def render_pending() -> list[LicenseFile]:
-    """Run the signing job for every pending row, as the worker would (same service)."""
+def render_pending(*, owned: bool = False) -> list[LicenseFile]:
+    """Run the signing job for every pending row, as the worker would (same service); `owned`:
+    as a task's retry, which takes again the claim its failed attempt left on the row."""
     rows = []
     for pk in (
         LicenseFile.objects.filter(state="pending").order_by("pk").values_list("pk", flat=True)
     ):
-        rows.append(signing.license_file_render(file_id=pk))
+        rows.append(signing.license_file_render(file_id=pk, owned=owned))
     return rows
 
 

@@ -95,7 +95,8 @@ def test_a_failing_file_fails_alone_and_goes_back_to_its_task(
     assert [states[pk] for pk in ids] == ["ready", "pending", "ready"]
     failed = LicenseFile.objects.get(pk=ids[1])
     assert (failed.attempts, failed.last_error) == (1, "OSError: 磁盘已满")
-    assert handed_back() == [("files.render", (ids[1],), True)]  # after its back-off
+    # after its back-off, with its claim (True)
+    assert handed_back() == [("files.render", (ids[1], True), True)]
     # and its claim keeps other drains off it while its task retries
     assert drain.license_files_drain().ready == 0
 
@@ -139,9 +140,9 @@ def test_a_batch_sealed_with_a_seal_revoked_meanwhile_goes_back(
     assert signed == ids
     assert (result.ready, result.handed_back) == (0, 2)
     assert set(LicenseFile.objects.values_list("state", flat=True)) == {"pending"}
-    assert handed_back() == [("files.render", (pk,), False) for pk in ids]
+    assert handed_back() == [("files.render", (pk, True), False) for pk in ids]
     monkeypatch.setattr(signing, "sign_row", real)
-    again = [render_license_file.apply(args=[pk]).get() for pk in ids]
+    again = [render_license_file.apply(args=[pk, True]).get() for pk in ids]
     assert again == ["ready", "ready"]
 
 

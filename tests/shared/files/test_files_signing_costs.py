@@ -172,8 +172,9 @@ def test_a_seal_revoked_elsewhere_is_never_used_for_a_ready_file(
     row = LicenseFile.objects.get(pk=second)
     assert (row.state, row.attempts, row.seal_id) == ("pending", 1, None)
     assert "RetryableError" in row.last_error
-    # and the retry seals it with a successor, read afresh
-    (again,) = render_pending()
+    # and the task's retry (with the claim its failed attempt left) seals it with a
+    # successor, read afresh
+    (again,) = render_pending(owned=True)
     assert again.state == "ready"
     assert again.seal.pk != held.pk
     assert SigningKey.objects.get(pk=again.seal.pk).revoked_at is None
