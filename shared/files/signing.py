@@ -91,7 +91,7 @@ def render_signed(
 def _attempt(file_id: int, *, owned: bool) -> LicenseFile | None:
     """Count this run's attempt, claim the row and read it, in one statement; None when it is
     ready, or claimed by another run within `FILES_CLAIM_SECONDS` (a drain rendering it: the
-    sweep queues a task for every row that waited 30 s, and under a backlog most of those are
+    sweep queues a task for every row that waited 30 s, and under a backlog many of those are
     in a drain's hands by then). `owned`: the claim is this task's already (a drain handed the
     row back to it, or it retries itself), and is taken again."""
     fields = LicenseFile._meta.concrete_fields
