@@ -113,14 +113,15 @@ def _work(rows: list[LicenseFile], result: DrainResult) -> None:
             storage.remove(ready["path"])  # no row names it
             _hand_back(row, result)
         return
+    if signing.Marked.REVOKED in marked:  # a seal revoked meanwhile: the successor, read anew
+        keystore.forget_current_keys()
     for (row, ready), outcome in zip(done, marked, strict=True):
         signing.settle_files(outcome, ready["path"], previous[row.pk])
         if outcome is signing.Marked.READY:
             result.ready += 1
         elif outcome is signing.Marked.TAKEN:
             result.taken += 1
-        else:  # sealed with a seal revoked meanwhile: signed again with the successor
-            keystore.forget_current_keys()
+        else:  # sealed with the revoked seal: signed again with the successor
             _hand_back(row, result)
 
 
