@@ -1,6 +1,6 @@
 """bench/sync: sustained issuing at two city nodes → the hub, over real HTTP and Celery.
 
-    .venv/bin/python bench/sync/run.py [--rate 100] [--seconds 30] [--backlog 2000] [--batch 10] [--at 1]
+    .venv/bin/python bench/sync/run.py [--rate 100] [--seconds 30] [--backlog 5000] [--batch 10] [--at 1]
                                        [--rounds 3] [--profile FILE]
 
 Needs PostgreSQL and Redis on 127.0.0.1. Starts a hub and nodes 410100 and 410300 (gunicorn +
@@ -8,10 +8,15 @@ Celery worker each, databases cloned from freshly built templates) and measures,
   1. lag from commit at the node to visible at the hub (p50/p95/p99), issuing --rate licences a
      second in total through the nodes' API for --seconds (at 郑州 alone with --at 1);
   2. ingest rate: the hub drains a backlog of --backlog licences per node built while it was down,
-     --rounds times (a drain of 2 × 2,000 lasts about a second, and single runs of the same code
-     moved between 2,400 and 3,800 licences/s on this host); the median round is the rate;
+     --rounds times; the median round is the rate. A round's rate is the hub's own record of the
+     envelopes it applied (`ReceivedEnvelope`): the events after the first envelope over the
+     time from the first to the last (--backlog 5000: some ten envelopes of 1,000 a node; a
+     drain of 2 × 2,000 was three or four, and single runs moved between 2,400 and 3,800/s);
   3. the baseline: COPY of the same rows (licences, versions, events) into the hub's tables,
      three times into fresh copies of its database; the median is the baseline.
+Before the drain and before each COPY run no autovacuum is at work (`quiet_database`). The
+hub runs two sync workers (BENCH_HUB_THREADS=8: threaded, as before 2026-12-06's twelfth
+session).
 """
 
 import argparse
@@ -139,57 +144,165 @@ def sustained(fed: Federation, rate: float, seconds: float, batch: int, at: int 
     return lags
 
 
+BULK_MAX = 5000
+
+
 def backlog(fed: Federation, count: int, round_: int = 0, profile: str = "") -> tuple[float, int]:
     hub = fed["hub"]
     nodes = [fed["410100"], fed["410300"]]
     hub.stop("web")
     for k, node in enumerate(nodes):
-        fedlib.issue_batch(node, count, start=500000 + (2 * round_ + k) * count)
+        first = 500000 + (2 * round_ + k) * count
+        for done in range(0, count, BULK_MAX):  # one bulk upload holds 5,000 at most
+            fedlib.issue_batch(node, min(BULK_MAX, count - done), start=first + done)
     before = hub.count()
     expected = before + count * len(nodes)
     # Ingest is measured on a running hub: its second web process may still be importing the
     # application when the first answers /readyz, and that boot is not ingest's cost. The
-    # nodes' workers (their relays) are held meanwhile, or their own retries start the drain.
+    # nodes' workers (their relays) are held meanwhile, or their own retries start the drain;
+    # held between attempts, as a relay held in one wrote its failure after the operator's
+    # retry and put its rows back into a back-off of seconds (a round of 7.4 s).
     for node in nodes:
+        wait_until(lambda node=node: _relay_idle(node, hub.code), timeout=60, interval=0.05)
         os.killpg(node.procs["worker"].pid, signal.SIGSTOP)
     hub.start_web()
     hub.wait_ready()
     booted = time.monotonic()
     wait_until(lambda: _settled(hub), timeout=60, interval=0.1, message="hub's web processes idle")
     spy = _profile_start(hub, profile) if profile else None
-    for node in nodes:
-        os.killpg(node.procs["worker"].pid, signal.SIGCONT)
-    # What an operator does once the hub is back: retry now rather than wait out the back-off
-    # the outage built up (up to five minutes), so both streams drain at once.
-    for node in nodes:
-        response = requests.post(
-            f"{node.url}/api/v1/federation/outbox/retry/",
-            json={},
-            headers=fedlib.auth(node.credentials()["admin"]["token"]),
-            timeout=30,
+    # Progress is read on one open connection from the hub's inbound cursors (0.2 ms): a count
+    # of the partitioned licence table on a new connection each time cost 41 ms of the two
+    # cores being measured, twenty times a second. The rate itself comes from the hub's record
+    # of the envelopes it applied, not from when this process happened to look.
+    targets = {n.code: _numbered(n, hub.code) for n in nodes}
+    quiet_database()
+    with psycopg.connect(PG + hub.db, autocommit=True) as watch:
+        marks, seen = _marks(watch, list(targets)), _last_envelope(watch)
+        _resume(nodes, watch, targets)
+        wait_until(
+            lambda: _marks(watch, list(targets)) > marks,
+            timeout=300,
+            interval=0.02,
+            message="first envelope",
         )
-        assert response.status_code == 200, response.text
-    # Ingest proper starts with the first envelope applied (not the hub's boot, nor the nodes'
-    # back-off that the outage built up: those are reported apart).
-    wait_until(lambda: hub.count() > before, timeout=300, interval=0.02, message="first envelope")
-    groups = _cpu_groups(fed)
-    t0, at_t0, cpu_t0 = time.monotonic(), hub.count(), cpu_split.snapshot(*groups)
-    wait_until(
-        lambda: hub.count() >= expected, timeout=900, interval=0.05, message="backlog drained"
-    )
-    done, cpu_done = time.monotonic(), cpu_split.snapshot(*groups)
+        groups = _cpu_groups(fed)
+        at_first, cpu_t0 = _marks(watch, list(targets)), cpu_split.snapshot(*groups)
+        wait_until(
+            lambda: _drained(watch, targets),
+            timeout=900,
+            interval=0.02,
+            message="backlog drained",
+        )
+        done, cpu_done = time.monotonic(), cpu_split.snapshot(*groups)
+        at_done = _marks(watch, list(targets))
+        assert _count(watch) >= expected, "every licence of the backlog at the hub"
+        elapsed, drained, envelopes = _applied_since(watch, seen, list(targets))
     if spy is not None:
         spy.send_signal(signal.SIGINT)
         spy.wait(timeout=60)
     print(
-        f"backlog: {expected - before} licences; first envelope applied {t0 - booted:.1f}s after "
-        f"the hub came back; drained {done - booted:.1f}s after it (the nodes held until its web "
-        "processes were up)",
+        f"backlog: {expected - before} licences in {envelopes} envelopes; drained "
+        f"{done - booted:.1f}s after the hub came back (the nodes held until its web processes "
+        "were up)",
         flush=True,
     )
     spent = cpu_split.difference(cpu_t0, cpu_done)
-    print(cpu_split.report(spent, per=expected - at_t0, unit="licence ingested"), flush=True)
-    return done - t0, expected - at_t0
+    print(cpu_split.report(spent, per=at_done - at_first, unit="licence ingested"), flush=True)
+    return elapsed, drained
+
+
+def _numbered(node, stream: str) -> int:  # type: ignore[no-untyped-def]
+    """The last sequence number `node` handed out on `stream`."""
+    return node.sql("SELECT last FROM federation_streamcounter WHERE stream = %s", (stream,))[0][0]
+
+
+def _retry(node) -> None:  # type: ignore[no-untyped-def]
+    """What an operator does once the hub is back: retry now rather than wait out the back-off
+    the outage built up (up to five minutes)."""
+    response = requests.post(
+        f"{node.url}/api/v1/federation/outbox/retry/",
+        json={},
+        headers=fedlib.auth(node.credentials()["admin"]["token"]),
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+
+
+def _resume(nodes, watch, targets: dict[str, int]) -> None:  # type: ignore[no-untyped-def]
+    """Both streams drain at once: the retries are asked while the nodes' workers are held,
+    then both go on together (one stream draining alone for its first second was the slowest
+    round). A stream that has not moved after two seconds is asked again."""
+    for node in nodes:
+        _retry(node)
+    marks = _stream_marks(watch, list(targets))
+    for node in nodes:
+        os.killpg(node.procs["worker"].pid, signal.SIGCONT)
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        moved = _stream_marks(watch, list(targets))
+        if all(moved.get(code, 0) > marks.get(code, 0) for code in targets):
+            return
+        time.sleep(0.02)
+    for node in nodes:
+        if moved.get(node.code, 0) <= marks.get(node.code, 0):
+            _retry(node)
+
+
+def _relay_idle(node, stream: str) -> bool:  # type: ignore[no-untyped-def]
+    """No relay holds `stream`'s lease at `node`."""
+    rows = node.sql(
+        "SELECT lease_owner = '' OR lease_until IS NULL OR lease_until < now() "
+        "FROM federation_streamstate WHERE stream = %s",
+        (stream,),
+    )
+    return not rows or rows[0][0]
+
+
+def _stream_marks(conn, senders: list[str]) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    return dict(
+        conn.execute(
+            "SELECT sender, high_water_mark FROM federation_inboundcursor WHERE sender = ANY(%s)",
+            (senders,),
+        ).fetchall()
+    )
+
+
+def _marks(conn, senders: list[str]) -> int:  # type: ignore[no-untyped-def]
+    row = conn.execute(
+        "SELECT coalesce(sum(high_water_mark), 0) FROM federation_inboundcursor "
+        "WHERE sender = ANY(%s)",
+        (senders,),
+    ).fetchone()
+    return int(row[0])
+
+
+def _drained(conn, targets: dict[str, int]) -> bool:  # type: ignore[no-untyped-def]
+    """Every node's stream applied up to its last number (the licences commit with the mark)."""
+    marks = _stream_marks(conn, list(targets))
+    return all(marks.get(code, 0) >= last for code, last in targets.items())
+
+
+def _last_envelope(conn) -> int:  # type: ignore[no-untyped-def]
+    return conn.execute("SELECT coalesce(max(id), 0) FROM federation_receivedenvelope").fetchone()[
+        0
+    ]
+
+
+def _applied_since(conn, after: int, senders: list[str]) -> tuple[float, int, int]:  # type: ignore[no-untyped-def]
+    """(seconds from the first envelope applied to the last, events applied after the first,
+    envelopes): ingest's rate as the hub recorded it."""
+    rows = conn.execute(
+        "SELECT received_at, applied FROM federation_receivedenvelope "
+        "WHERE id > %s AND sender = ANY(%s) AND outcome = 'applied' ORDER BY received_at",
+        (after, senders),
+    ).fetchall()
+    assert len(rows) >= 2, f"the drain took {len(rows)} envelope: make --backlog bigger"
+    seconds = (rows[-1][0] - rows[0][0]).total_seconds()
+    return seconds, sum(applied for _, applied in rows[1:]), len(rows)
+
+
+def _count(conn) -> int:  # type: ignore[no-untyped-def]
+    return conn.execute("SELECT count(*) FROM licenses_license").fetchone()[0]
 
 
 def _profile_start(hub, path: str):  # type: ignore[no-untyped-def]
@@ -229,6 +342,22 @@ def _cpu_groups(fed: Federation) -> tuple[dict[int, str], dict[str, str]]:
         for role, proc in lib.procs.items()
     }
     return sessions, {lib.db: f"{names[lib.name]} PostgreSQL" for lib in fed.libs.values()}
+
+
+def quiet_database() -> None:
+    """No autovacuum at work, before the drain and before each COPY run alike. (Not a
+    checkpoint: the first change to each page after one writes the whole page to the WAL, and
+    COPY runs right after a checkpoint went at 7,707–9,060 licences/s against 10,161–11,405
+    without, 08:05–08:15.)"""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with psycopg.connect(PG + "postgres", autocommit=True) as conn:
+            busy = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'"
+            ).fetchone()[0]
+        if not busy:
+            return
+        time.sleep(0.2)
 
 
 def copy_baseline(fed: Federation, rows: int, runs: int = 3) -> list[float]:
@@ -275,6 +404,7 @@ def copy_baseline(fed: Federation, rows: int, runs: int = 3) -> list[float]:
                 for table in ("licenses_licenseevent", "licenses_licenseversion"):
                     dst.execute(f"DELETE FROM {table} WHERE license_id = ANY(%s)", (ids,))
                 dst.execute("DELETE FROM licenses_license WHERE id = ANY(%s)", (ids,))
+            quiet_database()
             t0 = time.monotonic()
             with dst.transaction():
                 for table, (cols, data) in payloads.items():
@@ -301,7 +431,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=float, default=100)
     parser.add_argument("--seconds", type=float, default=30)
-    parser.add_argument("--backlog", type=int, default=2000)
+    parser.add_argument("--backlog", type=int, default=5000)
     parser.add_argument(
         "--at", type=int, choices=(1, 2), default=2, help="issue at 郑州 only (1) or both nodes"
     )
@@ -336,8 +466,12 @@ def main() -> None:
         # Rendering and sealing run on their own workers in production (the `signing` queue);
         # here they would take the two cores the exchange is measured on.
         lib.worker_queues = "default"
-    # The hub takes envelopes from every city at once: one web process per core, as deployed.
-    fed["hub"].web_workers = 2
+    # The hub takes envelopes from every city at once: one process per core, sync workers, as
+    # its exchange pool is deployed (deploy/systemd/elicense-hub-exchange-web.service): with
+    # threaded workers two cities' envelopes often shared one process and its GIL.
+    # BENCH_HUB_THREADS=8 measures the threaded pool for comparison.
+    fed["hub"].web_workers = int(os.environ.get("BENCH_HUB_WORKERS", "2"))
+    fed["hub"].web_threads = int(os.environ.get("BENCH_HUB_THREADS", "1"))
     try:
         fed.start()
         for name in ("410100", "410300"):

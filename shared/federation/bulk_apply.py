@@ -159,7 +159,7 @@ def _insert_history(
     """The inserted licences' first versions, events and arrivals (an arrival already held is
     kept)."""
     versions, history, arrivals = [], [], []
-    now, calendar = timezone.now(), workday_calendar()
+    now, calendar, tz = timezone.now(), workday_calendar(), timezone.get_current_timezone()
     for event, row, code, pk in zip(chosen, rows, codes, ids, strict=True):
         payload = event["payload"]
         snap = payload["license"]
@@ -176,6 +176,7 @@ def _insert_history(
                 payload=payload,
                 now=now,
                 calendar=calendar,
+                tz=tz,
             )
         )
     copy_values(LicenseVersion, versions)

@@ -121,6 +121,8 @@ class StreamState(models.Model):
     sent_seq = models.BigIntegerField(default=0)
     lease_owner = models.CharField(max_length=64, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
+    # Events per envelope as the relay last learned it (shared.federation.sizing); null: none.
+    envelope_size = models.PositiveIntegerField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)

@@ -51,15 +51,22 @@ def next_envelope(stream: str, position: int) -> Batch | None:
     key active now, not when the run began: a run under load outlives a key rotation's
     activation, and must not go on signing with a key about to be retired."""
     size = envelope_size(stream)
-    rows = [
-        OutgoingRow(*values)
-        for values in OutboxEvent.objects.filter(stream=stream, seq__gt=position)
+    # The rows are chosen first and only theirs are cast to text: in one query, a plan that
+    # sorted every row after `position` (statistics not yet updated after an outage's backlog)
+    # cast every payload of the backlog for each envelope: 94 ms for an envelope of 1,000 out
+    # of a backlog of 9,045, against 24 ms chosen first (bench/sync, 郑州's database).
+    window = (
+        OutboxEvent.objects.filter(stream=stream, seq__gt=position)
         .exclude(state=OutboxEvent.State.DEAD)
         .order_by("seq")
+        .values("pk")[:size]
+    )
+    rows = [
+        OutgoingRow(*values)
+        for values in OutboxEvent.objects.filter(pk__in=window)
+        .order_by("seq")
         .annotate(payload_text=Cast("payload", TextField()))
-        .values_list("pk", "seq", "kind", "key", "request_id", "next_attempt_at", "payload_text")[
-            :size
-        ]
+        .values_list("pk", "seq", "kind", "key", "request_id", "next_attempt_at", "payload_text")
     ]
     rows = contiguous(rows, position)
     if not rows:

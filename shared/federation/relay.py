@@ -34,7 +34,7 @@ from shared.exchange.envelopes import seal
 from shared.federation.keys import peer_get, signing_key
 from shared.federation.models import OutboxEvent, StreamCounter, StreamState
 from shared.federation.outgoing import Batch, OutgoingRow, next_envelope
-from shared.federation.sizing import resize
+from shared.federation.sizing import learned, resize
 from shared.federation.transport import adapter_for
 
 LEASE_SECONDS = 15  # short, so a relay killed mid-send is taken over soon; renewed per envelope
@@ -164,6 +164,7 @@ def relay_stream(*, stream: str, max_envelopes: int = 50) -> RelayResult:
         adapter = adapter_for(peer)
         state = StreamState.objects.get(stream=stream)
         position = state.sent_seq if adapter.name == "amqp" else state.acked_seq
+        learned(stream, state.envelope_size)
         ahead: Batch | None = None
         batch: Batch | None
         with ThreadPoolExecutor(max_workers=1) as sender:
@@ -191,7 +192,7 @@ def relay_stream(*, stream: str, max_envelopes: int = 50) -> RelayResult:
                     with transaction.atomic():
                         _fail(stream, rows, exc)
                     took = time.monotonic() - started
-                    resize(stream, batch.size, events=len(rows), seconds=took, failed=True)
+                    _resized(stream, batch.size, events=len(rows), seconds=took, failed=True)
                     result.error = f"{exc.code}: {exc.message}"
                     break
                 result.envelopes += 1
@@ -203,10 +204,18 @@ def relay_stream(*, stream: str, max_envelopes: int = 50) -> RelayResult:
                 result.acknowledged += _handle_ack(stream, ack, sent_at=sent_at, rows=rows)
                 position = ack.high_water_mark
                 took = time.monotonic() - started
-                resize(stream, batch.size, events=len(rows), seconds=took, failed=False)
+                _resized(stream, batch.size, events=len(rows), seconds=took, failed=False)
     finally:
         _release(stream)
     return result
+
+
+def _resized(stream: str, read_with: int, **answer: Any) -> None:
+    """The stream's next size (shared.federation.sizing), kept on its row when it changed, so
+    the next run starts from it whichever process runs it."""
+    size = resize(stream, read_with, **answer)
+    if size is not None:
+        StreamState.objects.filter(stream=stream).update(envelope_size=size)
 
 
 def _dispatch(

@@ -68,17 +68,20 @@ def warm_connection() -> int:
 def warm_threads(worker: Any) -> None:
     """gunicorn's `post_worker_init` (gunicorn.conf.py): a threaded worker opens one warm
     connection per thread of its pool before its first request. The tasks are submitted at
-    once, so the pool starts a thread for each (it reuses a thread only when one is idle)."""
+    once, so the pool starts a thread for each (it reuses a thread only when one is idle). A
+    sync worker (the hub's exchange pool) serves on the thread that runs this hook: it warms
+    that thread's connection."""
     pool = getattr(worker, "tpool", None)
-    threads = getattr(getattr(worker, "cfg", None), "threads", 1)
-    if pool is None:
-        return
+    threads = getattr(getattr(worker, "cfg", None), "threads", 1) if pool is not None else 1
     started = time.perf_counter()
-    done = [pool.submit(_warm_quietly) for _ in range(threads)]
-    finished, late = wait(done, timeout=60)
-    if late:  # a database that hangs: serve anyway, the late threads finish on their own
-        log.warning("web.connection_warm_late", threads=len(late))
-    counts = [future.result() for future in finished]
+    if pool is None:
+        counts = [_warm_quietly()]
+    else:
+        done = [pool.submit(_warm_quietly) for _ in range(threads)]
+        finished, late = wait(done, timeout=60)
+        if late:  # a database that hangs: serve anyway, the late threads finish on their own
+            log.warning("web.connection_warm_late", threads=len(late))
+        counts = [future.result() for future in finished]
     log.info(
         "web.connections_warmed",
         threads=threads,

@@ -70,7 +70,8 @@ class Library:
     extra_env: dict[str, str] = field(default_factory=dict)
     # Queues the worker consumes (default: all). bench/sync leaves `signing` to other machines.
     worker_queues: str = ""
-    web_workers: int = 1  # gunicorn processes (8 threads each)
+    web_workers: int = 1  # gunicorn processes
+    web_threads: int = 8  # threads of each (1: gunicorn's sync worker, one request at a time)
     pg: str = (
         PG  # the PostgreSQL server holding `db` (tests/federation/pgcluster.py: a private one)
     )
@@ -163,7 +164,7 @@ class Library:
                 "--workers",
                 str(self.web_workers),
                 "--threads",
-                "8",
+                str(self.web_threads),
                 "--timeout",
                 "60",
             ],

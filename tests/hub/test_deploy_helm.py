@@ -143,7 +143,7 @@ def test_web_probes_readyz_and_healthz_as_an_allowed_host(docs):
 
 def test_every_process_reads_the_config_map_and_the_secret_with_resources(docs):
     pods = [*by_kind(docs, "Deployment").values(), *by_kind(docs, "Job").values()]
-    assert len(pods) == 6  # web, 2 workers, beat, exchange consumer, migrate
+    assert len(pods) == 7  # web, exchange web, 2 workers, beat, exchange consumer, migrate
     for pod in pods:
         container = _container(pod)
         sources = container["envFrom"]

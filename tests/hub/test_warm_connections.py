@@ -59,7 +59,20 @@ def test_each_thread_of_a_threaded_worker_holds_a_warm_connection_before_any_req
         pool.shutdown(wait=True)
 
 
-def test_a_worker_without_a_thread_pool_is_left_as_it_is():
-    with captured() as lines:
-        warm_threads(SimpleNamespace(cfg=SimpleNamespace(threads=1)))
-    assert lines.events("web.connections_warmed") == []
+def test_a_sync_worker_warms_the_connection_of_the_thread_that_serves():
+    """gunicorn's sync worker (no thread pool) serves on the thread that runs the hook."""
+    answers = []
+
+    def hook() -> None:
+        connections.close_all()
+        with captured() as lines:
+            warm_threads(SimpleNamespace(cfg=SimpleNamespace(threads=1)))
+        answers.append((lines.events("web.connections_warmed"), connection.connection is not None))
+        connections.close_all()
+
+    thread = threading.Thread(target=hook)
+    thread.start()
+    thread.join(timeout=60)
+    [(events, open_after)] = answers
+    assert [(e["threads"], e["tables"]) for e in events] == [(1, len(partitioned_roots()))]
+    assert open_after

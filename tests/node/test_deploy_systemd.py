@@ -13,7 +13,7 @@ UNITS = ROOT / "deploy" / "systemd"
 TIERS = {"node": "municipal_node", "hub": "provincial_hub"}
 SERVICES = {
     "node": ["web", "migrate", "beat", "worker@"],
-    "hub": ["web", "migrate", "beat", "worker@", "exchange-consume"],
+    "hub": ["web", "migrate", "beat", "worker@", "exchange-consume", "exchange-web"],
 }
 QUEUES = ("default", "signing")
 HARDENING = [
@@ -132,3 +132,13 @@ def test_the_hub_runs_the_exchange_consumer():
     consumer = (UNITS / "elicense-hub-exchange-consume.service").read_text()
     assert "manage.py hub exchange_consume" in consumer
     assert "rabbitmq-server.service" in consumer
+
+
+def test_the_hubs_exchange_has_its_own_pool_of_sync_workers():
+    """Each envelope in a process of its own (bench/sync: threaded workers let two cities'
+    envelopes share one process and its GIL); nginx's exchange upstream is that pool."""
+    unit = (UNITS / "elicense-hub-exchange-web.service").read_text()
+    assert "--worker-class sync" in unit and "--threads 1" in unit
+    assert "--bind 127.0.0.1:8001" in unit
+    nginx = (ROOT / "deploy" / "nginx" / "elicense.conf").read_text()
+    assert nginx.count("proxy_pass http://elicense_exchange;") == 2

@@ -38,6 +38,16 @@ _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"')
 _ONE_BRACKET_KIND = bytes.maketrans(b"{}", b"[]")
 # `\u0000` or an escaped UTF-16 surrogate (`\uD800`-`\uDFFF`), the only ways into a parsed string.
 _SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def _suspect_escape(utf8: bytes) -> bool:
+    """An escape `_SUSPECT_ESCAPE` names is in `utf8`. Most bodies hold no backslash at all
+    (orjson writes non-ASCII as it is, and base64 has none), which one `memchr` finds out:
+    0.04 ms on an envelope's 3 MB of base64, against 1.6 ms for the pattern (looking for the
+    two bytes `\\u` took 3.0 ms)."""
+    return b"\\" in utf8 and _SUSPECT_ESCAPE.search(utf8) is not None
+
+
 # An integer token of 19 digits or more may pass 64 bits: orjson reads up to 2**64 - 1 as an
 # integer and beyond as a float, where the rule refuses. The same digits inside a string are
 # harmless (a hex digest holds a run of 19 in most envelopes of a thousand licences), and
@@ -193,13 +203,19 @@ def guarded_json_loads(
             {"limit_bytes": max_bytes},
             status=413,
         )
-    try:
-        text = raw if isinstance(raw, str) else raw.decode(encoding)
-        # The checks below read UTF-8 bytes; a body in another encoding (rare) is re-encoded,
-        # which also refuses a surrogate its decoder let through.
-        utf8 = raw if isinstance(raw, bytes) and _is_utf8(encoding) else text.encode("utf-8")
-    except (UnicodeError, LookupError):
-        _refuse("request.invalid_unicode", f"请求体不是有效的 {encoding.upper()} 编码文本")
+    text: str | None = None
+    if isinstance(raw, bytes) and _is_utf8(encoding):
+        # Decoded only if orjson cannot read it: orjson checks UTF-8 itself, and decoding 2 MB
+        # just to check it was 3 % of the hub's ingest.
+        utf8 = raw
+    else:
+        try:
+            text = raw if isinstance(raw, str) else raw.decode(encoding)
+            # The checks below read UTF-8 bytes; a body in another encoding (rare) is
+            # re-encoded, which also refuses a surrogate its decoder let through.
+            utf8 = text.encode("utf-8")
+        except (UnicodeError, LookupError):
+            _refuse("request.invalid_unicode", f"请求体不是有效的 {encoding.upper()} 编码文本")
     if _depth_exceeds(utf8, max_depth):
         _refuse(
             "request.too_deep",
@@ -207,7 +223,7 @@ def guarded_json_loads(
             {"max_depth": max_depth},
         )
     if not (
-        _SUSPECT_ESCAPE.search(utf8)
+        _suspect_escape(utf8)
         or _long_integer(utf8)
         or utf8.lstrip()[:1] in b"-0123456789"  # a bare number: not worth a pattern of its own
     ):
@@ -217,6 +233,11 @@ def guarded_json_loads(
             return orjson.loads(utf8)
         except orjson.JSONDecodeError:
             pass  # the standard decoder says what is wrong, with its position
+    if text is None:
+        try:
+            text = utf8.decode("utf-8")
+        except UnicodeError:
+            _refuse("request.invalid_unicode", f"请求体不是有效的 {encoding.upper()} 编码文本")
     try:
         data = json.loads(
             text,
@@ -233,7 +254,7 @@ def guarded_json_loads(
             else {}
         )
         _refuse("request.malformed", "请求体格式错误，无法解析为 JSON", position)
-    if _SUSPECT_ESCAPE.search(utf8):
+    if _suspect_escape(utf8):
         found = _bad_string(data, "")
         if found:
             _refuse_string(*found)
@@ -268,7 +289,7 @@ class EnvelopeParser(JSONParser):
         raw = stream.read()
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         encoding = parsers.get_encoding(parser_context or {})
-        if len(raw) <= limit and _is_utf8(encoding) and not _SUSPECT_ESCAPE.search(raw):
+        if len(raw) <= limit and _is_utf8(encoding) and not _suspect_escape(raw):
             try:
                 data = orjson.loads(raw)
             except orjson.JSONDecodeError:

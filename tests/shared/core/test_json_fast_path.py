@@ -50,6 +50,24 @@ def test_what_the_rule_refuses_is_refused_on_either_path(text, code):
 
 
 @pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"s": "\xff"}',  # not UTF-8
+        b'{"s": "\xed\xa0\x80"}',  # a surrogate written as UTF-8 bytes
+        b'{"s": "\xc3"}',  # cut inside a character
+    ],
+)
+def test_bytes_that_are_not_utf8_are_refused_though_orjson_is_tried_first(raw):
+    """UTF-8 bodies are no longer decoded before orjson reads them (it checks UTF-8 itself);
+    what it refuses is decoded on the checked path, which says what is wrong."""
+    with mock.patch.object(parsers.orjson, "loads", wraps=orjson.loads) as loads:
+        with pytest.raises(InputRefused) as caught:
+            guarded_json_loads(raw)
+    assert loads.called
+    assert caught.value.code == "request.invalid_unicode"
+
+
+@pytest.mark.parametrize(
     "raw,fast",
     [
         # a run of 19 digits or more inside a string (a hex digest, an id): orjson

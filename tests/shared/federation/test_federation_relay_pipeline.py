@@ -16,9 +16,9 @@ import pytest
 from django.utils import timezone
 
 from shared.exchange.envelopes import open_envelope
-from shared.federation import relay
+from shared.federation import relay, sizing
 from shared.federation.keys import export_public, peer_register
-from shared.federation.models import OutboxEvent
+from shared.federation.models import OutboxEvent, StreamState
 from shared.federation.outbox import outbox_write
 from shared.federation.sizing import Sizing
 
@@ -204,6 +204,16 @@ def test_envelopes_grow_while_the_receiver_answers_full_ones_quickly(receiver, s
     # each size is used twice: the envelope signed ahead was read before the answer came
     assert [len(seqs) for seqs in receiver.received] == [2, 2, 4, 4, 8, 8, 2]
     assert receiver.mark == 30 and set(states().values()) == {"acknowledged"}
+
+
+def test_a_run_in_another_process_goes_on_from_the_size_the_stream_learnt(receiver, settings):
+    settings.FEDERATION_BATCH_SIZE, settings.FEDERATION_BATCH_MAX = 2, 8
+    write(30)
+    relay.relay_stream(stream=HUB, max_envelopes=4)  # 2, 2, 4, 4: 8 learnt
+    assert StreamState.objects.get(stream=HUB).envelope_size == 8
+    sizing.forget()  # another process (a prefork child) knows nothing of it
+    relay.relay_stream(stream=HUB, max_envelopes=1)
+    assert [len(seqs) for seqs in receiver.received] == [2, 2, 4, 4, 8]
 
 
 def test_a_slow_answer_or_a_slow_failure_halves_the_next_envelope(receiver, settings):
