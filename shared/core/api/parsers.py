@@ -233,14 +233,9 @@ def guarded_json_loads(
             return orjson.loads(utf8)
         except orjson.JSONDecodeError:
             pass  # the standard decoder says what is wrong, with its position
-    if text is None:
-        try:
-            text = utf8.decode("utf-8")
-        except UnicodeError:
-            _refuse("request.invalid_unicode", f"请求体不是有效的 {encoding.upper()} 编码文本")
     try:
         data = json.loads(
-            text,
+            _decoded(utf8, encoding) if text is None else text,
             parse_int=_bounded_int,
             parse_float=_finite_float,
             parse_constant=_reject_constant,
@@ -259,6 +254,14 @@ def guarded_json_loads(
         if found:
             _refuse_string(*found)
     return data
+
+
+def _decoded(utf8: bytes, encoding: str) -> str:
+    """A UTF-8 body orjson did not read, decoded for the checked path (which names its fault)."""
+    try:
+        return utf8.decode("utf-8")
+    except UnicodeError:
+        _refuse("request.invalid_unicode", f"请求体不是有效的 {encoding.upper()} 编码文本")
 
 
 def _is_utf8(encoding: str) -> bool:
