@@ -11,9 +11,18 @@ from typing import Any
 
 from django.utils import timezone
 
-from shared.exchange.envelopes import open_envelope
+from shared.exchange.envelopes import RAW_MEDIA_TYPE, open_envelope, raw_envelope
 
 HUB = "410000"
+
+
+def envelope_of(request: BaseHTTPRequestHandler) -> dict:
+    """The envelope an http.server request carries, in any form: version 3 is the body's
+    bytes with the signature in headers, the older forms are JSON."""
+    body = request.rfile.read(int(request.headers["Content-Length"]))
+    if request.headers.get("Content-Type") == RAW_MEDIA_TYPE:
+        return raw_envelope(request.headers.get, body)
+    return json.loads(body)
 
 
 class StandIn:
@@ -70,8 +79,7 @@ class StandIn:
 
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 standin.tokens.append(self.headers.get("X-Exchange-Token", ""))
-                data = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                self._answer(standin.ack(data))
+                self._answer(standin.ack(envelope_of(self)))
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 standin.tokens.append(self.headers.get("X-Exchange-Token", ""))

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import requests
 
-from shared.exchange.envelopes import dumps
+from shared.exchange.envelopes import RAW_VERSION, dumps, raw_request
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -115,13 +115,14 @@ class HttpAdapter:
         return response
 
     def send(self, envelope: dict[str, Any], *, wire: bytes | None = None) -> Ack:
-        """POST `envelope`; `wire`: its JSON bytes when the caller already has them."""
-        response = self._call(
-            "POST",
-            self.envelopes_path,
-            data=wire if wire is not None else dumps(envelope),
-            headers={"Content-Type": "application/json"},
-        )
+        """POST `envelope`; `wire`: its JSON bytes when the caller already has them (a version
+        3 envelope is its body's bytes with the signature in headers)."""
+        if envelope.get("v") == RAW_VERSION:
+            headers, data = raw_request(envelope)
+        else:
+            headers = {"Content-Type": "application/json"}
+            data = wire if wire is not None else dumps(envelope)
+        response = self._call("POST", self.envelopes_path, data=data, headers=headers)
         body = response.json()
         return Ack(
             high_water_mark=int(body["high_water_mark"]),

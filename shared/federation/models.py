@@ -207,8 +207,11 @@ class Arrival(models.Model):
     """When a licence first reached this library, against its deadline (art. 14, 33)."""
 
     key = models.CharField(max_length=120, unique=True)
-    library_code = models.CharField(max_length=6, db_index=True)
-    issuer_code = models.CharField(max_length=18, db_index=True)
+    # No index of their own: every read by city goes through the two indexes below that
+    # lead with it, and by issuer only within a range of arrived_at. Ingest writes a row per
+    # licence, and each of the four indexes these had (with their LIKE twins) cost it.
+    library_code = models.CharField(max_length=6)
+    issuer_code = models.CharField(max_length=18)
     mode = models.CharField(max_length=10)
     case_completed_at = models.DateTimeField()
     committed_at = models.DateTimeField(help_text="commit at the sending library")

@@ -10,7 +10,7 @@ from django.db.models import TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from shared.exchange.envelopes import json_bytes, seal_encoded
+from shared.exchange.envelopes import WIRE_VERSION, json_bytes, seal_encoded
 from shared.federation.keys import signing_key
 from shared.federation.models import OutboxEvent
 from shared.federation.sizing import envelope_size
@@ -44,12 +44,20 @@ class Batch:
     envelope: dict
     wire: bytes
     size: int  # the envelope size it was read with (it holds fewer when less was pending)
+    version: int  # its form (shared.exchange.envelopes)
 
 
-def next_envelope(stream: str, position: int) -> Batch | None:
-    """The next envelope after `position`, signed; None when nothing is due. Signed with the
-    key active now, not when the run began: a run under load outlives a key rotation's
-    activation, and must not go on signing with a key about to be retired."""
+def envelope_version(adapter_name: str) -> int:
+    """The form FEDERATION_ENVELOPE_VERSION asks for; a bus message (amqp) is JSON, so it
+    carries at most version 2 (version 3 is an HTTP body with headers)."""
+    version: int = settings.FEDERATION_ENVELOPE_VERSION
+    return min(version, WIRE_VERSION) if adapter_name == "amqp" else version
+
+
+def next_envelope(stream: str, position: int, *, version: int) -> Batch | None:
+    """The next envelope after `position`, signed in form `version`; None when nothing is due.
+    Signed with the key active now, not when the run began: a run under load outlives a key
+    rotation's activation, and must not go on signing with a key about to be retired."""
     size = envelope_size(stream)
     # The rows are chosen first and only theirs are cast to text: in one query, a plan that
     # sorted every row after `position` (statistics not yet updated after an outage's backlog)
@@ -86,9 +94,9 @@ def next_envelope(stream: str, position: int) -> Batch | None:
         events=[_event_bytes(r) for r in rows],
         now=timezone.now(),
         extra={"backlog": backlog},
-        version=settings.FEDERATION_ENVELOPE_VERSION,
+        version=version,
     )
-    return Batch(rows, envelope, wire, size)
+    return Batch(rows, envelope, wire, size, version)
 
 
 def contiguous(rows: list[OutgoingRow], position: int) -> list[OutgoingRow]:

@@ -30,10 +30,10 @@ from django.utils import timezone
 from shared.audit.services import audit_record
 from shared.core.errors import NotFoundError
 from shared.exchange.adapters import Ack, ExchangeAdapter, ExchangeError, PermanentExchangeError
-from shared.exchange.envelopes import seal
+from shared.exchange.envelopes import WIRE_VERSION, seal
 from shared.federation.keys import peer_get, signing_key
 from shared.federation.models import OutboxEvent, StreamCounter, StreamState
-from shared.federation.outgoing import Batch, OutgoingRow, next_envelope
+from shared.federation.outgoing import Batch, OutgoingRow, envelope_version, next_envelope
 from shared.federation.sizing import learned, resize
 from shared.federation.transport import adapter_for
 
@@ -165,6 +165,7 @@ def relay_stream(*, stream: str, max_envelopes: int = 50) -> RelayResult:
         state = StreamState.objects.get(stream=stream)
         position = state.sent_seq if adapter.name == "amqp" else state.acked_seq
         learned(stream, state.envelope_size)
+        version = envelope_version(adapter.name)
         ahead: Batch | None = None
         batch: Batch | None
         with ThreadPoolExecutor(max_workers=1) as sender:
@@ -174,7 +175,7 @@ def relay_stream(*, stream: str, max_envelopes: int = 50) -> RelayResult:
                 if ahead is not None and ahead.rows[0].seq == position + 1:
                     batch = ahead
                 else:
-                    batch = next_envelope(stream, position)
+                    batch = next_envelope(stream, position, version=version)
                 ahead = None
                 if batch is None:
                     break
@@ -235,7 +236,7 @@ def _dispatch(
         )
         return None, None
     sending = sender.submit(adapter.send, batch.envelope, wire=batch.wire)
-    return sending, next_envelope(stream, batch.rows[-1].seq)
+    return sending, next_envelope(stream, batch.rows[-1].seq, version=batch.version)
 
 
 def _handle_ack(stream: str, ack: Ack, *, sent_at: datetime, rows: list[OutgoingRow]) -> int:
@@ -315,7 +316,8 @@ def envelope_for(*, stream: str, first: int, last: int) -> dict:
         stream=stream,
         events=[envelope_event(r) for r in rows],
         now=timezone.now(),
-        version=settings.FEDERATION_ENVELOPE_VERSION,
+        # a dict to post as JSON: version 3 exists only as an HTTP body with headers
+        version=min(settings.FEDERATION_ENVELOPE_VERSION, WIRE_VERSION),
     )
 
 

@@ -276,9 +276,9 @@ def test_the_bulk_paths_take_only_the_senders_own_licences(
     inserted, owned = [], []
     real_insert, real_owned = bulk_apply._insert, bulk_apply._owned
 
-    def spy_insert(candidates, sender):
+    def spy_insert(candidates, sender, *, checked):
         inserted.append(sorted(e["seq"] for e in candidates))
-        return real_insert(candidates, sender)
+        return real_insert(candidates, sender, checked=checked)
 
     def spy_owned(candidates, sender):
         result = real_owned(candidates, sender)

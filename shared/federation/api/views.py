@@ -14,6 +14,7 @@ from shared.core.api.permissions import IsLibraryAdmin
 from shared.core.api.schema import ErrorSerializer
 from shared.core.errors import ApplicationError, PermanentError
 from shared.federation import relay, selectors
+from shared.federation.api.parsers import SignedEnvelopeParser
 from shared.federation.api.serializers import (
     DigestRequestSerializer,
     DigestResponseSerializer,
@@ -43,7 +44,7 @@ class PeerOnlyApi(APIView):
 
 
 class EnvelopeApi(PeerOnlyApi):
-    parser_classes = [EnvelopeParser]
+    parser_classes = [SignedEnvelopeParser, EnvelopeParser]
 
     @extend_schema(
         request=OpenApiTypes.OBJECT,

@@ -26,6 +26,7 @@ from shared.federation.keys import export_public, local_key_ensure, peer_registe
 from shared.federation.models import KeyRotation, LocalKey, OutboxEvent, Peer, PeerKey
 from shared.federation.outbox import outbox_write
 from shared.federation.relay import envelope_for, relay_stream
+from tests.exchange_standin import envelope_of
 
 pytestmark = pytest.mark.django_db
 
@@ -290,7 +291,7 @@ class KidRecorder:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 - http.server's name
                 try:
-                    data = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                    data = envelope_of(self)
                     pems = dict(LocalKey.objects.values_list("kid", "public_pem"))
                     opened = open_envelope(
                         data,

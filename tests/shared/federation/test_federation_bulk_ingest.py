@@ -198,11 +198,56 @@ def test_a_failing_bulk_insert_falls_back_to_one_by_one(issuer, issue_payload, m
 
     monkeypatch.setattr(bulk_apply, "copy_values", copy_values)
     result = _apply(events)
-    # then: the fast path ran up to the failing COPY, and the per-event path made the same rows
-    assert copied == [License, LicenseVersion, LicenseEvent]
+    # then: the fast path ran up to the failing COPY (once without asking what is held, once
+    # after asking), and the per-event path made the same rows
+    assert copied == [License, LicenseVersion, LicenseEvent] * 2
     assert (result.applied, result.rejected) == (3, [])
     assert _state() == fast and len(fast) == 3
     assert Arrival.objects.count() == 3
+
+
+def _spy_inserts(monkeypatch) -> list[bool]:
+    """Record each bulk insert's `checked` (whether it asked first which licences are held)."""
+    real, asked = bulk_apply._insert, []
+
+    def insert(candidates, sender, *, checked):
+        asked.append(checked)
+        return real(candidates, sender, checked=checked)
+
+    monkeypatch.setattr(bulk_apply, "_insert", insert)
+    return asked
+
+
+def test_new_licences_are_inserted_without_asking_first_what_is_held(
+    issuer, issue_payload, monkeypatch
+):
+    asked = _spy_inserts(monkeypatch)
+    result = _apply(_outbox_events(issuer, issue_payload, 3))
+    assert (result.applied, result.rejected) == (3, [])
+    assert asked == [False]  # one attempt, no lookups: nothing here held any of them
+    assert License.objects.count() == 3 and Arrival.objects.count() == 3
+
+
+def test_an_envelope_with_a_licence_held_already_is_inserted_again_after_asking(
+    issuer, issue_payload, monkeypatch
+):
+    # given: the first of four licences arrived already, in an envelope of its own
+    events = _outbox_events(issuer, issue_payload, 4)
+    assert _apply(events[:1]).applied == 1
+    held = events[0]["payload"]["license"]["identifier"]
+    before = _state()[held]
+    # when: an envelope brings its issue again (under a new number: not a duplicate by
+    # sequence, as after a restore of the sender) with the three others
+    asked = _spy_inserts(monkeypatch)
+    again = [dict(e, seq=n) for n, e in enumerate(events, start=2)]
+    result = _apply(again)
+    # then: the first attempt hit the unique index and was undone; the second asked first,
+    # took the three new ones, and left the held one to the per-event path
+    assert asked == [False, True]
+    assert result.high_water_mark == 5 and len(result.rejected) + result.applied == 4
+    assert License.objects.count() == 4 and Arrival.objects.count() == 4
+    assert LicenseEvent.objects.count() == 4 and LicenseVersion.objects.count() == 4
+    assert _state()[held] == before
 
 
 def test_arrivals_of_bulk_licences_are_measured_against_their_deadline(issuer, issue_payload):

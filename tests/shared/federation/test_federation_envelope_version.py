@@ -1,6 +1,7 @@
-"""The relay sends the envelope form FEDERATION_ENVELOPE_VERSION names: 2 by default (the body's
-bytes signed), 1 while a receiver is not yet upgraded (the canonical JSON signed). The receiver
-here is tests/exchange_standin.py, which opens envelopes the way the hub does."""
+"""The relay sends the envelope form FEDERATION_ENVELOPE_VERSION names: 3 by default (the body's
+bytes as the HTTP body, the signature in headers), 2 (those bytes in base64 inside JSON) or 1
+(the canonical JSON signed) while a receiver is not yet upgraded. The receiver here is
+tests/exchange_standin.py, which opens envelopes the way the hub does."""
 
 import pytest
 
@@ -13,11 +14,12 @@ pytestmark = pytest.mark.django_db
 
 HUB = "410000"
 receiver = standin_fixture(kid="hub")
+FORMS = {3: "data", 2: "signed", 1: "body"}
 
 
-@pytest.mark.parametrize("version,form", [(2, "signed"), (1, "body")])
+@pytest.mark.parametrize("version", [3, 2, 1])
 def test_the_relay_sends_the_form_asked_for_and_it_is_taken(
-    settings, receiver, issuer, issue_payload, version, form
+    settings, receiver, issuer, issue_payload, version
 ):
     settings.FEDERATION_ENVELOPE_VERSION = version
     response = issuer.post("/api/v1/licenses/", issue_payload(), format="json")
@@ -25,18 +27,26 @@ def test_the_relay_sends_the_form_asked_for_and_it_is_taken(
     result = relay.relay_stream(stream=HUB)
     assert (result.sent, result.acknowledged, result.error) == (2, 2, "")
     [envelope] = receiver.envelopes
-    other = "body" if form == "signed" else "signed"
-    assert form in envelope and other not in envelope
+    assert {f for f in FORMS.values() if f in envelope} == {FORMS[version]}
     events = envelope_body(envelope)["events"]
     assert events[1]["payload"]["license"]["identifier"] == response.json()["identifier"]
     assert set(OutboxEvent.objects.values_list("state", flat=True)) == {"acknowledged"}
 
 
+def test_the_bus_carries_json_so_it_gets_version_2_when_3_is_asked(settings):
+    from shared.federation.outgoing import envelope_version
+
+    settings.FEDERATION_ENVELOPE_VERSION = 3
+    assert (envelope_version("http"), envelope_version("amqp")) == (3, 2)
+    settings.FEDERATION_ENVELOPE_VERSION = 1
+    assert envelope_version("amqp") == 1
+
+
 def test_a_version_the_code_does_not_know_is_refused_before_anything_is_sent(
     settings, receiver, issuer, issue_payload
 ):
-    settings.FEDERATION_ENVELOPE_VERSION = 3
+    settings.FEDERATION_ENVELOPE_VERSION = 4
     issuer.post("/api/v1/licenses/", issue_payload(), format="json")
-    with pytest.raises(ValueError, match="envelope version 3"):
+    with pytest.raises(ValueError, match="envelope version 4"):
         relay.relay_stream(stream=HUB)
     assert receiver.envelopes == []

@@ -21,6 +21,7 @@ from shared.federation.keys import export_public, peer_register
 from shared.federation.models import OutboxEvent, StreamState
 from shared.federation.outbox import outbox_write
 from shared.federation.sizing import Sizing
+from tests.exchange_standin import envelope_of
 
 pytestmark = pytest.mark.django_db
 
@@ -39,9 +40,8 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 - http.server's name
-                data = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 opened = open_envelope(
-                    data,
+                    envelope_of(self),
                     resolve_key=lambda sender, kid: public_key,
                     receiver=HUB,
                     now=timezone.now(),
