@@ -31,6 +31,8 @@ class StandIn:
         self.receiver = receiver
         self.mark = 0  # the highest sequence number this receiver holds
         self.answer_ids = True  # False: answer as a receiver older than request ids
+        self.json_only = False  # True: answer version 3 as a receiver older than it (415)
+        self.refused_raw = 0  # version 3 requests answered 415
         self.envelopes: list[dict] = []
         self.status_calls: list[str] = []  # the sender named in each status call
         self.tokens: list[str] = []  # X-Exchange-Token of every call
@@ -69,9 +71,9 @@ class StandIn:
         standin = self
 
         class Handler(BaseHTTPRequestHandler):
-            def _answer(self, body: dict) -> None:
+            def _answer(self, body: dict, status: int = 200) -> None:
                 raw = json.dumps(body).encode()
-                self.send_response(200)
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(raw)))
                 self.end_headers()
@@ -79,6 +81,12 @@ class StandIn:
 
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 standin.tokens.append(self.headers.get("X-Exchange-Token", ""))
+                if standin.json_only and self.headers.get("Content-Type") == RAW_MEDIA_TYPE:
+                    self.rfile.read(int(self.headers["Content-Length"]))
+                    standin.refused_raw += 1
+                    message = f'不支持请求中的媒体类型 "{RAW_MEDIA_TYPE}"。'
+                    self._answer({"code": "unsupported_media_type", "message": message}, 415)
+                    return
                 self._answer(standin.ack(envelope_of(self)))
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's name

@@ -320,8 +320,8 @@ FEDERATION_AMQP_EXCHANGE = env("AMQP_EXCHANGE", "elicense.exchange")
 FEDERATION_BATCH_SIZE = env_int("FEDERATION_BATCH_SIZE", 200)
 FEDERATION_BATCH_MIN = env_int("FEDERATION_BATCH_MIN", 20)
 FEDERATION_BATCH_MAX = env_int("FEDERATION_BATCH_MAX", 1000)
-# The envelope form sent: 3 (over HTTP; 2 on the bus), or 2 or 1 while a receiver is not yet
-# upgraded (docs/federation.md).
+# The envelope form sent: 3 (over HTTP; 2 on the bus, and to a receiver that answers 3 with
+# 415), or 1 while a receiver older than version 2 runs (docs/federation.md).
 FEDERATION_ENVELOPE_VERSION = env_int("FEDERATION_ENVELOPE_VERSION", 3)
 FEDERATION_MAX_ATTEMPTS = env_int("FEDERATION_MAX_ATTEMPTS", 20)
 # The relay's retry back-off doubles per attempt (2, 4, 8 … s) up to this cap. The federation

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import requests
 
-from shared.exchange.envelopes import RAW_VERSION, dumps, raw_request
+from shared.exchange.envelopes import RAW_VERSION, as_version_2, dumps, raw_request
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,11 +29,14 @@ class Ack:
 
 
 class ExchangeError(Exception):
-    def __init__(self, code: str, message: str, *, expected: int | None = None) -> None:
+    def __init__(
+        self, code: str, message: str, *, expected: int | None = None, status: int | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.expected = expected
+        self.status = status  # the receiver's HTTP status, when it answered
 
 
 class RetryableExchangeError(ExchangeError):
@@ -59,12 +62,13 @@ def _error_from_response(response: requests.Response) -> ExchangeError:
         body = {}
     code = str(body.get("code") or f"http.{response.status_code}")
     message = str(body.get("message") or response.reason or "")
+    status = response.status_code
     if code == "exchange.gap":
         expected = body.get("detail", {}).get("expected")
-        return RetryableExchangeError(code, message, expected=expected)
-    if response.status_code >= 500 or response.status_code in (408, 429):
-        return RetryableExchangeError(code, message)
-    return PermanentExchangeError(code, message)
+        return RetryableExchangeError(code, message, expected=expected, status=status)
+    if status >= 500 or status in (408, 429):
+        return RetryableExchangeError(code, message, status=status)
+    return PermanentExchangeError(code, message, status=status)
 
 
 class HttpAdapter:
@@ -97,6 +101,7 @@ class HttpAdapter:
         # requests lets REQUESTS_CA_BUNDLE in the environment override a session's `verify`.
         self.cert = cert
         self.verify = verify
+        self.json_only = False  # the receiver refused version 3 (older): send version 2
 
     def _call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         try:
@@ -115,14 +120,23 @@ class HttpAdapter:
         return response
 
     def send(self, envelope: dict[str, Any], *, wire: bytes | None = None) -> Ack:
-        """POST `envelope`; `wire`: its JSON bytes when the caller already has them (a version
-        3 envelope is its body's bytes with the signature in headers)."""
-        if envelope.get("v") == RAW_VERSION:
+        """POST `envelope`; `wire`: its JSON bytes when the caller already has them. A version
+        3 envelope is its body's bytes with the signature in headers; a receiver older than
+        version 3 answers 415, and gets the same signed bytes as version 2 from then on (the
+        signature covers the same bytes in both)."""
+        if envelope.get("v") == RAW_VERSION and not self.json_only:
             headers, data = raw_request(envelope)
+            try:
+                response = self._call("POST", self.envelopes_path, data=data, headers=headers)
+            except PermanentExchangeError as exc:
+                if exc.status != 415:
+                    raise
+                self.json_only = True
+                response = self._post_json(as_version_2(envelope), None)
         else:
-            headers = {"Content-Type": "application/json"}
-            data = wire if wire is not None else dumps(envelope)
-        response = self._call("POST", self.envelopes_path, data=data, headers=headers)
+            if envelope.get("v") == RAW_VERSION:
+                envelope, wire = as_version_2(envelope), None
+            response = self._post_json(envelope, wire)
         body = response.json()
         return Ack(
             high_water_mark=int(body["high_water_mark"]),
@@ -131,6 +145,11 @@ class HttpAdapter:
             rejected=tuple(body.get("rejected") or ()),
             request_ids=tuple(str(r)[:64] for r in body.get("request_ids") or () if r),
         )
+
+    def _post_json(self, envelope: dict[str, Any], wire: bytes | None) -> requests.Response:
+        data = wire if wire is not None else dumps(envelope)
+        headers = {"Content-Type": "application/json"}
+        return self._call("POST", self.envelopes_path, data=data, headers=headers)
 
     def status(self) -> int:
         response = self._call(

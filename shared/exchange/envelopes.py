@@ -202,6 +202,18 @@ def raw_request(envelope: Mapping[str, Any]) -> tuple[dict[str, str], bytes]:
     return headers, envelope["data"]
 
 
+def as_version_2(envelope: Mapping[str, Any]) -> dict[str, Any]:
+    """A version 3 envelope in version 2's form, for a receiver older than version 3: the same
+    signed bytes in base64 inside JSON, the same signature."""
+    return {
+        "v": WIRE_VERSION,
+        "alg": envelope["alg"],
+        "kid": envelope["kid"],
+        "sig": envelope["sig"],
+        "signed": base64.b64encode(envelope["data"]).decode(),
+    }
+
+
 def raw_envelope(header: Callable[[str], str | None], body: bytes) -> dict[str, Any]:
     """A version 3 envelope from an HTTP request: `header(name)` reads a request header (None
     when absent). A value that is not printable ASCII counts as absent: `open_envelope` refuses

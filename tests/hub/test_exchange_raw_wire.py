@@ -133,3 +133,13 @@ def test_an_envelope_is_applied_without_cyclic_collection_and_it_is_back_after(
     assert second.status_code == 200 and seen == [False, False]
     refused = send(anon, {}, b"{}")
     assert refused.status_code == 400 and gc.isenabled()
+
+
+def test_a_media_type_the_receiver_does_not_know_is_415(anon, luoyang, ly_type):
+    """What a receiver older than version 3 answers it (its parsers lack the media type); the
+    sender's adapter then sends version 2 (test_federation_envelope_version.py)."""
+    headers, body = raw(luoyang, numbered([renamed(ly_type, "洛阳市食品经营许可证")]))
+    response = send(anon, headers | {"Content-Type": "application/vnd.elicense.other+json"}, body)
+    assert response.status_code == 415
+    assert set(response.json()) == {"code", "message", "detail"}
+    unchanged(ly_type)

@@ -6,7 +6,7 @@ tests/exchange_standin.py, which opens envelopes the way the hub does."""
 import pytest
 
 from shared.exchange.envelopes import envelope_body
-from shared.federation import relay
+from shared.federation import relay, sizing
 from shared.federation.models import OutboxEvent
 from tests.exchange_standin import standin_fixture
 
@@ -30,6 +30,28 @@ def test_the_relay_sends_the_form_asked_for_and_it_is_taken(
     assert {f for f in FORMS.values() if f in envelope} == {FORMS[version]}
     events = envelope_body(envelope)["events"]
     assert events[1]["payload"]["license"]["identifier"] == response.json()["identifier"]
+    assert set(OutboxEvent.objects.values_list("state", flat=True)) == {"acknowledged"}
+
+
+def test_a_receiver_older_than_version_3_gets_the_same_signed_bytes_as_version_2(
+    settings, receiver, issuer, issue_payload
+):
+    """No setting to change while the hub is upgraded first: an older receiver answers 415 to
+    version 3, and the adapter sends that envelope and the rest of the run as version 2."""
+    settings.FEDERATION_ENVELOPE_VERSION = 3
+    receiver.json_only = True
+    for number in ("A0001", "A0002"):
+        response = issuer.post("/api/v1/licenses/", issue_payload(number=number), format="json")
+        assert response.status_code == 201, response.content
+    # envelopes of two events at most: two of them
+    settings.FEDERATION_BATCH_SIZE = settings.FEDERATION_BATCH_MIN = 2
+    settings.FEDERATION_BATCH_MAX = 2
+    sizing.forget()
+    result = relay.relay_stream(stream=HUB)
+    assert (result.sent, result.acknowledged, result.error) == (3, 3, "")  # the type, two licences
+    assert receiver.refused_raw == 1  # asked once; the rest went as version 2 at once
+    assert len(receiver.envelopes) == 2
+    assert all("signed" in e and e["v"] == 2 for e in receiver.envelopes)
     assert set(OutboxEvent.objects.values_list("state", flat=True)) == {"acknowledged"}
 
 
