@@ -9,24 +9,11 @@ from django.test import override_settings
 from shared.catalog.models import LicenseType
 from shared.exchange.envelopes import RAW_MEDIA_TYPE, raw_request
 from shared.federation.models import InboundCursor, ReceivedEnvelope
-from tests.hub.test_hardening_federation import LY, City, numbered
+from tests.hub.test_hardening_federation import LY, numbered
 from tests.hub.test_hub_request_ids import renamed
 
 pytestmark = pytest.mark.django_db
 ENVELOPES = "/api/v1/exchange/envelopes/"
-
-
-@pytest.fixture
-def luoyang(db):
-    return City(LY)
-
-
-@pytest.fixture
-def ly_type(db):
-    from tests.support import make_agency, make_type, make_user
-
-    agency = make_agency("洛阳市市场监督管理局", body="00003001", area=LY, is_issuer=True)
-    return make_type(make_user("ly_issuer", agency), seq=7, requires_review=False)
 
 
 def send(anon, headers, body):

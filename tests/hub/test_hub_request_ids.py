@@ -12,22 +12,10 @@ from shared.catalog.models import LicenseType
 from shared.exchange.envelopes import envelope_body, with_body
 from shared.federation.models import InboundCursor, ReceivedEnvelope
 from shared.federation.snapshots import type_snapshot
-from tests.hub.test_hardening_federation import LY, City, numbered, post
+from tests.hub.test_hardening_federation import LY, numbered, post
 from tests.log_capture import captured
-from tests.support import make_agency, make_type, make_user
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def luoyang(db):
-    return City(LY)
-
-
-@pytest.fixture
-def ly_type(db):
-    agency = make_agency("洛阳市市场监督管理局", body="00003001", area=LY, is_issuer=True)
-    return make_type(make_user("ly_issuer", agency), seq=7, requires_review=False)
 
 
 def renamed(license_type, name, request_id=None):
