@@ -48,5 +48,5 @@ def test_the_collector_is_back_only_when_the_last_thread_leaves():
 def test_a_collector_that_was_off_stays_off():
     gc.disable()
     with collection_paused():
-        pass
+        assert not gc.isenabled()
     assert not gc.isenabled()
