@@ -88,6 +88,16 @@ class InputRefused(ApplicationError):
     """Input the guard refuses before any view logic (400, or 413 for a body too large)."""
 
 
+def body_too_large(limit: int) -> InputRefused:
+    """The 413 for a request body over `limit` bytes (any parser that reads one)."""
+    return InputRefused(
+        "request.too_large",
+        f"请求体过大：上限 {limit // (1024 * 1024)} MB，请分批提交",
+        {"limit_bytes": limit},
+        status=413,
+    )
+
+
 def _refuse(code: str, message: str, detail: dict[str, Any] | None = None) -> NoReturn:
     raise InputRefused(code, message, detail)
 
@@ -197,12 +207,7 @@ def guarded_json_loads(
     """Parse a JSON request body, or raise `InputRefused` (an `ApplicationError`: 400, or 413
     when `max_bytes` is given and exceeded). For any code that parses a caller's JSON itself."""
     if max_bytes is not None and len(raw) > max_bytes:
-        raise InputRefused(
-            "request.too_large",
-            f"请求体过大：上限 {max_bytes // (1024 * 1024)} MB，请分批提交",
-            {"limit_bytes": max_bytes},
-            status=413,
-        )
+        raise body_too_large(max_bytes)
     text: str | None = None
     if isinstance(raw, bytes) and _is_utf8(encoding):
         # Decoded only if orjson cannot read it: orjson checks UTF-8 itself, and decoding 2 MB

@@ -5,7 +5,7 @@ input guard), and its signature comes from headers (`shared.exchange.envelopes`)
 from django.conf import settings
 from rest_framework.parsers import BaseParser
 
-from shared.core.api.parsers import InputRefused
+from shared.core.api.parsers import body_too_large
 from shared.exchange.envelopes import RAW_MEDIA_TYPE, raw_envelope
 
 
@@ -16,12 +16,7 @@ class SignedEnvelopeParser(BaseParser):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         body = stream.read(limit + 1) if stream is not None else b""
         if len(body) > limit:
-            raise InputRefused(
-                "request.too_large",
-                f"请求体过大：上限 {limit // (1024 * 1024)} MB，请分批提交",
-                {"limit_bytes": limit},
-                status=413,
-            )
+            raise body_too_large(limit)
         meta = parser_context["request"].META
 
         def header(name: str) -> str | None:
